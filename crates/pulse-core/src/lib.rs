@@ -1,0 +1,13 @@
+//! Pulse's domain: the entities a B2B service company knows about its customers,
+//! their validation rules and the time helpers every other crate shares.
+//!
+//! Architecture Invariant: this crate does no I/O, has no async and knows
+//! nothing of SQL, protobuf or the command line. Everything above it converts
+//! into these types, and every rule about what a valid record is lives here.
+
+pub mod entity;
+pub mod error;
+pub mod time;
+
+pub use entity::*;
+pub use error::FieldError;

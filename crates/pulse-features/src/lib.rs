@@ -1,0 +1,1 @@
+//! Point-in-time features (work in progress).

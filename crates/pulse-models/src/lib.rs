@@ -1,0 +1,1 @@
+//! Churn and expansion models (work in progress).

@@ -1,0 +1,1 @@
+//! Sentiment of interaction text (work in progress).

@@ -1,0 +1,1 @@
+//! Seeded synthetic customer base (work in progress).
