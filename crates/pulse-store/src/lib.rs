@@ -1,0 +1,195 @@
+//! Pulse's store: every table, on embedded SQLite (the default) or PostgreSQL.
+//!
+//! Both backends run the same SQL text (`$N` placeholders, which SQLite also
+//! accepts) and the same migration numbering (`migrations/{sqlite,postgres}`);
+//! a backend enum dispatches each call to the matching sqlx pool, so there is
+//! no `Any` driver overhead on the bulk-import path. Dates are stored as day
+//! numbers and instants as Unix seconds (`BIGINT`), see `pulse_core::time`.
+//!
+//! Architecture Invariant: this is the only crate that knows SQL. It returns
+//! `pulse_core` types and knows nothing of protobuf, HTTP or files.
+
+mod ingest;
+mod read;
+mod value;
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use ingest::{BatchOutcome, Rejected};
+pub use read::{AccountFilter, RecordCounts};
+
+/// Errors from the store. Database errors are internal: callers show them as
+/// "internal error" and log them in full.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url '{url}': use sqlite://PATH or postgres://...")]
+    UnsupportedUrl { url: String },
+    #[error("stored {table} row '{id}' is corrupt: {reason}")]
+    Corrupt { table: &'static str, id: String, reason: String },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(table: &'static str, id: &str, reason: impl Into<String>) -> Self {
+        StoreError::Corrupt { table, id: id.to_string(), reason: reason.into() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same block against whichever pool the store has. The block is
+/// compiled once per backend, so the SQL and the code are shared text.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// A handle to the database; cheap to clone (pools are shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    /// Account and contact ids known to exist, so that reference checks during
+    /// ingest rarely need a query. A miss is always re-checked in the database.
+    pub(crate) known: Arc<Mutex<ingest::KnownIds>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema
+    /// up to date. `sqlite://PATH` (or a bare path ending in `.db`) opens an
+    /// embedded SQLite file in WAL mode; `postgres://...` a PostgreSQL database.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") || url.ends_with(".db") {
+            let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+            let opts = SqliteConnectOptions::from_str(&url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .min_connections(1)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl { url: url.to_string() });
+        };
+        Ok(Store { backend, known: Arc::default() })
+    }
+
+    /// Connects to PostgreSQL with every table in `schema`, which is dropped
+    /// and created anew when `fresh` is set. Tests use this to isolate runs
+    /// that share one database.
+    pub async fn connect_postgres_schema(url: &str, schema: &str, fresh: bool) -> Result<Store, StoreError> {
+        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::UnsupportedUrl { url: format!("{url} (schema '{schema}')") });
+        }
+        let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        if fresh {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&admin).await?;
+        }
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&admin).await?;
+        admin.close().await;
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        let pool = PgPoolOptions::new().max_connections(4).connect_with(opts).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store { backend: Backend::Postgres(pool), known: Arc::default() })
+    }
+
+    /// An in-memory SQLite store, for tests.
+    pub async fn in_memory() -> Result<Store, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        // One connection: every connection to :memory: is its own database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { backend: Backend::Sqlite(pool), known: Arc::default() })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection, waiting for in-flight queries.
+    pub async fn close(&self) {
+        on_backend!(self, p => p.close().await)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_backend!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
+/// The stores a store test runs against: in-memory SQLite always, and
+/// PostgreSQL (in a schema of its own named after the test) when
+/// `PULSE_TEST_DATABASE_URL` is set.
+#[cfg(test)]
+pub(crate) async fn test_stores(name: &str) -> Vec<Store> {
+    let mut v = vec![Store::in_memory().await.expect("in-memory sqlite")];
+    if let Ok(url) = std::env::var("PULSE_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        let schema = format!("pulse_test_{name}");
+        v.push(Store::connect_postgres_schema(&url, &schema, true).await.expect("PULSE_TEST_DATABASE_URL connects"));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    fn names(dir: &str) -> BTreeSet<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+        std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let (sqlite, postgres) = (names("sqlite"), names("postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres);
+    }
+}

@@ -1,0 +1,184 @@
+//! Reading entities back: accounts, their current contacts, record counts.
+
+use pulse_core::{Account, Contact};
+
+use crate::ingest::placeholders;
+use crate::{Store, StoreError, on_backend};
+
+/// How many records of each kind an account has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Distinct contacts (not observations).
+    pub contacts: u64,
+    pub interactions: u64,
+    pub usage: u64,
+    pub subscription_events: u64,
+    pub survey_responses: u64,
+    pub operational_events: u64,
+    pub outreach: u64,
+}
+
+/// Filters for listing accounts; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub segment: Option<String>,
+    pub owner: Option<String>,
+    /// Only ids after this one (keyset pagination).
+    pub after_id: Option<String>,
+    pub limit: usize,
+}
+
+type AccountRow = (String, String, String, String, String, String, f64, i64, String, i64, Option<i64>, String);
+type ContactRow = (String, i64, String, String, String, i64, String, bool);
+
+const ACCOUNT_COLS: &str =
+    "id, name, segment, industry, region, plan, mrr, seats, owner, start_day, renewal_day, status";
+
+fn account_of(r: AccountRow) -> Result<Account, StoreError> {
+    let corrupt = |e: String| StoreError::corrupt("accounts", &r.0, e);
+    Ok(Account {
+        segment: r.2.parse().map_err(corrupt)?,
+        status: r.11.parse().map_err(corrupt)?,
+        id: r.0,
+        name: r.1,
+        industry: r.3,
+        region: r.4,
+        plan: r.5,
+        mrr: r.6,
+        seats: r.7,
+        owner: r.8,
+        start_date: r.9 as i32,
+        renewal_date: r.10.map(|d| d as i32),
+    })
+}
+
+fn contact_of(r: ContactRow) -> Result<Contact, StoreError> {
+    let corrupt = |e: String| StoreError::corrupt("contacts", &r.0, e);
+    Ok(Contact {
+        persona: r.4.parse().map_err(corrupt)?,
+        sentiment: r.6.parse().map_err(corrupt)?,
+        id: r.0,
+        observed_at: r.1,
+        account_id: r.2,
+        name: r.3,
+        relationship_strength: r.5,
+        active: r.7,
+    })
+}
+
+impl Store {
+    /// One account, or `None` if there is no account with that id.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
+        let row: Option<AccountRow> = on_backend!(self, p => {
+            sqlx::query_as::<_, AccountRow>(&sql).bind(id).fetch_optional(p).await?
+        });
+        row.map(account_of).transpose()
+    }
+
+    /// Accounts in id order.
+    pub async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<Account>, StoreError> {
+        let mut sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE 1 = 1");
+        let mut binds: Vec<&str> = Vec::new();
+        for (col, v) in [
+            ("segment", filter.segment.as_deref()),
+            ("owner", filter.owner.as_deref()),
+        ] {
+            if let Some(v) = v {
+                binds.push(v);
+                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+            }
+        }
+        if let Some(after) = filter.after_id.as_deref() {
+            binds.push(after);
+            sql.push_str(&format!(" AND id > ${}", binds.len()));
+        }
+        sql.push_str(" ORDER BY id");
+        if filter.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", filter.limit));
+        }
+        let rows: Vec<AccountRow> = on_backend!(self, p => {
+            let mut q = sqlx::query_as::<_, AccountRow>(&sql);
+            for b in &binds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(p).await?
+        });
+        rows.into_iter().map(account_of).collect()
+    }
+
+    /// The latest observation of every contact of an account, by id.
+    pub async fn current_contacts(&self, account_id: &str) -> Result<Vec<Contact>, StoreError> {
+        let sql = "SELECT c.id, c.observed_at, c.account_id, c.name, c.persona, \
+                   c.relationship_strength, c.sentiment, c.active \
+                   FROM contacts c \
+                   JOIN (SELECT id, MAX(observed_at) AS m FROM contacts WHERE account_id = $1 GROUP BY id) l \
+                   ON c.id = l.id AND c.observed_at = l.m \
+                   ORDER BY c.id";
+        let rows: Vec<ContactRow> = on_backend!(self, p => {
+            sqlx::query_as::<_, ContactRow>(sql).bind(account_id).fetch_all(p).await?
+        });
+        rows.into_iter().map(contact_of).collect()
+    }
+
+    /// Record counts of one account.
+    pub async fn record_counts(&self, account_id: &str) -> Result<RecordCounts, StoreError> {
+        let sql = "SELECT \
+            (SELECT COUNT(DISTINCT id) FROM contacts WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM interactions WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM usage WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM subscription_events WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM survey_responses WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM operational_events WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM outreach WHERE account_id = $1)";
+        type Counts = (i64, i64, i64, i64, i64, i64, i64);
+        let c: Counts = on_backend!(self, p => {
+            sqlx::query_as::<_, Counts>(sql).bind(account_id).fetch_one(p).await?
+        });
+        Ok(RecordCounts {
+            contacts: c.0 as u64,
+            interactions: c.1 as u64,
+            usage: c.2 as u64,
+            subscription_events: c.3 as u64,
+            survey_responses: c.4 as u64,
+            operational_events: c.5 as u64,
+            outreach: c.6 as u64,
+        })
+    }
+
+    /// Rows per table, for status output and tests.
+    pub async fn table_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for t in [
+            "accounts",
+            "contacts",
+            "interactions",
+            "usage",
+            "subscription_events",
+            "survey_responses",
+            "operational_events",
+            "outreach",
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM {t}");
+            let (n,): (i64,) = on_backend!(self, p => sqlx::query_as::<_, (i64,)>(&sql).fetch_one(p).await?);
+            out.push((t, n as u64));
+        }
+        Ok(out)
+    }
+
+    /// Which of `ids` are stored accounts.
+    pub async fn accounts_exist(&self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT id FROM accounts WHERE id IN ({})", placeholders(ids.len()));
+        let rows: Vec<(String,)> = on_backend!(self, p => {
+            let mut q = sqlx::query_as::<_, (String,)>(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}

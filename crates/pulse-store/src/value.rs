@@ -1,0 +1,137 @@
+//! Column values of a multi-row statement, bound the same way on both backends.
+//!
+//! Records are flattened into one `Vec<Value>` per statement (moving their
+//! strings, not copying them) and bound in order against `$1..$N`.
+
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Real(f64),
+    Bool(bool),
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::OptText(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v as i64)
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::OptInt(v)
+    }
+}
+impl From<Option<i32>> for Value {
+    fn from(v: Option<i32>) -> Self {
+        Value::OptInt(v.map(i64::from))
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+/// Binds `values` in order.
+pub(crate) fn bind_all<'q, DB>(
+    mut q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    values: &'q [Value],
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    f64: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    for v in values {
+        q = match v {
+            Value::Text(s) => q.bind(s.as_str()),
+            Value::OptText(s) => q.bind(s.as_deref()),
+            Value::Int(i) => q.bind(*i),
+            Value::OptInt(i) => q.bind(*i),
+            Value::Real(f) => q.bind(*f),
+            Value::Bool(b) => q.bind(*b),
+        };
+    }
+    q
+}
+
+/// `INSERT INTO table (cols) VALUES ($1, ..), (..) ON CONFLICT (key) DO UPDATE
+/// SET every non-key column = excluded.column`, for `rows` rows.
+pub(crate) fn upsert_sql(table: &str, cols: &[&str], key: &[&str], rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + rows * cols.len() * 6);
+    sql.push_str("INSERT INTO ");
+    sql.push_str(table);
+    sql.push_str(" (");
+    sql.push_str(&cols.join(", "));
+    sql.push_str(") VALUES ");
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+            n += 1;
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (");
+    sql.push_str(&key.join(", "));
+    sql.push_str(") DO UPDATE SET ");
+    let updates: Vec<String> = cols
+        .iter()
+        .filter(|c| !key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    sql.push_str(&updates.join(", "));
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_sql_numbers_placeholders_across_rows() {
+        let sql = upsert_sql("t", &["id", "a", "b"], &["id"], 2);
+        assert_eq!(
+            sql,
+            "INSERT INTO t (id, a, b) VALUES ($1, $2, $3), ($4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET a = excluded.a, b = excluded.b"
+        );
+    }
+}
