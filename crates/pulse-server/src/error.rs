@@ -1,0 +1,72 @@
+//! The server's errors and their one exhaustive mapping to gRPC status codes.
+
+use pulse_core::FieldError;
+use pulse_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what} '{id}' not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("no promoted {kind} model: {hint}")]
+    NoModel { kind: &'static str, hint: &'static str },
+    #[error("{what} has {got} items, over the limit of {limit}")]
+    TooLarge { what: &'static str, got: usize, limit: usize },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("internal error")]
+    Store(#[from] StoreError),
+}
+
+impl From<ServerError> for Status {
+    fn from(e: ServerError) -> Status {
+        match e {
+            ServerError::NotFound { .. } => Status::not_found(e.to_string()),
+            ServerError::Invalid(f) => {
+                let mut details = ErrorDetails::new();
+                details.add_bad_request_violation(f.field.clone(), f.reason.clone());
+                Status::with_error_details(Code::InvalidArgument, f.to_string(), details)
+            }
+            ServerError::NoModel { .. } => Status::failed_precondition(e.to_string()),
+            ServerError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+            ServerError::Unauthenticated(m) => Status::unauthenticated(m),
+            ServerError::PermissionDenied(m) => Status::permission_denied(m),
+            ServerError::Store(inner) => {
+                // Callers see "internal error"; the cause goes to the log in full.
+                tracing::error!(error = %inner, "store error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_fields_carry_a_bad_request_violation() {
+        let s: Status = ServerError::Invalid(FieldError::new("csat", "9 is outside 1..=5")).into();
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.message(), "csat: 9 is outside 1..=5");
+        let br = s.get_details_bad_request().expect("bad request details");
+        assert_eq!(br.field_violations[0].field, "csat");
+    }
+
+    #[test]
+    fn store_errors_do_not_leak() {
+        let s: Status = ServerError::Store(StoreError::Corrupt {
+            table: "accounts",
+            id: "secret".into(),
+            reason: "x".into(),
+        })
+        .into();
+        assert_eq!((s.code(), s.message()), (Code::Internal, "internal error"));
+    }
+}

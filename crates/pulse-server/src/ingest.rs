@@ -1,0 +1,88 @@
+//! `IngestService`: client-streaming ingest of records of any entity.
+
+use futures::StreamExt;
+use pulse_proto::v1 as pb;
+use pulse_proto::v1::ingest_service_server::IngestService;
+use pulse_store::Store;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert::{RecordIn, describe};
+use crate::error::ServerError;
+
+/// Most records one stream message may carry (each message is one transaction).
+pub const MAX_BATCH: usize = 50_000;
+/// Most rejections listed in one summary.
+pub const MAX_REJECTIONS: usize = 10_000;
+
+pub(crate) struct IngestSvc {
+    pub(crate) store: Store,
+}
+
+#[tonic::async_trait]
+impl IngestService for IngestSvc {
+    #[tracing::instrument(skip_all, fields(rpc = "Ingest"))]
+    async fn ingest(
+        &self,
+        request: Request<Streaming<pb::IngestRequest>>,
+    ) -> Result<Response<pb::IngestSummary>, Status> {
+        let mut stream = request.into_inner();
+        let mut summary = pb::IngestSummary::default();
+        let mut position: usize = 0;
+        while let Some(msg) = stream.next().await {
+            let msg = msg?;
+            if msg.records.len() > MAX_BATCH {
+                return Err(ServerError::TooLarge {
+                    what: "an ingest message",
+                    got: msg.records.len(),
+                    limit: MAX_BATCH,
+                }
+                .into());
+            }
+            let mut batch = Vec::with_capacity(msg.records.len());
+            let mut rejections = Vec::new();
+            for rec in msg.records {
+                let pos = position;
+                position += 1;
+                let (entity, id) = describe(&rec);
+                match RecordIn::try_from(rec) {
+                    Ok(r) => batch.push((pos, r.0)),
+                    Err(e) => rejections.push(pb::Rejection {
+                        position: pos as u64,
+                        entity: entity.to_string(),
+                        id,
+                        field: e.field,
+                        reason: e.reason,
+                    }),
+                }
+            }
+            summary.received += (batch.len() + rejections.len()) as u64;
+            let out = self.store.ingest(batch).await.map_err(ServerError::from)?;
+            summary.inserted += out.inserted;
+            summary.updated += out.updated;
+            rejections.extend(out.rejected.into_iter().map(|r| pb::Rejection {
+                position: r.position as u64,
+                entity: r.kind.to_string(),
+                id: r.id,
+                field: r.error.field,
+                reason: r.error.reason,
+            }));
+            rejections.sort_by_key(|r| r.position);
+            summary.rejected += rejections.len() as u64;
+            for r in rejections {
+                if summary.rejections.len() < MAX_REJECTIONS {
+                    summary.rejections.push(r);
+                } else {
+                    summary.rejections_truncated = true;
+                }
+            }
+        }
+        tracing::info!(
+            received = summary.received,
+            inserted = summary.inserted,
+            updated = summary.updated,
+            rejected = summary.rejected,
+            "ingest finished"
+        );
+        Ok(Response::new(summary))
+    }
+}
