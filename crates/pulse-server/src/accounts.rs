@@ -31,9 +31,20 @@ impl AccountService for AccountSvc {
             .account(&id)
             .await
             .map_err(ServerError::from)?
-            .ok_or(ServerError::NotFound { what: "account", id: id.clone() })?;
-        let contacts = self.store.current_contacts(&id).await.map_err(ServerError::from)?;
-        let c = self.store.record_counts(&id).await.map_err(ServerError::from)?;
+            .ok_or(ServerError::NotFound {
+                what: "account",
+                id: id.clone(),
+            })?;
+        let contacts = self
+            .store
+            .current_contacts(&id)
+            .await
+            .map_err(ServerError::from)?;
+        let c = self
+            .store
+            .record_counts(&id)
+            .await
+            .map_err(ServerError::from)?;
         Ok(Response::new(pb::AccountDetail {
             account: Some(account_out(account)),
             contacts: contacts.into_iter().map(contact_out).collect(),
@@ -62,7 +73,11 @@ impl AccountService for AccountSvc {
             ))
             .into());
         }
-        let size = if r.page_size == 0 { 100 } else { r.page_size as usize };
+        let size = if r.page_size == 0 {
+            100
+        } else {
+            r.page_size as usize
+        };
         let nonempty = |s: String| if s.trim().is_empty() { None } else { Some(s) };
         let filter = AccountFilter {
             segment: nonempty(r.segment),
@@ -70,7 +85,11 @@ impl AccountService for AccountSvc {
             after_id: nonempty(r.page_token),
             limit: size + 1,
         };
-        let mut accounts = self.store.accounts(&filter).await.map_err(ServerError::from)?;
+        let mut accounts = self
+            .store
+            .accounts(&filter)
+            .await
+            .map_err(ServerError::from)?;
         let next = if accounts.len() > size {
             accounts.truncate(size);
             accounts.last().map(|a| a.id.clone()).unwrap_or_default()

@@ -12,12 +12,24 @@ use pulse_core::{
 };
 use pulse_proto::v1 as pb;
 
-fn opt_enum<T: std::str::FromStr<Err = String>>(field: &str, s: &str, default: T) -> Result<T, FieldError> {
-    if s.trim().is_empty() { Ok(default) } else { parse_enum(field, s) }
+fn opt_enum<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    s: &str,
+    default: T,
+) -> Result<T, FieldError> {
+    if s.trim().is_empty() {
+        Ok(default)
+    } else {
+        parse_enum(field, s)
+    }
 }
 
 fn opt_id(field: &str, s: &str) -> Result<Option<String>, FieldError> {
-    if s.trim().is_empty() { Ok(None) } else { parse_id(field, s).map(Some) }
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse_id(field, s).map(Some)
+    }
 }
 
 /// The entity name and id of a raw record, for reporting a rejection.
@@ -41,7 +53,12 @@ impl TryFrom<pb::Record> for RecordIn {
     fn try_from(r: pb::Record) -> Result<Self, FieldError> {
         use pb::record::Entity as E;
         let rec = match r.entity {
-            None => return Err(FieldError::new("entity", "is empty: set one of account, contact, interaction, usage, subscription_event, survey_response, operational_event, outreach")),
+            None => {
+                return Err(FieldError::new(
+                    "entity",
+                    "is empty: set one of account, contact, interaction, usage, subscription_event, survey_response, operational_event, outreach",
+                ));
+            }
             Some(E::Account(x)) => Record::Account(account_in(x)?),
             Some(E::Contact(x)) => Record::Contact(Contact {
                 id: parse_id("id", &x.id)?,
@@ -194,11 +211,17 @@ mod tests {
     fn wire_records_are_validated_with_field_names() {
         let ok = RecordIn::try_from(interaction(Some(5), "2026-03-01T10:00:00Z")).unwrap();
         assert!(matches!(ok.0, Record::Interaction(ref i) if i.contacts_to_resolve == 1));
-        let e = RecordIn::try_from(interaction(Some(9), "2026-03-01T10:00:00Z")).err().unwrap();
+        let e = RecordIn::try_from(interaction(Some(9), "2026-03-01T10:00:00Z"))
+            .err()
+            .unwrap();
         assert_eq!(e.field, "csat");
-        let e = RecordIn::try_from(interaction(None, "last tuesday")).err().unwrap();
+        let e = RecordIn::try_from(interaction(None, "last tuesday"))
+            .err()
+            .unwrap();
         assert_eq!(e.field, "opened_at");
-        let e = RecordIn::try_from(pb::Record { entity: None }).err().unwrap();
+        let e = RecordIn::try_from(pb::Record { entity: None })
+            .err()
+            .unwrap();
         assert_eq!(e.field, "entity");
     }
 

@@ -13,9 +13,16 @@ pub enum ServerError {
     #[error("{0}")]
     Invalid(#[from] FieldError),
     #[error("no promoted {kind} model: {hint}")]
-    NoModel { kind: &'static str, hint: &'static str },
+    NoModel {
+        kind: &'static str,
+        hint: &'static str,
+    },
     #[error("{what} has {got} items, over the limit of {limit}")]
-    TooLarge { what: &'static str, got: usize, limit: usize },
+    TooLarge {
+        what: &'static str,
+        got: usize,
+        limit: usize,
+    },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]

@@ -40,16 +40,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_svc) = tonic_health::server::health_reporter();
-    health.set_serving::<IngestServiceServer<ingest::IngestSvc>>().await;
-    health.set_serving::<AccountServiceServer<accounts::AccountSvc>>().await;
+    health
+        .set_serving::<IngestServiceServer<ingest::IngestSvc>>()
+        .await;
+    health
+        .set_serving::<AccountServiceServer<accounts::AccountSvc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor set is valid");
 
-    let ingest = IngestServiceServer::new(ingest::IngestSvc { store: state.store.clone() })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let accounts = AccountServiceServer::new(accounts::AccountSvc { store: state.store.clone() });
+    let ingest = IngestServiceServer::new(ingest::IngestSvc {
+        store: state.store.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let accounts = AccountServiceServer::new(accounts::AccountSvc {
+        store: state.store.clone(),
+    });
 
     Server::builder()
         .add_service(health_svc)

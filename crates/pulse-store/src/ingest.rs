@@ -65,8 +65,18 @@ fn key2(a: &str, b: i64) -> String {
 impl Row for Account {
     const TABLE: &'static str = "accounts";
     const COLS: &'static [&'static str] = &[
-        "id", "name", "segment", "industry", "region", "plan", "mrr", "seats", "owner",
-        "start_day", "renewal_day", "status",
+        "id",
+        "name",
+        "segment",
+        "industry",
+        "region",
+        "plan",
+        "mrr",
+        "seats",
+        "owner",
+        "start_day",
+        "renewal_day",
+        "status",
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
@@ -97,8 +107,14 @@ impl Row for Account {
 impl Row for Contact {
     const TABLE: &'static str = "contacts";
     const COLS: &'static [&'static str] = &[
-        "id", "observed_at", "account_id", "name", "persona", "relationship_strength",
-        "sentiment", "active",
+        "id",
+        "observed_at",
+        "account_id",
+        "name",
+        "persona",
+        "relationship_strength",
+        "sentiment",
+        "active",
     ];
     const KEY: &'static [&'static str] = &["id", "observed_at"];
     const LOOKUP: &'static str = "id";
@@ -125,8 +141,20 @@ impl Row for Contact {
 impl Row for Interaction {
     const TABLE: &'static str = "interactions";
     const COLS: &'static [&'static str] = &[
-        "id", "account_id", "contact_id", "channel", "topic", "opened_at", "first_response_at",
-        "resolved_at", "escalated", "reopened", "contacts_to_resolve", "csat", "subject", "body",
+        "id",
+        "account_id",
+        "contact_id",
+        "channel",
+        "topic",
+        "opened_at",
+        "first_response_at",
+        "resolved_at",
+        "escalated",
+        "reopened",
+        "contacts_to_resolve",
+        "csat",
+        "subject",
+        "body",
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
@@ -158,8 +186,14 @@ impl Row for Interaction {
 
 impl Row for Usage {
     const TABLE: &'static str = "usage";
-    const COLS: &'static [&'static str] =
-        &["account_id", "day", "period_days", "active_users", "logins", "features_used"];
+    const COLS: &'static [&'static str] = &[
+        "account_id",
+        "day",
+        "period_days",
+        "active_users",
+        "logins",
+        "features_used",
+    ];
     const KEY: &'static [&'static str] = &["account_id", "day"];
     const LOOKUP: &'static str = "account_id";
     fn key(&self) -> String {
@@ -183,8 +217,16 @@ impl Row for Usage {
 impl Row for SubscriptionEvent {
     const TABLE: &'static str = "subscription_events";
     const COLS: &'static [&'static str] = &[
-        "id", "account_id", "kind", "occurred_at", "mrr_before", "mrr_after", "seats_before",
-        "seats_after", "plan", "reason",
+        "id",
+        "account_id",
+        "kind",
+        "occurred_at",
+        "mrr_before",
+        "mrr_after",
+        "seats_before",
+        "seats_after",
+        "plan",
+        "reason",
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
@@ -212,8 +254,15 @@ impl Row for SubscriptionEvent {
 
 impl Row for SurveyResponse {
     const TABLE: &'static str = "survey_responses";
-    const COLS: &'static [&'static str] =
-        &["id", "account_id", "contact_id", "kind", "score", "comment", "responded_at"];
+    const COLS: &'static [&'static str] = &[
+        "id",
+        "account_id",
+        "contact_id",
+        "kind",
+        "score",
+        "comment",
+        "responded_at",
+    ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
     fn key(&self) -> String {
@@ -259,8 +308,16 @@ impl Row for OperationalEvent {
 
 impl Row for Outreach {
     const TABLE: &'static str = "outreach";
-    const COLS: &'static [&'static str] =
-        &["id", "account_id", "play", "owner", "channel", "contacted_at", "outcome", "note"];
+    const COLS: &'static [&'static str] = &[
+        "id",
+        "account_id",
+        "play",
+        "owner",
+        "channel",
+        "contacted_at",
+        "outcome",
+        "note",
+    ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
     fn key(&self) -> String {
@@ -297,7 +354,12 @@ struct Split {
 }
 
 fn reject(out: &mut Vec<Rejected>, pos: usize, kind: EntityKind, id: String, e: FieldError) {
-    out.push(Rejected { position: pos, kind, id, error: e });
+    out.push(Rejected {
+        position: pos,
+        kind,
+        id,
+        error: e,
+    });
 }
 
 /// Keeps the last record of each key; earlier copies count as updates.
@@ -345,7 +407,8 @@ impl Store {
         }
 
         // Which referenced accounts and contacts exist?
-        let batch_accounts: HashSet<String> = s.accounts.iter().map(|(_, a)| a.id.clone()).collect();
+        let batch_accounts: HashSet<String> =
+            s.accounts.iter().map(|(_, a)| a.id.clone()).collect();
         let mut want_accounts: HashSet<String> = HashSet::new();
         let mut want_contacts: HashSet<String> = HashSet::new();
         {
@@ -357,17 +420,24 @@ impl Store {
             s.contacts.iter().for_each(|(_, r)| note(&r.account_id));
             s.interactions.iter().for_each(|(_, r)| note(&r.account_id));
             s.usage.iter().for_each(|(_, r)| note(&r.account_id));
-            s.subscriptions.iter().for_each(|(_, r)| note(&r.account_id));
+            s.subscriptions
+                .iter()
+                .for_each(|(_, r)| note(&r.account_id));
             s.surveys.iter().for_each(|(_, r)| note(&r.account_id));
             s.operational.iter().for_each(|(_, r)| note(&r.account_id));
             s.outreach.iter().for_each(|(_, r)| note(&r.account_id));
         }
-        let mut batch_contacts: HashSet<String> = s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
+        let mut batch_contacts: HashSet<String> =
+            s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
         for c in s
             .interactions
             .iter()
             .filter_map(|(_, r)| r.contact_id.as_deref())
-            .chain(s.surveys.iter().filter_map(|(_, r)| r.contact_id.as_deref()))
+            .chain(
+                s.surveys
+                    .iter()
+                    .filter_map(|(_, r)| r.contact_id.as_deref()),
+            )
         {
             if !batch_contacts.contains(c) {
                 want_contacts.insert(c.to_string());
@@ -377,7 +447,10 @@ impl Store {
         let contacts_ok = self.existing(want_contacts, "contacts", false).await?;
         let account_known = |id: &str| batch_accounts.contains(id) || accounts_ok.contains(id);
         let unknown_account = |id: &str| {
-            FieldError::new("account_id", format!("account '{id}' does not exist (send the account first)"))
+            FieldError::new(
+                "account_id",
+                format!("account '{id}' does not exist (send the account first)"),
+            )
         };
 
         macro_rules! check_refs {
@@ -394,7 +467,8 @@ impl Store {
                         && !batch_contacts.contains(c)
                         && !contacts_ok.contains(c)
                     {
-                        let e = FieldError::new("contact_id", format!("contact '{c}' does not exist"));
+                        let e =
+                            FieldError::new("contact_id", format!("contact '{c}' does not exist"));
                         reject(&mut out.rejected, pos, $kind, $r.key(), e);
                         continue;
                     }
@@ -406,7 +480,9 @@ impl Store {
         check_refs!(s.contacts, EntityKind::Contact, |r| None);
         // Only contacts that will be stored can be referred to.
         batch_contacts = s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
-        check_refs!(s.interactions, EntityKind::Interaction, |r| r.contact_id.as_deref());
+        check_refs!(s.interactions, EntityKind::Interaction, |r| r
+            .contact_id
+            .as_deref());
         check_refs!(s.usage, EntityKind::Usage, |r| None);
         check_refs!(s.subscriptions, EntityKind::Subscription, |r| None);
         check_refs!(s.surveys, EntityKind::Survey, |r| r.contact_id.as_deref());
@@ -444,7 +520,7 @@ impl Store {
                                 "SELECT {key_cols} FROM {} WHERE {} IN ({})",
                                 <$ty as Row>::TABLE,
                                 <$ty as Row>::LOOKUP,
-                                placeholders(chunk.len())
+                                self.params().list(chunk.len())
                             );
                             let mut q = sqlx::query(&sql);
                             for id in chunk {
@@ -468,7 +544,13 @@ impl Store {
                                 }
                                 r.push_values(&mut values);
                             }
-                            let sql = upsert_sql(<$ty as Row>::TABLE, <$ty as Row>::COLS, <$ty as Row>::KEY, take);
+                            let sql = upsert_sql(
+                                <$ty as Row>::TABLE,
+                                <$ty as Row>::COLS,
+                                <$ty as Row>::KEY,
+                                take,
+                                self.params(),
+                            );
                             bind_all(sqlx::query(&sql), &values).execute(&mut *tx).await?;
                         }
                     }
@@ -503,7 +585,11 @@ impl Store {
         let mut misses = Vec::new();
         {
             let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = if accounts { &known.accounts } else { &known.contacts };
+            let cache = if accounts {
+                &known.accounts
+            } else {
+                &known.contacts
+            };
             for id in want {
                 if cache.contains(&id) {
                     found.insert(id);
@@ -514,7 +600,10 @@ impl Store {
         }
         let mut fetched = Vec::new();
         for chunk in misses.chunks(LOOKUP_CHUNK) {
-            let sql = format!("SELECT DISTINCT id FROM {table} WHERE id IN ({})", placeholders(chunk.len()));
+            let sql = format!(
+                "SELECT DISTINCT id FROM {table} WHERE id IN ({})",
+                self.params().list(chunk.len())
+            );
             let ids: Vec<(String,)> = on_backend!(self, pool => {
                 let mut q = sqlx::query_as::<_, (String,)>(&sql);
                 for id in chunk {
@@ -526,24 +615,16 @@ impl Store {
         }
         if !fetched.is_empty() {
             let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = if accounts { &mut known.accounts } else { &mut known.contacts };
+            let cache = if accounts {
+                &mut known.accounts
+            } else {
+                &mut known.contacts
+            };
             cache.extend(fetched.iter().cloned());
         }
         found.extend(fetched);
         Ok(found)
     }
-}
-
-pub(crate) fn placeholders(n: usize) -> String {
-    let mut s = String::with_capacity(n * 5);
-    for i in 1..=n {
-        if i > 1 {
-            s.push_str(", ");
-        }
-        s.push('$');
-        s.push_str(&i.to_string());
-    }
-    s
 }
 
 /// The stored key of a row returned by the "already stored?" look-up.
@@ -641,7 +722,14 @@ mod tests {
             .iter()
             .map(|r| (r.position, r.id.as_str(), r.error.field.as_str()))
             .collect();
-        assert_eq!(why, vec![(2, "i-2", "account_id"), (3, "i-3", "csat"), (5, "i-4", "contact_id")]);
+        assert_eq!(
+            why,
+            vec![
+                (2, "i-2", "account_id"),
+                (3, "i-3", "csat"),
+                (5, "i-4", "contact_id")
+            ]
+        );
         assert!(out.rejected[0].error.reason.contains("a-404"));
     }
 
@@ -654,14 +742,20 @@ mod tests {
 
     async fn updates_in_place(store: Store) {
         let first = store
-            .ingest(vec![(0, Record::Account(account("a-1"))), (1, Record::Interaction(interaction("i-1", "a-1")))])
+            .ingest(vec![
+                (0, Record::Account(account("a-1"))),
+                (1, Record::Interaction(interaction("i-1", "a-1"))),
+            ])
             .await
             .unwrap();
         assert_eq!((first.inserted, first.updated), (2, 0));
         let mut changed = interaction("i-1", "a-1");
         changed.escalated = true;
         let again = store
-            .ingest(vec![(0, Record::Interaction(changed.clone())), (1, Record::Interaction(changed))])
+            .ingest(vec![
+                (0, Record::Interaction(changed.clone())),
+                (1, Record::Interaction(changed)),
+            ])
             .await
             .unwrap();
         assert_eq!((again.inserted, again.updated), (0, 2));
@@ -669,9 +763,15 @@ mod tests {
         assert_eq!(counts.interactions, 1);
         let mut renamed = account("a-1");
         renamed.name = "Renamed".into();
-        store.ingest(vec![(0, Record::Account(renamed))]).await.unwrap();
+        store
+            .ingest(vec![(0, Record::Account(renamed))])
+            .await
+            .unwrap();
         assert_eq!(store.account("a-1").await.unwrap().unwrap().name, "Renamed");
-        let all = store.accounts(&crate::AccountFilter::default()).await.unwrap();
+        let all = store
+            .accounts(&crate::AccountFilter::default())
+            .await
+            .unwrap();
         assert_eq!(all.len(), 1, "{}", store.backend_name());
     }
 
@@ -680,11 +780,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
         let store = Store::connect(&url).await.unwrap();
-        store.ingest(vec![(0, Record::Account(account("a-1")))]).await.unwrap();
+        store
+            .ingest(vec![(0, Record::Account(account("a-1")))])
+            .await
+            .unwrap();
         store.close().await;
         // A new handle has an empty cache: the check must go to the database.
         let store = Store::connect(&url).await.unwrap();
-        let out = store.ingest(vec![(0, Record::Interaction(interaction("i-1", "a-1")))]).await.unwrap();
+        let out = store
+            .ingest(vec![(0, Record::Interaction(interaction("i-1", "a-1")))])
+            .await
+            .unwrap();
         assert_eq!((out.inserted, out.rejected.len()), (1, 0));
     }
 }

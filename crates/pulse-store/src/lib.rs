@@ -1,7 +1,8 @@
 //! Pulse's store: every table, on embedded SQLite (the default) or PostgreSQL.
 //!
 //! Both backends run the same SQL text (`$N` placeholders, which SQLite also
-//! accepts) and the same migration numbering (`migrations/{sqlite,postgres}`);
+//! accepts; only the bulk statements write SQLite's positional `?`, see
+//! `value::Params`) and the same migration numbering (`migrations/{sqlite,postgres}`);
 //! a backend enum dispatches each call to the matching sqlx pool, so there is
 //! no `Any` driver overhead on the bulk-import path. Dates are stored as day
 //! numbers and instants as Unix seconds (`BIGINT`), see `pulse_core::time`.
@@ -17,8 +18,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use ingest::{BatchOutcome, Rejected};
 pub use read::{AccountFilter, RecordCounts};
@@ -34,12 +38,20 @@ pub enum StoreError {
     #[error("unsupported database url '{url}': use sqlite://PATH or postgres://...")]
     UnsupportedUrl { url: String },
     #[error("stored {table} row '{id}' is corrupt: {reason}")]
-    Corrupt { table: &'static str, id: String, reason: String },
+    Corrupt {
+        table: &'static str,
+        id: String,
+        reason: String,
+    },
 }
 
 impl StoreError {
     pub(crate) fn corrupt(table: &'static str, id: &str, reason: impl Into<String>) -> Self {
-        StoreError::Corrupt { table, id: id.to_string(), reason: reason.into() }
+        StoreError::Corrupt {
+            table,
+            id: id.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -76,16 +88,22 @@ impl Store {
     /// embedded SQLite file in WAL mode; `postgres://...` a PostgreSQL database.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Backend::Postgres(pool)
         } else if url.starts_with("sqlite:") || url.ends_with(".db") {
-            let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+            let url = if url.starts_with("sqlite:") {
+                url.to_string()
+            } else {
+                format!("sqlite://{url}")
+            };
             let opts = SqliteConnectOptions::from_str(&url)?
+                .disable_statement_logging()
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -100,28 +118,54 @@ impl Store {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             Backend::Sqlite(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl { url: url.to_string() });
+            return Err(StoreError::UnsupportedUrl {
+                url: url.to_string(),
+            });
         };
-        Ok(Store { backend, known: Arc::default() })
+        Ok(Store {
+            backend,
+            known: Arc::default(),
+        })
     }
 
     /// Connects to PostgreSQL with every table in `schema`, which is dropped
     /// and created anew when `fresh` is set. Tests use this to isolate runs
     /// that share one database.
-    pub async fn connect_postgres_schema(url: &str, schema: &str, fresh: bool) -> Result<Store, StoreError> {
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(StoreError::UnsupportedUrl { url: format!("{url} (schema '{schema}')") });
+    pub async fn connect_postgres_schema(
+        url: &str,
+        schema: &str,
+        fresh: bool,
+    ) -> Result<Store, StoreError> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::UnsupportedUrl {
+                url: format!("{url} (schema '{schema}')"),
+            });
         }
         let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
         if fresh {
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&admin).await?;
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&admin)
+                .await?;
         }
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&admin).await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await?;
         admin.close().await;
-        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-        let pool = PgPoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?
+            .options([("search_path", schema)])
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Store { backend: Backend::Postgres(pool), known: Arc::default() })
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+            known: Arc::default(),
+        })
     }
 
     /// An in-memory SQLite store, for tests.
@@ -136,7 +180,18 @@ impl Store {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { backend: Backend::Sqlite(pool), known: Arc::default() })
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+            known: Arc::default(),
+        })
+    }
+
+    /// The parameter style for generated multi-value statements.
+    pub(crate) fn params(&self) -> value::Params {
+        match self.backend {
+            Backend::Sqlite(_) => value::Params::Question,
+            Backend::Postgres(_) => value::Params::Dollar,
+        }
     }
 
     /// `sqlite` or `postgres`.
@@ -169,7 +224,11 @@ pub(crate) async fn test_stores(name: &str) -> Vec<Store> {
         && !url.is_empty()
     {
         let schema = format!("pulse_test_{name}");
-        v.push(Store::connect_postgres_schema(&url, &schema, true).await.expect("PULSE_TEST_DATABASE_URL connects"));
+        v.push(
+            Store::connect_postgres_schema(&url, &schema, true)
+                .await
+                .expect("PULSE_TEST_DATABASE_URL connects"),
+        );
     }
     v
 }
@@ -179,7 +238,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn names(dir: &str) -> BTreeSet<String> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
         std::fs::read_dir(path)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

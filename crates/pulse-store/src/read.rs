@@ -2,7 +2,6 @@
 
 use pulse_core::{Account, Contact};
 
-use crate::ingest::placeholders;
 use crate::{Store, StoreError, on_backend};
 
 /// How many records of each kind an account has.
@@ -28,7 +27,20 @@ pub struct AccountFilter {
     pub limit: usize,
 }
 
-type AccountRow = (String, String, String, String, String, String, f64, i64, String, i64, Option<i64>, String);
+type AccountRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    f64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    String,
+);
 type ContactRow = (String, i64, String, String, String, i64, String, bool);
 
 const ACCOUNT_COLS: &str =
@@ -160,7 +172,8 @@ impl Store {
             "outreach",
         ] {
             let sql = format!("SELECT COUNT(*) FROM {t}");
-            let (n,): (i64,) = on_backend!(self, p => sqlx::query_as::<_, (i64,)>(&sql).fetch_one(p).await?);
+            let (n,): (i64,) =
+                on_backend!(self, p => sqlx::query_as::<_, (i64,)>(&sql).fetch_one(p).await?);
             out.push((t, n as u64));
         }
         Ok(out)
@@ -171,7 +184,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT id FROM accounts WHERE id IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT id FROM accounts WHERE id IN ({})",
+            self.params().list(ids.len())
+        );
         let rows: Vec<(String,)> = on_backend!(self, p => {
             let mut q = sqlx::query_as::<_, (String,)>(&sql);
             for id in ids {

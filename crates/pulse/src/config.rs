@@ -1,0 +1,170 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `PULSE_*`
+//! environment variables, then command-line flags (each overriding the one
+//! before). Validated once at start-up; errors name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Everything `pulse` can be configured with. See README "Configuration".
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Where Pulse keeps its embedded database, generated data and models.
+    pub(crate) data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; empty means `sqlite://<data_dir>/pulse.db`.
+    pub(crate) database_url: String,
+    pub(crate) server: ServerConfig,
+    pub(crate) log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerConfig {
+    /// gRPC listen address.
+    pub(crate) addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LogConfig {
+    /// `text` or `json`.
+    pub(crate) format: String,
+    /// An `EnvFilter` directive such as `info` or `pulse=debug,sqlx=warn`.
+    pub(crate) filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: "127.0.0.1:50051".parse().expect("valid default address"),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            filter: "info,sqlx=warn".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid with the TOML file at `path` if given (a missing
+    /// file given explicitly is an error), then with the environment.
+    pub(crate) fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("config file {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("PULSE_DATA_DIR") {
+            cfg.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("PULSE_DATABASE_URL") {
+            cfg.database_url = v;
+        }
+        if let Some(v) = env("PULSE_SERVER__ADDR") {
+            cfg.server.addr = v
+                .parse()
+                .with_context(|| format!("PULSE_SERVER__ADDR: '{v}' is not host:port"))?;
+        }
+        if let Some(v) = env("PULSE_LOG__FORMAT") {
+            cfg.log.format = v;
+        }
+        if let Some(v) = env("PULSE_LOG") {
+            cfg.log.filter = v;
+        }
+        Ok(cfg)
+    }
+
+    /// Checks the values that can be wrong in ways serde cannot see.
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format: '{}' is not text or json", self.log.format);
+        }
+        let url = &self.database_url;
+        if !url.is_empty()
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            bail!("database_url: '{url}' is not sqlite://PATH or postgres://...");
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub(crate) fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("pulse.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/pulse\"\n[server]\naddr = \"0.0.0.0:7000\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("PULSE_SERVER__ADDR", "127.0.0.1:7001")].into();
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let cfg = Config::load(Some(&file), &get).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/srv/pulse"));
+        assert_eq!(cfg.server.addr.port(), 7001);
+        assert_eq!(cfg.database_url(), "sqlite:///srv/pulse/pulse.db");
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        std::fs::write(&file, "[server]\nadress = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), &|_| None).unwrap_err());
+        assert!(err.contains("adress"), "{err}");
+        let cfg = Config {
+            database_url: "mysql://x".into(),
+            ..Config::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("database_url")
+        );
+    }
+}

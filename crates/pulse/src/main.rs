@@ -1,0 +1,480 @@
+//! The `pulse` command: serve, import, synth and demo.
+//!
+//! Architecture Invariant: this is the only crate that reads files, flags or
+//! the environment, prints to the terminal, or uses `anyhow`. It wires the
+//! store, the pure crates and the server together.
+
+mod config;
+mod import;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use pulse_core::time;
+use pulse_store::Store;
+use tokio::net::TcpListener;
+
+use config::Config;
+use import::{DEFAULT_BATCH, ImportOptions};
+
+/// Pulse: customer health and churn prediction.
+#[derive(Debug, Parser)]
+#[command(name = "pulse", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "PULSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default: <data-dir>/pulse.db) or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Directory for the embedded database, generated data and models [default: data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the gRPC API.
+    Serve {
+        /// Listen address [default: 127.0.0.1:50051].
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+    /// Load CSV or JSON Lines files (or directories of them) into the store.
+    Import {
+        /// Files or directories; each file holds one entity, named after it (accounts.csv, interactions.jsonl, ...).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = DEFAULT_BATCH)]
+        batch_size: usize,
+        /// Where to write rejected rows with their reasons [default: <data-dir>/import-rejects.csv].
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Generate a synthetic customer base as import files.
+    Synth(SynthArgs),
+    /// From nothing to a running server: create the database, generate and load
+    /// a synthetic base if the store is empty, then serve.
+    Demo {
+        /// Accounts in the generated base.
+        #[arg(long, default_value_t = 2_000)]
+        accounts: usize,
+        /// Months of history in the generated base.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+        /// Listen address [default: 127.0.0.1:50051].
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+        /// Prepare everything, print what to try, and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SynthArgs {
+    /// Number of accounts.
+    #[arg(long, default_value_t = 2_000)]
+    accounts: usize,
+    /// Months of history, ending at --end.
+    #[arg(long, default_value_t = 24)]
+    months: u32,
+    /// Random seed: the same seed, size and end date give the same files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Last day of the history, YYYY-MM-DD [default: yesterday, UTC].
+    #[arg(long)]
+    end: Option<String>,
+    /// Output directory (ground truth goes to <out>/truth/).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = Config::load(cli.global.config.as_deref(), &|k| std::env::var(k).ok())?;
+    if let Some(v) = &cli.global.database_url {
+        cfg.database_url = v.clone();
+    }
+    if let Some(v) = &cli.global.data_dir {
+        cfg.data_dir = v.clone();
+    }
+    if let Some(v) = &cli.global.log_format {
+        cfg.log.format = v.clone();
+    }
+    cfg.validate()?;
+    init_tracing(&cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli.command, cfg))
+}
+
+fn init_tracing(cfg: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log.filter)
+        .with_context(|| format!("log.filter (PULSE_LOG): '{}'", cfg.log.filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
+    match cmd {
+        Command::Serve { addr } => {
+            if let Some(a) = addr {
+                cfg.server.addr = a;
+            }
+            let store = open_store(&cfg).await?;
+            serve(&cfg, store).await
+        }
+        Command::Import {
+            paths,
+            batch_size,
+            rejects,
+        } => {
+            let store = open_store(&cfg).await?;
+            let rejects_path = rejects.unwrap_or_else(|| cfg.data_dir.join("import-rejects.csv"));
+            run_import(&store, &paths, batch_size, rejects_path).await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Synth(args) => {
+            let end = match &args.end {
+                Some(s) => time::parse_day("--end", s).map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => yesterday(),
+            };
+            synth(args.accounts, args.months, args.seed, end, &args.out)
+        }
+        Command::Demo {
+            accounts,
+            months,
+            addr,
+            no_serve,
+        } => {
+            if let Some(a) = addr {
+                cfg.server.addr = a;
+            }
+            demo(&cfg, accounts, months, no_serve).await
+        }
+    }
+}
+
+fn yesterday() -> time::Day {
+    time::day_of(chrono::Utc::now().date_naive()) - 1
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let url = cfg.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    }
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&url)))?;
+    tracing::info!(backend = store.backend_name(), url = %redact(&url), "store ready");
+    Ok(store)
+}
+
+/// A database URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Expands directories into the entity files they hold (ground truth and
+/// other files are skipped).
+fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let name = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                        .unwrap_or_default();
+                    f.is_file()
+                        && (name.ends_with(".csv") || name.ends_with(".jsonl"))
+                        && pulse_core::EntityKind::from_file_name(&name).is_some()
+                })
+                .collect();
+            if found.is_empty() {
+                bail!("{}: no import files in this directory", p.display());
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn run_import(
+    store: &Store,
+    paths: &[PathBuf],
+    batch_size: usize,
+    rejects_path: PathBuf,
+) -> anyhow::Result<()> {
+    let files = expand_paths(paths)?;
+    let opts = ImportOptions {
+        batch_size,
+        rejects_path,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let started = Instant::now();
+    let report = import::import(store, &files, &opts).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "file", "rows", "inserted", "updated", "rejected", "rows/s"
+    )?;
+    for f in &report.files {
+        let mut name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(k) = f.kind
+            && !name.contains(k.as_str())
+        {
+            name = format!("{name} ({k})");
+        }
+        let rate = f.rows as f64 / f.elapsed.as_secs_f64().max(1e-9);
+        writeln!(
+            out,
+            "{:<28} {:>10} {:>10} {:>10} {:>10} {:>12.0}",
+            name, f.rows, f.inserted, f.updated, f.rejected, rate
+        )?;
+    }
+    let (rows, ins, upd, rej) = report.totals();
+    writeln!(
+        out,
+        "{:<28} {:>10} {:>10} {:>10} {:>10}   in {:.1}s",
+        "total",
+        rows,
+        ins,
+        upd,
+        rej,
+        started.elapsed().as_secs_f64()
+    )?;
+    if let Some(p) = &report.rejects_written {
+        writeln!(out, "rejected rows and their reasons: {}", p.display())?;
+    }
+    Ok(())
+}
+
+fn synth(
+    accounts: usize,
+    months: u32,
+    seed: u64,
+    end: time::Day,
+    out: &Path,
+) -> anyhow::Result<()> {
+    if accounts == 0 {
+        bail!("--accounts: must be at least 1");
+    }
+    if months == 0 || months > 240 {
+        bail!("--months: {months} is outside 1..=240");
+    }
+    std::fs::create_dir_all(out.join("truth"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    let cfg = pulse_synth::SynthConfig::new(accounts, months, seed, end);
+    let started = Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(accounts as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "generating [{bar:30}] {pos}/{len} accounts eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let out_dir = out.to_path_buf();
+    let mut open = |name: &str| -> std::io::Result<Box<dyn Write + Send>> {
+        let path = if name.starts_with("truth") {
+            out_dir.join("truth").join(name)
+        } else {
+            out_dir.join(name)
+        };
+        Ok(Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path)?,
+        )))
+    };
+    let summary = pulse_synth::write_csv(&cfg, &mut open, &mut |done, _| {
+        bar.set_position(done as u64)
+    })
+    .context("generating the synthetic base")?;
+    bar.finish_and_clear();
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "synthetic base: {} accounts, {} months to {}, seed {} -> {} ({:.1}s)",
+        accounts,
+        months,
+        time::format_day(end),
+        seed,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    )?;
+    for f in &summary.files {
+        writeln!(
+            o,
+            "  {:<28} {:>10} rows {:>8.1} MB",
+            f.name,
+            f.rows,
+            f.bytes as f64 / 1e6
+        )?;
+    }
+    writeln!(
+        o,
+        "  churned accounts: {}, expanded accounts: {}",
+        summary.churned_accounts, summary.expanded_accounts
+    )?;
+    Ok(())
+}
+
+async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> anyhow::Result<()> {
+    let store = open_store(cfg).await?;
+    let counts = store.table_counts().await?;
+    let have_accounts = counts
+        .iter()
+        .find(|(t, _)| *t == "accounts")
+        .map_or(0, |c| c.1);
+    if have_accounts == 0 {
+        let dir = cfg.data_dir.join("synthetic");
+        println!(
+            "The store is empty: generating a synthetic base of {accounts} accounts in {}",
+            dir.display()
+        );
+        synth(accounts, months, 42, yesterday(), &dir)?;
+        println!("Loading it");
+        run_import(
+            &store,
+            &[dir],
+            DEFAULT_BATCH,
+            cfg.data_dir.join("import-rejects.csv"),
+        )
+        .await?;
+    } else {
+        println!("The store already holds {have_accounts} accounts: using them");
+    }
+    let addr = cfg.server.addr;
+    println!();
+    println!("Pulse is ready on {addr}. Try, with grpcurl (server reflection is on):");
+    println!("  grpcurl -plaintext {addr} list");
+    println!(
+        "  grpcurl -plaintext -d '{{\"page_size\": 3}}' {addr} pulse.v1.AccountService/ListAccounts"
+    );
+    println!(
+        "  grpcurl -plaintext -d '{{\"id\": \"acct-00001\"}}' {addr} pulse.v1.AccountService/GetAccount"
+    );
+    println!("  grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
+    if no_serve {
+        store.close().await;
+        return Ok(());
+    }
+    serve(cfg, store).await
+}
+
+async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(cfg.server.addr).await.with_context(|| {
+        format!(
+            "binding {} (is another server running there?)",
+            cfg.server.addr
+        )
+    })?;
+    tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
+    let state = pulse_server::AppState {
+        store: store.clone(),
+    };
+    pulse_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://pulse:s3cret@db:5432/pulse"),
+            "postgres://pulse:***@db:5432/pulse"
+        );
+        assert_eq!(redact("sqlite://data/pulse.db"), "sqlite://data/pulse.db");
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
