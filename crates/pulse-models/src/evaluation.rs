@@ -1,0 +1,653 @@
+//! Evaluation: train / calibration / test splits (time-based backtest or stratified random),
+//! side-by-side metrics of the GBT, the logistic baseline and the rule-based scorecard,
+//! feature-family ablation and mean-|contribution| importance.
+//!
+//! Time split (backtest): rows with `time < cutoff - gap` train, rows with `time >= cutoff` test.
+//! Set `gap` to the label horizon so no training label resolves after the cutoff. The last
+//! `calibration_fraction` of the training rows by time (whole time stamps kept together) become
+//! the calibration slice, so calibration is also fitted on "later" data than the trees.
+//!
+//! Stratified split (tables without time): positives and negatives (or, with groups, groups with
+//! and without a positive) are shuffled with a seed and cut into test / calibration / train.
+//!
+//! The scorecard needs no training, but its churn-risk (0-100) is not a probability: for the
+//! probability metrics (Brier, ECE, log-loss) it is Platt-scaled on the same calibration slice,
+//! which leaves its ranking metrics unchanged.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::calibration::{CalibrationMethod, Calibrator};
+use crate::dataset::Dataset;
+use crate::error::{DatasetError, ModelError};
+use crate::explain::FeatureImportance;
+use crate::gbt::GbtParams;
+use crate::logistic::LogisticParams;
+use crate::metrics::{
+    CalibrationBin, Metrics, TopK, average_precision, calibration_table, roc_auc,
+};
+use crate::model::{CalibratedModel, Model};
+use crate::rng::SplitMix64;
+use crate::scorecard::{FittedScorecard, ScorecardConfig};
+
+fn default_calibration_fraction() -> f64 {
+    0.2
+}
+
+/// How rows are divided into train, calibration and test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Split {
+    /// Backtest on `Dataset::time`.
+    Time {
+        cutoff: i64,
+        #[serde(default)]
+        gap: i64,
+        #[serde(default = "default_calibration_fraction")]
+        calibration_fraction: f64,
+    },
+    /// Stratified random split (by group when the dataset has groups).
+    Stratified {
+        test_fraction: f64,
+        calibration_fraction: f64,
+        seed: u64,
+    },
+}
+
+impl Split {
+    /// A backtest at `cutoff` with no gap and a 20% calibration slice.
+    pub fn time(cutoff: i64) -> Self {
+        Split::Time {
+            cutoff,
+            gap: 0,
+            calibration_fraction: default_calibration_fraction(),
+        }
+    }
+}
+
+/// Row indices of the three parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitIndices {
+    pub train: Vec<usize>,
+    /// Empty when `calibration_fraction` is 0 (no calibration).
+    pub calibration: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+fn check_fraction(name: &'static str, f: f64) -> Result<(), DatasetError> {
+    if !(0.0..1.0).contains(&f) {
+        return Err(DatasetError::BadSplit {
+            part: name,
+            reason: format!("fraction {f} not in [0, 1)"),
+        });
+    }
+    Ok(())
+}
+
+fn check_part(ds: &Dataset, part: &'static str, idx: &[usize]) -> Result<(), DatasetError> {
+    let pos = idx.iter().filter(|&&i| ds.y()[i]).count();
+    if idx.is_empty() || pos == 0 || pos == idx.len() {
+        return Err(DatasetError::BadSplit {
+            part,
+            reason: format!(
+                "{} rows with {pos} positives; both classes are needed",
+                idx.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl Split {
+    /// Divides `ds`; every non-empty part must contain both classes.
+    pub fn indices(&self, ds: &Dataset) -> Result<SplitIndices, DatasetError> {
+        let s = match *self {
+            Split::Time {
+                cutoff,
+                gap,
+                calibration_fraction,
+            } => {
+                check_fraction("calibration", calibration_fraction)?;
+                let time = ds.time().ok_or(DatasetError::Missing { what: "time" })?;
+                let test: Vec<usize> = (0..ds.n_rows()).filter(|&i| time[i] >= cutoff).collect();
+                let mut train: Vec<usize> = (0..ds.n_rows())
+                    .filter(|&i| time[i] < cutoff.saturating_sub(gap))
+                    .collect();
+                let mut calibration = Vec::new();
+                if calibration_fraction > 0.0 && !train.is_empty() {
+                    let mut times: Vec<i64> = train.iter().map(|&i| time[i]).collect();
+                    times.sort_unstable();
+                    let k = ((1.0 - calibration_fraction) * times.len() as f64).floor() as usize;
+                    let boundary = times[k.min(times.len() - 1)];
+                    // Whole time stamps stay together; if the boundary is the earliest time the
+                    // training part would be empty, so take the next time stamp instead.
+                    let boundary = if boundary == times[0] {
+                        times
+                            .iter()
+                            .copied()
+                            .find(|&t| t > boundary)
+                            .unwrap_or(i64::MAX)
+                    } else {
+                        boundary
+                    };
+                    calibration = train
+                        .iter()
+                        .copied()
+                        .filter(|&i| time[i] >= boundary)
+                        .collect();
+                    train.retain(|&i| time[i] < boundary);
+                    if calibration.is_empty() {
+                        return Err(DatasetError::BadSplit {
+                            part: "calibration",
+                            reason: "the training period has a single time stamp".into(),
+                        });
+                    }
+                }
+                SplitIndices {
+                    train,
+                    calibration,
+                    test,
+                }
+            }
+            Split::Stratified {
+                test_fraction,
+                calibration_fraction,
+                seed,
+            } => {
+                check_fraction("test", test_fraction)?;
+                check_fraction("calibration", calibration_fraction)?;
+                if test_fraction + calibration_fraction >= 1.0 {
+                    return Err(DatasetError::BadSplit {
+                        part: "train",
+                        reason: "test + calibration fractions leave no training rows".into(),
+                    });
+                }
+                stratified(ds, test_fraction, calibration_fraction, seed)
+            }
+        };
+        check_part(ds, "train", &s.train)?;
+        check_part(ds, "test", &s.test)?;
+        if !s.calibration.is_empty() {
+            check_part(ds, "calibration", &s.calibration)?;
+        }
+        Ok(s)
+    }
+}
+
+fn stratified(ds: &Dataset, test_f: f64, cal_f: f64, seed: u64) -> SplitIndices {
+    // Units: groups when present, else rows. A unit is "positive" if any of its rows is.
+    let mut units: BTreeMap<i64, (bool, Vec<usize>)> = BTreeMap::new();
+    for i in 0..ds.n_rows() {
+        let key = ds.groups().map_or(i as i64, |g| g[i]);
+        let e = units.entry(key).or_insert((false, Vec::new()));
+        e.0 |= ds.y()[i];
+        e.1.push(i);
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut out = SplitIndices {
+        train: Vec::new(),
+        calibration: Vec::new(),
+        test: Vec::new(),
+    };
+    for class in [true, false] {
+        let mut members: Vec<&Vec<usize>> = units
+            .values()
+            .filter(|(p, _)| *p == class)
+            .map(|(_, rows)| rows)
+            .collect();
+        rng.shuffle(&mut members);
+        let n = members.len() as f64;
+        let n_test = (test_f * n).round() as usize;
+        let n_cal = (cal_f * n).round() as usize;
+        for (k, rows) in members.into_iter().enumerate() {
+            let part = if k < n_test {
+                &mut out.test
+            } else if k < n_test + n_cal {
+                &mut out.calibration
+            } else {
+                &mut out.train
+            };
+            part.extend_from_slice(rows);
+        }
+    }
+    out.train.sort_unstable();
+    out.calibration.sort_unstable();
+    out.test.sort_unstable();
+    out
+}
+
+/// What to train and how to score it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub gbt: GbtParams,
+    pub logistic: LogisticParams,
+    pub calibration: CalibrationMethod,
+    /// The rule-based baseline; skipped when `None`.
+    pub scorecard: Option<ScorecardConfig>,
+    pub top_k: TopK,
+}
+
+/// Metrics and reliability of one model on the test part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    pub metrics: Metrics,
+    /// The calibrator actually used (Auto resolves to Platt or isotonic).
+    pub calibration: CalibrationMethod,
+    pub calibration_table: Vec<CalibrationBin>,
+}
+
+/// Serializable summary of an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationReport {
+    pub n_train: usize,
+    pub n_calibration: usize,
+    pub n_test: usize,
+    /// Positive rate of the training part.
+    pub train_positive_rate: f64,
+    pub gbt: ModelReport,
+    pub logistic: ModelReport,
+    pub scorecard: Option<ModelReport>,
+    /// Mean |TreeSHAP| of the GBT on the test part, largest first.
+    pub gbt_importance: Vec<FeatureImportance>,
+}
+
+/// An evaluation's report plus the fitted models (trained on the train part).
+#[derive(Debug)]
+pub struct Evaluation {
+    pub report: EvaluationReport,
+    pub split: SplitIndices,
+    pub gbt: CalibratedModel,
+    pub logistic: CalibratedModel,
+    pub scorecard: Option<FittedScorecard>,
+}
+
+fn report(
+    probs: &[f64],
+    labels: &[bool],
+    calibration: CalibrationMethod,
+    top_k: TopK,
+) -> Result<ModelReport, ModelError> {
+    Ok(ModelReport {
+        metrics: Metrics::compute(probs, labels, top_k)?,
+        calibration,
+        calibration_table: calibration_table(probs, labels)?,
+    })
+}
+
+/// Trains a model on `train` and calibrates it on `calibration` (identity if `None`).
+pub fn fit_calibrated(
+    model: Model,
+    calibration: Option<&Dataset>,
+    method: CalibrationMethod,
+) -> Result<CalibratedModel, ModelError> {
+    match calibration {
+        Some(c) => CalibratedModel::calibrate(model, c, method),
+        None => CalibratedModel::new(model, Calibrator::Identity),
+    }
+}
+
+/// Trains GBT and logistic on the train part, calibrates on the calibration part, and reports
+/// all three models (scorecard included when configured) on the test part.
+pub fn evaluate(
+    ds: &Dataset,
+    split: &Split,
+    config: &TrainingConfig,
+) -> Result<Evaluation, ModelError> {
+    let gbt_params = config.gbt.check_ref()?;
+    let logistic_params = config.logistic.check_ref()?;
+    if let Some(sc) = &config.scorecard {
+        sc.validate()?;
+    }
+    let idx = split.indices(ds)?;
+    let train = ds.select_rows(&idx.train)?;
+    let test = ds.select_rows(&idx.test)?;
+    let cal = if idx.calibration.is_empty() {
+        None
+    } else {
+        Some(ds.select_rows(&idx.calibration)?)
+    };
+    let labels = test.y();
+
+    let gbt = fit_calibrated(
+        Model::Gbt(Box::new(gbt_params.fit(&train)?)),
+        cal.as_ref(),
+        config.calibration,
+    )?;
+    let logistic = fit_calibrated(
+        Model::Logistic(logistic_params.fit(&train)?),
+        cal.as_ref(),
+        config.calibration,
+    )?;
+    let gbt_probs = gbt.predict_proba(test.x())?;
+    let logistic_probs = logistic.predict_proba(test.x())?;
+    let gbt_report = report(
+        gbt_probs.as_slice().unwrap_or(&[]),
+        labels,
+        gbt.calibrator().method(),
+        config.top_k,
+    )?;
+    let logistic_report = report(
+        logistic_probs.as_slice().unwrap_or(&[]),
+        labels,
+        logistic.calibrator().method(),
+        config.top_k,
+    )?;
+
+    let (scorecard, scorecard_report) = match &config.scorecard {
+        None => (None, None),
+        Some(sc) => {
+            let fitted = sc.fit(train.x(), train.feature_names())?;
+            // Centre and scale risk so Platt's Newton iterations start well conditioned.
+            let to_margin = |r: f64| (r - 50.0) / 10.0;
+            let calibrator = match &cal {
+                Some(c) => {
+                    let m: Vec<f64> = fitted
+                        .churn_risk(c.x())?
+                        .into_iter()
+                        .map(to_margin)
+                        .collect();
+                    Calibrator::fit_platt(&m, c.y())?
+                }
+                None => {
+                    let m: Vec<f64> = fitted
+                        .churn_risk(train.x())?
+                        .into_iter()
+                        .map(to_margin)
+                        .collect();
+                    Calibrator::fit_platt(&m, train.y())?
+                }
+            };
+            let probs: Vec<f64> = fitted
+                .churn_risk(test.x())?
+                .into_iter()
+                .map(|r| calibrator.probability(to_margin(r)))
+                .collect();
+            let rep = report(&probs, labels, CalibrationMethod::Platt, config.top_k)?;
+            (Some(fitted), Some(rep))
+        }
+    };
+
+    let gbt_importance = gbt.model().contributions(test.x())?.mean_abs();
+    Ok(Evaluation {
+        report: EvaluationReport {
+            n_train: idx.train.len(),
+            n_calibration: idx.calibration.len(),
+            n_test: idx.test.len(),
+            train_positive_rate: train.positive_rate(),
+            gbt: gbt_report,
+            logistic: logistic_report,
+            scorecard: scorecard_report,
+            gbt_importance,
+        },
+        split: idx,
+        gbt,
+        logistic,
+        scorecard,
+    })
+}
+
+/// Time-based backtest: train before `cutoff` (last 20% of that period calibrates), test at or
+/// after it. Use [`evaluate`] with [`Split::Time`] to set a gap or another calibration share.
+pub fn backtest(
+    ds: &Dataset,
+    cutoff: i64,
+    config: &TrainingConfig,
+) -> Result<Evaluation, ModelError> {
+    evaluate(ds, &Split::time(cutoff), config)
+}
+
+/// A named set of columns removed together in an ablation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureFamily {
+    pub name: String,
+    pub features: Vec<String>,
+}
+
+/// Test ROC-AUC / PR-AUC of the GBT without one family, and the change from the full model
+/// (negative delta = the family helps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AblationResult {
+    pub family: String,
+    pub dropped: Vec<String>,
+    pub roc_auc: f64,
+    pub pr_auc: f64,
+    pub delta_roc_auc: f64,
+    pub delta_pr_auc: f64,
+}
+
+/// Baseline and one result per family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AblationReport {
+    pub roc_auc: f64,
+    pub pr_auc: f64,
+    pub families: Vec<AblationResult>,
+}
+
+/// Retrains the GBT without each family in turn. Ranking metrics ignore calibration, so the
+/// models train on the train and calibration parts together and are scored by raw margin.
+pub fn ablation(
+    ds: &Dataset,
+    split: &Split,
+    gbt: &GbtParams,
+    families: &[FeatureFamily],
+) -> Result<AblationReport, ModelError> {
+    let params = gbt.check_ref()?;
+    let idx = split.indices(ds)?;
+    let mut fit_rows = idx.train.clone();
+    fit_rows.extend_from_slice(&idx.calibration);
+    let score = |d: &Dataset| -> Result<(f64, f64), ModelError> {
+        let train = d.select_rows(&fit_rows)?;
+        let test = d.select_rows(&idx.test)?;
+        let m = params.fit(&train)?.margins(test.x())?;
+        let m = m.as_slice().unwrap_or(&[]);
+        Ok((roc_auc(m, test.y())?, average_precision(m, test.y())?))
+    };
+    let (base_roc, base_pr) = score(ds)?;
+    let mut results = Vec::with_capacity(families.len());
+    for f in families {
+        let reduced = ds.drop_features(&f.features)?;
+        let (roc, pr) = score(&reduced)?;
+        results.push(AblationResult {
+            family: f.name.clone(),
+            dropped: f.features.clone(),
+            roc_auc: roc,
+            pr_auc: pr,
+            delta_roc_auc: roc - base_roc,
+            delta_pr_auc: pr - base_pr,
+        });
+    }
+    Ok(AblationReport {
+        roc_auc: base_roc,
+        pr_auc: base_pr,
+        families: results,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scorecard::{Component, Direction, ScorecardInput};
+    use crate::testutil::{interaction_problem, linear_problem};
+
+    fn small_gbt() -> GbtParams {
+        GbtParams::new().iterations(60)
+    }
+
+    #[test]
+    fn time_split_respects_cutoff_gap_and_calibration_slice() {
+        let ds = linear_problem(1000, 1); // time = row index
+        let s = Split::Time {
+            cutoff: 800,
+            gap: 50,
+            calibration_fraction: 0.25,
+        }
+        .indices(&ds)
+        .unwrap();
+        assert_eq!(s.test, (800..1000).collect::<Vec<_>>());
+        assert_eq!(s.train, (0..562).collect::<Vec<_>>());
+        assert_eq!(s.calibration, (562..750).collect::<Vec<_>>());
+        assert!(matches!(
+            Split::time(5000).indices(&ds),
+            Err(DatasetError::BadSplit { part: "test", .. })
+        ));
+        let no_time = ds.select_rows(&(0..100).collect::<Vec<_>>()).unwrap();
+        let (x, y, n, _, _) = no_time.into_parts();
+        let no_time = Dataset::new(x, y, n).unwrap();
+        assert!(matches!(
+            Split::time(50).indices(&no_time),
+            Err(DatasetError::Missing { .. })
+        ));
+        // A training period with one time stamp cannot give a calibration slice.
+        let stamps = (0..1000).map(|i| if i < 800 { 0 } else { 9 }).collect();
+        let one_stamp = ds.clone().with_time(stamps).unwrap();
+        assert!(matches!(
+            Split::time(9).indices(&one_stamp),
+            Err(DatasetError::BadSplit {
+                part: "calibration",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn stratified_split_is_disjoint_stratified_and_group_aware() {
+        let (ds, _) = interaction_problem(1000, 2);
+        let split = Split::Stratified {
+            test_fraction: 0.2,
+            calibration_fraction: 0.2,
+            seed: 7,
+        };
+        let s = split.indices(&ds).unwrap();
+        let mut all: Vec<usize> = s
+            .train
+            .iter()
+            .chain(&s.calibration)
+            .chain(&s.test)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..1000).collect::<Vec<_>>());
+        let rate =
+            |idx: &[usize]| idx.iter().filter(|&&i| ds.y()[i]).count() as f64 / idx.len() as f64;
+        assert!((rate(&s.test) - ds.positive_rate()).abs() < 0.01);
+        assert_eq!(
+            split.indices(&ds).unwrap(),
+            s,
+            "seeded split must be reproducible"
+        );
+        // Groups of 4 rows stay together.
+        let grouped = ds
+            .clone()
+            .with_groups((0..1000).map(|i| i / 4).collect())
+            .unwrap();
+        let s = split.indices(&grouped).unwrap();
+        for part in [&s.train, &s.calibration, &s.test] {
+            for &i in part.iter() {
+                let g = i / 4;
+                assert!((g * 4..g * 4 + 4).all(|j| part.contains(&j)));
+            }
+        }
+        assert!(matches!(
+            Split::Stratified {
+                test_fraction: 0.6,
+                calibration_fraction: 0.5,
+                seed: 1
+            }
+            .indices(&ds),
+            Err(DatasetError::BadSplit { .. })
+        ));
+    }
+
+    /// The interaction `a * b` is invisible to a linear model; the trees must win clearly.
+    #[test]
+    fn gbt_beats_logistic_on_interaction_and_scorecard_runs() {
+        let (ds, _) = interaction_problem(3000, 3);
+        let ds = ds.with_time((0..3000).collect()).unwrap();
+        let config = TrainingConfig {
+            gbt: small_gbt(),
+            scorecard: Some(ScorecardConfig {
+                weights: Default::default(),
+                inputs: vec![
+                    ScorecardInput::new("c", Component::Adoption, Direction::HigherIsRiskier),
+                    ScorecardInput::new("d", Component::Support, Direction::HigherIsRiskier),
+                ],
+            }),
+            ..Default::default()
+        };
+        let e = backtest(&ds, 2400, &config).unwrap();
+        let r = &e.report;
+        assert_eq!((r.n_train, r.n_calibration, r.n_test), (1920, 480, 600));
+        assert!(
+            r.gbt.metrics.roc_auc > r.logistic.metrics.roc_auc + 0.1,
+            "gbt {} vs logistic {}",
+            r.gbt.metrics.roc_auc,
+            r.logistic.metrics.roc_auc
+        );
+        let sc = r.scorecard.as_ref().unwrap();
+        assert!(sc.metrics.roc_auc > 0.55 && sc.metrics.roc_auc < r.gbt.metrics.roc_auc);
+        assert_eq!(sc.calibration, CalibrationMethod::Platt);
+        assert_ne!(r.gbt.calibration, CalibrationMethod::Auto);
+        // Importance: the noise column is last, well below the signal columns.
+        let top: Vec<&str> = r
+            .gbt_importance
+            .iter()
+            .take(3)
+            .map(|f| f.feature.as_str())
+            .collect();
+        assert!(
+            top.contains(&"a") && top.contains(&"b"),
+            "{:?}",
+            r.gbt_importance
+        );
+        assert_eq!(r.gbt_importance.last().unwrap().feature, "d");
+        assert!(
+            r.gbt_importance[3].mean_abs_contribution
+                < 0.5 * r.gbt_importance[2].mean_abs_contribution
+        );
+        let json = serde_json::to_string(&e.report).unwrap();
+        let back: EvaluationReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, r);
+    }
+
+    #[test]
+    fn ablation_shows_the_interaction_family_matters() {
+        let (ds, _) = interaction_problem(2000, 4);
+        let split = Split::Stratified {
+            test_fraction: 0.3,
+            calibration_fraction: 0.0,
+            seed: 1,
+        };
+        let families = vec![
+            FeatureFamily {
+                name: "interaction".into(),
+                features: vec!["a".into(), "b".into()],
+            },
+            FeatureFamily {
+                name: "noise".into(),
+                features: vec!["d".into()],
+            },
+        ];
+        let r = ablation(&ds, &split, &small_gbt(), &families).unwrap();
+        assert!(r.families[0].delta_roc_auc < -0.1, "{r:?}");
+        assert!(r.families[1].delta_roc_auc.abs() < 0.03, "{r:?}");
+        let bad = vec![FeatureFamily {
+            name: "x".into(),
+            features: vec!["zzz".into()],
+        }];
+        assert!(ablation(&ds, &split, &small_gbt(), &bad).is_err());
+    }
+
+    #[test]
+    fn invalid_params_are_rejected_before_training() {
+        let ds = linear_problem(500, 1);
+        let config = TrainingConfig {
+            gbt: GbtParams::new().max_depth(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            backtest(&ds, 400, &config),
+            Err(ModelError::Param(_))
+        ));
+    }
+}
