@@ -7,6 +7,7 @@
 //! updates it in place (`ON CONFLICT ... DO UPDATE`), so replaying a file or a
 //! stream never duplicates anything.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use pulse_core::{
@@ -53,7 +54,9 @@ trait Row: Sized {
     const KEY: &'static [&'static str];
     /// The column the "already stored?" look-up filters on with `IN (...)`.
     const LOOKUP: &'static str;
-    fn key(&self) -> String;
+    /// The stored key; borrowed for single-column keys, so that checking a
+    /// batch allocates nothing per record.
+    fn key(&self) -> Cow<'_, str>;
     fn lookup(&self) -> &str;
     fn push_values(self, out: &mut Vec<Value>);
 }
@@ -80,8 +83,8 @@ impl Row for Account {
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -118,8 +121,8 @@ impl Row for Contact {
     ];
     const KEY: &'static [&'static str] = &["id", "observed_at"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        key2(&self.id, self.observed_at)
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Owned(key2(&self.id, self.observed_at))
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -158,8 +161,8 @@ impl Row for Interaction {
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -196,8 +199,8 @@ impl Row for Usage {
     ];
     const KEY: &'static [&'static str] = &["account_id", "day"];
     const LOOKUP: &'static str = "account_id";
-    fn key(&self) -> String {
-        key2(&self.account_id, self.day as i64)
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Owned(key2(&self.account_id, self.day as i64))
     }
     fn lookup(&self) -> &str {
         &self.account_id
@@ -230,8 +233,8 @@ impl Row for SubscriptionEvent {
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -265,8 +268,8 @@ impl Row for SurveyResponse {
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -289,8 +292,8 @@ impl Row for OperationalEvent {
     const COLS: &'static [&'static str] = &["id", "account_id", "kind", "occurred_at", "detail"];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -320,8 +323,8 @@ impl Row for Outreach {
     ];
     const KEY: &'static [&'static str] = &["id"];
     const LOOKUP: &'static str = "id";
-    fn key(&self) -> String {
-        self.id.clone()
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
     }
     fn lookup(&self) -> &str {
         &self.id
@@ -364,21 +367,25 @@ fn reject(out: &mut Vec<Rejected>, pos: usize, kind: EntityKind, id: String, e: 
 
 /// Keeps the last record of each key; earlier copies count as updates.
 fn dedupe<T: Row>(rows: Vec<(usize, T)>, updated: &mut u64) -> Vec<T> {
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    let mut out: Vec<T> = Vec::with_capacity(rows.len());
-    for (_, r) in rows {
-        match index.entry(r.key()) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                out[*e.get()] = r;
-                *updated += 1;
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(out.len());
-                out.push(r);
-            }
-        }
+    // Which positions are superseded by a later record with the same key?
+    let mut last: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(rows.len());
+    for (i, (_, r)) in rows.iter().enumerate() {
+        last.insert(r.key(), i);
     }
-    out
+    if last.len() == rows.len() {
+        drop(last);
+        return rows.into_iter().map(|(_, r)| r).collect();
+    }
+    let keep: Vec<bool> = {
+        let mut keep = vec![false; rows.len()];
+        for &i in last.values() {
+            keep[i] = true;
+        }
+        keep
+    };
+    drop(last);
+    *updated += keep.iter().filter(|k| !**k).count() as u64;
+    rows.into_iter().zip(keep).filter(|(_, k)| *k).map(|((_, r), _)| r).collect()
 }
 
 impl Store {
@@ -391,7 +398,7 @@ impl Store {
         let mut s = Split::default();
         for (pos, r) in records {
             if let Err(e) = r.validate() {
-                reject(&mut out.rejected, pos, r.kind(), r.key(), e);
+                reject(&mut out.rejected, pos, r.kind(), r.key().to_string(), e);
                 continue;
             }
             match r {
@@ -459,7 +466,7 @@ impl Store {
                 for (pos, $r) in std::mem::take(&mut $rows) {
                     if !account_known(&$r.account_id) {
                         let e = unknown_account(&$r.account_id);
-                        reject(&mut out.rejected, pos, $kind, $r.key(), e);
+                        reject(&mut out.rejected, pos, $kind, $r.key().into_owned(), e);
                         continue;
                     }
                     let contact: Option<&str> = $contact;
@@ -469,7 +476,7 @@ impl Store {
                     {
                         let e =
                             FieldError::new("contact_id", format!("contact '{c}' does not exist"));
-                        reject(&mut out.rejected, pos, $kind, $r.key(), e);
+                        reject(&mut out.rejected, pos, $kind, $r.key().into_owned(), e);
                         continue;
                     }
                     kept.push((pos, $r));
@@ -515,6 +522,10 @@ impl Store {
                             set.into_iter().collect()
                         };
                         let key_cols = <$ty as Row>::KEY.join(", ");
+                        // An empty table (the first bulk load) has nothing to look up.
+                        let probe = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t", <$ty as Row>::TABLE);
+                        let (any,): (i64,) = sqlx::query_as(&probe).fetch_one(&mut *tx).await?;
+                        let lookups = if any == 0 { Vec::new() } else { lookups };
                         for chunk in lookups.chunks(LOOKUP_CHUNK) {
                             let sql = format!(
                                 "SELECT {key_cols} FROM {} WHERE {} IN ({})",
@@ -537,7 +548,7 @@ impl Store {
                             let chunk: Vec<$ty> = rows.drain(..take).collect();
                             let mut values = Vec::with_capacity(take * <$ty as Row>::COLS.len());
                             for r in chunk {
-                                if stored.contains(&r.key()) {
+                                if stored.contains(r.key().as_ref()) {
                                     out.updated += 1;
                                 } else {
                                     out.inserted += 1;

@@ -10,6 +10,7 @@
 //! Architecture Invariant: this is the only crate that knows SQL. It returns
 //! `pulse_core` types and knows nothing of protobuf, HTTP or files.
 
+mod history;
 mod ingest;
 mod read;
 mod value;
