@@ -50,7 +50,7 @@ const PLAN_WEIGHTS: [[f64; 3]; 3] = [[0.55, 0.40, 0.05], [0.20, 0.55, 0.25], [0.
 /// industry multiplier.
 const EXO_RATE: [f64; 3] = [0.025, 0.014, 0.008];
 /// Renewal churn: intercept of the logit.
-const RENEW_C0: [f64; 3] = [-4.55, -4.25, -4.6];
+const RENEW_C0: [f64; 3] = [-4.55, -4.25, -4.9];
 /// Renewal churn: weight of the latent score (recent average) in the logit.
 const RENEW_SLOPE: f64 = 2.2;
 /// Mid-term churn: most a very unhealthy account churns per week.
@@ -60,7 +60,7 @@ const DOWNGRADE_BASE: [f64; 3] = [0.040, 0.040, 0.030];
 const PAYMENT_FAIL: [f64; 3] = [0.012, 0.006, 0.003];
 const PRICE_RISE_P: [f64; 3] = [0.30, 0.25, 0.15];
 /// Interactions per month for a typical account of the segment.
-const CONTACT_RATE: [f64; 3] = [1.0, 2.2, 4.5];
+const CONTACT_RATE: [f64; 3] = [0.9, 2.0, 4.0];
 /// Topic weights in an ordinary week, in `Topic::ALL` order.
 const TOPIC_WEIGHTS: [f64; 12] = [16.0, 9.0, 8.0, 10.0, 9.0, 7.0, 8.0, 7.0, 3.0, 7.0, 8.0, 8.0];
 /// Who writes about what: persona weights per topic, in the order admin,
@@ -90,6 +90,11 @@ fn money(v: f64) -> f64 {
 
 fn day_ts(day: Day) -> Ts {
     day as i64 * SECONDS_PER_DAY
+}
+
+/// Relationship strength (1-4) on a continuous scale, from warmth (0-1).
+fn strength_level(warmth: f64) -> f64 {
+    0.6 + 4.0 * warmth
 }
 
 fn persona_index(p: Persona) -> usize {
@@ -480,7 +485,7 @@ impl<'w> Sim<'w> {
         let last = LAST_NAMES[self.rng.gen_range(0..LAST_NAMES.len())];
         let offset = 0.25 * self.normal();
         let warmth = warmth.clamp(0.05, 0.98);
-        let strength = (1.0 + 3.0 * warmth).round().clamp(1.0, 4.0) as i64;
+        let strength = strength_level(warmth).round().clamp(1.0, 4.0) as i64;
         let mut person = Person {
             id: format!("{}-c{:02}", self.p.id, self.people.len() + 1),
             name: format!("{first} {last}"),
@@ -601,7 +606,7 @@ impl<'w> Sim<'w> {
             if !c.active {
                 continue;
             }
-            let cont = 1.0 + 3.0 * c.warmth;
+            let cont = strength_level(c.warmth);
             let strength = if (cont - c.strength as f64).abs() >= 0.7 {
                 cont.round().clamp(1.0, 4.0) as i64
             } else {
@@ -869,7 +874,7 @@ impl<'w> Sim<'w> {
                 Tone::Neutral => 0.0,
                 Tone::Positive => 0.4,
             };
-            let q = 3.9 + 3.0 * (self.s - 0.65) + 0.9 * self.mood + tone_pen
+            let q = 4.3 + 3.0 * (self.s - 0.65) + 0.9 * self.mood + tone_pen
                 - 0.45 * (ctr - 1) as f64
                 - 0.6 * f64::from(u8::from(escalated))
                 + 0.75 * self.rng.sample::<f64, _>(StandardNormal);
@@ -926,6 +931,12 @@ impl<'w> Sim<'w> {
         contact: Option<usize>,
     ) {
         let thread = self.rng.r#gen::<u64>();
+        // Some earlier contacts were closed and reopened; others simply
+        // went unanswered until the customer wrote again.
+        let mut reopen = [false; 5];
+        for r in reopen.iter_mut().take(n.saturating_sub(1) as usize) {
+            *r = self.rng.gen_bool(0.4);
+        }
         let mut d = day;
         for i in 1..=n {
             let exec_call = i >= 3 && self.rng.gen_bool(0.35);
@@ -945,7 +956,7 @@ impl<'w> Sim<'w> {
                 channel: exec_call.then_some(Channel::Call),
                 escalate: if i >= 2 { escalate } else { escalate * 0.4 },
                 contacts_to_resolve: i as i64,
-                reopened: i < n,
+                reopened: reopen[i as usize - 1],
             });
             d += self.rng.gen_range(1..=4);
         }
@@ -1273,8 +1284,9 @@ impl<'w> Sim<'w> {
             let span = f64::from((last - ob_from + 1) as u32) / 7.0;
             let mut lambda = CONTACT_RATE[seg] / 4.33
                 * (self.seats as f64 / SEAT_MEDIAN[seg]).powf(0.15)
-                * (0.6 + 1.4 * (1.0 - self.s))
-                * (0.8 + 0.6 * (1.0 - self.a))
+                * (0.5 + 1.8 * (1.0 - self.s))
+                * (0.7 + 0.8 * (1.0 - self.a))
+                * (-0.3 * (self.x - 0.55)).exp()
                 * span;
             if onb < 1.0 {
                 lambda *= 1.6;
@@ -1322,7 +1334,7 @@ impl<'w> Sim<'w> {
             if (k + idx_off) % 8 == 2 {
                 self.review_people(last);
             }
-            if (k + 5 * idx_off) % 13 == 0 {
+            if (k + 5 * idx_off).is_multiple_of(13) {
                 self.nps(ob_from, last);
             }
         }
@@ -1344,7 +1356,7 @@ impl<'w> Sim<'w> {
                 self.headcount *= 0.97;
             }
             self.headcount = self.headcount.max(1.0);
-            if (k + idx_off) % 4 == 0 {
+            if (k + idx_off).is_multiple_of(4) {
                 self.monthly(from, to);
             }
             if (k + 3 * idx_off) % 13 == 6 {
@@ -1396,7 +1408,10 @@ impl<'w> Sim<'w> {
         self.op(
             op_kind::TRAINING_COMPLETED,
             day,
-            format!("{course} completed by {n} admins"),
+            format!(
+                "{course} completed by {n} admin{}",
+                if n == 1 { "" } else { "s" }
+            ),
         );
         self.p.a_base = (self.p.a_base + 0.04).min(0.95);
         self.a = (self.a + 0.03).min(0.98);
@@ -1439,7 +1454,7 @@ impl<'w> Sim<'w> {
         } else {
             0.0
         };
-        let reopened = self.rng.gen_bool(0.03 + 0.12 * bad);
+        let reopened = self.rng.gen_bool(0.02 + 0.08 * bad);
         self.interaction(Spec {
             day,
             topic,
@@ -1467,7 +1482,7 @@ impl<'w> Sim<'w> {
             }
             answered += 1;
             let (warmth, offset) = (self.people[i].warmth, self.people[i].offset);
-            let q = 7.0
+            let q = 7.8
                 + 8.0 * (self.health / 100.0 - 0.62)
                 + 2.5 * (warmth - 0.55)
                 + 0.5 * offset
@@ -1748,6 +1763,27 @@ impl<'w> Sim<'w> {
             }
         }
         self.contacts.retain(|c| c.observed_at <= limit);
+        // A record may name only a contact already known when it happened
+        // (a replacement drawn later in the week, or one dropped above, is not).
+        let mut first_seen: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+        for c in &self.contacts {
+            let e = first_seen.entry(c.id.as_str()).or_insert(c.observed_at);
+            *e = (*e).min(c.observed_at);
+        }
+        let known = |id: &Option<String>, at: i64| {
+            id.as_deref()
+                .is_some_and(|c| first_seen.get(c).is_some_and(|&t| t <= at))
+        };
+        for i in &mut self.interactions {
+            if i.contact_id.is_some() && !known(&i.contact_id, i.opened_at) {
+                i.contact_id = None;
+            }
+        }
+        for sv in &mut self.surveys {
+            if sv.contact_id.is_some() && !known(&sv.contact_id, sv.responded_at) {
+                sv.contact_id = None;
+            }
+        }
         self.ops.retain(|o| o.occurred_at <= limit);
         self.subs.retain(|s| s.occurred_at <= limit);
 

@@ -175,7 +175,7 @@ const TOPICS: [TopicText; 12] = [
             "the payroll preview shows $0 for {name2}",
             "we approved payroll but the funds never left our account",
             "the cutoff reminder never arrived, so we missed the submission window",
-            "the {payday} payroll ran with last period's hours",
+            "the payroll for {payday} ran with last period's hours",
         ],
         impacts: &[
             "People are asking me why their paychecks are short.",
@@ -259,7 +259,7 @@ const TOPICS: [TopicText; 12] = [
             "{name2}'s dental deduction is still coming out even though she waived coverage",
             "the {carrier} enrollment file did not include our new hires",
             "open enrollment closes on {date} and half our employees can't see their plan options",
-            "the 401(k) contributions were not sent for the {payday} payroll",
+            "the 401(k) contributions were not sent with the payroll on {payday}",
             "HSA deductions doubled on the last paycheck",
             "dependents added during open enrollment are missing",
             "the plan costs shown to employees are last year's",
@@ -679,6 +679,33 @@ const QUESTION_FRAMES: &[&str] = &[
     "Could you point me to the steps to {a}?",
     "We need to {a}. What's the best way to do it?",
 ];
+const DETAILS: &[&str] = &[
+    "It affects {n} of our employees.",
+    "This started after the update on {weekday}.",
+    "We're on the {cadence} schedule.",
+    "I attached a screenshot of what I'm seeing.",
+    "It happens for our {state} employees only.",
+    "Our payroll deadline is {weekday}.",
+    "I tried logging out and back in.",
+    "We didn't change anything on our side.",
+];
+const QUESTION_WHY: &[&str] = &[
+    "We have a new employee starting {date}.",
+    "Our accountant asked us to look into it.",
+    "We're switching to a {cadence} schedule next month.",
+    "We just opened a location in {state}.",
+    "Our next payroll is due {weekday}, so I'd like to sort this out before then.",
+    "One of our managers asked and I wasn't sure.",
+    "I'm new to the admin role and still learning the system.",
+];
+const NEG_FEEL: &[&str] = &[
+    "Really frustrating.",
+    "Not happy.",
+    "This is getting old.",
+    "Pretty disappointed, honestly.",
+    "This is the last thing we needed this week.",
+    "I'm losing patience with this.",
+];
 const QUESTION_EXTRAS: &[&str] = &[
     "Is there a help article for this?",
     "We want to get it right before the next payroll.",
@@ -764,12 +791,14 @@ const NEG_IMPACT: &[&str] = &[
     "I really can't explain this to our team anymore.",
 ];
 const NEG_CLOSE_WEAK: &[&str] = &[
-    "Please look into it.",
-    "Can someone get back to me today?",
-    "Please fix this.",
-    "I need an update.",
-    "Please call me.",
+    "Please look into it, this is not OK.",
+    "Can someone actually get back to me today?",
+    "This needs to be fixed.",
+    "I need an update, not another canned reply.",
+    "Please call me, email isn't working.",
     "Still waiting on an answer.",
+    "I'm not happy with how long this is taking.",
+    "This is not what we pay for.",
 ];
 const NEG_CLOSE_STRONG: &[&str] = &[
     "Please escalate this!!!",
@@ -782,7 +811,7 @@ const NEG_CLOSE_STRONG: &[&str] = &[
     "Honestly, we're paying for a service that doesn't work.",
 ];
 const NEG_EMOTICONS: &[&str] = &[":(", ":-(", "🙁", "😡", ">:(", "😤"];
-const POS_EMOTICONS: &[&str] = &[":)", ":-)", "🙂", "👍", ":D", "😊"];
+const POS_EMOTICONS: &[&str] = &[":)", ":-)", "🙂", "👍", "😄", "😊"];
 const NEG_QUESTION: &[&str] = &[
     "I've looked everywhere and still can't figure out how to {a}.",
     "Your help articles are useless. How do I {a}?",
@@ -859,24 +888,35 @@ const PRAISE: &[&str] = &[
     "{agent} was fantastic, thanks for {praise}.",
 ];
 
-// Chats: short, informal.
+// Chats: informal lines, the customer's side of the conversation.
+const CHAT_HELLO: &[&str] = &[
+    "hi,",
+    "hello!",
+    "hey there,",
+    "hi!",
+    "good morning!",
+    "hey,",
+];
 const CHAT_Q: &[&str] = &[
-    "hi, quick question - how do I {a}?",
-    "Hello! Is there a way to {a}?",
-    "how can I {a}? thanks",
-    "hey, where do I {a}?",
-    "Hi there, I need to {a}. where is that?",
+    "quick question - how do I {a}?",
+    "is there a way to {a}?",
+    "how can I {a}?",
+    "where do I go to {a}?",
+    "I need to {a}. where is that?",
+    "can you help me {a}?",
 ];
 const CHAT_Q_NEG: &[&str] = &[
     "been trying for an hour, how do I {a}?? this should not be this hard",
     "still can't figure out how to {a}. nothing works",
     "why can't I {a}??",
+    "your help center is useless. how do I {a}?",
 ];
 const CHAT_P: &[&str] = &[
-    "hi, {p}. can you check?",
-    "Hello, it looks like {p}. Could you take a look?",
-    "hey - {p}. is that on your end?",
-    "Hi! {p}, any idea why?",
+    "{p}. can you check?",
+    "it looks like {p}. could you take a look?",
+    "{p}. is that on your end?",
+    "{p}, any idea why?",
+    "not sure what happened but {p}",
 ];
 const CHAT_P_NEG: &[&str] = &[
     "{p}. again. this is still not resolved",
@@ -884,19 +924,47 @@ const CHAT_P_NEG: &[&str] = &[
     "hello?? {p} and nobody is answering",
     "{p}. this is a mess",
     "not ok. {p}",
+    "{p} and I've been waiting 40 minutes for someone to pick this up",
 ];
 const CHAT_FOLLOW: &[&str] = &[
-    "still waiting on this... {p}",
+    "still waiting on this...",
     "any update?? this is the {ordinal} time I'm asking",
     "is anyone there? still not fixed",
-    "checking again, {p}",
+    "checking again. nobody has gotten back to me",
+    "back again about the same thing",
 ];
+const CHAT_FOLLOW_NEUTRAL: &[&str] = &[
+    "hi, any update on my {label} question?",
+    "just checking on the ticket from {weekday}",
+    "following up on this",
+    "hi again - any news on this one?",
+];
+const CHAT_DETAIL: &[&str] = &[
+    "it's for {n} employees",
+    "we run payroll {cadence}",
+    "this is for our {state} location",
+    "payroll is due {weekday}",
+    "I'm the {role} here",
+];
+const CHAT_THANKS: &[&str] = &["thanks", "thanks!", "thank you", "ty", "thx"];
 const CHAT_POS: &[&str] = &[
     "thanks, that fixed it!",
     "perfect, thank you {agent}!",
     "you're the best, thanks!!",
     "awesome, that worked",
     "great, thanks for the quick help",
+    "oh nice, that was easy. thank you!",
+];
+const CHAT_POS_MORE: &[&str] = &[
+    "{agent} was super helpful",
+    "{agent} sorted out the {label} thing in five minutes",
+    "huge help with {label}, thank you",
+    "that was exactly what I needed for {label}",
+    "we're all set for {payday} now",
+    "really appreciate how fast you answered",
+    "honestly the best support chat I've used",
+    "love how simple this is now",
+    "that saves me so much time every {period}",
 ];
 
 // Call notes, written by the agent with the customer's words quoted.
@@ -919,8 +987,8 @@ const CALL_P: &[&str] = &[
 const CALL_NEG: &[&str] = &[
     "Customer is upset: {p}. Escalated to the payroll operations team.",
     "Very frustrated that {p}. Promised a callback from a manager by {weekday}.",
-    "Angry call. {p}. Apologized and escalated.",
-    "{ordinal} call about the same issue ({label}). {p}. Escalated.",
+    "Angry call: {p}. Apologized and escalated.",
+    "{ordinal} call about the same issue ({label}): {p}. Escalated.",
 ];
 const CALL_QUOTES_NEG: &[&str] = &[
     "Quote: \"This is the third time I'm calling about the same thing.\"",
@@ -1136,12 +1204,26 @@ impl Msg<'_> {
     /// Appends a template as a sentence: a separating space, and a capital
     /// first letter.
     fn sentence(&self, tpl: &str, out: &mut String) {
-        if !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
-        }
+        separate(out);
         let start = out.len();
         self.put(tpl, out);
         capitalize(out, start);
+    }
+
+    /// Appends a template as a chat line: a separating space, no
+    /// capitalization.
+    fn line(&self, tpl: &str, out: &mut String) {
+        separate(out);
+        self.put(tpl, out);
+    }
+
+    /// Praise is positive whatever the account's mood.
+    fn effective_tone(&self) -> Tone {
+        if self.intent == Intent::Praise {
+            Tone::Positive
+        } else {
+            self.tone
+        }
     }
 
     /// Strong feelings: "!!!" on the last sentence and sometimes an emoticon.
@@ -1154,7 +1236,7 @@ impl Msg<'_> {
         }
         if rng.gen_bool(0.5) && out.ends_with('.') {
             out.pop();
-            out.push_str(if self.tone == Tone::Negative {
+            out.push_str(if self.effective_tone() == Tone::Negative {
                 "!!!"
             } else {
                 "!!"
@@ -1166,13 +1248,23 @@ impl Msg<'_> {
     }
 
     fn emoticon(&self, rng: &mut impl Rng, out: &mut String) {
-        let list = match self.tone {
+        let list = match self.effective_tone() {
             Tone::Negative => NEG_EMOTICONS,
             Tone::Positive => POS_EMOTICONS,
             Tone::Neutral => return,
         };
         out.push(' ');
         out.push_str(pick(rng, list));
+    }
+}
+
+/// Ends an unpunctuated chat line with a period, then adds a space.
+fn separate(out: &mut String) {
+    if out.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        out.push('.');
+    }
+    if !out.is_empty() && !out.ends_with(' ') {
+        out.push(' ');
     }
 }
 
@@ -1238,13 +1330,16 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
     if rng.gen_bool(greet_p) && !(m.tone == Tone::Negative && m.strong && rng.gen_bool(0.5)) {
         m.sentence(pick(rng, GREETINGS), out);
     }
-    match (m.intent, m.tone) {
+    match (m.intent, m.effective_tone()) {
         (Intent::Question, Tone::Neutral) => {
-            if rng.gen_bool(0.35) {
+            if rng.gen_bool(0.55) {
                 m.sentence(pick(rng, CONTEXT), out);
             }
             m.sentence(pick(rng, QUESTION_FRAMES), out);
-            if rng.gen_bool(0.3) {
+            if rng.gen_bool(0.5) {
+                m.sentence(pick(rng, QUESTION_WHY), out);
+            }
+            if rng.gen_bool(0.35) {
                 m.sentence(pick(rng, QUESTION_EXTRAS), out);
             }
             if rng.gen_bool(0.7) {
@@ -1256,6 +1351,9 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
                 m.sentence(pick(rng, NEG_OPEN_STRONG), out);
             }
             m.sentence(pick(rng, NEG_QUESTION), out);
+            if rng.gen_bool(0.4) {
+                m.sentence(pick(rng, NEG_FEEL), out);
+            }
             if rng.gen_bool(0.4) {
                 m.sentence(pick(rng, NEG_IMPACT), out);
             }
@@ -1269,6 +1367,9 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
         }
         (Intent::Problem, Tone::Neutral) => {
             m.sentence(pick(rng, NEUTRAL_PROBLEM), out);
+            if rng.gen_bool(0.6) {
+                m.sentence(pick(rng, DETAILS), out);
+            }
             if rng.gen_bool(0.3) {
                 m.sentence(pick(rng, CONTEXT), out);
             }
@@ -1291,6 +1392,12 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
                 }
                 m.sentence(pick(rng, NEG_PROBLEM), out);
             }
+            if rng.gen_bool(0.4) {
+                m.sentence(pick(rng, DETAILS), out);
+            }
+            if rng.gen_bool(0.5) {
+                m.sentence(pick(rng, NEG_FEEL), out);
+            }
             if rng.gen_bool(0.6) {
                 if rng.gen_bool(0.6) {
                     m.sentence(pick(rng, m.topic.text().impacts), out);
@@ -1309,12 +1416,15 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
         }
         (Intent::Request, Tone::Negative) => {
             m.sentence(pick(rng, NEG_REQUEST), out);
+            if rng.gen_bool(0.5) {
+                m.sentence(pick(rng, NEG_FEEL), out);
+            }
             neg_close(m, rng, out);
         }
         (Intent::Request, tone) => {
             if tone == Tone::Positive {
                 m.sentence(pick(rng, POS_OPEN), out);
-            } else if rng.gen_bool(0.3) {
+            } else if rng.gen_bool(0.5) {
                 m.sentence(pick(rng, CONTEXT), out);
             }
             m.sentence(pick(rng, REQUEST), out);
@@ -1335,8 +1445,11 @@ fn ticket(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
         }
         (Intent::FollowUp, Tone::Neutral) => {
             m.sentence(pick(rng, FOLLOW_NEUTRAL), out);
-            if rng.gen_bool(0.6) {
+            if rng.gen_bool(0.7) {
                 m.sentence(pick(rng, RESTATE), out);
+            }
+            if rng.gen_bool(0.3) {
+                m.sentence(pick(rng, DETAILS), out);
             }
             m.sentence(pick(rng, NEUTRAL_CLOSE), out);
         }
@@ -1369,36 +1482,63 @@ fn neg_close(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
 }
 
 fn chat(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
-    let tpl = match (m.intent, m.tone) {
-        (Intent::Praise, _) | (Intent::FollowUp, Tone::Positive) => pick(rng, CHAT_POS),
-        (Intent::FollowUp, _) => pick(rng, CHAT_FOLLOW),
-        (Intent::Question | Intent::Request, Tone::Negative) => pick(rng, CHAT_Q_NEG),
-        (Intent::Question | Intent::Request, _) => pick(rng, CHAT_Q),
-        (Intent::Problem, Tone::Negative) => pick(rng, CHAT_P_NEG),
-        (Intent::Problem, _) => pick(rng, CHAT_P),
-    };
-    m.put(tpl, out);
-    match m.tone {
-        Tone::Negative if rng.gen_bool(0.5) => {
-            m.sentence(pick(rng, NEG_IMPACT), out);
+    let tone = m.effective_tone();
+    match (m.intent, tone) {
+        (Intent::Praise, _) | (_, Tone::Positive) => {
+            m.line(pick(rng, CHAT_POS), out);
+            if rng.gen_bool(0.8) {
+                m.line(pick(rng, CHAT_POS_MORE), out);
+            }
             m.intensify(rng, out);
+            return;
         }
-        Tone::Positive if m.intent != Intent::Praise && rng.gen_bool(0.6) => {
-            m.sentence(pick(rng, CHAT_POS), out);
+        (Intent::FollowUp, Tone::Negative) => {
+            m.line(pick(rng, CHAT_FOLLOW), out);
+            if rng.gen_bool(0.85) {
+                m.line("{p}", out);
+            }
         }
-        Tone::Neutral if rng.gen_bool(0.5) => {
-            m.sentence(pick(rng, &["thanks", "Thanks!", "thank you", "ty"]), out);
+        (Intent::FollowUp, _) => {
+            m.line(pick(rng, CHAT_FOLLOW_NEUTRAL), out);
+            if rng.gen_bool(0.5) {
+                m.line("it's about this: {p}", out);
+            }
         }
-        _ => {}
+        (Intent::Question | Intent::Request, Tone::Negative) => {
+            m.line(pick(rng, CHAT_Q_NEG), out);
+        }
+        (Intent::Problem, Tone::Negative) => m.line(pick(rng, CHAT_P_NEG), out),
+        (Intent::Question | Intent::Request, _) => {
+            if rng.gen_bool(0.6) {
+                m.line(pick(rng, CHAT_HELLO), out);
+            }
+            m.line(pick(rng, CHAT_Q), out);
+        }
+        (Intent::Problem, _) => {
+            if rng.gen_bool(0.6) {
+                m.line(pick(rng, CHAT_HELLO), out);
+            }
+            m.line(pick(rng, CHAT_P), out);
+        }
     }
-    if m.tone == Tone::Neutral && rng.gen_bool(0.25) {
-        m.sentence(pick(rng, CONTEXT), out);
+    if tone == Tone::Negative {
+        if rng.gen_bool(0.6) {
+            m.sentence(pick(rng, NEG_IMPACT), out);
+        }
+        m.intensify(rng, out);
+    } else {
+        if rng.gen_bool(0.5) {
+            m.line(pick(rng, CHAT_DETAIL), out);
+        }
+        if rng.gen_bool(0.6) {
+            m.line(pick(rng, CHAT_THANKS), out);
+        }
     }
 }
 
 fn call(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
     m.sentence(pick(rng, CALL_OPEN), out);
-    match (m.intent, m.tone) {
+    match (m.intent, m.effective_tone()) {
         (Intent::Praise, _) | (_, Tone::Positive) => {
             m.sentence(pick(rng, CALL_POS), out);
             if rng.gen_bool(0.4) {
@@ -1412,6 +1552,9 @@ fn call(m: &Msg<'_>, rng: &mut impl Rng, out: &mut String) {
             }
         }
         (Intent::Question | Intent::Request, Tone::Neutral) => {
+            if rng.gen_bool(0.4) {
+                m.sentence(pick(rng, CONTEXT), out);
+            }
             m.sentence(pick(rng, CALL_Q), out);
         }
         (Intent::Problem | Intent::FollowUp, Tone::Neutral) => {
@@ -1525,12 +1668,20 @@ mod tests {
             POS_SMALL,
             POS_CLOSE,
             PRAISE,
+            DETAILS,
+            QUESTION_WHY,
+            NEG_FEEL,
+            CHAT_HELLO,
             CHAT_Q,
             CHAT_Q_NEG,
             CHAT_P,
             CHAT_P_NEG,
             CHAT_FOLLOW,
+            CHAT_FOLLOW_NEUTRAL,
+            CHAT_DETAIL,
+            CHAT_THANKS,
             CHAT_POS,
+            CHAT_POS_MORE,
             CALL_OPEN,
             CALL_Q,
             CALL_P,
@@ -1573,6 +1724,7 @@ mod tests {
         let mut seen = HashSet::new();
         let mut lens = Vec::new();
         let (mut neg_cues, mut pos_cues) = (0, 0);
+        let (mut n_neg, mut n_pos) = (0, 0);
         let intents = [
             Intent::Question,
             Intent::Problem,
@@ -1588,11 +1740,18 @@ mod tests {
         ];
         for i in 0..3_000u64 {
             let tone = [Tone::Negative, Tone::Neutral, Tone::Positive][(i % 3) as usize];
+            let intent = intents[(i / 36 % 5) as usize];
+            // Praise is always positive, whatever the tone asked for.
+            let tone = if intent == Intent::Praise {
+                Tone::Positive
+            } else {
+                tone
+            };
             let m = Msg {
                 topic: Topic::ALL[(i / 3 % 12) as usize],
                 tone,
                 strong: i % 7 == 0,
-                intent: intents[(i / 36 % 5) as usize],
+                intent,
                 channel: channels[(i / 180 % 4) as usize],
                 persona: Persona::Admin,
                 ordinal: 1 + (i % 4) as u32,
@@ -1612,12 +1771,27 @@ mod tests {
             let lower = body.to_lowercase();
             let neg = [
                 "not ",
+                "n't",
                 "still",
                 "frustrat",
                 "unacceptable",
                 "!!!",
                 "upset",
                 "never",
+                "nobody",
+                "useless",
+                "why ",
+                "again",
+                "angry",
+                "waiting",
+                "disappoint",
+                "losing",
+                "escalat",
+                "furious",
+                "same issue",
+                "same problem",
+                "costing",
+                "time reaching",
             ]
             .iter()
             .any(|c| lower.contains(c));
@@ -1625,8 +1799,14 @@ mod tests {
                 .iter()
                 .any(|c| lower.contains(c));
             match tone {
-                Tone::Negative => neg_cues += usize::from(neg),
-                Tone::Positive => pos_cues += usize::from(pos),
+                Tone::Negative => {
+                    n_neg += 1;
+                    neg_cues += usize::from(neg);
+                }
+                Tone::Positive => {
+                    n_pos += 1;
+                    pos_cues += usize::from(pos);
+                }
                 Tone::Neutral => {}
             }
             seen.insert(body);
@@ -1635,7 +1815,13 @@ mod tests {
         lens.sort_unstable();
         let median = lens[lens.len() / 2];
         assert!((90..=320).contains(&median), "median length {median}");
-        assert!(neg_cues > 800, "negative cues in {neg_cues} of 1000");
-        assert!(pos_cues > 800, "positive cues in {pos_cues} of 1000");
+        assert!(
+            neg_cues * 10 > n_neg * 9,
+            "negative cues in {neg_cues} of {n_neg}"
+        );
+        assert!(
+            pos_cues * 10 > n_pos * 8,
+            "positive cues in {pos_cues} of {n_pos}"
+        );
     }
 }

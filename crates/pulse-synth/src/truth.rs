@@ -18,7 +18,7 @@ use pulse_core::time::Day;
 use crate::cal;
 
 /// How an account churned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChurnKind {
     /// Did not renew at its annual anniversary.
@@ -201,8 +201,17 @@ fn bool_str(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-fn push_f(buf: &mut String, v: f64, decimals: usize) {
-    let _ = write!(buf, "{v:.decimals$}");
+/// Fixed decimals without going through float formatting (which takes
+/// its slow path for most values).
+fn push_f(buf: &mut String, v: f64, decimals: u32) {
+    let scale = 10i64.pow(decimals);
+    let n = (v * scale as f64).round() as i64;
+    if n < 0 {
+        buf.push('-');
+    }
+    let a = n.unsigned_abs();
+    let s = scale as u64;
+    let _ = write!(buf, "{}.{:0w$}", a / s, a % s, w = decimals as usize);
 }
 
 fn push_u(buf: &mut String, v: u32) {
@@ -212,5 +221,26 @@ fn push_u(buf: &mut String, v: u32) {
 fn push_opt_day(buf: &mut String, d: Option<Day>) {
     if let Some(d) = d {
         cal::push_day(buf, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_decimals() {
+        for (v, d, want) in [
+            (0.12345, 3, "0.123"),
+            (-0.12345, 3, "-0.123"),
+            (-0.0001, 3, "0.000"),
+            (63.456, 2, "63.46"),
+            (1.0, 5, "1.00000"),
+            (99.999, 2, "100.00"),
+        ] {
+            let mut s = String::new();
+            push_f(&mut s, v, d);
+            assert_eq!(s, want, "{v} to {d}");
+        }
     }
 }

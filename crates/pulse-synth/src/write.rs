@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use pulse_core::Entity;
 
+use crate::rows::Row;
 use crate::sim::{self, AccountOut};
 use crate::truth::{TruthAccount, TruthWeek};
 use crate::world::World;
@@ -132,15 +133,9 @@ fn writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::with_capacity(64 * 1024))
 }
 
-fn put<E: Entity>(
-    w: &mut csv::Writer<Vec<u8>>,
-    rows: &[E],
-    fields: &mut Vec<String>,
-) -> csv::Result<u64> {
+fn put<E: Row>(w: &mut csv::Writer<Vec<u8>>, rows: &[E], buf: &mut String) -> csv::Result<u64> {
     for r in rows {
-        fields.clear();
-        r.write_fields(fields);
-        w.write_record(fields.iter())?;
+        r.write_row(w, buf)?;
     }
     Ok(rows.len() as u64)
 }
@@ -149,16 +144,15 @@ fn render_account(
     out: &AccountOut,
     ws: &mut [csv::Writer<Vec<u8>>],
     rows: &mut [u64; 9],
-    fields: &mut Vec<String>,
     buf: &mut String,
 ) -> csv::Result<()> {
-    rows[0] += put(&mut ws[0], std::slice::from_ref(&out.account), fields)?;
-    rows[1] += put(&mut ws[1], &out.contacts, fields)?;
-    rows[2] += put(&mut ws[2], &out.interactions, fields)?;
-    rows[3] += put(&mut ws[3], &out.usage, fields)?;
-    rows[4] += put(&mut ws[4], &out.subscriptions, fields)?;
-    rows[5] += put(&mut ws[5], &out.surveys, fields)?;
-    rows[6] += put(&mut ws[6], &out.operational, fields)?;
+    rows[0] += put(&mut ws[0], std::slice::from_ref(&out.account), buf)?;
+    rows[1] += put(&mut ws[1], &out.contacts, buf)?;
+    rows[2] += put(&mut ws[2], &out.interactions, buf)?;
+    rows[3] += put(&mut ws[3], &out.usage, buf)?;
+    rows[4] += put(&mut ws[4], &out.subscriptions, buf)?;
+    rows[5] += put(&mut ws[5], &out.surveys, buf)?;
+    rows[6] += put(&mut ws[6], &out.operational, buf)?;
     out.truth.write(&mut ws[7], buf)?;
     rows[7] += 1;
     for wk in &out.weeks {
@@ -177,11 +171,10 @@ fn render(world: &World, range: Range<usize>) -> Result<Rendered, SynthError> {
         churned: 0,
         expanded: 0,
     };
-    let mut fields = Vec::with_capacity(16);
     let mut buf = String::with_capacity(64);
     for idx in range {
         let out = sim::simulate(world, idx);
-        render_account(&out, &mut ws, &mut r.rows, &mut fields, &mut buf)
+        render_account(&out, &mut ws, &mut r.rows, &mut buf)
             .map_err(|e| SynthError::csv("batch", e))?;
         r.accounts += 1;
         r.churned += u64::from(out.truth.churned);

@@ -398,6 +398,16 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         println!("The store already holds {have_accounts} accounts: using them");
     }
     let addr = cfg.server.addr;
+    let first = store
+        .accounts(&pulse_store::AccountFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .next()
+        .map(|a| a.id)
+        .unwrap_or_else(|| "ACCOUNT_ID".into());
     println!();
     println!("Pulse is ready on {addr}. Try, with grpcurl (server reflection is on):");
     println!("  grpcurl -plaintext {addr} list");
@@ -405,7 +415,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         "  grpcurl -plaintext -d '{{\"page_size\": 3}}' {addr} pulse.v1.AccountService/ListAccounts"
     );
     println!(
-        "  grpcurl -plaintext -d '{{\"id\": \"acct-00001\"}}' {addr} pulse.v1.AccountService/GetAccount"
+        "  grpcurl -plaintext -d '{{\"id\": \"{first}\"}}' {addr} pulse.v1.AccountService/GetAccount"
     );
     println!("  grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
     if no_serve {
