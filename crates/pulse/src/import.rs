@@ -202,8 +202,11 @@ fn read_file(
                     kind.columns().join(",")
                 );
             }
-            let columns: Vec<(&'static str, Option<usize>)> =
-                kind.columns().iter().map(|c| (*c, index.get(*c).copied())).collect();
+            let columns: Vec<(&'static str, Option<usize>)> = kind
+                .columns()
+                .iter()
+                .map(|c| (*c, index.get(*c).copied()))
+                .collect();
             let mut rec = csv::StringRecord::new();
             let mut n = 0u64;
             loop {
@@ -211,7 +214,10 @@ fn read_file(
                 match r.read_record(&mut rec) {
                     Ok(false) => break,
                     Ok(true) => {
-                        let row = CsvRow { rec: &rec, columns: &columns };
+                        let row = CsvRow {
+                            rec: &rec,
+                            columns: &columns,
+                        };
                         match Record::from_fields(kind, &row) {
                             Ok(x) => cur.records.push((line, x)),
                             Err(e) => cur.rejected.push(reject(kind, line, row.get(key), e)),

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
@@ -35,7 +38,10 @@ fn every_rust_file_has_a_module_doc() {
         })
         .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! module doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! module doc: {missing:#?}"
+    );
 }
 
 #[test]
@@ -52,12 +58,19 @@ fn every_rpc_is_documented() {
             if t.starts_with("rpc ") || t.starts_with("service ") {
                 let prev = if i > 0 { lines[i - 1].trim_start() } else { "" };
                 if !prev.starts_with("//") {
-                    undocumented.push(format!("{}: {}", p.file_name().unwrap().to_string_lossy(), t));
+                    undocumented.push(format!(
+                        "{}: {}",
+                        p.file_name().unwrap().to_string_lossy(),
+                        t
+                    ));
                 }
             }
         }
     }
-    assert!(undocumented.is_empty(), "undocumented services and RPCs: {undocumented:#?}");
+    assert!(
+        undocumented.is_empty(),
+        "undocumented services and RPCs: {undocumented:#?}"
+    );
 }
 
 #[test]
@@ -71,8 +84,15 @@ fn every_crate_uses_the_workspace_lints() {
     }
     let bad: Vec<String> = manifests
         .iter()
-        .filter(|m| !std::fs::read_to_string(m).unwrap().contains("[lints]\nworkspace = true"))
+        .filter(|m| {
+            !std::fs::read_to_string(m)
+                .unwrap()
+                .contains("[lints]\nworkspace = true")
+        })
         .map(|m| m.display().to_string())
         .collect();
-    assert!(bad.is_empty(), "crates without `[lints] workspace = true`: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "crates without `[lints] workspace = true`: {bad:?}"
+    );
 }
