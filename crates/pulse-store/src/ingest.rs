@@ -385,7 +385,11 @@ fn dedupe<T: Row>(rows: Vec<(usize, T)>, updated: &mut u64) -> Vec<T> {
     };
     drop(last);
     *updated += keep.iter().filter(|k| !**k).count() as u64;
-    rows.into_iter().zip(keep).filter(|(_, k)| *k).map(|((_, r), _)| r).collect()
+    rows.into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|((_, r), _)| r)
+        .collect()
 }
 
 impl Store {
