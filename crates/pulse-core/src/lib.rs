@@ -7,7 +7,9 @@
 
 pub mod entity;
 pub mod error;
+pub mod scorer;
 pub mod time;
 
 pub use entity::*;
 pub use error::FieldError;
+pub use scorer::TextScorer;

@@ -12,11 +12,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use crate::calibration::CalibrationMethod;
 use crate::error::ArtifactError;
-use crate::evaluation::EvaluationReport;
+use crate::evaluation::{AblationReport, EvaluationReport, LeakageReport};
+use crate::explain::FeatureImportance;
 use crate::metrics::{CalibrationBin, Metrics};
 use crate::model::{Algorithm, CalibratedModel, HyperParameters};
 use crate::scorecard::FittedScorecard;
@@ -31,6 +33,54 @@ pub const ARTIFACT_FORMAT: &str = "pulse-model/1";
 pub enum ModelKind {
     Churn,
     Expansion,
+}
+
+impl ModelKind {
+    /// The snake_case name (`churn`, `expansion`), as in the card.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Churn => "churn",
+            ModelKind::Expansion => "expansion",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "churn" => Ok(ModelKind::Churn),
+            "expansion" => Ok(ModelKind::Expansion),
+            other => Err(format!("'{other}' is not churn or expansion")),
+        }
+    }
+}
+
+/// What a training run measured beside the headline metrics: every model of the comparison on
+/// the same held-out rows, the ablation, importances and the leakage screen.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CardEvaluation {
+    /// How the held-out rows were chosen, in words.
+    pub method: String,
+    /// First held-out time stamp of a time-based split.
+    pub cutoff: Option<i64>,
+    /// Rows of the evaluation's own train / calibration / test parts.
+    pub rows: RowCounts,
+    /// Held-out metrics per model (`gbt`, `logistic`, `scorecard`), same rows for all.
+    pub models: BTreeMap<String, Metrics>,
+    /// GBT retrained without each feature family.
+    pub ablation: Option<AblationReport>,
+    /// Mean |contribution| per feature on the held-out rows, largest first.
+    pub importance: Vec<FeatureImportance>,
+    /// Single-feature separation on the training rows.
+    pub leakage: Option<LeakageReport>,
 }
 
 /// Time range of the training data (same units as `Dataset::time`; Pulse uses day numbers).
@@ -76,6 +126,15 @@ pub struct ModelCard {
     pub training_seconds: f64,
     /// SHA-256 (lower-case hex) of the payload bytes (set when written).
     pub sha256: String,
+    /// The full comparison behind `metrics` (absent in artifacts that were not evaluated).
+    #[serde(default)]
+    pub evaluation: Option<CardEvaluation>,
+    /// Plain statements a reader needs, e.g. how the served model relates to the evaluated one.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Tabular models: the table column that identifies a row (never a feature).
+    #[serde(default)]
+    pub id_column: Option<String>,
 }
 
 /// The caller-supplied part of a card; the rest is derived from the payload.
@@ -90,6 +149,12 @@ pub struct CardInfo {
     pub metrics: Option<Metrics>,
     pub calibration_table: Vec<CalibrationBin>,
     pub training_seconds: f64,
+    #[serde(default)]
+    pub evaluation: Option<CardEvaluation>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub id_column: Option<String>,
 }
 
 impl CardInfo {
@@ -105,6 +170,9 @@ impl CardInfo {
             metrics: None,
             calibration_table: Vec::new(),
             training_seconds: 0.0,
+            evaluation: None,
+            notes: Vec::new(),
+            id_column: None,
         }
     }
 
@@ -219,6 +287,9 @@ impl ModelArtifact {
             calibration_table: info.calibration_table,
             training_seconds: info.training_seconds,
             sha256,
+            evaluation: info.evaluation,
+            notes: info.notes,
+            id_column: info.id_column,
         };
         Ok(Self { card, payload })
     }
@@ -338,6 +409,17 @@ mod tests {
             end: 200,
         });
         info.training_seconds = 0.5;
+        let probs = cm.predict_proba(cal.x()).unwrap();
+        let metrics =
+            Metrics::compute(probs.as_slice().unwrap(), cal.y(), crate::TopK::Count(10)).unwrap();
+        info.evaluation = Some(CardEvaluation {
+            method: "held-out rows".into(),
+            cutoff: Some(150),
+            models: [("gbt".to_string(), metrics)].into(),
+            leakage: Some(crate::leakage_screen(&cal, 0.9).unwrap()),
+            ..Default::default()
+        });
+        info.notes = vec!["a note".into()];
         let a = ModelArtifact::new(
             info,
             ModelPayload {
@@ -357,6 +439,12 @@ mod tests {
             let bytes = a.to_bytes().unwrap();
             let back = ModelArtifact::read(&bytes[..]).unwrap();
             assert_eq!(back.card, a.card);
+            let json = serde_json::to_value(&back.card).unwrap();
+            let m = &json["evaluation"]["models"]["gbt"];
+            for key in ["roc_auc", "pr_auc", "brier", "ece", "lift_top_decile"] {
+                assert!(m[key].is_number(), "{key}");
+            }
+            assert_eq!(json["notes"][0], "a note");
             assert_eq!(back.card.algorithm, algorithm);
             assert_eq!(back.card.feature_schema, vec!["a", "b", "c", "d"]);
             assert_eq!(

@@ -464,6 +464,79 @@ pub fn ablation(
     })
 }
 
+/// How well one feature alone separates the classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureAuc {
+    pub feature: String,
+    /// ROC-AUC of the raw value as a score, missing values ranked lowest.
+    pub roc_auc: f64,
+    /// `max(auc, 1 - auc)` over both directions and both placements of missing values
+    /// (lowest and highest), so a feature whose mere absence gives the label away counts too.
+    pub separation: f64,
+}
+
+/// The leakage screen of a training set: every feature that alone separates the classes at
+/// least as well as `threshold`, and the strongest features whatever their value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeakageReport {
+    pub threshold: f64,
+    /// Features with `separation >= threshold`, strongest first.
+    pub flagged: Vec<FeatureAuc>,
+    /// The five features with the highest separation, strongest first.
+    pub strongest: Vec<FeatureAuc>,
+}
+
+/// Single-feature ROC-AUC of every column of `ds`, in column order.
+///
+/// A feature that predicts a forward-looking label this well on its own is more likely to be
+/// computed from the outcome (leakage) than to be that good: see [`leakage_screen`].
+pub fn feature_aucs(ds: &Dataset) -> Result<Vec<FeatureAuc>, ModelError> {
+    let x = ds.x();
+    let y = ds.y();
+    let mut out = Vec::with_capacity(ds.n_features());
+    let mut low = vec![0.0; ds.n_rows()];
+    let mut high = vec![0.0; ds.n_rows()];
+    for (j, name) in ds.feature_names().iter().enumerate() {
+        for (i, v) in x.column(j).iter().enumerate() {
+            (low[i], high[i]) = if v.is_nan() {
+                (f64::MIN, f64::MAX)
+            } else {
+                (*v, *v)
+            };
+        }
+        let a = roc_auc(&low, y)?;
+        let b = roc_auc(&high, y)?;
+        out.push(FeatureAuc {
+            feature: name.clone(),
+            roc_auc: a,
+            separation: a.max(1.0 - a).max(b).max(1.0 - b),
+        });
+    }
+    Ok(out)
+}
+
+/// Screens `ds` (the training rows) for features that alone reach `threshold` separation
+/// (ROC-AUC or 1 - ROC-AUC). Callers fail the run when `flagged` is not empty unless a person
+/// has overridden the gate.
+pub fn leakage_screen(ds: &Dataset, threshold: f64) -> Result<LeakageReport, ModelError> {
+    if !(threshold > 0.5 && threshold <= 1.0) {
+        return Err(crate::error::ParamError::new("threshold", "in (0.5, 1]", threshold).into());
+    }
+    let mut all = feature_aucs(ds)?;
+    all.sort_by(|a, b| b.separation.total_cmp(&a.separation));
+    let flagged = all
+        .iter()
+        .filter(|f| f.separation >= threshold)
+        .cloned()
+        .collect();
+    all.truncate(5);
+    Ok(LeakageReport {
+        threshold,
+        flagged,
+        strongest: all,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,5 +722,32 @@ mod tests {
             backtest(&ds, 400, &config),
             Err(ModelError::Param(_))
         ));
+    }
+
+    #[test]
+    fn leakage_screen_flags_a_feature_that_gives_the_label_away() {
+        let (ds, _) = interaction_problem(1000, 6);
+        let r = leakage_screen(&ds, 0.9).unwrap();
+        assert!(r.flagged.is_empty(), "{r:?}");
+        assert_eq!(r.strongest.len(), 4);
+        // Add the label itself, inverted, and a column that is missing exactly for positives.
+        let (x, y, mut names, _, _) = ds.into_parts();
+        let n = y.len();
+        let mut cols = x.clone();
+        let leak: Vec<f64> = y.iter().map(|&l| if l { 0.0 } else { 1.0 }).collect();
+        let gone: Vec<f64> = y.iter().map(|&l| if l { f64::NAN } else { 3.0 }).collect();
+        cols.push_column(ndarray::ArrayView1::from(&leak)).unwrap();
+        cols.push_column(ndarray::ArrayView1::from(&gone)).unwrap();
+        names.push("leak".into());
+        names.push("gone".into());
+        let ds = Dataset::new(cols, y, names).unwrap();
+        let r = leakage_screen(&ds, 0.9).unwrap();
+        let flagged: Vec<&str> = r.flagged.iter().map(|f| f.feature.as_str()).collect();
+        assert_eq!(flagged.len(), 2, "{r:?}");
+        assert!(flagged.contains(&"leak") && flagged.contains(&"gone"));
+        let leak = r.flagged.iter().find(|f| f.feature == "leak").unwrap();
+        assert!(leak.roc_auc < 0.01 && (leak.separation - 1.0).abs() < 1e-12);
+        assert_eq!(n, 1000);
+        assert!(leakage_screen(&ds, 0.4).is_err());
     }
 }

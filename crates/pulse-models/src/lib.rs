@@ -15,6 +15,7 @@
 //! evaluate(&ds, &Split::Time { .. } | &Split::Stratified { .. }, &TrainingConfig)?
 //! backtest(&ds, cutoff, &config)?   -> Evaluation { report: EvaluationReport, models.. }
 //! ablation(&ds, &split, &gbt_params, &families)?
+//! leakage_screen(&train_rows, 0.90)?  -> LeakageReport (single-feature ROC-AUC screen)
 //! ScorecardConfig { weights, inputs }.fit(reference_x, names)? -> FittedScorecard
 //! ModelArtifact::new(CardInfo, ModelPayload)?.write(w)?  /  ModelArtifact::read(r)?
 //! TableEncoder::fit(&table, &LabelSpec, &EncoderOptions)?.dataset(&table)?
@@ -62,15 +63,16 @@ mod testutil;
 mod treeshap;
 
 pub use artifact::{
-    ARTIFACT_FORMAT, CardInfo, DataWindow, ModelArtifact, ModelCard, ModelKind, ModelPayload,
-    RowCounts,
+    ARTIFACT_FORMAT, CardEvaluation, CardInfo, DataWindow, ModelArtifact, ModelCard, ModelKind,
+    ModelPayload, RowCounts,
 };
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use dataset::Dataset;
 pub use error::{ArtifactError, DatasetError, ModelError, ParamError, TableError};
 pub use evaluation::{
-    AblationReport, AblationResult, Evaluation, EvaluationReport, FeatureFamily, ModelReport,
-    Split, SplitIndices, TrainingConfig, ablation, backtest, evaluate, fit_calibrated,
+    AblationReport, AblationResult, Evaluation, EvaluationReport, FeatureAuc, FeatureFamily,
+    LeakageReport, ModelReport, Split, SplitIndices, TrainingConfig, ablation, backtest, evaluate,
+    feature_aucs, fit_calibrated, leakage_screen,
 };
 pub use explain::{Contributions, Driver, FeatureImportance, top_drivers};
 pub use gbt::{GbtModel, GbtParams, GbtValidParams};

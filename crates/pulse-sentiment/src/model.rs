@@ -256,6 +256,8 @@ pub struct SentimentModel {
     summary: TrainingSummary,
     /// Serving only: feature → row (`idf · w` per class, `idf²`).
     index: FeatureIndex,
+    /// Content fingerprint (see [`SentimentModel::version`]).
+    version: String,
 }
 
 impl SentimentModel {
@@ -370,6 +372,13 @@ impl SentimentModel {
                 model.summary.decision_offsets = offsets;
             }
             model.temperature = fit_temperature(&logits, &labels, present);
+            model.version = fingerprint(
+                &model.features,
+                &model.weights,
+                &model.idf,
+                model.intercept,
+                model.temperature,
+            );
         }
         Ok(model)
     }
@@ -437,6 +446,7 @@ impl SentimentModel {
                 "non-finite or non-positive values",
             ));
         }
+        let version = fingerprint(&features, &weights, &idf, intercept, temperature);
         let mut index = FeatureIndex::with_capacity(features.len());
         for ((f, w), &d) in features.iter().zip(&weights).zip(&idf) {
             if !index.insert(f, [d * w[0], d * w[1], d * w[2], d * d]) {
@@ -455,7 +465,16 @@ impl SentimentModel {
             temperature,
             summary,
             index,
+            version,
         })
+    }
+
+    /// `sentiment-` and 12 hex digits of a hash over the features, weights,
+    /// intercepts and temperature: the same model file always gives the same
+    /// version and a retrained model (almost surely) another. Stored next to
+    /// every score it produces.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Label, calibrated probabilities and score of one text.
@@ -864,6 +883,47 @@ struct ModelFile {
     weights: Vec<[f32; 3]>,
 }
 
+/// See [`SentimentModel::version`].
+fn fingerprint(
+    features: &[String],
+    weights: &[[f32; 3]],
+    idf: &[f32],
+    intercept: [f32; 3],
+    temperature: f32,
+) -> String {
+    let mut h: u64 = 0;
+    let mut mix = |x: u64| h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    for ((f, w), d) in features.iter().zip(weights).zip(idf) {
+        mix(feature_hash(f));
+        mix(u64::from(d.to_bits()));
+        for x in w {
+            mix(u64::from(x.to_bits()));
+        }
+    }
+    for x in intercept {
+        mix(u64::from(x.to_bits()));
+    }
+    mix(u64::from(temperature.to_bits()));
+    format!("sentiment-{:012x}", feature_hash(&h.to_string()) >> 16)
+}
+
+/// Scores for ingest: `None` for blank text and for text with no known
+/// feature (an `empty` prediction), so the store keeps NULL rather than a
+/// made-up neutral.
+impl pulse_core::TextScorer for SentimentModel {
+    fn score(&self, text: &str) -> Option<(f64, Sentiment)> {
+        if text.trim().is_empty() {
+            return None;
+        }
+        let p = self.predict(text);
+        (!p.empty).then_some((f64::from(p.score), p.label))
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
 impl Serialize for SentimentModel {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         ModelFileRef {
@@ -1207,6 +1267,28 @@ mod tests {
             assert_eq!(model.predict(text), back.predict(text), "{text}");
             assert_eq!(model.explain(text, 5), back.explain(text, 5), "{text}");
         }
+    }
+
+    #[test]
+    fn version_survives_a_round_trip_and_scorer_skips_empty_text() {
+        use pulse_core::TextScorer;
+        let model = SentimentModel::train(&toy_corpus(), &toy_params()).unwrap();
+        let back = SentimentModel::from_json(model.to_json().as_slice()).unwrap();
+        assert_eq!(model.version(), back.version());
+        assert!(model.version().starts_with("sentiment-"));
+        assert_eq!(model.version().len(), "sentiment-".len() + 12);
+        let mut params = toy_params();
+        params.alpha = 2.0;
+        let other = SentimentModel::train(&toy_corpus(), &params).unwrap();
+        assert_ne!(model.version(), other.version());
+
+        assert_eq!(model.score(""), None);
+        assert_eq!(model.score("  \n"), None);
+        assert_eq!(model.score("\u{1}\u{2}"), None);
+        let (score, label) = model.score("terrible, still not resolved :(").unwrap();
+        assert_eq!(label, Negative);
+        assert!(score < 0.0);
+        assert_eq!(TextScorer::version(&model), model.version());
     }
 
     #[test]

@@ -190,6 +190,41 @@ pub(crate) fn contact_out(c: Contact) -> pb::Contact {
     }
 }
 
+/// The headline metrics of a model card.
+pub(crate) fn key_metrics_out(m: &pulse_models::Metrics) -> pb::KeyMetrics {
+    pb::KeyMetrics {
+        roc_auc: m.roc_auc,
+        pr_auc: m.pr_auc,
+        brier: m.brier,
+        ece: m.ece,
+        lift_top_decile: m.lift_top_decile,
+        precision_at_k: m.precision_at_k,
+        recall_at_k: m.recall_at_k,
+        k: u32::try_from(m.k).unwrap_or(u32::MAX),
+        n_test: m.n_test as u64,
+        positive_rate: m.positive_rate,
+    }
+}
+
+/// A registry entry as listed.
+pub(crate) fn model_summary_out(e: &crate::registry::RegistryEntry) -> pb::ModelSummary {
+    let c = &e.card;
+    pb::ModelSummary {
+        version: c.version.clone(),
+        kind: c.kind.as_str().to_string(),
+        algorithm: match c.algorithm {
+            pulse_models::Algorithm::Gbt => "gbt",
+            pulse_models::Algorithm::Logistic => "logistic",
+        }
+        .to_string(),
+        created_at: c.created_at.clone(),
+        promoted: e.promoted,
+        tabular: e.tabular,
+        metrics: c.metrics.as_ref().map(key_metrics_out),
+        sha256: c.sha256.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 use pulse_core::FieldError;
 use pulse_store::StoreError;
 use tonic::{Code, Status};
+
+use crate::registry::RegistryError;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// Everything a handler can fail with.
@@ -23,12 +25,17 @@ pub enum ServerError {
         got: usize,
         limit: usize,
     },
+    /// The request cannot run in the current state; the message says how to fix it.
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
     #[error("internal error")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
 }
 
 impl From<ServerError> for Status {
@@ -42,6 +49,7 @@ impl From<ServerError> for Status {
             }
             ServerError::NoModel { .. } => Status::failed_precondition(e.to_string()),
             ServerError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+            ServerError::FailedPrecondition(m) => Status::failed_precondition(m),
             ServerError::Unauthenticated(m) => Status::unauthenticated(m),
             ServerError::PermissionDenied(m) => Status::permission_denied(m),
             ServerError::Store(inner) => {
@@ -49,6 +57,14 @@ impl From<ServerError> for Status {
                 tracing::error!(error = %inner, "store error");
                 Status::internal("internal error")
             }
+            ServerError::Registry(inner) => match inner {
+                RegistryError::NotFound { .. } => Status::not_found(inner.to_string()),
+                RegistryError::Refused { .. } => Status::failed_precondition(inner.to_string()),
+                RegistryError::Storage(_) => {
+                    tracing::error!(error = %inner, "model registry error");
+                    Status::internal("internal error")
+                }
+            },
         }
     }
 }
@@ -64,6 +80,27 @@ mod tests {
         assert_eq!(s.message(), "csat: 9 is outside 1..=5");
         let br = s.get_details_bad_request().expect("bad request details");
         assert_eq!(br.field_violations[0].field, "csat");
+    }
+
+    #[test]
+    fn registry_errors_map_to_their_codes() {
+        let s: Status = ServerError::from(RegistryError::NotFound {
+            version: "churn-v9".into(),
+        })
+        .into();
+        assert_eq!(
+            (s.code(), s.message()),
+            (Code::NotFound, "model churn-v9 not found")
+        );
+        let s: Status = ServerError::from(RegistryError::Refused {
+            version: "churn-v1".into(),
+            reason: "hash mismatch".into(),
+        })
+        .into();
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        let s: Status =
+            ServerError::from(RegistryError::Storage("/srv/models: disk full".into())).into();
+        assert_eq!((s.code(), s.message()), (Code::Internal, "internal error"));
     }
 
     #[test]

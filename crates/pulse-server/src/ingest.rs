@@ -1,6 +1,9 @@
 //! `IngestService`: client-streaming ingest of records of any entity.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
+use pulse_core::TextScorer;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::ingest_service_server::IngestService;
 use pulse_store::Store;
@@ -16,6 +19,9 @@ pub const MAX_REJECTIONS: usize = 10_000;
 
 pub(crate) struct IngestSvc {
     pub(crate) store: Store,
+    /// Scores interaction and survey text as it is stored; `None` stores
+    /// NULL sentiment.
+    pub(crate) sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
 }
 
 #[tonic::async_trait]
@@ -56,7 +62,12 @@ impl IngestService for IngestSvc {
                 }
             }
             summary.received += (batch.len() + rejections.len()) as u64;
-            let out = self.store.ingest(batch).await.map_err(ServerError::from)?;
+            let scorer = self.sentiment.as_deref().map(|m| m as &dyn TextScorer);
+            let out = self
+                .store
+                .ingest_scored(batch, scorer)
+                .await
+                .map_err(ServerError::from)?;
             summary.inserted += out.inserted;
             summary.updated += out.updated;
             rejections.extend(out.rejected.into_iter().map(|r| pb::Rejection {

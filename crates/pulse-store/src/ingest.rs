@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use pulse_core::{
     Account, Contact, EntityKind, FieldError, Interaction, OperationalEvent, Outreach, Record,
-    SubscriptionEvent, SurveyResponse, Usage,
+    SubscriptionEvent, SurveyResponse, TextScorer, Usage,
 };
 
 use crate::value::{Value, bind_all, upsert_sql};
@@ -343,6 +343,106 @@ impl Row for Outreach {
     }
 }
 
+/// The sentiment columns of a scored record: score, label, model version
+/// (all NULL when the text had nothing to score).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SentimentCols {
+    score: Option<f64>,
+    label: Option<String>,
+    model: Option<String>,
+}
+
+impl SentimentCols {
+    fn of(scorer: &dyn TextScorer, text: &str) -> Self {
+        match scorer.score(text) {
+            Some((score, label)) => SentimentCols {
+                score: Some(score),
+                label: Some(label.as_str().to_string()),
+                model: Some(scorer.version().to_string()),
+            },
+            None => SentimentCols::default(),
+        }
+    }
+
+    fn push_values(self, out: &mut Vec<Value>) {
+        out.extend([self.score.into(), self.label.into(), self.model.into()]);
+    }
+}
+
+/// A record written with its sentiment columns. Only used when a scorer is
+/// given, so ingest without one never overwrites stored scores with NULL.
+struct Scored<T>(T, SentimentCols);
+
+/// `$ty`'s columns followed by the sentiment columns (a test checks the
+/// prefix matches `<$ty as Row>::COLS`).
+macro_rules! scored_row {
+    ($ty:ty, [$($col:literal),* $(,)?]) => {
+        impl Row for Scored<$ty> {
+            const TABLE: &'static str = <$ty as Row>::TABLE;
+            const COLS: &'static [&'static str] =
+                &[$($col,)* "sentiment_score", "sentiment_label", "sentiment_model"];
+            const KEY: &'static [&'static str] = <$ty as Row>::KEY;
+            const LOOKUP: &'static str = <$ty as Row>::LOOKUP;
+            fn key(&self) -> Cow<'_, str> {
+                self.0.key()
+            }
+            fn lookup(&self) -> &str {
+                self.0.lookup()
+            }
+            fn push_values(self, out: &mut Vec<Value>) {
+                self.0.push_values(out);
+                self.1.push_values(out);
+            }
+        }
+    };
+}
+
+scored_row!(
+    Interaction,
+    [
+        "id",
+        "account_id",
+        "contact_id",
+        "channel",
+        "topic",
+        "opened_at",
+        "first_response_at",
+        "resolved_at",
+        "escalated",
+        "reopened",
+        "contacts_to_resolve",
+        "csat",
+        "subject",
+        "body",
+    ]
+);
+scored_row!(
+    SurveyResponse,
+    [
+        "id",
+        "account_id",
+        "contact_id",
+        "kind",
+        "score",
+        "comment",
+        "responded_at",
+    ]
+);
+
+/// The text of an interaction that is scored: subject and body.
+fn interaction_text(r: &Interaction) -> String {
+    subject_and_body(&r.subject, &r.body)
+}
+
+/// `subject. body`, or whichever of the two is not blank.
+pub(crate) fn subject_and_body(subject: &str, body: &str) -> String {
+    match (subject.trim().is_empty(), body.trim().is_empty()) {
+        (true, _) => body.to_string(),
+        (false, true) => subject.to_string(),
+        (false, false) => format!("{}. {}", subject.trim_end_matches('.'), body),
+    }
+}
+
 /// The records of one batch, split by kind, positions kept.
 #[derive(Default)]
 struct Split {
@@ -398,6 +498,19 @@ impl Store {
     /// expected to be valid on their own (`Entity::validate`); this checks what
     /// needs the database: that referenced accounts and contacts exist.
     pub async fn ingest(&self, records: Vec<(usize, Record)>) -> Result<BatchOutcome, StoreError> {
+        self.ingest_scored(records, None).await
+    }
+
+    /// [`ingest`](Self::ingest), scoring the text of every interaction
+    /// (subject and body) and survey comment with `scorer` into the
+    /// `sentiment_score`, `sentiment_label` and `sentiment_model` columns
+    /// (NULL for text with nothing to score). Without a scorer those columns
+    /// are left as they are, so re-sending a record keeps its stored score.
+    pub async fn ingest_scored(
+        &self,
+        records: Vec<(usize, Record)>,
+        scorer: Option<&dyn TextScorer>,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut out = BatchOutcome::default();
         let mut s = Split::default();
         for (pos, r) in records {
@@ -512,6 +625,31 @@ impl Store {
         let surveys = dedupe(s.surveys, &mut out.updated);
         let operational = dedupe(s.operational, &mut out.updated);
         let outreach = dedupe(s.outreach, &mut out.updated);
+        // Scored before the transaction opens, so scoring never holds the
+        // write lock. Exactly one of each pair is non-empty.
+        let (interactions, scored_interactions, surveys, scored_surveys) = match scorer {
+            None => (interactions, Vec::new(), surveys, Vec::new()),
+            Some(scorer) => {
+                let _p =
+                    tracing::info_span!("ingest::score", n = interactions.len() + surveys.len())
+                        .entered();
+                let scored_interactions: Vec<Scored<Interaction>> = interactions
+                    .into_iter()
+                    .map(|r| {
+                        let s = SentimentCols::of(scorer, &interaction_text(&r));
+                        Scored(r, s)
+                    })
+                    .collect();
+                let scored_surveys: Vec<Scored<SurveyResponse>> = surveys
+                    .into_iter()
+                    .map(|r| {
+                        let s = SentimentCols::of(scorer, &r.comment);
+                        Scored(r, s)
+                    })
+                    .collect();
+                (Vec::new(), scored_interactions, Vec::new(), scored_surveys)
+            }
+        };
 
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -574,9 +712,11 @@ impl Store {
             write!(accounts, Account);
             write!(contacts, Contact);
             write!(interactions, Interaction);
+            write!(scored_interactions, Scored<Interaction>);
             write!(usage, Usage);
             write!(subscriptions, SubscriptionEvent);
             write!(surveys, SurveyResponse);
+            write!(scored_surveys, Scored<SurveyResponse>);
             write!(operational, OperationalEvent);
             write!(outreach, Outreach);
             tx.commit().await?;
@@ -659,7 +799,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use pulse_core::{Channel, Persona, Segment, Sentiment};
 
     use super::*;
@@ -681,7 +821,7 @@ mod tests {
         }
     }
 
-    fn interaction(id: &str, account: &str) -> Interaction {
+    pub(crate) fn interaction(id: &str, account: &str) -> Interaction {
         Interaction {
             id: id.into(),
             account_id: account.into(),
@@ -698,6 +838,143 @@ mod tests {
             subject: "Payroll".into(),
             body: "Payroll did not run".into(),
         }
+    }
+
+    /// Negative when the text says "broken", positive when it says "great",
+    /// nothing for blank text, neutral otherwise.
+    struct WordScorer;
+
+    impl TextScorer for WordScorer {
+        fn score(&self, text: &str) -> Option<(f64, Sentiment)> {
+            if text.trim().is_empty() {
+                None
+            } else if text.contains("broken") {
+                Some((-0.75, Sentiment::Negative))
+            } else if text.contains("great") {
+                Some((0.5, Sentiment::Positive))
+            } else {
+                Some((0.0, Sentiment::Neutral))
+            }
+        }
+        fn version(&self) -> &str {
+            "words-1"
+        }
+    }
+
+    type SentimentRow = (String, Option<f64>, Option<String>, Option<String>);
+
+    async fn sentiment_rows(store: &Store, table: &str) -> Vec<SentimentRow> {
+        let sql = format!(
+            "SELECT id, sentiment_score, sentiment_label, sentiment_model FROM {table} ORDER BY id"
+        );
+        on_backend!(store, p => sqlx::query_as::<_, SentimentRow>(&sql).fetch_all(p).await.unwrap())
+    }
+
+    #[test]
+    fn scored_columns_extend_the_plain_ones() {
+        for (plain, scored) in [
+            (
+                <Interaction as Row>::COLS,
+                <Scored<Interaction> as Row>::COLS,
+            ),
+            (
+                <SurveyResponse as Row>::COLS,
+                <Scored<SurveyResponse> as Row>::COLS,
+            ),
+        ] {
+            assert_eq!(&scored[..plain.len()], plain);
+            assert_eq!(
+                &scored[plain.len()..],
+                ["sentiment_score", "sentiment_label", "sentiment_model"]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ingest_with_a_scorer_stores_sentiment() {
+        for store in crate::test_stores("ingest_scored").await {
+            stores_sentiment(store).await;
+        }
+    }
+
+    async fn stores_sentiment(store: Store) {
+        let mut broken = interaction("i-1", "a-1");
+        broken.subject = "Export".into();
+        broken.body = "the export is broken".into();
+        let mut great = interaction("i-2", "a-1");
+        great.subject = "great".into();
+        great.body = String::new();
+        let mut blank = interaction("i-3", "a-1");
+        blank.subject = " ".into();
+        blank.body = String::new();
+        let survey = |id: &str, comment: &str| SurveyResponse {
+            id: id.into(),
+            account_id: "a-1".into(),
+            contact_id: None,
+            kind: pulse_core::SurveyKind::Csat,
+            score: 4,
+            comment: comment.into(),
+            responded_at: 1_700_000_000,
+        };
+        let records = vec![
+            Record::Account(account("a-1")),
+            Record::Interaction(broken),
+            Record::Interaction(great),
+            Record::Interaction(blank),
+            Record::Survey(survey("s-1", "great people")),
+            Record::Survey(survey("s-2", "")),
+        ];
+        let records: Vec<(usize, Record)> = records.into_iter().enumerate().collect();
+        let out = store
+            .ingest_scored(records.clone(), Some(&WordScorer))
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        let m = Some("words-1".to_string());
+        let expected_interactions = vec![
+            (
+                "i-1".to_string(),
+                Some(-0.75),
+                Some("negative".to_string()),
+                m.clone(),
+            ),
+            (
+                "i-2".to_string(),
+                Some(0.5),
+                Some("positive".to_string()),
+                m.clone(),
+            ),
+            ("i-3".to_string(), None, None, None),
+        ];
+        let expected_surveys = vec![
+            (
+                "s-1".to_string(),
+                Some(0.5),
+                Some("positive".to_string()),
+                m.clone(),
+            ),
+            ("s-2".to_string(), None, None, None),
+        ];
+        assert_eq!(
+            sentiment_rows(&store, "interactions").await,
+            expected_interactions
+        );
+        assert_eq!(
+            sentiment_rows(&store, "survey_responses").await,
+            expected_surveys
+        );
+
+        // Re-sending without a scorer keeps the stored scores.
+        let out = store.ingest(records).await.unwrap();
+        assert_eq!((out.inserted, out.updated), (0, 6));
+        assert_eq!(
+            sentiment_rows(&store, "interactions").await,
+            expected_interactions
+        );
+        assert_eq!(
+            sentiment_rows(&store, "survey_responses").await,
+            expected_surveys
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 mod history;
 mod ingest;
 mod read;
+mod sentiment;
 mod value;
 
 use std::str::FromStr;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 
 pub use ingest::{BatchOutcome, Rejected};
 pub use read::{AccountFilter, RecordCounts};
+pub use sentiment::{RatedStoredText, StoredText, TextSource};
 
 /// Errors from the store. Database errors are internal: callers show them as
 /// "internal error" and log them in full.
@@ -34,6 +36,10 @@ pub use read::{AccountFilter, RecordCounts};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("loading histories failed: {0}")]
+    Load(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url '{url}': use sqlite://PATH or postgres://...")]
@@ -81,6 +87,10 @@ pub struct Store {
     /// Account and contact ids known to exist, so that reference checks during
     /// ingest rarely need a query. A miss is always re-checked in the database.
     pub(crate) known: Arc<Mutex<ingest::KnownIds>>,
+    /// The database file of an SQLite store, for the bulk reads of
+    /// `load_histories`, which bypass sqlx (see `history.rs`). `None` for
+    /// PostgreSQL and in-memory SQLite.
+    pub(crate) sqlite_file: Option<Arc<std::path::PathBuf>>,
 }
 
 impl Store {
@@ -88,6 +98,7 @@ impl Store {
     /// up to date. `sqlite://PATH` (or a bare path ending in `.db`) opens an
     /// embedded SQLite file in WAL mode; `postgres://...` a PostgreSQL database.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let mut sqlite_file = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
             let pool = PgPoolOptions::new()
@@ -111,6 +122,13 @@ impl Store {
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory");
+            let file = opts.get_filename().to_path_buf();
+            if !(file.as_os_str().is_empty()
+                || file.as_os_str() == ":memory:"
+                || url.contains("memory"))
+            {
+                sqlite_file = Some(Arc::new(file));
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .min_connections(1)
@@ -126,6 +144,7 @@ impl Store {
         Ok(Store {
             backend,
             known: Arc::default(),
+            sqlite_file,
         })
     }
 
@@ -166,6 +185,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(pool),
             known: Arc::default(),
+            sqlite_file: None,
         })
     }
 
@@ -184,6 +204,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Sqlite(pool),
             known: Arc::default(),
+            sqlite_file: None,
         })
     }
 

@@ -27,7 +27,7 @@ pub struct AccountFilter {
     pub limit: usize,
 }
 
-type AccountRow = (
+pub(crate) type AccountRow = (
     String,
     String,
     String,
@@ -43,10 +43,10 @@ type AccountRow = (
 );
 type ContactRow = (String, i64, String, String, String, i64, String, bool);
 
-const ACCOUNT_COLS: &str =
+pub(crate) const ACCOUNT_COLS: &str =
     "id, name, segment, industry, region, plan, mrr, seats, owner, start_day, renewal_day, status";
 
-fn account_of(r: AccountRow) -> Result<Account, StoreError> {
+pub(crate) fn account_of(r: AccountRow) -> Result<Account, StoreError> {
     let corrupt = |e: String| StoreError::corrupt("accounts", &r.0, e);
     Ok(Account {
         segment: r.2.parse().map_err(corrupt)?,

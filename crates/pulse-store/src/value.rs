@@ -13,6 +13,7 @@ pub(crate) enum Value {
     Int(i64),
     OptInt(Option<i64>),
     Real(f64),
+    OptReal(Option<f64>),
     Bool(bool),
 }
 
@@ -46,6 +47,12 @@ impl From<Option<i32>> for Value {
         Value::OptInt(v.map(i64::from))
     }
 }
+impl From<Option<f64>> for Value {
+    fn from(v: Option<f64>) -> Self {
+        Value::OptReal(v)
+    }
+}
+
 impl From<f64> for Value {
     fn from(v: f64) -> Self {
         Value::Real(v)
@@ -69,6 +76,7 @@ where
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     f64: Encode<'q, DB> + Type<DB>,
+    Option<f64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
 {
     for v in values {
@@ -78,6 +86,7 @@ where
             Value::Int(i) => q.bind(*i),
             Value::OptInt(i) => q.bind(*i),
             Value::Real(f) => q.bind(*f),
+            Value::OptReal(f) => q.bind(*f),
             Value::Bool(b) => q.bind(*b),
         };
     }

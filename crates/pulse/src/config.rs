@@ -18,6 +18,17 @@ pub(crate) struct Config {
     pub(crate) database_url: String,
     pub(crate) server: ServerConfig,
     pub(crate) log: LogConfig,
+    pub(crate) models: ModelsConfig,
+    /// Training settings (`[training]`): horizon, capacity K, leakage gate,
+    /// model hyper-parameters, scorecard weights (`[training.scorecard_weights]`).
+    pub(crate) training: pulse_training::TrainConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ModelsConfig {
+    /// The model registry directory; empty means `<data_dir>/models`.
+    pub(crate) dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -43,6 +54,8 @@ impl Default for Config {
             database_url: String::new(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            models: ModelsConfig::default(),
+            training: pulse_training::TrainConfig::default(),
         }
     }
 }
@@ -96,6 +109,9 @@ impl Config {
         if let Some(v) = env("PULSE_LOG") {
             cfg.log.filter = v;
         }
+        if let Some(v) = env("PULSE_MODELS__DIR") {
+            cfg.models.dir = Some(PathBuf::from(v));
+        }
         Ok(cfg)
     }
 
@@ -105,14 +121,27 @@ impl Config {
             bail!("log.format: '{}' is not text or json", self.log.format);
         }
         let url = &self.database_url;
-        if !url.is_empty()
-            && !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-        {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !url.is_empty() && !known.iter().any(|p| url.starts_with(p)) {
             bail!("database_url: '{url}' is not sqlite://PATH or postgres://...");
         }
+        if let Err(e) = self.training.validate() {
+            match e {
+                pulse_training::TrainError::Config { key, reason } => {
+                    bail!("training.{key}: {reason}")
+                }
+                other => bail!("training: {other}"),
+            }
+        }
         Ok(())
+    }
+
+    /// The model registry directory in effect.
+    pub(crate) fn models_dir(&self) -> PathBuf {
+        match &self.models.dir {
+            Some(d) if !d.as_os_str().is_empty() => d.clone(),
+            _ => self.data_dir.join("models"),
+        }
     }
 
     /// The database URL in effect.
@@ -146,6 +175,7 @@ mod tests {
         assert_eq!(cfg.data_dir, PathBuf::from("/srv/pulse"));
         assert_eq!(cfg.server.addr.port(), 7001);
         assert_eq!(cfg.database_url(), "sqlite:///srv/pulse/pulse.db");
+        assert_eq!(cfg.models_dir(), PathBuf::from("/srv/pulse/models"));
         cfg.validate().unwrap();
     }
 
@@ -166,5 +196,28 @@ mod tests {
                 .to_string()
                 .starts_with("database_url")
         );
+    }
+
+    #[test]
+    fn training_settings_and_scorecard_weights_come_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        std::fs::write(
+            &file,
+            "[models]\ndir = \"/srv/models\"\n[training]\nhorizon_days = 60\ncapacity = 25\n[training.gbt]\niterations = 80\n[training.scorecard_weights]\nadoption = 0.5\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        assert_eq!(cfg.models_dir(), PathBuf::from("/srv/models"));
+        assert_eq!(cfg.training.horizon_days, 60);
+        assert_eq!(cfg.training.capacity, 25);
+        assert_eq!(cfg.training.gbt.check_ref().unwrap().iterations(), 80);
+        assert_eq!(cfg.training.scorecard_weights.adoption, 0.5);
+        assert_eq!(cfg.training.scorecard_weights.support, 0.25);
+        cfg.validate().unwrap();
+        std::fs::write(&file, "[training]\ncapacity = 0\n").unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("training.capacity"), "{err}");
     }
 }

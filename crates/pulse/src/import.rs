@@ -12,11 +12,13 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use pulse_core::{EntityKind, FieldError, Fields, Record};
+use pulse_core::{EntityKind, FieldError, Fields, Record, TextScorer};
+use pulse_sentiment::SentimentModel;
 use pulse_store::{Rejected, Store};
 
 /// Records per store transaction.
@@ -28,6 +30,9 @@ pub(crate) struct ImportOptions {
     /// Where to write rejected rows (only written when there are some).
     pub(crate) rejects_path: PathBuf,
     pub(crate) progress: bool,
+    /// Scores interaction and survey text as it is stored; `None` stores
+    /// NULL sentiment.
+    pub(crate) sentiment: Option<Arc<SentimentModel>>,
 }
 
 /// What one file contributed.
@@ -231,7 +236,7 @@ fn read_file(
                     )),
                 }
                 n += 1;
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     bar.set_position(r.position().byte());
                 }
                 if !flush(&mut cur, false) {
@@ -271,7 +276,7 @@ fn read_file(
                     }
                     Err(e) => cur.rejected.push(reject(kind, line, "", e)),
                 }
-                if line % 4096 == 0 {
+                if line.is_multiple_of(4096) {
                     bar.set_position(bytes);
                 }
                 if !flush(&mut cur, false) {
@@ -365,8 +370,9 @@ pub(crate) async fn import(
             let parsed = parsed?;
             let mut rejected = parsed.rejected;
             fr.rows += (parsed.records.len() + rejected.len()) as u64;
+            let scorer = opts.sentiment.as_deref().map(|m| m as &dyn TextScorer);
             let out = store
-                .ingest(parsed.records)
+                .ingest_scored(parsed.records, scorer)
                 .await
                 .with_context(|| format!("writing {}", path.display()))?;
             fr.inserted += out.inserted;
@@ -446,6 +452,7 @@ mod tests {
             batch_size: 2,
             rejects_path: dir.path().join("rejects.csv"),
             progress: false,
+            sentiment: None,
         };
         let report = import(&store, &[interactions.clone(), accounts], &opts)
             .await
@@ -498,6 +505,7 @@ mod tests {
             batch_size: 10,
             rejects_path: dir.path().join("r.csv"),
             progress: false,
+            sentiment: None,
         };
         let e = import(&store, &[p], &opts).await.unwrap_err().to_string();
         assert!(e.contains("cannot tell which entity"), "{e}");

@@ -1,11 +1,15 @@
-//! The `pulse` command: serve, import, synth and demo.
+//! The `pulse` command: serve, import, synth, train, models, score, bench and demo.
 //!
 //! Architecture Invariant: this is the only crate that reads files, flags or
 //! the environment, prints to the terminal, or uses `anyhow`. It wires the
 //! store, the pure crates and the server together.
 
+mod bench;
 mod config;
 mod import;
+mod registry;
+mod sentiment_cmd;
+mod train;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -45,6 +49,9 @@ struct Global {
     /// Log format: text or json.
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// Model registry directory [default: <data-dir>/models].
+    #[arg(long, global = true)]
+    models_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,9 +73,24 @@ enum Command {
         /// Where to write rejected rows with their reasons [default: <data-dir>/import-rejects.csv].
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Do not score interaction and survey text with the default sentiment
+        /// model (faster; `pulse sentiment backfill` can score later).
+        #[arg(long)]
+        no_sentiment: bool,
     },
     /// Generate a synthetic customer base as import files.
     Synth(SynthArgs),
+    /// Sentiment of text: score a CSV column, train a model.
+    Sentiment(sentiment_cmd::SentimentArgs),
+    /// Train churn and expansion models on the store's data (backtest of GBT vs
+    /// logistic vs the rule-based scorecard), or a model from a CSV table.
+    Train(train::TrainArgs),
+    /// List, inspect and promote models in the registry.
+    Models(train::ModelsArgs),
+    /// Score a CSV table with a model trained by `pulse train --table`.
+    Score(train::ScoreArgs),
+    /// Benchmarks on the store in use.
+    Bench(bench::BenchArgs),
     /// From nothing to a running server: create the database, generate and load
     /// a synthetic base if the store is empty, then serve.
     Demo {
@@ -118,6 +140,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(v) = &cli.global.log_format {
         cfg.log.format = v.clone();
     }
+    if let Some(v) = &cli.global.models_dir {
+        cfg.models.dir = Some(v.clone());
+    }
     cfg.validate()?;
     init_tracing(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -153,13 +178,20 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             paths,
             batch_size,
             rejects,
+            no_sentiment,
         } => {
             let store = open_store(&cfg).await?;
             let rejects_path = rejects.unwrap_or_else(|| cfg.data_dir.join("import-rejects.csv"));
-            run_import(&store, &paths, batch_size, rejects_path).await?;
+            let sentiment = if no_sentiment {
+                None
+            } else {
+                sentiment_cmd::load_default_model(&cfg)?
+            };
+            run_import(&store, &paths, batch_size, rejects_path, sentiment).await?;
             store.close().await;
             Ok(())
         }
+        Command::Sentiment(args) => sentiment_cmd::run(args, &cfg).await,
         Command::Synth(args) => {
             let end = match &args.end {
                 Some(s) => time::parse_day("--end", s).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -167,6 +199,10 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             };
             synth(args.accounts, args.months, args.seed, end, &args.out)
         }
+        Command::Train(args) => train::run_train(&cfg, args).await,
+        Command::Models(args) => train::run_models(&cfg, args),
+        Command::Score(args) => train::run_score(&cfg, args),
+        Command::Bench(args) => bench::run(&cfg, args).await,
         Command::Demo {
             accounts,
             months,
@@ -248,12 +284,14 @@ async fn run_import(
     paths: &[PathBuf],
     batch_size: usize,
     rejects_path: PathBuf,
+    sentiment: Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
 ) -> anyhow::Result<()> {
     let files = expand_paths(paths)?;
     let opts = ImportOptions {
         batch_size,
         rejects_path,
         progress: std::io::stderr().is_terminal(),
+        sentiment,
     };
     let started = Instant::now();
     let report = import::import(store, &files, &opts).await?;
@@ -392,10 +430,36 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             &[dir],
             DEFAULT_BATCH,
             cfg.data_dir.join("import-rejects.csv"),
+            sentiment_cmd::load_default_model(cfg)?,
         )
         .await?;
     } else {
         println!("The store already holds {have_accounts} accounts: using them");
+    }
+    let registry = train::open_registry(cfg)?;
+    let mut untrained = Vec::new();
+    for kind in [
+        pulse_models::ModelKind::Churn,
+        pulse_models::ModelKind::Expansion,
+    ] {
+        use pulse_server::ModelRegistry;
+        match registry.promoted(kind)? {
+            Some(v) => println!("{kind} model: {v} (promoted)"),
+            None => untrained.push(kind),
+        }
+    }
+    if !untrained.is_empty() {
+        println!(
+            "Training and promoting the {} model(s) (models in {})",
+            untrained
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            registry.dir().display()
+        );
+        train::train_store(&store, &registry, &untrained, &cfg.training, true).await?;
+        println!();
     }
     let addr = cfg.server.addr;
     let first = store
@@ -418,6 +482,10 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         "  grpcurl -plaintext -d '{{\"id\": \"{first}\"}}' {addr} pulse.v1.AccountService/GetAccount"
     );
     println!("  grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
+    println!("  grpcurl -plaintext {addr} pulse.v1.ModelService/ListModels");
+    println!(
+        "  grpcurl -plaintext -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard"
+    );
     if no_serve {
         store.close().await;
         return Ok(());
@@ -433,9 +501,10 @@ async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
-    let state = pulse_server::AppState {
-        store: store.clone(),
-    };
+    let registry = std::sync::Arc::new(train::open_registry(cfg)?);
+    let mut state = pulse_server::AppState::new(store.clone(), registry);
+    state.training = cfg.training.clone();
+    state.sentiment = sentiment_cmd::load_default_model(cfg)?;
     pulse_server::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -2,8 +2,11 @@
 //! tonic clients. One test binary for the crate (see STYLE.md).
 
 mod ingest;
+mod models;
+mod sentiment;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use pulse_server::AppState;
 use pulse_store::Store;
@@ -21,6 +24,11 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start(store: Store) -> TestServer {
+        let registry = Arc::new(models::MemoryRegistry::default());
+        Self::start_with(AppState::new(store, registry)).await
+    }
+
+    pub(crate) async fn start_with(state: AppState) -> TestServer {
         // Bind before spawning so the client never races the server.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -28,7 +36,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            pulse_server::serve(listener, AppState { store }, async {
+            pulse_server::serve(listener, state, async {
                 let _ = rx.await;
             })
             .await

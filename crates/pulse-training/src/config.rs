@@ -1,0 +1,130 @@
+//! What a training run does: label horizon, snapshot cadence, the split, the
+//! outreach capacity K, the leakage gate, the model hyper-parameters and the
+//! scorecard's component weights. Serde with defaults, so the binary can embed
+//! it in its TOML configuration as `[training]`.
+
+use pulse_models::{CalibrationMethod, ComponentWeights, GbtParams, LogisticParams};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// Which model is served after the backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalFit {
+    /// Refit with the backtest's recipe on every labelled row, so the served
+    /// model has seen the latest weeks too. Its own held-out performance is
+    /// not measured; the card reports the backtest's and says so.
+    #[default]
+    RefitAll,
+    /// Serve the backtest model itself (trained before the cutoff).
+    Backtest,
+}
+
+/// Settings of a training run. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Label horizon H: churned (expanded) within H days after the as-of day.
+    pub horizon_days: i32,
+    /// Days between snapshots of one account (7 = weekly).
+    pub step_days: i32,
+    /// Days of data before the first snapshot, so the feature windows (up to
+    /// 120 days for trends) are filled.
+    pub warmup_days: i32,
+    /// Share of the snapshot days (the latest ones) held out for the backtest.
+    pub test_fraction: f64,
+    /// Share of the training rows (the latest ones) that fit the calibration.
+    pub calibration_fraction: f64,
+    /// Weekly outreach capacity: K of precision and recall at K.
+    pub capacity: usize,
+    /// A feature that alone reaches this ROC-AUC (or 1 - ROC-AUC) on the
+    /// training rows fails the run.
+    pub leakage_threshold: f64,
+    /// Train anyway when the leakage gate flags features (recorded in the card).
+    pub allow_leakage: bool,
+    /// Retrain the GBT without each feature family to measure its gain.
+    pub ablation: bool,
+    pub final_fit: FinalFit,
+    pub gbt: GbtParams,
+    pub logistic: LogisticParams,
+    pub calibration: CalibrationMethod,
+    /// Weights of the rule-based scorecard's five components.
+    pub scorecard_weights: ComponentWeights,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            horizon_days: 90,
+            step_days: 7,
+            warmup_days: 120,
+            test_fraction: 0.25,
+            calibration_fraction: 0.2,
+            capacity: 50,
+            leakage_threshold: 0.90,
+            allow_leakage: false,
+            ablation: true,
+            final_fit: FinalFit::RefitAll,
+            gbt: GbtParams::new(),
+            logistic: LogisticParams::new(),
+            calibration: CalibrationMethod::Auto,
+            scorecard_weights: ComponentWeights::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting before any work starts; errors name the key.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |key: &'static str, reason: String| Err(TrainError::Config { key, reason });
+        if !(1..=730).contains(&self.horizon_days) {
+            return bad(
+                "horizon_days",
+                format!("{} is outside 1..=730", self.horizon_days),
+            );
+        }
+        if !(1..=91).contains(&self.step_days) {
+            return bad("step_days", format!("{} is outside 1..=91", self.step_days));
+        }
+        if !(0..=730).contains(&self.warmup_days) {
+            return bad(
+                "warmup_days",
+                format!("{} is outside 0..=730", self.warmup_days),
+            );
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 0.9) {
+            return bad(
+                "test_fraction",
+                format!("{} is not in (0, 0.9)", self.test_fraction),
+            );
+        }
+        if !(self.calibration_fraction > 0.0 && self.calibration_fraction < 0.9) {
+            return bad(
+                "calibration_fraction",
+                format!("{} is not in (0, 0.9)", self.calibration_fraction),
+            );
+        }
+        if self.capacity == 0 {
+            return bad("capacity", "must be at least 1".into());
+        }
+        if !(self.leakage_threshold > 0.5 && self.leakage_threshold <= 1.0) {
+            return bad(
+                "leakage_threshold",
+                format!("{} is not in (0.5, 1]", self.leakage_threshold),
+            );
+        }
+        self.gbt.check_ref()?;
+        self.logistic.check_ref()?;
+        self.scorecard().validate()?;
+        Ok(())
+    }
+
+    /// The rule-based scorecard: the default feature mapping with these weights.
+    pub fn scorecard(&self) -> pulse_models::ScorecardConfig {
+        pulse_models::ScorecardConfig {
+            weights: self.scorecard_weights.clone(),
+            inputs: crate::scorecard::default_inputs(),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Pulse's training pipeline: from account histories to churn and expansion
+//! model artifacts with full model cards.
+//!
+//! ```text
+//! TrainingData::build(&histories, data_end, &cfg)?   weekly snapshots + labels (pulse-features)
+//! train_kind(&data, ModelKind::Churn, &cfg, ..)?      leakage gate, backtest of GBT vs logistic
+//!                                                     vs scorecard, ablation, final fit, card
+//! train_models(..)                                    both, with progress and timings
+//! train_table(&table, &TableSpec, &cfg, ..)?          the generic tabular path
+//! ```
+//!
+//! The pipeline lives in its own crate rather than in `pulse-models`:
+//! `pulse-models` is deliberately independent of how features are named and
+//! computed (it takes a matrix and names), and this crate is where the two
+//! meet (which feature feeds which scorecard component, which family a
+//! column belongs to, what a label means).
+//!
+//! Architecture Invariant: no I/O, no async, no clock reads (callers pass
+//! timestamps and a stopwatch), no printing; never depends on tokio, sqlx,
+//! tonic, prost or clap. Outreach records cannot reach a model: histories
+//! have no field for them.
+
+mod config;
+mod error;
+mod pipeline;
+mod scorecard;
+mod table;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{FinalFit, TrainConfig};
+pub use error::TrainError;
+pub use pipeline::{
+    Progress, Stage, TrainOutput, TrainedModel, TrainingData, check_account_model, data_span,
+    feature_names, train_kind, train_models, weekly_at_k,
+};
+pub use scorecard::{SCORECARD_INPUTS, default_inputs};
+pub use table::{TableSpec, parse_time_cell, train_table};

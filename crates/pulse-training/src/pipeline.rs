@@ -1,0 +1,696 @@
+//! The training pipeline over account histories: weekly snapshots, the
+//! time-based backtest with a purged split, the leakage gate, the three-way
+//! comparison (GBT, logistic, scorecard), ablation by feature family, the
+//! final fit and the model card.
+//!
+//! Split, in as-of days (all snapshot days are multiples of `step_days` from
+//! the first one):
+//! ```text
+//! first as-of ....... train ....... | calibration | purge (H days) | cutoff .. test .. | last as-of (= data end - H)
+//! ```
+//! - test: the latest `test_fraction` of the snapshot days;
+//! - training rows need `t + H < cutoff`: their label window closes before
+//!   the first test day, so no training label is resolved by an outcome the
+//!   test period is scored on;
+//! - calibration: the latest `calibration_fraction` of the remaining rows.
+//!
+//! Precision and recall at K are weekly: for each held-out as-of day, the K
+//! highest-scored accounts of that day are the ones a team with K calls a
+//! week would contact; the card reports their means over the held-out days.
+
+use std::collections::BTreeSet;
+
+use ndarray::{Array2, Axis, concatenate};
+use pulse_core::time::{Day, day_of_ts, format_day};
+use pulse_features::{AccountHistory, Family, Snapshots, features, snapshots};
+use pulse_models::{
+    Calibrator, CardEvaluation, CardInfo, DataWindow, Dataset, DatasetError, FeatureFamily,
+    Metrics, Model, ModelArtifact, ModelKind, ModelPayload, RowCounts, Split, TopK, TrainingConfig,
+    ablation, evaluate, fit_calibrated, leakage_screen,
+};
+use serde::Serialize;
+
+use crate::config::{FinalFit, TrainConfig};
+use crate::error::TrainError;
+
+/// The stages a run reports progress in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Loading,
+    Snapshots,
+    LeakageCheck,
+    Backtest,
+    Ablation,
+    FinalFit,
+    Saving,
+    Done,
+}
+
+impl Stage {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Loading => "loading",
+            Stage::Snapshots => "snapshots",
+            Stage::LeakageCheck => "leakage_check",
+            Stage::Backtest => "backtest",
+            Stage::Ablation => "ablation",
+            Stage::FinalFit => "final_fit",
+            Stage::Saving => "saving",
+            Stage::Done => "done",
+        }
+    }
+}
+
+/// A progress report: the stage starting now, for which model, and the share
+/// of the whole run done so far (0 to 1, approximate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub stage: Stage,
+    pub kind: Option<ModelKind>,
+    pub fraction: f64,
+}
+
+/// Feature names in column order: the schema of every account model.
+pub fn feature_names() -> Vec<String> {
+    features().iter().map(|f| f.name.to_string()).collect()
+}
+
+/// Checks that an artifact can score accounts: it has no table encoder and its
+/// feature schema is exactly this build's features, in order.
+pub fn check_account_model(a: &ModelArtifact) -> Result<(), pulse_models::ArtifactError> {
+    if a.payload.encoder.is_some() {
+        return Err(pulse_models::ArtifactError::SchemaMismatch {
+            context: "tabular model vs account features (score it with `pulse score --table`)",
+            expected: feature_names(),
+            actual: a.card.feature_schema.clone(),
+        });
+    }
+    a.check_schema(&feature_names())
+}
+
+/// The first and last day with any event (usage rows by their first day).
+pub fn data_span(hs: &[AccountHistory]) -> Option<(Day, Day)> {
+    let mut span: Option<(Day, Day)> = None;
+    let mut see = |d: Day| {
+        span = Some(match span {
+            None => (d, d),
+            Some((a, b)) => (a.min(d), b.max(d)),
+        });
+    };
+    for h in hs {
+        // Lists are sorted by time: the first and last of each are enough.
+        for d in [h.usage.first(), h.usage.last()].into_iter().flatten() {
+            see(d.day);
+        }
+        let ts = [
+            h.contacts.first().map(|c| c.observed_at),
+            h.contacts.last().map(|c| c.observed_at),
+            h.interactions.first().map(|i| i.opened_at),
+            h.interactions.last().map(|i| i.opened_at),
+            h.subscriptions.first().map(|e| e.occurred_at),
+            h.subscriptions.last().map(|e| e.occurred_at),
+            h.surveys.first().map(|s| s.responded_at),
+            h.surveys.last().map(|s| s.responded_at),
+            h.operational.first().map(|e| e.occurred_at),
+            h.operational.last().map(|e| e.occurred_at),
+        ];
+        for t in ts.into_iter().flatten() {
+            see(day_of_ts(t));
+        }
+    }
+    span
+}
+
+/// The labelled snapshot rows both kinds train on.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    /// First day with data.
+    pub data_start: Day,
+    /// Last day of data: labels are observed up to here.
+    pub data_end: Day,
+    pub accounts: usize,
+    pub snapshots: Snapshots,
+}
+
+impl TrainingData {
+    /// Builds weekly snapshots from `warmup_days` after the first day of data
+    /// to `data_end - horizon_days` (later rows are right-censored).
+    /// `data_end` defaults to the last day with an event.
+    pub fn build(
+        hs: &[AccountHistory],
+        data_end: Option<Day>,
+        cfg: &TrainConfig,
+    ) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        let _span = tracing::info_span!("training::snapshots", accounts = hs.len()).entered();
+        let Some((start, last_event)) = data_span(hs) else {
+            return Err(TrainError::no_data(
+                "the store holds no accounts with events; import data first (pulse import FILES, or pulse synth then pulse import)",
+            ));
+        };
+        let end = data_end.unwrap_or(last_event);
+        let first = start + cfg.warmup_days;
+        let last = end - cfg.horizon_days;
+        let needed = cfg.warmup_days + cfg.horizon_days * 2 + 8 * cfg.step_days;
+        if last - first < cfg.horizon_days + 8 * cfg.step_days {
+            return Err(TrainError::no_data(format!(
+                "the data spans {} days ({} to {}); a backtest needs at least {needed} ({} days of warm-up, the {}-day label horizon twice and 8 snapshot steps); import a longer history",
+                end - start + 1,
+                format_day(start),
+                format_day(end),
+                cfg.warmup_days,
+                cfg.horizon_days,
+            )));
+        }
+        let snaps = parallel_snapshots(hs, first, last, cfg.step_days, cfg.horizon_days, end);
+        if snaps.is_empty() {
+            return Err(TrainError::no_data(
+                "no account was a customer on any snapshot day",
+            ));
+        }
+        Ok(TrainingData {
+            data_start: start,
+            data_end: end,
+            accounts: hs.len(),
+            snapshots: snaps,
+        })
+    }
+
+    /// Distinct as-of days, ascending.
+    pub fn days(&self) -> Vec<Day> {
+        let set: BTreeSet<Day> = self.snapshots.as_of.iter().copied().collect();
+        set.into_iter().collect()
+    }
+
+    fn labels(&self, kind: ModelKind) -> &[bool] {
+        match kind {
+            ModelKind::Churn => &self.snapshots.churn,
+            ModelKind::Expansion => &self.snapshots.expansion,
+        }
+    }
+
+    /// The dataset of one kind, with as-of days as time and accounts as groups.
+    pub fn dataset(&self, kind: ModelKind) -> Result<Dataset, TrainError> {
+        let s = &self.snapshots;
+        let ds = Dataset::new(s.x.clone(), self.labels(kind).to_vec(), feature_names())
+            .map_err(|e| match e {
+                DatasetError::SingleClass { rows, positives } => TrainError::no_data(format!(
+                    "{positives} of {rows} labelled snapshots are {kind} positives; the model needs both outcomes in the data"
+                )),
+                other => other.into(),
+            })?;
+        Ok(ds
+            .with_time(s.as_of.iter().map(|&d| i64::from(d)).collect())?
+            .with_groups(s.account.iter().map(|&a| a as i64).collect())?)
+    }
+}
+
+/// [`snapshots`] on up to four threads, rows in the same order.
+fn parallel_snapshots(
+    hs: &[AccountHistory],
+    first: Day,
+    last: Day,
+    step: i32,
+    horizon: i32,
+    end: Day,
+) -> Snapshots {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = hs.len().div_ceil(threads).max(1);
+    let parts: Vec<(usize, Snapshots)> = std::thread::scope(|s| {
+        let handles: Vec<_> = hs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(k, c)| {
+                s.spawn(move || (k * chunk, snapshots(c, first, last, step, horizon, end)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(p) => p,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let views: Vec<_> = parts.iter().map(|(_, p)| p.x.view()).collect();
+    let x = if views.is_empty() {
+        Array2::zeros((0, features().len()))
+    } else {
+        match concatenate(Axis(0), &views) {
+            Ok(x) => x,
+            Err(_) => unreachable!("every part has the feature columns"),
+        }
+    };
+    let mut out = Snapshots {
+        x,
+        churn: Vec::new(),
+        expansion: Vec::new(),
+        account: Vec::new(),
+        as_of: Vec::new(),
+    };
+    for (offset, p) in parts {
+        out.churn.extend(p.churn);
+        out.expansion.extend(p.expansion);
+        out.account
+            .extend(p.account.into_iter().map(|a| a + offset));
+        out.as_of.extend(p.as_of);
+    }
+    out
+}
+
+/// One trained model: its artifact (card included) ready to be saved.
+#[derive(Debug)]
+pub struct TrainedModel {
+    pub kind: ModelKind,
+    pub artifact: ModelArtifact,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct TrainOutput {
+    pub data_start: Day,
+    pub data_end: Day,
+    pub accounts: usize,
+    pub rows: usize,
+    /// Seconds spent building the snapshots shared by every kind.
+    pub snapshot_seconds: f64,
+    pub models: Vec<TrainedModel>,
+}
+
+/// Builds the snapshots once, then trains each kind in turn.
+///
+/// `clock` returns seconds from any fixed origin (the crate reads no clock);
+/// `created_at` goes into every card as is.
+pub fn train_models(
+    hs: &[AccountHistory],
+    kinds: &[ModelKind],
+    data_end: Option<Day>,
+    cfg: &TrainConfig,
+    created_at: &str,
+    clock: &mut dyn FnMut() -> f64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainOutput, TrainError> {
+    if kinds.is_empty() {
+        return Err(TrainError::Config {
+            key: "kinds",
+            reason: "name at least one of churn, expansion".into(),
+        });
+    }
+    progress(Progress {
+        stage: Stage::Snapshots,
+        kind: None,
+        fraction: 0.0,
+    });
+    let t0 = clock();
+    let data = TrainingData::build(hs, data_end, cfg)?;
+    let snapshot_seconds = clock() - t0;
+    let mut models = Vec::with_capacity(kinds.len());
+    let share = 0.85 / kinds.len() as f64;
+    for (i, &kind) in kinds.iter().enumerate() {
+        let base = 0.15 + share * i as f64;
+        let t = clock();
+        let mut m = train_kind(&data, kind, cfg, created_at, &mut |p: Progress| {
+            progress(Progress {
+                fraction: base + share * p.fraction,
+                ..p
+            })
+        })?;
+        m.artifact.card.training_seconds = clock() - t;
+        m.artifact.card.notes.push(format!(
+            "training_seconds covers this model's backtest, ablation and final fit; the feature snapshots shared by both kinds took {snapshot_seconds:.1} s more"
+        ));
+        models.push(m);
+    }
+    progress(Progress {
+        stage: Stage::Done,
+        kind: None,
+        fraction: 1.0,
+    });
+    Ok(TrainOutput {
+        data_start: data.data_start,
+        data_end: data.data_end,
+        accounts: data.accounts,
+        rows: data.snapshots.len(),
+        snapshot_seconds,
+        models,
+    })
+}
+
+/// The backtest cutoff: the first of the latest `test_fraction` snapshot days.
+fn cutoff_day(days: &[Day], test_fraction: f64) -> Day {
+    let n_test = ((days.len() as f64 * test_fraction).ceil() as usize).clamp(1, days.len());
+    days[days.len() - n_test]
+}
+
+/// Weekly precision and recall at K: means over the distinct `days`.
+/// Days without a positive are left out of the recall mean.
+pub fn weekly_at_k(scores: &[f64], labels: &[bool], days: &[i64], k: usize) -> (f64, f64) {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| days[a].cmp(&days[b]).then(scores[b].total_cmp(&scores[a])));
+    let (mut p_sum, mut p_n, mut r_sum, mut r_n) = (0.0, 0usize, 0.0, 0usize);
+    let mut i = 0;
+    while i < order.len() {
+        let day = days[order[i]];
+        let j = i + order[i..].partition_point(|&r| days[r] == day);
+        let week = &order[i..j];
+        let kk = k.min(week.len());
+        let hits = week[..kk].iter().filter(|&&r| labels[r]).count();
+        let pos = week.iter().filter(|&&r| labels[r]).count();
+        p_sum += hits as f64 / kk as f64;
+        p_n += 1;
+        if pos > 0 {
+            r_sum += hits as f64 / pos as f64;
+            r_n += 1;
+        }
+        i = j;
+    }
+    let mean = |s: f64, n: usize| if n > 0 { s / n as f64 } else { f64::NAN };
+    (mean(p_sum, p_n), mean(r_sum, r_n))
+}
+
+fn label_note(kind: ModelKind, h: i32) -> String {
+    match kind {
+        ModelKind::Churn => format!(
+            "label: a churn subscription event in the {h} days after the as-of day, (t, t + {h}d]; one row per account and weekly as-of day while it is a customer; rows whose window runs past the data end are right-censored and left out"
+        ),
+        ModelKind::Expansion => format!(
+            "label: MRR at the end of day t + {h} at least {}% above MRR at the end of day t, with no churn in between; one row per account and weekly as-of day while it is a customer; right-censored rows left out",
+            pulse_features::DEFAULT_EXPANSION_THRESHOLD_PCT
+        ),
+    }
+}
+
+/// Backtest, leakage gate, comparison, ablation, final fit and card of one kind.
+pub fn train_kind(
+    data: &TrainingData,
+    kind: ModelKind,
+    cfg: &TrainConfig,
+    created_at: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainedModel, TrainError> {
+    let _span = tracing::info_span!("training::kind", kind = kind.as_str()).entered();
+    let report = |stage, fraction| Progress {
+        stage,
+        kind: Some(kind),
+        fraction,
+    };
+    let ds = data.dataset(kind)?;
+    let days = data.days();
+    let cutoff = cutoff_day(&days, cfg.test_fraction);
+    let split = Split::Time {
+        cutoff: i64::from(cutoff),
+        gap: i64::from(cfg.horizon_days),
+        calibration_fraction: cfg.calibration_fraction,
+    };
+    let idx = split.indices(&ds).map_err(|e| {
+        TrainError::no_data(format!(
+            "{kind}: {e} (snapshot days {} to {}, backtest cutoff {}, {}-day purge); import a longer history or shorten the horizon",
+            format_day(days[0]),
+            format_day(days[days.len() - 1]),
+            format_day(cutoff),
+            cfg.horizon_days
+        ))
+    })?;
+
+    // The leakage gate, on the rows the backtest model learns from.
+    progress(report(Stage::LeakageCheck, 0.0));
+    let leakage = leakage_screen(&ds.select_rows(&idx.train)?, cfg.leakage_threshold)?;
+    if !leakage.flagged.is_empty() && !cfg.allow_leakage {
+        return Err(TrainError::Leakage {
+            kind: kind.as_str(),
+            threshold: cfg.leakage_threshold,
+            features: leakage.flagged,
+        });
+    }
+
+    progress(report(Stage::Backtest, 0.05));
+    let tc = TrainingConfig {
+        gbt: cfg.gbt.clone(),
+        logistic: cfg.logistic.clone(),
+        calibration: cfg.calibration,
+        scorecard: Some(cfg.scorecard()),
+        top_k: TopK::Count(cfg.capacity),
+    };
+    let eval = evaluate(&ds, &split, &tc)?;
+    let mut models = weekly_metrics(&ds, &eval, &idx.test, cfg.capacity)?;
+
+    let ablation_report = if cfg.ablation {
+        progress(report(Stage::Ablation, 0.35));
+        let families: Vec<FeatureFamily> = Family::ALL
+            .iter()
+            .map(|f| FeatureFamily {
+                name: f.as_str().to_string(),
+                features: features()
+                    .iter()
+                    .filter(|d| d.family == *f)
+                    .map(|d| d.name.to_string())
+                    .collect(),
+            })
+            .collect();
+        Some(ablation(&ds, &split, &cfg.gbt, &families)?)
+    } else {
+        None
+    };
+
+    progress(report(Stage::FinalFit, 0.85));
+    let n_rows = ds.n_rows();
+    let test_days = days.iter().filter(|&&d| d >= cutoff).count();
+    let mut notes = vec![
+        label_note(kind, cfg.horizon_days),
+        format!(
+            "data window {} to {}; snapshots every {} days from {} to {} ({} days, {} rows, {} accounts)",
+            format_day(data.data_start),
+            format_day(data.data_end),
+            cfg.step_days,
+            format_day(days[0]),
+            format_day(days[days.len() - 1]),
+            days.len(),
+            n_rows,
+            data.accounts
+        ),
+        format!(
+            "precision_at_k and recall_at_k: mean over the {test_days} held-out as-of days of the top {} accounts of each day (K = weekly outreach capacity); the other metrics pool all held-out rows",
+            cfg.capacity
+        ),
+        "scorecard: the rule-based health score (pulse-training scorecard mapping, configured weights), its churn risk Platt-scaled on the calibration slice for the probability metrics; for expansion the fitted slope is negative when healthier accounts expand more".to_string(),
+    ];
+    if !leakage.flagged.is_empty() {
+        notes.push(format!(
+            "LEAKAGE GATE OVERRIDDEN: {} reached the {:.2} threshold alone on the training rows",
+            leakage
+                .flagged
+                .iter()
+                .map(|f| format!("{} ({:.3})", f.feature, f.roc_auc))
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.leakage_threshold
+        ));
+    }
+
+    let (payload, rows, label_rate) = match cfg.final_fit {
+        FinalFit::Backtest => {
+            notes.push(format!(
+                "served model: the backtest model itself, trained on as-of days before {} (minus the {}-day purge) and evaluated on the held-out days",
+                format_day(cutoff),
+                cfg.horizon_days
+            ));
+            let rows = RowCounts {
+                train: eval.split.train.len(),
+                calibration: eval.split.calibration.len(),
+                test: eval.split.test.len(),
+            };
+            let rate = eval.report.train_positive_rate;
+            (
+                ModelPayload {
+                    model: eval.gbt,
+                    encoder: None,
+                    scorecard: eval.scorecard,
+                },
+                rows,
+                rate,
+            )
+        }
+        FinalFit::RefitAll => {
+            let (train, cal) = latest_slice(&ds, cfg.calibration_fraction)?;
+            let train_ds = ds.select_rows(&train)?;
+            let cal_ds = ds.select_rows(&cal)?;
+            let gbt = cfg.gbt.check_ref()?.fit(&train_ds)?;
+            let model = fit_calibrated(Model::Gbt(Box::new(gbt)), Some(&cal_ds), cfg.calibration)?;
+            let scorecard = cfg
+                .scorecard()
+                .fit(train_ds.x(), train_ds.feature_names())?;
+            notes.push(format!(
+                "served model: refit with the backtest's recipe on all {} labelled rows (train {}, calibration {} = the latest {:.0}% by as-of day); its own held-out performance is not measured: the metrics are those of the same recipe trained before {} and tested on the {} held-out days",
+                n_rows,
+                train.len(),
+                cal.len(),
+                cfg.calibration_fraction * 100.0,
+                format_day(cutoff),
+                test_days
+            ));
+            (
+                ModelPayload {
+                    model,
+                    encoder: None,
+                    scorecard: Some(scorecard),
+                },
+                RowCounts {
+                    train: train.len(),
+                    calibration: cal.len(),
+                    test: 0,
+                },
+                train_ds.positive_rate(),
+            )
+        }
+    };
+
+    let gbt_metrics = models.remove("gbt");
+    let evaluation = CardEvaluation {
+        method: format!(
+            "time-based backtest: test = as-of days from {} ({} of {} days), training rows need t + {}d < cutoff, calibration = latest {:.0}% of training rows",
+            format_day(cutoff),
+            test_days,
+            days.len(),
+            cfg.horizon_days,
+            cfg.calibration_fraction * 100.0
+        ),
+        cutoff: Some(i64::from(cutoff)),
+        rows: RowCounts {
+            train: eval.split.train.len(),
+            calibration: eval.split.calibration.len(),
+            test: eval.split.test.len(),
+        },
+        models: {
+            let mut m = models;
+            if let Some(g) = &gbt_metrics {
+                m.insert("gbt".into(), g.clone());
+            }
+            m
+        },
+        ablation: ablation_report,
+        importance: eval.report.gbt_importance.clone(),
+        leakage: Some(leakage),
+    };
+    let info = CardInfo {
+        version: format!("{kind}-unsaved"),
+        kind,
+        created_at: created_at.to_string(),
+        data_window: Some(DataWindow {
+            start: i64::from(data.data_start),
+            end: i64::from(data.data_end),
+        }),
+        rows,
+        label_rate,
+        metrics: gbt_metrics,
+        calibration_table: eval.report.gbt.calibration_table.clone(),
+        training_seconds: 0.0,
+        evaluation: Some(evaluation),
+        notes,
+        id_column: None,
+    };
+    let artifact = ModelArtifact::new(info, payload)?;
+    progress(report(Stage::Done, 1.0));
+    Ok(TrainedModel { kind, artifact })
+}
+
+/// Train and calibration rows of a refit on everything: the latest
+/// `fraction` of rows by time (whole days) calibrate.
+fn latest_slice(ds: &Dataset, fraction: f64) -> Result<(Vec<usize>, Vec<usize>), TrainError> {
+    let time = ds.time().ok_or(DatasetError::Missing { what: "time" })?;
+    let mut sorted: Vec<i64> = time.to_vec();
+    sorted.sort_unstable();
+    let k = ((1.0 - fraction) * sorted.len() as f64).floor() as usize;
+    let boundary = sorted[k.min(sorted.len() - 1)];
+    let (cal, train): (Vec<usize>, Vec<usize>) =
+        (0..ds.n_rows()).partition(|&i| time[i] >= boundary);
+    for (part, rows) in [("train", &train), ("calibration", &cal)] {
+        let pos = rows.iter().filter(|&&i| ds.y()[i]).count();
+        if pos == 0 || pos == rows.len() {
+            return Err(DatasetError::BadSplit {
+                part,
+                reason: format!("{} rows with {pos} positives in the final fit", rows.len()),
+            }
+            .into());
+        }
+    }
+    Ok((train, cal))
+}
+
+/// The evaluation's metrics per model, with precision and recall at K
+/// replaced by their weekly means.
+fn weekly_metrics(
+    ds: &Dataset,
+    eval: &pulse_models::Evaluation,
+    test: &[usize],
+    k: usize,
+) -> Result<std::collections::BTreeMap<String, Metrics>, TrainError> {
+    let test_ds = ds.select_rows(test)?;
+    let days = test_ds.time().unwrap_or(&[]).to_vec();
+    let y = test_ds.y();
+    let mut out = std::collections::BTreeMap::new();
+    let mut put = |name: &str, mut m: Metrics, scores: &[f64]| {
+        let (p, r) = weekly_at_k(scores, y, &days, k);
+        m.precision_at_k = p;
+        m.recall_at_k = r;
+        m.k = k;
+        out.insert(name.to_string(), m);
+    };
+    let g = eval.gbt.predict_proba(test_ds.x())?;
+    put(
+        "gbt",
+        eval.report.gbt.metrics.clone(),
+        g.as_slice().unwrap_or(&[]),
+    );
+    let l = eval.logistic.predict_proba(test_ds.x())?;
+    put(
+        "logistic",
+        eval.report.logistic.metrics.clone(),
+        l.as_slice().unwrap_or(&[]),
+    );
+    if let (Some(sc), Some(rep)) = (&eval.scorecard, &eval.report.scorecard) {
+        // The same Platt scaling `evaluate` fitted on the calibration slice, so
+        // the ranking matches the reported probabilities (whatever the slope's sign).
+        let cal = ds.select_rows(&eval.split.calibration)?;
+        let to_margin = |r: f64| (r - 50.0) / 10.0;
+        let m: Vec<f64> = sc.churn_risk(cal.x())?.into_iter().map(to_margin).collect();
+        let platt = Calibrator::fit_platt(&m, cal.y())?;
+        let probs: Vec<f64> = sc
+            .churn_risk(test_ds.x())?
+            .into_iter()
+            .map(|r| platt.probability(to_margin(r)))
+            .collect();
+        put("scorecard", rep.metrics.clone(), &probs);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekly_precision_and_recall_at_k() {
+        // Day 1: 4 rows, 2 positives, ranked first and third. Day 2: 3 rows, no positive.
+        let scores = [0.9, 0.8, 0.7, 0.1, 0.5, 0.4, 0.3];
+        let labels = [true, false, true, false, false, false, false];
+        let days = [1, 1, 1, 1, 2, 2, 2];
+        let (p, r) = weekly_at_k(&scores, &labels, &days, 2);
+        assert!((p - (0.5 + 0.0) / 2.0).abs() < 1e-12);
+        assert!((r - 0.5).abs() < 1e-12);
+        // K larger than a day: everything is contacted.
+        let (p, r) = weekly_at_k(&scores, &labels, &days, 10);
+        assert!((p - (0.5 + 0.0) / 2.0).abs() < 1e-12);
+        assert!((r - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cutoff_holds_out_the_latest_days() {
+        let days: Vec<Day> = (0..20).map(|w| 100 + 7 * w).collect();
+        assert_eq!(cutoff_day(&days, 0.25), 100 + 7 * 15);
+        assert_eq!(cutoff_day(&days, 0.01), 100 + 7 * 19);
+    }
+}

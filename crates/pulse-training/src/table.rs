@@ -1,0 +1,266 @@
+//! The generic tabular path: a team's own feature table (one row per
+//! customer or per customer and date, a binary label column) trained and
+//! evaluated like the account models, with the table encoder saved inside the
+//! artifact so `pulse score --table` encodes new rows exactly as in training.
+//!
+//! - With a time column: a time-based backtest, test = rows at the latest
+//!   `test_fraction` of the distinct times, calibration = the latest
+//!   `calibration_fraction` of the rest. The table's label horizon is unknown,
+//!   so there is no purge gap; the card says so.
+//! - Without: a stratified random split (test `test_fraction`, calibration
+//!   `calibration_fraction`, seed 42).
+//!
+//! The leakage gate runs on the training rows as for account models. There is
+//! no scorecard (the columns have no known meaning) and no ablation; the
+//! served model is the evaluated one.
+
+use std::collections::BTreeSet;
+
+use pulse_core::time::{parse_day, parse_ts};
+use pulse_models::{
+    CardEvaluation, CardInfo, DataWindow, EncoderOptions, LabelSpec, ModelArtifact, ModelKind,
+    ModelPayload, RowCounts, Split, Table, TableEncoder, TopK, TrainingConfig, evaluate,
+    is_missing, leakage_screen,
+};
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::pipeline::TrainedModel;
+
+/// Which columns of a table are what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    pub label: LabelSpec,
+    /// Identifies a row in predictions; never a feature.
+    pub id_column: String,
+    /// Orders rows for a time-based backtest; never a feature.
+    pub time_column: Option<String>,
+    /// What the label means.
+    pub kind: ModelKind,
+    /// Columns that are not features (leaky or irrelevant ones).
+    pub drop_columns: Vec<String>,
+}
+
+/// A time cell as a number: an integer (any unit), a date `YYYY-MM-DD` (day
+/// number) or an RFC 3339 instant (Unix seconds).
+pub fn parse_time_cell(cell: &str) -> Option<i64> {
+    let t = cell.trim();
+    if let Ok(v) = t.parse::<i64>() {
+        return Some(v);
+    }
+    if let Ok(d) = parse_day("time", t) {
+        return Some(i64::from(d));
+    }
+    parse_ts("time", t).ok()
+}
+
+/// Trains and evaluates a GBT (with the logistic baseline beside it) on a table.
+pub fn train_table(
+    table: &Table,
+    spec: &TableSpec,
+    cfg: &TrainConfig,
+    created_at: &str,
+) -> Result<TrainedModel, TrainError> {
+    cfg.validate()?;
+    let col = |name: &str| {
+        table.column_index(name).ok_or_else(|| TrainError::Config {
+            key: "table",
+            reason: format!(
+                "column {name} not found; the header has {}",
+                table.columns.join(", ")
+            ),
+        })
+    };
+    col(&spec.id_column)?;
+    col(&spec.label.column)?;
+    let mut drop = vec![spec.id_column.clone()];
+    for c in &spec.drop_columns {
+        col(c)?;
+        if !drop.contains(c) {
+            drop.push(c.clone());
+        }
+    }
+    let time = match &spec.time_column {
+        Some(t) => {
+            let j = col(t)?;
+            drop.push(t.clone());
+            let mut v = Vec::with_capacity(table.rows.len());
+            for (i, r) in table.rows.iter().enumerate() {
+                let cell = &r[j];
+                match (is_missing(cell), parse_time_cell(cell)) {
+                    (false, Some(x)) => v.push(x),
+                    _ => {
+                        return Err(TrainError::Config {
+                            key: "time",
+                            reason: format!(
+                                "row {} of column {t}: {cell:?} is not an integer, YYYY-MM-DD date or RFC 3339 instant",
+                                i + 1
+                            ),
+                        });
+                    }
+                }
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let options = EncoderOptions {
+        drop_columns: drop,
+        ..Default::default()
+    };
+    let encoder =
+        TableEncoder::fit(table, &spec.label, &options).map_err(|e| TrainError::Config {
+            key: "table",
+            reason: e.to_string(),
+        })?;
+    let mut ds = encoder.dataset(table).map_err(|e| TrainError::Config {
+        key: "table",
+        reason: e.to_string(),
+    })?;
+    let (split, cutoff, window) = match &time {
+        Some(t) => {
+            ds = ds.with_time(t.clone())?;
+            let distinct: Vec<i64> = t
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if distinct.len() < 3 {
+                return Err(TrainError::no_data(format!(
+                    "the time column has {} distinct values; a backtest needs at least 3",
+                    distinct.len()
+                )));
+            }
+            let n_test = ((distinct.len() as f64 * cfg.test_fraction).ceil() as usize)
+                .clamp(1, distinct.len() - 1);
+            let cutoff = distinct[distinct.len() - n_test];
+            (
+                Split::Time {
+                    cutoff,
+                    gap: 0,
+                    calibration_fraction: cfg.calibration_fraction,
+                },
+                Some(cutoff),
+                Some(DataWindow {
+                    start: distinct[0],
+                    end: distinct[distinct.len() - 1],
+                }),
+            )
+        }
+        None => (
+            Split::Stratified {
+                test_fraction: cfg.test_fraction,
+                calibration_fraction: cfg.calibration_fraction,
+                seed: 42,
+            },
+            None,
+            None,
+        ),
+    };
+    let idx = split
+        .indices(&ds)
+        .map_err(|e| TrainError::no_data(e.to_string()))?;
+    let leakage = leakage_screen(&ds.select_rows(&idx.train)?, cfg.leakage_threshold)?;
+    if !leakage.flagged.is_empty() && !cfg.allow_leakage {
+        return Err(TrainError::Leakage {
+            kind: spec.kind.as_str(),
+            threshold: cfg.leakage_threshold,
+            features: leakage.flagged,
+        });
+    }
+    let eval = evaluate(
+        &ds,
+        &split,
+        &TrainingConfig {
+            gbt: cfg.gbt.clone(),
+            logistic: cfg.logistic.clone(),
+            calibration: cfg.calibration,
+            scorecard: None,
+            top_k: TopK::Count(cfg.capacity),
+        },
+    )?;
+    let rows = RowCounts {
+        train: eval.split.train.len(),
+        calibration: eval.split.calibration.len(),
+        test: eval.split.test.len(),
+    };
+    let method = match (&spec.time_column, cutoff) {
+        (Some(t), Some(c)) => format!(
+            "time-based backtest on column {t}: test = rows with {t} >= {c}, calibration = latest {:.0}% of the rest; no purge gap (the label horizon of a table is unknown: make sure no training label is resolved after {c})",
+            cfg.calibration_fraction * 100.0
+        ),
+        _ => format!(
+            "stratified random split: test {:.0}%, calibration {:.0}%, seed 42 (no time column: rows are assumed independent)",
+            cfg.test_fraction * 100.0,
+            cfg.calibration_fraction * 100.0
+        ),
+    };
+    let mut notes = vec![
+        format!(
+            "tabular model trained from a table: label column {}{}, id column {}; score new tables with `pulse score --table`; it cannot serve accounts",
+            spec.label.column,
+            spec.label
+                .positive
+                .as_ref()
+                .map(|p| format!(" (positive = {p})"))
+                .unwrap_or_default(),
+            spec.id_column
+        ),
+        "served model: the evaluated model itself (trained on the train rows, calibrated on the calibration rows)".to_string(),
+        format!(
+            "precision_at_k and recall_at_k: the top {} rows of the whole test set (K = capacity)",
+            cfg.capacity
+        ),
+        "categorical columns are ordinal-coded for both models (fine for trees, a rough encoding for the logistic baseline)".to_string(),
+    ];
+    if !leakage.flagged.is_empty() {
+        notes.push(format!(
+            "LEAKAGE GATE OVERRIDDEN: {} reached the {:.2} threshold alone on the training rows",
+            leakage
+                .flagged
+                .iter()
+                .map(|f| format!("{} ({:.3})", f.feature, f.roc_auc))
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.leakage_threshold
+        ));
+    }
+    let mut models = std::collections::BTreeMap::new();
+    models.insert("gbt".to_string(), eval.report.gbt.metrics.clone());
+    models.insert("logistic".to_string(), eval.report.logistic.metrics.clone());
+    let info = CardInfo {
+        version: format!("table-{}-unsaved", spec.kind),
+        kind: spec.kind,
+        created_at: created_at.to_string(),
+        data_window: window,
+        rows: rows.clone(),
+        label_rate: eval.report.train_positive_rate,
+        metrics: Some(eval.report.gbt.metrics.clone()),
+        calibration_table: eval.report.gbt.calibration_table.clone(),
+        training_seconds: 0.0,
+        evaluation: Some(CardEvaluation {
+            method,
+            cutoff,
+            rows,
+            models,
+            ablation: None,
+            importance: eval.report.gbt_importance.clone(),
+            leakage: Some(leakage),
+        }),
+        notes,
+        id_column: Some(spec.id_column.clone()),
+    };
+    let artifact = ModelArtifact::new(
+        info,
+        ModelPayload {
+            model: eval.gbt,
+            encoder: Some(encoder),
+            scorecard: None,
+        },
+    )?;
+    Ok(TrainedModel {
+        kind: spec.kind,
+        artifact,
+    })
+}

@@ -1,0 +1,327 @@
+//! The pipeline on a small synthetic base (pulse-synth, in memory): the GBT
+//! beats the rule-based scorecard, cards are complete, the leakage gate
+//! stops a run, and the tabular path trains and refuses leaky columns.
+
+use std::collections::HashMap;
+
+use pulse_core::time::parse_day;
+use pulse_features::{
+    AccountHistory, ContactFact, InteractionFact, OperationalFact, SubscriptionFact, SurveyFact,
+    UsageFact,
+};
+use pulse_models::{GbtParams, LabelSpec, ModelArtifact, ModelKind, Table};
+use pulse_synth::{SynthBase, SynthConfig, generate};
+
+use crate::{
+    FinalFit, Stage, TableSpec, TrainConfig, TrainError, TrainingData, check_account_model,
+    train_kind, train_models, train_table,
+};
+
+/// Histories straight from generated rows (the store's `load_histories` gives
+/// the same; its own test checks that).
+fn histories(b: &SynthBase) -> Vec<AccountHistory> {
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut hs: Vec<AccountHistory> = Vec::new();
+    for a in &b.accounts {
+        at.insert(&a.id, hs.len());
+        hs.push(AccountHistory::new(a.clone()));
+    }
+    for c in &b.contacts {
+        hs[at[c.account_id.as_str()]]
+            .contacts
+            .push(ContactFact::from(c));
+    }
+    for i in &b.interactions {
+        hs[at[i.account_id.as_str()]]
+            .interactions
+            .push(InteractionFact::from(i));
+    }
+    for u in &b.usage {
+        hs[at[u.account_id.as_str()]].usage.push(UsageFact::from(u));
+    }
+    for e in &b.subscriptions {
+        hs[at[e.account_id.as_str()]]
+            .subscriptions
+            .push(SubscriptionFact::from(e));
+    }
+    for s in &b.surveys {
+        hs[at[s.account_id.as_str()]]
+            .surveys
+            .push(SurveyFact::from(s));
+    }
+    for e in &b.operational {
+        hs[at[e.account_id.as_str()]]
+            .operational
+            .push(OperationalFact::from(e));
+    }
+    for h in &mut hs {
+        h.sort();
+    }
+    hs
+}
+
+fn base(accounts: usize, months: u32) -> Vec<AccountHistory> {
+    let end = parse_day("end", "2026-06-30").unwrap();
+    histories(&generate(&SynthConfig::new(accounts, months, 42, end)))
+}
+
+fn quick() -> TrainConfig {
+    TrainConfig {
+        gbt: GbtParams::new().iterations(60),
+        ablation: false,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn gbt_beats_the_scorecard_and_cards_are_complete() {
+    let hs = base(300, 18);
+    let cfg = quick();
+    let mut stages = Vec::new();
+    let mut tick = 0.0;
+    let out = train_models(
+        &hs,
+        &[ModelKind::Churn, ModelKind::Expansion],
+        None,
+        &cfg,
+        "2026-07-01T00:00:00Z",
+        &mut || {
+            tick += 1.0;
+            tick
+        },
+        &mut |p| stages.push((p.stage, p.kind, p.fraction)),
+    )
+    .unwrap();
+    assert_eq!(out.models.len(), 2);
+    assert!(stages.windows(2).all(|w| w[0].2 <= w[1].2), "{stages:?}");
+    assert_eq!(stages.last().unwrap().0, Stage::Done);
+    assert!(
+        stages
+            .iter()
+            .any(|s| s.0 == Stage::Backtest && s.1 == Some(ModelKind::Expansion))
+    );
+
+    let churn = &out.models[0];
+    assert_eq!(churn.kind, ModelKind::Churn);
+    let card = &churn.artifact.card;
+    let e = card.evaluation.as_ref().unwrap();
+    let roc = |m: &str| e.models[m].roc_auc;
+    assert!(
+        roc("gbt") > roc("scorecard"),
+        "gbt {} vs scorecard {} (logistic {})",
+        roc("gbt"),
+        roc("scorecard"),
+        roc("logistic")
+    );
+    assert!(roc("gbt") > 0.7, "{}", roc("gbt"));
+    assert_eq!(card.metrics.as_ref().unwrap().roc_auc, roc("gbt"));
+    assert_eq!(card.feature_schema.len(), pulse_features::n_features());
+    assert_eq!(e.importance.len(), pulse_features::n_features());
+    assert!(e.leakage.as_ref().unwrap().flagged.is_empty());
+    assert!(e.rows.test > 0 && e.rows.train > 0 && e.rows.calibration > 0);
+    assert!(card.rows.train > e.rows.train, "the refit uses more rows");
+    assert_eq!(card.rows.test, 0);
+    assert!(
+        card.notes
+            .iter()
+            .any(|n| n.starts_with("served model: refit"))
+    );
+    assert_eq!(card.training_seconds, 1.0 * (card.training_seconds.round()));
+    let m = &e.models["gbt"];
+    assert_eq!(m.k, cfg.capacity);
+    assert!(m.precision_at_k > 0.0 && m.recall_at_k > 0.0 && m.recall_at_k <= 1.0);
+    assert!(card.label_rate > 0.0 && card.label_rate < 0.5);
+    assert!(card.data_window.is_some() && !card.calibration_table.is_empty());
+    assert!(churn.artifact.payload.scorecard.is_some());
+    check_account_model(&churn.artifact).unwrap();
+
+    // The artifact survives writing and reading, with its stable metric keys.
+    let bytes = churn.artifact.to_bytes().unwrap();
+    let back = ModelArtifact::read(&bytes[..]).unwrap();
+    assert_eq!(back.card, churn.artifact.card);
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    for key in [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "precision_at_k",
+        "recall_at_k",
+    ] {
+        assert!(json["card"]["metrics"][key].is_number(), "{key}");
+        assert!(
+            json["card"]["evaluation"]["models"]["scorecard"][key].is_number(),
+            "{key}"
+        );
+    }
+
+    // Expansion at this scale is a handful of events: only check it learned something.
+    let exp = &out.models[1].artifact.card;
+    assert_eq!(exp.kind, ModelKind::Expansion);
+    assert!(exp.evaluation.as_ref().unwrap().models["gbt"].roc_auc > 0.52);
+}
+
+#[test]
+fn ablation_and_the_backtest_model_as_final_fit() {
+    let hs = base(200, 18);
+    let cfg = TrainConfig {
+        gbt: GbtParams::new().iterations(30),
+        ablation: true,
+        final_fit: FinalFit::Backtest,
+        ..TrainConfig::default()
+    };
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let m = train_kind(&data, ModelKind::Churn, &cfg, "t", &mut |_| {}).unwrap();
+    let card = &m.artifact.card;
+    let e = card.evaluation.as_ref().unwrap();
+    let ab = e.ablation.as_ref().unwrap();
+    assert_eq!(ab.families.len(), pulse_features::Family::ALL.len());
+    assert!(
+        ab.families
+            .iter()
+            .all(|f| f.roc_auc > 0.4 && !f.dropped.is_empty())
+    );
+    assert_eq!(card.rows, e.rows);
+    assert!(
+        card.notes
+            .iter()
+            .any(|n| n.starts_with("served model: the backtest model"))
+    );
+}
+
+#[test]
+fn the_leakage_gate_stops_a_run_unless_overridden() {
+    let hs = base(150, 18);
+    // A threshold no real feature set passes stands in for a leaky feature.
+    let strict = TrainConfig {
+        leakage_threshold: 0.55,
+        ..quick()
+    };
+    let data = TrainingData::build(&hs, None, &strict).unwrap();
+    match train_kind(&data, ModelKind::Churn, &strict, "t", &mut |_| {}) {
+        Err(e @ TrainError::Leakage { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("ROC-AUC") && msg.contains("--allow-leakage"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected the leakage gate, got {other:?}"),
+    }
+    let allowed = TrainConfig {
+        allow_leakage: true,
+        ..strict
+    };
+    let m = train_kind(&data, ModelKind::Churn, &allowed, "t", &mut |_| {}).unwrap();
+    assert!(
+        m.artifact
+            .card
+            .notes
+            .iter()
+            .any(|n| n.starts_with("LEAKAGE GATE OVERRIDDEN"))
+    );
+}
+
+#[test]
+fn too_little_data_says_what_to_do() {
+    let err = TrainingData::build(&[], None, &TrainConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("import"), "{err}");
+    let short = base(20, 4);
+    let err = TrainingData::build(&short, None, &TrainConfig::default()).unwrap_err();
+    assert!(matches!(err, TrainError::NoData { .. }), "{err}");
+    assert!(err.to_string().contains("longer history"), "{err}");
+}
+
+fn table(n: usize, leak: bool) -> Table {
+    let mut columns = vec![
+        "customer".to_string(),
+        "month".into(),
+        "plan".into(),
+        "usage".into(),
+    ];
+    if leak {
+        columns.push("closed_account".into());
+    }
+    columns.push("churned".into());
+    let mut state = 7u64;
+    let mut rnd = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let rows = (0..n)
+        .map(|i| {
+            let usage = rnd();
+            let plan = if rnd() < 0.5 { "basic" } else { "pro" };
+            let risk = 0.05 + 0.5 * (1.0 - usage) + if plan == "basic" { 0.15 } else { 0.0 };
+            let churned = rnd() < risk;
+            let mut r = vec![
+                format!("c{i}"),
+                format!("2025-{:02}-01", 1 + i % 12),
+                plan.to_string(),
+                format!("{usage:.3}"),
+            ];
+            if leak {
+                r.push(if churned { "1" } else { "0" }.to_string());
+            }
+            r.push(if churned { "yes" } else { "no" }.to_string());
+            r
+        })
+        .collect();
+    Table::new(columns, rows).unwrap()
+}
+
+#[test]
+fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
+    let spec = TableSpec {
+        label: LabelSpec::binary("churned"),
+        id_column: "customer".into(),
+        time_column: Some("month".into()),
+        kind: ModelKind::Churn,
+        drop_columns: Vec::new(),
+    };
+    let m = train_table(&table(1200, false), &spec, &quick(), "t").unwrap();
+    let card = &m.artifact.card;
+    assert_eq!(card.feature_schema, vec!["plan", "usage"]);
+    assert!(card.metrics.as_ref().unwrap().roc_auc > 0.6);
+    assert!(m.artifact.payload.encoder.is_some());
+    assert!(check_account_model(&m.artifact).is_err());
+    let e = card.evaluation.as_ref().unwrap();
+    assert!(e.method.starts_with("time-based") && e.rows.test > 0);
+
+    let no_time = TableSpec {
+        time_column: None,
+        ..spec.clone()
+    };
+    let m = train_table(&table(800, false), &no_time, &quick(), "t").unwrap();
+    assert!(
+        m.artifact
+            .card
+            .evaluation
+            .as_ref()
+            .unwrap()
+            .method
+            .starts_with("stratified")
+    );
+
+    match train_table(&table(800, true), &spec, &quick(), "t") {
+        Err(TrainError::Leakage { features, .. }) => {
+            assert_eq!(features[0].feature, "closed_account");
+        }
+        other => panic!("expected the leakage gate, got {other:?}"),
+    }
+    // Dropping the leaky column lets the same table train.
+    let dropped = TableSpec {
+        drop_columns: vec!["closed_account".into()],
+        ..spec.clone()
+    };
+    let m = train_table(&table(800, true), &dropped, &quick(), "t").unwrap();
+    assert_eq!(m.artifact.card.feature_schema, vec!["plan", "usage"]);
+    let bad = TableSpec {
+        id_column: "nope".into(),
+        ..spec
+    };
+    let err = train_table(&table(100, false), &bad, &quick(), "t").unwrap_err();
+    assert!(err.to_string().contains("column nope not found"), "{err}");
+}

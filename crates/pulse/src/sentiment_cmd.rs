@@ -1,0 +1,419 @@
+//! `pulse sentiment`: score a CSV column with a sentiment model, rescore the
+//! stored text, and train a model from a labelled corpus or from the store's
+//! survey scores. Also finds the default model for `serve` and `import`.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use pulse_core::TextScorer;
+use pulse_sentiment::{
+    Sentiment, SentimentModel, SurveyKind, TrainParams, class_index, evaluate, parse_labelled_csv,
+    stratified_split, weak_label,
+};
+use pulse_store::{RatedStoredText, Store, TextSource};
+
+use crate::config::Config;
+
+/// The default model, relative to the working directory, then to the data dir.
+pub(crate) const DEFAULT_MODEL: &str = "models/sentiment/sentiment-default.json";
+
+/// Phrases written per row by `predict`.
+const TOP_PHRASES: usize = 3;
+
+#[derive(Debug, Args)]
+pub(crate) struct SentimentArgs {
+    #[command(subcommand)]
+    command: SentimentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SentimentCommand {
+    /// Label every row of a CSV column: writes row,label,score,top_phrases.
+    Predict {
+        /// Input CSV with a header row.
+        #[arg(long)]
+        input: PathBuf,
+        /// The column holding the text.
+        #[arg(long)]
+        text_column: String,
+        /// Output CSV (row is the 1-based data row of the input).
+        #[arg(long)]
+        out: PathBuf,
+        /// Model file [default: models/sentiment/sentiment-default.json in the
+        /// working directory, then in the data directory].
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Rescore every stored interaction (subject and body) and survey comment.
+    Backfill {
+        /// Model file [default: as for predict].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch_size: usize,
+    },
+    /// Train a model on a labelled text,label CSV, or on the store's texts
+    /// weakly labelled by the CSAT or NPS score next to them; prints held-out
+    /// accuracy and macro-F1 (20% held out, stratified by label).
+    Train {
+        /// text,label CSV (labels negative/neutral/positive or -1/0/1).
+        #[arg(
+            long,
+            required_unless_present = "from_store",
+            conflicts_with = "from_store"
+        )]
+        corpus: Option<PathBuf>,
+        /// Train on stored interactions with a CSAT and survey comments
+        /// (CSAT 1-2 / NPS 0-6 negative, CSAT 3 / NPS 7-8 neutral, else positive).
+        #[arg(long)]
+        from_store: bool,
+        /// Where to write the model JSON.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the held-out split and of training.
+        #[arg(long, default_value_t = 2015)]
+        seed: u64,
+    },
+}
+
+pub(crate) async fn run(args: SentimentArgs, cfg: &Config) -> anyhow::Result<()> {
+    match args.command {
+        SentimentCommand::Predict {
+            input,
+            text_column,
+            out,
+            model,
+        } => {
+            let model = load_model(model.as_deref(), cfg)?;
+            predict_file(&model, &input, &text_column, &out)
+        }
+        SentimentCommand::Backfill { model, batch_size } => {
+            let model = Arc::new(load_model(model.as_deref(), cfg)?);
+            let store = crate::open_store(cfg).await?;
+            let result = backfill(&store, model, batch_size.max(1)).await;
+            store.close().await;
+            result
+        }
+        SentimentCommand::Train {
+            corpus,
+            from_store,
+            out,
+            seed,
+        } => {
+            let docs = match corpus {
+                Some(corpus) if !from_store => {
+                    let text = std::fs::read_to_string(&corpus)
+                        .with_context(|| format!("reading {}", corpus.display()))?;
+                    parse_labelled_csv(&text)
+                        .with_context(|| format!("parsing {}", corpus.display()))?
+                        .into_iter()
+                        .map(|d| (d.text, d.label))
+                        .collect()
+                }
+                _ => {
+                    let store = crate::open_store(cfg).await?;
+                    let rated = store.rated_texts().await;
+                    store.close().await;
+                    weak_docs(rated?)
+                }
+            };
+            train_docs(docs, &out, seed)
+        }
+    }
+}
+
+/// Where the default model is looked for, in order.
+fn default_candidates(cfg: &Config) -> Vec<PathBuf> {
+    vec![
+        PathBuf::from(DEFAULT_MODEL),
+        cfg.data_dir.join(DEFAULT_MODEL),
+    ]
+}
+
+fn read_model(path: &Path) -> anyhow::Result<SentimentModel> {
+    let file = File::open(path)
+        .with_context(|| format!("opening the sentiment model {}", path.display()))?;
+    SentimentModel::from_json(BufReader::new(file))
+        .with_context(|| format!("reading the sentiment model {}", path.display()))
+}
+
+/// `explicit`, else the first default candidate that exists; an error names
+/// every place tried.
+pub(crate) fn load_model(explicit: Option<&Path>, cfg: &Config) -> anyhow::Result<SentimentModel> {
+    if let Some(p) = explicit {
+        return read_model(p);
+    }
+    let candidates = default_candidates(cfg);
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(p) => read_model(p),
+        None => bail!(
+            "no sentiment model: looked for {}; pass --model PATH or train one with \
+             `pulse sentiment train --corpus FILE.csv --out {DEFAULT_MODEL}`",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    }
+}
+
+/// The default model for `serve` and `import`, or `None` (with one warning)
+/// when there is none; a model that exists but does not load is an error.
+pub(crate) fn load_default_model(cfg: &Config) -> anyhow::Result<Option<Arc<SentimentModel>>> {
+    let candidates = default_candidates(cfg);
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        tracing::warn!(
+            looked_for = %candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            "no sentiment model: sentiment is not scored (stored as NULL) and SentimentService is unavailable"
+        );
+        return Ok(None);
+    };
+    let model = read_model(path)?;
+    tracing::info!(path = %path.display(), version = model.version(), "sentiment model loaded");
+    Ok(Some(Arc::new(model)))
+}
+
+fn predict_file(
+    model: &SentimentModel,
+    input: &Path,
+    column: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = (std::io::stderr().is_terminal() && size > 1 << 20).then(|| {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message("scoring");
+        bar
+    });
+    let writer = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let rows = predict_csv(
+        model,
+        BufReader::new(file),
+        column,
+        BufWriter::new(writer),
+        progress.as_ref(),
+    )
+    .with_context(|| format!("scoring {}", input.display()))?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    println!("{rows} rows scored -> {}", out.display());
+    Ok(())
+}
+
+/// Reads a CSV with a header from `input`, writes `row,label,score,top_phrases`
+/// for every data row to `out`; returns the number of rows.
+fn predict_csv<R: Read, W: Write>(
+    model: &SentimentModel,
+    input: R,
+    column: &str,
+    out: W,
+    progress: Option<&ProgressBar>,
+) -> anyhow::Result<u64> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers = reader.headers().context("reading the header row")?.clone();
+    let Some(index) = headers.iter().position(|h| h.trim() == column) else {
+        bail!(
+            "no column '{column}'; the columns are: {}",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        );
+    };
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["row", "label", "score", "top_phrases"])?;
+    let mut record = csv::StringRecord::new();
+    let mut row: u64 = 0;
+    while reader.read_record(&mut record).context("reading a row")? {
+        row += 1;
+        let text = record.get(index).unwrap_or("");
+        let p = model.predict(text);
+        let phrases = if p.empty {
+            String::new()
+        } else {
+            model
+                .explain(text, TOP_PHRASES)
+                .iter()
+                .map(|ph| format!("{} ({:+.2})", ph.text, ph.contribution))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        writer.write_record([
+            row.to_string(),
+            p.label.to_string(),
+            format!("{:.4}", p.score),
+            phrases,
+        ])?;
+        if let Some(bar) = progress
+            && row.is_multiple_of(1024)
+        {
+            bar.set_position(reader.position().byte());
+        }
+    }
+    writer.flush()?;
+    Ok(row)
+}
+
+/// Scores every stored text of both sources in pages of `batch` records.
+async fn backfill(store: &Store, model: Arc<SentimentModel>, batch: usize) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    for (source, what) in [
+        (TextSource::Interactions, "interactions"),
+        (TextSource::SurveyComments, "survey comments"),
+    ] {
+        let total = store.text_count(source).await?;
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new(total)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what);
+        let (mut after, mut done, mut scored) = (None::<String>, 0u64, 0u64);
+        loop {
+            let page = store.texts_after(source, after.as_deref(), batch).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            let m = model.clone();
+            // CPU-bound: off the async workers.
+            let scores = tokio::task::spawn_blocking(move || {
+                page.into_iter()
+                    .map(|t| (t.id, TextScorer::score(m.as_ref(), &t.text)))
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+            scored += scores.iter().filter(|(_, s)| s.is_some()).count() as u64;
+            done += store
+                .set_sentiment(source, &scores, model.version())
+                .await?;
+            bar.set_position(done);
+        }
+        bar.finish_and_clear();
+        println!("{what}: {done} rescored ({scored} with a score, the rest blank or unknown text)");
+    }
+    println!(
+        "model {} in {:.1}s",
+        model.version(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Texts weakly labelled by their survey score (see `pulse_sentiment::weak_label`).
+fn weak_docs(rated: Vec<RatedStoredText>) -> Vec<(String, Sentiment)> {
+    rated
+        .into_iter()
+        .map(|t| {
+            let kind = match t.kind {
+                pulse_core::SurveyKind::Csat => SurveyKind::Csat,
+                pulse_core::SurveyKind::Nps => SurveyKind::Nps,
+            };
+            (t.text, weak_label(kind, t.score))
+        })
+        .collect()
+}
+
+/// Trains on 80% of `docs` (stratified by label), evaluates on the rest,
+/// writes the model to `out` and prints the numbers.
+fn train_docs(docs: Vec<(String, Sentiment)>, out: &Path, seed: u64) -> anyhow::Result<()> {
+    if docs.is_empty() {
+        bail!("no labelled text to train on");
+    }
+    let (train, held_out) = stratified_split(docs, 0.2, seed, |d| class_index(d.1));
+    let train_refs: Vec<(&str, Sentiment)> = train.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+    let held_refs: Vec<(&str, Sentiment)> =
+        held_out.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+    let params = TrainParams {
+        seed,
+        ..TrainParams::default()
+    };
+    let started = std::time::Instant::now();
+    let model = SentimentModel::train(&train_refs, &params).context("training")?;
+    let eval = evaluate(&model, &held_refs);
+    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = BufWriter::new(file);
+    model.write_json(&mut w)?;
+    w.flush()?;
+    println!(
+        "trained on {} texts in {:.1}s; {} held out: accuracy {:.3}, macro-F1 {:.3}",
+        train.len(),
+        started.elapsed().as_secs_f64(),
+        held_out.len(),
+        eval.accuracy,
+        eval.macro_f1
+    );
+    println!("model {} -> {}", model.version(), out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_model() -> SentimentModel {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(DEFAULT_MODEL);
+        read_model(&path).unwrap()
+    }
+
+    #[test]
+    fn predict_csv_writes_one_row_per_input_row() {
+        let model = default_model();
+        let input = "id,comment,owner\n\
+                     a1,\"Still not resolved, this is terrible!!! :(\",dana\n\
+                     a2,,lee\n\
+                     a3,\"Thanks, the team was fantastic, great support\",dana\n";
+        let mut out = Vec::new();
+        let rows = predict_csv(&model, input.as_bytes(), "comment", &mut out, None).unwrap();
+        assert_eq!(rows, 3);
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "row,label,score,top_phrases");
+        assert!(lines[1].starts_with("1,negative,-"), "{}", lines[1]);
+        assert_eq!(lines[2], "2,neutral,0.0000,");
+        assert!(lines[3].starts_with("3,positive,0."), "{}", lines[3]);
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn a_missing_column_lists_the_available_ones() {
+        let model = default_model();
+        let err = predict_csv(&model, &b"id,body\n1,hi\n"[..], "text", Vec::new(), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "no column 'text'; the columns are: id, body");
+    }
+
+    #[test]
+    fn a_missing_model_names_where_it_looked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data_dir: dir.path().join("nowhere"),
+            ..Config::default()
+        };
+        // Run from the temporary directory's point of view: an explicit path
+        // that does not exist is reported as such.
+        let err = load_model(Some(&dir.path().join("m.json")), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("m.json"), "{err}");
+    }
+}

@@ -1,0 +1,631 @@
+//! `pulse train` (from the store, or `--table FILE.csv`), `pulse models
+//! list|show|promote` and `pulse score --table`: the command-line side of the
+//! training pipeline (`pulse_training`) and the directory model registry.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use pulse_core::time::format_day;
+use pulse_models::{LabelSpec, Metrics, ModelCard, ModelKind, Table};
+use pulse_server::{ModelRegistry, RegistryEntry};
+use pulse_store::Store;
+use pulse_training::{Progress, TableSpec, TrainConfig, train_models, train_table};
+
+use crate::config::Config;
+use crate::registry::DirRegistry;
+
+/// `pulse train`.
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// Models to train from the store (churn, expansion; comma-separated) [default: both].
+    /// With --table: what the table's label means [default: churn].
+    #[arg(long = "kind", value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// Promote the new versions (a kind with no promoted model is always promoted).
+    #[arg(long)]
+    promote: bool,
+    /// Label horizon in days [default: training.horizon_days, 90].
+    #[arg(long)]
+    horizon_days: Option<i32>,
+    /// Weekly outreach capacity K for precision/recall at K [default: training.capacity, 50].
+    #[arg(long)]
+    capacity: Option<usize>,
+    /// Train even if the leakage gate flags a feature (recorded in the model card).
+    #[arg(long)]
+    allow_leakage: bool,
+    /// Skip the feature-family ablation (faster).
+    #[arg(long)]
+    no_ablation: bool,
+    /// Train from a CSV feature table instead of the store (one row per customer or customer-date).
+    #[arg(long, requires_all = ["label", "id"])]
+    table: Option<PathBuf>,
+    /// The table's label column.
+    #[arg(long, requires = "table")]
+    label: Option<String>,
+    /// The table's row id column (not a feature).
+    #[arg(long, requires = "table")]
+    id: Option<String>,
+    /// The table's time column (integer, YYYY-MM-DD or RFC 3339): enables a time-based backtest.
+    #[arg(long, requires = "table")]
+    time: Option<String>,
+    /// The label value meaning positive (e.g. "Attrited Customer"); default: yes/no, true/false, 1/0.
+    #[arg(long, requires = "table")]
+    positive: Option<String>,
+    /// Table columns that are not features (comma-separated), e.g. ones the leakage gate flags.
+    #[arg(long, requires = "table", value_delimiter = ',')]
+    drop: Vec<String>,
+}
+
+/// `pulse models`.
+#[derive(Debug, Args)]
+pub(crate) struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Every model in the registry, newest first; * marks the promoted ones.
+    List {
+        /// JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One model's card.
+    Show {
+        /// A version as listed, e.g. churn-v3.
+        version: String,
+        /// The card as JSON (stable keys: metrics.roc_auc, metrics.pr_auc, metrics.brier, metrics.ece, ...).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a version the one serving its kind; promoting an older version rolls back.
+    Promote {
+        /// A version as listed, e.g. churn-v3.
+        version: String,
+    },
+}
+
+/// `pulse score`.
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// CSV table with the columns the model was trained on (the label may be absent).
+    #[arg(long)]
+    table: PathBuf,
+    /// A tabular model version, e.g. table-v2.
+    #[arg(long)]
+    model: String,
+    /// Where to write id, probability and the top drivers.
+    #[arg(long)]
+    out: PathBuf,
+    /// The row id column [default: the one the model was trained with].
+    #[arg(long)]
+    id: Option<String>,
+    /// Drivers per row.
+    #[arg(long, default_value_t = 3)]
+    drivers: usize,
+}
+
+pub(crate) fn open_registry(cfg: &Config) -> anyhow::Result<DirRegistry> {
+    DirRegistry::open(&cfg.models_dir())
+}
+
+fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<ModelKind>> {
+    if kinds.is_empty() {
+        return Ok(vec![ModelKind::Churn, ModelKind::Expansion]);
+    }
+    let mut out = Vec::new();
+    for k in kinds {
+        let kind: ModelKind = k.parse().map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<()> {
+    let mut tc = cfg.training.clone();
+    if let Some(h) = args.horizon_days {
+        tc.horizon_days = h;
+    }
+    if let Some(k) = args.capacity {
+        tc.capacity = k;
+    }
+    tc.allow_leakage |= args.allow_leakage;
+    if args.no_ablation {
+        tc.ablation = false;
+    }
+    tc.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registry = open_registry(cfg)?;
+    if let Some(table) = &args.table {
+        let kind = match parse_kinds(&args.kinds)?.as_slice() {
+            [k] if !args.kinds.is_empty() => *k,
+            _ if args.kinds.is_empty() => ModelKind::Churn,
+            _ => bail!("--kind: a table has one label: name one kind"),
+        };
+        let (Some(label), Some(id)) = (args.label, args.id) else {
+            bail!("--table needs --label COLUMN and --id COLUMN");
+        };
+        let spec = TableSpec {
+            label: match args.positive {
+                Some(p) => LabelSpec::with_positive(label, p),
+                None => LabelSpec::binary(label),
+            },
+            id_column: id,
+            time_column: args.time,
+            kind,
+            drop_columns: args.drop,
+        };
+        return train_from_table(&registry, table, &spec, &tc);
+    }
+    let kinds = parse_kinds(&args.kinds)?;
+    let store = crate::open_store(cfg).await?;
+    let result = train_store(&store, &registry, &kinds, &tc, args.promote).await;
+    store.close().await;
+    result.map(|_| ())
+}
+
+/// Trains `kinds` on the store's data, saves them, promotes them when asked
+/// or when their kind has no promoted model, and prints the comparison.
+pub(crate) async fn train_store(
+    store: &Store,
+    registry: &DirRegistry,
+    kinds: &[ModelKind],
+    tc: &TrainConfig,
+    promote: bool,
+) -> anyhow::Result<Vec<RegistryEntry>> {
+    let started = Instant::now();
+    let stamp = move || format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
+    println!("{} loading account histories", stamp());
+    let histories = store
+        .load_histories(None)
+        .await
+        .context("loading the account histories")?;
+    if histories.is_empty() {
+        bail!(
+            "no data to train on: the store holds no accounts. Import a customer base first (pulse import FILES; pulse synth --out DIR writes a synthetic one)"
+        );
+    }
+    let events: usize = histories
+        .iter()
+        .map(|h| {
+            h.contacts.len()
+                + h.interactions.len()
+                + h.usage.len()
+                + h.subscriptions.len()
+                + h.surveys.len()
+                + h.operational.len()
+        })
+        .sum();
+    println!(
+        "{} loaded {} accounts, {} events",
+        stamp(),
+        histories.len(),
+        events
+    );
+    let tc2 = tc.clone();
+    let kinds2 = kinds.to_vec();
+    let out = tokio::task::spawn_blocking(move || {
+        let origin = Instant::now();
+        let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
+        train_models(
+            &histories,
+            &kinds2,
+            None,
+            &tc2,
+            &now_rfc3339(),
+            &mut || origin.elapsed().as_secs_f64(),
+            &mut |p: Progress| {
+                if last != Some((p.stage, p.kind)) {
+                    last = Some((p.stage, p.kind));
+                    println!(
+                        "{} {:<13} {:<9} {:>3.0}%",
+                        stamp(),
+                        p.stage.as_str(),
+                        p.kind.map(|k| k.as_str()).unwrap_or(""),
+                        p.fraction * 100.0
+                    );
+                }
+            },
+        )
+    })
+    .await
+    .context("the training task failed")?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{} {} labelled snapshot rows from {} to {} ({} accounts; snapshots took {:.1}s)",
+        stamp(),
+        out.rows,
+        format_day(out.data_start),
+        format_day(out.data_end),
+        out.accounts,
+        out.snapshot_seconds
+    );
+    let mut saved = Vec::new();
+    for m in out.models {
+        let kind = m.kind;
+        let mut entry = registry.save(m.artifact)?;
+        if promote || registry.promoted(kind)?.is_none() {
+            let p = registry.promote(&entry.card.version)?;
+            entry.promoted = true;
+            println!(
+                "{} saved and promoted {}{}",
+                stamp(),
+                p.version,
+                p.previous
+                    .map(|v| format!(" (was {v})"))
+                    .unwrap_or_default()
+            );
+        } else {
+            println!(
+                "{} saved {} (not promoted: {} serves {kind}; pulse models promote {} to switch)",
+                stamp(),
+                entry.card.version,
+                registry.promoted(kind)?.unwrap_or_default(),
+                entry.card.version
+            );
+        }
+        saved.push(entry);
+    }
+    println!("models in {}", registry.dir().display());
+    let mut o = std::io::stdout().lock();
+    for e in &saved {
+        print_comparison(&mut o, &e.card)?;
+    }
+    Ok(saved)
+}
+
+fn train_from_table(
+    registry: &DirRegistry,
+    path: &Path,
+    spec: &TableSpec,
+    tc: &TrainConfig,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let table = read_table(path)?;
+    println!(
+        "read {} rows x {} columns from {}",
+        table.rows.len(),
+        table.columns.len(),
+        path.display()
+    );
+    let mut m =
+        train_table(&table, spec, tc, &now_rfc3339()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.artifact.card.training_seconds = started.elapsed().as_secs_f64();
+    let entry = registry.save(m.artifact)?;
+    println!(
+        "saved {} in {} (score tables with: pulse score --table FILE.csv --model {} --out predictions.csv)",
+        entry.card.version,
+        registry.dir().display(),
+        entry.card.version
+    );
+    print_comparison(&mut std::io::stdout().lock(), &entry.card)
+}
+
+fn read_table(path: &Path) -> anyhow::Result<Table> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let columns: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 1))?;
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    Table::new(columns, rows).with_context(|| format!("{}", path.display()))
+}
+
+fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()> {
+    writeln!(
+        o,
+        "  {:<10} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>9.2} {:>8.3} {:>8.3}",
+        name,
+        m.roc_auc,
+        m.pr_auc,
+        m.brier,
+        m.ece,
+        m.lift_top_decile,
+        m.precision_at_k,
+        m.recall_at_k
+    )
+}
+
+/// The backtest comparison, ablation and top drivers of a card.
+fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
+    writeln!(o)?;
+    writeln!(
+        o,
+        "{} ({}, {:.1}s, training label rate {:.2}%)",
+        c.version,
+        c.kind,
+        c.training_seconds,
+        c.label_rate * 100.0
+    )?;
+    let Some(e) = &c.evaluation else {
+        return Ok(());
+    };
+    writeln!(o, "  {}", e.method)?;
+    writeln!(
+        o,
+        "  rows: train {}, calibration {}, test {}",
+        e.rows.train, e.rows.calibration, e.rows.test
+    )?;
+    let k = e.models.values().next().map_or(0, |m| m.k);
+    // Account models rank each week's accounts; tables rank the whole test set.
+    let weekly = if c.id_column.is_none() { "/wk" } else { "" };
+    writeln!(
+        o,
+        "  {:<10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}",
+        "model",
+        "ROC-AUC",
+        "PR-AUC",
+        "Brier",
+        "ECE",
+        "lift@10%",
+        format!("P@{k}{weekly}"),
+        format!("R@{k}{weekly}")
+    )?;
+    for name in ["gbt", "logistic", "scorecard"] {
+        if let Some(m) = e.models.get(name) {
+            metric_row(o, name, m)?;
+        }
+    }
+    if let (Some(g), Some(s)) = (e.models.get("gbt"), e.models.get("scorecard")) {
+        writeln!(
+            o,
+            "  GBT - scorecard ROC-AUC: {:+.4}",
+            g.roc_auc - s.roc_auc
+        )?;
+    }
+    if let Some(a) = &e.ablation {
+        writeln!(
+            o,
+            "  ablation (GBT retrained without a family; test ROC-AUC {:.4}, PR-AUC {:.4} with all):",
+            a.roc_auc, a.pr_auc
+        )?;
+        for f in &a.families {
+            writeln!(
+                o,
+                "    without {:<14} ROC-AUC {:.4} ({:+.4})  PR-AUC {:.4} ({:+.4})",
+                f.family, f.roc_auc, f.delta_roc_auc, f.pr_auc, f.delta_pr_auc
+            )?;
+        }
+    }
+    let top: Vec<String> = e
+        .importance
+        .iter()
+        .take(10)
+        .map(|f| format!("{} {:.3}", f.feature, f.mean_abs_contribution))
+        .collect();
+    writeln!(
+        o,
+        "  top drivers (mean |contribution|, log-odds): {}",
+        top.join(", ")
+    )?;
+    if let Some(l) = &e.leakage {
+        let s: Vec<String> = l
+            .strongest
+            .iter()
+            .map(|f| format!("{} {:.3}", f.feature, f.separation))
+            .collect();
+        writeln!(
+            o,
+            "  leakage gate (threshold {:.2}): {} flagged; strongest single features: {}",
+            l.threshold,
+            l.flagged.len(),
+            s.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
+    let registry = open_registry(cfg)?;
+    let mut o = std::io::stdout().lock();
+    match args.command {
+        ModelsCommand::List { json } => {
+            let list = registry.list()?;
+            if json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "version": e.card.version,
+                            "kind": e.card.kind,
+                            "algorithm": e.card.algorithm,
+                            "created_at": e.card.created_at,
+                            "promoted": e.promoted,
+                            "tabular": e.tabular,
+                            "metrics": e.card.metrics,
+                            "sha256": e.card.sha256,
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut o, &v)?;
+                writeln!(o)?;
+                return Ok(());
+            }
+            if list.is_empty() {
+                writeln!(
+                    o,
+                    "no models in {} yet: run pulse train",
+                    registry.dir().display()
+                )?;
+                return Ok(());
+            }
+            writeln!(
+                o,
+                "  {:<16} {:<17} {:<9} {:<21} {:>8} {:>8} {:>8} {:>8}",
+                "version", "kind", "algorithm", "created", "ROC-AUC", "PR-AUC", "Brier", "ECE"
+            )?;
+            for e in &list {
+                let m = e.card.metrics.as_ref();
+                let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+                writeln!(
+                    o,
+                    "{} {:<16} {:<17} {:<9} {:<21} {:>8} {:>8} {:>8} {:>8}",
+                    if e.promoted { "*" } else { " " },
+                    e.card.version,
+                    if e.tabular {
+                        format!("{} (table)", e.card.kind)
+                    } else {
+                        e.card.kind.to_string()
+                    },
+                    serde_json::to_value(e.card.algorithm)?
+                        .as_str()
+                        .unwrap_or_default(),
+                    e.card.created_at,
+                    f(m.map(|m| m.roc_auc)),
+                    f(m.map(|m| m.pr_auc)),
+                    f(m.map(|m| m.brier)),
+                    f(m.map(|m| m.ece)),
+                )?;
+            }
+            writeln!(o, "* = promoted (serves its kind)")?;
+        }
+        ModelsCommand::Show { version, json } => {
+            let card = registry.card(&version)?;
+            if json {
+                serde_json::to_writer_pretty(&mut o, &card)?;
+                writeln!(o)?;
+                return Ok(());
+            }
+            let promoted = registry.promoted(card.kind)?.as_deref() == Some(version.as_str());
+            writeln!(
+                o,
+                "{} ({}, {}){}",
+                card.version,
+                card.kind,
+                serde_json::to_value(card.algorithm)?
+                    .as_str()
+                    .unwrap_or_default(),
+                if promoted { ", promoted" } else { "" }
+            )?;
+            writeln!(o, "  created {}", card.created_at)?;
+            match registry.get(&version) {
+                Ok(_) => writeln!(o, "  integrity: payload hash and feature schema verified")?,
+                Err(e) => writeln!(o, "  integrity: REFUSED: {e}")?,
+            }
+            writeln!(o, "  sha256 {}", card.sha256)?;
+            if let Some(w) = &card.data_window {
+                if card.id_column.is_none() {
+                    writeln!(
+                        o,
+                        "  data window {} to {}",
+                        format_day(w.start as i32),
+                        format_day(w.end as i32)
+                    )?;
+                } else {
+                    writeln!(o, "  data window {} to {} (time column)", w.start, w.end)?;
+                }
+            }
+            writeln!(
+                o,
+                "  served model rows: train {}, calibration {}, test {}; label rate {:.4}; {} features; calibration {:?}",
+                card.rows.train,
+                card.rows.calibration,
+                card.rows.test,
+                card.label_rate,
+                card.feature_schema.len(),
+                card.calibration
+            )?;
+            print_comparison(&mut o, &card)?;
+            if !card.notes.is_empty() {
+                writeln!(o, "  notes:")?;
+                for n in &card.notes {
+                    writeln!(o, "  - {n}")?;
+                }
+            }
+        }
+        ModelsCommand::Promote { version } => {
+            let p = registry.promote(&version)?;
+            writeln!(
+                o,
+                "promoted {} to serve {}{}",
+                p.version,
+                p.kind,
+                p.previous
+                    .map(|v| format!(" (was {v}; pulse models promote {v} rolls back)"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
+    let registry = open_registry(cfg)?;
+    let artifact = registry.get(&args.model)?;
+    let Some(encoder) = &artifact.payload.encoder else {
+        bail!(
+            "model {} scores accounts, not tables: use a model trained with pulse train --table",
+            args.model
+        );
+    };
+    let table = read_table(&args.table)?;
+    let id_column = args
+        .id
+        .or_else(|| artifact.card.id_column.clone())
+        .context("the model records no id column: pass --id COLUMN")?;
+    let id_at = table.column_index(&id_column).with_context(|| {
+        format!(
+            "{} has no id column {id_column} (pass --id COLUMN)",
+            args.table.display()
+        )
+    })?;
+    let x = encoder
+        .transform(&table)
+        .with_context(|| format!("{} does not fit model {}", args.table.display(), args.model))?;
+    let started = Instant::now();
+    let mut w = csv::Writer::from_path(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut header = vec!["id".to_string(), "probability".to_string()];
+    for i in 1..=args.drivers {
+        header.push(format!("driver_{i}"));
+        header.push(format!("contribution_{i}"));
+    }
+    w.write_record(&header)?;
+    let model = &artifact.payload.model;
+    for (i, row) in x.rows().into_iter().enumerate() {
+        let row = row.to_vec();
+        let s = model.score_row(&row)?;
+        let mut rec = vec![
+            table.rows[i][id_at].clone(),
+            format!("{:.6}", s.probability),
+        ];
+        let drivers = model.drivers(&s, args.drivers);
+        for k in 0..args.drivers {
+            match drivers.get(k) {
+                Some(d) => {
+                    rec.push(d.feature.clone());
+                    rec.push(format!("{:+.4}", d.contribution));
+                }
+                None => rec.extend([String::new(), String::new()]),
+            }
+        }
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    println!(
+        "scored {} rows with {} in {:.2}s -> {}",
+        table.rows.len(),
+        args.model,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
