@@ -12,7 +12,9 @@
 
 mod history;
 mod ingest;
+mod profile;
 mod read;
+mod scores;
 mod sentiment;
 mod value;
 
@@ -27,7 +29,9 @@ use sqlx::sqlite::{
 };
 
 pub use ingest::{BatchOutcome, Rejected};
+pub use profile::InteractionView;
 pub use read::{AccountFilter, RecordCounts};
+pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
 
 /// Errors from the store. Database errors are internal: callers show them as
