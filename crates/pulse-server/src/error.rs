@@ -28,6 +28,9 @@ pub enum ServerError {
     /// The request cannot run in the current state; the message says how to fix it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Temporarily unable to answer (e.g. the scoring population is loading).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -36,6 +39,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Scoring(#[from] pulse_scoring::ScoringError),
 }
 
 impl From<ServerError> for Status {
@@ -50,6 +55,7 @@ impl From<ServerError> for Status {
             ServerError::NoModel { .. } => Status::failed_precondition(e.to_string()),
             ServerError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
             ServerError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ServerError::Unavailable(m) => Status::unavailable(m),
             ServerError::Unauthenticated(m) => Status::unauthenticated(m),
             ServerError::PermissionDenied(m) => Status::permission_denied(m),
             ServerError::Store(inner) => {
@@ -62,6 +68,19 @@ impl From<ServerError> for Status {
                 RegistryError::Refused { .. } => Status::failed_precondition(inner.to_string()),
                 RegistryError::Storage(_) => {
                     tracing::error!(error = %inner, "model registry error");
+                    Status::internal("internal error")
+                }
+            },
+            ServerError::Scoring(inner) => match inner {
+                pulse_scoring::ScoringError::Feature { feature, reason } => {
+                    ServerError::Invalid(FieldError::new(feature, reason)).into()
+                }
+                pulse_scoring::ScoringError::Model { .. }
+                | pulse_scoring::ScoringError::Config { .. } => {
+                    Status::failed_precondition(inner.to_string())
+                }
+                pulse_scoring::ScoringError::Predict(e) => {
+                    tracing::error!(error = %e, "scoring failed");
                     Status::internal("internal error")
                 }
             },

@@ -22,6 +22,8 @@ pub(crate) struct IngestSvc {
     /// Scores interaction and survey text as it is stored; `None` stores
     /// NULL sentiment.
     pub(crate) sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// Told when records were stored, so the scoring population is rebuilt.
+    pub(crate) scoring: Arc<crate::serving::Scoring>,
 }
 
 #[tonic::async_trait]
@@ -70,6 +72,9 @@ impl IngestService for IngestSvc {
                 .map_err(ServerError::from)?;
             summary.inserted += out.inserted;
             summary.updated += out.updated;
+            if out.inserted + out.updated > 0 {
+                self.scoring.mark_dirty();
+            }
             rejections.extend(out.rejected.into_iter().map(|r| pb::Rejection {
                 position: r.position as u64,
                 entity: r.kind.to_string(),

@@ -15,7 +15,9 @@ pub mod error;
 mod ingest;
 mod models;
 pub mod registry;
+mod scoring;
 mod sentiment;
+pub mod serving;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use pulse_proto::v1::account_service_server::AccountServiceServer;
 use pulse_proto::v1::ingest_service_server::IngestServiceServer;
 use pulse_proto::v1::model_service_server::ModelServiceServer;
+use pulse_proto::v1::scoring_service_server::ScoringServiceServer;
 use pulse_proto::v1::sentiment_service_server::SentimentServiceServer;
 use pulse_store::Store;
 use tokio::net::TcpListener;
@@ -33,7 +36,9 @@ pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use models::MAX_JOBS;
 pub use registry::{ModelRegistry, Promotion, RegistryEntry, RegistryError};
+pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH};
 pub use sentiment::MAX_TEXTS as MAX_SENTIMENT_TEXTS;
+pub use serving::{Scoring, ScoringSettings};
 
 /// Everything the services share.
 #[derive(Debug, Clone)]
@@ -48,16 +53,31 @@ pub struct AppState {
     /// `None` makes `Analyze` fail with FAILED_PRECONDITION and ingest store
     /// NULL sentiment.
     pub sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// The promoted models and scoring population in memory.
+    pub scoring: Arc<Scoring>,
+    /// Bumped on every promotion; scoring reloads the models when it moves.
+    pub models_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
-    /// State with the default training settings.
+    /// State with the default training and scoring settings.
     pub fn new(store: Store, registry: Arc<dyn ModelRegistry>) -> Self {
+        Self::with_scoring(store, registry, ScoringSettings::default())
+    }
+
+    /// State with the given scoring settings.
+    pub fn with_scoring(
+        store: Store,
+        registry: Arc<dyn ModelRegistry>,
+        settings: ScoringSettings,
+    ) -> Self {
         AppState {
+            scoring: Arc::new(Scoring::new(store.clone(), registry.clone(), settings)),
             store,
             registry,
             training: pulse_training::TrainConfig::default(),
             sentiment: None,
+            models_changed: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -85,14 +105,21 @@ pub async fn serve(
     health
         .set_serving::<SentimentServiceServer<sentiment::SentimentSvc>>()
         .await;
+    health
+        .set_serving::<ScoringServiceServer<scoring::ScoringSvc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor set is valid");
 
+    let background = state
+        .scoring
+        .spawn_background(state.models_changed.subscribe());
     let ingest = IngestServiceServer::new(ingest::IngestSvc {
         store: state.store.clone(),
         sentiment: state.sentiment.clone(),
+        scoring: state.scoring.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let accounts = AccountServiceServer::new(accounts::AccountSvc {
@@ -102,20 +129,29 @@ pub async fn serve(
         state.store.clone(),
         state.registry.clone(),
         state.training.clone(),
+        state.models_changed.clone(),
     ));
+    let scoring = ScoringServiceServer::new(scoring::ScoringSvc {
+        store: state.store.clone(),
+        scoring: state.scoring.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
         model: state.sentiment.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
-    Server::builder()
+    let served = Server::builder()
         .add_service(health_svc)
         .add_service(reflection)
         .add_service(ingest)
         .add_service(accounts)
         .add_service(models)
         .add_service(sentiment)
+        .add_service(scoring)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
-        .await
+        .await;
+    background.abort();
+    served
 }

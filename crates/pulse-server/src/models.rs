@@ -52,6 +52,8 @@ pub(crate) struct ModelSvc {
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
     jobs: Arc<Mutex<Jobs>>,
+    /// Bumped after every promotion so scoring swaps the new models in.
+    models_changed: tokio::sync::watch::Sender<u64>,
 }
 
 fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
@@ -94,12 +96,14 @@ impl ModelSvc {
         store: Store,
         registry: Arc<dyn ModelRegistry>,
         training: TrainConfig,
+        models_changed: tokio::sync::watch::Sender<u64>,
     ) -> Self {
         ModelSvc {
             store,
             registry,
             training,
             jobs: Arc::default(),
+            models_changed,
         }
     }
 }
@@ -113,6 +117,7 @@ struct JobRun {
     kinds: Vec<ModelKind>,
     promote: bool,
     jobs: Arc<Mutex<Jobs>>,
+    models_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl JobRun {
@@ -210,6 +215,9 @@ impl JobRun {
             tracing::error!(error = %e, "saving trained models");
             format!("saving the trained models failed: {e}")
         })?;
+        if saved.iter().any(|e| e.promoted) {
+            self.models_changed.send_modify(|g| *g += 1);
+        }
         Ok(saved.iter().map(model_summary_out).collect())
     }
 }
@@ -315,6 +323,7 @@ impl ModelService for ModelSvc {
             kinds,
             promote: r.promote,
             jobs: self.jobs.clone(),
+            models_changed: self.models_changed.clone(),
         };
         tokio::spawn(run.run());
         Ok(Response::new(pb::TrainResponse { job_id: id }))
@@ -403,6 +412,7 @@ impl ModelService for ModelSvc {
         let version = required("version", &request.into_inner().version)?;
         let registry = self.registry.clone();
         let p = blocking(move || registry.promote(&version)).await?;
+        self.models_changed.send_modify(|g| *g += 1);
         tracing::info!(kind = %p.kind, version = %p.version, previous = ?p.previous, "model promoted");
         Ok(Response::new(pb::PromoteModelResponse {
             kind: p.kind.as_str().to_string(),

@@ -22,6 +22,10 @@ pub(crate) struct Config {
     /// Training settings (`[training]`): horizon, capacity K, leakage gate,
     /// model hyper-parameters, scorecard weights (`[training.scorecard_weights]`).
     pub(crate) training: pulse_training::TrainConfig,
+    /// Scoring settings (`[scoring]`): band thresholds, quadrant cut, driver
+    /// count, the driver -> play table (`[[scoring.plays]]`), refresh and
+    /// weekly runs.
+    pub(crate) scoring: pulse_scoring::ScoringConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -56,6 +60,7 @@ impl Default for Config {
             log: LogConfig::default(),
             models: ModelsConfig::default(),
             training: pulse_training::TrainConfig::default(),
+            scoring: pulse_scoring::ScoringConfig::default(),
         }
     }
 }
@@ -133,7 +138,14 @@ impl Config {
                 other => bail!("training: {other}"),
             }
         }
+        self.scoring.validate()?;
         Ok(())
+    }
+
+    /// The scoring layer's settings.
+    pub(crate) fn scoring_settings(&self) -> pulse_server::ScoringSettings {
+        let horizon = u32::try_from(self.training.horizon_days).unwrap_or(90);
+        pulse_server::ScoringSettings::new(self.scoring.clone(), horizon)
     }
 
     /// The model registry directory in effect.
@@ -215,6 +227,22 @@ mod tests {
         assert_eq!(cfg.training.scorecard_weights.adoption, 0.5);
         assert_eq!(cfg.training.scorecard_weights.support, 0.25);
         cfg.validate().unwrap();
+        std::fs::write(
+            &file,
+            "[scoring]\ngreen_min = 85.0\n[[scoring.plays]]\nfeature = \"missed_payroll_*\"\nplay = \"Call before payroll\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        assert_eq!(cfg.scoring.green_min, 85.0);
+        assert_eq!(
+            cfg.scoring.play_for("missed_payroll_90d"),
+            Some("Call before payroll")
+        );
+        cfg.validate().unwrap();
+        std::fs::write(&file, "[scoring]\nyellow_min = 95.0\n").unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("scoring.yellow_min"), "{err}");
         std::fs::write(&file, "[training]\ncapacity = 0\n").unwrap();
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();

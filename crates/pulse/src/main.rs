@@ -8,6 +8,7 @@ mod bench;
 mod config;
 mod import;
 mod registry;
+mod scores_cmd;
 mod sentiment_cmd;
 mod train;
 
@@ -89,6 +90,8 @@ enum Command {
     Models(train::ModelsArgs),
     /// Score a CSV table with a model trained by `pulse train --table`.
     Score(train::ScoreArgs),
+    /// Stored scoring runs (score history): run, backfill past weeks, list.
+    Scores(scores_cmd::ScoresArgs),
     /// Benchmarks on the store in use.
     Bench(bench::BenchArgs),
     /// From nothing to a running server: create the database, generate and load
@@ -203,6 +206,7 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Models(args) => train::run_models(&cfg, args),
         Command::Score(args) => train::run_score(&cfg, args),
         Command::Bench(args) => bench::run(&cfg, args).await,
+        Command::Scores(args) => scores_cmd::run(&cfg, args).await,
         Command::Demo {
             accounts,
             months,
@@ -461,17 +465,35 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         train::train_store(&store, &registry, &untrained, &cfg.training, true).await?;
         println!();
     }
+    if store.score_runs(1).await?.is_empty() {
+        println!("Storing weekly scoring runs for the last 12 weeks (score history and trends)");
+        let scoring = scores_cmd::ready_scoring(cfg, &store).await?;
+        scores_cmd::backfill(&scoring, &store, 12).await?;
+        println!();
+    }
     let addr = cfg.server.addr;
-    let first = store
-        .accounts(&pulse_store::AccountFilter {
-            limit: 1,
-            ..Default::default()
-        })
-        .await?
-        .into_iter()
-        .next()
-        .map(|a| a.id)
-        .unwrap_or_else(|| "ACCOUNT_ID".into());
+    // Show the account with the most ARR at risk in the latest stored run.
+    let mut first = None;
+    if let Some(run) = store.score_runs(1).await?.first() {
+        first = store
+            .run_scores(run.run_id)
+            .await?
+            .into_iter()
+            .max_by(|a, b| a.arr_at_risk.total_cmp(&b.arr_at_risk))
+            .map(|s| s.account_id);
+    }
+    if first.is_none() {
+        first = store
+            .accounts(&pulse_store::AccountFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .next()
+            .map(|a| a.id);
+    }
+    let first = first.unwrap_or_else(|| "ACCOUNT_ID".into());
     println!();
     println!("Pulse is ready on {addr}. Try, with grpcurl (server reflection is on):");
     println!("  grpcurl -plaintext {addr} list");
@@ -482,6 +504,12 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         "  grpcurl -plaintext -d '{{\"id\": \"{first}\"}}' {addr} pulse.v1.AccountService/GetAccount"
     );
     println!("  grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
+    println!(
+        "  grpcurl -plaintext -d '{{\"account_id\": \"{first}\", \"top_drivers\": 3}}' {addr} pulse.v1.ScoringService/Score"
+    );
+    println!(
+        "  grpcurl -plaintext -d '{{\"account_id\": \"{first}\"}}' {addr} pulse.v1.ScoringService/GetAccountProfile"
+    );
     println!("  grpcurl -plaintext {addr} pulse.v1.ModelService/ListModels");
     println!(
         "  grpcurl -plaintext -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard"
@@ -502,7 +530,8 @@ async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
     })?;
     tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
     let registry = std::sync::Arc::new(train::open_registry(cfg)?);
-    let mut state = pulse_server::AppState::new(store.clone(), registry);
+    let mut state =
+        pulse_server::AppState::with_scoring(store.clone(), registry, cfg.scoring_settings());
     state.training = cfg.training.clone();
     state.sentiment = sentiment_cmd::load_default_model(cfg)?;
     pulse_server::serve(listener, state, shutdown_signal()).await?;

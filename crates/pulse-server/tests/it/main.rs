@@ -3,6 +3,7 @@
 
 mod ingest;
 mod models;
+mod scoring;
 mod sentiment;
 
 use std::net::SocketAddr;

@@ -140,6 +140,16 @@ impl ModelRegistry for MemoryRegistry {
 
 async fn ingest_synthetic(store: &Store, accounts: usize, months: u32) {
     let end = parse_day("end", "2026-06-30").unwrap();
+    ingest_synthetic_until(store, accounts, months, end).await;
+}
+
+/// Generates a synthetic base ending on `end` and stores it.
+pub(crate) async fn ingest_synthetic_until(
+    store: &Store,
+    accounts: usize,
+    months: u32,
+    end: pulse_core::time::Day,
+) {
     let b = generate(&SynthConfig::new(accounts, months, 42, end));
     let mut records: Vec<Record> = Vec::new();
     records.extend(b.accounts.into_iter().map(Record::Account));

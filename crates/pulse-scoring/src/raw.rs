@@ -1,0 +1,167 @@
+//! Caller-supplied feature vectors: every feature present, each within its
+//! range, NaN only where the catalogue says a feature may be unknown.
+
+use std::collections::HashMap;
+
+use pulse_features::FeatureDef;
+
+use crate::ScoringError;
+
+/// The closed range of valid values of a feature.
+pub fn valid_range(def: &FeatureDef) -> (f64, f64) {
+    const INF: f64 = f64::INFINITY;
+    match (def.name, def.unit) {
+        ("mrr_change_90d", _) => (-1.0, INF),
+        ("tenure_days", _) => (-INF, INF),
+        ("days_to_renewal", _) => (0.0, 366.0),
+        ("sentiment_trend", _) => (-2.0, 2.0),
+        ("nps_trend", _) => (-10.0, 10.0),
+        (_, "fraction") => (0.0, 1.0),
+        (_, "ratio [-1,1]" | "score [-1,1]") => (-1.0, 1.0),
+        (_, "score 1-5") => (1.0, 5.0),
+        (_, "score 0-10") => (0.0, 10.0),
+        (_, "level 1-4") => (1.0, 4.0),
+        (_, "0/1") => (0.0, 1.0),
+        (_, "ordinal") => (0.0, 2.0),
+        _ => (0.0, INF),
+    }
+}
+
+/// Whether a feature may be unknown (NaN): its description says when.
+pub fn may_be_unknown(def: &FeatureDef) -> bool {
+    def.description.contains("NaN")
+}
+
+/// Checks one value of a feature; the reason names what is wrong.
+pub fn check_value(def: &FeatureDef, v: f64) -> Result<(), String> {
+    if v.is_nan() {
+        return if may_be_unknown(def) {
+            Ok(())
+        } else {
+            Err("is NaN, but this feature is never unknown".into())
+        };
+    }
+    if v.is_infinite() {
+        return Err(format!("{v} is not finite"));
+    }
+    let (lo, hi) = valid_range(def);
+    if v < lo || v > hi {
+        return Err(format!("{v} is outside [{lo}, {hi}]"));
+    }
+    if matches!(def.unit, "0/1" | "ordinal") && v.fract() != 0.0 {
+        return Err(format!("{v} is not a whole number"));
+    }
+    Ok(())
+}
+
+/// The schema-ordered row of a feature map, or the first problem found
+/// (unknown names first, then missing features, then bad values, each in
+/// schema order so the error is deterministic).
+pub fn row_from_map(values: &HashMap<String, f64>) -> Result<Vec<f64>, ScoringError> {
+    let defs = pulse_features::features();
+    if let Some(unknown) = values
+        .keys()
+        .filter(|k| pulse_features::feature_index(k).is_none())
+        .min()
+    {
+        return Err(ScoringError::Feature {
+            feature: unknown.clone(),
+            reason: "is not a feature of the model's schema".into(),
+        });
+    }
+    let mut row = Vec::with_capacity(defs.len());
+    for def in defs {
+        let Some(&v) = values.get(def.name) else {
+            return Err(ScoringError::Feature {
+                feature: def.name.into(),
+                reason: format!(
+                    "is missing (all {} features are required; NaN marks an unknown value where allowed)",
+                    defs.len()
+                ),
+            });
+        };
+        check_value(def, v).map_err(|reason| ScoringError::Feature {
+            feature: def.name.into(),
+            reason,
+        })?;
+        row.push(v);
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> HashMap<String, f64> {
+        pulse_features::features()
+            .iter()
+            .map(|f| {
+                let (lo, hi) = valid_range(f);
+                let v = if lo.is_finite() {
+                    lo
+                } else if hi.is_finite() {
+                    hi
+                } else {
+                    0.0
+                };
+                (f.name.to_string(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_valid_map_becomes_a_schema_ordered_row() {
+        let mut m = full();
+        m.insert("interactions_30d".into(), 14.0);
+        let row = row_from_map(&m).unwrap();
+        assert_eq!(row.len(), pulse_features::n_features());
+        assert_eq!(
+            row[pulse_features::feature_index("interactions_30d").unwrap()],
+            14.0
+        );
+    }
+
+    #[test]
+    fn errors_name_the_feature_and_the_reason() {
+        let mut m = full();
+        m.remove("mrr");
+        let e = row_from_map(&m).unwrap_err();
+        assert!(
+            matches!(&e, ScoringError::Feature { feature, reason } if feature == "mrr" && reason.contains("missing")),
+            "{e}"
+        );
+
+        let mut m = full();
+        m.insert("fcr_rate_90d".into(), 1.7);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(
+            e.contains("fcr_rate_90d") && e.contains("outside [0, 1]"),
+            "{e}"
+        );
+
+        let mut m = full();
+        m.insert("mrr".into(), f64::NAN);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(e.contains("mrr") && e.contains("never unknown"), "{e}");
+
+        let mut m = full();
+        m.insert("fcr_rate_90d".into(), f64::NAN);
+        assert!(row_from_map(&m).is_ok(), "NaN is allowed where documented");
+
+        let mut m = full();
+        m.insert("tickets".into(), 3.0);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(e.contains("tickets") && e.contains("not a feature"), "{e}");
+
+        let mut m = full();
+        m.insert("champion_left".into(), 0.5);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(e.contains("whole number"), "{e}");
+
+        let mut m = full();
+        m.insert("interactions_7d".into(), f64::INFINITY);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(e.contains("not finite"), "{e}");
+    }
+}

@@ -1,0 +1,285 @@
+//! Engine tests on small models fitted to generated feature rows.
+
+use ndarray::Array2;
+use pulse_models::{
+    CalibratedModel, CalibrationMethod, CardInfo, Dataset, GbtParams, ModelArtifact, ModelKind,
+    ModelPayload,
+};
+
+use crate::*;
+
+fn col(name: &str) -> usize {
+    pulse_features::feature_index(name).unwrap()
+}
+
+/// A deterministic pseudo-random stream in [0, 1).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Valid feature rows: every feature in its range, a few NaN where allowed.
+fn rows(n: usize, seed: u64) -> Array2<f64> {
+    let defs = pulse_features::features();
+    let mut r = Lcg(seed);
+    Array2::from_shape_fn((n, defs.len()), |(_, j)| {
+        let d = &defs[j];
+        let (lo, hi) = raw::valid_range(d);
+        let u = r.next();
+        if raw::may_be_unknown(d) && u < 0.05 {
+            return f64::NAN;
+        }
+        let v = match (lo.is_finite(), hi.is_finite()) {
+            (true, true) => lo + u * (hi - lo),
+            (true, false) => lo + u * 50.0,
+            _ => u * 1000.0,
+        };
+        if matches!(d.unit, "0/1" | "ordinal" | "count") {
+            v.round()
+        } else {
+            v
+        }
+    })
+}
+
+fn labels(x: &Array2<f64>, seed: u64) -> Vec<bool> {
+    let mut r = Lcg(seed);
+    x.rows()
+        .into_iter()
+        .map(|row| {
+            let logit = -1.0 + 0.08 * row[col("interactions_30d")]
+                - 2.0 * row[col("active_users_per_seat_30d")]
+                + 1.5 * row[col("missed_payroll_90d")];
+            r.next() < 1.0 / (1.0 + (-logit).exp())
+        })
+        .collect()
+}
+
+fn artifact(kind: ModelKind, seed: u64) -> ModelArtifact {
+    let names: Vec<String> = pulse_features::features()
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
+    let x = rows(1500, seed);
+    let y = labels(&x, seed + 1);
+    let ds = Dataset::new(x.clone(), y, names.clone()).unwrap();
+    let model = GbtParams::new()
+        .iterations(30)
+        .max_depth(3)
+        .check()
+        .unwrap()
+        .fit(&ds)
+        .unwrap();
+    let cm = CalibratedModel::calibrate(model.into(), &ds, CalibrationMethod::Platt).unwrap();
+    let scorecard = pulse_training::TrainConfig::default()
+        .scorecard()
+        .fit(x.view(), &names)
+        .unwrap();
+    let version = format!("{kind}-v1");
+    ModelArtifact::new(
+        CardInfo::new(version, kind, "2026-11-30T00:00:00Z"),
+        ModelPayload {
+            model: cm,
+            encoder: None,
+            scorecard: Some(scorecard),
+        },
+    )
+    .unwrap()
+}
+
+fn engine() -> Engine {
+    Engine::new(
+        artifact(ModelKind::Churn, 7),
+        Some(artifact(ModelKind::Expansion, 11)),
+        90,
+        ScoringConfig::default(),
+    )
+    .unwrap()
+}
+
+fn population(n: usize) -> Population {
+    let x = rows(n, 99);
+    let accounts = (0..n)
+        .map(|i| AccountMeta {
+            id: format!("acct-{i:03}"),
+            name: format!("Account {i}"),
+            segment: ["smb", "mid_market", "enterprise"][i % 3].into(),
+            owner: "dana".into(),
+            plan: "core".into(),
+            arr: 12_000.0,
+            renewal_date: None,
+        })
+        .collect();
+    Population::from_parts(20_000, 20_000 * 86_400, accounts, x)
+}
+
+#[test]
+fn contributions_add_up_to_the_margin_and_drivers_are_the_strongest() {
+    let e = engine();
+    let pop = population(40);
+    for i in 0..pop.len() {
+        let s = pop.subject(i);
+        let (score, all) = e.explain(&s, Some(&pop.reference), 3).unwrap();
+        assert_eq!(all.len(), pulse_features::n_features());
+        let total: f64 = score.base_value + all.iter().map(|d| d.contribution).sum::<f64>();
+        assert!(
+            (total - score.margin).abs() < 1e-6,
+            "row {i}: {total} vs {}",
+            score.margin
+        );
+        let fam: f64 = score.families.iter().map(|f| f.contribution).sum();
+        assert!((score.base_value + fam - score.margin).abs() < 1e-6);
+        assert_eq!(score.drivers.len(), 3);
+        for (d, a) in score.drivers.iter().zip(&all) {
+            assert_eq!(
+                d, a,
+                "the top drivers are the first of the full explanation"
+            );
+        }
+        for w in all.windows(2) {
+            assert!(w[0].contribution.abs() >= w[1].contribution.abs());
+        }
+        // A driver's value is the account's real value.
+        for d in &all {
+            let v = s.row[col(&d.feature)];
+            match d.value {
+                Some(x) => assert_eq!(x, v),
+                None => assert!(v.is_nan()),
+            }
+        }
+        assert!((score.health - 100.0 * (1.0 - score.churn_probability)).abs() < 1e-9);
+        assert!((score.arr_at_risk - score.churn_probability * 12_000.0).abs() < 1e-6);
+        assert!(score.expansion_probability.is_some());
+        assert_ne!(score.quadrant, Quadrant::Unknown);
+    }
+}
+
+#[test]
+fn bands_follow_the_configured_thresholds() {
+    let e = engine();
+    assert_eq!(e.band(95.0), Band::Green);
+    assert_eq!(e.band(90.0), Band::Green);
+    assert_eq!(e.band(89.9), Band::Yellow);
+    assert_eq!(e.band(75.0), Band::Yellow);
+    assert_eq!(e.band(74.9), Band::Red);
+}
+
+#[test]
+fn sentences_compare_with_own_history_and_segment() {
+    let e = engine();
+    let pop = population(30);
+    let mut row = pop.rows.row(0).to_vec();
+    row[col("interactions_30d")] = 14.0;
+    row[col("interactions_90d")] = 13.125; // usual monthly rate 4.375 -> 3.2x
+    let s = Subject {
+        account_id: "x",
+        as_of: 20_000,
+        row: &row,
+        arr: 0.0,
+        segment: Some("mid_market"),
+    };
+    let (score, all) = e.explain(&s, Some(&pop.reference), 60).unwrap();
+    let d = all
+        .iter()
+        .find(|d| d.feature == "interactions_30d")
+        .unwrap();
+    assert_eq!(
+        d.sentence,
+        "14 interactions in the last 30 days, 3.2x its usual rate"
+    );
+    assert_eq!(d.comparison.as_ref().unwrap().basis, "own_history");
+    let m = all.iter().find(|d| d.feature == "fcr_rate_90d").unwrap();
+    if m.value.is_some() {
+        let c = m.comparison.as_ref().unwrap();
+        assert_eq!(c.basis, "segment_median");
+        assert!(c.text.contains("mid-market median"), "{}", c.text);
+    }
+    // ARR falls back to 12 x the MRR feature.
+    assert!((score.arr - 12.0 * row[col("mrr")]).abs() < 1e-9);
+}
+
+#[test]
+fn suggested_play_is_the_strongest_risk_raising_drivers() {
+    let e = engine();
+    let pop = population(60);
+    for i in 0..pop.len() {
+        let s = pop.subject(i);
+        let (score, all) = e.explain(&s, None, 3).unwrap();
+        let expected = all
+            .iter()
+            .filter(|d| d.contribution > 0.0)
+            .find_map(|d| d.play.clone());
+        match expected {
+            Some(p) => {
+                // Ties in |contribution| aside, the first risk-raiser with a play wins.
+                let first = all
+                    .iter()
+                    .filter(|d| d.contribution > 0.0 && d.play.is_some())
+                    .max_by(|a, b| a.contribution.total_cmp(&b.contribution))
+                    .unwrap();
+                assert_eq!(score.suggested_play, first.play.clone().unwrap());
+                let _ = p;
+            }
+            None => assert!(!score.suggested_play.is_empty()),
+        }
+        for d in &all {
+            if d.contribution <= 0.0 {
+                assert!(d.play.is_none(), "only risk-raising drivers carry a play");
+            }
+        }
+    }
+}
+
+#[test]
+fn scored_population_matches_single_scores_and_round_trips() {
+    let e = engine();
+    let pop = population(50);
+    let singles: Vec<AccountScore> = (0..pop.len())
+        .map(|i| e.score(&pop.subject(i), Some(&pop.reference), 5).unwrap())
+        .collect();
+    let scored = ScoredPopulation::score(pop, &e, 5, 2).unwrap();
+    assert_eq!(scored.scores, singles);
+    let s = scored.get("acct-007").unwrap();
+    assert_eq!(s.account_id, "acct-007");
+    let back = AccountScore::from_json(&s.to_json()).unwrap();
+    assert_eq!(&back, s);
+    assert!(scored.get("nobody").is_none());
+}
+
+#[test]
+fn engine_refuses_the_wrong_models() {
+    let e = Engine::new(
+        artifact(ModelKind::Expansion, 3),
+        None,
+        90,
+        ScoringConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("expansion model, not churn"), "{e}");
+    let bad = ScoringConfig {
+        top_drivers: 0,
+        ..Default::default()
+    };
+    let e = Engine::new(artifact(ModelKind::Churn, 3), None, 90, bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("scoring.top_drivers"), "{e}");
+}
+
+#[test]
+fn change_between_two_real_scores_adds_up() {
+    let e = engine();
+    let pop = population(10);
+    let a = e.score(&pop.subject(0), None, 3).unwrap();
+    let b = e.score(&pop.subject(1), None, 3).unwrap();
+    let c = attribute_change(&a, &b, "last week");
+    let sum: f64 = c.families.iter().map(|f| f.points).sum();
+    assert!((sum - (b.health - a.health)).abs() < 1e-6);
+}

@@ -1,0 +1,708 @@
+//! `ScoringService`: Score, ScoreBatch, Explain, GetAccountProfile, the
+//! stored scoring runs and change attribution.
+//!
+//! Live scores come from the in-memory [`Serving`](crate::serving::Serving)
+//! (precomputed for every current customer at each refresh, so `Score` by id
+//! is a lookup); past dates come from the immutable stored runs; raw feature
+//! vectors are scored on the request path.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use pulse_core::FieldError;
+use pulse_core::time::{Day, day_of_ts, format_day, format_ts, parse_day};
+use pulse_proto::v1 as pb;
+use pulse_proto::v1::scoring_service_server::ScoringService;
+use pulse_scoring::{AccountScore, ExplainedDriver, Subject, attribute_change, raw};
+use pulse_store::{InteractionView, ScoreRunInfo, Store};
+use tonic::{Request, Response, Status};
+
+use crate::error::ServerError;
+use crate::serving::{Scoring, Serving, now_ts};
+
+/// Most ids one `ScoreBatch` call may name.
+pub const MAX_SCORE_BATCH: usize = 200_000;
+/// Most scores in one streamed message.
+pub const MAX_CHUNK: usize = 10_000;
+const DEFAULT_CHUNK: usize = 1_000;
+const TREND_WEEKS: i32 = 12;
+
+pub(crate) struct ScoringSvc {
+    pub(crate) store: Store,
+    pub(crate) scoring: Arc<Scoring>,
+}
+
+fn opt_day(field: &str, s: &str) -> Result<Option<Day>, ServerError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(parse_day(field, s)?))
+}
+
+fn required_id(field: &str, s: &str) -> Result<String, ServerError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::new(field, "is required").into());
+    }
+    Ok(s.to_string())
+}
+
+fn comparison_out(c: &pulse_scoring::Comparison) -> pb::Comparison {
+    pb::Comparison {
+        basis: c.basis.clone(),
+        reference: c.reference,
+        ratio: c.ratio,
+        text: c.text.clone(),
+    }
+}
+
+fn driver_out(d: &ExplainedDriver) -> pb::Driver {
+    pb::Driver {
+        feature: d.feature.clone(),
+        family: d.family.clone(),
+        value: d.value.unwrap_or(f64::NAN),
+        comparison: d.comparison.as_ref().map(comparison_out),
+        contribution: d.contribution,
+        sentence: d.sentence.clone(),
+        play: d.play.clone().unwrap_or_default(),
+    }
+}
+
+fn score_out(
+    s: &AccountScore,
+    k: usize,
+    source: pb::ScoreSource,
+    run_id: i64,
+) -> pb::ScoreResponse {
+    pb::ScoreResponse {
+        account_id: s.account_id.clone(),
+        as_of: format_day(s.as_of),
+        churn_probability: s.churn_probability,
+        horizon_days: s.horizon_days,
+        health: s.health,
+        band: s.band.as_str().to_string(),
+        quadrant: s.quadrant.as_str().to_string(),
+        outcome: s.outcome.unwrap_or(f64::NAN),
+        experience: s.experience.unwrap_or(f64::NAN),
+        expansion_probability: s.expansion_probability,
+        arr: s.arr,
+        arr_at_risk: s.arr_at_risk,
+        drivers: s.drivers.iter().take(k).map(driver_out).collect(),
+        suggested_play: s.suggested_play.clone(),
+        models: Some(pb::ModelVersions {
+            churn: s.churn_version.clone(),
+            expansion: s.expansion_version.clone().unwrap_or_default(),
+        }),
+        source: source as i32,
+        score_run_id: run_id,
+    }
+}
+
+fn run_out(r: &ScoreRunInfo) -> pb::ScoreRun {
+    pb::ScoreRun {
+        run_id: r.run_id,
+        as_of: format_day(r.as_of),
+        created_at: format_ts(r.created_at),
+        models: Some(pb::ModelVersions {
+            churn: r.churn_version.clone(),
+            expansion: r.expansion_version.clone().unwrap_or_default(),
+        }),
+        trigger: r.trigger.clone(),
+        accounts: r.n_accounts,
+    }
+}
+
+fn interaction_out(i: &InteractionView) -> pb::ProfileInteraction {
+    pb::ProfileInteraction {
+        id: i.id.clone(),
+        channel: i.channel.to_string(),
+        topic: i.topic.clone(),
+        subject: i.subject.clone(),
+        opened_at: format_ts(i.opened_at),
+        resolved_at: i.resolved_at.map(format_ts).unwrap_or_default(),
+        escalated: i.escalated,
+        contact_id: i.contact_id.clone().unwrap_or_default(),
+        sentiment: i.sentiment_label.map(|s| s.to_string()).unwrap_or_default(),
+        sentiment_score: i.sentiment_score.unwrap_or(0.0),
+    }
+}
+
+fn stored(explanation: &str) -> Result<AccountScore, ServerError> {
+    AccountScore::from_json(explanation).map_err(|e| {
+        ServerError::Store(pulse_store::StoreError::Corrupt {
+            table: "account_scores",
+            id: String::new(),
+            reason: format!("explanation does not parse: {e}"),
+        })
+    })
+}
+
+type ScoreStream = Pin<Box<dyn Stream<Item = Result<pb::ScoreBatchResponse, Status>> + Send>>;
+
+impl ScoringSvc {
+    fn top_k(&self, requested: u32) -> Result<usize, ServerError> {
+        let n = pulse_features::n_features();
+        match requested as usize {
+            0 => Ok(self.scoring.settings().config.top_drivers),
+            k if k <= n => Ok(k),
+            k => Err(
+                FieldError::new("top_drivers", format!("{k} is more than the {n} features")).into(),
+            ),
+        }
+    }
+
+    /// Not in the live population: NOT_FOUND for an unknown account, else
+    /// FAILED_PRECONDITION (churned or not started yet).
+    async fn not_live(&self, id: &str, as_of: Day) -> ServerError {
+        match self.store.account(id).await {
+            Ok(Some(_)) => ServerError::FailedPrecondition(format!(
+                "account '{id}' is not a customer as of {} (churned or not started): it has no live score; ask for a past date (as_of) to read a stored one",
+                format_day(as_of)
+            )),
+            Ok(None) => ServerError::NotFound {
+                what: "account",
+                id: id.to_string(),
+            },
+            Err(e) => e.into(),
+        }
+    }
+
+    fn population<'a>(
+        &self,
+        serving: &'a Serving,
+    ) -> Result<&'a Arc<pulse_scoring::ScoredPopulation>, ServerError> {
+        serving.scored.as_ref().ok_or_else(|| {
+            ServerError::Unavailable(
+                "the scoring population is still being built; retry in a few seconds".into(),
+            )
+        })
+    }
+
+    async fn score_account(
+        &self,
+        id: &str,
+        as_of: Option<Day>,
+        k: usize,
+    ) -> Result<pb::ScoreResponse, ServerError> {
+        let serving = self.scoring.require()?;
+        let scored = self.population(&serving)?;
+        let live_day = scored.population.as_of;
+        if let Some(day) = as_of.filter(|d| *d < live_day) {
+            return self.score_stored(id, day, k).await;
+        }
+        if let Some(day) = as_of.filter(|d| *d > live_day) {
+            return Err(FieldError::new(
+                "as_of",
+                format!(
+                    "{} is after the latest features ({}); scores describe what is known",
+                    format_day(day),
+                    format_day(live_day)
+                ),
+            )
+            .into());
+        }
+        let Some(i) = scored.population.position(id) else {
+            return Err(self.not_live(id, live_day).await);
+        };
+        let s = &scored.scores[i];
+        if k <= scored.top_k {
+            return Ok(score_out(s, k, pb::ScoreSource::Live, 0));
+        }
+        let full = serving.engine.score(
+            &scored.population.subject(i),
+            Some(&scored.population.reference),
+            k,
+        )?;
+        Ok(score_out(&full, k, pb::ScoreSource::Live, 0))
+    }
+
+    async fn score_stored(
+        &self,
+        id: &str,
+        day: Day,
+        k: usize,
+    ) -> Result<pb::ScoreResponse, ServerError> {
+        match self.store.score_as_of(id, day).await? {
+            Some((run, s)) => Ok(score_out(
+                &stored(&s.explanation)?,
+                k,
+                pb::ScoreSource::Stored,
+                run.run_id,
+            )),
+            None => match self.store.account(id).await? {
+                Some(_) => Err(ServerError::NotFound {
+                    what: "stored score of account",
+                    id: format!(
+                        "{id}' on or before '{}: past scores come from stored scoring runs (ScoringService.RunScoring or `pulse scores run --as-of DATE`)",
+                        format_day(day)
+                    ),
+                }),
+                None => Err(ServerError::NotFound {
+                    what: "account",
+                    id: id.to_string(),
+                }),
+            },
+        }
+    }
+
+    fn raw_subject(fv: &pb::FeatureVector) -> Result<(Vec<f64>, Option<&str>), ServerError> {
+        let row = raw::row_from_map(&fv.values).map_err(|e| match e {
+            pulse_scoring::ScoringError::Feature { feature, reason } => {
+                ServerError::Invalid(FieldError::new(format!("features.{feature}"), reason))
+            }
+            other => ServerError::FailedPrecondition(other.to_string()),
+        })?;
+        if !(fv.arr.is_finite() && fv.arr >= 0.0) {
+            return Err(FieldError::new(
+                "features.arr",
+                format!("{} is not a non-negative number", fv.arr),
+            )
+            .into());
+        }
+        let segment = match fv.segment.trim() {
+            "" => None,
+            s @ ("smb" | "mid_market" | "enterprise") => Some(s),
+            other => {
+                return Err(FieldError::new(
+                    "features.segment",
+                    format!("'{other}' is not one of smb, mid_market, enterprise"),
+                )
+                .into());
+            }
+        };
+        Ok((row, segment))
+    }
+
+    fn score_raw(
+        &self,
+        fv: &pb::FeatureVector,
+        k: usize,
+        all: bool,
+    ) -> Result<(AccountScore, Vec<ExplainedDriver>), ServerError> {
+        let serving = self.scoring.require()?;
+        let (row, segment) = Self::raw_subject(fv)?;
+        let reference = serving.scored.as_ref().map(|s| &s.population.reference);
+        let subject = Subject {
+            account_id: &fv.reference,
+            as_of: day_of_ts(now_ts()),
+            row: &row,
+            arr: fv.arr,
+            segment,
+        };
+        if all {
+            Ok(serving.engine.explain(&subject, reference, k)?)
+        } else {
+            Ok((serving.engine.score(&subject, reference, k)?, Vec::new()))
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ScoringService for ScoringSvc {
+    #[tracing::instrument(skip_all, fields(rpc = "Score"))]
+    async fn score(
+        &self,
+        request: Request<pb::ScoreRequest>,
+    ) -> Result<Response<pb::ScoreResponse>, Status> {
+        let r = request.into_inner();
+        let k = self.top_k(r.top_drivers)?;
+        let as_of = opt_day("as_of", &r.as_of)?;
+        use pb::score_request::Subject as S;
+        let out = match &r.subject {
+            Some(S::AccountId(id)) => {
+                let id = required_id("account_id", id)?;
+                self.score_account(&id, as_of, k).await?
+            }
+            Some(S::Features(fv)) => {
+                if as_of.is_some() {
+                    return Err(ServerError::from(FieldError::new(
+                        "as_of",
+                        "applies to account ids only; raw features are scored as given",
+                    ))
+                    .into());
+                }
+                let (s, _) = self.score_raw(fv, k, false)?;
+                score_out(&s, k, pb::ScoreSource::Raw, 0)
+            }
+            None => {
+                return Err(ServerError::from(FieldError::new(
+                    "subject",
+                    "give an account_id or a features vector",
+                ))
+                .into());
+            }
+        };
+        Ok(Response::new(out))
+    }
+
+    type ScoreBatchStream = ScoreStream;
+
+    #[tracing::instrument(skip_all, fields(rpc = "ScoreBatch"))]
+    async fn score_batch(
+        &self,
+        request: Request<pb::ScoreBatchRequest>,
+    ) -> Result<Response<Self::ScoreBatchStream>, Status> {
+        let r = request.into_inner();
+        if r.account_ids.len() > MAX_SCORE_BATCH {
+            return Err(ServerError::TooLarge {
+                what: "account_ids",
+                got: r.account_ids.len(),
+                limit: MAX_SCORE_BATCH,
+            }
+            .into());
+        }
+        let k = self.top_k(r.top_drivers)?;
+        let chunk = match r.chunk_size as usize {
+            0 => DEFAULT_CHUNK,
+            c if c <= MAX_CHUNK => c,
+            c => {
+                return Err(ServerError::from(FieldError::new(
+                    "chunk_size",
+                    format!("{c} is over the limit of {MAX_CHUNK}"),
+                ))
+                .into());
+            }
+        };
+        let serving = self.scoring.require()?;
+        let scored = self.population(&serving)?.clone();
+        let engine = serving.engine.clone();
+        let positions: Vec<Result<usize, String>> = if r.account_ids.is_empty() {
+            (0..scored.scores.len()).map(Ok).collect()
+        } else {
+            r.account_ids
+                .into_iter()
+                .map(|id| scored.population.position(&id).ok_or(id))
+                .collect()
+        };
+        let chunks: Vec<Vec<Result<usize, String>>> = {
+            let mut v = Vec::new();
+            let mut it = positions.into_iter().peekable();
+            while it.peek().is_some() {
+                v.push(it.by_ref().take(chunk).collect());
+            }
+            v
+        };
+        let stream = futures::stream::iter(chunks.into_iter().map(move |c| {
+            let mut out = pb::ScoreBatchResponse::default();
+            for p in c {
+                match p {
+                    Ok(i) if k <= scored.top_k => {
+                        out.scores
+                            .push(score_out(&scored.scores[i], k, pb::ScoreSource::Live, 0))
+                    }
+                    Ok(i) => {
+                        let s = engine
+                            .score(
+                                &scored.population.subject(i),
+                                Some(&scored.population.reference),
+                                k,
+                            )
+                            .map_err(|e| Status::from(ServerError::from(e)))?;
+                        out.scores.push(score_out(&s, k, pb::ScoreSource::Live, 0));
+                    }
+                    Err(id) => out.not_found.push(id),
+                }
+            }
+            Ok(out)
+        }));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "Explain"))]
+    async fn explain(
+        &self,
+        request: Request<pb::ScoreRequest>,
+    ) -> Result<Response<pb::Explanation>, Status> {
+        let r = request.into_inner();
+        let k = self.top_k(r.top_drivers)?;
+        if !r.as_of.trim().is_empty() {
+            return Err(ServerError::from(FieldError::new(
+                "as_of",
+                "Explain explains live scores; a past score and its stored drivers come from Score with as_of",
+            ))
+            .into());
+        }
+        use pb::score_request::Subject as S;
+        let (score, all, source) = match &r.subject {
+            Some(S::AccountId(id)) => {
+                let id = required_id("account_id", id)?;
+                let serving = self.scoring.require()?;
+                let scored = self.population(&serving)?;
+                let Some(i) = scored.population.position(&id) else {
+                    return Err(self.not_live(&id, scored.population.as_of).await.into());
+                };
+                let (s, all) = serving
+                    .engine
+                    .explain(
+                        &scored.population.subject(i),
+                        Some(&scored.population.reference),
+                        k,
+                    )
+                    .map_err(ServerError::from)?;
+                (s, all, pb::ScoreSource::Live)
+            }
+            Some(S::Features(fv)) => {
+                let (s, all) = self.score_raw(fv, k, true)?;
+                (s, all, pb::ScoreSource::Raw)
+            }
+            None => {
+                return Err(ServerError::from(FieldError::new(
+                    "subject",
+                    "give an account_id or a features vector",
+                ))
+                .into());
+            }
+        };
+        Ok(Response::new(pb::Explanation {
+            base_value: score.base_value,
+            margin: score.margin,
+            contributions: all.iter().map(driver_out).collect(),
+            score: Some(score_out(&score, k, source, 0)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetAccountProfile"))]
+    async fn get_account_profile(
+        &self,
+        request: Request<pb::GetAccountProfileRequest>,
+    ) -> Result<Response<pb::AccountProfile>, Status> {
+        let r = request.into_inner();
+        let id = required_id("account_id", &r.account_id)?;
+        let n = match r.interactions {
+            0 => 10,
+            n @ 1..=100 => n,
+            n => {
+                return Err(ServerError::from(FieldError::new(
+                    "interactions",
+                    format!("{n} is over the limit of 100"),
+                ))
+                .into());
+            }
+        };
+        let account = self
+            .store
+            .account(&id)
+            .await
+            .map_err(ServerError::from)?
+            .ok_or_else(|| ServerError::NotFound {
+                what: "account",
+                id: id.clone(),
+            })?;
+        let now = now_ts();
+        let today = day_of_ts(now);
+        let k = self.scoring.settings().config.top_drivers;
+
+        // The live score when the account is a current customer, else its
+        // latest stored one.
+        let live = self.scoring.current().and_then(|s| {
+            let scored = s.scored.as_ref()?;
+            let i = scored.population.position(&id)?;
+            Some(scored.scores[i].clone())
+        });
+        let trend = self
+            .store
+            .score_trend(&id, today - 7 * TREND_WEEKS, today)
+            .await
+            .map_err(ServerError::from)?;
+        let mut trend_scores = Vec::with_capacity(trend.len());
+        for (run, s) in &trend {
+            trend_scores.push((run.as_of, stored(&s.explanation)?));
+        }
+        let score = match (&live, trend.last()) {
+            (Some(s), _) => Some(score_out(s, k, pb::ScoreSource::Live, 0)),
+            (None, Some((run, _))) => trend_scores
+                .last()
+                .map(|(_, s)| score_out(s, k, pb::ScoreSource::Stored, run.run_id)),
+            (None, None) => None,
+        };
+        let change_summary = match trend_scores.as_slice() {
+            [.., (from_day, a), (_, b)] => attribute_change(a, b, &format_day(*from_day)).summary,
+            _ => String::new(),
+        };
+
+        let recent = self
+            .store
+            .recent_interactions(&id, now, 200.max(n))
+            .await
+            .map_err(ServerError::from)?;
+        let open = self
+            .store
+            .open_interactions(&id, now)
+            .await
+            .map_err(ServerError::from)?;
+        // The latest scored interaction of each contact.
+        let mut latest: HashMap<&str, &InteractionView> = HashMap::new();
+        for i in &recent {
+            if let (Some(c), Some(_)) = (&i.contact_id, &i.sentiment_label) {
+                latest.entry(c.as_str()).or_insert(i);
+            }
+        }
+        let contacts = self
+            .store
+            .current_contacts(&id)
+            .await
+            .map_err(ServerError::from)?;
+        let personas = contacts
+            .into_iter()
+            .map(|c| {
+                let l = latest.get(c.id.as_str());
+                pb::PersonaContact {
+                    latest_interaction_sentiment: l
+                        .and_then(|i| i.sentiment_label)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    latest_interaction_score: l.and_then(|i| i.sentiment_score).unwrap_or(0.0),
+                    latest_interaction_at: l.map(|i| format_ts(i.opened_at)).unwrap_or_default(),
+                    contact_id: c.id,
+                    name: c.name,
+                    persona: c.persona.to_string(),
+                    relationship_strength: u32::try_from(c.relationship_strength).unwrap_or(0),
+                    sentiment: c.sentiment.to_string(),
+                    active: c.active,
+                }
+            })
+            .collect();
+        let days_to_renewal = account.renewal_date.map_or(0, |d| d - today);
+        Ok(Response::new(pb::AccountProfile {
+            account_id: account.id.clone(),
+            name: account.name.clone(),
+            segment: account.segment.to_string(),
+            owner: account.owner.clone(),
+            plan: account.plan.clone(),
+            arr: live.as_ref().map_or(12.0 * account.mrr, |s| s.arr),
+            renewal_date: account.renewal_date.map(format_day).unwrap_or_default(),
+            days_to_renewal,
+            score,
+            trend: trend
+                .iter()
+                .map(|(run, s)| pb::TrendPoint {
+                    as_of: format_day(run.as_of),
+                    health: s.health,
+                    band: s.band.clone(),
+                    churn_probability: s.churn_probability,
+                })
+                .collect(),
+            recent_interactions: recent
+                .iter()
+                .take(n as usize)
+                .map(interaction_out)
+                .collect(),
+            open_issues: open.iter().map(interaction_out).collect(),
+            personas,
+            change_summary,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RunScoring"))]
+    async fn run_scoring(
+        &self,
+        request: Request<pb::RunScoringRequest>,
+    ) -> Result<Response<pb::ScoreRun>, Status> {
+        let as_of = opt_day("as_of", &request.into_inner().as_of)?;
+        let info = self.scoring.run_and_store(as_of, "manual").await?;
+        Ok(Response::new(run_out(&info)))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListScoreRuns"))]
+    async fn list_score_runs(
+        &self,
+        request: Request<pb::ListScoreRunsRequest>,
+    ) -> Result<Response<pb::ListScoreRunsResponse>, Status> {
+        let limit = match request.into_inner().limit {
+            0 => 20,
+            l @ 1..=1000 => l,
+            l => {
+                return Err(ServerError::from(FieldError::new(
+                    "limit",
+                    format!("{l} is over the limit of 1000"),
+                ))
+                .into());
+            }
+        };
+        let runs = self
+            .store
+            .score_runs(limit)
+            .await
+            .map_err(ServerError::from)?;
+        Ok(Response::new(pb::ListScoreRunsResponse {
+            runs: runs.iter().map(run_out).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetScoreChange"))]
+    async fn get_score_change(
+        &self,
+        request: Request<pb::GetScoreChangeRequest>,
+    ) -> Result<Response<pb::ScoreChange>, Status> {
+        let r = request.into_inner();
+        let id = required_id("account_id", &r.account_id)?;
+        let to = opt_day("to", &r.to)?.unwrap_or_else(|| day_of_ts(now_ts()));
+        let from = opt_day("from", &r.from)?.unwrap_or(to - 7);
+        if from >= to {
+            return Err(ServerError::from(FieldError::new(
+                "from",
+                format!("{} is not before to ({})", format_day(from), format_day(to)),
+            ))
+            .into());
+        }
+        let missing = |day: Day| ServerError::NotFound {
+            what: "stored score of account",
+            id: format!("{id}' on or before '{}", format_day(day)),
+        };
+        let (run_b, b) = self
+            .store
+            .score_as_of(&id, to)
+            .await
+            .map_err(ServerError::from)?
+            .ok_or_else(|| missing(to))?;
+        let (run_a, a) = self
+            .store
+            .score_as_of(&id, from)
+            .await
+            .map_err(ServerError::from)?
+            .ok_or_else(|| missing(from))?;
+        let (a, b) = (stored(&a.explanation)?, stored(&b.explanation)?);
+        let c = attribute_change(&a, &b, &format_day(run_a.as_of));
+        Ok(Response::new(pb::ScoreChange {
+            account_id: id,
+            from: format_day(run_a.as_of),
+            to: format_day(run_b.as_of),
+            health_from: c.health_from,
+            health_to: c.health_to,
+            points: c.points,
+            families: c
+                .families
+                .iter()
+                .map(|f| pb::FamilyChange {
+                    family: f.family.clone(),
+                    points: f.points,
+                })
+                .collect(),
+            summary: c.summary,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drivers_carry_nan_for_unknown_values() {
+        let d = ExplainedDriver {
+            feature: "nps_latest".into(),
+            family: "surveys".into(),
+            value: None,
+            comparison: None,
+            contribution: 0.1,
+            sentence: "no NPS answer".into(),
+            play: None,
+        };
+        let p = driver_out(&d);
+        assert!(p.value.is_nan());
+        assert_eq!(p.play, "");
+    }
+}

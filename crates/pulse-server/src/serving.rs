@@ -1,0 +1,374 @@
+//! What scoring serves from memory: the promoted models (an
+//! [`Engine`](pulse_scoring::Engine)) and every current customer's features
+//! and score as of the latest refresh, swapped together atomically.
+//!
+//! Readers take an `Arc` of the current [`Serving`] under a read lock held
+//! for a pointer copy, so a promotion or a refresh never fails or delays an
+//! in-flight call: calls that started on the old models finish on them, the
+//! next ones see the new ones. Rebuilding (loading histories, computing
+//! features, scoring 50,000 accounts) happens off to the side on the
+//! blocking pool, one rebuild at a time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pulse_core::time::{Day, Ts, day_of_ts};
+use pulse_models::ModelKind;
+use pulse_scoring::{Engine, Population, ScoredPopulation, ScoringConfig};
+use pulse_store::{NewScoreRun, ScoreRunInfo, Store, StoredScore};
+
+use crate::error::ServerError;
+use crate::registry::{ModelRegistry, RegistryError};
+
+/// Drivers kept with every precomputed and stored score.
+pub const STORED_DRIVERS: usize = 5;
+
+/// The hint returned when no churn model is promoted.
+pub const TRAIN_HINT: &str = "train one with `pulse train` (or ModelService.Train) and promote it";
+
+/// Models and population in service together.
+#[derive(Debug)]
+pub struct Serving {
+    pub engine: Arc<Engine>,
+    /// `None` until the first population is built.
+    pub scored: Option<Arc<ScoredPopulation>>,
+}
+
+/// Settings of the scoring layer.
+#[derive(Debug, Clone)]
+pub struct ScoringSettings {
+    pub config: ScoringConfig,
+    /// The churn label horizon the models were trained for.
+    pub horizon_days: u32,
+    /// How often the population is rebuilt when new data arrived.
+    pub refresh_every: Duration,
+    /// Store a scheduled scoring run once per ISO week.
+    pub weekly_runs: bool,
+    /// Threads for feature computation and scoring.
+    pub threads: usize,
+}
+
+impl Default for ScoringSettings {
+    fn default() -> Self {
+        Self::new(ScoringConfig::default(), 90)
+    }
+}
+
+impl ScoringSettings {
+    /// Settings from the scoring configuration and the models' horizon.
+    pub fn new(config: ScoringConfig, horizon_days: u32) -> Self {
+        ScoringSettings {
+            refresh_every: Duration::from_secs(config.refresh_seconds.max(1)),
+            weekly_runs: config.weekly_runs,
+            config,
+            horizon_days,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// The shared scoring state of a server.
+#[derive(Debug)]
+pub struct Scoring {
+    store: Store,
+    registry: Arc<dyn ModelRegistry>,
+    settings: ScoringSettings,
+    serving: RwLock<Option<Arc<Serving>>>,
+    dirty: AtomicBool,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+pub(crate) fn now_ts() -> Ts {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ServerError {
+    ServerError::Registry(RegistryError::Storage(format!("{what}: {e}")))
+}
+
+impl Scoring {
+    pub fn new(store: Store, registry: Arc<dyn ModelRegistry>, settings: ScoringSettings) -> Self {
+        Scoring {
+            store,
+            registry,
+            settings,
+            serving: RwLock::new(None),
+            dirty: AtomicBool::new(true),
+            rebuild: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn settings(&self) -> &ScoringSettings {
+        &self.settings
+    }
+
+    /// What serves now (cheap: one `Arc` clone).
+    pub fn current(&self) -> Option<Arc<Serving>> {
+        self.serving
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The engine, or FAILED_PRECONDITION saying how to get one.
+    pub fn require(&self) -> Result<Arc<Serving>, ServerError> {
+        self.current().ok_or(ServerError::NoModel {
+            kind: "churn",
+            hint: TRAIN_HINT,
+        })
+    }
+
+    fn swap(&self, s: Serving) {
+        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(s));
+    }
+
+    /// New data arrived: the next refresh tick rebuilds the population.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Loads the promoted models into a new engine (blocking registry reads
+    /// on the blocking pool). `None` when no churn model is promoted.
+    async fn load_engine(&self) -> Result<Option<Engine>, ServerError> {
+        let registry = self.registry.clone();
+        let settings = self.settings.clone();
+        let out = tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
+            let Some(churn) = registry.promoted(ModelKind::Churn)? else {
+                return Ok(None);
+            };
+            let churn = registry.get(&churn)?;
+            let expansion = match registry.promoted(ModelKind::Expansion)? {
+                Some(v) => Some(registry.get(&v)?),
+                None => None,
+            };
+            Engine::new(churn, expansion, settings.horizon_days, settings.config)
+                .map(Some)
+                .map_err(|e| ServerError::FailedPrecondition(e.to_string()))
+        })
+        .await
+        .map_err(|e| internal("loading models", e))?;
+        out
+    }
+
+    /// Builds the population as of `as_of` (an instant) on the blocking pool.
+    async fn build_population(&self, as_of: Ts) -> Result<Population, ServerError> {
+        let histories = self.store.load_histories(Some(as_of)).await?;
+        let threads = self.settings.threads;
+        tokio::task::spawn_blocking(move || Population::build(&histories, as_of, threads))
+            .await
+            .map_err(|e| internal("computing features", e))
+    }
+
+    async fn score_population(
+        &self,
+        population: Population,
+        engine: Arc<Engine>,
+    ) -> Result<ScoredPopulation, ServerError> {
+        let threads = self.settings.threads;
+        tokio::task::spawn_blocking(move || {
+            ScoredPopulation::score(population, &engine, STORED_DRIVERS, threads)
+        })
+        .await
+        .map_err(|e| internal("scoring", e))?
+        .map_err(|e| ServerError::FailedPrecondition(e.to_string()))
+    }
+
+    /// Reloads the promoted models and rescores the population with them,
+    /// then swaps both in. Returns whether a churn model is in service.
+    pub async fn reload_models(&self) -> Result<bool, ServerError> {
+        let _guard = self.rebuild.lock().await;
+        let Some(engine) = self.load_engine().await? else {
+            return Ok(false);
+        };
+        let engine = Arc::new(engine);
+        let population = match self.current().and_then(|s| s.scored.clone()) {
+            Some(old) => Some(old.population.clone()),
+            None => None,
+        };
+        let population = match population {
+            Some(p) => p,
+            None => self.build_population(now_ts()).await?,
+        };
+        let started = Instant::now();
+        let scored = self.score_population(population, engine.clone()).await?;
+        tracing::info!(
+            churn = engine.churn_version(),
+            expansion = ?engine.expansion_version(),
+            accounts = scored.scores.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "models in service"
+        );
+        self.dirty.store(false, Ordering::Release);
+        self.swap(Serving {
+            engine,
+            scored: Some(Arc::new(scored)),
+        });
+        Ok(true)
+    }
+
+    /// Rebuilds the population as of now with the models in service.
+    pub async fn refresh_population(&self) -> Result<(), ServerError> {
+        let _guard = self.rebuild.lock().await;
+        let Some(current) = self.current() else {
+            return Ok(());
+        };
+        self.dirty.store(false, Ordering::Release);
+        let started = Instant::now();
+        let population = self.build_population(now_ts()).await?;
+        let scored = self
+            .score_population(population, current.engine.clone())
+            .await?;
+        tracing::info!(
+            accounts = scored.scores.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "scoring population refreshed"
+        );
+        // The models may have changed meanwhile: only swap if they did not.
+        let latest = self.current();
+        if latest
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(&l.engine, &current.engine))
+        {
+            self.swap(Serving {
+                engine: current.engine.clone(),
+                scored: Some(Arc::new(scored)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Scores every customer as of `as_of` (today: now; a past day: its end)
+    /// with the models in service and stores the run.
+    pub async fn run_and_store(
+        &self,
+        as_of: Option<Day>,
+        trigger: &str,
+    ) -> Result<ScoreRunInfo, ServerError> {
+        let serving = self.require()?;
+        let now = now_ts();
+        let today = day_of_ts(now);
+        let day = as_of.unwrap_or(today);
+        if day > today {
+            return Err(ServerError::Invalid(pulse_core::FieldError::new(
+                "as_of",
+                format!(
+                    "{} is in the future; scores describe what is known",
+                    pulse_core::time::format_day(day)
+                ),
+            )));
+        }
+        let reuse = serving
+            .scored
+            .as_ref()
+            .filter(|s| s.population.as_of == day && !self.dirty.load(Ordering::Acquire));
+        let scored = match reuse {
+            Some(s) => s.clone(),
+            None => {
+                let at = if day == today {
+                    now
+                } else {
+                    pulse_features::end_of_day(day)
+                };
+                let population = self.build_population(at).await?;
+                Arc::new(
+                    self.score_population(population, serving.engine.clone())
+                        .await?,
+                )
+            }
+        };
+        let rows: Vec<StoredScore> = scored.scores.iter().map(stored_score).collect();
+        let run = NewScoreRun {
+            as_of: day,
+            created_at: now,
+            churn_version: serving.engine.churn_version().to_string(),
+            expansion_version: serving.engine.expansion_version().map(str::to_string),
+            trigger: trigger.to_string(),
+        };
+        let info = self.store.save_score_run(&run, &rows).await?;
+        tracing::info!(run_id = info.run_id, as_of = %pulse_core::time::format_day(day), accounts = info.n_accounts, trigger, "scoring run stored");
+        Ok(info)
+    }
+
+    /// Background work of a server: load models at start, reload when a
+    /// promotion is announced on `models_changed`, rebuild the population
+    /// when data changed, and store the weekly scheduled run.
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        mut models_changed: tokio::sync::watch::Receiver<u64>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.reload_models().await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "no promoted churn model: Score answers FAILED_PRECONDITION until one is trained and promoted"
+                ),
+                Err(e) => tracing::error!(error = %e, "loading the promoted models"),
+            }
+            let mut tick = tokio::time::interval(this.settings.refresh_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    changed = models_changed.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        if let Err(e) = this.reload_models().await {
+                            tracing::error!(error = %e, "reloading the promoted models");
+                        }
+                    }
+                    _ = tick.tick() => {
+                        if this.dirty.load(Ordering::Acquire) {
+                            if this.current().is_none() {
+                                if let Err(e) = this.reload_models().await {
+                                    tracing::error!(error = %e, "loading the promoted models");
+                                }
+                            } else if let Err(e) = this.refresh_population().await {
+                                tracing::error!(error = %e, "refreshing the scoring population");
+                            }
+                        }
+                        if this.settings.weekly_runs {
+                            if let Err(e) = this.weekly_run().await {
+                                tracing::error!(error = %e, "scheduled scoring run");
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Stores this week's scheduled run unless a run of this ISO week exists.
+    async fn weekly_run(&self) -> Result<(), ServerError> {
+        if self.current().is_none() {
+            return Ok(());
+        }
+        let today = day_of_ts(now_ts());
+        let week = pulse_core::time::week_start(today);
+        let latest = self.store.score_runs(1).await?;
+        if latest.first().is_some_and(|r| r.as_of >= week) {
+            return Ok(());
+        }
+        self.run_and_store(Some(today), "scheduled")
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The stored form of a score.
+pub(crate) fn stored_score(s: &pulse_scoring::AccountScore) -> StoredScore {
+    StoredScore {
+        account_id: s.account_id.clone(),
+        churn_probability: s.churn_probability,
+        health: s.health,
+        band: s.band.as_str().to_string(),
+        quadrant: s.quadrant.as_str().to_string(),
+        expansion_probability: s.expansion_probability,
+        arr: s.arr,
+        arr_at_risk: s.arr_at_risk,
+        explanation: s.to_json(),
+    }
+}

@@ -1,0 +1,442 @@
+//! ScoringService end to end: models trained on a synthetic base and
+//! promoted in an in-memory registry; Score by id and by raw features,
+//! Explain (additivity), ScoreBatch, stored runs, past-date scores, change
+//! attribution, the account profile, the error codes, and a promotion under
+//! load that no in-flight call notices.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pulse_core::time::{day_of_ts, format_day};
+use pulse_models::{GbtParams, ModelKind};
+use pulse_proto::v1 as pb;
+use pulse_proto::v1::model_service_client::ModelServiceClient;
+use pulse_proto::v1::scoring_service_client::ScoringServiceClient;
+use pulse_server::{AppState, ModelRegistry};
+use pulse_store::Store;
+use pulse_training::TrainConfig;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::TestServer;
+use crate::models::{MemoryRegistry, ingest_synthetic_until};
+
+fn today() -> i32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    day_of_ts(now)
+}
+
+/// Trains churn and expansion models on the store's data and saves them;
+/// promotes them when `promote`.
+async fn train(
+    store: &Store,
+    registry: &MemoryRegistry,
+    iterations: usize,
+    promote: bool,
+) -> Vec<String> {
+    let hs = store.load_histories(None).await.unwrap();
+    let cfg = TrainConfig {
+        gbt: GbtParams::new().iterations(iterations),
+        ablation: false,
+        ..TrainConfig::default()
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        pulse_training::train_models(
+            &hs,
+            &[ModelKind::Churn, ModelKind::Expansion],
+            None,
+            &cfg,
+            "2026-11-30T00:00:00Z",
+            &mut || 0.0,
+            &mut |_| {},
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut versions = Vec::new();
+    for m in out.models {
+        let e = registry.save(m.artifact).unwrap();
+        if promote {
+            registry.promote(&e.card.version).unwrap();
+        }
+        versions.push(e.card.version);
+    }
+    versions
+}
+
+async fn score_id(
+    c: &mut ScoringServiceClient<Channel>,
+    id: &str,
+    as_of: &str,
+) -> Result<pb::ScoreResponse, tonic::Status> {
+    c.score(pb::ScoreRequest {
+        subject: Some(pb::score_request::Subject::AccountId(id.into())),
+        as_of: as_of.into(),
+        top_drivers: 0,
+    })
+    .await
+    .map(|r| r.into_inner())
+}
+
+/// Waits until the server has loaded its models and scored the population.
+async fn wait_ready(c: &mut ScoringServiceClient<Channel>) -> Vec<pb::ScoreResponse> {
+    for _ in 0..600 {
+        let mut stream = match c.score_batch(pb::ScoreBatchRequest::default()).await {
+            Ok(s) => s.into_inner(),
+            Err(e) if matches!(e.code(), Code::Unavailable | Code::FailedPrecondition) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => panic!("{e:?}"),
+        };
+        let mut all = Vec::new();
+        while let Some(chunk) = stream.message().await.unwrap() {
+            all.extend(chunk.scores);
+        }
+        return all;
+    }
+    panic!("scoring was not ready after 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn score_explain_batch_runs_profile_and_errors() {
+    let store = Store::in_memory().await.unwrap();
+    let end = today() - 1;
+    ingest_synthetic_until(&store, 300, 18, end).await;
+    let registry = Arc::new(MemoryRegistry::default());
+
+    // Before any model: FAILED_PRECONDITION saying how to train one.
+    let server = TestServer::start_with(AppState::new(store.clone(), registry.clone())).await;
+    let mut c = ScoringServiceClient::new(server.channel.clone());
+    let err = score_id(&mut c, "a", "").await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("pulse train"), "{}", err.message());
+    server.stop().await;
+
+    let versions = train(&store, &registry, 40, true).await;
+    assert_eq!(versions, ["churn-v1", "expansion-v1"]);
+    // No scheduled weekly run here, so the stored runs are exactly this test's.
+    let settings = pulse_server::ScoringSettings {
+        weekly_runs: false,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(AppState::with_scoring(
+        store.clone(),
+        registry.clone(),
+        settings,
+    ))
+    .await;
+    let mut c = ScoringServiceClient::new(server.channel.clone());
+    let all = wait_ready(&mut c).await;
+    assert!(all.len() > 100, "{} live accounts", all.len());
+
+    // Score by id: a calibrated probability, health, band and drivers.
+    let id = all[0].account_id.clone();
+    let s = score_id(&mut c, &id, "").await.unwrap();
+    assert_eq!(s.source, pb::ScoreSource::Live as i32);
+    assert!((0.0..=1.0).contains(&s.churn_probability));
+    assert!((s.health - 100.0 * (1.0 - s.churn_probability)).abs() < 1e-9);
+    assert!(["green", "yellow", "red"].contains(&s.band.as_str()));
+    assert!(
+        ["happy_and_successful", "trapped", "accessible", "high_risk"]
+            .contains(&s.quadrant.as_str())
+    );
+    assert_eq!(s.horizon_days, 90);
+    assert!(s.expansion_probability.is_some());
+    assert!((s.arr_at_risk - s.churn_probability * s.arr).abs() < 1e-6);
+    assert_eq!(s.drivers.len(), 3);
+    assert!(s.drivers.iter().all(|d| !d.sentence.is_empty()));
+    assert!(!s.suggested_play.is_empty());
+    assert_eq!(s.models.as_ref().unwrap().churn, "churn-v1");
+    assert_eq!(s.models.as_ref().unwrap().expansion, "expansion-v1");
+
+    // Explain: contributions add up with the base value to the margin, and
+    // their values reproduce the score when sent back as raw features.
+    let e = c
+        .explain(pb::ScoreRequest {
+            subject: Some(pb::score_request::Subject::AccountId(id.clone())),
+            as_of: String::new(),
+            top_drivers: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(e.contributions.len(), pulse_features::n_features());
+    let total: f64 = e.base_value + e.contributions.iter().map(|d| d.contribution).sum::<f64>();
+    assert!((total - e.margin).abs() < 1e-6, "{total} vs {}", e.margin);
+    let values: HashMap<String, f64> = e
+        .contributions
+        .iter()
+        .map(|d| (d.feature.clone(), d.value))
+        .collect();
+    let raw = c
+        .score(pb::ScoreRequest {
+            subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
+                values: values.clone(),
+                arr: s.arr,
+                segment: "smb".into(),
+                reference: "caller-1".into(),
+            })),
+            as_of: String::new(),
+            top_drivers: 2,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(raw.source, pb::ScoreSource::Raw as i32);
+    assert_eq!(raw.account_id, "caller-1");
+    assert!((raw.churn_probability - s.churn_probability).abs() < 1e-12);
+    assert_eq!(raw.drivers.len(), 2);
+
+    // Bad raw features: INVALID_ARGUMENT naming the feature.
+    let mut missing = values.clone();
+    missing.remove("mrr");
+    let err = c
+        .score(pb::ScoreRequest {
+            subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
+                values: missing,
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("features.mrr") && err.message().contains("missing"),
+        "{}",
+        err.message()
+    );
+    let mut bad = values.clone();
+    bad.insert("fcr_rate_90d".into(), 3.0);
+    let err = c
+        .score(pb::ScoreRequest {
+            subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
+                values: bad,
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("features.fcr_rate_90d"),
+        "{}",
+        err.message()
+    );
+
+    // Other errors.
+    let err = score_id(&mut c, "no-such-account", "").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = score_id(&mut c, "  ", "").await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = score_id(&mut c, &id, "30/11/2026").await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("as_of"), "{}", err.message());
+    let err = c.score(pb::ScoreRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = c
+        .score_batch(pb::ScoreBatchRequest {
+            account_ids: vec!["x".into(); pulse_server::MAX_SCORE_BATCH + 1],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+
+    // ScoreBatch by ids reports the unknown ones.
+    let mut stream = c
+        .score_batch(pb::ScoreBatchRequest {
+            account_ids: vec![id.clone(), "ghost".into()],
+            top_drivers: 1,
+            chunk_size: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = Vec::new();
+    let mut not_found = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        got.extend(m.scores);
+        not_found.extend(m.not_found);
+    }
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].churn_probability, s.churn_probability);
+    assert_eq!(got[0].drivers.len(), 1);
+    assert_eq!(not_found, ["ghost"]);
+
+    // Stored runs: two past weeks, then scores as of past dates come from them.
+    let d1 = format_day(end - 14);
+    let d2 = format_day(end - 7);
+    let r1 = c
+        .run_scoring(pb::RunScoringRequest { as_of: d1.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r1.as_of, d1);
+    assert!(r1.accounts > 100);
+    let r2 = c
+        .run_scoring(pb::RunScoringRequest { as_of: d2.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let past = score_id(&mut c, &id, &format_day(end - 10)).await.unwrap();
+    assert_eq!(past.source, pb::ScoreSource::Stored as i32);
+    assert_eq!(past.score_run_id, r1.run_id);
+    assert_eq!(past.as_of, d1);
+    // Re-running a past date never rewrites what was shown then.
+    c.run_scoring(pb::RunScoringRequest { as_of: d1.clone() })
+        .await
+        .unwrap();
+    let again = score_id(&mut c, &id, &format_day(end - 10)).await.unwrap();
+    assert_eq!(again.score_run_id, r1.run_id);
+    assert_eq!(again.churn_probability, past.churn_probability);
+    let err = score_id(&mut c, &id, &format_day(end - 400))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("RunScoring"), "{}", err.message());
+    let runs = c
+        .list_score_runs(pb::ListScoreRunsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .runs;
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].as_of, d2);
+
+    // Change attribution between the two stored weeks adds up.
+    let ch = c
+        .get_score_change(pb::GetScoreChangeRequest {
+            account_id: id.clone(),
+            to: d2.clone(),
+            from: d1.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let sum: f64 = ch.families.iter().map(|f| f.points).sum();
+    assert!((sum - ch.points).abs() < 1e-6, "{sum} vs {}", ch.points);
+    assert!((ch.health_to - ch.health_from - ch.points).abs() < 1e-9);
+    assert!(ch.summary.starts_with("health "), "{}", ch.summary);
+    assert_eq!(r2.as_of, ch.to);
+
+    // The profile: score, trend, interactions and personas.
+    let p = c
+        .get_account_profile(pb::GetAccountProfileRequest {
+            account_id: id.clone(),
+            interactions: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.account_id, id);
+    assert_eq!(
+        p.score.as_ref().unwrap().churn_probability,
+        s.churn_probability
+    );
+    assert_eq!(p.trend.len(), 2);
+    assert_eq!(p.trend[0].as_of, d1);
+    assert!(p.recent_interactions.len() <= 5);
+    assert!(!p.personas.is_empty());
+    assert!(!p.change_summary.is_empty());
+    let err = c
+        .get_account_profile(pb::GetAccountProfileRequest {
+            account_id: "ghost".into(),
+            interactions: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_under_load_swaps_models_without_failing_a_call() {
+    let store = Store::in_memory().await.unwrap();
+    ingest_synthetic_until(&store, 200, 18, today() - 1).await;
+    let registry = Arc::new(MemoryRegistry::default());
+    train(&store, &registry, 30, true).await;
+    let next = train(&store, &registry, 50, false).await;
+    let server = TestServer::start_with(AppState::new(store.clone(), registry.clone())).await;
+    let mut c = ScoringServiceClient::new(server.channel.clone());
+    let all = wait_ready(&mut c).await;
+    let ids: Arc<Vec<String>> = Arc::new(all.iter().map(|s| s.account_id.clone()).collect());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let mut c = c.clone();
+        let (stop, calls, ids) = (stop.clone(), calls.clone(), ids.clone());
+        workers.push(tokio::spawn(async move {
+            let mut versions = Vec::new();
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let id = &ids[i % ids.len()];
+                let s = score_id(&mut c, id, "")
+                    .await
+                    .expect("no call fails during a promotion");
+                versions.push(s.models.unwrap().churn);
+                calls.fetch_add(1, Ordering::Relaxed);
+                i += 8;
+            }
+            versions
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut m = ModelServiceClient::new(server.channel.clone());
+    for v in &next {
+        m.promote_model(pb::PromoteModelRequest { version: v.clone() })
+            .await
+            .unwrap();
+    }
+    // Wait until the new churn model serves, then a little more load.
+    let mut swapped = false;
+    for _ in 0..300 {
+        let s = score_id(&mut c, &ids[0], "").await.unwrap();
+        if s.models.as_ref().unwrap().churn == next[0] {
+            swapped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(swapped, "the promoted model never came into service");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = Vec::new();
+    for w in workers {
+        seen.extend(w.await.unwrap());
+    }
+    assert!(calls.load(Ordering::Relaxed) > 50);
+    assert!(seen.iter().any(|v| v == "churn-v1"));
+    assert!(seen.iter().any(|v| v == &next[0]));
+
+    // The scheduled weekly run (on by default) stored this week's scores.
+    let mut scheduled = None;
+    for _ in 0..300 {
+        let runs = c
+            .list_score_runs(pb::ListScoreRunsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .runs;
+        scheduled = runs.into_iter().find(|r| r.trigger == "scheduled");
+        if scheduled.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scheduled = scheduled.expect("a scheduled run is stored once models are in service");
+    assert_eq!(scheduled.as_of, format_day(today()));
+    assert!(scheduled.accounts > 0);
+    server.stop().await;
+}
