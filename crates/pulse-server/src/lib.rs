@@ -32,8 +32,11 @@ use tonic::transport::server::TcpIncoming;
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use models::MAX_JOBS;
-pub use registry::{ModelRegistry, Promotion, RegistryEntry, RegistryError};
-pub use sentiment::MAX_TEXTS as MAX_SENTIMENT_TEXTS;
+pub use registry::{
+    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
+    is_sentiment_version,
+};
+pub use sentiment::{MAX_TEXTS as MAX_SENTIMENT_TEXTS, SentimentSlot};
 
 /// Everything the services share.
 #[derive(Debug, Clone)]
@@ -44,10 +47,10 @@ pub struct AppState {
     /// Defaults of `ModelService.Train` (a request may override the horizon,
     /// the capacity and the leakage gate).
     pub training: pulse_training::TrainConfig,
-    /// The sentiment model behind `SentimentService` and ingest scoring;
-    /// `None` makes `Analyze` fail with FAILED_PRECONDITION and ingest store
-    /// NULL sentiment.
-    pub sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// The sentiment model behind `SentimentService` and ingest scoring,
+    /// swapped when `ModelService` promotes a sentiment model; empty makes
+    /// `Analyze` fail with FAILED_PRECONDITION and ingest store NULL sentiment.
+    pub sentiment: SentimentSlot,
 }
 
 impl AppState {
@@ -57,12 +60,12 @@ impl AppState {
             store,
             registry,
             training: pulse_training::TrainConfig::default(),
-            sentiment: None,
+            sentiment: SentimentSlot::default(),
         }
     }
 }
 
-/// Largest accepted request message (an ingest batch), in bytes.
+/// Largest accepted request message (an ingest batch, a sentiment corpus), in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves every Pulse service on `listener` until `shutdown` resolves, then
@@ -102,10 +105,12 @@ pub async fn serve(
         state.store.clone(),
         state.registry.clone(),
         state.training.clone(),
-    ));
+        state.sentiment.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
-        model: state.sentiment.clone(),
+        slot: state.sentiment.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 

@@ -27,7 +27,7 @@ use sqlx::sqlite::{
 };
 
 pub use ingest::{BatchOutcome, Rejected};
-pub use read::{AccountFilter, RecordCounts};
+pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
 
 /// Errors from the store. Database errors are internal: callers show them as

@@ -504,7 +504,7 @@ async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
     let registry = std::sync::Arc::new(train::open_registry(cfg)?);
     let mut state = pulse_server::AppState::new(store.clone(), registry);
     state.training = cfg.training.clone();
-    state.sentiment = sentiment_cmd::load_default_model(cfg)?;
+    state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     pulse_server::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

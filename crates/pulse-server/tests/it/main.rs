@@ -4,6 +4,7 @@
 mod ingest;
 mod models;
 mod sentiment;
+mod sentiment_training;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
