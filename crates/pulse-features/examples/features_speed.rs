@@ -75,6 +75,7 @@ fn history(r: &mut Rng, i: usize, first: Day, last: Day) -> AccountHistory {
                 contacts_to_resolve: 1 + r.below(3) as i64,
                 csat: (r.below(3) == 0).then(|| 1 + r.below(5) as i64),
                 sentiment: Some((r.unit() * 2.0 - 1.0) as f32),
+                contact_id: None,
             }
         })
         .collect();

@@ -148,6 +148,14 @@ struct Seen<'a> {
 }
 
 impl<'a> Seen<'a> {
+    fn contains(&self, s: &str) -> bool {
+        self.inline[..self.n].contains(&s) || self.spill.contains(&s)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
     /// Adds `s`; false if it was already there.
     fn insert(&mut self, s: &'a str) -> bool {
         if self.inline[..self.n].contains(&s) || self.spill.contains(&s) {
@@ -319,6 +327,7 @@ fn relationships(h: &AccountHistory, t: Ts, o: &mut Out<'_>) {
     );
     let mut champion_left = false;
     let mut seen = Seen::default();
+    let mut sponsor_ids = Seen::default();
     // Latest first: only the latest observation of each contact counts.
     for c in known.iter().rev() {
         if !seen.insert(&c.contact_id) {
@@ -332,7 +341,10 @@ fn relationships(h: &AccountHistory, t: Ts, o: &mut Out<'_>) {
         strength.add(c.relationship_strength as f64);
         match c.persona {
             Persona::Champion => champion.add(c.relationship_strength, c.sentiment),
-            Persona::ExecutiveSponsor => sponsor.add(c.relationship_strength, c.sentiment),
+            Persona::ExecutiveSponsor => {
+                sponsor.add(c.relationship_strength, c.sentiment);
+                sponsor_ids.insert(&c.contact_id);
+            }
             Persona::Admin => admin.add(c.relationship_strength, c.sentiment),
             Persona::Billing | Persona::EndUser => {}
         }
@@ -348,6 +360,21 @@ fn relationships(h: &AccountHistory, t: Ts, o: &mut Out<'_>) {
     o.flag(F::ChampionLeft, champion_left);
     o.flag(F::ExecSponsorPresent, sponsor.strength.is_some());
     o.flag(F::ExecSponsorNegative, sponsor.negative);
+
+    // What the sponsors wrote: the latest scored interaction of one of them.
+    if !sponsor_ids.is_empty() {
+        let key = |i: &crate::InteractionFact| i.opened_at;
+        let recent = between(&h.interactions, key, t - 180 * DAY, t);
+        let latest = recent.iter().rev().find_map(|i| {
+            i.contact_id
+                .as_deref()
+                .filter(|id| sponsor_ids.contains(id))
+                .and(score(i.sentiment))
+        });
+        if let Some(s) = latest {
+            o.set(F::ExecSponsorInteractionSentiment, s);
+        }
+    }
 }
 
 /// The last day whose usage is complete at `t`: a day is over at 23:59:59 UTC.

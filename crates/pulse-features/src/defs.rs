@@ -164,6 +164,8 @@ feature_table! {
         "1 if there is an active executive sponsor";
     ExecSponsorNegative => "exec_sponsor_negative", Relationships, "at t", "0/1",
         "1 if an active executive sponsor's sentiment is negative";
+    ExecSponsorInteractionSentiment => "exec_sponsor_interaction_sentiment", Relationships, "180d", "score [-1,1]",
+        "Model sentiment of the latest scored interaction opened in the window by a contact who is an active executive sponsor at t; NaN if none";
     // ---- Adoption ------------------------------------------------------
     ActiveUsersPerSeat30d => "active_users_per_seat_30d", Adoption, "30d", "fraction",
         "Mean active users per usage row in the window divided by seats at t (daily rows give DAU, weekly rows WAU); 0 with no row in the window; NaN if no usage is known or seats at t are 0 or unknown";
@@ -272,7 +274,7 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case_and_indices_match() {
         let n = features().len();
-        assert!((40..=60).contains(&n), "{n} features");
+        assert!((40..=64).contains(&n), "{n} features");
         for (i, f) in features().iter().enumerate() {
             assert!(
                 f.name

@@ -127,6 +127,8 @@ pub struct InteractionFact {
     pub csat: Option<i64>,
     /// Model sentiment of the text in [-1, 1]; `None` (or NaN) until scored.
     pub sentiment: Option<f32>,
+    /// The contact who wrote or called, if known (per-persona sentiment).
+    pub contact_id: Option<String>,
 }
 
 impl From<&Interaction> for InteractionFact {
@@ -142,6 +144,7 @@ impl From<&Interaction> for InteractionFact {
             contacts_to_resolve: i.contacts_to_resolve,
             csat: i.csat,
             sentiment: None,
+            contact_id: i.contact_id.clone(),
         }
     }
 }

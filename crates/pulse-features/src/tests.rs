@@ -54,6 +54,7 @@ fn interaction(opened_at: Ts) -> InteractionFact {
         contacts_to_resolve: 1,
         csat: None,
         sentiment: None,
+        contact_id: None,
     }
 }
 
@@ -399,6 +400,57 @@ fn relationships_read_each_contacts_latest_observation() {
     );
 }
 
+#[test]
+fn exec_sponsor_interaction_sentiment_is_the_latest_a_sponsor_wrote() {
+    use Persona::*;
+    use Sentiment::*;
+    let t = t0();
+    let mut h = history();
+    h.contacts = vec![
+        contact("s1", ExecutiveSponsor, 3, Positive, true, t - 300 * DAY),
+        contact("s2", ExecutiveSponsor, 2, Neutral, true, t - 300 * DAY),
+        contact("a1", Admin, 3, Positive, true, t - 300 * DAY),
+        // s2 leaves before t: what they wrote no longer counts.
+        contact("s2", ExecutiveSponsor, 2, Neutral, false, t - DAY),
+    ];
+    let by = |who: Option<&str>, at: Ts, s: Option<f32>| InteractionFact {
+        sentiment: s,
+        contact_id: who.map(str::to_string),
+        ..interaction(at)
+    };
+    h.interactions = vec![
+        by(Some("s1"), t - 200 * DAY, Some(0.9)), // outside the 180 days
+        by(Some("s1"), t - 40 * DAY, Some(-0.7)),
+        by(Some("s1"), t - 30 * DAY, None), // not scored
+        by(Some("s2"), t - 20 * DAY, Some(0.8)),
+        by(Some("a1"), t - 10 * DAY, Some(0.5)),
+        by(None, t - 5 * DAY, Some(0.4)),
+        by(Some("s1"), t + 1, Some(0.6)), // after t
+    ];
+    check(
+        &feats(&h, t),
+        &[
+            ("exec_sponsor_interaction_sentiment", -0.7f32 as f64),
+            ("exec_sponsor_sentiment", 1.0),
+        ],
+    );
+    // While s2 was still an active sponsor, theirs was the latest.
+    check(
+        &feats(&h, t - 2 * DAY),
+        &[("exec_sponsor_interaction_sentiment", 0.8f32 as f64)],
+    );
+    check(
+        &feats(&h, t + 1),
+        &[("exec_sponsor_interaction_sentiment", 0.6f32 as f64)],
+    );
+    // No sponsor: missing.
+    h.contacts.retain(|c| c.persona != ExecutiveSponsor);
+    check(
+        &feats(&h, t),
+        &[("exec_sponsor_interaction_sentiment", NAN)],
+    );
+}
+
 /// A start event long before the tests' as-of day, with `seats` seats.
 fn started(seats: i64) -> SubscriptionFact {
     sub(
@@ -596,6 +648,8 @@ fn every_feature_is_set_on_a_full_history() {
     i.resolved_at = Some(i.opened_at + 600);
     i.csat = Some(4);
     i.sentiment = Some(0.3);
+    // Written by the executive sponsor below.
+    i.contact_id = Some(Persona::ExecutiveSponsor.as_str().into());
     h.interactions = vec![
         i.clone(),
         InteractionFact {

@@ -291,6 +291,9 @@ fn unknown(name: &str) -> Option<String> {
         "relationship_strength_mean" => "no active contact",
         "champion_strength" | "champion_sentiment" => "no active champion",
         "exec_sponsor_strength" | "exec_sponsor_sentiment" => "no active executive sponsor",
+        "exec_sponsor_interaction_sentiment" => {
+            "no scored interaction from the executive sponsor in 180 days"
+        }
         "admin_strength" | "admin_sentiment" => "no active admin",
         "active_users_per_seat_30d" => "active users per seat unknown",
         "active_users_trend" | "logins_trend" => "too little usage data for a trend",

@@ -26,6 +26,10 @@ use pulse_sentiment::{Evaluation, Sentiment, SentimentModel, TrainParams, evalua
 /// explanations as a smell test.
 const SAMPLES: &[&str] = &[
     "Still waiting for a reply, this is the third time I ask.",
+    "any update?? this is the third time I'm asking",
+    "Still waiting on an answer here.",
+    "The payroll export is still not resolved.",
+    "Third time asking, no real answer.",
     "The issue is not resolved and nobody calls back :(",
     "Thanks a lot, the export works perfectly now!",
     "Please send me the invoice for March.",

@@ -13,7 +13,8 @@
 //! - Training from labelled text ([`SentimentModel::train`], corpus parsers in
 //!   [`corpus`]) or from survey scores as weak labels
 //!   ([`SentimentModel::train_weak`], [`weak_label`]).
-//! - [`evaluate`] and [`Evaluation`] for held-out numbers.
+//! - [`evaluate`] and [`Evaluation`] for held-out numbers; [`train_held_out`]
+//!   and the [`SentimentCard`] a registry keeps beside a model.
 //!
 //! Architecture Invariant: no file, network or terminal I/O. Models are read
 //! through `std::io::Read` and written through `std::io::Write`, corpora are
@@ -21,6 +22,7 @@
 //! customer data).
 
 mod calibrate;
+mod card;
 pub mod corpus;
 mod error;
 mod eval;
@@ -31,6 +33,9 @@ mod solver;
 pub mod tokenize;
 mod weak;
 
+pub use card::{
+    DEFAULT_SEED, HELD_OUT_FRACTION, HeldOutReport, SentimentCard, TrainingSource, train_held_out,
+};
 pub use corpus::{
     LabelledText, RatedText, as_pairs, parse_labelled_csv, parse_uci, parse_vader_groundtruth,
     stratified_split, vader_label, write_labelled_csv,

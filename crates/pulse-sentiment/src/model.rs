@@ -972,7 +972,7 @@ impl<'de> Deserialize<'de> for SentimentModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use Sentiment::*;
 

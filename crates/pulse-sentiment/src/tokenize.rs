@@ -12,12 +12,19 @@
 //! | emoticon | `<emo+>` + `:)`, `<emo->` + `:(` | Western emoticons (canonical form) and common emoji, each also as its polarity |
 //! | placeholders | `<url>`, `<user>`, `<num>` | links, `@handles`, numbers |
 //! | lexicon polarity | `<lex-3>`, `NOT_<lex+2>` | a word of the VADER lexicon, by the sign and strength of its human rating: level 1 below 1.0, 2 below 2.0, 3 from 2.0 (of 4); `NOT_` in negation scope |
+//! | support phrase | `<lex-2>` for `still waiting` | a two-word phrase of support frustration ([`support_phrase_level`]: `still waiting`, `third time`, `not resolved`, `no response`, `any update`, ...) counts as a lexicon word of that level |
 //!
 //! The lexicon features let the model generalise from the words it saw in
 //! training to the 7,209 words human raters scored for VADER (Hutto and
 //! Gilbert, ICWSM 2014; MIT; `data/vader_lexicon_words.tsv`, compiled in),
 //! which matters for support text, whose vocabulary the training corpora
 //! cover only in part. The model learns how much each level counts.
+//!
+//! Support phrases extend that lexicon to two-word phrases customers use
+//! when support fails them. The review, tweet and editorial corpora almost
+//! never contain them, so a feature of their own would get no weight; as a
+//! lexicon level they carry the weight the model learned for words human
+//! raters put at that level (`<lex-2>`: "annoyed", "disappointed").
 //!
 //! Emphasis is also carried into the words themselves, so a linear model can
 //! use its sign: a word in capitals (`AWFUL`) or after an intensifier
@@ -71,6 +78,11 @@ pub struct TokenConfig {
     pub emphasis: bool,
     /// Add the VADER lexicon polarity feature of each lexicon word.
     pub lexicon: bool,
+    /// Add the lexicon polarity of support phrases (`still waiting`; only
+    /// with `lexicon`). Off for models written before it existed, so they
+    /// tokenise as they were trained.
+    #[serde(default)]
+    pub support_phrases: bool,
 }
 
 impl Default for TokenConfig {
@@ -82,7 +94,75 @@ impl Default for TokenConfig {
             char_ngram_max: 5,
             emphasis: true,
             lexicon: true,
+            support_phrases: true,
         }
+    }
+}
+
+/// The lexicon level (negative) of a two-word support phrase, `None` for
+/// other word pairs. Words are lower-cased as the tokeniser sees them.
+///
+/// | phrase | level |
+/// |---|---|
+/// | `still` + waiting / broken / not / no / nothing / failing / stuck / down / wrong / missing / unresolved / haven't / hasn't / havent / hasnt | -2 |
+/// | third / fourth / fifth / 3rd / 4th / 5th / umpteenth / nth + `time` | -2 |
+/// | not / never / isn't / wasn't / hasn't / isnt / wasnt / hasnt / nothing + resolved / fixed / solved / addressed | -2 |
+/// | `no` + response / reply / answer / callback / resolution / update / updates | -2 |
+/// | nobody / noone + responded / answered / replied / called / calls / answers / responds / replies / cares | -2 |
+/// | keeps / kept + failing / crashing / breaking / happening | -2 |
+/// | `any` + update / updates / news; `yet again` | -1 |
+pub fn support_phrase_level(first: &str, second: &str) -> Option<i8> {
+    match first {
+        "still" => matches!(
+            second,
+            "waiting"
+                | "broken"
+                | "not"
+                | "no"
+                | "nothing"
+                | "failing"
+                | "stuck"
+                | "down"
+                | "wrong"
+                | "missing"
+                | "unresolved"
+                | "haven't"
+                | "hasn't"
+                | "havent"
+                | "hasnt"
+        )
+        .then_some(-2),
+        "third" | "fourth" | "fifth" | "3rd" | "4th" | "5th" | "umpteenth" | "nth" => {
+            (second == "time").then_some(-2)
+        }
+        "not" | "never" | "isn't" | "wasn't" | "hasn't" | "isnt" | "wasnt" | "hasnt"
+        | "nothing" => {
+            matches!(second, "resolved" | "fixed" | "solved" | "addressed").then_some(-2)
+        }
+        "no" => matches!(
+            second,
+            "response" | "reply" | "answer" | "callback" | "resolution" | "update" | "updates"
+        )
+        .then_some(-2),
+        "nobody" | "noone" => matches!(
+            second,
+            "responded"
+                | "answered"
+                | "replied"
+                | "called"
+                | "calls"
+                | "answers"
+                | "responds"
+                | "replies"
+                | "cares"
+        )
+        .then_some(-2),
+        "keeps" | "kept" => {
+            matches!(second, "failing" | "crashing" | "breaking" | "happening").then_some(-2)
+        }
+        "any" => matches!(second, "update" | "updates" | "news").then_some(-1),
+        "yet" => (second == "again").then_some(-1),
+        _ => None,
     }
 }
 
@@ -658,6 +738,18 @@ fn word<F: FnMut(&str, &str)>(
         s.feat.push_str(lw);
         emit(&s.feat, &s.feat);
     }
+    if config.lexicon
+        && config.support_phrases
+        && st.have_prev
+        && let Some(level) = support_phrase_level(&s.prev, lw)
+    {
+        // Shown under the phrase in explanations.
+        s.feat.clear();
+        s.feat.push_str(&s.prev);
+        s.feat.push(' ');
+        s.feat.push_str(lw);
+        emit(LEXICON_TOKENS[(level + 3) as usize], &s.feat);
+    }
     if config.char_ngram_max > 0 {
         char_ngrams(config, s, emit);
     }
@@ -733,6 +825,48 @@ mod tests {
             ..TokenConfig::default()
         };
         word_tokens(text, &config)
+    }
+
+    #[test]
+    fn support_phrases_count_as_negative_lexicon_words() {
+        let config = TokenConfig {
+            char_ngram_max: 0,
+            word_bigrams: false,
+            ..TokenConfig::default()
+        };
+        let f = features("Still waiting, third time I ask. Not resolved.", &config);
+        assert_eq!(
+            f,
+            [
+                "still",
+                "waiting",
+                "<lex-2>",
+                "third",
+                "time",
+                "<lex-2>",
+                "i",
+                "ask",
+                "not",
+                "NOT_resolved",
+                // "resolved" is in the VADER lexicon (+1), then the phrase.
+                "NOT_<lex+1>",
+                "<lex-2>"
+            ]
+        );
+        // Across a clause break there is no phrase; old models have none.
+        assert!(!features("still. waiting", &config).contains(&"<lex-2>".to_string()));
+        let old = TokenConfig {
+            support_phrases: false,
+            ..config
+        };
+        assert!(!features("still waiting", &old).contains(&"<lex-2>".to_string()));
+        let parsed: TokenConfig = serde_json::from_str(
+            r#"{"negation_window":3,"word_bigrams":true,"char_ngram_min":5,"char_ngram_max":5,"emphasis":true,"lexicon":true}"#,
+        )
+        .unwrap();
+        assert!(!parsed.support_phrases);
+        assert_eq!(support_phrase_level("any", "update"), Some(-1));
+        assert_eq!(support_phrase_level("still", "great"), None);
     }
 
     #[test]

@@ -41,6 +41,15 @@ impl SurveyKind {
     }
 }
 
+impl From<pulse_core::SurveyKind> for SurveyKind {
+    fn from(k: pulse_core::SurveyKind) -> Self {
+        match k {
+            pulse_core::SurveyKind::Csat => SurveyKind::Csat,
+            pulse_core::SurveyKind::Nps => SurveyKind::Nps,
+        }
+    }
+}
+
 impl fmt::Display for SurveyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

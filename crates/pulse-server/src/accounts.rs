@@ -1,13 +1,13 @@
-//! `AccountService`: reading accounts back.
+//! `AccountService`: reading accounts back, and their relationship map.
 
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::account_service_server::AccountService;
 use pulse_store::{AccountFilter, Store};
 use tonic::{Request, Response, Status};
 
-use crate::convert::{account_out, contact_out};
+use crate::convert::{account_out, contact_out, relationship_out};
 use crate::error::ServerError;
-use pulse_core::FieldError;
+use pulse_core::{FieldError, Persona, Sentiment};
 
 pub(crate) struct AccountSvc {
     pub(crate) store: Store,
@@ -57,6 +57,48 @@ impl AccountService for AccountSvc {
                 operational_events: c.operational_events,
                 outreach: c.outreach,
             }),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetRelationships"))]
+    async fn get_relationships(
+        &self,
+        request: Request<pb::GetRelationshipsRequest>,
+    ) -> Result<Response<pb::Relationships>, Status> {
+        let id = request.into_inner().account_id;
+        if id.trim().is_empty() {
+            return Err(ServerError::Invalid(FieldError::new("account_id", "is required")).into());
+        }
+        if self
+            .store
+            .account(&id)
+            .await
+            .map_err(ServerError::from)?
+            .is_none()
+        {
+            return Err(ServerError::NotFound {
+                what: "account",
+                id,
+            }
+            .into());
+        }
+        let map = self
+            .store
+            .persona_map(&id)
+            .await
+            .map_err(ServerError::from)?;
+        let negative_executive_sponsor = map.iter().any(|r| {
+            r.contact.active
+                && r.contact.persona == Persona::ExecutiveSponsor
+                && (r.contact.sentiment == Sentiment::Negative
+                    || r.latest_interaction
+                        .as_ref()
+                        .is_some_and(|i| i.label == Sentiment::Negative))
+        });
+        Ok(Response::new(pb::Relationships {
+            account_id: id,
+            relationships: map.into_iter().map(relationship_out).collect(),
+            negative_executive_sponsor,
         }))
     }
 

@@ -190,6 +190,27 @@ pub(crate) fn contact_out(c: Contact) -> pb::Contact {
     }
 }
 
+/// One contact of a relationship map.
+pub(crate) fn relationship_out(r: pulse_store::ContactRelationship) -> pb::Relationship {
+    let c = r.contact;
+    pb::Relationship {
+        contact_id: c.id,
+        name: c.name,
+        persona: c.persona.to_string(),
+        relationship_strength: c.relationship_strength,
+        recorded_sentiment: c.sentiment.to_string(),
+        active: c.active,
+        observed_at: format_ts(c.observed_at),
+        latest_interaction: r.latest_interaction.map(|i| pb::InteractionSentiment {
+            interaction_id: i.interaction_id,
+            opened_at: format_ts(i.opened_at),
+            label: i.label.to_string(),
+            score: i.score,
+            model: i.model,
+        }),
+    }
+}
+
 /// The headline metrics of a model card.
 pub(crate) fn key_metrics_out(m: &pulse_models::Metrics) -> pb::KeyMetrics {
     pb::KeyMetrics {
@@ -222,6 +243,34 @@ pub(crate) fn model_summary_out(e: &crate::registry::RegistryEntry) -> pb::Model
         tabular: e.tabular,
         metrics: c.metrics.as_ref().map(key_metrics_out),
         sha256: c.sha256.clone(),
+        sentiment: None,
+    }
+}
+
+/// A sentiment model as a registry listing shows it.
+pub(crate) fn sentiment_summary_out(e: &crate::registry::SentimentEntry) -> pb::ModelSummary {
+    let c = &e.card;
+    let ev = &c.held_out.evaluation;
+    pb::ModelSummary {
+        version: c.version.clone(),
+        kind: "sentiment".into(),
+        algorithm: "tfidf_logistic".into(),
+        created_at: c.created_at.clone(),
+        promoted: e.promoted,
+        tabular: false,
+        metrics: None,
+        sha256: String::new(),
+        sentiment: Some(pb::SentimentMetrics {
+            accuracy: ev.accuracy,
+            macro_f1: ev.macro_f1,
+            f1_negative: ev.per_class[0].f1,
+            f1_neutral: ev.per_class[1].f1,
+            f1_positive: ev.per_class[2].f1,
+            n_train: c.held_out.train_documents as u64,
+            n_test: c.held_out.held_out_documents as u64,
+            source: c.source.as_str().into(),
+            fingerprint: c.fingerprint.clone(),
+        }),
     }
 }
 

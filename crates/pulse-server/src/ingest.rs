@@ -1,7 +1,5 @@
 //! `IngestService`: client-streaming ingest of records of any entity.
 
-use std::sync::Arc;
-
 use futures::StreamExt;
 use pulse_core::TextScorer;
 use pulse_proto::v1 as pb;
@@ -11,6 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{RecordIn, describe};
 use crate::error::ServerError;
+use crate::sentiment::SentimentSlot;
 
 /// Most records one stream message may carry (each message is one transaction).
 pub const MAX_BATCH: usize = 50_000;
@@ -19,9 +18,9 @@ pub const MAX_REJECTIONS: usize = 10_000;
 
 pub(crate) struct IngestSvc {
     pub(crate) store: Store,
-    /// Scores interaction and survey text as it is stored; `None` stores
-    /// NULL sentiment.
-    pub(crate) sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// Scores interaction and survey text as it is stored (the model in
+    /// service when each batch starts); an empty slot stores NULL sentiment.
+    pub(crate) sentiment: SentimentSlot,
     /// Told when records were stored, so the scoring population is rebuilt.
     pub(crate) scoring: Arc<crate::serving::Scoring>,
 }
@@ -64,7 +63,8 @@ impl IngestService for IngestSvc {
                 }
             }
             summary.received += (batch.len() + rejections.len()) as u64;
-            let scorer = self.sentiment.as_deref().map(|m| m as &dyn TextScorer);
+            let model = self.sentiment.get();
+            let scorer = model.as_deref().map(|m| m as &dyn TextScorer);
             let out = self
                 .store
                 .ingest_scored(batch, scorer)

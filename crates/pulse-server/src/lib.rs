@@ -35,9 +35,12 @@ use tonic::transport::server::TcpIncoming;
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use models::MAX_JOBS;
-pub use registry::{ModelRegistry, Promotion, RegistryEntry, RegistryError};
+pub use registry::{
+    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
+    is_sentiment_version,
+};
 pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH};
-pub use sentiment::MAX_TEXTS as MAX_SENTIMENT_TEXTS;
+pub use sentiment::{MAX_TEXTS as MAX_SENTIMENT_TEXTS, SentimentSlot};
 pub use serving::{Scoring, ScoringSettings};
 
 /// Everything the services share.
@@ -49,10 +52,10 @@ pub struct AppState {
     /// Defaults of `ModelService.Train` (a request may override the horizon,
     /// the capacity and the leakage gate).
     pub training: pulse_training::TrainConfig,
-    /// The sentiment model behind `SentimentService` and ingest scoring;
-    /// `None` makes `Analyze` fail with FAILED_PRECONDITION and ingest store
-    /// NULL sentiment.
-    pub sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// The sentiment model behind `SentimentService` and ingest scoring,
+    /// swapped when `ModelService` promotes a sentiment model; empty makes
+    /// `Analyze` fail with FAILED_PRECONDITION and ingest store NULL sentiment.
+    pub sentiment: SentimentSlot,
     /// The promoted models and scoring population in memory.
     pub scoring: Arc<Scoring>,
     /// Bumped on every promotion; scoring reloads the models when it moves.
@@ -76,13 +79,13 @@ impl AppState {
             store,
             registry,
             training: pulse_training::TrainConfig::default(),
-            sentiment: None,
+            sentiment: SentimentSlot::default(),
             models_changed: tokio::sync::watch::Sender::new(0),
         }
     }
 }
 
-/// Largest accepted request message (an ingest batch), in bytes.
+/// Largest accepted request message (an ingest batch, a sentiment corpus), in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves every Pulse service on `listener` until `shutdown` resolves, then
@@ -130,6 +133,7 @@ pub async fn serve(
         state.registry.clone(),
         state.training.clone(),
         state.models_changed.clone(),
+        state.sentiment.clone(),
     ));
     let scoring = ScoringServiceServer::new(scoring::ScoringSvc {
         store: state.store.clone(),
@@ -138,7 +142,7 @@ pub async fn serve(
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
-        model: state.sentiment.clone(),
+        slot: state.sentiment.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 

@@ -4,8 +4,15 @@
 //! job loads every account history from the store, runs the training
 //! pipeline (`pulse_training`) on tokio's blocking pool, saves the artifacts
 //! through the [`ModelRegistry`] and promotes them when asked (or when their
-//! kind has no promoted model yet). One job runs at a time; the last
-//! [`MAX_JOBS`] jobs stay queryable.
+//! kind has no promoted model yet). `TrainSentiment` does the same for a
+//! sentiment model, from an uploaded `text,label` corpus (parsed before the
+//! job starts, so a bad line is INVALID_ARGUMENT) or from the store's weakly
+//! labelled text. One job runs at a time; the last [`MAX_JOBS`] jobs stay
+//! queryable.
+//!
+//! Promoting a sentiment model, by `PromoteModel` or a `TrainSentiment` job
+//! asked to, swaps it into the [`SentimentSlot`] shared with
+//! `SentimentService` and ingest: the next call uses it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,13 +23,18 @@ use pulse_core::time::format_ts;
 use pulse_models::ModelKind;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_server::ModelService;
-use pulse_store::Store;
+use pulse_sentiment::{
+    DEFAULT_SEED, Sentiment, SentimentCard, SentimentModel, TrainingSource, class_index,
+    parse_labelled_csv, train_held_out, weak_label,
+};
+use pulse_store::{RatedStoredText, Store};
 use pulse_training::{Progress, Stage, TrainConfig, train_models};
 use tonic::{Request, Response, Status};
 
-use crate::convert::{key_metrics_out, model_summary_out};
+use crate::convert::{key_metrics_out, model_summary_out, sentiment_summary_out};
 use crate::error::ServerError;
-use crate::registry::{ModelRegistry, RegistryEntry, RegistryError};
+use crate::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
+use crate::sentiment::SentimentSlot;
 
 /// Finished jobs kept for `GetTrainJob`.
 pub const MAX_JOBS: usize = 64;
@@ -30,8 +42,10 @@ pub const MAX_JOBS: usize = 64;
 #[derive(Debug, Clone)]
 struct Job {
     state: pb::TrainJobState,
-    stage: Stage,
-    kind: Option<ModelKind>,
+    /// A `pulse_training::Stage` name, or a sentiment job's stage.
+    stage: &'static str,
+    /// The model kind the stage works on; empty if none.
+    kind: &'static str,
     progress: f64,
     models: Vec<pb::ModelSummary>,
     error: String,
@@ -51,6 +65,8 @@ pub(crate) struct ModelSvc {
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
+    /// The sentiment model in service, swapped on promotion.
+    pub(crate) sentiment: SentimentSlot,
     jobs: Arc<Mutex<Jobs>>,
     /// Bumped after every promotion so scoring swaps the new models in.
     models_changed: tokio::sync::watch::Sender<u64>,
@@ -91,21 +107,131 @@ fn parse_kinds(kinds: &[String]) -> Result<Vec<ModelKind>, FieldError> {
     Ok(out)
 }
 
+/// Which models to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KindFilter {
+    All,
+    Account(ModelKind),
+    Sentiment,
+}
+
+fn parse_kind_filter(kind: &str) -> Result<KindFilter, FieldError> {
+    let kind = kind.trim();
+    if kind.is_empty() {
+        Ok(KindFilter::All)
+    } else if kind.eq_ignore_ascii_case("sentiment") {
+        Ok(KindFilter::Sentiment)
+    } else {
+        kind.parse()
+            .map(KindFilter::Account)
+            .map_err(|e: String| FieldError::new("kind", format!("{e} (or sentiment)")))
+    }
+}
+
+/// Texts weakly labelled by the survey score beside them.
+fn weak_docs(rated: Vec<RatedStoredText>) -> Vec<(String, Sentiment)> {
+    rated
+        .into_iter()
+        .map(|t| (t.text, weak_label(t.kind.into(), t.score)))
+        .collect()
+}
+
+/// The documents of an uploaded `text,label` CSV, or the field error that
+/// tells the caller what to fix.
+fn parse_corpus(bytes: &[u8]) -> Result<Vec<(String, Sentiment)>, FieldError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        FieldError::new(
+            "corpus_csv",
+            format!("is not UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let docs: Vec<(String, Sentiment)> = parse_labelled_csv(text)
+        .map_err(|e| FieldError::new("corpus_csv", e.to_string()))?
+        .into_iter()
+        .map(|d| (d.text, d.label))
+        .collect();
+    let mut counts = [0usize; 3];
+    for d in &docs {
+        counts[class_index(d.1)] += 1;
+    }
+    if counts.iter().filter(|&&c| c > 0).count() < 2 {
+        return Err(FieldError::new(
+            "corpus_csv",
+            format!(
+                "holds {} labelled texts of {} label(s): at least two labels are needed",
+                docs.len(),
+                counts.iter().filter(|&&c| c > 0).count()
+            ),
+        ));
+    }
+    Ok(docs)
+}
+
 impl ModelSvc {
     pub(crate) fn new(
         store: Store,
         registry: Arc<dyn ModelRegistry>,
         training: TrainConfig,
         models_changed: tokio::sync::watch::Sender<u64>,
+        sentiment: SentimentSlot,
     ) -> Self {
         ModelSvc {
             store,
             registry,
             training,
+            sentiment,
             jobs: Arc::default(),
             models_changed,
         }
     }
+
+    /// Records a queued job and marks it running, or refuses while another runs.
+    fn start_job(&self, kind: &'static str) -> Result<String, ServerError> {
+        let mut jobs = lock(&self.jobs);
+        if let Some(running) = &jobs.running {
+            return Err(ServerError::FailedPrecondition(format!(
+                "training job {running} is still running; poll it with GetTrainJob and train again when it has finished"
+            )));
+        }
+        jobs.next += 1;
+        let id = format!("train-{}-{}", now_ts(), jobs.next);
+        jobs.by_id.insert(
+            id.clone(),
+            Job {
+                state: pb::TrainJobState::Queued,
+                stage: Stage::Loading.as_str(),
+                kind,
+                progress: 0.0,
+                models: Vec::new(),
+                error: String::new(),
+                started_at: format_ts(now_ts()),
+                finished_at: String::new(),
+            },
+        );
+        jobs.order.push_back(id.clone());
+        while jobs.order.len() > MAX_JOBS {
+            if let Some(old) = jobs.order.pop_front() {
+                jobs.by_id.remove(&old);
+            }
+        }
+        jobs.running = Some(id.clone());
+        Ok(id)
+    }
+}
+
+/// What a job trains.
+enum Work {
+    /// Churn and expansion models from the account histories.
+    Accounts {
+        config: TrainConfig,
+        kinds: Vec<ModelKind>,
+    },
+    /// A sentiment model from a parsed corpus, or from the store's weakly
+    /// labelled text when `None`.
+    Sentiment {
+        corpus: Option<Vec<(String, Sentiment)>>,
+        seed: u64,
+    },
 }
 
 /// Everything a job needs, moved into its task.
@@ -113,8 +239,7 @@ struct JobRun {
     id: String,
     store: Store,
     registry: Arc<dyn ModelRegistry>,
-    config: TrainConfig,
-    kinds: Vec<ModelKind>,
+    sentiment: SentimentSlot,
     promote: bool,
     jobs: Arc<Mutex<Jobs>>,
     models_changed: tokio::sync::watch::Sender<u64>,
@@ -127,9 +252,12 @@ impl JobRun {
         }
     }
 
-    async fn run(self) {
+    async fn run(self, work: Work) {
         let id = self.id.clone();
-        let result = self.train().await;
+        let result = match work {
+            Work::Accounts { config, kinds } => self.train(config, kinds).await,
+            Work::Sentiment { corpus, seed } => self.train_sentiment(corpus, seed).await,
+        };
         let mut jobs = lock(&self.jobs);
         if jobs.running.as_deref() == Some(id.as_str()) {
             jobs.running = None;
@@ -139,8 +267,8 @@ impl JobRun {
             match result {
                 Ok(models) => {
                     j.state = pb::TrainJobState::Succeeded;
-                    j.stage = Stage::Done;
-                    j.kind = None;
+                    j.stage = Stage::Done.as_str();
+                    j.kind = "";
                     j.progress = 1.0;
                     j.models = models;
                 }
@@ -153,10 +281,14 @@ impl JobRun {
         }
     }
 
-    async fn train(&self) -> Result<Vec<pb::ModelSummary>, String> {
+    async fn train(
+        &self,
+        config: TrainConfig,
+        kinds: Vec<ModelKind>,
+    ) -> Result<Vec<pb::ModelSummary>, String> {
         self.update(|j| {
             j.state = pb::TrainJobState::Running;
-            j.stage = Stage::Loading;
+            j.stage = Stage::Loading.as_str();
         });
         let histories = self.store.load_histories(None).await.map_err(|e| {
             tracing::error!(error = %e, "loading histories for training");
@@ -164,8 +296,6 @@ impl JobRun {
         })?;
         let jobs = self.jobs.clone();
         let id = self.id.clone();
-        let config = self.config.clone();
-        let kinds = self.kinds.clone();
         let trained = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let created_at = format_ts(now_ts());
@@ -178,8 +308,8 @@ impl JobRun {
                 &mut || started.elapsed().as_secs_f64(),
                 &mut |p: Progress| {
                     if let Some(j) = lock(&jobs).by_id.get_mut(&id) {
-                        j.stage = p.stage;
-                        j.kind = p.kind;
+                        j.stage = p.stage.as_str();
+                        j.kind = p.kind.map_or("", ModelKind::as_str);
                         // Loading took the first 5%.
                         j.progress = 0.05 + 0.9 * p.fraction;
                     }
@@ -191,8 +321,8 @@ impl JobRun {
         .map_err(|e| e.to_string())?;
 
         self.update(|j| {
-            j.stage = Stage::Saving;
-            j.kind = None;
+            j.stage = Stage::Saving.as_str();
+            j.kind = "";
             j.progress = 0.95;
         });
         let registry = self.registry.clone();
@@ -220,14 +350,74 @@ impl JobRun {
         }
         Ok(saved.iter().map(model_summary_out).collect())
     }
+
+    async fn train_sentiment(
+        &self,
+        corpus: Option<Vec<(String, Sentiment)>>,
+        seed: u64,
+    ) -> Result<Vec<pb::ModelSummary>, String> {
+        self.update(|j| {
+            j.state = pb::TrainJobState::Running;
+            j.stage = "loading";
+        });
+        let (docs, source) = match corpus {
+            Some(docs) => (docs, TrainingSource::Corpus),
+            None => {
+                let rated = self.store.rated_texts().await.map_err(|e| {
+                    tracing::error!(error = %e, "loading rated texts for sentiment training");
+                    "internal error while loading the stored texts".to_string()
+                })?;
+                (weak_docs(rated), TrainingSource::WeakLabels)
+            }
+        };
+        if docs.is_empty() {
+            return Err("no labelled text to train on: the store holds no interaction with a CSAT and no survey comment; upload a corpus (corpus_csv) instead".into());
+        }
+        self.update(|j| {
+            j.stage = "training";
+            j.progress = 0.1;
+        });
+        let (model, report) = tokio::task::spawn_blocking(move || train_held_out(docs, seed))
+            .await
+            .map_err(|e| format!("training task failed: {e}"))?
+            .map_err(|e| format!("training failed: {e}"))?;
+        let card = SentimentCard::new(&model, source, report, format_ts(now_ts()));
+        self.update(|j| {
+            j.stage = "saving";
+            j.progress = 0.95;
+        });
+        let model = Arc::new(model);
+        let registry = self.registry.clone();
+        let promote = self.promote;
+        let m = model.clone();
+        let entry = tokio::task::spawn_blocking(move || {
+            let mut entry = registry.save_sentiment(card, &m)?;
+            if promote {
+                registry.promote_sentiment(&entry.card.version)?;
+                entry.promoted = true;
+            }
+            Ok::<_, RegistryError>(entry)
+        })
+        .await
+        .map_err(|e| format!("saving task failed: {e}"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "saving the sentiment model");
+            format!("saving the sentiment model failed: {e}")
+        })?;
+        if entry.promoted {
+            self.sentiment.set(model, Some(entry.card.version.clone()));
+            tracing::info!(version = %entry.card.version, "sentiment model promoted and in service");
+        }
+        Ok(vec![sentiment_summary_out(&entry)])
+    }
 }
 
 fn job_out(id: &str, j: &Job) -> pb::TrainJob {
     pb::TrainJob {
         job_id: id.to_string(),
         state: j.state as i32,
-        stage: j.stage.as_str().to_string(),
-        kind: j.kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
+        stage: j.stage.to_string(),
+        kind: j.kind.to_string(),
         progress: j.progress,
         models: j.models.clone(),
         error: j.error.clone(),
@@ -282,50 +472,73 @@ impl ModelService for ModelSvc {
             )
             .into());
         }
-        let id = {
-            let mut jobs = lock(&self.jobs);
-            if let Some(running) = &jobs.running {
-                return Err(ServerError::FailedPrecondition(format!(
-                    "training job {running} is still running; poll it with GetTrainJob and train again when it has finished"
-                ))
-                .into());
-            }
-            jobs.next += 1;
-            let id = format!("train-{}-{}", now_ts(), jobs.next);
-            jobs.by_id.insert(
-                id.clone(),
-                Job {
-                    state: pb::TrainJobState::Queued,
-                    stage: Stage::Loading,
-                    kind: None,
-                    progress: 0.0,
-                    models: Vec::new(),
-                    error: String::new(),
-                    started_at: format_ts(now_ts()),
-                    finished_at: String::new(),
-                },
-            );
-            jobs.order.push_back(id.clone());
-            while jobs.order.len() > MAX_JOBS {
-                if let Some(old) = jobs.order.pop_front() {
-                    jobs.by_id.remove(&old);
-                }
-            }
-            jobs.running = Some(id.clone());
-            id
-        };
+        let id = self.start_job("")?;
         tracing::info!(job = %id, ?kinds, "training job started");
         let run = JobRun {
             id: id.clone(),
             store: self.store.clone(),
             registry: self.registry.clone(),
-            config,
-            kinds,
+            sentiment: self.sentiment.clone(),
             promote: r.promote,
             jobs: self.jobs.clone(),
             models_changed: self.models_changed.clone(),
         };
-        tokio::spawn(run.run());
+        tokio::spawn(run.run(Work::Accounts { config, kinds }));
+        Ok(Response::new(pb::TrainResponse { job_id: id }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "TrainSentiment"))]
+    async fn train_sentiment(
+        &self,
+        request: Request<pb::TrainSentimentRequest>,
+    ) -> Result<Response<pb::TrainResponse>, Status> {
+        let r = request.into_inner();
+        let seed = if r.seed == 0 { DEFAULT_SEED } else { r.seed };
+        let corpus = match (r.corpus_csv.is_empty(), r.from_store) {
+            (false, false) => {
+                let bytes = r.corpus_csv;
+                // Parsing a large corpus is CPU work: off the async workers.
+                let docs = tokio::task::spawn_blocking(move || parse_corpus(&bytes))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "corpus parsing task failed");
+                        Status::internal("internal error")
+                    })?
+                    .map_err(ServerError::from)?;
+                Some(docs)
+            }
+            (true, true) => None,
+            (false, true) => {
+                return Err(ServerError::Invalid(FieldError::new(
+                    "corpus_csv",
+                    "give either corpus_csv or from_store, not both",
+                ))
+                .into());
+            }
+            (true, false) => {
+                return Err(ServerError::Invalid(FieldError::new(
+                    "corpus_csv",
+                    "is required unless from_store is set (a text,label CSV)",
+                ))
+                .into());
+            }
+        };
+        let id = self.start_job("sentiment")?;
+        tracing::info!(
+            job = %id,
+            from_store = corpus.is_none(),
+            documents = corpus.as_ref().map_or(0, Vec::len),
+            "sentiment training job started"
+        );
+        let run = JobRun {
+            id: id.clone(),
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            sentiment: self.sentiment.clone(),
+            promote: r.promote,
+            jobs: self.jobs.clone(),
+        };
+        tokio::spawn(run.run(Work::Sentiment { corpus, seed }));
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
 
@@ -349,24 +562,32 @@ impl ModelService for ModelSvc {
         request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         let r = request.into_inner();
-        let kind: Option<ModelKind> = if r.kind.trim().is_empty() {
-            None
-        } else {
-            Some(
-                r.kind
-                    .parse()
-                    .map_err(|e: String| ServerError::Invalid(FieldError::new("kind", e)))?,
-            )
-        };
+        let filter = parse_kind_filter(&r.kind).map_err(ServerError::from)?;
         let registry = self.registry.clone();
-        let entries = blocking(move || registry.list()).await?;
-        Ok(Response::new(pb::ListModelsResponse {
-            models: entries
-                .iter()
-                .filter(|e| kind.is_none_or(|k| e.card.kind == k))
-                .map(model_summary_out)
-                .collect(),
-        }))
+        let (accounts, sentiment) = blocking(move || {
+            let accounts = match filter {
+                KindFilter::Sentiment => Vec::new(),
+                _ => registry.list()?,
+            };
+            let sentiment = match filter {
+                KindFilter::Account(_) => Vec::new(),
+                _ => registry.list_sentiment()?,
+            };
+            Ok((accounts, sentiment))
+        })
+        .await?;
+        let mut models: Vec<pb::ModelSummary> = accounts
+            .iter()
+            .filter(|e| match filter {
+                KindFilter::Account(k) => e.card.kind == k,
+                _ => true,
+            })
+            .map(model_summary_out)
+            .chain(sentiment.iter().map(sentiment_summary_out))
+            .collect();
+        // Both lists are newest first; merged, still newest first (stable).
+        models.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(Response::new(pb::ListModelsResponse { models }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetModelCard"))]
@@ -376,6 +597,24 @@ impl ModelService for ModelSvc {
     ) -> Result<Response<pb::ModelCard>, Status> {
         let version = required("version", &request.into_inner().version)?;
         let registry = self.registry.clone();
+        if is_sentiment_version(&version) {
+            let entry = blocking(move || {
+                registry
+                    .list_sentiment()?
+                    .into_iter()
+                    .find(|e| e.card.version == version)
+                    .ok_or(RegistryError::NotFound { version })
+            })
+            .await?;
+            let card_json = serde_json::to_string_pretty(&entry.card).map_err(|e| {
+                ServerError::from(RegistryError::Storage(format!("card to JSON: {e}")))
+            })?;
+            return Ok(Response::new(pb::ModelCard {
+                summary: Some(sentiment_summary_out(&entry)),
+                card_json,
+                compared: Default::default(),
+            }));
+        }
         let entry: RegistryEntry = blocking(move || {
             registry
                 .list()?
@@ -411,6 +650,24 @@ impl ModelService for ModelSvc {
     ) -> Result<Response<pb::PromoteModelResponse>, Status> {
         let version = required("version", &request.into_inner().version)?;
         let registry = self.registry.clone();
+        if is_sentiment_version(&version) {
+            let v = version.clone();
+            let (model, p) = blocking(move || {
+                // Load (and verify) before promoting: a model that cannot
+                // serve is never promoted.
+                let model: SentimentModel = registry.get_sentiment(&v)?;
+                let p = registry.promote_sentiment(&v)?;
+                Ok((model, p))
+            })
+            .await?;
+            self.sentiment.set(Arc::new(model), Some(p.version.clone()));
+            tracing::info!(version = %p.version, previous = ?p.previous, "sentiment model promoted and in service");
+            return Ok(Response::new(pb::PromoteModelResponse {
+                kind: "sentiment".into(),
+                version: p.version,
+                previous: p.previous.unwrap_or_default(),
+            }));
+        }
         let p = blocking(move || registry.promote(&version)).await?;
         self.models_changed.send_modify(|g| *g += 1);
         tracing::info!(kind = %p.kind, version = %p.version, previous = ?p.previous, "model promoted");
@@ -425,6 +682,34 @@ impl ModelService for ModelSvc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_filters_and_corpus_errors_name_their_field() {
+        assert_eq!(parse_kind_filter(" ").unwrap(), KindFilter::All);
+        assert_eq!(
+            parse_kind_filter("Sentiment").unwrap(),
+            KindFilter::Sentiment
+        );
+        assert_eq!(
+            parse_kind_filter("churn").unwrap(),
+            KindFilter::Account(ModelKind::Churn)
+        );
+        assert_eq!(parse_kind_filter("upsell").unwrap_err().field, "kind");
+
+        let docs = parse_corpus(b"text,label\nstill waiting,negative\nthanks!,positive\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        let e = parse_corpus(b"fine,1\nbad,maybe\n").unwrap_err();
+        assert_eq!(e.field, "corpus_csv");
+        assert!(
+            e.reason.starts_with("line 2: label 'maybe'"),
+            "{}",
+            e.reason
+        );
+        let e = parse_corpus(b"a,1\nb,1\n").unwrap_err();
+        assert!(e.reason.contains("at least two labels"), "{}", e.reason);
+        let e = parse_corpus(b"caf\xe9,1\n").unwrap_err();
+        assert_eq!(e.reason, "is not UTF-8 (byte 3)");
+    }
 
     #[test]
     fn kinds_default_to_both_and_reject_unknown_names() {

@@ -4,8 +4,14 @@
 //!
 //! Methods are blocking (a directory registry reads and writes files); the
 //! services call them on tokio's blocking pool.
+//!
+//! Sentiment models (`sentiment-v<N>`) are kept beside the account models with
+//! their own methods, because they are another kind of artifact (a
+//! [`SentimentModel`] and its [`SentimentCard`]); the defaults describe a
+//! registry that keeps none.
 
 use pulse_models::{ModelArtifact, ModelCard, ModelKind};
+use pulse_sentiment::{SentimentCard, SentimentModel};
 
 /// One model in the registry.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +31,30 @@ pub struct Promotion {
     pub version: String,
     /// The version that served the kind before, if any.
     pub previous: Option<String>,
+}
+
+/// One sentiment model in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentimentEntry {
+    pub card: SentimentCard,
+    /// Whether this version serves `SentimentService` and ingest scoring.
+    pub promoted: bool,
+}
+
+/// The outcome of promoting a sentiment model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentimentPromotion {
+    pub version: String,
+    /// The version promoted before, if any.
+    pub previous: Option<String>,
+}
+
+/// Registry versions of sentiment models are `sentiment-v<N>` (a model's
+/// content fingerprint, `sentiment-` and 12 hex digits, never has the `v`).
+pub fn is_sentiment_version(version: &str) -> bool {
+    version
+        .strip_prefix("sentiment-v")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Why a registry call failed.
@@ -61,4 +91,56 @@ pub trait ModelRegistry: Send + Sync + std::fmt::Debug {
 
     /// The version serving `kind`, if any.
     fn promoted(&self, kind: ModelKind) -> Result<Option<String>, RegistryError>;
+
+    /// Every sentiment model, newest first.
+    fn list_sentiment(&self) -> Result<Vec<SentimentEntry>, RegistryError> {
+        Ok(Vec::new())
+    }
+
+    /// Stores a sentiment model under a fresh `sentiment-v<N>`, written into
+    /// its card, and returns the saved entry.
+    fn save_sentiment(
+        &self,
+        card: SentimentCard,
+        model: &SentimentModel,
+    ) -> Result<SentimentEntry, RegistryError> {
+        let _ = (card, model);
+        Err(RegistryError::Storage(
+            "this registry keeps no sentiment models".into(),
+        ))
+    }
+
+    /// A sentiment model. Implementations check that it is the model its
+    /// card describes (the content fingerprint matches) and refuse it if not.
+    fn get_sentiment(&self, version: &str) -> Result<SentimentModel, RegistryError> {
+        Err(RegistryError::NotFound {
+            version: version.to_string(),
+        })
+    }
+
+    /// Makes `version` the sentiment model in service, atomically.
+    fn promote_sentiment(&self, version: &str) -> Result<SentimentPromotion, RegistryError> {
+        Err(RegistryError::NotFound {
+            version: version.to_string(),
+        })
+    }
+
+    /// The promoted sentiment version, if any.
+    fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentiment_versions_are_not_fingerprints() {
+        assert!(is_sentiment_version("sentiment-v1"));
+        assert!(is_sentiment_version("sentiment-v12"));
+        assert!(!is_sentiment_version("sentiment-v"));
+        assert!(!is_sentiment_version("sentiment-0123456789ab"));
+        assert!(!is_sentiment_version("churn-v1"));
+    }
 }

@@ -42,6 +42,7 @@ use crate::{Store, StoreError, on_backend};
 /// Typed access to the columns of a result row, whichever driver read it.
 trait Cols {
     fn text(&self, i: usize) -> Result<&str, StoreError>;
+    fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError>;
     fn int(&self, i: usize) -> Result<i64, StoreError>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
     fn real(&self, i: usize) -> Result<f64, StoreError>;
@@ -53,6 +54,9 @@ macro_rules! sqlx_cols {
     ($row:ty) => {
         impl Cols for $row {
             fn text(&self, i: usize) -> Result<&str, StoreError> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError> {
                 Ok(sqlx::Row::try_get(self, i)?)
             }
             fn int(&self, i: usize) -> Result<i64, StoreError> {
@@ -81,6 +85,12 @@ impl Cols for rusqlite::Row<'_> {
         Ok(self.get_ref(i)?.as_str().map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
         })?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        match self.get_ref(i)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
     }
     fn int(&self, i: usize) -> Result<i64, StoreError> {
         Ok(self.get(i)?)
@@ -138,7 +148,7 @@ impl Fact for ContactFact {
 impl Fact for InteractionFact {
     const TABLE: &'static str = "interactions";
     const SQL: &'static str = "SELECT account_id, channel, topic, opened_at, first_response_at, \
-        resolved_at, escalated, reopened, contacts_to_resolve, csat, sentiment_score \
+        resolved_at, escalated, reopened, contacts_to_resolve, csat, sentiment_score, contact_id \
         FROM interactions WHERE opened_at <= $1 ORDER BY account_id, opened_at";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(InteractionFact {
@@ -155,6 +165,7 @@ impl Fact for InteractionFact {
             contacts_to_resolve: r.int(8)?,
             csat: r.opt_int(9)?,
             sentiment: r.opt_real(10)?.map(|s| s as f32),
+            contact_id: r.opt_text(11)?.map(str::to_string),
         })
     }
 }

@@ -30,7 +30,7 @@ use sqlx::sqlite::{
 
 pub use ingest::{BatchOutcome, Rejected};
 pub use profile::InteractionView;
-pub use read::{AccountFilter, RecordCounts};
+pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
 

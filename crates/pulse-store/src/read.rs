@@ -1,6 +1,11 @@
-//! Reading entities back: accounts, their current contacts, record counts.
+//! Reading entities back: accounts, their current contacts, record counts,
+//! and the relationship map (each current contact with the sentiment of what
+//! they last wrote).
 
-use pulse_core::{Account, Contact};
+use std::collections::HashMap;
+
+use pulse_core::time::Ts;
+use pulse_core::{Account, Contact, Persona, Sentiment};
 
 use crate::{Store, StoreError, on_backend};
 
@@ -25,6 +30,40 @@ pub struct AccountFilter {
     /// Only ids after this one (keyset pagination).
     pub after_id: Option<String>,
     pub limit: usize,
+}
+
+/// The model sentiment of one scored interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredInteraction {
+    pub interaction_id: String,
+    pub opened_at: Ts,
+    pub label: Sentiment,
+    /// In [-1, 1].
+    pub score: f64,
+    /// The sentiment model version that scored it.
+    pub model: String,
+}
+
+/// One current contact of an account with their relationship and sentiment:
+/// the sentiment recorded on the contact (by the CSM or the CRM) and that of
+/// the latest scored interaction they opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRelationship {
+    /// The contact's latest observation.
+    pub contact: Contact,
+    /// Their latest interaction with a sentiment score, if any.
+    pub latest_interaction: Option<ScoredInteraction>,
+}
+
+/// Executive sponsors first, then champions, admins, billing, end users.
+fn persona_rank(p: Persona) -> u8 {
+    match p {
+        Persona::ExecutiveSponsor => 0,
+        Persona::Champion => 1,
+        Persona::Admin => 2,
+        Persona::Billing => 3,
+        Persona::EndUser => 4,
+    }
 }
 
 pub(crate) type AccountRow = (
@@ -133,6 +172,58 @@ impl Store {
         rows.into_iter().map(contact_of).collect()
     }
 
+    /// The relationship map of an account: every current contact (latest
+    /// observation, active or not) with the latest scored interaction they
+    /// opened, executive sponsors first, then champions, admins, billing and
+    /// end users, by id within a persona.
+    pub async fn persona_map(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ContactRelationship>, StoreError> {
+        let contacts = self.current_contacts(account_id).await?;
+        // Newest first per contact; the first row of each contact wins.
+        let sql = "SELECT contact_id, id, opened_at, sentiment_score, sentiment_label, \
+                   sentiment_model FROM interactions \
+                   WHERE account_id = $1 AND contact_id IS NOT NULL \
+                   AND sentiment_score IS NOT NULL AND sentiment_label IS NOT NULL \
+                   ORDER BY contact_id, opened_at DESC, id DESC";
+        type Row = (String, String, i64, f64, String, Option<String>);
+        let rows: Vec<Row> = on_backend!(self, p => {
+            sqlx::query_as::<_, Row>(sql).bind(account_id).fetch_all(p).await?
+        });
+        let mut latest: HashMap<String, ScoredInteraction> = HashMap::new();
+        for (contact_id, id, opened_at, score, label, model) in rows {
+            if latest.contains_key(&contact_id) {
+                continue;
+            }
+            let label = label
+                .parse()
+                .map_err(|e| StoreError::corrupt("interactions", &id, e))?;
+            latest.insert(
+                contact_id,
+                ScoredInteraction {
+                    interaction_id: id,
+                    opened_at,
+                    label,
+                    score,
+                    model: model.unwrap_or_default(),
+                },
+            );
+        }
+        let mut out: Vec<ContactRelationship> = contacts
+            .into_iter()
+            .map(|c| ContactRelationship {
+                latest_interaction: latest.remove(&c.id),
+                contact: c,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (persona_rank(a.contact.persona), &a.contact.id)
+                .cmp(&(persona_rank(b.contact.persona), &b.contact.id))
+        });
+        Ok(out)
+    }
+
     /// Record counts of one account.
     pub async fn record_counts(&self, account_id: &str) -> Result<RecordCounts, StoreError> {
         let sql = "SELECT \
@@ -196,5 +287,114 @@ impl Store {
             q.fetch_all(p).await?
         });
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pulse_core::{Contact, Persona, Record, Sentiment};
+
+    use super::*;
+    use crate::TextSource;
+    use crate::ingest::tests::{account, interaction};
+
+    fn contact(id: &str, persona: Persona, sentiment: Sentiment, at: Ts) -> Record {
+        Record::Contact(Contact {
+            id: id.into(),
+            account_id: "a-1".into(),
+            name: format!("Person {id}"),
+            persona,
+            relationship_strength: 3,
+            sentiment,
+            active: true,
+            observed_at: at,
+        })
+    }
+
+    fn by(id: &str, contact: &str, opened_at: Ts) -> Record {
+        let mut i = interaction(id, "a-1");
+        i.contact_id = Some(contact.into());
+        i.opened_at = opened_at;
+        Record::Interaction(i)
+    }
+
+    #[tokio::test]
+    async fn persona_map_puts_the_latest_scored_interaction_beside_each_contact() {
+        for store in crate::test_stores("persona_map").await {
+            persona_map(store).await;
+        }
+    }
+
+    async fn persona_map(store: Store) {
+        let t = 1_700_000_000;
+        let records = vec![
+            Record::Account(account("a-1")),
+            Record::Account(account("a-2")),
+            contact("c-admin", Persona::Admin, Sentiment::Positive, t),
+            contact("c-exec", Persona::ExecutiveSponsor, Sentiment::Neutral, t),
+            // A later observation: the sponsor's recorded sentiment turned.
+            contact(
+                "c-exec",
+                Persona::ExecutiveSponsor,
+                Sentiment::Negative,
+                t + 10,
+            ),
+            contact("c-user", Persona::EndUser, Sentiment::Neutral, t),
+            by("i-1", "c-exec", t + 100),
+            by("i-2", "c-exec", t + 200), // latest, scored
+            by("i-3", "c-exec", t + 300), // later but never scored
+            by("i-4", "c-admin", t + 100),
+        ];
+        let out = store
+            .ingest(records.into_iter().enumerate().collect())
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        store
+            .set_sentiment(
+                TextSource::Interactions,
+                &[
+                    ("i-1".into(), Some((0.6, Sentiment::Positive))),
+                    ("i-2".into(), Some((-0.8, Sentiment::Negative))),
+                    ("i-4".into(), Some((0.1, Sentiment::Neutral))),
+                ],
+                "sentiment-0123456789ab",
+            )
+            .await
+            .unwrap();
+
+        let map = store.persona_map("a-1").await.unwrap();
+        let seen: Vec<(&str, Sentiment, Option<&str>)> = map
+            .iter()
+            .map(|r| {
+                (
+                    r.contact.id.as_str(),
+                    r.contact.sentiment,
+                    r.latest_interaction
+                        .as_ref()
+                        .map(|i| i.interaction_id.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("c-exec", Sentiment::Negative, Some("i-2")),
+                ("c-admin", Sentiment::Positive, Some("i-4")),
+                ("c-user", Sentiment::Neutral, None),
+            ]
+        );
+        assert_eq!(
+            map[0].latest_interaction,
+            Some(ScoredInteraction {
+                interaction_id: "i-2".into(),
+                opened_at: t + 200,
+                label: Sentiment::Negative,
+                score: -0.8,
+                model: "sentiment-0123456789ab".into(),
+            })
+        );
+        assert!(store.persona_map("a-2").await.unwrap().is_empty());
+        assert!(store.persona_map("nobody").await.unwrap().is_empty());
     }
 }

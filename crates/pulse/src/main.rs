@@ -533,7 +533,7 @@ async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
     let mut state =
         pulse_server::AppState::with_scoring(store.clone(), registry, cfg.scoring_settings());
     state.training = cfg.training.clone();
-    state.sentiment = sentiment_cmd::load_default_model(cfg)?;
+    state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     pulse_server::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -13,6 +13,10 @@
 //!   promoting at the same instant can lose one update (the last rename wins).
 //! - Loading verifies the payload hash and, for account models, that the
 //!   feature schema is this build's, and refuses a mismatch.
+//! - Sentiment models are `sentiment-v<N>.json`: `{"format", "card", "model"}`
+//!   with the [`SentimentCard`] and the model JSON; loading checks that the
+//!   model's content fingerprint is the card's. `registry.json` records the
+//!   promoted one under the kind `sentiment`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,11 +26,18 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use pulse_models::{ArtifactError, ModelArtifact, ModelCard, ModelKind};
-use pulse_server::{ModelRegistry, Promotion, RegistryEntry, RegistryError};
+use pulse_sentiment::{SentimentCard, SentimentModel};
+use pulse_server::{
+    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
+};
 use serde::{Deserialize, Serialize};
 
 const INDEX: &str = "registry.json";
 const INDEX_FORMAT: &str = "pulse-registry/1";
+/// Format of a sentiment model file in the registry.
+const SENTIMENT_FORMAT: &str = "pulse-sentiment-artifact/1";
+/// The family (file prefix) and promotion key of sentiment models.
+const SENTIMENT: &str = "sentiment";
 
 /// The registry directory.
 #[derive(Debug)]
@@ -58,6 +69,28 @@ struct CardOnly {
     card: ModelCard,
 }
 
+/// A sentiment model file as written.
+#[derive(Serialize)]
+struct SentimentFileRef<'a> {
+    format: &'a str,
+    card: &'a SentimentCard,
+    model: &'a SentimentModel,
+}
+
+/// A sentiment model file as read.
+#[derive(Deserialize)]
+struct SentimentFile {
+    format: String,
+    card: SentimentCard,
+    model: SentimentModel,
+}
+
+/// Only the card of a sentiment model file.
+#[derive(Deserialize)]
+struct SentimentCardOnly {
+    card: SentimentCard,
+}
+
 fn storage(context: impl std::fmt::Display, e: impl std::fmt::Display) -> RegistryError {
     RegistryError::Storage(format!("{context}: {e}"))
 }
@@ -66,7 +99,7 @@ fn storage(context: impl std::fmt::Display, e: impl std::fmt::Display) -> Regist
 fn parse_version(v: &str) -> Option<(&str, u64)> {
     let (family, n) = v.rsplit_once("-v")?;
     let n: u64 = n.parse().ok()?;
-    matches!(family, "churn" | "expansion" | "table").then_some((family, n))
+    matches!(family, "churn" | "expansion" | "table" | SENTIMENT).then_some((family, n))
 }
 
 fn family_of(a: &ModelArtifact) -> &'static str {
@@ -192,6 +225,48 @@ impl DirRegistry {
         Ok(())
     }
 
+    /// Writes the bytes `encode` makes for each candidate version to the next
+    /// free `<family>-v<N>.json` and returns that version.
+    fn claim(
+        &self,
+        family: &str,
+        mut encode: impl FnMut(&str) -> Result<Vec<u8>, RegistryError>,
+    ) -> Result<String, RegistryError> {
+        let mut n = self
+            .versions()?
+            .iter()
+            .filter_map(|v| parse_version(v))
+            .filter(|(f, _)| *f == family)
+            .map(|(_, n)| n)
+            .max()
+            .unwrap_or(0);
+        loop {
+            n += 1;
+            let version = format!("{family}-v{n}");
+            let bytes = encode(&version)?;
+            let tmp = self.temp_file(&bytes)?;
+            let path = self.path_of(&version)?;
+            let linked = fs::hard_link(&tmp, &path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => break Ok(version),
+                // Another process claimed this version: take the next one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => break Err(storage(path.display(), e)),
+            }
+        }
+    }
+
+    fn sentiment_card(&self, version: &str) -> Result<SentimentCard, RegistryError> {
+        let text = self.read_text(version)?;
+        let c: SentimentCardOnly =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Refused {
+                version: version.to_string(),
+                reason: format!("not a sentiment model file: {e}"),
+            })?;
+        Ok(c.card)
+    }
+
     fn versions(&self) -> Result<Vec<String>, RegistryError> {
         let entries = fs::read_dir(&self.dir).map_err(|e| storage(self.dir.display(), e))?;
         let mut out = Vec::new();
@@ -213,6 +288,9 @@ impl ModelRegistry for DirRegistry {
         let index = self.read_index()?;
         let mut out = Vec::new();
         for v in self.versions()? {
+            if v.starts_with("sentiment-") {
+                continue;
+            }
             let card = match self.card(&v) {
                 Ok(c) => c,
                 Err(e) => {
@@ -239,6 +317,12 @@ impl ModelRegistry for DirRegistry {
     }
 
     fn get(&self, version: &str) -> Result<ModelArtifact, RegistryError> {
+        if version.starts_with("sentiment-") {
+            return Err(RegistryError::Refused {
+                version: version.to_string(),
+                reason: "it is a sentiment model: it scores text, not accounts or tables".into(),
+            });
+        }
         let text = self.read_text(version)?;
         let refused = |e: ArtifactError| RegistryError::Refused {
             version: version.to_string(),
@@ -263,32 +347,12 @@ impl ModelRegistry for DirRegistry {
     fn save(&self, mut artifact: ModelArtifact) -> Result<RegistryEntry, RegistryError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let family = family_of(&artifact);
-        let mut n = self
-            .versions()?
-            .iter()
-            .filter_map(|v| parse_version(v))
-            .filter(|(f, _)| *f == family)
-            .map(|(_, n)| n)
-            .max()
-            .unwrap_or(0);
-        loop {
-            n += 1;
-            let version = format!("{family}-v{n}");
-            artifact.card.version = version.clone();
-            let bytes = artifact
+        self.claim(family, |version| {
+            artifact.card.version = version.to_string();
+            artifact
                 .to_bytes()
-                .map_err(|e| storage("encoding the artifact", e))?;
-            let tmp = self.temp_file(&bytes)?;
-            let path = self.path_of(&version)?;
-            let linked = fs::hard_link(&tmp, &path);
-            let _ = fs::remove_file(&tmp);
-            match linked {
-                Ok(()) => break,
-                // Another process claimed this version: take the next one.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(storage(path.display(), e)),
-            }
-        }
+                .map_err(|e| storage("encoding the artifact", e))
+        })?;
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -332,6 +396,116 @@ impl ModelRegistry for DirRegistry {
 
     fn promoted(&self, kind: ModelKind) -> Result<Option<String>, RegistryError> {
         Ok(self.read_index()?.promoted.get(kind.as_str()).cloned())
+    }
+
+    fn list_sentiment(&self) -> Result<Vec<SentimentEntry>, RegistryError> {
+        let promoted = self.promoted_sentiment()?;
+        let mut out = Vec::new();
+        for v in self.versions()? {
+            if parse_version(&v).is_none_or(|(f, _)| f != SENTIMENT) {
+                continue;
+            }
+            match self.sentiment_card(&v) {
+                Ok(card) => out.push(SentimentEntry {
+                    promoted: promoted.as_deref() == Some(v.as_str()),
+                    card,
+                }),
+                Err(e) => {
+                    tracing::warn!(version = %v, error = %e, "skipping unreadable sentiment model file")
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            let n = |e: &SentimentEntry| parse_version(&e.card.version).map_or(0, |p| p.1);
+            b.card
+                .created_at
+                .cmp(&a.card.created_at)
+                .then(n(b).cmp(&n(a)))
+        });
+        Ok(out)
+    }
+
+    fn save_sentiment(
+        &self,
+        mut card: SentimentCard,
+        model: &SentimentModel,
+    ) -> Result<SentimentEntry, RegistryError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        card.fingerprint = model.version().to_string();
+        self.claim(SENTIMENT, |version| {
+            card.version = version.to_string();
+            serde_json::to_vec(&SentimentFileRef {
+                format: SENTIMENT_FORMAT,
+                card: &card,
+                model,
+            })
+            .map_err(|e| storage("encoding the sentiment model", e))
+        })?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        let promoted = self.promoted_sentiment()?.as_deref() == Some(card.version.as_str());
+        Ok(SentimentEntry { card, promoted })
+    }
+
+    fn get_sentiment(&self, version: &str) -> Result<SentimentModel, RegistryError> {
+        if parse_version(version).is_none_or(|(f, _)| f != SENTIMENT) {
+            return Err(RegistryError::NotFound {
+                version: version.to_string(),
+            });
+        }
+        let text = self.read_text(version)?;
+        let refused = |reason: String| RegistryError::Refused {
+            version: version.to_string(),
+            reason,
+        };
+        let f: SentimentFile = serde_json::from_str(&text)
+            .map_err(|e| refused(format!("not a readable sentiment model file: {e}")))?;
+        if f.format != SENTIMENT_FORMAT {
+            return Err(refused(format!(
+                "format '{}' is not '{SENTIMENT_FORMAT}'",
+                f.format
+            )));
+        }
+        if f.card.version != version {
+            return Err(refused(format!(
+                "the file holds model {}; was it renamed? restore its name",
+                f.card.version
+            )));
+        }
+        if f.model.version() != f.card.fingerprint {
+            return Err(refused(format!(
+                "the model's fingerprint is {}, its card says {}: the file was changed or corrupted; retrain or restore it",
+                f.model.version(),
+                f.card.fingerprint
+            )));
+        }
+        Ok(f.model)
+    }
+
+    fn promote_sentiment(&self, version: &str) -> Result<SentimentPromotion, RegistryError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.get_sentiment(version)?;
+        let mut index = self.read_index()?;
+        index.format = INDEX_FORMAT.into();
+        let previous = index
+            .promoted
+            .insert(SENTIMENT.to_string(), version.to_string());
+        index.history.push(PromotionRecord {
+            kind: SENTIMENT.to_string(),
+            version: version.to_string(),
+            previous: previous.clone(),
+            at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        });
+        self.write_index(&index)?;
+        Ok(SentimentPromotion {
+            version: version.to_string(),
+            previous,
+        })
+    }
+
+    fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
+        Ok(self.read_index()?.promoted.get(SENTIMENT).cloned())
     }
 }
 
@@ -434,6 +608,100 @@ mod tests {
         ));
         assert!(matches!(
             reg.promote("../etc/passwd"),
+            Err(RegistryError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn sentiment_models_are_saved_listed_verified_and_promoted_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = DirRegistry::open(dir.path()).unwrap();
+        reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
+            .unwrap();
+        let docs: Vec<(String, pulse_sentiment::Sentiment)> = [
+            ("still waiting, this is terrible", "negative"),
+            ("not resolved, awful", "negative"),
+            ("please send the invoice", "neutral"),
+            ("the meeting is on Tuesday", "neutral"),
+            ("thanks, great support", "positive"),
+            ("fantastic, fixed quickly", "positive"),
+        ]
+        .iter()
+        .cycle()
+        .take(60)
+        .map(|(t, l)| (t.to_string(), l.parse().unwrap()))
+        .collect();
+        let (model, report) = pulse_sentiment::train_held_out(docs, 3).unwrap();
+        let card = SentimentCard::new(
+            &model,
+            pulse_sentiment::TrainingSource::Corpus,
+            report,
+            "2026-11-30T00:00:00Z",
+        );
+        let a = reg.save_sentiment(card.clone(), &model).unwrap();
+        let b = reg.save_sentiment(card, &model).unwrap();
+        assert_eq!(
+            (a.card.version.as_str(), b.card.version.as_str()),
+            ("sentiment-v1", "sentiment-v2")
+        );
+        assert!(!a.promoted);
+        // Account listings do not show them, and vice versa.
+        let accounts: Vec<String> = reg
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.card.version)
+            .collect();
+        assert_eq!(accounts, ["churn-v1"]);
+        let listed: Vec<String> = reg
+            .list_sentiment()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.card.version)
+            .collect();
+        assert_eq!(listed, ["sentiment-v2", "sentiment-v1"]);
+        assert_eq!(
+            reg.get_sentiment("sentiment-v1").unwrap().version(),
+            model.version()
+        );
+        assert!(matches!(
+            reg.get("sentiment-v1"),
+            Err(RegistryError::Refused { .. })
+        ));
+
+        assert_eq!(reg.promoted_sentiment().unwrap(), None);
+        let p = reg.promote_sentiment("sentiment-v1").unwrap();
+        assert_eq!(p.previous, None);
+        let p = reg.promote_sentiment("sentiment-v2").unwrap();
+        assert_eq!(p.previous.as_deref(), Some("sentiment-v1"));
+        assert_eq!(reg.promoted(ModelKind::Churn).unwrap(), None);
+        let promoted: Vec<bool> = reg
+            .list_sentiment()
+            .unwrap()
+            .iter()
+            .map(|e| e.promoted)
+            .collect();
+        assert_eq!(promoted, [true, false]);
+
+        // A changed weight no longer matches the card's fingerprint.
+        let path = dir.path().join("sentiment-v1.json");
+        let text = fs::read_to_string(&path).unwrap();
+        let at = text.find("\"weights\":[[").unwrap() + "\"weights\":[[".len();
+        let mut tampered = text.clone();
+        tampered.insert(at, '9');
+        fs::write(&path, tampered).unwrap();
+        match reg.get_sentiment("sentiment-v1") {
+            Err(RegistryError::Refused { reason, .. }) => {
+                assert!(reason.contains("fingerprint"), "{reason}")
+            }
+            other => panic!(
+                "expected a refusal, got {:?}",
+                other.map(|m| m.version().to_string())
+            ),
+        }
+        assert!(reg.promote_sentiment("sentiment-v1").is_err());
+        assert!(matches!(
+            reg.get_sentiment("sentiment-v9"),
             Err(RegistryError::NotFound { .. })
         ));
     }

@@ -1,6 +1,8 @@
 //! `pulse sentiment`: score a CSV column with a sentiment model, rescore the
 //! stored text, and train a model from a labelled corpus or from the store's
-//! survey scores. Also finds the default model for `serve` and `import`.
+//! survey scores, into a file or into the model registry. Also finds the
+//! model `serve`, `import` and `backfill` use: the registry's promoted
+//! sentiment model, else the default model file.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
@@ -12,12 +14,14 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use pulse_core::TextScorer;
 use pulse_sentiment::{
-    Sentiment, SentimentModel, SurveyKind, TrainParams, class_index, evaluate, parse_labelled_csv,
-    stratified_split, weak_label,
+    Sentiment, SentimentCard, SentimentModel, TrainingSource, parse_labelled_csv, train_held_out,
+    weak_label,
 };
+use pulse_server::{ModelRegistry, SentimentSlot};
 use pulse_store::{RatedStoredText, Store, TextSource};
 
 use crate::config::Config;
+use crate::train::{now_rfc3339, open_registry};
 
 /// The default model, relative to the working directory, then to the data dir.
 pub(crate) const DEFAULT_MODEL: &str = "models/sentiment/sentiment-default.json";
@@ -44,8 +48,9 @@ enum SentimentCommand {
         /// Output CSV (row is the 1-based data row of the input).
         #[arg(long)]
         out: PathBuf,
-        /// Model file [default: models/sentiment/sentiment-default.json in the
-        /// working directory, then in the data directory].
+        /// Model file [default: the registry's promoted sentiment model, else
+        /// models/sentiment/sentiment-default.json in the working directory,
+        /// then in the data directory].
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -60,7 +65,8 @@ enum SentimentCommand {
     },
     /// Train a model on a labelled text,label CSV, or on the store's texts
     /// weakly labelled by the CSAT or NPS score next to them; prints held-out
-    /// accuracy and macro-F1 (20% held out, stratified by label).
+    /// accuracy and macro-F1 (20% held out, stratified by label). Saves it to
+    /// --out, or else into the model registry as sentiment-vN with its card.
     Train {
         /// text,label CSV (labels negative/neutral/positive or -1/0/1).
         #[arg(
@@ -73,11 +79,15 @@ enum SentimentCommand {
         /// (CSAT 1-2 / NPS 0-6 negative, CSAT 3 / NPS 7-8 neutral, else positive).
         #[arg(long)]
         from_store: bool,
-        /// Where to write the model JSON.
+        /// Write the model JSON to this file instead of the model registry.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Promote the new registry version (a running server picks it up at
+        /// its next start; ModelService.PromoteModel swaps it at once).
+        #[arg(long, conflicts_with = "out")]
+        promote: bool,
         /// Seed of the held-out split and of training.
-        #[arg(long, default_value_t = 2015)]
+        #[arg(long, default_value_t = pulse_sentiment::DEFAULT_SEED)]
         seed: u64,
     },
 }
@@ -104,8 +114,14 @@ pub(crate) async fn run(args: SentimentArgs, cfg: &Config) -> anyhow::Result<()>
             corpus,
             from_store,
             out,
+            promote,
             seed,
         } => {
+            let source = if from_store {
+                TrainingSource::WeakLabels
+            } else {
+                TrainingSource::Corpus
+            };
             let docs = match corpus {
                 Some(corpus) if !from_store => {
                     let text = std::fs::read_to_string(&corpus)
@@ -123,7 +139,7 @@ pub(crate) async fn run(args: SentimentArgs, cfg: &Config) -> anyhow::Result<()>
                     weak_docs(rated?)
                 }
             };
-            train_docs(docs, &out, seed)
+            train_docs(docs, source, out.as_deref(), promote, seed, cfg)
         }
     }
 }
@@ -143,11 +159,30 @@ fn read_model(path: &Path) -> anyhow::Result<SentimentModel> {
         .with_context(|| format!("reading the sentiment model {}", path.display()))
 }
 
-/// `explicit`, else the first default candidate that exists; an error names
-/// every place tried.
+/// The registry's promoted sentiment model with its version, if there is one.
+fn promoted_model(cfg: &Config) -> anyhow::Result<Option<(String, SentimentModel)>> {
+    if !cfg.models_dir().is_dir() {
+        return Ok(None);
+    }
+    let registry = open_registry(cfg)?;
+    let Some(version) = registry.promoted_sentiment()? else {
+        return Ok(None);
+    };
+    let model = registry
+        .get_sentiment(&version)
+        .with_context(|| format!("loading the promoted sentiment model {version}"))?;
+    Ok(Some((version, model)))
+}
+
+/// `explicit`, else the registry's promoted sentiment model, else the first
+/// default candidate that exists; an error names every place tried.
 pub(crate) fn load_model(explicit: Option<&Path>, cfg: &Config) -> anyhow::Result<SentimentModel> {
     if let Some(p) = explicit {
         return read_model(p);
+    }
+    if let Some((version, model)) = promoted_model(cfg)? {
+        tracing::info!(%version, model = model.version(), "using the promoted sentiment model");
+        return Ok(model);
     }
     let candidates = default_candidates(cfg);
     match candidates.iter().find(|p| p.is_file()) {
@@ -164,9 +199,28 @@ pub(crate) fn load_model(explicit: Option<&Path>, cfg: &Config) -> anyhow::Resul
     }
 }
 
-/// The default model for `serve` and `import`, or `None` (with one warning)
-/// when there is none; a model that exists but does not load is an error.
+/// The model `serve` starts with: the registry's promoted one (with its
+/// version), else the default file, else an empty slot.
+pub(crate) fn serving_slot(cfg: &Config) -> anyhow::Result<SentimentSlot> {
+    if let Some((version, model)) = promoted_model(cfg)? {
+        tracing::info!(%version, model = model.version(), "promoted sentiment model loaded");
+        return Ok(SentimentSlot::new(Some(Arc::new(model)), Some(version)));
+    }
+    Ok(SentimentSlot::new(load_file_model(cfg)?, None))
+}
+
+/// The model for `import` (and `demo`): the registry's promoted one, else the
+/// default file, else `None` (with one warning); a model that exists but
+/// does not load is an error.
 pub(crate) fn load_default_model(cfg: &Config) -> anyhow::Result<Option<Arc<SentimentModel>>> {
+    if let Some((version, model)) = promoted_model(cfg)? {
+        tracing::info!(%version, model = model.version(), "promoted sentiment model loaded");
+        return Ok(Some(Arc::new(model)));
+    }
+    load_file_model(cfg)
+}
+
+fn load_file_model(cfg: &Config) -> anyhow::Result<Option<Arc<SentimentModel>>> {
     let candidates = default_candidates(cfg);
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
         tracing::warn!(
@@ -320,46 +374,65 @@ async fn backfill(store: &Store, model: Arc<SentimentModel>, batch: usize) -> an
 fn weak_docs(rated: Vec<RatedStoredText>) -> Vec<(String, Sentiment)> {
     rated
         .into_iter()
-        .map(|t| {
-            let kind = match t.kind {
-                pulse_core::SurveyKind::Csat => SurveyKind::Csat,
-                pulse_core::SurveyKind::Nps => SurveyKind::Nps,
-            };
-            (t.text, weak_label(kind, t.score))
-        })
+        .map(|t| (t.text, weak_label(t.kind.into(), t.score)))
         .collect()
 }
 
 /// Trains on 80% of `docs` (stratified by label), evaluates on the rest,
-/// writes the model to `out` and prints the numbers.
-fn train_docs(docs: Vec<(String, Sentiment)>, out: &Path, seed: u64) -> anyhow::Result<()> {
+/// writes the model to `out` or saves it (and its card) in the registry,
+/// and prints the numbers.
+fn train_docs(
+    docs: Vec<(String, Sentiment)>,
+    source: TrainingSource,
+    out: Option<&Path>,
+    promote: bool,
+    seed: u64,
+    cfg: &Config,
+) -> anyhow::Result<()> {
     if docs.is_empty() {
         bail!("no labelled text to train on");
     }
-    let (train, held_out) = stratified_split(docs, 0.2, seed, |d| class_index(d.1));
-    let train_refs: Vec<(&str, Sentiment)> = train.iter().map(|(t, l)| (t.as_str(), *l)).collect();
-    let held_refs: Vec<(&str, Sentiment)> =
-        held_out.iter().map(|(t, l)| (t.as_str(), *l)).collect();
-    let params = TrainParams {
-        seed,
-        ..TrainParams::default()
-    };
     let started = std::time::Instant::now();
-    let model = SentimentModel::train(&train_refs, &params).context("training")?;
-    let eval = evaluate(&model, &held_refs);
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut w = BufWriter::new(file);
-    model.write_json(&mut w)?;
-    w.flush()?;
+    let (model, report) = train_held_out(docs, seed).context("training")?;
+    let e = &report.evaluation;
     println!(
         "trained on {} texts in {:.1}s; {} held out: accuracy {:.3}, macro-F1 {:.3}",
-        train.len(),
+        report.train_documents,
         started.elapsed().as_secs_f64(),
-        held_out.len(),
-        eval.accuracy,
-        eval.macro_f1
+        report.held_out_documents,
+        e.accuracy,
+        e.macro_f1
     );
-    println!("model {} -> {}", model.version(), out.display());
+    if let Some(out) = out {
+        let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut w = BufWriter::new(file);
+        model.write_json(&mut w)?;
+        w.flush()?;
+        println!("model {} -> {}", model.version(), out.display());
+        return Ok(());
+    }
+    let registry = open_registry(cfg)?;
+    let card = SentimentCard::new(&model, source, report, now_rfc3339());
+    let mut entry = registry.save_sentiment(card, &model)?;
+    if promote {
+        let p = registry.promote_sentiment(&entry.card.version)?;
+        entry.promoted = true;
+        println!(
+            "model {} saved as {} and promoted{} (servers pick it up at their next start; \
+             ModelService.PromoteModel swaps it into a running one)",
+            model.version(),
+            entry.card.version,
+            p.previous.map(|v| format!(", was {v}")).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "model {} saved as {} in {} (pulse models promote {} to serve it)",
+            model.version(),
+            entry.card.version,
+            registry.dir().display(),
+            entry.card.version
+        );
+    }
     Ok(())
 }
 

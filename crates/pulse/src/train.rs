@@ -127,7 +127,7 @@ fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<ModelKind>> {
     Ok(out)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -439,6 +439,7 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
     match args.command {
         ModelsCommand::List { json } => {
             let list = registry.list()?;
+            let sentiment = registry.list_sentiment()?;
             if json {
                 let v: Vec<serde_json::Value> = list
                     .iter()
@@ -454,12 +455,25 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
                             "sha256": e.card.sha256,
                         })
                     })
+                    .chain(sentiment.iter().map(|e| {
+                        serde_json::json!({
+                            "version": e.card.version,
+                            "kind": "sentiment",
+                            "algorithm": "tfidf_logistic",
+                            "created_at": e.card.created_at,
+                            "promoted": e.promoted,
+                            "source": e.card.source,
+                            "fingerprint": e.card.fingerprint,
+                            "accuracy": e.card.held_out.evaluation.accuracy,
+                            "macro_f1": e.card.held_out.evaluation.macro_f1,
+                        })
+                    }))
                     .collect();
                 serde_json::to_writer_pretty(&mut o, &v)?;
                 writeln!(o)?;
                 return Ok(());
             }
-            if list.is_empty() {
+            if list.is_empty() && sentiment.is_empty() {
                 writeln!(
                     o,
                     "no models in {} yet: run pulse train",
@@ -495,7 +509,69 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
                     f(m.map(|m| m.ece)),
                 )?;
             }
+            if !sentiment.is_empty() {
+                writeln!(
+                    o,
+                    "  {:<16} {:<12} {:<21} {:>8} {:>8} {:>7} {:>7}  fingerprint",
+                    "version", "source", "created", "accuracy", "macro-F1", "train", "test"
+                )?;
+            }
+            for e in &sentiment {
+                let h = &e.card.held_out;
+                writeln!(
+                    o,
+                    "{} {:<16} {:<12} {:<21} {:>8.4} {:>8.4} {:>7} {:>7}  {}",
+                    if e.promoted { "*" } else { " " },
+                    e.card.version,
+                    e.card.source.as_str(),
+                    e.card.created_at,
+                    h.evaluation.accuracy,
+                    h.evaluation.macro_f1,
+                    h.train_documents,
+                    h.held_out_documents,
+                    e.card.fingerprint
+                )?;
+            }
             writeln!(o, "* = promoted (serves its kind)")?;
+        }
+        ModelsCommand::Show { version, json } if pulse_server::is_sentiment_version(&version) => {
+            let entry = registry
+                .list_sentiment()?
+                .into_iter()
+                .find(|e| e.card.version == version)
+                .with_context(|| format!("no sentiment model {version} in the registry"))?;
+            if json {
+                serde_json::to_writer_pretty(&mut o, &entry.card)?;
+                writeln!(o)?;
+                return Ok(());
+            }
+            let c = &entry.card;
+            writeln!(
+                o,
+                "{} (sentiment, tfidf_logistic){}",
+                c.version,
+                if entry.promoted { ", promoted" } else { "" }
+            )?;
+            writeln!(
+                o,
+                "  created {}, trained on {}",
+                c.created_at,
+                c.source.as_str()
+            )?;
+            match registry.get_sentiment(&version) {
+                Ok(_) => writeln!(o, "  integrity: fingerprint {} verified", c.fingerprint)?,
+                Err(e) => writeln!(o, "  integrity: REFUSED: {e}")?,
+            }
+            writeln!(
+                o,
+                "  {} features; {} train / {} held out (seed {}, {:.0}% of every label)",
+                c.features,
+                c.held_out.train_documents,
+                c.held_out.held_out_documents,
+                c.held_out.seed,
+                c.held_out.held_out_fraction * 100.0
+            )?;
+            write!(o, "  held out: {}", c.held_out.evaluation)?;
         }
         ModelsCommand::Show { version, json } => {
             let card = registry.card(&version)?;
@@ -550,6 +626,18 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
                     writeln!(o, "  - {n}")?;
                 }
             }
+        }
+        ModelsCommand::Promote { version } if pulse_server::is_sentiment_version(&version) => {
+            let p = registry.promote_sentiment(&version)?;
+            writeln!(
+                o,
+                "promoted {} to serve sentiment{} (a running server picks it up at its next start, \
+                 or at once through ModelService.PromoteModel; pulse sentiment backfill rescores stored text)",
+                p.version,
+                p.previous
+                    .map(|v| format!(" (was {v}; pulse models promote {v} rolls back)"))
+                    .unwrap_or_default()
+            )?;
         }
         ModelsCommand::Promote { version } => {
             let p = registry.promote(&version)?;

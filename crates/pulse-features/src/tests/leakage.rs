@@ -37,9 +37,10 @@ fn arb_interaction() -> impl Strategy<Value = InteractionFact> {
         proptest::option::of(1..=5i64),
         proptest::option::of(-1.0f32..=1.0),
         0..4usize,
+        proptest::option::of(0..4usize),
     )
         .prop_map(
-            |(opened_at, fr, res, (escalated, reopened), ctr, csat, sentiment, topic)| {
+            |(opened_at, fr, res, (escalated, reopened), ctr, csat, sentiment, topic, contact)| {
                 InteractionFact {
                     opened_at,
                     first_response_at: fr.map(|d| opened_at + d),
@@ -51,6 +52,7 @@ fn arb_interaction() -> impl Strategy<Value = InteractionFact> {
                     contacts_to_resolve: ctr,
                     csat,
                     sentiment,
+                    contact_id: contact.map(|c| format!("c{c}")),
                 }
             },
         )
@@ -284,6 +286,7 @@ fn mutate_future(h: &AccountHistory, t: Ts, seed: u64) -> AccountHistory {
             contacts_to_resolve: 1 + r.below(5) as i64,
             csat: r.coin().then(|| 1 + r.below(5) as i64),
             sentiment: r.coin().then(|| r.below(200) as f32 / 100.0 - 1.0),
+            contact_id: r.coin().then(|| format!("c{}", r.below(4))),
         }
     };
     for i in &h.interactions {

@@ -5,6 +5,7 @@ mod ingest;
 mod models;
 mod scoring;
 mod sentiment;
+mod sentiment_training;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

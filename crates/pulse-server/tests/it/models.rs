@@ -11,7 +11,11 @@ use pulse_core::time::parse_day;
 use pulse_models::{GbtParams, ModelArtifact, ModelKind};
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_client::ModelServiceClient;
-use pulse_server::{AppState, ModelRegistry, Promotion, RegistryEntry, RegistryError};
+use pulse_sentiment::{SentimentCard, SentimentModel};
+use pulse_server::{
+    AppState, ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry,
+    SentimentPromotion,
+};
 use pulse_store::Store;
 use pulse_synth::{SynthConfig, generate};
 use pulse_training::TrainConfig;
@@ -31,6 +35,9 @@ struct Inner {
     /// Version -> artifact bytes, in save order.
     models: Vec<(String, Vec<u8>)>,
     promoted: BTreeMap<&'static str, String>,
+    /// Sentiment cards with their model JSON, in save order.
+    sentiment: Vec<(SentimentCard, Vec<u8>)>,
+    promoted_sentiment: Option<String>,
 }
 
 fn family(a: &ModelArtifact) -> &'static str {
@@ -136,9 +143,77 @@ impl ModelRegistry for MemoryRegistry {
             .get(kind.as_str())
             .cloned())
     }
+
+    fn list_sentiment(&self) -> Result<Vec<SentimentEntry>, RegistryError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .sentiment
+            .iter()
+            .rev()
+            .map(|(card, _)| SentimentEntry {
+                promoted: inner.promoted_sentiment.as_ref() == Some(&card.version),
+                card: card.clone(),
+            })
+            .collect())
+    }
+
+    fn save_sentiment(
+        &self,
+        mut card: SentimentCard,
+        model: &SentimentModel,
+    ) -> Result<SentimentEntry, RegistryError> {
+        let mut inner = self.inner.lock().unwrap();
+        card.version = format!("sentiment-v{}", inner.sentiment.len() + 1);
+        card.fingerprint = model.version().to_string();
+        inner.sentiment.push((card.clone(), model.to_json()));
+        Ok(SentimentEntry {
+            card,
+            promoted: false,
+        })
+    }
+
+    fn get_sentiment(&self, version: &str) -> Result<SentimentModel, RegistryError> {
+        let inner = self.inner.lock().unwrap();
+        let (card, bytes) = inner
+            .sentiment
+            .iter()
+            .find(|(c, _)| c.version == version)
+            .ok_or_else(|| RegistryError::NotFound {
+                version: version.into(),
+            })?;
+        let model = SentimentModel::from_json(&bytes[..]).map_err(|e| RegistryError::Refused {
+            version: version.into(),
+            reason: e.to_string(),
+        })?;
+        if model.version() != card.fingerprint {
+            return Err(RegistryError::Refused {
+                version: version.into(),
+                reason: "fingerprint mismatch".into(),
+            });
+        }
+        Ok(model)
+    }
+
+    fn promote_sentiment(&self, version: &str) -> Result<SentimentPromotion, RegistryError> {
+        self.get_sentiment(version)?;
+        let previous = self
+            .inner
+            .lock()
+            .unwrap()
+            .promoted_sentiment
+            .replace(version.to_string());
+        Ok(SentimentPromotion {
+            version: version.into(),
+            previous,
+        })
+    }
+
+    fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
+        Ok(self.inner.lock().unwrap().promoted_sentiment.clone())
+    }
 }
 
-async fn ingest_synthetic(store: &Store, accounts: usize, months: u32) {
+pub(crate) async fn ingest_synthetic(store: &Store, accounts: usize, months: u32) {
     let end = parse_day("end", "2026-06-30").unwrap();
     ingest_synthetic_until(store, accounts, months, end).await;
 }
@@ -174,7 +249,7 @@ pub(crate) async fn ingest_synthetic_until(
     }
 }
 
-async fn wait(
+pub(crate) async fn wait(
     client: &mut ModelServiceClient<tonic::transport::Channel>,
     id: &str,
 ) -> pb::TrainJob {

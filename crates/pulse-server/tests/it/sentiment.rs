@@ -13,7 +13,7 @@ use crate::TestServer;
 use crate::models::MemoryRegistry;
 
 /// `models/sentiment/sentiment-default.json`, loaded once per test binary.
-fn default_model() -> Arc<SentimentModel> {
+pub(crate) fn default_model() -> Arc<SentimentModel> {
     static MODEL: OnceLock<Arc<SentimentModel>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
@@ -30,7 +30,7 @@ fn default_model() -> Arc<SentimentModel> {
 async fn server(model: Option<Arc<SentimentModel>>) -> TestServer {
     let store = Store::in_memory().await.unwrap();
     let mut state = AppState::new(store, Arc::new(MemoryRegistry::default()));
-    state.sentiment = model;
+    state.sentiment = model.into();
     TestServer::start_with(state).await
 }
 
@@ -124,5 +124,123 @@ async fn analyze_without_a_model_says_how_to_get_one() {
         "{}",
         err.message()
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn relationships_show_a_sponsor_turned_negative_in_what_they_wrote() {
+    use pulse_proto::v1::account_service_client::AccountServiceClient;
+    use pulse_proto::v1::ingest_service_client::IngestServiceClient;
+
+    let server = server(Some(default_model())).await;
+    let contact = |id: &str, persona: &str| pb::Record {
+        entity: Some(pb::record::Entity::Contact(pb::Contact {
+            id: id.into(),
+            account_id: "a-1".into(),
+            name: format!("Person {id}"),
+            persona: persona.into(),
+            relationship_strength: 3,
+            sentiment: "positive".into(),
+            active: Some(true),
+            observed_at: "2026-01-01T00:00:00Z".into(),
+        })),
+    };
+    let interaction = |id: &str, contact: &str, at: &str, body: &str| pb::Record {
+        entity: Some(pb::record::Entity::Interaction(pb::Interaction {
+            id: id.into(),
+            account_id: "a-1".into(),
+            contact_id: contact.into(),
+            channel: "email".into(),
+            topic: "payroll".into(),
+            opened_at: at.into(),
+            body: body.into(),
+            ..Default::default()
+        })),
+    };
+    let records = vec![
+        pb::Record {
+            entity: Some(pb::record::Entity::Account(pb::Account {
+                id: "a-1".into(),
+                name: "Acme".into(),
+                segment: "enterprise".into(),
+                industry: "retail".into(),
+                region: "us-east".into(),
+                plan: "enterprise".into(),
+                mrr: 9_000.0,
+                seats: 400,
+                owner: "dana".into(),
+                start_date: "2024-05-01".into(),
+                status: "active".into(),
+                ..Default::default()
+            })),
+        },
+        contact("c-admin", "admin"),
+        contact("c-exec", "executive_sponsor"),
+        interaction(
+            "i-1",
+            "c-exec",
+            "2026-02-01T09:00:00Z",
+            "Thank you, the rollout went great and the team loves it!",
+        ),
+        interaction(
+            "i-2",
+            "c-exec",
+            "2026-03-01T09:00:00Z",
+            "This is unacceptable. Payroll failed again, still not resolved, terrible!!!",
+        ),
+        interaction("i-3", "c-admin", "2026-03-02T09:00:00Z", ""),
+    ];
+    let summary = IngestServiceClient::new(server.channel.clone())
+        .ingest(tokio_stream::iter(vec![pb::IngestRequest { records }]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+
+    let mut client = AccountServiceClient::new(server.channel.clone());
+    let out = client
+        .get_relationships(pb::GetRelationshipsRequest {
+            account_id: "a-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(out.negative_executive_sponsor);
+    let rows: Vec<(&str, &str, &str, Option<&str>)> = out
+        .relationships
+        .iter()
+        .map(|r| {
+            (
+                r.contact_id.as_str(),
+                r.persona.as_str(),
+                r.recorded_sentiment.as_str(),
+                r.latest_interaction.as_ref().map(|i| i.label.as_str()),
+            )
+        })
+        .collect();
+    // The admin's only interaction is blank, so it has no score.
+    assert_eq!(
+        rows,
+        [
+            ("c-exec", "executive_sponsor", "positive", Some("negative")),
+            ("c-admin", "admin", "positive", None),
+        ]
+    );
+    let latest = out.relationships[0].latest_interaction.as_ref().unwrap();
+    assert_eq!(
+        (latest.interaction_id.as_str(), latest.opened_at.as_str()),
+        ("i-2", "2026-03-01T09:00:00Z")
+    );
+    assert!(latest.score < -0.3, "{latest:?}");
+    assert_eq!(latest.model, default_model().version());
+    assert_eq!(out.relationships[0].relationship_strength, 3);
+
+    let err = client
+        .get_relationships(pb::GetRelationshipsRequest {
+            account_id: "nobody".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
     server.stop().await;
 }
