@@ -1,5 +1,7 @@
 //! `IngestService`: client-streaming ingest of records of any entity.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
 use pulse_core::TextScorer;
 use pulse_proto::v1 as pb;

@@ -537,6 +537,7 @@ impl ModelService for ModelSvc {
             sentiment: self.sentiment.clone(),
             promote: r.promote,
             jobs: self.jobs.clone(),
+            models_changed: self.models_changed.clone(),
         };
         tokio::spawn(run.run(Work::Sentiment { corpus, seed }));
         Ok(Response::new(pb::TrainResponse { job_id: id }))
