@@ -1,6 +1,7 @@
 //! Pulse's gRPC server: the tonic services over the store and the model
 //! registry, the standard `grpc.health.v1` health service and server
-//! reflection.
+//! reflection, behind API-key access control ([`auth`]) and optional TLS
+//! ([`Tls`]).
 //!
 //! Architecture Invariant: this crate (with `pulse-proto`) is the only one that
 //! knows protobuf; it converts at the edge and calls the store and the pure
@@ -10,12 +11,14 @@
 //! directory.
 
 mod accounts;
+pub mod auth;
 mod convert;
 pub mod error;
 mod ingest;
 mod models;
 pub mod registry;
 mod sentiment;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,11 +32,13 @@ use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use models::MAX_JOBS;
 pub use registry::{ModelRegistry, Promotion, RegistryEntry, RegistryError};
 pub use sentiment::MAX_TEXTS as MAX_SENTIMENT_TEXTS;
+pub use tls::{Tls, TlsError};
 
 /// Everything the services share.
 #[derive(Debug, Clone)]
@@ -48,6 +53,9 @@ pub struct AppState {
     /// `None` makes `Analyze` fail with FAILED_PRECONDITION and ingest store
     /// NULL sentiment.
     pub sentiment: Option<Arc<pulse_sentiment::SentimentModel>>,
+    /// The API keys callers must present (see [`auth`]); empty turns access
+    /// control off.
+    pub api_keys: ApiKeys,
 }
 
 impl AppState {
@@ -58,6 +66,7 @@ impl AppState {
             registry,
             training: pulse_training::TrainConfig::default(),
             sentiment: None,
+            api_keys: ApiKeys::default(),
         }
     }
 }
@@ -66,10 +75,13 @@ impl AppState {
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves every Pulse service on `listener` until `shutdown` resolves, then
-/// stops accepting connections and lets in-flight requests finish.
+/// stops accepting connections and lets in-flight requests finish. With
+/// `tls`, connections are TLS only; every call goes through the
+/// [`auth::AuthLayer`] over `state.api_keys`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_svc) = tonic_health::server::health_reporter();
@@ -109,7 +121,17 @@ pub async fn serve(
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
-    Server::builder()
+    if state.api_keys.is_empty() {
+        tracing::warn!(
+            "no API keys configured: access control is off, every caller may call every RPC"
+        );
+    }
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls.config())?;
+    }
+    server
+        .layer(auth::AuthLayer::new(state.api_keys.clone()))
         .add_service(health_svc)
         .add_service(reflection)
         .add_service(ingest)

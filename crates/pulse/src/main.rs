@@ -505,7 +505,7 @@ async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
     let mut state = pulse_server::AppState::new(store.clone(), registry);
     state.training = cfg.training.clone();
     state.sentiment = sentiment_cmd::load_default_model(cfg)?;
-    pulse_server::serve(listener, state, shutdown_signal()).await?;
+    pulse_server::serve(listener, state, None, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
