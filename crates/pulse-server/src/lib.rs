@@ -1,6 +1,7 @@
 //! Pulse's gRPC server: the tonic services over the store and the model
 //! registry, the standard `grpc.health.v1` health service and server
-//! reflection.
+//! reflection, behind API-key access control ([`auth`]) and optional TLS
+//! ([`Tls`]).
 //!
 //! Architecture Invariant: this crate (with `pulse-proto`) is the only one that
 //! knows protobuf; it converts at the edge and calls the store and the pure
@@ -10,6 +11,7 @@
 //! directory.
 
 mod accounts;
+pub mod auth;
 mod convert;
 pub mod error;
 mod ingest;
@@ -18,6 +20,7 @@ pub mod registry;
 mod scoring;
 mod sentiment;
 pub mod serving;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use models::MAX_JOBS;
@@ -42,6 +46,7 @@ pub use registry::{
 pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH};
 pub use sentiment::{MAX_TEXTS as MAX_SENTIMENT_TEXTS, SentimentSlot};
 pub use serving::{Scoring, ScoringSettings};
+pub use tls::{Tls, TlsError};
 
 /// Everything the services share.
 #[derive(Debug, Clone)]
@@ -60,6 +65,9 @@ pub struct AppState {
     pub scoring: Arc<Scoring>,
     /// Bumped on every promotion; scoring reloads the models when it moves.
     pub models_changed: tokio::sync::watch::Sender<u64>,
+    /// The API keys callers must present (see [`auth`]); empty turns access
+    /// control off.
+    pub api_keys: ApiKeys,
 }
 
 impl AppState {
@@ -81,6 +89,7 @@ impl AppState {
             training: pulse_training::TrainConfig::default(),
             sentiment: SentimentSlot::default(),
             models_changed: tokio::sync::watch::Sender::new(0),
+            api_keys: ApiKeys::default(),
         }
     }
 }
@@ -89,10 +98,13 @@ impl AppState {
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves every Pulse service on `listener` until `shutdown` resolves, then
-/// stops accepting connections and lets in-flight requests finish.
+/// stops accepting connections and lets in-flight requests finish. With
+/// `tls`, connections are TLS only; every call goes through the
+/// [`auth::AuthLayer`] over `state.api_keys`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_svc) = tonic_health::server::health_reporter();
@@ -146,7 +158,23 @@ pub async fn serve(
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
-    let served = Server::builder()
+    if state.api_keys.is_empty() {
+        tracing::warn!(
+            "no API keys configured: access control is off, every caller may call every RPC"
+        );
+    }
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = match server.tls_config(tls.config()) {
+            Ok(s) => s,
+            Err(e) => {
+                background.abort();
+                return Err(e);
+            }
+        };
+    }
+    let served = server
+        .layer(auth::AuthLayer::new(state.api_keys.clone()))
         .add_service(health_svc)
         .add_service(reflection)
         .add_service(ingest)

@@ -26,6 +26,27 @@ pub(crate) struct Config {
     /// count, the driver -> play table (`[[scoring.plays]]`), refresh and
     /// weekly runs.
     pub(crate) scoring: pulse_scoring::ScoringConfig,
+    /// Access control (`[auth]`): the API keys, by hash.
+    pub(crate) auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AuthConfig {
+    /// `[[auth.keys]]`; none turns access control off (development only).
+    pub(crate) keys: Vec<KeyConfig>,
+}
+
+/// One API key: `name = "...", role = "reader", sha256 = "..."` (the hash
+/// printed by `pulse keys generate` / `pulse keys hash`; never the key).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyConfig {
+    pub(crate) name: String,
+    /// `reader`, `analyst` or `admin`.
+    pub(crate) role: String,
+    /// SHA-256 of the key, hex.
+    pub(crate) sha256: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -40,6 +61,10 @@ pub(crate) struct ModelsConfig {
 pub(crate) struct ServerConfig {
     /// gRPC listen address.
     pub(crate) addr: SocketAddr,
+    /// PEM certificate chain; with `tls_key`, the server speaks TLS only.
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -61,6 +86,7 @@ impl Default for Config {
             models: ModelsConfig::default(),
             training: pulse_training::TrainConfig::default(),
             scoring: pulse_scoring::ScoringConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -69,6 +95,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             addr: "127.0.0.1:50051".parse().expect("valid default address"),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -108,6 +136,12 @@ impl Config {
                 .parse()
                 .with_context(|| format!("PULSE_SERVER__ADDR: '{v}' is not host:port"))?;
         }
+        if let Some(v) = env("PULSE_TLS_CERT") {
+            cfg.server.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("PULSE_TLS_KEY") {
+            cfg.server.tls_key = Some(PathBuf::from(v));
+        }
         if let Some(v) = env("PULSE_LOG__FORMAT") {
             cfg.log.format = v;
         }
@@ -130,6 +164,8 @@ impl Config {
         if !url.is_empty() && !known.iter().any(|p| url.starts_with(p)) {
             bail!("database_url: '{url}' is not sqlite://PATH or postgres://...");
         }
+        self.api_keys()?;
+        self.tls_paths()?;
         if let Err(e) = self.training.validate() {
             match e {
                 pulse_training::TrainError::Config { key, reason } => {
@@ -146,6 +182,42 @@ impl Config {
     pub(crate) fn scoring_settings(&self) -> pulse_server::ScoringSettings {
         let horizon = u32::try_from(self.training.horizon_days).unwrap_or(90);
         pulse_server::ScoringSettings::new(self.scoring.clone(), horizon)
+    }
+
+    /// The configured API keys, checked: every error names its key
+    /// (`auth.keys[i].field`).
+    pub(crate) fn api_keys(&self) -> anyhow::Result<pulse_server::ApiKeys> {
+        let mut keys = Vec::with_capacity(self.auth.keys.len());
+        for (i, k) in self.auth.keys.iter().enumerate() {
+            if k.name.trim().is_empty() {
+                bail!("auth.keys[{i}].name: empty");
+            }
+            let role: pulse_server::Role = k
+                .role
+                .parse()
+                .with_context(|| format!("auth.keys[{i}].role"))?;
+            let key = pulse_server::ApiKey::from_sha256_hex(k.name.clone(), role, k.sha256.trim())
+                .with_context(|| format!("auth.keys[{i}].sha256"))?;
+            keys.push(key);
+        }
+        pulse_server::ApiKeys::new(keys).context("auth.keys")
+    }
+
+    /// The TLS certificate and key paths, both or neither.
+    pub(crate) fn tls_paths(&self) -> anyhow::Result<Option<(&Path, &Path)>> {
+        fn set(p: &Option<PathBuf>) -> Option<&Path> {
+            p.as_deref().filter(|p| !p.as_os_str().is_empty())
+        }
+        match (set(&self.server.tls_cert), set(&self.server.tls_key)) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (Some(_), None) => {
+                bail!("server.tls_key: a certificate is set (server.tls_cert) but no private key")
+            }
+            (None, Some(_)) => {
+                bail!("server.tls_cert: a private key is set (server.tls_key) but no certificate")
+            }
+        }
     }
 
     /// The model registry directory in effect.
@@ -247,5 +319,68 @@ mod tests {
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.starts_with("training.capacity"), "{err}");
+    }
+
+    #[test]
+    fn api_keys_and_tls_come_from_toml_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        let hash = pulse_server::auth::hash_key("pulse_k");
+        std::fs::write(
+            &file,
+            format!(
+                "[server]\ntls_cert = \"/etc/pulse/cert.pem\"\ntls_key = \"/etc/pulse/key.pem\"\n\
+                 [[auth.keys]]\nname = \"dash\"\nrole = \"reader\"\nsha256 = \"{hash}\"\n"
+            ),
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("PULSE_TLS_KEY", "/run/key.pem")].into();
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let cfg = Config::load(Some(&file), &get).unwrap();
+        cfg.validate().unwrap();
+        let keys = cfg.api_keys().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            keys.verify("pulse_k").map(|k| k.role),
+            Some(pulse_server::Role::Reader)
+        );
+        assert_eq!(
+            cfg.tls_paths().unwrap(),
+            Some((Path::new("/etc/pulse/cert.pem"), Path::new("/run/key.pem")))
+        );
+        // No keys and no TLS by default.
+        let cfg = Config::default();
+        assert!(cfg.api_keys().unwrap().is_empty());
+        assert_eq!(cfg.tls_paths().unwrap(), None);
+    }
+
+    #[test]
+    fn bad_keys_and_half_tls_name_the_key() {
+        let key = |role: &str, sha256: &str| KeyConfig {
+            name: "k".into(),
+            role: role.into(),
+            sha256: sha256.into(),
+        };
+        let hash = pulse_server::auth::hash_key("x");
+        let err = |cfg: Config| format!("{:#}", cfg.validate().unwrap_err());
+        let mut cfg = Config::default();
+        cfg.auth.keys = vec![key("reader", &hash), key("owner", &hash)];
+        let e = err(cfg.clone());
+        assert!(
+            e.starts_with("auth.keys[1].role: 'owner' is not a role"),
+            "{e}"
+        );
+        cfg.auth.keys = vec![key("reader", "pulse_plaintext_key")];
+        let e = err(cfg.clone());
+        assert!(e.starts_with("auth.keys[0].sha256"), "{e}");
+        cfg.auth.keys = vec![key("reader", &hash), key("admin", &hash)];
+        let e = err(cfg.clone());
+        assert!(e.starts_with("auth.keys: two keys are named 'k'"), "{e}");
+        let mut cfg = Config::default();
+        cfg.server.tls_cert = Some("cert.pem".into());
+        assert!(err(cfg.clone()).starts_with("server.tls_key"));
+        cfg.server.tls_cert = None;
+        cfg.server.tls_key = Some("key.pem".into());
+        assert!(err(cfg).starts_with("server.tls_cert"));
     }
 }

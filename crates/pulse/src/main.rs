@@ -1,4 +1,5 @@
-//! The `pulse` command: serve, import, synth, train, models, score, bench and demo.
+//! The `pulse` command: serve, import, synth, train, models, score, bench,
+//! keys and demo.
 //!
 //! Architecture Invariant: this is the only crate that reads files, flags or
 //! the environment, prints to the terminal, or uses `anyhow`. It wires the
@@ -7,6 +8,7 @@
 mod bench;
 mod config;
 mod import;
+mod keys_cmd;
 mod registry;
 mod scores_cmd;
 mod sentiment_cmd;
@@ -62,6 +64,8 @@ enum Command {
         /// Listen address [default: 127.0.0.1:50051].
         #[arg(long)]
         addr: Option<SocketAddr>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Load CSV or JSON Lines files (or directories of them) into the store.
     Import {
@@ -94,6 +98,8 @@ enum Command {
     Scores(scores_cmd::ScoresArgs),
     /// Benchmarks on the store in use.
     Bench(bench::BenchArgs),
+    /// Make API keys for the server's access control.
+    Keys(keys_cmd::KeysArgs),
     /// From nothing to a running server: create the database, generate and load
     /// a synthetic base if the store is empty, then serve.
     Demo {
@@ -109,7 +115,32 @@ enum Command {
         /// Prepare everything, print what to try, and exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
+}
+
+/// TLS for `serve` and `demo` (both or neither; override `[server] tls_cert`,
+/// `tls_key` and `PULSE_TLS_CERT`, `PULSE_TLS_KEY`).
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// PEM certificate chain: serve TLS only.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn apply(self, cfg: &mut Config) {
+        if let Some(p) = self.tls_cert {
+            cfg.server.tls_cert = Some(p);
+        }
+        if let Some(p) = self.tls_key {
+            cfg.server.tls_key = Some(p);
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -170,12 +201,14 @@ fn init_tracing(cfg: &Config) -> anyhow::Result<()> {
 
 async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
     match cmd {
-        Command::Serve { addr } => {
+        Command::Serve { addr, tls } => {
             if let Some(a) = addr {
                 cfg.server.addr = a;
             }
+            tls.apply(&mut cfg);
+            let tls = read_tls(&cfg)?;
             let store = open_store(&cfg).await?;
-            serve(&cfg, store).await
+            serve(&cfg, store, tls).await
         }
         Command::Import {
             paths,
@@ -207,15 +240,18 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Score(args) => train::run_score(&cfg, args),
         Command::Bench(args) => bench::run(&cfg, args).await,
         Command::Scores(args) => scores_cmd::run(&cfg, args).await,
+        Command::Keys(args) => keys_cmd::run(args),
         Command::Demo {
             accounts,
             months,
             addr,
             no_serve,
+            tls,
         } => {
             if let Some(a) = addr {
                 cfg.server.addr = a;
             }
+            tls.apply(&mut cfg);
             demo(&cfg, accounts, months, no_serve).await
         }
     }
@@ -415,6 +451,8 @@ fn synth(
 }
 
 async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> anyhow::Result<()> {
+    // Bad TLS files fail before minutes of generating and training.
+    let tls = read_tls(cfg)?;
     let store = open_store(cfg).await?;
     let counts = store.table_counts().await?;
     let have_accounts = counts
@@ -494,47 +532,95 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             .map(|a| a.id);
     }
     let first = first.unwrap_or_else(|| "ACCOUNT_ID".into());
+    // How grpcurl reaches this server: TLS or not, and the key when keys are on.
+    let transport = match cfg.tls_paths()? {
+        Some((cert, _)) => format!("-cacert {}", cert.display()),
+        None => "-plaintext".to_string(),
+    };
+    let open = format!("grpcurl {transport}");
+    let g = if cfg.auth.keys.is_empty() {
+        open.clone()
+    } else {
+        format!("{open} -H \"authorization: Bearer $PULSE_API_KEY\"")
+    };
     println!();
     println!("Pulse is ready on {addr}. Try, with grpcurl (server reflection is on):");
-    println!("  grpcurl -plaintext {addr} list");
+    if !cfg.auth.keys.is_empty() {
+        println!("  (access control is on: export PULSE_API_KEY=<a key of role analyst or admin>)");
+    }
+    println!("  {open} {addr} list");
+    println!("  {g} -d '{{\"page_size\": 3}}' {addr} pulse.v1.AccountService/ListAccounts");
+    println!("  {g} -d '{{\"id\": \"{first}\"}}' {addr} pulse.v1.AccountService/GetAccount");
+    println!("  {open} {addr} grpc.health.v1.Health/Check");
     println!(
-        "  grpcurl -plaintext -d '{{\"page_size\": 3}}' {addr} pulse.v1.AccountService/ListAccounts"
+        "  {g} -d '{{\"account_id\": \"{first}\", \"top_drivers\": 3}}' {addr} pulse.v1.ScoringService/Score"
     );
     println!(
-        "  grpcurl -plaintext -d '{{\"id\": \"{first}\"}}' {addr} pulse.v1.AccountService/GetAccount"
+        "  {g} -d '{{\"account_id\": \"{first}\"}}' {addr} pulse.v1.ScoringService/GetAccountProfile"
     );
-    println!("  grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
-    println!(
-        "  grpcurl -plaintext -d '{{\"account_id\": \"{first}\", \"top_drivers\": 3}}' {addr} pulse.v1.ScoringService/Score"
-    );
-    println!(
-        "  grpcurl -plaintext -d '{{\"account_id\": \"{first}\"}}' {addr} pulse.v1.ScoringService/GetAccountProfile"
-    );
-    println!("  grpcurl -plaintext {addr} pulse.v1.ModelService/ListModels");
-    println!(
-        "  grpcurl -plaintext -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard"
-    );
+    println!("  {g} {addr} pulse.v1.ModelService/ListModels");
+    println!("  {g} -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard");
     if no_serve {
         store.close().await;
         return Ok(());
     }
-    serve(cfg, store).await
+    serve(cfg, store, tls).await
 }
 
-async fn serve(cfg: &Config, store: Store) -> anyhow::Result<()> {
+/// The server's TLS certificate and key when configured, read and checked.
+fn read_tls(cfg: &Config) -> anyhow::Result<Option<pulse_server::Tls>> {
+    let Some((cert_path, key_path)) = cfg.tls_paths()? else {
+        return Ok(None);
+    };
+    let cert = std::fs::read(cert_path).with_context(|| {
+        format!(
+            "server.tls_cert: reading the certificate {}",
+            cert_path.display()
+        )
+    })?;
+    let key = std::fs::read(key_path).with_context(|| {
+        format!(
+            "server.tls_key: reading the private key {}",
+            key_path.display()
+        )
+    })?;
+    let tls = pulse_server::Tls::from_pem(&cert, &key).with_context(|| {
+        format!(
+            "server.tls_cert {} / server.tls_key {}",
+            cert_path.display(),
+            key_path.display()
+        )
+    })?;
+    Ok(Some(tls))
+}
+
+async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> anyhow::Result<()> {
+    let keys = cfg.api_keys()?;
+    if !cfg.server.addr.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(
+            addr = %cfg.server.addr,
+            "serving without TLS on a non-loopback address: API keys and data travel in clear"
+        );
+    }
     let listener = TcpListener::bind(cfg.server.addr).await.with_context(|| {
         format!(
             "binding {} (is another server running there?)",
             cfg.server.addr
         )
     })?;
-    tracing::info!(addr = %listener.local_addr()?, "serving gRPC");
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        tls = tls.is_some(),
+        keys = keys.len(),
+        "serving gRPC"
+    );
     let registry = std::sync::Arc::new(train::open_registry(cfg)?);
     let mut state =
         pulse_server::AppState::with_scoring(store.clone(), registry, cfg.scoring_settings());
     state.training = cfg.training.clone();
     state.sentiment = sentiment_cmd::serving_slot(cfg)?;
-    pulse_server::serve(listener, state, shutdown_signal()).await?;
+    state.api_keys = keys;
+    pulse_server::serve(listener, state, tls, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,6 +1,6 @@
 //! Tidy checks that run under `cargo test`: every Rust file opens with a `//!`
-//! module doc, every RPC in `proto/` is documented, and every crate follows
-//! the workspace lint policy.
+//! module doc, every RPC in `proto/` is documented, every crate follows the
+//! workspace lint policy, and no tracing call logs a key or interaction text.
 
 use std::path::{Path, PathBuf};
 
@@ -94,5 +94,88 @@ fn every_crate_uses_the_workspace_lints() {
     assert!(
         bad.is_empty(),
         "crates without `[lints] workspace = true`: {bad:?}"
+    );
+}
+
+/// The arguments of every `tracing::` macro call and `#[tracing::instrument]`
+/// attribute in `text` (from the macro name to its closing parenthesis).
+fn tracing_calls(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("tracing::") {
+        let call = &rest[at..];
+        let Some(open) = call.find('(') else { break };
+        let name = &call["tracing::".len()..open];
+        let is_call = name.ends_with('!') || name == "instrument";
+        if is_call
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_!".contains(c))
+        {
+            let mut depth = 0usize;
+            for (i, c) in call[open..].char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    out.push(&call[..open + i + 1]);
+                    break;
+                }
+            }
+        }
+        rest = &call["tracing::".len()..];
+    }
+    out
+}
+
+/// API keys and interaction text are never logged: no tracing call names a
+/// text field or a credential, and instrumented functions record none of
+/// their arguments (`skip_all`).
+#[test]
+fn logs_carry_no_keys_and_no_interaction_text() {
+    let mut rs = Vec::new();
+    files(&root().join("crates"), ".rs", &mut rs);
+    let forbidden = [
+        "body",
+        "subject",
+        "comment",
+        "note",
+        "authorization",
+        "x-api-key",
+        "api_key",
+        "presented",
+        "secret",
+        "password",
+    ];
+    let mut bad = Vec::new();
+    let mut calls = 0;
+    for p in &rs {
+        let text = std::fs::read_to_string(p).unwrap();
+        for call in tracing_calls(&text) {
+            calls += 1;
+            let lower = call.to_ascii_lowercase();
+            let named: Vec<&str> = forbidden
+                .iter()
+                .copied()
+                .filter(|w| lower.contains(w))
+                .collect();
+            let unskipped = call.starts_with("tracing::instrument") && !call.contains("skip_all");
+            if !named.is_empty() || unskipped {
+                bad.push(format!(
+                    "{}: {call}",
+                    p.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        calls > 20,
+        "only {calls} tracing calls found: is the scan broken?"
+    );
+    assert!(
+        bad.is_empty(),
+        "tracing calls that may log a key or interaction text: {bad:#?}"
     );
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on a loopback port, called with real
 //! tonic clients. One test binary for the crate (see STYLE.md).
 
+mod auth;
 mod ingest;
 mod models;
 mod scoring;
@@ -38,7 +39,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            pulse_server::serve(listener, state, async {
+            pulse_server::serve(listener, state, None, async {
                 let _ = rx.await;
             })
             .await

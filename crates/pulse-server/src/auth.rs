@@ -1,0 +1,674 @@
+//! Access control: API keys with roles, checked by a tower layer in front of
+//! every service.
+//!
+//! A key is configured by its SHA-256 (lower-case hex), never in plain text,
+//! and belongs to a [`Role`]: `reader` < `analyst` < `admin`, each allowed
+//! everything the one before it is. A caller sends its key as
+//! `authorization: Bearer <key>` or `x-api-key: <key>`; the [`AuthLayer`]
+//! hashes it, compares the hash with every configured one in constant time,
+//! and checks the key's role against the one the request path needs
+//! ([`ACCESS_RULES`], the one table of who may call what). A call without a
+//! valid key is answered UNAUTHENTICATED, a call beyond its key's role
+//! PERMISSION_DENIED, before any service sees it. Health and reflection stay
+//! open.
+//!
+//! With no key configured ([`ApiKeys::is_empty`]) access control is off and
+//! every call is let through: the development default; `serve` logs a
+//! warning when it starts that way.
+//!
+//! Keys are never logged; the name of the key behind a call is (it is put in
+//! the `caller` span around the call, and in [`Caller`] among the request's
+//! extensions).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::{Either, Ready, ready};
+use http::{HeaderMap, Request, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tonic::Status;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
+
+/// What a key may do; each role may do everything the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Scores, account profiles, ranked lists (and recording outreach on them),
+    /// sentiment analysis.
+    Reader,
+    /// Also training and inspecting models, forecasts and reports.
+    Analyst,
+    /// Also ingest, model promotion and anything not listed (configuration).
+    Admin,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 3] = [Role::Reader, Role::Analyst, Role::Admin];
+
+    /// The name used in configuration: `reader`, `analyst` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+
+    fn from_str(s: &str) -> Result<Role, AuthError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| AuthError::UnknownRole(s.to_string()))
+    }
+}
+
+/// What a request path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a key.
+    Open,
+    /// A key of at least this role.
+    Role(Role),
+}
+
+/// Who may call what: the first rule whose pattern matches the request path
+/// (`/package.Service/Method`) wins. A pattern ending in `*` matches every
+/// path that starts with what comes before the `*`; any other pattern matches
+/// that path only. A path no rule matches needs [`Role::Admin`], so a new
+/// service or method is closed until a rule opens it.
+///
+/// | pattern | access |
+/// |---|---|
+/// | `/grpc.health.v1.Health/*`, `/grpc.reflection.*` | open |
+/// | `/pulse.v1.ScoringService/*`, `/pulse.v1.AccountService/*`, `/pulse.v1.ListService/*`, `/pulse.v1.SentimentService/Analyze` | reader |
+/// | `/pulse.v1.ModelService/Promote*` | admin |
+/// | `/pulse.v1.ModelService/*`, `/pulse.v1.ForecastService/*`, `/pulse.v1.ReportService/*` | analyst |
+/// | `/pulse.v1.IngestService/*`, anything else | admin |
+pub const ACCESS_RULES: &[(&str, Access)] = &[
+    ("/grpc.health.v1.Health/*", Access::Open),
+    ("/grpc.reflection.*", Access::Open),
+    ("/pulse.v1.ScoringService/*", Access::Role(Role::Reader)),
+    ("/pulse.v1.AccountService/*", Access::Role(Role::Reader)),
+    // Lists, and recording the outreach done from them (RecordOutreach).
+    ("/pulse.v1.ListService/*", Access::Role(Role::Reader)),
+    (
+        "/pulse.v1.SentimentService/Analyze",
+        Access::Role(Role::Reader),
+    ),
+    // Before the ModelService rule: promotion changes what every caller is served.
+    ("/pulse.v1.ModelService/Promote*", Access::Role(Role::Admin)),
+    ("/pulse.v1.ModelService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.ForecastService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.ReportService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.IngestService/*", Access::Role(Role::Admin)),
+];
+
+/// The access `path` needs under [`ACCESS_RULES`] (admin when no rule matches).
+pub fn required_access(path: &str) -> Access {
+    ACCESS_RULES
+        .iter()
+        .find(|(pattern, _)| match pattern.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == *pattern,
+        })
+        .map_or(Access::Role(Role::Admin), |(_, access)| *access)
+}
+
+/// Errors in the key configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("'{0}' is not a role (reader, analyst or admin)")]
+    UnknownRole(String),
+    #[error("'{0}' is not a SHA-256 in hex (64 hex digits)")]
+    BadHash(String),
+    #[error("a key needs a name")]
+    EmptyName,
+    #[error("two keys are named '{0}'")]
+    DuplicateName(String),
+    #[error("keys '{0}' and '{1}' have the same hash")]
+    DuplicateHash(String, String),
+}
+
+/// SHA-256 of `key`, lower-case hex: how a key is written in configuration.
+pub fn hash_key(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A configured key: its name (shown in logs), its role and the SHA-256 of
+/// the key itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub name: String,
+    pub role: Role,
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash stays out of debug output too.
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKey {
+    /// A key from its SHA-256 in hex (64 digits, either case).
+    pub fn from_sha256_hex(
+        name: impl Into<String>,
+        role: Role,
+        sha256: &str,
+    ) -> Result<ApiKey, AuthError> {
+        let name = name.into();
+        if name.trim().is_empty() {
+            return Err(AuthError::EmptyName);
+        }
+        let bad = || AuthError::BadHash(sha256.to_string());
+        let digits = sha256.as_bytes();
+        if digits.len() != 64 {
+            return Err(bad());
+        }
+        let mut hash = [0u8; 32];
+        for (out, pair) in hash.iter_mut().zip(digits.chunks(2)) {
+            let hi = hex_digit(pair[0]).ok_or_else(bad)?;
+            let lo = hex_digit(pair[1]).ok_or_else(bad)?;
+            *out = hi << 4 | lo;
+        }
+        Ok(ApiKey { name, role, hash })
+    }
+
+    /// A key from the key itself (tests, tools); configuration holds hashes.
+    pub fn from_key(name: impl Into<String>, role: Role, key: &str) -> ApiKey {
+        ApiKey {
+            name: name.into(),
+            role,
+            hash: Sha256::digest(key.as_bytes()).into(),
+        }
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The configured keys; empty means access control is off.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    keys: Arc<[ApiKey]>,
+}
+
+impl ApiKeys {
+    /// The set of `keys`; names and hashes must be unique.
+    pub fn new(keys: Vec<ApiKey>) -> Result<ApiKeys, AuthError> {
+        for (i, a) in keys.iter().enumerate() {
+            if a.name.trim().is_empty() {
+                return Err(AuthError::EmptyName);
+            }
+            for b in &keys[..i] {
+                if a.name == b.name {
+                    return Err(AuthError::DuplicateName(a.name.clone()));
+                }
+                if a.hash == b.hash {
+                    return Err(AuthError::DuplicateHash(b.name.clone(), a.name.clone()));
+                }
+            }
+        }
+        Ok(ApiKeys { keys: keys.into() })
+    }
+
+    /// No keys: access control is off.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The configured key whose hash is the hash of `presented`. Every stored
+    /// hash is compared, each in constant time, so the time taken does not
+    /// tell how much of a hash matched nor which key did.
+    pub fn verify(&self, presented: &str) -> Option<&ApiKey> {
+        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for k in self.keys.iter() {
+            let equal: bool = k.hash.ct_eq(&hash).into();
+            if equal && found.is_none() {
+                found = Some(k);
+            }
+        }
+        found
+    }
+
+    /// Decides a call to `path` with request `headers`: `Ok(None)` lets it
+    /// through anonymously (open path, or access control off), `Ok(Some(key))`
+    /// with that key, `Err` is the status to answer with.
+    pub fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Option<&ApiKey>, Status> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let need = match required_access(path) {
+            Access::Open => return Ok(None),
+            Access::Role(r) => r,
+        };
+        let Some(presented) = presented_key(headers) else {
+            return Err(Status::unauthenticated(
+                "missing API key: send `authorization: Bearer <key>` or `x-api-key: <key>`",
+            ));
+        };
+        let Some(key) = self.verify(presented) else {
+            return Err(Status::unauthenticated("invalid API key"));
+        };
+        if key.role < need {
+            return Err(Status::permission_denied(format!(
+                "key '{}' has role {}; {path} needs {need}",
+                key.name, key.role
+            )));
+        }
+        Ok(Some(key))
+    }
+}
+
+/// The key a request carries: `authorization: Bearer <key>` (the scheme in
+/// any case), else `x-api-key: <key>`. A value that is not visible ASCII
+/// counts as no key.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    bearer
+        .or_else(|| {
+            headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|k| !k.is_empty())
+}
+
+/// The caller of an authenticated request, put among the request's
+/// extensions for the services (absent when the call was let through
+/// without a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's name (never the key).
+    pub name: String,
+    pub role: Role,
+}
+
+/// The tower layer that checks every request against [`ApiKeys`] and
+/// [`ACCESS_RULES`]; applied to the whole server
+/// (`Server::builder().layer(AuthLayer::new(keys))`).
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    keys: ApiKeys,
+}
+
+impl AuthLayer {
+    pub fn new(keys: ApiKeys) -> AuthLayer {
+        AuthLayer { keys }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around the server's routes.
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    keys: ApiKeys,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Either<Instrumented<S::Future>, Ready<Result<Response<ResBody>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let path = req.uri().path();
+        match self.keys.authorize(path, req.headers()) {
+            Ok(None) => Either::Left(self.inner.call(req).instrument(tracing::Span::none())),
+            Ok(Some(key)) => {
+                let span = tracing::info_span!("caller", key_name = %key.name, role = %key.role);
+                let caller = Caller {
+                    name: key.name.clone(),
+                    role: key.role,
+                };
+                req.extensions_mut().insert(caller);
+                Either::Left(self.inner.call(req).instrument(span))
+            }
+            Err(status) => {
+                // The path and the outcome only: never the presented key.
+                tracing::info!(rpc = path, code = ?status.code(), "call refused");
+                Either::Right(ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn need(path: &str) -> Access {
+        required_access(path)
+    }
+
+    const READER: Access = Access::Role(Role::Reader);
+    const ANALYST: Access = Access::Role(Role::Analyst);
+    const ADMIN: Access = Access::Role(Role::Admin);
+
+    #[test]
+    fn roles_are_ordered_and_parse() {
+        assert!(Role::Reader < Role::Analyst && Role::Analyst < Role::Admin);
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert_eq!(
+            "root".parse::<Role>(),
+            Err(AuthError::UnknownRole("root".into()))
+        );
+        assert!("Admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn the_path_table() {
+        let cases = [
+            ("/grpc.health.v1.Health/Check", Access::Open),
+            ("/grpc.health.v1.Health/Watch", Access::Open),
+            (
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                Access::Open,
+            ),
+            (
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                Access::Open,
+            ),
+            ("/pulse.v1.ScoringService/Score", READER),
+            ("/pulse.v1.AccountService/GetAccount", READER),
+            ("/pulse.v1.AccountService/ListAccounts", READER),
+            ("/pulse.v1.ListService/GetList", READER),
+            ("/pulse.v1.ListService/RecordOutreach", READER),
+            ("/pulse.v1.SentimentService/Analyze", READER),
+            ("/pulse.v1.ModelService/Train", ANALYST),
+            ("/pulse.v1.ModelService/GetTrainJob", ANALYST),
+            ("/pulse.v1.ModelService/ListModels", ANALYST),
+            ("/pulse.v1.ModelService/GetModelCard", ANALYST),
+            ("/pulse.v1.ModelService/TrainSentiment", ANALYST),
+            ("/pulse.v1.ModelService/GetDrift", ANALYST),
+            ("/pulse.v1.ForecastService/Forecast", ANALYST),
+            ("/pulse.v1.ReportService/WeeklyReport", ANALYST),
+            ("/pulse.v1.ModelService/PromoteModel", ADMIN),
+            ("/pulse.v1.ModelService/PromoteSentiment", ADMIN),
+            ("/pulse.v1.IngestService/Ingest", ADMIN),
+            // Deny by default: anything not listed needs admin.
+            ("/pulse.v1.ConfigService/Reload", ADMIN),
+            ("/pulse.v1.SentimentService/Backfill", ADMIN),
+            ("/pulse.v1.SentimentService/AnalyzeEverything", ADMIN),
+            ("/pulse.v2.AccountService/GetAccount", ADMIN),
+            ("/grpc.healthy/Check", ADMIN),
+            ("/pulse.v1.AccountServiceX/GetAccount", ADMIN),
+            ("/", ADMIN),
+            ("", ADMIN),
+        ];
+        for (path, want) in cases {
+            assert_eq!(need(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_rule_is_reachable() {
+        // No rule is hidden behind an earlier one: each pattern (with `*`
+        // replaced by a method name) is decided by its own rule.
+        for (i, (pattern, access)) in ACCESS_RULES.iter().enumerate() {
+            let path = pattern.replace('*', "X");
+            let first = ACCESS_RULES
+                .iter()
+                .position(|(p, _)| match p.strip_suffix('*') {
+                    Some(prefix) => path.starts_with(prefix),
+                    None => path == *p,
+                })
+                .unwrap();
+            assert_eq!(first, i, "{pattern} is shadowed");
+            assert_eq!(need(&path), *access);
+        }
+    }
+
+    const KEY: &str = "pulse_0123456789abcdef";
+
+    #[test]
+    fn hashes_are_sha256_hex_and_checked() {
+        // sha256("abc"), the FIPS 180-2 test vector.
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let hex = hash_key(KEY);
+        let k = ApiKey::from_sha256_hex("ops", Role::Admin, &hex).unwrap();
+        assert_eq!(k, ApiKey::from_key("ops", Role::Admin, KEY));
+        let upper = ApiKey::from_sha256_hex("ops", Role::Admin, &hex.to_uppercase()).unwrap();
+        assert_eq!(upper.hash, k.hash);
+        for bad in ["", "abc", &hex[..63], &format!("{}g", &hex[..63]), KEY] {
+            assert_eq!(
+                ApiKey::from_sha256_hex("ops", Role::Admin, bad),
+                Err(AuthError::BadHash(bad.to_string()))
+            );
+        }
+        assert_eq!(
+            ApiKey::from_sha256_hex(" ", Role::Admin, &hex),
+            Err(AuthError::EmptyName)
+        );
+        // The Debug output shows neither the key nor its hash.
+        let dbg = format!("{k:?}");
+        assert!(!dbg.contains(&hex[..8]) && dbg.contains("ops"), "{dbg}");
+    }
+
+    #[test]
+    fn verify_finds_the_key_by_its_hash() {
+        let keys = ApiKeys::new(vec![
+            ApiKey::from_key("a", Role::Reader, "key-a"),
+            ApiKey::from_key("b", Role::Admin, "key-b"),
+        ])
+        .unwrap();
+        assert_eq!(keys.verify("key-a").map(|k| k.name.as_str()), Some("a"));
+        assert_eq!(keys.verify("key-b").map(|k| k.role), Some(Role::Admin));
+        assert!(keys.verify("key-c").is_none());
+        assert!(keys.verify("").is_none());
+        assert!(keys.verify(&hash_key("key-a")).is_none());
+    }
+
+    #[test]
+    fn duplicate_names_and_hashes_are_refused() {
+        let a = ApiKey::from_key("a", Role::Reader, "k1");
+        assert_eq!(
+            ApiKeys::new(vec![a.clone(), ApiKey::from_key("a", Role::Admin, "k2")]).unwrap_err(),
+            AuthError::DuplicateName("a".into())
+        );
+        assert_eq!(
+            ApiKeys::new(vec![a, ApiKey::from_key("b", Role::Admin, "k1")]).unwrap_err(),
+            AuthError::DuplicateHash("a".into(), "b".into())
+        );
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn authorize_decides_by_key_and_path() {
+        let keys = ApiKeys::new(vec![
+            ApiKey::from_key("viewer", Role::Reader, "r-key"),
+            ApiKey::from_key("ops", Role::Admin, "a-key"),
+        ])
+        .unwrap();
+        let ingest = "/pulse.v1.IngestService/Ingest";
+        let account = "/pulse.v1.AccountService/GetAccount";
+        let code = |path: &str, h: &HeaderMap| keys.authorize(path, h).map_err(|s| s.code());
+        let name = |path: &str, h: &HeaderMap| {
+            keys.authorize(path, h)
+                .unwrap()
+                .map(|k| k.name.clone())
+                .unwrap_or_default()
+        };
+        use tonic::Code;
+        assert_eq!(code(account, &headers(&[])), Err(Code::Unauthenticated));
+        assert_eq!(
+            code(account, &headers(&[("x-api-key", "nope")])),
+            Err(Code::Unauthenticated)
+        );
+        assert_eq!(
+            code(account, &headers(&[("authorization", "Basic r-key")])),
+            Err(Code::Unauthenticated)
+        );
+        assert_eq!(
+            code(account, &headers(&[("authorization", "Bearer ")])),
+            Err(Code::Unauthenticated)
+        );
+        assert_eq!(
+            name(account, &headers(&[("authorization", "Bearer r-key")])),
+            "viewer"
+        );
+        assert_eq!(
+            name(account, &headers(&[("authorization", "bearer  r-key ")])),
+            "viewer"
+        );
+        assert_eq!(name(account, &headers(&[("x-api-key", "r-key")])), "viewer");
+        assert_eq!(
+            code(ingest, &headers(&[("x-api-key", "r-key")])),
+            Err(Code::PermissionDenied)
+        );
+        assert_eq!(name(ingest, &headers(&[("x-api-key", "a-key")])), "ops");
+        // Open paths need no key; a wrong one is not even looked at.
+        let health = "/grpc.health.v1.Health/Check";
+        assert!(keys.authorize(health, &headers(&[])).unwrap().is_none());
+        let wrong = headers(&[("x-api-key", "nope")]);
+        assert!(keys.authorize(health, &wrong).unwrap().is_none());
+        // The refusal never echoes the presented key.
+        let s = keys
+            .authorize(ingest, &headers(&[("x-api-key", "r-key")]))
+            .unwrap_err();
+        assert!(!s.message().contains("r-key"), "{}", s.message());
+    }
+
+    #[test]
+    fn no_keys_means_access_control_is_off() {
+        let keys = ApiKeys::default();
+        assert!(keys.is_empty());
+        let h = headers(&[]);
+        assert!(
+            keys.authorize("/pulse.v1.IngestService/Ingest", &h)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    /// An inner service that answers with the caller it was handed.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl Service<Request<()>> for Echo {
+        type Response = Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = Ready<Result<Response<String>, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<()>) -> Self::Future {
+            let caller = req.extensions().get::<Caller>().cloned();
+            ready(Ok(Response::new(format!("{caller:?}"))))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layer_passes_the_caller_on_or_answers_with_a_grpc_status() {
+        let keys = ApiKeys::new(vec![ApiKey::from_key("viewer", Role::Reader, "r-key")]).unwrap();
+        let mut svc = AuthLayer::new(keys).layer(Echo);
+        let req = |path: &str, key: Option<&str>| {
+            let mut b = Request::builder().uri(path);
+            if let Some(k) = key {
+                b = b.header("x-api-key", k);
+            }
+            b.body(()).unwrap()
+        };
+        let ok = svc
+            .call(req("/pulse.v1.AccountService/GetAccount", Some("r-key")))
+            .await
+            .unwrap();
+        assert_eq!(ok.body(), "Some(Caller { name: \"viewer\", role: Reader })");
+        let open = svc
+            .call(req("/grpc.health.v1.Health/Check", None))
+            .await
+            .unwrap();
+        assert_eq!(open.body(), "None");
+        let refused = svc
+            .call(req("/pulse.v1.IngestService/Ingest", Some("r-key")))
+            .await
+            .unwrap();
+        // A gRPC "trailers-only" answer: HTTP 200, the status in the headers,
+        // and the inner service never called (empty body).
+        assert_eq!(refused.status(), http::StatusCode::OK);
+        assert_eq!(refused.headers()["grpc-status"], "7");
+        assert_eq!(refused.headers()["content-type"], "application/grpc");
+        assert!(refused.body().is_empty());
+        let refused = svc
+            .call(req("/pulse.v1.AccountService/GetAccount", None))
+            .await
+            .unwrap();
+        assert_eq!(refused.headers()["grpc-status"], "16");
+    }
+}
