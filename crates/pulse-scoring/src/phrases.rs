@@ -179,6 +179,11 @@ pub fn phrase(name: &str, v: f64) -> Option<String> {
                 "no executive sponsor".into()
             }
         }
+        "exec_sponsor_interaction_sentiment" => format!(
+            "the executive sponsor's latest interaction was {} ({})",
+            sentiment_word(v),
+            signed(v)
+        ),
         "exec_sponsor_negative" => {
             if v >= 0.5 {
                 "the executive sponsor is negative".into()
