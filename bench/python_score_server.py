@@ -46,6 +46,7 @@ import datetime as dt
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -350,9 +351,16 @@ class Forest:
         self.c_bit = np.array(bits, dtype=np.int64)
         self.c_starts = np.array(starts, dtype=np.int64)
         self.q = np.array(q_all, dtype=np.float64)
-        self.jbits = np.left_shift(1, np.arange(maxd, dtype=np.int64))
         self.f_flat = self.f_pad.ravel()
         self.one_minus_z = 1.0 - self.z_pad
+        # Lookup tables over every subset mask `a` of maxd slots: which slots
+        # are in `a` (padding slots count as in, where they contribute 0), and
+        # `a` without each slot.
+        masks = np.arange(1 << maxd, dtype=np.int64)[:, None]
+        jbits = np.left_shift(1, np.arange(maxd, dtype=np.int64))[None, :]
+        self.bits_of = (masks & jbits) != 0
+        self.clear_of = masks & ~jbits
+        self.pad = ~self.valid
 
     @staticmethod
     def _depth(nodes, i):
@@ -386,15 +394,15 @@ class Forest:
         bits = np.where(hot[self.c_anc] != self.c_child, self.c_bit, 0)
         cold = np.bitwise_or.reduceat(bits, self.c_starts) if len(self.c_starts) else np.zeros(0, np.int64)
         a = self.leaf_full & ~cold
-        in_a = (a[:, None] & self.jbits) != 0
+        in_a = self.bits_of[a]
         fac = np.where(in_a, 1.0, self.z_pad)
-        p = self.leaf_value.copy()
-        for j in range(self.maxd):  # same order of products as Rust
-            p = p * fac[:, j]
+        p = self.leaf_value * fac[:, 0]
+        for j in range(1, self.maxd):  # the same order of products as Rust
+            p *= fac[:, j]
         off = -p * self.q[self.leaf_q + a]
-        qm = self.q[self.leaf_q[:, None] + (a[:, None] & ~self.jbits)]
-        follow = self.one_minus_z * p[:, None] * qm
-        contrib = np.where(self.valid, np.where(in_a, follow, off[:, None]), 0.0)
+        qm = self.q[self.leaf_q[:, None] + self.clear_of[a]]
+        follow = self.one_minus_z * p[:, None] * qm  # 0 on padding (z = 1)
+        contrib = np.where(in_a | self.pad, follow, off[:, None])
         phi = np.bincount(self.f_flat, weights=contrib.ravel(), minlength=self.n)
         for ti in self.slow_trees:
             self._recurse_tree(self.trees[ti], x, phi)
@@ -605,6 +613,8 @@ def promoted(models_dir: Path, kind: str):
 
 
 def valid_range(name: str, unit: str):
+    """The closed range of valid values, as `pulse_scoring::raw::valid_range`
+    (keep the two in step)."""
     inf = math.inf
     special = {
         "mrr_change_90d": (-1.0, inf),
@@ -956,7 +966,7 @@ def serve(args, engine: Engine, population, stub_dir: Path, precomputed):
             if which == "features":
                 fv = request.features
                 try:
-                    row = engine.row_from_map(fv.values)
+                    row = engine.row_from_map(dict(fv.values))
                 except FieldError as e:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
                 s = engine.score(row, fv.arr)
@@ -978,7 +988,7 @@ def serve(args, engine: Engine, population, stub_dir: Path, precomputed):
 def self_check(engine: Engine, rows: np.ndarray, n: int):
     """Vectorised per-leaf TreeSHAP against the recursive algorithm, and
     base + sum(contributions) against the margin."""
-    if engine.churn.algorithm != "gbt" or len(rows) == 0:
+    if engine.churn.algorithm != "gbt" or len(rows) == 0 or n <= 0:
         return
     forest = engine.churn.model.forest
     worst_rec = worst_sum = 0.0
@@ -1056,16 +1066,19 @@ def main():
             serve(args, engine, population, stub_dir, precomputed)
             os._exit(0)
         children.append(pid)
-    try:
-        serve(args, engine, population, stub_dir, precomputed)
-    except KeyboardInterrupt:
-        pass
-    finally:
+
+    def stop(*_):
         for pid in children:
             try:
-                os.kill(pid, 15)
+                os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        os._exit(0)
+
+    # Stopping the first process stops them all.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    serve(args, engine, population, stub_dir, precomputed)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ case " $SERVERS " in *" python "*)
     # Same probabilities as Pulse (within 1e-9) before anything is timed.
     "$PULSE" bench score --addr "127.0.0.1:$PORT_PY" --features "$OUT/features.csv" \
         --compare "127.0.0.1:$PORT_PULSE" --label python --json --duration 0 \
-        | tee "$OUT/compare.txt" | grep '^{"bench":"score-compare"' >>"$results"
+        | tee "$OUT/compare.txt" | grep '"bench":"score-compare"' >>"$results"
     bench python "$PORT_PY" "$py_pid"
     stop "$py_pid"
     ;;
@@ -173,9 +173,10 @@ print(f"{'server':<8} {'mode':<4} {'load':<12} {'rps':>9} {'vs stub':>8} {'p50 m
 for r in runs:
     load = "closed" if r["target_rps"] is None else f"open@{r['target_rps']:.0f}"
     b = base.get((r["mode"], r["load"], r["target_rps"]))
-    ratio = f"{r['rps'] / b:.2f}" if b and r["server"] != "stub" else "-"
+    # Throughput ratios mean something for closed-loop runs only.
+    ratio = f"{r['rps'] / b:.2f}" if b and r["server"] != "stub" and r["target_rps"] is None else "-"
     cpu = r.get("server_cpu_us_per_request")
-    err = sum(r["errors"].values())
+    err = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "0"
     print(f"{r['server']:<8} {r['mode']:<4} {load:<12} {r['rps']:>9.0f} {ratio:>8} {r['p50_us']/1e3:>8.3f} "
           f"{r['p99_us']/1e3:>8.3f} {r['p999_us']/1e3:>9.3f} {'-' if cpu is None else f'{cpu:.1f}':>10}  {err}")
 for c in cmp:

@@ -217,13 +217,15 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         .await?;
         writeln!(
             out,
-            "compare {uri} vs {other_uri} on {} accounts: max |d churn_probability| id {:.3e}, raw {:.3e}; max |d contribution| {:.3e}; max |d expansion_probability| {:.3e}; band mismatches {}; errors {}",
+            "compare {uri} vs {other_uri} on {} accounts: max |d churn_probability| id {:.3e}, raw {:.3e}; max |d contribution| {:.3e}; max |d expansion_probability| {:.3e} ({} from one server only); band mismatches {}; refused by both {}; errors {}",
             c.accounts,
             c.prob_id,
             c.prob_raw,
             c.contribution,
             c.expansion,
+            c.expansion_one_sided,
             c.band_mismatches,
+            c.both_refused,
             c.errors
         )?;
         if args.json {
@@ -550,7 +552,13 @@ struct Comparison {
     /// NaN when no pair of expansion probabilities was compared.
     expansion: f64,
     expansion_pairs: usize,
+    /// Scores with an expansion probability from one server only.
+    expansion_one_sided: usize,
     band_mismatches: usize,
+    /// Requests both servers refused with the same code (agreement).
+    both_refused: usize,
+    /// Requests one server answered and the other refused, or refused with
+    /// different codes.
     errors: usize,
 }
 
@@ -564,7 +572,9 @@ impl Comparison {
             "max_diff_probability_raw": self.prob_raw,
             "max_diff_contribution": self.contribution,
             "max_diff_expansion": self.expansion.is_finite().then_some(self.expansion),
+            "expansion_one_sided": self.expansion_one_sided,
             "band_mismatches": self.band_mismatches,
+            "refused_by_both": self.both_refused,
             "errors": self.errors,
             "ok": self.prob_id.max(self.prob_raw) <= tolerance && self.errors == 0,
         })
@@ -596,6 +606,11 @@ async fn compare(
             );
             let (ra, rb) = match (ra, rb) {
                 (Ok(x), Ok(y)) => (x.into_inner(), y.into_inner()),
+                (Err(x), Err(y)) if x.code() == y.code() => {
+                    tracing::warn!(account = %acct.id, mode = mode.as_str(), code = ?x.code(), a = x.message(), b = y.message(), "compare: both servers refused");
+                    c.both_refused += 1;
+                    continue;
+                }
                 (x, y) => {
                     for e in [x.err(), y.err()].into_iter().flatten() {
                         tracing::warn!(account = %acct.id, mode = mode.as_str(), code = ?e.code(), message = e.message(), "compare: Score failed");
@@ -616,7 +631,7 @@ async fn compare(
                 }
                 (None, None) => {}
                 // One server has an expansion model and the other not.
-                _ => c.expansion = f64::INFINITY,
+                _ => c.expansion_one_sided += 1,
             }
             if ra.band != rb.band {
                 c.band_mismatches += 1;
@@ -634,7 +649,7 @@ async fn compare(
             }
         }
     }
-    if c.expansion_pairs == 0 && c.expansion == 0.0 {
+    if c.expansion_pairs == 0 {
         c.expansion = f64::NAN;
     }
     Ok(c)
@@ -912,8 +927,12 @@ async fn open_loop(
                 if due > now {
                     std::thread::sleep(due - now);
                 }
-                let Ok(permit) = handle.block_on(slots.clone().acquire_owned()) else {
-                    break;
+                let permit = match slots.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => match handle.block_on(slots.clone().acquire_owned()) {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
                 };
                 let sent = Instant::now();
                 let k = i as usize;
