@@ -140,6 +140,11 @@ pub(crate) struct ScoreArgs {
     /// can be checked against real numbers before the ScoringService lands.
     #[arg(long)]
     stub_model: bool,
+    /// With --stub-server: leave Nagle's algorithm on for accepted
+    /// connections, as `TcpIncoming::from(listener)` does by default, to
+    /// measure what TCP_NODELAY is worth.
+    #[arg(long, hide = true)]
+    stub_nagle: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -175,7 +180,13 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
             Some(p) => Some(read_features(p)?),
             None => None,
         };
-        return stub::run(cfg, addr, args.stub_accounts, accounts, args.stub_model).await;
+        let opts = stub::StubOptions {
+            accounts: args.stub_accounts,
+            known: accounts,
+            model: args.stub_model,
+            nodelay: !args.stub_nagle,
+        };
+        return stub::run(cfg, addr, opts).await;
     }
     check_args(&args)?;
     let uri = endpoint_uri(args.addr.as_deref(), cfg.server.addr);
@@ -1155,7 +1166,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let svc = stub::Stub::bare(50);
-        tokio::spawn(stub::serve(listener, svc, async {
+        tokio::spawn(stub::serve(listener, svc, true, async {
             let _ = rx.await;
         }));
         (format!("http://{addr}"), tx)

@@ -562,35 +562,40 @@ impl ScoringService for Stub {
     }
 }
 
-/// Serves the stub on `listener` until `shutdown` resolves (TCP_NODELAY on
-/// accepted connections).
+/// Serves the stub on `listener` until `shutdown` resolves, with
+/// TCP_NODELAY on accepted connections unless `nodelay` is false.
 pub(super) async fn serve(
     listener: TcpListener,
     stub: Stub,
+    nodelay: bool,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     Server::builder()
         .add_service(ScoringServiceServer::new(stub))
         .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            TcpIncoming::from(listener).with_nodelay(Some(nodelay)),
             shutdown,
         )
         .await
 }
 
-/// `pulse bench score --stub-server ADDR [--stub-model]`; a bare stub knows
-/// `known` accounts when given (e.g. `--features`), else `n` synthetic ones.
-pub(super) async fn run(
-    cfg: &Config,
-    addr: SocketAddr,
-    n: usize,
-    known: Option<Vec<super::Account>>,
-    with_model: bool,
-) -> anyhow::Result<()> {
-    let stub = match (with_model, known) {
+/// What `--stub-server` serves.
+pub(super) struct StubOptions {
+    /// Synthetic accounts of a bare stub without `known`.
+    pub(super) accounts: usize,
+    /// The accounts a bare stub knows (e.g. from `--features`).
+    pub(super) known: Option<Vec<super::Account>>,
+    /// Serve the promoted churn model (`--stub-model`).
+    pub(super) model: bool,
+    pub(super) nodelay: bool,
+}
+
+/// `pulse bench score --stub-server ADDR [--stub-model]`.
+pub(super) async fn run(cfg: &Config, addr: SocketAddr, opts: StubOptions) -> anyhow::Result<()> {
+    let stub = match (opts.model, opts.known) {
         (true, _) => Stub::with_model(cfg).await?,
         (false, Some(accounts)) => Stub::of_accounts(accounts),
-        (false, None) => Stub::bare(n.max(1)),
+        (false, None) => Stub::bare(opts.accounts.max(1)),
     };
     let what = match &stub.model {
         Some((_, v)) => format!("model stub ({v}, {} accounts)", stub.accounts.len()),
@@ -599,7 +604,7 @@ pub(super) async fn run(
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, what, "serving the bench stub ScoringService");
-    serve(listener, stub, crate::shutdown_signal()).await?;
+    tracing::info!(addr = %listener.local_addr()?, what, nodelay = opts.nodelay, "serving the bench stub ScoringService");
+    serve(listener, stub, opts.nodelay, crate::shutdown_signal()).await?;
     Ok(())
 }
