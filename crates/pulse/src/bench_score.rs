@@ -593,6 +593,18 @@ impl Comparison {
     }
 }
 
+/// |a - b|, 0 for the same bits (NaN included), infinite when one is NaN
+/// (`f64::max` would drop a NaN).
+fn diff(a: f64, b: f64) -> f64 {
+    if a.to_bits() == b.to_bits() {
+        0.0
+    } else if a.is_nan() || b.is_nan() {
+        f64::INFINITY
+    } else {
+        (a - b).abs()
+    }
+}
+
 /// Scores an evenly spaced sample on both servers, by id and raw, with every
 /// driver, and records the largest differences.
 async fn compare(
@@ -630,14 +642,14 @@ async fn compare(
                     continue;
                 }
             };
-            let d = (ra.churn_probability - rb.churn_probability).abs();
+            let d = diff(ra.churn_probability, rb.churn_probability);
             match mode {
                 Mode::Raw => c.prob_raw = c.prob_raw.max(d),
                 Mode::Id | Mode::Both => c.prob_id = c.prob_id.max(d),
             }
             match (ra.expansion_probability, rb.expansion_probability) {
                 (Some(x), Some(y)) => {
-                    c.expansion = c.expansion.max((x - y).abs());
+                    c.expansion = c.expansion.max(diff(x, y));
                     c.expansion_pairs += 1;
                 }
                 (None, None) => {}
@@ -654,7 +666,7 @@ async fn compare(
                 .collect();
             for d in &ra.drivers {
                 match by_feature.get(d.feature.as_str()) {
-                    Some(&x) => c.contribution = c.contribution.max((d.contribution - x).abs()),
+                    Some(&x) => c.contribution = c.contribution.max(diff(d.contribution, x)),
                     None => c.contribution = f64::INFINITY,
                 }
             }
@@ -1268,5 +1280,8 @@ mod tests {
         );
         assert!(bearer(Some("bad\nkey")).is_err());
         assert!(catalog_path(Path::new("/tmp/f.csv")).ends_with("f.catalog.json"));
+        assert_eq!(diff(f64::NAN, f64::NAN), 0.0);
+        assert_eq!(diff(0.25, f64::NAN), f64::INFINITY);
+        assert_eq!(diff(0.25, 0.5), 0.25);
     }
 }
