@@ -39,6 +39,8 @@ enum BenchWhat {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Load generator for ScoringService.Score over loopback: throughput and latency percentiles.
+    Score(Box<crate::bench_score::ScoreArgs>),
 }
 
 pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             store.close().await;
             r
         }
+        BenchWhat::Score(args) => crate::bench_score::run(cfg, *args).await,
     }
 }
 

@@ -6,6 +6,7 @@
 //! store, the pure crates and the server together.
 
 mod bench;
+mod bench_score;
 mod config;
 mod import;
 mod keys_cmd;
