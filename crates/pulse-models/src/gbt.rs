@@ -5,6 +5,12 @@
 //! values go to. Columns that are constant (or entirely missing) in the training data are left out
 //! of the booster and get a zero contribution, so the model keeps the full feature schema.
 //!
+//! Histograms are built from a tiled (row-major by column group) copy of the binned data,
+//! forust's `tiled_histograms`. Sums are added in another order, so trees can differ in the last
+//! bits from the column-wise build; on the five tables of `bench/gbt_vs_lightgbm.py` the test
+//! ROC-AUC was the same to four decimals for every seed tried, and fitting took 13-30% less CPU
+//! from 60,000 rows up, for a second copy of the binned data (2 bytes a cell).
+//!
 //! Default size and the latency trade-off: exact TreeSHAP costs about `trees x leaves x depth`
 //! per row, so the defaults (150 trees of depth <= 5 with <= 24 leaves, learning rate 0.08)
 //! keep one row's probability plus all contributions near 55-65 us of CPU, while matching
@@ -198,6 +204,8 @@ impl GbtValidParams {
             .set_nbins(self.nbins)
             .set_seed(self.seed)
             .set_parallel(self.parallel)
+            // Histograms built row by row from a tiled copy of the binned data (module docs).
+            .set_tiled_histograms(true)
             .set_initialize_base_score(true);
         booster
             .fit_unweighted(&matrix, &y, None)

@@ -184,6 +184,20 @@ impl TrainingData {
         set.into_iter().collect()
     }
 
+    /// The backtest split every kind is evaluated with, and its cutoff day:
+    /// test = the latest `test_fraction` of the as-of days, training rows
+    /// purged by the label horizon, calibration = the latest
+    /// `calibration_fraction` of the remaining rows.
+    pub fn backtest_split(&self, cfg: &TrainConfig) -> (Split, Day) {
+        let cutoff = cutoff_day(&self.days(), cfg.test_fraction);
+        let split = Split::Time {
+            cutoff: i64::from(cutoff),
+            gap: i64::from(cfg.horizon_days),
+            calibration_fraction: cfg.calibration_fraction,
+        };
+        (split, cutoff)
+    }
+
     fn labels(&self, kind: ModelKind) -> &[bool] {
         match kind {
             ModelKind::Churn => &self.snapshots.churn,
@@ -400,12 +414,7 @@ pub fn train_kind(
     };
     let ds = data.dataset(kind)?;
     let days = data.days();
-    let cutoff = cutoff_day(&days, cfg.test_fraction);
-    let split = Split::Time {
-        cutoff: i64::from(cutoff),
-        gap: i64::from(cfg.horizon_days),
-        calibration_fraction: cfg.calibration_fraction,
-    };
+    let (split, cutoff) = data.backtest_split(cfg);
     let idx = split.indices(&ds).map_err(|e| {
         TrainError::no_data(format!(
             "{kind}: {e} (snapshot days {} to {}, backtest cutoff {}, {}-day purge); import a longer history or shorten the horizon",
