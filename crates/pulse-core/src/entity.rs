@@ -237,7 +237,14 @@ fn check_id(field: &str, s: &str) -> Result<(), FieldError> {
             format!("is longer than {MAX_ID_LEN} bytes"),
         ));
     }
-    if s.chars().any(|c| c.is_control()) {
+    // ASCII ids (nearly all) are checked byte by byte; the same test as
+    // `char::is_control` on that range.
+    let control = if s.is_ascii() {
+        s.bytes().any(|b| b.is_ascii_control())
+    } else {
+        s.chars().any(char::is_control)
+    };
+    if control {
         return Err(FieldError::new(field, "contains control characters"));
     }
     Ok(())

@@ -403,22 +403,6 @@ fn read_file(
     })
 }
 
-/// Runs blocking reads on a thread of their own; the caller's executor only
-/// waits for the result.
-async fn on_thread<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let (tx, rx) = futures::channel::oneshot::channel();
-    std::thread::Builder::new()
-        .name("pulse-load-histories".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| StoreError::Load(format!("cannot start a thread: {e}")))?;
-    rx.await
-        .map_err(|_| StoreError::Load("the loading thread stopped".into()))?
-}
-
 impl Store {
     /// One table through sqlx.
     async fn read_table<T: Fact>(
@@ -459,7 +443,7 @@ impl Store {
         let accounts = match &self.sqlite_file {
             Some(path) => {
                 let path = path.clone();
-                on_thread(move || read_file_accounts(&path)).await?
+                crate::on_thread("pulse-load-histories", move || read_file_accounts(&path)).await?
             }
             None => self.accounts(&AccountFilter::default()).await?,
         };
@@ -473,7 +457,10 @@ impl Store {
             match &self.sqlite_file {
                 Some(path) => {
                     let path = path.clone();
-                    on_thread(move || read_file(&path, &index, until)).await?
+                    crate::on_thread("pulse-load-histories", move || {
+                        read_file(&path, &index, until)
+                    })
+                    .await?
                 }
                 None => {
                     let index = &index;
@@ -677,12 +664,9 @@ mod tests {
     async fn histories_load_as_built_from_the_generated_rows() {
         let b = base();
         assert!(b.interactions.len() > 100 && b.surveys.len() > 10);
-        let dir = tempfile::tempdir().unwrap();
-        let file = format!("sqlite://{}", dir.path().join("pulse.db").display());
-        let mut stores = crate::test_stores("load_histories").await;
+        let stores = crate::test_stores("load_histories").await;
         // An SQLite file is read through rusqlite, the others through sqlx.
-        stores.push(Store::connect(&file).await.unwrap());
-        assert!(stores.last().unwrap().sqlite_file.is_some());
+        assert!(stores[1].sqlite_file.is_some());
         assert!(stores[0].sqlite_file.is_none());
         for store in stores {
             load_into(&store, &b).await;

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use pulse_core::{
     Account, Contact, EntityKind, FieldError, Interaction, OperationalEvent, Outreach, Record,
-    SubscriptionEvent, SurveyResponse, TextScorer, Usage,
+    Sentiment, SubscriptionEvent, SurveyResponse, TextScorer, Usage,
 };
 
 use crate::value::{Value, bind_all, upsert_sql};
@@ -48,7 +48,7 @@ pub(crate) struct KnownIds {
 }
 
 /// How one entity maps onto its table.
-trait Row: Sized {
+pub(crate) trait Row: Sized {
     const TABLE: &'static str;
     const COLS: &'static [&'static str];
     const KEY: &'static [&'static str];
@@ -93,7 +93,7 @@ impl Row for Account {
         out.extend([
             self.id.into(),
             self.name.into(),
-            self.segment.as_str().to_string().into(),
+            self.segment.as_str().into(),
             self.industry.into(),
             self.region.into(),
             self.plan.into(),
@@ -102,7 +102,7 @@ impl Row for Account {
             self.owner.into(),
             self.start_date.into(),
             self.renewal_date.into(),
-            self.status.as_str().to_string().into(),
+            self.status.as_str().into(),
         ]);
     }
 }
@@ -133,9 +133,9 @@ impl Row for Contact {
             self.observed_at.into(),
             self.account_id.into(),
             self.name.into(),
-            self.persona.as_str().to_string().into(),
+            self.persona.as_str().into(),
             self.relationship_strength.into(),
-            self.sentiment.as_str().to_string().into(),
+            self.sentiment.as_str().into(),
             self.active.into(),
         ]);
     }
@@ -172,7 +172,7 @@ impl Row for Interaction {
             self.id.into(),
             self.account_id.into(),
             self.contact_id.into(),
-            self.channel.as_str().to_string().into(),
+            self.channel.as_str().into(),
             self.topic.into(),
             self.opened_at.into(),
             self.first_response_at.into(),
@@ -243,7 +243,7 @@ impl Row for SubscriptionEvent {
         out.extend([
             self.id.into(),
             self.account_id.into(),
-            self.kind.as_str().to_string().into(),
+            self.kind.as_str().into(),
             self.occurred_at.into(),
             self.mrr_before.into(),
             self.mrr_after.into(),
@@ -279,7 +279,7 @@ impl Row for SurveyResponse {
             self.id.into(),
             self.account_id.into(),
             self.contact_id.into(),
-            self.kind.as_str().to_string().into(),
+            self.kind.as_str().into(),
             self.score.into(),
             self.comment.into(),
             self.responded_at.into(),
@@ -337,41 +337,73 @@ impl Row for Outreach {
             self.owner.into(),
             self.channel.into(),
             self.contacted_at.into(),
-            self.outcome.as_str().to_string().into(),
+            self.outcome.as_str().into(),
             self.note.into(),
         ]);
+    }
+}
+
+/// The score and label of one text, as a [`TextScorer`] returns them.
+pub type TextScore = (f64, Sentiment);
+
+/// Sentiment the caller computed for a batch before handing it to
+/// [`Store::ingest_with_sentiment`] (so that scoring can run in parallel
+/// with writing the previous batch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSentiment {
+    /// The model's version, stored beside every score.
+    pub model: String,
+    /// One entry per record of the batch, in order: the score of the
+    /// record's [`scored_text`], `None` for blank text and for records with
+    /// no text to score.
+    pub scores: Vec<Option<TextScore>>,
+}
+
+/// The text that ingest scores: an interaction's subject and body, a survey
+/// response's comment; `None` for every other record.
+pub fn scored_text(r: &Record) -> Option<Cow<'_, str>> {
+    match r {
+        Record::Interaction(i) => Some(subject_and_body_cow(&i.subject, &i.body)),
+        Record::Survey(s) => Some(Cow::Borrowed(&s.comment)),
+        _ => None,
     }
 }
 
 /// The sentiment columns of a scored record: score, label, model version
 /// (all NULL when the text had nothing to score).
 #[derive(Debug, Clone, Default, PartialEq)]
-struct SentimentCols {
+pub(crate) struct SentimentCols {
     score: Option<f64>,
-    label: Option<String>,
+    label: Option<&'static str>,
     model: Option<String>,
 }
 
 impl SentimentCols {
-    fn of(scorer: &dyn TextScorer, text: &str) -> Self {
-        match scorer.score(text) {
+    pub(crate) fn new(score: Option<TextScore>, model: &str) -> Self {
+        match score {
             Some((score, label)) => SentimentCols {
                 score: Some(score),
-                label: Some(label.as_str().to_string()),
-                model: Some(scorer.version().to_string()),
+                label: Some(label.as_str()),
+                model: Some(model.to_string()),
             },
             None => SentimentCols::default(),
         }
     }
 
     fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([self.score.into(), self.label.into(), self.model.into()]);
+        out.extend([
+            self.score.into(),
+            self.label
+                .map(Value::Static)
+                .unwrap_or(Value::OptText(None)),
+            self.model.into(),
+        ]);
     }
 }
 
-/// A record written with its sentiment columns. Only used when a scorer is
-/// given, so ingest without one never overwrites stored scores with NULL.
-struct Scored<T>(T, SentimentCols);
+/// A record written with its sentiment columns. Only used when the batch was
+/// scored, so ingest without a model never overwrites stored scores with NULL.
+pub(crate) struct Scored<T>(pub(crate) T, pub(crate) SentimentCols);
 
 /// `$ty`'s columns followed by the sentiment columns (a test checks the
 /// prefix matches `<$ty as Row>::COLS`).
@@ -429,31 +461,43 @@ scored_row!(
     ]
 );
 
-/// The text of an interaction that is scored: subject and body.
-fn interaction_text(r: &Interaction) -> String {
-    subject_and_body(&r.subject, &r.body)
-}
-
 /// `subject. body`, or whichever of the two is not blank.
 pub(crate) fn subject_and_body(subject: &str, body: &str) -> String {
+    subject_and_body_cow(subject, body).into_owned()
+}
+
+fn subject_and_body_cow<'a>(subject: &'a str, body: &'a str) -> Cow<'a, str> {
     match (subject.trim().is_empty(), body.trim().is_empty()) {
-        (true, _) => body.to_string(),
-        (false, true) => subject.to_string(),
-        (false, false) => format!("{}. {}", subject.trim_end_matches('.'), body),
+        (true, _) => Cow::Borrowed(body),
+        (false, true) => Cow::Borrowed(subject),
+        (false, false) => Cow::Owned(format!("{}. {}", subject.trim_end_matches('.'), body)),
     }
 }
 
-/// The records of one batch, split by kind, positions kept.
+/// One record of a batch: its position in the caller's stream and the score
+/// of its text (interactions and surveys of a scored batch only).
+pub(crate) struct Item<T> {
+    pub(crate) pos: usize,
+    pub(crate) rec: T,
+    pub(crate) score: Option<TextScore>,
+}
+
+/// The valid records of one batch, split by kind, positions kept, and what
+/// has been rejected so far.
 #[derive(Default)]
-struct Split {
-    accounts: Vec<(usize, Account)>,
-    contacts: Vec<(usize, Contact)>,
-    interactions: Vec<(usize, Interaction)>,
-    usage: Vec<(usize, Usage)>,
-    subscriptions: Vec<(usize, SubscriptionEvent)>,
-    surveys: Vec<(usize, SurveyResponse)>,
-    operational: Vec<(usize, OperationalEvent)>,
-    outreach: Vec<(usize, Outreach)>,
+pub(crate) struct Split {
+    pub(crate) accounts: Vec<Item<Account>>,
+    pub(crate) contacts: Vec<Item<Contact>>,
+    pub(crate) interactions: Vec<Item<Interaction>>,
+    pub(crate) usage: Vec<Item<Usage>>,
+    pub(crate) subscriptions: Vec<Item<SubscriptionEvent>>,
+    pub(crate) surveys: Vec<Item<SurveyResponse>>,
+    pub(crate) operational: Vec<Item<OperationalEvent>>,
+    pub(crate) outreach: Vec<Item<Outreach>>,
+    /// The scoring model's version when the batch was scored: the sentiment
+    /// columns are then written (NULL for blank text).
+    pub(crate) model: Option<String>,
+    pub(crate) out: BatchOutcome,
 }
 
 fn reject(out: &mut Vec<Rejected>, pos: usize, kind: EntityKind, id: String, e: FieldError) {
@@ -465,16 +509,256 @@ fn reject(out: &mut Vec<Rejected>, pos: usize, kind: EntityKind, id: String, e: 
     });
 }
 
+impl Split {
+    /// Validates every record on its own and sorts the valid ones by kind.
+    fn new(records: Vec<(usize, Record)>, sentiment: Option<BatchSentiment>) -> Split {
+        let mut s = Split::default();
+        // Batches are usually of one kind: room for all of them at once.
+        let n = records.len();
+        match records.first().map(|(_, r)| r.kind()) {
+            Some(EntityKind::Account) => s.accounts.reserve(n),
+            Some(EntityKind::Contact) => s.contacts.reserve(n),
+            Some(EntityKind::Interaction) => s.interactions.reserve(n),
+            Some(EntityKind::Usage) => s.usage.reserve(n),
+            Some(EntityKind::Subscription) => s.subscriptions.reserve(n),
+            Some(EntityKind::Survey) => s.surveys.reserve(n),
+            Some(EntityKind::Operational) => s.operational.reserve(n),
+            Some(EntityKind::Outreach) => s.outreach.reserve(n),
+            None => {}
+        }
+        let mut scores = match sentiment {
+            Some(b) => {
+                s.model = Some(b.model);
+                b.scores.into_iter()
+            }
+            None => Vec::new().into_iter(),
+        };
+        for (pos, r) in records {
+            let score = scores.next().flatten();
+            if let Err(e) = r.validate() {
+                reject(&mut s.out.rejected, pos, r.kind(), r.key().to_string(), e);
+                continue;
+            }
+            macro_rules! push {
+                ($v:ident, $x:expr) => {
+                    s.$v.push(Item {
+                        pos,
+                        rec: $x,
+                        score,
+                    })
+                };
+            }
+            match r {
+                Record::Account(x) => push!(accounts, x),
+                Record::Contact(x) => push!(contacts, x),
+                Record::Interaction(x) => push!(interactions, x),
+                Record::Usage(x) => push!(usage, x),
+                Record::Subscription(x) => push!(subscriptions, x),
+                Record::Survey(x) => push!(surveys, x),
+                Record::Operational(x) => push!(operational, x),
+                Record::Outreach(x) => push!(outreach, x),
+            }
+        }
+        s
+    }
+
+    /// The accounts and contacts referred to by the batch that it does not
+    /// hold itself: these must already be stored.
+    pub(crate) fn wanted(&self) -> (HashSet<String>, HashSet<String>) {
+        let batch_accounts: HashSet<&str> =
+            self.accounts.iter().map(|i| i.rec.id.as_str()).collect();
+        let mut want_accounts: HashSet<String> = HashSet::new();
+        let referring = (self.contacts.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.interactions.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.usage.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.subscriptions.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.surveys.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.operational.iter().map(|i| i.rec.account_id.as_str()))
+            .chain(self.outreach.iter().map(|i| i.rec.account_id.as_str()));
+        // Files are usually grouped by account: a repeat is not hashed again.
+        let mut last = "";
+        for id in referring {
+            if id != last && !batch_accounts.contains(id) && !want_accounts.contains(id) {
+                want_accounts.insert(id.to_string());
+            }
+            last = id;
+        }
+        let batch_contacts: HashSet<&str> =
+            self.contacts.iter().map(|i| i.rec.id.as_str()).collect();
+        let mut want_contacts: HashSet<String> = HashSet::new();
+        let mut last: &str = "";
+        for c in self
+            .interactions
+            .iter()
+            .filter_map(|i| i.rec.contact_id.as_deref())
+            .chain(
+                self.surveys
+                    .iter()
+                    .filter_map(|i| i.rec.contact_id.as_deref()),
+            )
+        {
+            if c != last && !batch_contacts.contains(c) && !want_contacts.contains(c) {
+                want_contacts.insert(c.to_string());
+            }
+            last = c;
+        }
+        (want_accounts, want_contacts)
+    }
+
+    /// Rejects the records that refer to an account or contact that is
+    /// neither in the batch nor among the stored ones (`accounts_ok`,
+    /// `contacts_ok`), then sorts the rejections by position.
+    pub(crate) fn check_refs(
+        &mut self,
+        accounts_ok: &HashSet<String>,
+        contacts_ok: &HashSet<String>,
+    ) {
+        let batch_accounts: HashSet<String> =
+            self.accounts.iter().map(|i| i.rec.id.clone()).collect();
+        let account_known = |id: &str| batch_accounts.contains(id) || accounts_ok.contains(id);
+        let unknown_account = |id: &str| {
+            FieldError::new(
+                "account_id",
+                format!("account '{id}' does not exist (send the account first)"),
+            )
+        };
+        let mut batch_contacts: HashSet<String> =
+            self.contacts.iter().map(|i| i.rec.id.clone()).collect();
+        let rejected = &mut self.out.rejected;
+
+        // The last account and contact found, so that a run of records of
+        // one account (the usual order of a file) is checked with one look-up.
+        let (mut last_account, mut last_contact) = (String::new(), String::new());
+        macro_rules! check_refs {
+            ($rows:expr, $kind:expr, |$r:ident| $contact:expr) => {{
+                // In place: nothing moves until a record is rejected.
+                $rows.retain(|item| {
+                    let $r = &item.rec;
+                    if $r.account_id != last_account {
+                        if !account_known(&$r.account_id) {
+                            let e = unknown_account(&$r.account_id);
+                            reject(rejected, item.pos, $kind, $r.key().into_owned(), e);
+                            return false;
+                        }
+                        last_account.clear();
+                        last_account.push_str(&$r.account_id);
+                    }
+                    let contact: Option<&str> = $contact;
+                    if let Some(c) = contact
+                        && c != last_contact
+                    {
+                        if !batch_contacts.contains(c) && !contacts_ok.contains(c) {
+                            let e = FieldError::new(
+                                "contact_id",
+                                format!("contact '{c}' does not exist"),
+                            );
+                            reject(rejected, item.pos, $kind, $r.key().into_owned(), e);
+                            return false;
+                        }
+                        last_contact.clear();
+                        last_contact.push_str(c);
+                    }
+                    true
+                });
+            }};
+        }
+        check_refs!(self.contacts, EntityKind::Contact, |r| None);
+        // Only contacts that will be stored can be referred to.
+        batch_contacts = self.contacts.iter().map(|i| i.rec.id.clone()).collect();
+        last_contact.clear();
+        check_refs!(self.interactions, EntityKind::Interaction, |r| r
+            .contact_id
+            .as_deref());
+        check_refs!(self.usage, EntityKind::Usage, |r| None);
+        check_refs!(self.subscriptions, EntityKind::Subscription, |r| None);
+        check_refs!(self.surveys, EntityKind::Survey, |r| r
+            .contact_id
+            .as_deref());
+        check_refs!(self.operational, EntityKind::Operational, |r| None);
+        check_refs!(self.outreach, EntityKind::Outreach, |r| None);
+        self.out.rejected.sort_by_key(|r| r.position);
+    }
+
+    /// The ids of the accounts and contacts the batch stores, for the cache
+    /// of known ids once it is committed.
+    pub(crate) fn new_ids(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.accounts.iter().map(|i| i.rec.id.clone()).collect(),
+            self.contacts.iter().map(|i| i.rec.id.clone()).collect(),
+        )
+    }
+}
+
+/// Interactions or survey responses as the rows to write: with their
+/// sentiment columns when the batch was scored (`model`), else without.
+/// Exactly one of the two is non-empty.
+fn with_sentiment<T>(items: Vec<Item<T>>, model: Option<&str>) -> (Vec<T>, Vec<Scored<T>>) {
+    match model {
+        None => (recs(items), Vec::new()),
+        Some(m) => (
+            Vec::new(),
+            items
+                .into_iter()
+                .map(|i| Scored(i.rec, SentimentCols::new(i.score, m)))
+                .collect(),
+        ),
+    }
+}
+
+fn recs<T>(items: Vec<Item<T>>) -> Vec<T> {
+    items.into_iter().map(|i| i.rec).collect()
+}
+
+/// The rows of every kind, in the order they are written (accounts first,
+/// so records later in the batch may refer to them).
+struct Rows {
+    accounts: Vec<Account>,
+    contacts: Vec<Contact>,
+    interactions: Vec<Interaction>,
+    scored_interactions: Vec<Scored<Interaction>>,
+    usage: Vec<Usage>,
+    subscriptions: Vec<SubscriptionEvent>,
+    surveys: Vec<SurveyResponse>,
+    scored_surveys: Vec<Scored<SurveyResponse>>,
+    operational: Vec<OperationalEvent>,
+    outreach: Vec<Outreach>,
+}
+
+impl Rows {
+    /// The last record of each key only (a multi-row statement cannot
+    /// change one row twice); earlier copies count as updates.
+    fn deduplicated(s: Split) -> (Rows, BatchOutcome) {
+        let mut out = s.out;
+        let model = s.model.as_deref();
+        let u = &mut out.updated;
+        let (interactions, scored_interactions) = with_sentiment(dedupe(s.interactions, u), model);
+        let (surveys, scored_surveys) = with_sentiment(dedupe(s.surveys, u), model);
+        let rows = Rows {
+            accounts: recs(dedupe(s.accounts, u)),
+            contacts: recs(dedupe(s.contacts, u)),
+            interactions,
+            scored_interactions,
+            usage: recs(dedupe(s.usage, u)),
+            subscriptions: recs(dedupe(s.subscriptions, u)),
+            surveys,
+            scored_surveys,
+            operational: recs(dedupe(s.operational, u)),
+            outreach: recs(dedupe(s.outreach, u)),
+        };
+        (rows, out)
+    }
+}
+
 /// Keeps the last record of each key; earlier copies count as updates.
-fn dedupe<T: Row>(rows: Vec<(usize, T)>, updated: &mut u64) -> Vec<T> {
+fn dedupe<T: Row>(rows: Vec<Item<T>>, updated: &mut u64) -> Vec<Item<T>> {
     // Which positions are superseded by a later record with the same key?
     let mut last: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(rows.len());
-    for (i, (_, r)) in rows.iter().enumerate() {
-        last.insert(r.key(), i);
+    for (i, it) in rows.iter().enumerate() {
+        last.insert(it.rec.key(), i);
     }
     if last.len() == rows.len() {
         drop(last);
-        return rows.into_iter().map(|(_, r)| r).collect();
+        return rows;
     }
     let keep: Vec<bool> = {
         let mut keep = vec![false; rows.len()];
@@ -488,7 +772,7 @@ fn dedupe<T: Row>(rows: Vec<(usize, T)>, updated: &mut u64) -> Vec<T> {
     rows.into_iter()
         .zip(keep)
         .filter(|(_, k)| *k)
-        .map(|((_, r), _)| r)
+        .map(|(r, _)| r)
         .collect()
 }
 
@@ -498,7 +782,7 @@ impl Store {
     /// expected to be valid on their own (`Entity::validate`); this checks what
     /// needs the database: that referenced accounts and contacts exist.
     pub async fn ingest(&self, records: Vec<(usize, Record)>) -> Result<BatchOutcome, StoreError> {
-        self.ingest_scored(records, None).await
+        self.ingest_with_sentiment(records, None).await
     }
 
     /// [`ingest`](Self::ingest), scoring the text of every interaction
@@ -511,145 +795,40 @@ impl Store {
         records: Vec<(usize, Record)>,
         scorer: Option<&dyn TextScorer>,
     ) -> Result<BatchOutcome, StoreError> {
-        let mut out = BatchOutcome::default();
-        let mut s = Split::default();
-        for (pos, r) in records {
-            if let Err(e) = r.validate() {
-                reject(&mut out.rejected, pos, r.kind(), r.key().to_string(), e);
-                continue;
-            }
-            match r {
-                Record::Account(x) => s.accounts.push((pos, x)),
-                Record::Contact(x) => s.contacts.push((pos, x)),
-                Record::Interaction(x) => s.interactions.push((pos, x)),
-                Record::Usage(x) => s.usage.push((pos, x)),
-                Record::Subscription(x) => s.subscriptions.push((pos, x)),
-                Record::Survey(x) => s.surveys.push((pos, x)),
-                Record::Operational(x) => s.operational.push((pos, x)),
-                Record::Outreach(x) => s.outreach.push((pos, x)),
-            }
-        }
+        let sentiment = scorer.map(|scorer| score_batch(scorer, &records));
+        self.ingest_with_sentiment(records, sentiment).await
+    }
 
-        // Which referenced accounts and contacts exist?
-        let batch_accounts: HashSet<String> =
-            s.accounts.iter().map(|(_, a)| a.id.clone()).collect();
-        let mut want_accounts: HashSet<String> = HashSet::new();
-        let mut want_contacts: HashSet<String> = HashSet::new();
-        {
-            let mut note = |id: &str| {
-                if !batch_accounts.contains(id) {
-                    want_accounts.insert(id.to_string());
-                }
-            };
-            s.contacts.iter().for_each(|(_, r)| note(&r.account_id));
-            s.interactions.iter().for_each(|(_, r)| note(&r.account_id));
-            s.usage.iter().for_each(|(_, r)| note(&r.account_id));
-            s.subscriptions
-                .iter()
-                .for_each(|(_, r)| note(&r.account_id));
-            s.surveys.iter().for_each(|(_, r)| note(&r.account_id));
-            s.operational.iter().for_each(|(_, r)| note(&r.account_id));
-            s.outreach.iter().for_each(|(_, r)| note(&r.account_id));
+    /// [`ingest_scored`](Self::ingest_scored) with the scores computed by the
+    /// caller ([`score_batch`]); `None` leaves the stored sentiment as it is.
+    ///
+    /// An SQLite file is written through rusqlite on a thread of its own
+    /// (`sqlite_ingest.rs`), PostgreSQL and in-memory SQLite through sqlx;
+    /// both give the same rows, counts and rejections (the store tests run
+    /// every case on each).
+    pub async fn ingest_with_sentiment(
+        &self,
+        records: Vec<(usize, Record)>,
+        sentiment: Option<BatchSentiment>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let s = Split::new(records, sentiment);
+        if let Some(conn) = &self.sqlite_writer {
+            let (conn, known) = (conn.clone(), self.known.clone());
+            return crate::on_thread("pulse-ingest", move || {
+                crate::sqlite_ingest::ingest(&conn, &known, s)
+            })
+            .await;
         }
-        let mut batch_contacts: HashSet<String> =
-            s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
-        for c in s
-            .interactions
-            .iter()
-            .filter_map(|(_, r)| r.contact_id.as_deref())
-            .chain(
-                s.surveys
-                    .iter()
-                    .filter_map(|(_, r)| r.contact_id.as_deref()),
-            )
-        {
-            if !batch_contacts.contains(c) {
-                want_contacts.insert(c.to_string());
-            }
-        }
+        self.ingest_sqlx(s).await
+    }
+
+    async fn ingest_sqlx(&self, mut s: Split) -> Result<BatchOutcome, StoreError> {
+        let (want_accounts, want_contacts) = s.wanted();
         let accounts_ok = self.existing(want_accounts, "accounts", true).await?;
         let contacts_ok = self.existing(want_contacts, "contacts", false).await?;
-        let account_known = |id: &str| batch_accounts.contains(id) || accounts_ok.contains(id);
-        let unknown_account = |id: &str| {
-            FieldError::new(
-                "account_id",
-                format!("account '{id}' does not exist (send the account first)"),
-            )
-        };
-
-        macro_rules! check_refs {
-            ($rows:expr, $kind:expr, |$r:ident| $contact:expr) => {{
-                let mut kept = Vec::with_capacity($rows.len());
-                for (pos, $r) in std::mem::take(&mut $rows) {
-                    if !account_known(&$r.account_id) {
-                        let e = unknown_account(&$r.account_id);
-                        reject(&mut out.rejected, pos, $kind, $r.key().into_owned(), e);
-                        continue;
-                    }
-                    let contact: Option<&str> = $contact;
-                    if let Some(c) = contact
-                        && !batch_contacts.contains(c)
-                        && !contacts_ok.contains(c)
-                    {
-                        let e =
-                            FieldError::new("contact_id", format!("contact '{c}' does not exist"));
-                        reject(&mut out.rejected, pos, $kind, $r.key().into_owned(), e);
-                        continue;
-                    }
-                    kept.push((pos, $r));
-                }
-                $rows = kept;
-            }};
-        }
-        check_refs!(s.contacts, EntityKind::Contact, |r| None);
-        // Only contacts that will be stored can be referred to.
-        batch_contacts = s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
-        check_refs!(s.interactions, EntityKind::Interaction, |r| r
-            .contact_id
-            .as_deref());
-        check_refs!(s.usage, EntityKind::Usage, |r| None);
-        check_refs!(s.subscriptions, EntityKind::Subscription, |r| None);
-        check_refs!(s.surveys, EntityKind::Survey, |r| r.contact_id.as_deref());
-        check_refs!(s.operational, EntityKind::Operational, |r| None);
-        check_refs!(s.outreach, EntityKind::Outreach, |r| None);
-        out.rejected.sort_by_key(|r| r.position);
-
-        let new_accounts: Vec<String> = s.accounts.iter().map(|(_, a)| a.id.clone()).collect();
-        let new_contacts: Vec<String> = s.contacts.iter().map(|(_, c)| c.id.clone()).collect();
-
-        let accounts = dedupe(s.accounts, &mut out.updated);
-        let contacts = dedupe(s.contacts, &mut out.updated);
-        let interactions = dedupe(s.interactions, &mut out.updated);
-        let usage = dedupe(s.usage, &mut out.updated);
-        let subscriptions = dedupe(s.subscriptions, &mut out.updated);
-        let surveys = dedupe(s.surveys, &mut out.updated);
-        let operational = dedupe(s.operational, &mut out.updated);
-        let outreach = dedupe(s.outreach, &mut out.updated);
-        // Scored before the transaction opens, so scoring never holds the
-        // write lock. Exactly one of each pair is non-empty.
-        let (interactions, scored_interactions, surveys, scored_surveys) = match scorer {
-            None => (interactions, Vec::new(), surveys, Vec::new()),
-            Some(scorer) => {
-                let _p =
-                    tracing::info_span!("ingest::score", n = interactions.len() + surveys.len())
-                        .entered();
-                let scored_interactions: Vec<Scored<Interaction>> = interactions
-                    .into_iter()
-                    .map(|r| {
-                        let s = SentimentCols::of(scorer, &interaction_text(&r));
-                        Scored(r, s)
-                    })
-                    .collect();
-                let scored_surveys: Vec<Scored<SurveyResponse>> = surveys
-                    .into_iter()
-                    .map(|r| {
-                        let s = SentimentCols::of(scorer, &r.comment);
-                        Scored(r, s)
-                    })
-                    .collect();
-                (Vec::new(), scored_interactions, Vec::new(), scored_surveys)
-            }
-        };
+        s.check_refs(&accounts_ok, &contacts_ok);
+        let (new_accounts, new_contacts) = s.new_ids();
+        let (rows, mut out) = Rows::deduplicated(s);
 
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -709,23 +888,26 @@ impl Store {
                     }
                 }};
             }
-            write!(accounts, Account);
-            write!(contacts, Contact);
-            write!(interactions, Interaction);
-            write!(scored_interactions, Scored<Interaction>);
-            write!(usage, Usage);
-            write!(subscriptions, SubscriptionEvent);
-            write!(surveys, SurveyResponse);
-            write!(scored_surveys, Scored<SurveyResponse>);
-            write!(operational, OperationalEvent);
-            write!(outreach, Outreach);
+            write!(rows.accounts, Account);
+            write!(rows.contacts, Contact);
+            write!(rows.interactions, Interaction);
+            write!(rows.scored_interactions, Scored<Interaction>);
+            write!(rows.usage, Usage);
+            write!(rows.subscriptions, SubscriptionEvent);
+            write!(rows.surveys, SurveyResponse);
+            write!(rows.scored_surveys, Scored<SurveyResponse>);
+            write!(rows.operational, OperationalEvent);
+            write!(rows.outreach, Outreach);
             tx.commit().await?;
         });
 
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known.accounts.extend(new_accounts);
-        known.contacts.extend(new_contacts);
+        self.known_ids().extend(new_accounts, new_contacts);
         Ok(out)
+    }
+
+    /// The cache of known account and contact ids.
+    pub(crate) fn known_ids(&self) -> std::sync::MutexGuard<'_, KnownIds> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The ids among `want` that exist in `table` (accounts or contacts),
@@ -736,23 +918,7 @@ impl Store {
         table: &'static str,
         accounts: bool,
     ) -> Result<HashSet<String>, StoreError> {
-        let mut found = HashSet::new();
-        let mut misses = Vec::new();
-        {
-            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = if accounts {
-                &known.accounts
-            } else {
-                &known.contacts
-            };
-            for id in want {
-                if cache.contains(&id) {
-                    found.insert(id);
-                } else {
-                    misses.push(id);
-                }
-            }
-        }
+        let (mut found, misses) = self.known_ids().split_known(want, accounts);
         let mut fetched = Vec::new();
         for chunk in misses.chunks(LOOKUP_CHUNK) {
             let sql = format!(
@@ -768,17 +934,62 @@ impl Store {
             });
             fetched.extend(ids.into_iter().map(|(id,)| id));
         }
-        if !fetched.is_empty() {
-            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = if accounts {
-                &mut known.accounts
-            } else {
-                &mut known.contacts
-            };
-            cache.extend(fetched.iter().cloned());
-        }
+        self.known_ids().add(accounts, &fetched);
         found.extend(fetched);
         Ok(found)
+    }
+}
+
+impl KnownIds {
+    /// `want` split into the ids known to exist and the others.
+    pub(crate) fn split_known(
+        &self,
+        want: HashSet<String>,
+        accounts: bool,
+    ) -> (HashSet<String>, Vec<String>) {
+        let cache = if accounts {
+            &self.accounts
+        } else {
+            &self.contacts
+        };
+        let mut found = HashSet::new();
+        let mut misses = Vec::new();
+        for id in want {
+            if cache.contains(&id) {
+                found.insert(id);
+            } else {
+                misses.push(id);
+            }
+        }
+        (found, misses)
+    }
+
+    /// Records ids found in the database.
+    pub(crate) fn add(&mut self, accounts: bool, ids: &[String]) {
+        let cache = if accounts {
+            &mut self.accounts
+        } else {
+            &mut self.contacts
+        };
+        cache.extend(ids.iter().cloned());
+    }
+
+    /// Records the ids of a committed batch.
+    pub(crate) fn extend(&mut self, accounts: Vec<String>, contacts: Vec<String>) {
+        self.accounts.extend(accounts);
+        self.contacts.extend(contacts);
+    }
+}
+
+/// Scores the [`scored_text`] of every record of a batch.
+pub fn score_batch(scorer: &dyn TextScorer, records: &[(usize, Record)]) -> BatchSentiment {
+    let _p = tracing::info_span!("ingest::score", n = records.len()).entered();
+    BatchSentiment {
+        model: scorer.version().to_string(),
+        scores: records
+            .iter()
+            .map(|(_, r)| scored_text(r).and_then(|t| scorer.score(&t)))
+            .collect(),
     }
 }
 
@@ -1053,6 +1264,28 @@ pub(crate) mod tests {
         assert_eq!((again.inserted, again.updated), (0, 2));
         let counts = store.record_counts("a-1").await.unwrap();
         assert_eq!(counts.interactions, 1);
+        // A new key twice in one batch: inserted, then updated to the last copy.
+        let mut second = interaction("i-2", "a-1");
+        second.csat = Some(1);
+        let twice = store
+            .ingest(vec![
+                (0, Record::Interaction(interaction("i-2", "a-1"))),
+                (1, Record::Interaction(second)),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            (twice.inserted, twice.updated),
+            (1, 1),
+            "{}",
+            store.backend_name()
+        );
+        let h = store.load_histories(None).await.unwrap();
+        let csats: Vec<Option<i64>> = h[0].interactions.iter().map(|i| i.csat).collect();
+        assert_eq!(csats.len(), 2);
+        assert!(csats.contains(&Some(1)), "{csats:?}");
+        let counts = store.record_counts("a-1").await.unwrap();
+        assert_eq!(counts.interactions, 2);
         let mut renamed = account("a-1");
         renamed.name = "Renamed".into();
         store

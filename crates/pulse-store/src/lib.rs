@@ -16,6 +16,7 @@ mod profile;
 mod read;
 mod scores;
 mod sentiment;
+mod sqlite_ingest;
 mod value;
 
 use std::str::FromStr;
@@ -28,7 +29,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use ingest::{BatchOutcome, Rejected};
+pub use ingest::{BatchOutcome, BatchSentiment, Rejected, TextScore, score_batch, scored_text};
 pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};
@@ -44,6 +45,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("loading histories failed: {0}")]
     Load(String),
+    #[error("{0}")]
+    Thread(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url '{url}': use sqlite://PATH or postgres://...")]
@@ -95,6 +98,27 @@ pub struct Store {
     /// `load_histories`, which bypass sqlx (see `history.rs`). `None` for
     /// PostgreSQL and in-memory SQLite.
     pub(crate) sqlite_file: Option<Arc<std::path::PathBuf>>,
+    /// The connection that ingest writes an SQLite file with, through
+    /// rusqlite (see `sqlite_ingest.rs`). `None` for PostgreSQL and
+    /// in-memory SQLite, which ingest through sqlx.
+    pub(crate) sqlite_writer: Option<Arc<Mutex<rusqlite::Connection>>>,
+}
+
+/// Runs blocking work (rusqlite) on a thread of its own; the caller's
+/// executor only waits for the result.
+pub(crate) async fn on_thread<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| StoreError::Thread(format!("{name}: cannot start a thread: {e}")))?;
+    rx.await
+        .map_err(|_| StoreError::Thread(format!("{name}: the thread stopped")))?
 }
 
 impl Store {
@@ -103,6 +127,7 @@ impl Store {
     /// embedded SQLite file in WAL mode; `postgres://...` a PostgreSQL database.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let mut sqlite_file = None;
+        let mut sqlite_writer = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.disable_statement_logging();
             let pool = PgPoolOptions::new()
@@ -139,6 +164,9 @@ impl Store {
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            if let Some(file) = &sqlite_file {
+                sqlite_writer = Some(Arc::new(Mutex::new(sqlite_ingest::open_writer(file)?)));
+            }
             Backend::Sqlite(pool)
         } else {
             return Err(StoreError::UnsupportedUrl {
@@ -149,6 +177,7 @@ impl Store {
             backend,
             known: Arc::default(),
             sqlite_file,
+            sqlite_writer,
         })
     }
 
@@ -190,6 +219,7 @@ impl Store {
             backend: Backend::Postgres(pool),
             known: Arc::default(),
             sqlite_file: None,
+            sqlite_writer: None,
         })
     }
 
@@ -209,6 +239,7 @@ impl Store {
             backend: Backend::Sqlite(pool),
             known: Arc::default(),
             sqlite_file: None,
+            sqlite_writer: None,
         })
     }
 
@@ -240,12 +271,23 @@ impl Store {
     }
 }
 
-/// The stores a store test runs against: in-memory SQLite always, and
+/// The stores a store test runs against: in-memory SQLite (written through
+/// sqlx) and an SQLite file (written through rusqlite) always, and
 /// PostgreSQL (in a schema of its own named after the test) when
 /// `PULSE_TEST_DATABASE_URL` is set.
 #[cfg(test)]
 pub(crate) async fn test_stores(name: &str) -> Vec<Store> {
-    let mut v = vec![Store::in_memory().await.expect("in-memory sqlite")];
+    // Kept after the test: the directory is in the system's temporary one.
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("pulse-store-{name}-"))
+        .tempdir()
+        .expect("a temporary directory")
+        .keep();
+    let file = Store::connect(&format!("sqlite://{}", dir.join("test.db").display()))
+        .await
+        .expect("sqlite file");
+    assert!(file.sqlite_writer.is_some());
+    let mut v = vec![Store::in_memory().await.expect("in-memory sqlite"), file];
     if let Ok(url) = std::env::var("PULSE_TEST_DATABASE_URL")
         && !url.is_empty()
     {

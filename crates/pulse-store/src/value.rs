@@ -3,12 +3,15 @@
 //! Records are flattened into one `Vec<Value>` per statement (moving their
 //! strings, not copying them) and bound in order against `$1..$N`.
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     Text(String),
+    /// An enumeration's name.
+    Static(&'static str),
     OptText(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
@@ -20,6 +23,11 @@ pub(crate) enum Value {
 impl From<String> for Value {
     fn from(v: String) -> Self {
         Value::Text(v)
+    }
+}
+impl From<&'static str> for Value {
+    fn from(v: &'static str) -> Self {
+        Value::Static(v)
     }
 }
 impl From<Option<String>> for Value {
@@ -82,6 +90,7 @@ where
     for v in values {
         q = match v {
             Value::Text(s) => q.bind(s.as_str()),
+            Value::Static(s) => q.bind(*s),
             Value::OptText(s) => q.bind(s.as_deref()),
             Value::Int(i) => q.bind(*i),
             Value::OptInt(i) => q.bind(*i),
@@ -91,6 +100,21 @@ where
         };
     }
     q
+}
+
+/// Binds without copying on the rusqlite path (`sqlite_ingest.rs`); booleans
+/// are stored as 0 and 1, as sqlx stores them.
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Text(s) | Value::OptText(Some(s)) => ValueRef::Text(s.as_bytes()),
+            Value::Static(s) => ValueRef::Text(s.as_bytes()),
+            Value::OptText(None) | Value::OptInt(None) | Value::OptReal(None) => ValueRef::Null,
+            Value::Int(i) | Value::OptInt(Some(i)) => ValueRef::Integer(*i),
+            Value::Real(f) | Value::OptReal(Some(f)) => ValueRef::Real(*f),
+            Value::Bool(b) => ValueRef::Integer(i64::from(*b)),
+        }))
+    }
 }
 
 /// How bound parameters are written. PostgreSQL needs `$N`. SQLite accepts
@@ -169,6 +193,37 @@ pub(crate) fn upsert_sql(
     sql
 }
 
+/// `INSERT INTO table (cols) VALUES (?1, .., ?N) ON CONFLICT (key) DO
+/// NOTHING`: one row, SQLite's numbered parameters. It changes no row when the
+/// key is already stored; [`update_sql`] then updates it with the same
+/// bindings.
+pub(crate) fn insert_one_sql(table: &str, cols: &[&str], key: &[&str]) -> String {
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
+        cols.join(", "),
+        params.join(", "),
+        key.join(", ")
+    )
+}
+
+/// `UPDATE table SET col = ?i, .. WHERE key = ?k ..`: every non-key column,
+/// numbered as in [`insert_one_sql`], so one row's bindings serve both.
+pub(crate) fn update_one_sql(table: &str, cols: &[&str], key: &[&str]) -> String {
+    let param = |c: &str| cols.iter().position(|x| x == &c).map_or(0, |i| i + 1);
+    let set: Vec<String> = cols
+        .iter()
+        .filter(|c| !key.contains(c))
+        .map(|c| format!("{c} = ?{}", param(c)))
+        .collect();
+    let filter: Vec<String> = key.iter().map(|c| format!("{c} = ?{}", param(c))).collect();
+    format!(
+        "UPDATE {table} SET {} WHERE {}",
+        set.join(", "),
+        filter.join(" AND ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +240,18 @@ mod tests {
         assert!(
             sql.starts_with("INSERT INTO t (id, a) VALUES (?, ?), (?, ?) ON"),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn single_row_statements_share_their_numbering() {
+        assert_eq!(
+            insert_one_sql("t", &["id", "at", "a"], &["id", "at"]),
+            "INSERT INTO t (id, at, a) VALUES (?1, ?2, ?3) ON CONFLICT (id, at) DO NOTHING"
+        );
+        assert_eq!(
+            update_one_sql("t", &["id", "at", "a", "b"], &["id", "at"]),
+            "UPDATE t SET a = ?3, b = ?4 WHERE id = ?1 AND at = ?2"
         );
     }
 }

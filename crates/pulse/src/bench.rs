@@ -7,16 +7,24 @@
 //! Reproduce: `pulse synth --accounts 50000 --months 24 --out data/synth50k`,
 //! `pulse --data-dir data/bench import data/synth50k`, then
 //! `pulse --data-dir data/bench bench features` (release build).
+//!
+//! `pulse bench import`: the import throughput (target: 200,000
+//! interactions per second into SQLite). Generates a synthetic base (or takes
+//! a directory of import files), imports it with `pulse import`'s code into a
+//! fresh SQLite file per run, without and with sentiment scoring, and prints
+//! rows/s per entity, the process's CPU seconds and the machine's load.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::bail;
-use clap::{Args, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
 use pulse_core::time::{self, Day};
 use pulse_features::{AccountHistory, compute, end_of_day, is_customer_at, n_features};
 
 use crate::config::Config;
+use crate::import::{DEFAULT_BATCH, FileReport, ImportOptions};
 
 /// `pulse bench`.
 #[derive(Debug, Args)]
@@ -41,6 +49,37 @@ enum BenchWhat {
     },
     /// Load generator for ScoringService.Score over loopback: throughput and latency percentiles.
     Score(Box<crate::bench_score::ScoreArgs>),
+    /// Import a synthetic base into fresh SQLite files and report rows/s per entity.
+    Import {
+        /// Accounts in the generated base.
+        #[arg(long, default_value_t = 20_000)]
+        accounts: usize,
+        /// Months of history in the generated base.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+        /// Import the files of this directory instead of generating a base.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Runs of each sentiment mode; each into a fresh database.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Without sentiment scoring, with it (the default model), or both.
+        #[arg(long, value_enum, default_value_t = SentimentMode::Both)]
+        sentiment: SentimentMode,
+        /// Records per transaction.
+        #[arg(long, default_value_t = DEFAULT_BATCH)]
+        batch_size: usize,
+        /// Keep the generated files and databases (under <data-dir>/bench-import).
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SentimentMode {
+    Off,
+    On,
+    Both,
 }
 
 pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
@@ -56,7 +95,163 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             r
         }
         BenchWhat::Score(args) => crate::bench_score::run(cfg, *args).await,
+        BenchWhat::Import {
+            accounts,
+            months,
+            from,
+            runs,
+            sentiment,
+            batch_size,
+            keep,
+        } => {
+            let work = cfg.data_dir.join("bench-import");
+            let files = match from {
+                Some(dir) => dir,
+                None => {
+                    let dir = work.join("synth");
+                    // A fixed end date: the same command gives the same files.
+                    let end =
+                        time::parse_day("end", "2026-06-30").map_err(|e| anyhow::anyhow!("{e}"))?;
+                    crate::synth(accounts, months, 42, end, &dir)?;
+                    dir
+                }
+            };
+            let r = import(cfg, &work, &files, runs.max(1), sentiment, batch_size).await;
+            if !keep {
+                std::fs::remove_dir_all(&work)
+                    .with_context(|| format!("removing {}", work.display()))?;
+            }
+            r
+        }
     }
+}
+
+/// The machine's load averages (1, 5, 15 minutes), as `/proc/loadavg` says.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// One import of every file in `files` into a fresh SQLite database in `dir`.
+async fn import_once(
+    dir: &Path,
+    files: &[PathBuf],
+    batch_size: usize,
+    sentiment: Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
+) -> anyhow::Result<(Vec<FileReport>, f64, Option<f64>)> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let url = format!("sqlite://{}", dir.join("pulse.db").display());
+    let store = pulse_store::Store::connect(&url).await?;
+    let opts = ImportOptions {
+        batch_size,
+        rejects_path: dir.join("import-rejects.csv"),
+        progress: false,
+        sentiment,
+    };
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let report = crate::import::import(&store, files, &opts).await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
+    store.close().await;
+    Ok((report.files, wall, cpu))
+}
+
+async fn import(
+    cfg: &Config,
+    work: &Path,
+    from: &Path,
+    runs: usize,
+    mode: SentimentMode,
+    batch_size: usize,
+) -> anyhow::Result<()> {
+    let files = crate::expand_paths(&[from.to_path_buf()])?;
+    let model = match mode {
+        SentimentMode::Off => None,
+        SentimentMode::On | SentimentMode::Both => {
+            match crate::sentiment_cmd::load_default_model(cfg)? {
+                Some(m) => Some(m),
+                None => bail!(
+                    "no sentiment model found: use --sentiment off, or run from the repository root"
+                ),
+            }
+        }
+    };
+    let modes: Vec<(
+        &str,
+        Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
+    )> = match mode {
+        SentimentMode::Off => vec![("no sentiment", None)],
+        SentimentMode::On => vec![("with sentiment", model)],
+        SentimentMode::Both => vec![("no sentiment", None), ("with sentiment", model)],
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "import of {} into fresh SQLite files (WAL), batch {batch_size}, {cores} cores, load average {}",
+        from.display(),
+        load_average()
+    )?;
+    // The best rows/s of each file in each mode.
+    let mut best: Vec<(String, u64, Vec<f64>)> = Vec::new();
+    for (m, (label, model)) in modes.iter().enumerate() {
+        for run in 1..=runs {
+            let dir = work.join(format!("run-{m}-{run}"));
+            let (reports, wall, cpu) = import_once(&dir, &files, batch_size, model.clone()).await?;
+            let rows: u64 = reports.iter().map(|f| f.rows).sum();
+            let cpu = cpu.map_or(String::new(), |c| format!(", {c:.1} CPU-s"));
+            writeln!(
+                o,
+                "{label}, run {run}: {rows} rows in {wall:.2}s{cpu}, load average after {}",
+                load_average()
+            )?;
+            for f in &reports {
+                let name = f.kind.map_or("?", |k| k.as_str()).to_string();
+                let rate = f.rows as f64 / f.elapsed.as_secs_f64().max(1e-9);
+                writeln!(
+                    o,
+                    "  {name:<20} {:>10} rows {:>8.2}s {:>10.0} rows/s  ({} inserted, {} updated, {} rejected)",
+                    f.rows,
+                    f.elapsed.as_secs_f64(),
+                    rate,
+                    f.inserted,
+                    f.updated,
+                    f.rejected
+                )?;
+                let at = match best.iter().position(|b| b.0 == name) {
+                    Some(i) => i,
+                    None => {
+                        best.push((name.clone(), f.rows, vec![0.0; modes.len()]));
+                        best.len() - 1
+                    }
+                };
+                best[at].2[m] = best[at].2[m].max(rate);
+            }
+        }
+    }
+    write!(
+        o,
+        "best rows/s of {runs} run(s):\n  {:<20} {:>10}",
+        "entity", "rows"
+    )?;
+    for (label, _) in &modes {
+        write!(o, " {label:>16}")?;
+    }
+    writeln!(o)?;
+    for (name, rows, rates) in &best {
+        write!(o, "  {name:<20} {rows:>10}")?;
+        for r in rates {
+            write!(o, " {r:>16.0}")?;
+        }
+        writeln!(o)?;
+    }
+    Ok(())
 }
 
 /// CPU seconds used by this process so far (Linux; `None` elsewhere), so the

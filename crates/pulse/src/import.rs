@@ -4,10 +4,13 @@
 //! `interactions.jsonl`, ...) or else by its CSV header. Files are loaded in
 //! dependency order (accounts, then contacts, then everything that refers to
 //! them) whatever order they are given in. A reader thread parses and
-//! validates rows while the store writes the previous batch, so parsing and
-//! SQLite's writer overlap on the two cores. Bad rows are counted, listed in a
-//! rejects file with their line, field and reason, and never stop the load.
+//! validates rows, and scores their text when a sentiment model is given (on
+//! every core, each batch split between threads), while the store writes the
+//! previous batch, so parsing, scoring and SQLite's writer overlap. Bad rows
+//! are counted, listed in a rejects file with their line, field and reason,
+//! and never stop the load.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -17,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use pulse_core::{EntityKind, FieldError, Fields, Record, TextScorer};
+use pulse_core::{EntityKind, FieldError, Fields, Record};
 use pulse_sentiment::SentimentModel;
-use pulse_store::{Rejected, Store};
+use pulse_store::{BatchSentiment, Rejected, Store};
 
 /// Records per store transaction.
 pub(crate) const DEFAULT_BATCH: usize = 20_000;
@@ -114,25 +117,86 @@ fn kind_of(path: &Path) -> anyhow::Result<EntityKind> {
 struct Parsed {
     records: Vec<(usize, Record)>,
     rejected: Vec<Rejected>,
+    /// The scores of the records' text, when a model is given.
+    sentiment: Option<BatchSentiment>,
+}
+
+impl Parsed {
+    fn new(batch_size: usize) -> Parsed {
+        Parsed {
+            records: Vec::with_capacity(batch_size),
+            rejected: Vec::new(),
+            sentiment: None,
+        }
+    }
 }
 
 /// One CSV row, read through the entity's columns: `columns[i]` is where the
-/// entity's i-th column sits in the file (a short linear scan by name beats
-/// hashing every field of every row).
+/// entity's i-th column sits in the file. Entities read their fields in
+/// column order, so the search starts after the last column found and
+/// usually succeeds at once (no hashing, no scan of every name).
 struct CsvRow<'a> {
     rec: &'a csv::StringRecord,
     columns: &'a [(&'static str, Option<usize>)],
+    next: Cell<usize>,
 }
 
 impl Fields for CsvRow<'_> {
     fn get(&self, name: &str) -> &str {
-        self.columns
-            .iter()
-            .find(|(c, _)| *c == name)
-            .and_then(|(_, i)| i.and_then(|i| self.rec.get(i)))
-            .unwrap_or("")
+        let n = self.columns.len();
+        let start = self.next.get();
+        for k in 0..n {
+            let j = (start + k) % n;
+            let (c, i) = self.columns[j];
+            if c == name {
+                self.next.set(j + 1);
+                return i.and_then(|i| self.rec.get(i)).unwrap_or("");
+            }
+        }
+        ""
     }
 }
+
+/// Scores the text of a batch of interactions or survey responses, split
+/// between `threads` threads; `None` for other entities (no text).
+fn score(
+    model: &SentimentModel,
+    records: &[(usize, Record)],
+    threads: usize,
+) -> Option<BatchSentiment> {
+    let has_text = matches!(
+        records.first(),
+        Some((_, Record::Interaction(_) | Record::Survey(_)))
+    );
+    if !has_text {
+        return None;
+    }
+    if threads <= 1 || records.len() < 2 * MIN_SCORE_CHUNK {
+        return Some(pulse_store::score_batch(model, records));
+    }
+    let chunk = records.len().div_ceil(threads).max(MIN_SCORE_CHUNK);
+    let parts: Vec<BatchSentiment> = std::thread::scope(|s| {
+        let handles: Vec<_> = records
+            .chunks(chunk)
+            .map(|c| s.spawn(move || pulse_store::score_batch(model, c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut scores = Vec::with_capacity(records.len());
+    for p in parts {
+        scores.extend(p.scores);
+    }
+    Some(BatchSentiment {
+        model: model.version().to_string(),
+        scores,
+    })
+}
+
+/// Fewest records worth a scoring thread of their own.
+const MIN_SCORE_CHUNK: usize = 512;
 
 fn reject(kind: EntityKind, line: usize, id: &str, e: FieldError) -> Rejected {
     Rejected {
@@ -143,28 +207,25 @@ fn reject(kind: EntityKind, line: usize, id: &str, e: FieldError) -> Rejected {
     }
 }
 
-/// Reads `path` on the calling thread and sends batches down `tx`.
+/// Reads `path` on the calling thread, scores each batch with `model`, and
+/// sends batches down `tx`.
 fn read_file(
     path: &Path,
     kind: EntityKind,
     batch_size: usize,
+    model: Option<&SentimentModel>,
     bar: &ProgressBar,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Parsed>>,
 ) -> anyhow::Result<()> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut cur = Parsed {
-        records: Vec::with_capacity(batch_size),
-        rejected: Vec::new(),
-    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cur = Parsed::new(batch_size);
     let flush = |cur: &mut Parsed, force: bool| -> bool {
         if force || cur.records.len() >= batch_size {
-            let full = std::mem::replace(
-                cur,
-                Parsed {
-                    records: Vec::with_capacity(batch_size),
-                    rejected: Vec::new(),
-                },
-            );
+            let mut full = std::mem::replace(cur, Parsed::new(batch_size));
+            if let Some(m) = model {
+                full.sentiment = score(m, &full.records, threads);
+            }
             tx.blocking_send(Ok(full)).is_ok()
         } else {
             true
@@ -222,6 +283,7 @@ fn read_file(
                         let row = CsvRow {
                             rec: &rec,
                             columns: &columns,
+                            next: Cell::new(0),
                         };
                         match Record::from_fields(kind, &row) {
                             Ok(x) => cur.records.push((line, x)),
@@ -355,11 +417,15 @@ pub(crate) async fn import(
         let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
         let reader = {
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
-            std::thread::spawn(move || {
-                if let Err(e) = read_file(&path, kind, batch, &bar, &tx) {
-                    let _ = tx.blocking_send(Err(e));
-                }
-            })
+            let model = opts.sentiment.clone();
+            std::thread::Builder::new()
+                .name("pulse-import-read".into())
+                .spawn(move || {
+                    if let Err(e) = read_file(&path, kind, batch, model.as_deref(), &bar, &tx) {
+                        let _ = tx.blocking_send(Err(e));
+                    }
+                })
+                .context("starting the reader thread")?
         };
         let mut fr = FileReport {
             path: path.clone(),
@@ -370,9 +436,8 @@ pub(crate) async fn import(
             let parsed = parsed?;
             let mut rejected = parsed.rejected;
             fr.rows += (parsed.records.len() + rejected.len()) as u64;
-            let scorer = opts.sentiment.as_deref().map(|m| m as &dyn TextScorer);
             let out = store
-                .ingest_scored(parsed.records, scorer)
+                .ingest_with_sentiment(parsed.records, parsed.sentiment)
                 .await
                 .with_context(|| format!("writing {}", path.display()))?;
             fr.inserted += out.inserted;
@@ -428,6 +493,37 @@ mod tests {
         p
     }
 
+    /// The stores an import test runs against: in-memory SQLite (written
+    /// through sqlx), an SQLite file (through rusqlite), and PostgreSQL (a
+    /// schema of its own) when `PULSE_TEST_DATABASE_URL` is set.
+    async fn stores(dir: &Path, name: &str) -> Vec<Store> {
+        let file = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+        let mut v = vec![
+            Store::in_memory().await.unwrap(),
+            Store::connect(&file).await.unwrap(),
+        ];
+        if let Ok(url) = std::env::var("PULSE_TEST_DATABASE_URL")
+            && !url.is_empty()
+        {
+            let schema = format!("pulse_import_{name}");
+            v.push(
+                Store::connect_postgres_schema(&url, &schema, true)
+                    .await
+                    .unwrap(),
+            );
+        }
+        v
+    }
+
+    fn options(rejects: PathBuf, batch_size: usize) -> ImportOptions {
+        ImportOptions {
+            batch_size,
+            rejects_path: rejects,
+            progress: false,
+            sentiment: None,
+        }
+    }
+
     #[tokio::test]
     async fn imports_in_dependency_order_and_reports_bad_rows() {
         let dir = tempfile::tempdir().unwrap();
@@ -438,7 +534,9 @@ mod tests {
              i-1,a-1,ticket,payroll_run,2026-03-01T10:00:00Z,5,Hi,\"Thanks, all good\"\n\
              i-2,a-1,ticket,payroll_run,2026-03-01T10:00:00Z,9,Hi,bad csat\n\
              i-3,a-9,chat,invoices,2026-03-02T10:00:00Z,,Hi,unknown account\n\
-             i-4,a-1,fax,invoices,2026-03-02T10:00:00Z,,Hi,bad channel\n",
+             i-4,a-1,fax,invoices,2026-03-02T10:00:00Z,,Hi,bad channel\n\
+             i-5,a-1,chat,invoices,2026-03-03T10:00:00Z,,Hi,first copy\n\
+             i-5,a-1,chat,invoices,2026-03-03T10:00:00Z,,Hi,second copy\n",
         );
         let accounts = write(
             dir.path(),
@@ -447,53 +545,148 @@ mod tests {
              {\"id\":\"a-2\",\"name\":\"Bad\",\"segment\":\"smb\",\"plan\":\"essentials\",\"mrr\":-1,\"seats\":3,\"start_date\":\"2025-01-01\"}\n\
              not json\n",
         );
-        let store = Store::in_memory().await.unwrap();
-        let opts = ImportOptions {
-            batch_size: 2,
-            rejects_path: dir.path().join("rejects.csv"),
-            progress: false,
-            sentiment: None,
-        };
-        let report = import(&store, &[interactions.clone(), accounts], &opts)
+        for (n, store) in stores(dir.path(), "dependency_order")
             .await
-            .unwrap();
-        assert_eq!(report.totals(), (7, 2, 0, 5));
-        let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
-        let lines: Vec<&str> = rejects.lines().collect();
-        assert_eq!(lines[0], "file,line,entity,id,field,reason");
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(",2,account,a-2,mrr,-1 is negative")),
-            "{rejects}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(",3,account,,line,is not JSON")),
-            "{rejects}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(",3,interaction,i-2,csat,9 is outside 1..=5")),
-            "{rejects}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("i-3,account_id,account 'a-9' does not exist")),
-            "{rejects}"
-        );
-        assert!(
-            lines.iter().any(|l| l.contains("i-4,channel,")),
-            "{rejects}"
-        );
+            .into_iter()
+            .enumerate()
+        {
+            let rejects_path = dir.path().join(format!("rejects-{n}.csv"));
+            let opts = options(rejects_path.clone(), 2);
+            let report = import(&store, &[interactions.clone(), accounts.clone()], &opts)
+                .await
+                .unwrap();
+            let b = store.backend_name();
+            // i-5 twice in one batch: inserted, then updated.
+            assert_eq!(report.totals(), (9, 3, 1, 5), "{b} {n}");
+            let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+            let lines: Vec<&str> = rejects.lines().collect();
+            assert_eq!(lines[0], "file,line,entity,id,field,reason");
+            assert_eq!(lines.len(), 6, "{rejects}");
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains(",2,account,a-2,mrr,-1 is negative")),
+                "{rejects}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains(",3,account,,line,is not JSON")),
+                "{rejects}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains(",3,interaction,i-2,csat,9 is outside 1..=5")),
+                "{rejects}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l
+                        .contains(",4,interaction,i-3,account_id,account 'a-9' does not exist")),
+                "{rejects}"
+            );
+            assert!(
+                lines.iter().any(|l| l.contains("i-4,channel,")),
+                "{rejects}"
+            );
 
-        // Importing again updates, never duplicates.
-        let again = import(&store, &[interactions], &opts).await.unwrap();
-        assert_eq!(again.totals(), (4, 0, 1, 3));
-        assert_eq!(store.record_counts("a-1").await.unwrap().interactions, 1);
+            // Importing again updates, never duplicates.
+            let again = import(&store, std::slice::from_ref(&interactions), &opts)
+                .await
+                .unwrap();
+            assert_eq!(again.totals(), (6, 0, 3, 3), "{b} {n}");
+            assert_eq!(
+                store.record_counts("a-1").await.unwrap().interactions,
+                2,
+                "{b} {n}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn scores_text_in_record_order_when_batches_are_split_between_threads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/sentiment/sentiment-default.json");
+        let model = Arc::new(
+            SentimentModel::from_json(BufReader::new(File::open(&path).unwrap())).unwrap(),
+        );
+        let phrases = [
+            "Payroll did not run and nobody answers, this is unacceptable",
+            "Thanks so much, the new report works great",
+            "Can you tell me where to find the W-2 forms?",
+            "",
+            "Still broken after three tickets!!!",
+            "Quick question about the holiday schedule",
+            "Wonderful support, resolved in minutes",
+        ];
+        let mut csv = String::from("id,account_id,channel,topic,opened_at,subject,body\n");
+        let mut texts = Vec::new();
+        for i in 0..2_500 {
+            let subject = if i % 3 == 0 { "" } else { "Payroll" };
+            let body = phrases[(i * 5 + i / 7) % phrases.len()];
+            // One account, one interaction a minute: histories come back in this order.
+            let opened = 1_767_225_600 + i as i64 * 60;
+            csv.push_str(&format!(
+                "i-{i:05},a-1,ticket,payroll_run,{},{subject},\"{body}\"\n",
+                pulse_core::time::format_ts(opened)
+            ));
+            texts.push(
+                pulse_store::scored_text(&Record::Interaction(pulse_core::Interaction {
+                    id: String::new(),
+                    account_id: String::new(),
+                    contact_id: None,
+                    channel: pulse_core::Channel::Ticket,
+                    topic: String::new(),
+                    opened_at: opened,
+                    first_response_at: None,
+                    resolved_at: None,
+                    escalated: false,
+                    reopened: false,
+                    contacts_to_resolve: 1,
+                    csat: None,
+                    subject: subject.into(),
+                    body: body.into(),
+                }))
+                .unwrap()
+                .into_owned(),
+            );
+        }
+        let expected: Vec<Option<f32>> = texts
+            .iter()
+            .map(|t| pulse_core::TextScorer::score(model.as_ref(), t).map(|(s, _)| s as f32))
+            .collect();
+        assert!(expected.iter().any(Option::is_none) && expected.iter().any(Option::is_some));
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = write(
+            dir.path(),
+            "accounts.csv",
+            "id,name,segment,plan,mrr,seats,start_date\na-1,Acme,smb,essentials,100,5,2025-01-01\n",
+        );
+        let interactions = write(dir.path(), "interactions.csv", &csv);
+        for store in stores(dir.path(), "scores_in_order").await {
+            let mut opts = options(dir.path().join("r.csv"), 1_100);
+            opts.sentiment = Some(model.clone());
+            let report = import(&store, &[accounts.clone(), interactions.clone()], &opts)
+                .await
+                .unwrap();
+            assert_eq!(report.totals(), (2_501, 2_501, 0, 0));
+            let h = store.load_histories(None).await.unwrap();
+            let got: Vec<Option<f32>> = h[0].interactions.iter().map(|i| i.sentiment).collect();
+            assert_eq!(got.len(), expected.len());
+            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                match (g, e) {
+                    (Some(g), Some(e)) => assert!(
+                        (g - e).abs() < 1e-6,
+                        "{} row {i}: {g} vs {e}",
+                        store.backend_name()
+                    ),
+                    (None, None) => {}
+                    _ => panic!("{} row {i}: {g:?} vs {e:?}", store.backend_name()),
+                }
+            }
+        }
     }
 
     #[tokio::test]
@@ -501,12 +694,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "notes.csv", "a,b\n1,2\n");
         let store = Store::in_memory().await.unwrap();
-        let opts = ImportOptions {
-            batch_size: 10,
-            rejects_path: dir.path().join("r.csv"),
-            progress: false,
-            sentiment: None,
-        };
+        let opts = options(dir.path().join("r.csv"), 10);
         let e = import(&store, &[p], &opts).await.unwrap_err().to_string();
         assert!(e.contains("cannot tell which entity"), "{e}");
         let e = import(&store, &[dir.path().join("missing.csv")], &opts)
