@@ -135,7 +135,7 @@ impl Scoring {
     async fn load_engine(&self) -> Result<Option<Engine>, ServerError> {
         let registry = self.registry.clone();
         let settings = self.settings.clone();
-        let out = tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
+        tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
             let Some(churn) = registry.promoted(ModelKind::Churn)? else {
                 return Ok(None);
             };
@@ -149,8 +149,7 @@ impl Scoring {
                 .map_err(|e| ServerError::FailedPrecondition(e.to_string()))
         })
         .await
-        .map_err(|e| internal("loading models", e))?;
-        out
+        .map_err(|e| internal("loading models", e))?
     }
 
     /// Builds the population as of `as_of` (an instant) on the blocking pool.
@@ -184,10 +183,10 @@ impl Scoring {
             return Ok(false);
         };
         let engine = Arc::new(engine);
-        let population = match self.current().and_then(|s| s.scored.clone()) {
-            Some(old) => Some(old.population.clone()),
-            None => None,
-        };
+        let population = self
+            .current()
+            .and_then(|s| s.scored.clone())
+            .map(|old| old.population.clone());
         let population = match population {
             Some(p) => p,
             None => self.build_population(now_ts()).await?,
@@ -330,10 +329,10 @@ impl Scoring {
                                 tracing::error!(error = %e, "refreshing the scoring population");
                             }
                         }
-                        if this.settings.weekly_runs {
-                            if let Err(e) = this.weekly_run().await {
-                                tracing::error!(error = %e, "scheduled scoring run");
-                            }
+                        if this.settings.weekly_runs
+                            && let Err(e) = this.weekly_run().await
+                        {
+                            tracing::error!(error = %e, "scheduled scoring run");
                         }
                     }
                 }
