@@ -4,8 +4,10 @@
 //! in the same batch may refer to them. A record that refers to an unknown
 //! account or contact is rejected with its position, id, field and reason, and
 //! the rest of the batch is stored. Re-sending a record with the same key
-//! updates it in place (`ON CONFLICT ... DO UPDATE`), so replaying a file or a
-//! stream never duplicates anything.
+//! updates it in place (`ON CONFLICT ... DO UPDATE` through sqlx; an insert
+//! that changed nothing, then an `UPDATE`, on an SQLite file, see
+//! `sqlite_ingest.rs`), so replaying a file or a stream never duplicates
+//! anything.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

@@ -48,6 +48,8 @@ pub(crate) struct FileReport {
     pub(crate) updated: u64,
     pub(crate) rejected: u64,
     pub(crate) elapsed: Duration,
+    /// CPU seconds the whole process used meanwhile (Linux only).
+    pub(crate) cpu: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -396,6 +398,7 @@ pub(crate) async fn import(
     let mut rejects: Option<csv::Writer<File>> = None;
     for (kind, path) in files {
         let started = Instant::now();
+        let cpu0 = crate::bench::cpu_seconds();
         let size = std::fs::metadata(&path)?.len();
         let bar = if opts.progress {
             ProgressBar::new(size)
@@ -475,6 +478,7 @@ pub(crate) async fn import(
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
         bar.finish_and_clear();
         fr.elapsed = started.elapsed();
+        fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
         report.files.push(fr);
     }
     if let Some(mut w) = rejects {
