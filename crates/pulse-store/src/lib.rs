@@ -27,7 +27,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use ingest::{BatchOutcome, BatchSentiment, Rejected, TextScore, score_batch, scored_text};
+pub use ingest::{
+    BatchOutcome, BatchSentiment, Rejected, SqliteBatchWriter, TextScore, score_batch, scored_text,
+};
 pub use read::{AccountFilter, RecordCounts};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
 

@@ -123,7 +123,34 @@ struct Parsed {
     sentiment: Option<BatchSentiment>,
 }
 
+/// One batch as stored: its rows, what the store did, and every rejection
+/// (parse and store) in line order.
+struct Written {
+    rows: u64,
+    inserted: u64,
+    updated: u64,
+    rejected: Vec<Rejected>,
+}
+
+impl Written {
+    fn new(rows: u64, mut rejected: Vec<Rejected>, out: pulse_store::BatchOutcome) -> Written {
+        rejected.extend(out.rejected);
+        rejected.sort_by_key(|r| r.position);
+        Written {
+            rows,
+            inserted: out.inserted,
+            updated: out.updated,
+            rejected,
+        }
+    }
+}
+
 impl Parsed {
+    /// Rows read, good and bad.
+    fn rows(&self) -> u64 {
+        (self.records.len() + self.rejected.len()) as u64
+    }
+
     fn new(batch_size: usize) -> Parsed {
         Parsed {
             records: Vec::with_capacity(batch_size),
@@ -417,7 +444,7 @@ pub(crate) async fn import(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
+        let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
         let reader = {
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
             let model = opts.sentiment.clone();
@@ -435,20 +462,66 @@ pub(crate) async fn import(
             kind: Some(kind),
             ..Default::default()
         };
-        while let Some(parsed) = rx.recv().await {
-            let parsed = parsed?;
-            let mut rejected = parsed.rejected;
-            fr.rows += (parsed.records.len() + rejected.len()) as u64;
-            let out = store
-                .ingest_with_sentiment(parsed.records, parsed.sentiment)
-                .await
-                .with_context(|| format!("writing {}", path.display()))?;
-            fr.inserted += out.inserted;
-            fr.updated += out.updated;
-            rejected.extend(out.rejected);
-            rejected.sort_by_key(|r| r.position);
-            fr.rejected += rejected.len() as u64;
-            if !rejected.is_empty() {
+        // An SQLite file is written on a thread of its own fed straight by
+        // the reader, so no batch waits on this task; other stores are
+        // written from here.
+        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
+        let mut rx = Some(rx);
+        let writer = match store.sqlite_batch_writer() {
+            Some(w) => {
+                let path = path.clone();
+                let mut rx = rx.take().expect("not taken yet");
+                let h = std::thread::Builder::new()
+                    .name("pulse-import-write".into())
+                    .spawn(move || {
+                        while let Some(parsed) = rx.blocking_recv() {
+                            let done = parsed.and_then(|p| {
+                                let rows = p.rows();
+                                let out = w
+                                    .ingest(p.records, p.sentiment)
+                                    .with_context(|| format!("writing {}", path.display()))?;
+                                Ok(Written::new(rows, p.rejected, out))
+                            });
+                            let failed = done.is_err();
+                            if wtx.blocking_send(done).is_err() || failed {
+                                break;
+                            }
+                        }
+                    })
+                    .context("starting the writer thread")?;
+                Some(h)
+            }
+            None => {
+                drop(wtx);
+                None
+            }
+        };
+        loop {
+            let done = if writer.is_some() {
+                match wrx.recv().await {
+                    Some(done) => done?,
+                    None => break,
+                }
+            } else {
+                let rx = rx
+                    .as_mut()
+                    .expect("read here when there is no writer thread");
+                let Some(parsed) = rx.recv().await else {
+                    break;
+                };
+                let parsed = parsed?;
+                let rows = parsed.rows();
+                let out = store
+                    .ingest_with_sentiment(parsed.records, parsed.sentiment)
+                    .await
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Written::new(rows, parsed.rejected, out)
+            };
+            fr.rows += done.rows;
+            fr.inserted += done.inserted;
+            fr.updated += done.updated;
+            fr.rejected += done.rejected.len() as u64;
+            if !done.rejected.is_empty() {
                 if rejects.is_none() {
                     if let Some(dir) = opts.rejects_path.parent() {
                         std::fs::create_dir_all(dir)?;
@@ -461,7 +534,7 @@ pub(crate) async fn import(
                 }
                 let w = rejects.as_mut().expect("opened above");
                 let file = path.display().to_string();
-                for r in rejected {
+                for r in done.rejected {
                     w.write_record([
                         file.as_str(),
                         &r.position.to_string(),
@@ -472,6 +545,10 @@ pub(crate) async fn import(
                     ])?;
                 }
             }
+        }
+        if let Some(h) = writer {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
         }
         reader
             .join()
