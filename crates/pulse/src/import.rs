@@ -6,7 +6,9 @@
 //! them) whatever order they are given in. A reader thread parses and
 //! validates rows, and scores their text when a sentiment model is given (on
 //! every core, each batch split between threads), while the store writes the
-//! previous batch, so parsing, scoring and SQLite's writer overlap. Bad rows
+//! previous batch, so parsing, scoring and SQLite's writer overlap. An SQLite
+//! file is written by a thread of its own that the reader feeds through a
+//! bounded channel; other stores are written from the async task. Bad rows
 //! are counted, listed in a rejects file with their line, field and reason,
 //! and never stop the load.
 
