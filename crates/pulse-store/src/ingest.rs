@@ -4,8 +4,10 @@
 //! in the same batch may refer to them. A record that refers to an unknown
 //! account or contact is rejected with its position, id, field and reason, and
 //! the rest of the batch is stored. Re-sending a record with the same key
-//! updates it in place (`ON CONFLICT ... DO UPDATE`), so replaying a file or a
-//! stream never duplicates anything.
+//! updates it in place (`ON CONFLICT ... DO UPDATE` through sqlx; an insert
+//! that changed nothing, then an `UPDATE`, on an SQLite file, see
+//! `sqlite_ingest.rs`), so replaying a file or a stream never duplicates
+//! anything.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -811,15 +813,21 @@ impl Store {
         records: Vec<(usize, Record)>,
         sentiment: Option<BatchSentiment>,
     ) -> Result<BatchOutcome, StoreError> {
-        let s = Split::new(records, sentiment);
-        if let Some(conn) = &self.sqlite_writer {
-            let (conn, known) = (conn.clone(), self.known.clone());
-            return crate::on_thread("pulse-ingest", move || {
-                crate::sqlite_ingest::ingest(&conn, &known, s)
-            })
-            .await;
+        if let Some(w) = self.sqlite_batch_writer() {
+            return crate::on_thread("pulse-ingest", move || w.ingest(records, sentiment)).await;
         }
-        self.ingest_sqlx(s).await
+        self.ingest_sqlx(Split::new(records, sentiment)).await
+    }
+
+    /// For an SQLite file store, a handle that ingests on the calling
+    /// thread (`None` for other stores). `pulse import` runs it on a thread
+    /// of its own fed straight by its parser, so that no batch waits for a
+    /// hand-off through the async executor.
+    pub fn sqlite_batch_writer(&self) -> Option<SqliteBatchWriter> {
+        self.sqlite_writer.as_ref().map(|conn| SqliteBatchWriter {
+            conn: conn.clone(),
+            known: self.known.clone(),
+        })
     }
 
     async fn ingest_sqlx(&self, mut s: Split) -> Result<BatchOutcome, StoreError> {
@@ -978,6 +986,28 @@ impl KnownIds {
     pub(crate) fn extend(&mut self, accounts: Vec<String>, contacts: Vec<String>) {
         self.accounts.extend(accounts);
         self.contacts.extend(contacts);
+    }
+}
+
+/// [`Store::ingest_with_sentiment`] for an SQLite file, blocking the calling
+/// thread (see [`Store::sqlite_batch_writer`]). Batches sent through clones
+/// of one store are written one at a time.
+#[derive(Debug, Clone)]
+pub struct SqliteBatchWriter {
+    conn: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
+    known: std::sync::Arc<std::sync::Mutex<KnownIds>>,
+}
+
+impl SqliteBatchWriter {
+    /// Validates, checks references and writes one batch in one transaction,
+    /// exactly as [`Store::ingest_with_sentiment`] does.
+    pub fn ingest(
+        &self,
+        records: Vec<(usize, Record)>,
+        sentiment: Option<BatchSentiment>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let s = Split::new(records, sentiment);
+        crate::sqlite_ingest::ingest(&self.conn, &self.known, s)
     }
 }
 

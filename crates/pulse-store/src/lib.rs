@@ -29,7 +29,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use ingest::{BatchOutcome, BatchSentiment, Rejected, TextScore, score_batch, scored_text};
+pub use ingest::{
+    BatchOutcome, BatchSentiment, Rejected, SqliteBatchWriter, TextScore, score_batch, scored_text,
+};
 pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};

@@ -214,9 +214,15 @@ async fn import(
             for f in &reports {
                 let name = f.kind.map_or("?", |k| k.as_str()).to_string();
                 let rate = f.rows as f64 / f.elapsed.as_secs_f64().max(1e-9);
+                let cpu = f.cpu.map_or(String::new(), |c| {
+                    format!(
+                        ", {c:.2} CPU-s = {:.0} rows per CPU-s",
+                        f.rows as f64 / c.max(1e-9)
+                    )
+                });
                 writeln!(
                     o,
-                    "  {name:<20} {:>10} rows {:>8.2}s {:>10.0} rows/s  ({} inserted, {} updated, {} rejected)",
+                    "  {name:<20} {:>10} rows {:>8.2}s {:>10.0} rows/s  ({} inserted, {} updated, {} rejected{cpu})",
                     f.rows,
                     f.elapsed.as_secs_f64(),
                     rate,
@@ -256,7 +262,7 @@ async fn import(
 
 /// CPU seconds used by this process so far (Linux; `None` elsewhere), so the
 /// report stays meaningful on a shared, loaded machine.
-fn cpu_seconds() -> Option<f64> {
+pub(crate) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (in parentheses): utime and stime are 14 and 15.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -351,4 +357,31 @@ async fn features(
         "best: {best:.2}s (target: under 5 s for 50,000 accounts)"
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_import_benchmark_runs_on_a_small_base_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let args = BenchArgs {
+            what: BenchWhat::Import {
+                accounts: 5,
+                months: 2,
+                from: None,
+                runs: 2,
+                sentiment: SentimentMode::Off,
+                batch_size: 100,
+                keep: false,
+            },
+        };
+        run(&cfg, args).await.unwrap();
+        assert!(!dir.path().join("bench-import").exists());
+    }
 }

@@ -6,7 +6,9 @@
 //! them) whatever order they are given in. A reader thread parses and
 //! validates rows, and scores their text when a sentiment model is given (on
 //! every core, each batch split between threads), while the store writes the
-//! previous batch, so parsing, scoring and SQLite's writer overlap. Bad rows
+//! previous batch, so parsing, scoring and SQLite's writer overlap. An SQLite
+//! file is written by a thread of its own that the reader feeds through a
+//! bounded channel; other stores are written from the async task. Bad rows
 //! are counted, listed in a rejects file with their line, field and reason,
 //! and never stop the load.
 
@@ -48,6 +50,8 @@ pub(crate) struct FileReport {
     pub(crate) updated: u64,
     pub(crate) rejected: u64,
     pub(crate) elapsed: Duration,
+    /// CPU seconds the whole process used meanwhile (Linux only).
+    pub(crate) cpu: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -121,7 +125,34 @@ struct Parsed {
     sentiment: Option<BatchSentiment>,
 }
 
+/// One batch as stored: its rows, what the store did, and every rejection
+/// (parse and store) in line order.
+struct Written {
+    rows: u64,
+    inserted: u64,
+    updated: u64,
+    rejected: Vec<Rejected>,
+}
+
+impl Written {
+    fn new(rows: u64, mut rejected: Vec<Rejected>, out: pulse_store::BatchOutcome) -> Written {
+        rejected.extend(out.rejected);
+        rejected.sort_by_key(|r| r.position);
+        Written {
+            rows,
+            inserted: out.inserted,
+            updated: out.updated,
+            rejected,
+        }
+    }
+}
+
 impl Parsed {
+    /// Rows read, good and bad.
+    fn rows(&self) -> u64 {
+        (self.records.len() + self.rejected.len()) as u64
+    }
+
     fn new(batch_size: usize) -> Parsed {
         Parsed {
             records: Vec::with_capacity(batch_size),
@@ -396,6 +427,7 @@ pub(crate) async fn import(
     let mut rejects: Option<csv::Writer<File>> = None;
     for (kind, path) in files {
         let started = Instant::now();
+        let cpu0 = crate::bench::cpu_seconds();
         let size = std::fs::metadata(&path)?.len();
         let bar = if opts.progress {
             ProgressBar::new(size)
@@ -414,7 +446,7 @@ pub(crate) async fn import(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
+        let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
         let reader = {
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
             let model = opts.sentiment.clone();
@@ -432,20 +464,66 @@ pub(crate) async fn import(
             kind: Some(kind),
             ..Default::default()
         };
-        while let Some(parsed) = rx.recv().await {
-            let parsed = parsed?;
-            let mut rejected = parsed.rejected;
-            fr.rows += (parsed.records.len() + rejected.len()) as u64;
-            let out = store
-                .ingest_with_sentiment(parsed.records, parsed.sentiment)
-                .await
-                .with_context(|| format!("writing {}", path.display()))?;
-            fr.inserted += out.inserted;
-            fr.updated += out.updated;
-            rejected.extend(out.rejected);
-            rejected.sort_by_key(|r| r.position);
-            fr.rejected += rejected.len() as u64;
-            if !rejected.is_empty() {
+        // An SQLite file is written on a thread of its own fed straight by
+        // the reader, so no batch waits on this task; other stores are
+        // written from here.
+        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
+        let mut rx = Some(rx);
+        let writer = match store.sqlite_batch_writer() {
+            Some(w) => {
+                let path = path.clone();
+                let mut rx = rx.take().expect("not taken yet");
+                let h = std::thread::Builder::new()
+                    .name("pulse-import-write".into())
+                    .spawn(move || {
+                        while let Some(parsed) = rx.blocking_recv() {
+                            let done = parsed.and_then(|p| {
+                                let rows = p.rows();
+                                let out = w
+                                    .ingest(p.records, p.sentiment)
+                                    .with_context(|| format!("writing {}", path.display()))?;
+                                Ok(Written::new(rows, p.rejected, out))
+                            });
+                            let failed = done.is_err();
+                            if wtx.blocking_send(done).is_err() || failed {
+                                break;
+                            }
+                        }
+                    })
+                    .context("starting the writer thread")?;
+                Some(h)
+            }
+            None => {
+                drop(wtx);
+                None
+            }
+        };
+        loop {
+            let done = if writer.is_some() {
+                match wrx.recv().await {
+                    Some(done) => done?,
+                    None => break,
+                }
+            } else {
+                let rx = rx
+                    .as_mut()
+                    .expect("read here when there is no writer thread");
+                let Some(parsed) = rx.recv().await else {
+                    break;
+                };
+                let parsed = parsed?;
+                let rows = parsed.rows();
+                let out = store
+                    .ingest_with_sentiment(parsed.records, parsed.sentiment)
+                    .await
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Written::new(rows, parsed.rejected, out)
+            };
+            fr.rows += done.rows;
+            fr.inserted += done.inserted;
+            fr.updated += done.updated;
+            fr.rejected += done.rejected.len() as u64;
+            if !done.rejected.is_empty() {
                 if rejects.is_none() {
                     if let Some(dir) = opts.rejects_path.parent() {
                         std::fs::create_dir_all(dir)?;
@@ -458,7 +536,7 @@ pub(crate) async fn import(
                 }
                 let w = rejects.as_mut().expect("opened above");
                 let file = path.display().to_string();
-                for r in rejected {
+                for r in done.rejected {
                     w.write_record([
                         file.as_str(),
                         &r.position.to_string(),
@@ -470,11 +548,16 @@ pub(crate) async fn import(
                 }
             }
         }
+        if let Some(h) = writer {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
+        }
         reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
         bar.finish_and_clear();
         fr.elapsed = started.elapsed();
+        fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
         report.files.push(fr);
     }
     if let Some(mut w) = rejects {
