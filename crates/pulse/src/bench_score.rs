@@ -1089,7 +1089,11 @@ impl Report {
                 rec.latency.value_at_quantile(q) as f64 / 1_000.0
             }
         };
-        let per_request = |cpu: Option<f64>| cpu.filter(|_| n > 0).map(|c| c * 1e6 / n as f64);
+        let answered = n - rec.not_sent;
+        let per_request = |cpu: Option<f64>| {
+            cpu.filter(|_| answered > 0)
+                .map(|c| c * 1e6 / answered as f64)
+        };
         Report {
             server: args.label.clone(),
             mode,
@@ -1105,7 +1109,7 @@ impl Report {
             errors: rec.errors.clone(),
             // Answered requests (ok or not); never-sent ones only count in
             // `requests` and the errors.
-            rps: (n - rec.not_sent) as f64 / r.elapsed.as_secs_f64(),
+            rps: answered as f64 / r.elapsed.as_secs_f64(),
             p50: us(0.5),
             p90: us(0.9),
             p99: us(0.99),
