@@ -124,7 +124,9 @@ for i in $(seq 1 60); do
     [ "$i" = 60 ] && { cat "$OUT/export.log" >&2; exit 1; }
     sleep 2
 done
-case " $SERVERS " in *" pulse "*) bench pulse "$PORT_PULSE" "$pulse_pid" ;; esac
+pulse_label=pulse
+[ "$STUB_MODEL" = 1 ] && pulse_label=modelstub
+case " $SERVERS " in *" pulse "*) bench "$pulse_label" "$PORT_PULSE" "$pulse_pid" ;; esac
 
 # 2. The bare tonic stub, on the same accounts.
 case " $SERVERS " in *" stub "*)
@@ -133,7 +135,7 @@ case " $SERVERS " in *" stub "*)
     stub_pid=$!
     pids+=("$stub_pid")
     wait_port "$PORT_STUB" 60
-    bench stub "$PORT_STUB" "$stub_pid"
+    bench bare "$PORT_STUB" "$stub_pid"
     stop "$stub_pid"
     ;;
 esac
@@ -167,17 +169,17 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 runs = [r for r in rows if r.get("bench") == "score"]
 cmp = [r for r in rows if r.get("bench") == "score-compare"]
-base = {(r["mode"], r["load"], r["target_rps"]): r["rps"] for r in runs if r["server"] == "stub"}
+base = {(r["mode"], r["load"], r["target_rps"]): r["rps"] for r in runs if r["server"] == "bare"}
 print()
-print(f"{'server':<8} {'mode':<4} {'load':<12} {'rps':>9} {'vs stub':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'srv us/req':>10}  errors")
+print(f"{'server':<9} {'mode':<4} {'load':<12} {'rps':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'srv us/req':>10}  errors")
 for r in runs:
     load = "closed" if r["target_rps"] is None else f"open@{r['target_rps']:.0f}"
     b = base.get((r["mode"], r["load"], r["target_rps"]))
     # Throughput ratios mean something for closed-loop runs only.
-    ratio = f"{r['rps'] / b:.2f}" if b and r["server"] != "stub" and r["target_rps"] is None else "-"
+    ratio = f"{r['rps'] / b:.2f}" if b and r["server"] != "bare" and r["target_rps"] is None else "-"
     cpu = r.get("server_cpu_us_per_request")
     err = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "0"
-    print(f"{r['server']:<8} {r['mode']:<4} {load:<12} {r['rps']:>9.0f} {ratio:>8} {r['p50_us']/1e3:>8.3f} "
+    print(f"{r['server']:<9} {r['mode']:<4} {load:<12} {r['rps']:>9.0f} {ratio:>8} {r['p50_us']/1e3:>8.3f} "
           f"{r['p99_us']/1e3:>8.3f} {r['p999_us']/1e3:>9.3f} {'-' if cpu is None else f'{cpu:.1f}':>10}  {err}")
 for c in cmp:
     print(f"\npython vs pulse on {c['accounts']} accounts: max |d probability| id {c['max_diff_probability_id']:.2e}, "

@@ -752,6 +752,8 @@ struct Recorder {
     lag: Histogram<u64>,
     ok: u64,
     errors: BTreeMap<String, u64>,
+    /// Open loop: requests due in the window that were never sent.
+    not_sent: u64,
     /// Completion time of the last request of the window.
     last: Option<Instant>,
 }
@@ -764,8 +766,18 @@ impl Recorder {
             lag: h(),
             ok: 0,
             errors: BTreeMap::new(),
+            not_sent: 0,
             last: None,
         }
+    }
+
+    /// A request given up on, `late` after its due time.
+    fn record_not_sent(&mut self, late: Duration, at: Instant) {
+        self.latency
+            .saturating_record((late.as_nanos() as u64).max(self.latency.low()));
+        *self.errors.entry("NotSent".into()).or_default() += 1;
+        self.not_sent += 1;
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
     }
 
     fn record(&mut self, r: &Result<(), Status>, latency: Duration, done: Instant) {
@@ -782,6 +794,7 @@ impl Recorder {
         self.latency.add(&o.latency).expect("same bounds");
         self.lag.add(&o.lag).expect("same bounds");
         self.ok += o.ok;
+        self.not_sent += o.not_sent;
         for (k, v) in o.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -915,10 +928,16 @@ async fn closed_loop(
     total
 }
 
+/// How far behind schedule the open loop keeps sending; requests due in the
+/// window but not sent by `end + GIVE_UP_AFTER` are counted as `NotSent`,
+/// with their lateness at that moment as latency (a lower bound).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(1);
+
 /// Request `i` is due at `start + i / rate`. A pacer thread (not a tokio
 /// timer, whose 1 ms granularity would add up to 1 ms to every latency)
 /// releases each request when due, into at most `concurrency` slots; latency
-/// runs from the due time, so waiting for a slot counts.
+/// runs from the due time, so waiting for a slot counts. A server that cannot
+/// keep up makes the pacer fall behind; past `GIVE_UP_AFTER` it stops.
 #[allow(clippy::too_many_arguments)]
 async fn open_loop(
     channels: Vec<Channel>,
@@ -940,22 +959,54 @@ async fn open_loop(
         let slots = slots.clone();
         std::thread::spawn(move || {
             let period = 1.0 / rate;
+            let due_of = |i: u64| start + Duration::from_secs_f64(i as f64 * period);
+            let give_up = end + GIVE_UP_AFTER;
+            // Records every request from `i` on that is due in the window as not sent.
+            let abandon = |mut i: u64| {
+                let now = Instant::now();
+                let mut rec = Recorder::new();
+                while due_of(i) < end {
+                    let due = due_of(i);
+                    if due >= window {
+                        rec.record_not_sent(now - due, now);
+                    }
+                    i += 1;
+                }
+                shards[0]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .merge(rec);
+            };
             let mut i: u64 = 0;
             loop {
-                let due = start + Duration::from_secs_f64(i as f64 * period);
+                let due = due_of(i);
                 if due >= end {
                     break;
                 }
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
+                } else if now >= give_up {
+                    abandon(i);
+                    break;
                 }
                 let permit = match slots.clone().try_acquire_owned() {
                     Ok(p) => p,
-                    Err(_) => match handle.block_on(slots.clone().acquire_owned()) {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
+                    Err(_) => {
+                        // Built inside block_on: a timer needs the runtime's context.
+                        let wait = async {
+                            tokio::time::timeout_at(give_up.into(), slots.clone().acquire_owned())
+                                .await
+                        };
+                        match handle.block_on(wait) {
+                            Ok(Ok(p)) => p,
+                            Ok(Err(_)) => break,
+                            Err(_) => {
+                                abandon(i);
+                                break;
+                            }
+                        }
+                    }
                 };
                 let sent = Instant::now();
                 let k = i as usize;
@@ -1038,7 +1089,11 @@ impl Report {
                 rec.latency.value_at_quantile(q) as f64 / 1_000.0
             }
         };
-        let per_request = |cpu: Option<f64>| cpu.filter(|_| n > 0).map(|c| c * 1e6 / n as f64);
+        let answered = n - rec.not_sent;
+        let per_request = |cpu: Option<f64>| {
+            cpu.filter(|_| answered > 0)
+                .map(|c| c * 1e6 / answered as f64)
+        };
         Report {
             server: args.label.clone(),
             mode,
@@ -1052,7 +1107,9 @@ impl Report {
             requests: n,
             ok: rec.ok,
             errors: rec.errors.clone(),
-            rps: n as f64 / r.elapsed.as_secs_f64(),
+            // Answered requests (ok or not); never-sent ones only count in
+            // `requests` and the errors.
+            rps: answered as f64 / r.elapsed.as_secs_f64(),
             p50: us(0.5),
             p90: us(0.9),
             p99: us(0.99),
@@ -1248,6 +1305,30 @@ mod tests {
             assert_eq!(json["errors"], serde_json::json!({}));
             assert!(report.row().starts_with("stub"));
         }
+
+        // A rate the server cannot keep up with: the pacer gives up a second
+        // after the window instead of running for minutes, and says so.
+        let requests: Vec<Bytes> = accounts
+            .iter()
+            .map(|a| Bytes::from(score_request(a, Mode::Id, 0).encode_to_vec()))
+            .collect();
+        let plan = LoadPlan {
+            concurrency: 1,
+            warmup: Duration::ZERO,
+            duration: Duration::from_millis(200),
+            rate: Some(1_000_000.0),
+            server_pid: Vec::new(),
+        };
+        let t0 = Instant::now();
+        let r = run_load(&channels, Arc::new(requests), None, &plan)
+            .await
+            .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert!(r.rec.not_sent > 0);
+        assert_eq!(r.rec.errors["NotSent"], r.rec.not_sent);
+        assert_eq!(r.rec.latency.len(), 200_000);
+        let report = Report::new(&args("stub"), Mode::Id, &plan, r);
+        assert!(report.p99 >= 1e6, "given-up requests are at least 1 s late");
 
         // Unknown accounts are counted by status code.
         let bad = vec![Bytes::from(
