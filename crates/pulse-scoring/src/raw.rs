@@ -12,7 +12,11 @@ pub fn valid_range(def: &FeatureDef) -> (f64, f64) {
     const INF: f64 = f64::INFINITY;
     match (def.name, def.unit) {
         ("mrr_change_90d", _) => (-1.0, INF),
-        ("tenure_days", _) => (-INF, INF),
+        // Mean active users over seats: more people than seats use it.
+        ("active_users_per_seat_30d", _) => (0.0, INF),
+        // Differences of event dates: data entered out of order can make
+        // them negative, and they are still what the model was trained on.
+        ("tenure_days" | "onboarding_days" | "days_since_active", _) => (-INF, INF),
         ("days_to_renewal", _) => (0.0, 366.0),
         ("sentiment_trend", _) => (-2.0, 2.0),
         ("nps_trend", _) => (-10.0, 10.0),

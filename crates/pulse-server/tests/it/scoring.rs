@@ -194,6 +194,40 @@ async fn score_explain_batch_runs_profile_and_errors() {
     assert!((raw.churn_probability - s.churn_probability).abs() < 1e-12);
     assert_eq!(raw.drivers.len(), 2);
 
+    // Every live account's own feature vector is accepted as raw features and
+    // scores exactly as the account does (ranges match real data).
+    for live in &all {
+        let e = c
+            .explain(pb::ScoreRequest {
+                subject: Some(pb::score_request::Subject::AccountId(
+                    live.account_id.clone(),
+                )),
+                as_of: String::new(),
+                top_drivers: 1,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let values: HashMap<String, f64> = e
+            .contributions
+            .iter()
+            .map(|d| (d.feature.clone(), d.value))
+            .collect();
+        let r = c
+            .score(pb::ScoreRequest {
+                subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
+                    values,
+                    ..Default::default()
+                })),
+                as_of: String::new(),
+                top_drivers: 1,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", live.account_id))
+            .into_inner();
+        assert!((r.churn_probability - live.churn_probability).abs() < 1e-12);
+    }
+
     // Bad raw features: INVALID_ARGUMENT naming the feature.
     let mut missing = values.clone();
     missing.remove("mrr");
