@@ -281,7 +281,7 @@ impl Engine {
             if mrr.is_finite() { 12.0 * mrr } else { 0.0 }
         };
         let drivers = self.drivers(s, reference, &sc.contributions, top_k);
-        let suggested_play = self.suggested_play(s, &sc.contributions, band);
+        let suggested_play = self.suggested_play(&sc.contributions, band);
         let families = Family::ALL
             .iter()
             .map(|fam| FamilyContribution {
@@ -394,8 +394,7 @@ impl Engine {
             .collect()
     }
 
-    fn suggested_play(&self, s: &Subject<'_>, contributions: &[f64], band: Band) -> String {
-        let _ = s;
+    fn suggested_play(&self, contributions: &[f64], band: Band) -> String {
         let mut risers: Vec<usize> = (0..contributions.len())
             .filter(|&j| contributions[j] > 0.0)
             .collect();

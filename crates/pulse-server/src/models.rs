@@ -168,6 +168,19 @@ fn parse_corpus(bytes: &[u8]) -> Result<Vec<(String, Sentiment)>, FieldError> {
 }
 
 impl ModelSvc {
+    /// Everything a new job needs, moved into its task.
+    fn job_run(&self, id: &str, promote: bool) -> JobRun {
+        JobRun {
+            id: id.to_string(),
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            sentiment: self.sentiment.clone(),
+            promote,
+            jobs: self.jobs.clone(),
+            models_changed: self.models_changed.clone(),
+        }
+    }
+
     pub(crate) fn new(
         store: Store,
         registry: Arc<dyn ModelRegistry>,
@@ -474,15 +487,7 @@ impl ModelService for ModelSvc {
         }
         let id = self.start_job("")?;
         tracing::info!(job = %id, ?kinds, "training job started");
-        let run = JobRun {
-            id: id.clone(),
-            store: self.store.clone(),
-            registry: self.registry.clone(),
-            sentiment: self.sentiment.clone(),
-            promote: r.promote,
-            jobs: self.jobs.clone(),
-            models_changed: self.models_changed.clone(),
-        };
+        let run = self.job_run(&id, r.promote);
         tokio::spawn(run.run(Work::Accounts { config, kinds }));
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
@@ -530,15 +535,7 @@ impl ModelService for ModelSvc {
             documents = corpus.as_ref().map_or(0, Vec::len),
             "sentiment training job started"
         );
-        let run = JobRun {
-            id: id.clone(),
-            store: self.store.clone(),
-            registry: self.registry.clone(),
-            sentiment: self.sentiment.clone(),
-            promote: r.promote,
-            jobs: self.jobs.clone(),
-            models_changed: self.models_changed.clone(),
-        };
+        let run = self.job_run(&id, r.promote);
         tokio::spawn(run.run(Work::Sentiment { corpus, seed }));
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }

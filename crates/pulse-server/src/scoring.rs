@@ -6,7 +6,6 @@
 //! is a lookup); past dates come from the immutable stored runs; raw feature
 //! vectors are scored on the request path.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -525,7 +524,7 @@ impl ScoringService for ScoringSvc {
 
         let recent = self
             .store
-            .recent_interactions(&id, now, 200.max(n))
+            .recent_interactions(&id, now, n)
             .await
             .map_err(ServerError::from)?;
         let open = self
@@ -533,29 +532,24 @@ impl ScoringService for ScoringSvc {
             .open_interactions(&id, now)
             .await
             .map_err(ServerError::from)?;
-        // The latest scored interaction of each contact.
-        let mut latest: HashMap<&str, &InteractionView> = HashMap::new();
-        for i in &recent {
-            if let (Some(c), Some(_)) = (&i.contact_id, &i.sentiment_label) {
-                latest.entry(c.as_str()).or_insert(i);
-            }
-        }
-        let contacts = self
+        let personas = self
             .store
-            .current_contacts(&id)
+            .persona_map(&id)
             .await
-            .map_err(ServerError::from)?;
-        let personas = contacts
+            .map_err(ServerError::from)?
             .into_iter()
-            .map(|c| {
-                let l = latest.get(c.id.as_str());
+            .map(|r| {
+                let (c, l) = (r.contact, r.latest_interaction);
                 pb::PersonaContact {
                     latest_interaction_sentiment: l
-                        .and_then(|i| i.sentiment_label)
-                        .map(|s| s.to_string())
+                        .as_ref()
+                        .map(|i| i.label.to_string())
                         .unwrap_or_default(),
-                    latest_interaction_score: l.and_then(|i| i.sentiment_score).unwrap_or(0.0),
-                    latest_interaction_at: l.map(|i| format_ts(i.opened_at)).unwrap_or_default(),
+                    latest_interaction_score: l.as_ref().map_or(0.0, |i| i.score),
+                    latest_interaction_at: l
+                        .as_ref()
+                        .map(|i| format_ts(i.opened_at))
+                        .unwrap_or_default(),
                     contact_id: c.id,
                     name: c.name,
                     persona: c.persona.to_string(),
@@ -585,11 +579,7 @@ impl ScoringService for ScoringSvc {
                     churn_probability: s.churn_probability,
                 })
                 .collect(),
-            recent_interactions: recent
-                .iter()
-                .take(n as usize)
-                .map(interaction_out)
-                .collect(),
+            recent_interactions: recent.iter().map(interaction_out).collect(),
             open_issues: open.iter().map(interaction_out).collect(),
             personas,
             change_summary,
