@@ -10,7 +10,9 @@ model artifact as `pulse serve`, with the same design:
   once at start, so a request is a dict lookup plus a prebuilt message.
 - Score with raw `FeatureVector.values` validates the map (every feature of
   the catalogue, in range, NaN only where allowed) and runs the calibrated
-  model with exact TreeSHAP contributions per request.
+  model with exact TreeSHAP contributions per request; `ordered_values`
+  (schema order, checked against the same schema fingerprint as Pulse's
+  GetFeatureSchema) and `without_drivers` (the margin alone) as Pulse does.
 
 The model is read from the JSON artifact (`{format, card, payload}`); the GBT
 is forust-ml's booster, flattened exactly as `pulse-models` does it
@@ -746,6 +748,21 @@ class Engine:
             file=sys.stderr,
         )
 
+    def fingerprint(self) -> str:
+        """`pulse_scoring::raw::schema_fingerprint`: FNV-1a 64 over the names, newline-terminated."""
+        h = 0xCBF29CE484222325
+        for name in self.names:
+            for b in name.encode() + b"\n":
+                h ^= b
+                h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        return f"{h:016x}"
+
+    def row_from_ordered(self, values) -> np.ndarray:
+        """`pulse_scoring::raw::row_from_ordered` after the schema check: values in column order."""
+        if len(values) != self.n:
+            raise FieldError(f"features.ordered_values: {len(values)} values, the schema has {self.n} features")
+        return self.row_from_map(dict(zip(self.names, values)))
+
     def row_from_map(self, values) -> np.ndarray:
         """`pulse_scoring::raw::row_from_map`: unknown names, then missing, then bad values."""
         unknown = [k for k in values.keys() if k not in self.index]
@@ -773,8 +790,13 @@ class Engine:
             row[j] = v
         return row
 
-    def score(self, row: np.ndarray, arr: float):
-        p, margin, phi = self.churn.score(row)
+    def score(self, row: np.ndarray, arr: float, drivers: bool = True):
+        if drivers:
+            p, margin, phi = self.churn.score(row)
+        else:
+            # ScoreRequest.without_drivers: the margin alone, no contributions.
+            margin = self.churn.model.margin(row)
+            p, phi = self.churn.calibrator.probability(margin), None
         health = 100.0 * (1.0 - p)
         band = "green" if health >= self.green_min else ("yellow" if health >= self.yellow_min else "red")
         if self.scorecard is not None:
@@ -902,8 +924,8 @@ def make_messages(pb):
             experience=s["experience"],
             arr=s["arr"],
             arr_at_risk=s["p"] * s["arr"],
-            drivers=[driver(engine, row, s["phi"], j, medians) for j in engine.order(s["phi"], k)],
-            suggested_play=engine.suggested_play(s["phi"], s["band"]),
+            drivers=[] if s["phi"] is None else [driver(engine, row, s["phi"], j, medians) for j in engine.order(s["phi"], k)],
+            suggested_play=BAND_PLAYS[s["band"]] if s["phi"] is None else engine.suggested_play(s["phi"], s["band"]),
             models=pb.ModelVersions(churn=engine.churn_version, expansion=engine.expansion_version),
             source=source,
         )
@@ -928,6 +950,7 @@ def serve(args, engine: Engine, population, stub_dir: Path, precomputed):
         for i, aid in enumerate(population.ids):
             live[aid] = i
     auth = f"Bearer {args.api_key}" if args.api_key else None
+    fingerprint = engine.fingerprint()
     STORED = 5
 
     class Scoring(pbg.ScoringServiceServicer):
@@ -936,7 +959,7 @@ def serve(args, engine: Engine, population, stub_dir: Path, precomputed):
                 md = dict(context.invocation_metadata())
                 if md.get("authorization") != auth:
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid API key")
-            k = request.top_drivers or engine.default_k
+            k = 0 if request.without_drivers else (request.top_drivers or engine.default_k)
             if k > engine.n:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
@@ -966,13 +989,39 @@ def serve(args, engine: Engine, population, stub_dir: Path, precomputed):
             if which == "features":
                 fv = request.features
                 try:
-                    row = engine.row_from_map(dict(fv.values))
+                    if len(fv.ordered_values) > 0:
+                        if len(fv.values) > 0:
+                            raise FieldError("features.values: give the values by name or as ordered_values, not both")
+                        if fv.schema.strip() != fingerprint:
+                            await context.abort(
+                                grpc.StatusCode.FAILED_PRECONDITION,
+                                f"features.schema: '{fv.schema}' is not this server's feature schema ({fingerprint})",
+                            )
+                        row = engine.row_from_ordered(fv.ordered_values)
+                    else:
+                        row = engine.row_from_map(dict(fv.values))
                 except FieldError as e:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-                s = engine.score(row, fv.arr)
+                s = engine.score(row, fv.arr, drivers=not request.without_drivers)
                 as_of = request.as_of or dt.datetime.now(dt.timezone.utc).date().isoformat()
                 return response(engine, fv.reference, as_of, s, row, k, pb.SCORE_SOURCE_RAW, medians)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "subject: account_id or features is required")
+
+        async def GetFeatureSchema(self, request, context):
+            return pb.FeatureSchema(
+                features=[
+                    pb.SchemaFeature(
+                        name=name,
+                        family=engine.family[j],
+                        unit=engine.unit[j],
+                        min=engine.ranges[j][0],
+                        max=engine.ranges[j][1],
+                        may_be_unknown=engine.may_be_nan[j],
+                    )
+                    for j, name in enumerate(engine.names)
+                ],
+                fingerprint=fingerprint,
+            )
 
     async def main():
         server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])

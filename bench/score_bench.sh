@@ -6,6 +6,8 @@
 #   3. the same model served by Python grpcio (bench/python_score_server.py),
 #      checked against Pulse's probabilities (--compare) then loaded the same way;
 # then one comparison table (server, mode, rps, p50, p99, p99.9, errors).
+# Closed-loop runs cover Score by id, by raw features by name (`raw`) and in
+# schema order (`ordered`), each with drivers and without (`/nd`).
 #
 # Prepare the data once:   cargo run --release -- demo --no-serve
 # Then:                    bench/score_bench.sh
@@ -92,10 +94,14 @@ bench() { # label port pid [extra args...]
         --concurrency "$CONCURRENCY" --connections "$CONNECTIONS" --duration "$DURATION"
         --warmup "$WARMUP" --server-pid "$(tree_pids "$pid")" --json)
     echo "== $label: closed loop" >&2
-    "$PULSE" bench score "${common[@]}" "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+    "$PULSE" bench score "${common[@]}" --mode all "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+    echo "== $label: closed loop, without drivers" >&2
+    "$PULSE" bench score "${common[@]}" --mode all --without-drivers "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
     for r in $RATES; do
         echo "== $label: open loop at $r/s" >&2
         "$PULSE" bench score "${common[@]}" --rate "$r" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+        "$PULSE" bench score "${common[@]}" --rate "$r" --mode raw --without-drivers \
+            | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
     done
 }
 
@@ -171,7 +177,7 @@ runs = [r for r in rows if r.get("bench") == "score"]
 cmp = [r for r in rows if r.get("bench") == "score-compare"]
 base = {(r["mode"], r["load"], r["target_rps"]): r["rps"] for r in runs if r["server"] == "bare"}
 print()
-print(f"{'server':<9} {'mode':<4} {'load':<12} {'rps':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'srv us/req':>10}  errors")
+print(f"{'server':<9} {'mode':<10} {'load':<12} {'rps':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'srv us/req':>10}  errors")
 for r in runs:
     load = "closed" if r["target_rps"] is None else f"open@{r['target_rps']:.0f}"
     b = base.get((r["mode"], r["load"], r["target_rps"]))
@@ -179,7 +185,7 @@ for r in runs:
     ratio = f"{r['rps'] / b:.2f}" if b and r["server"] != "bare" and r["target_rps"] is None else "-"
     cpu = r.get("server_cpu_us_per_request")
     err = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "0"
-    print(f"{r['server']:<9} {r['mode']:<4} {load:<12} {r['rps']:>9.0f} {ratio:>8} {r['p50_us']/1e3:>8.3f} "
+    print(f"{r['server']:<9} {r['mode']:<10} {load:<12} {r['rps']:>9.0f} {ratio:>8} {r['p50_us']/1e3:>8.3f} "
           f"{r['p99_us']/1e3:>8.3f} {r['p999_us']/1e3:>9.3f} {'-' if cpu is None else f'{cpu:.1f}':>10}  {err}")
 for c in cmp:
     print(f"\npython vs pulse on {c['accounts']} accounts: max |d probability| id {c['max_diff_probability_id']:.2e}, "

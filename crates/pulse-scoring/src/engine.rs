@@ -253,20 +253,65 @@ impl Engine {
         Ok((score, all))
     }
 
-    fn score_with_contributions(
-        &self,
-        s: &Subject<'_>,
-        reference: Option<&Reference>,
-        top_k: usize,
-    ) -> Result<(AccountScore, Vec<f64>), ScoringError> {
+    /// Scores a subject without explaining it: no drivers and no family
+    /// contributions, the band's default play. Skips the exact
+    /// contributions, most of what a score costs; the probability, health,
+    /// band, quadrant and expansion propensity equal [`Engine::score`]'s.
+    pub fn score_without_drivers(&self, s: &Subject<'_>) -> Result<AccountScore, ScoringError> {
+        self.check_row(s)?;
+        let margin = self.churn.model().margin_row(s.row)?;
+        let p = self.churn.calibrator().probability(margin);
+        let base_value = self.churn.model().base_value();
+        let mut score = self.assemble(s, p, margin, base_value)?;
+        score.suggested_play = self.band_play(score.band).to_string();
+        Ok(score)
+    }
+
+    fn check_row(&self, s: &Subject<'_>) -> Result<(), ScoringError> {
         if s.row.len() != self.defs.len() {
             return Err(ScoringError::Feature {
                 feature: "features".into(),
                 reason: format!("{} values, the schema has {}", s.row.len(), self.defs.len()),
             });
         }
+        Ok(())
+    }
+
+    fn score_with_contributions(
+        &self,
+        s: &Subject<'_>,
+        reference: Option<&Reference>,
+        top_k: usize,
+    ) -> Result<(AccountScore, Vec<f64>), ScoringError> {
+        self.check_row(s)?;
         let sc = self.churn.score_row(s.row)?;
-        let p = sc.probability;
+        let mut score = self.assemble(s, sc.probability, sc.margin, sc.base_value)?;
+        score.drivers = self.drivers(s, reference, &sc.contributions, top_k);
+        score.suggested_play = self.suggested_play(&sc.contributions, score.band);
+        score.families = Family::ALL
+            .iter()
+            .map(|fam| FamilyContribution {
+                family: fam.as_str().to_string(),
+                contribution: self
+                    .defs
+                    .iter()
+                    .zip(&sc.contributions)
+                    .filter(|(d, _)| d.family == *fam)
+                    .map(|(_, c)| c)
+                    .sum(),
+            })
+            .collect();
+        Ok((score, sc.contributions))
+    }
+
+    /// Everything of a score but its explanation (drivers, play, families).
+    fn assemble(
+        &self,
+        s: &Subject<'_>,
+        p: f64,
+        margin: f64,
+        base_value: f64,
+    ) -> Result<AccountScore, ScoringError> {
         let health = 100.0 * (1.0 - p);
         let band = self.band(health);
         let (outcome, experience, quadrant) = self.quadrant(s.row)?;
@@ -280,22 +325,7 @@ impl Engine {
             let mrr = s.row[self.mrr_col];
             if mrr.is_finite() { 12.0 * mrr } else { 0.0 }
         };
-        let drivers = self.drivers(s, reference, &sc.contributions, top_k);
-        let suggested_play = self.suggested_play(&sc.contributions, band);
-        let families = Family::ALL
-            .iter()
-            .map(|fam| FamilyContribution {
-                family: fam.as_str().to_string(),
-                contribution: self
-                    .defs
-                    .iter()
-                    .zip(&sc.contributions)
-                    .filter(|(d, _)| d.family == *fam)
-                    .map(|(_, c)| c)
-                    .sum(),
-            })
-            .collect();
-        let score = AccountScore {
+        Ok(AccountScore {
             account_id: s.account_id.to_string(),
             as_of: s.as_of,
             churn_probability: p,
@@ -308,15 +338,14 @@ impl Engine {
             expansion_probability,
             arr,
             arr_at_risk: p * arr,
-            drivers,
-            suggested_play,
-            base_value: sc.base_value,
-            margin: sc.margin,
-            families,
+            drivers: Vec::new(),
+            suggested_play: String::new(),
+            base_value,
+            margin,
+            families: Vec::new(),
             churn_version: self.churn_version.clone(),
             expansion_version: self.expansion_version().map(str::to_string),
-        };
-        Ok((score, sc.contributions))
+        })
     }
 
     fn quadrant(&self, row: &[f64]) -> Result<(Option<f64>, Option<f64>, Quadrant), ScoringError> {
@@ -404,10 +433,15 @@ impl Engine {
                 return p.to_string();
             }
         }
+        self.band_play(band).to_string()
+    }
+
+    /// The band's default play.
+    fn band_play(&self, band: Band) -> &str {
         match band {
-            Band::Red => self.config.red_play.clone(),
-            Band::Yellow => self.config.yellow_play.clone(),
-            Band::Green => self.config.green_play.clone(),
+            Band::Red => &self.config.red_play,
+            Band::Yellow => &self.config.yellow_play,
+            Band::Green => &self.config.green_play,
         }
     }
 

@@ -63,6 +63,14 @@ pub fn check_value(def: &FeatureDef, v: f64) -> Result<(), String> {
 /// schema order so the error is deterministic).
 pub fn row_from_map(values: &HashMap<String, f64>) -> Result<Vec<f64>, ScoringError> {
     let defs = pulse_features::features();
+    // The common case: exactly the schema's names (as many keys as features,
+    // every feature found, so no key is unknown); only the values to check.
+    if values.len() == defs.len() {
+        let found: Option<Vec<f64>> = defs.iter().map(|d| values.get(d.name).copied()).collect();
+        if let Some(row) = found {
+            return check_row(defs, row);
+        }
+    }
     if let Some(unknown) = values
         .keys()
         .filter(|k| pulse_features::feature_index(k).is_none())
@@ -84,13 +92,81 @@ pub fn row_from_map(values: &HashMap<String, f64>) -> Result<Vec<f64>, ScoringEr
                 ),
             });
         };
+        row.push(v);
+    }
+    check_row(defs, row)
+}
+
+/// Checks every value of a schema-ordered row, in schema order.
+fn check_row(defs: &[FeatureDef], row: Vec<f64>) -> Result<Vec<f64>, ScoringError> {
+    for (def, &v) in defs.iter().zip(&row) {
         check_value(def, v).map_err(|reason| ScoringError::Feature {
             feature: def.name.into(),
             reason,
         })?;
-        row.push(v);
     }
     Ok(row)
+}
+
+/// The fingerprint of the feature schema: FNV-1a (64 bits) over the names in
+/// column order, each followed by a newline, as 16 hex digits. Callers that
+/// send schema-ordered vectors name it, so a vector built for another
+/// schema (a feature added, removed or moved) is refused, never misread.
+pub fn schema_fingerprint() -> &'static str {
+    static FP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FP.get_or_init(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for def in pulse_features::features() {
+            for &b in def.name.as_bytes().iter().chain(b"\n") {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    })
+}
+
+/// Why a schema-ordered vector was refused before its values were read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderedError {
+    /// No fingerprint was sent, or another schema's.
+    #[error("{0}")]
+    Schema(String),
+    /// Not one value per feature.
+    #[error("{0}")]
+    Length(String),
+}
+
+/// The row of a schema-ordered vector built for the schema `fingerprint`.
+/// The outer error is about the vector as a whole; the inner one names the
+/// first bad value's feature, as [`row_from_map`] does.
+pub fn row_from_ordered(
+    values: &[f64],
+    fingerprint: &str,
+) -> Result<Result<Vec<f64>, ScoringError>, OrderedError> {
+    let ours = schema_fingerprint();
+    if fingerprint.trim().is_empty() {
+        return Err(OrderedError::Schema(format!(
+            "is required with ordered_values: the fingerprint of the schema the values are \
+             ordered by (GetFeatureSchema; this server's is {ours})"
+        )));
+    }
+    if fingerprint.trim() != ours {
+        return Err(OrderedError::Schema(format!(
+            "'{}' is not this server's feature schema ({ours}): fetch the column order again \
+             with GetFeatureSchema",
+            fingerprint.trim()
+        )));
+    }
+    let defs = pulse_features::features();
+    if values.len() != defs.len() {
+        return Err(OrderedError::Length(format!(
+            "{} values, the schema has {} features",
+            values.len(),
+            defs.len()
+        )));
+    }
+    Ok(check_row(defs, values.to_vec()))
 }
 
 #[cfg(test)]
@@ -167,5 +243,52 @@ mod tests {
         m.insert("interactions_7d".into(), f64::INFINITY);
         let e = row_from_map(&m).unwrap_err().to_string();
         assert!(e.contains("not finite"), "{e}");
+
+        // A wrong name in place of a right one: as many keys as features.
+        let mut m = full();
+        m.remove("mrr");
+        m.insert("tickets".into(), 3.0);
+        let e = row_from_map(&m).unwrap_err().to_string();
+        assert!(e.contains("tickets") && e.contains("not a feature"), "{e}");
+    }
+
+    fn ordered(m: &HashMap<String, f64>) -> Vec<f64> {
+        pulse_features::features()
+            .iter()
+            .map(|d| m[d.name])
+            .collect()
+    }
+
+    #[test]
+    fn ordered_vectors_read_like_maps_and_name_the_schema() {
+        let mut m = full();
+        m.insert("interactions_30d".into(), 14.0);
+        let fp = schema_fingerprint();
+        assert_eq!(fp.len(), 16);
+        assert_eq!(
+            row_from_ordered(&ordered(&m), fp).unwrap().unwrap(),
+            row_from_map(&m).unwrap()
+        );
+
+        assert!(matches!(
+            row_from_ordered(&ordered(&m), ""),
+            Err(OrderedError::Schema(r)) if r.contains("required") && r.contains(fp)
+        ));
+        assert!(matches!(
+            row_from_ordered(&ordered(&m), "0123456789abcdef"),
+            Err(OrderedError::Schema(r)) if r.contains("not this server's")
+        ));
+        let short = &ordered(&m)[1..];
+        assert!(matches!(
+            row_from_ordered(short, fp),
+            Err(OrderedError::Length(r)) if r.starts_with(&format!("{} values", short.len()))
+        ));
+
+        m.insert("fcr_rate_90d".into(), 1.7);
+        let e = row_from_ordered(&ordered(&m), fp).unwrap().unwrap_err();
+        assert!(
+            matches!(&e, ScoringError::Feature { feature, reason } if feature == "fcr_rate_90d" && reason.contains("outside")),
+            "{e}"
+        );
     }
 }

@@ -161,6 +161,40 @@ fn contributions_add_up_to_the_margin_and_drivers_are_the_strongest() {
 }
 
 #[test]
+fn scores_without_drivers_equal_the_explained_ones_but_for_the_explanation() {
+    let e = engine();
+    let pop = population(30);
+    for i in 0..pop.len() {
+        let s = pop.subject(i);
+        let full = e.score(&s, Some(&pop.reference), 3).unwrap();
+        let quick = e.score_without_drivers(&s).unwrap();
+        assert_eq!(quick.churn_probability, full.churn_probability, "row {i}");
+        assert_eq!(quick.margin, full.margin);
+        assert_eq!(quick.base_value, full.base_value);
+        assert_eq!(quick.band, full.band);
+        assert_eq!(quick.quadrant, full.quadrant);
+        assert_eq!(quick.expansion_probability, full.expansion_probability);
+        assert_eq!(quick.arr_at_risk, full.arr_at_risk);
+        assert!(quick.drivers.is_empty() && quick.families.is_empty());
+        let band_play = match quick.band {
+            Band::Red => &e.config().red_play,
+            Band::Yellow => &e.config().yellow_play,
+            Band::Green => &e.config().green_play,
+        };
+        assert_eq!(&quick.suggested_play, band_play);
+    }
+    let short = [0.0; 3];
+    let s = Subject {
+        row: &short,
+        ..pop.subject(0)
+    };
+    assert!(matches!(
+        e.score_without_drivers(&s),
+        Err(ScoringError::Feature { feature, .. }) if feature == "features"
+    ));
+}
+
+#[test]
 fn bands_follow_the_configured_thresholds() {
     let e = engine();
     assert_eq!(e.band(95.0), Band::Green);

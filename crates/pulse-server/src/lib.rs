@@ -43,7 +43,7 @@ pub use registry::{
     ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
     is_sentiment_version,
 };
-pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH};
+pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH, feature_schema};
 pub use sentiment::{MAX_TEXTS as MAX_SENTIMENT_TEXTS, SentimentSlot};
 pub use serving::{Scoring, ScoringSettings};
 pub use tls::{Tls, TlsError};

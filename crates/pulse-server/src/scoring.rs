@@ -139,6 +139,40 @@ fn stored(explanation: &str) -> Result<AccountScore, ServerError> {
     })
 }
 
+/// The feature schema raw vectors are checked against (GetFeatureSchema).
+pub fn feature_schema() -> pb::FeatureSchema {
+    let features = pulse_features::features()
+        .iter()
+        .map(|d| {
+            let (min, max) = raw::valid_range(d);
+            pb::SchemaFeature {
+                name: d.name.to_string(),
+                family: d.family.as_str().to_string(),
+                unit: d.unit.to_string(),
+                description: d.description.to_string(),
+                min,
+                max,
+                may_be_unknown: raw::may_be_unknown(d),
+            }
+        })
+        .collect();
+    pb::FeatureSchema {
+        features,
+        fingerprint: raw::schema_fingerprint().to_string(),
+    }
+}
+
+/// How much of an explanation a raw-feature score computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every feature's contribution (Explain).
+    All,
+    /// The top drivers (Score).
+    Top,
+    /// None (Score with `without_drivers`).
+    None,
+}
+
 type ScoreStream = Pin<Box<dyn Stream<Item = Result<pb::ScoreBatchResponse, Status>> + Send>>;
 
 impl ScoringSvc {
@@ -248,12 +282,36 @@ impl ScoringSvc {
     }
 
     fn raw_subject(fv: &pb::FeatureVector) -> Result<(Vec<f64>, Option<&str>), ServerError> {
-        let row = raw::row_from_map(&fv.values).map_err(|e| match e {
+        let feature_error = |e| match e {
             pulse_scoring::ScoringError::Feature { feature, reason } => {
                 ServerError::Invalid(FieldError::new(format!("features.{feature}"), reason))
             }
             other => ServerError::FailedPrecondition(other.to_string()),
-        })?;
+        };
+        let row = if fv.ordered_values.is_empty() {
+            raw::row_from_map(&fv.values).map_err(feature_error)?
+        } else {
+            if !fv.values.is_empty() {
+                return Err(FieldError::new(
+                    "features.values",
+                    "give the values by name or as ordered_values, not both",
+                )
+                .into());
+            }
+            match raw::row_from_ordered(&fv.ordered_values, &fv.schema) {
+                Ok(r) => r.map_err(feature_error)?,
+                Err(raw::OrderedError::Schema(reason)) => {
+                    return Err(if fv.schema.trim().is_empty() {
+                        FieldError::new("features.schema", reason).into()
+                    } else {
+                        ServerError::FailedPrecondition(format!("features.schema: {reason}"))
+                    });
+                }
+                Err(raw::OrderedError::Length(reason)) => {
+                    return Err(FieldError::new("features.ordered_values", reason).into());
+                }
+            }
+        };
         if !(fv.arr.is_finite() && fv.arr >= 0.0) {
             return Err(FieldError::new(
                 "features.arr",
@@ -279,7 +337,7 @@ impl ScoringSvc {
         &self,
         fv: &pb::FeatureVector,
         k: usize,
-        all: bool,
+        detail: Detail,
     ) -> Result<(AccountScore, Vec<ExplainedDriver>), ServerError> {
         let serving = self.scoring.require()?;
         let (row, segment) = Self::raw_subject(fv)?;
@@ -291,11 +349,11 @@ impl ScoringSvc {
             arr: fv.arr,
             segment,
         };
-        if all {
-            Ok(serving.engine.explain(&subject, reference, k)?)
-        } else {
-            Ok((serving.engine.score(&subject, reference, k)?, Vec::new()))
-        }
+        Ok(match detail {
+            Detail::All => serving.engine.explain(&subject, reference, k)?,
+            Detail::Top => (serving.engine.score(&subject, reference, k)?, Vec::new()),
+            Detail::None => (serving.engine.score_without_drivers(&subject)?, Vec::new()),
+        })
     }
 }
 
@@ -307,7 +365,18 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::ScoreRequest>,
     ) -> Result<Response<pb::ScoreResponse>, Status> {
         let r = request.into_inner();
-        let k = self.top_k(r.top_drivers)?;
+        let (k, detail) = if r.without_drivers {
+            if r.top_drivers != 0 {
+                return Err(ServerError::from(FieldError::new(
+                    "top_drivers",
+                    "cannot be combined with without_drivers",
+                ))
+                .into());
+            }
+            (0, Detail::None)
+        } else {
+            (self.top_k(r.top_drivers)?, Detail::Top)
+        };
         let as_of = opt_day("as_of", &r.as_of)?;
         use pb::score_request::Subject as S;
         let out = match &r.subject {
@@ -323,7 +392,7 @@ impl ScoringService for ScoringSvc {
                     ))
                     .into());
                 }
-                let (s, _) = self.score_raw(fv, k, false)?;
+                let (s, _) = self.score_raw(fv, k, detail)?;
                 score_out(&s, k, pb::ScoreSource::Raw, 0)
             }
             None => {
@@ -416,6 +485,13 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::ScoreRequest>,
     ) -> Result<Response<pb::Explanation>, Status> {
         let r = request.into_inner();
+        if r.without_drivers {
+            return Err(ServerError::from(FieldError::new(
+                "without_drivers",
+                "Explain always explains; use Score for a score without drivers",
+            ))
+            .into());
+        }
         let k = self.top_k(r.top_drivers)?;
         if !r.as_of.trim().is_empty() {
             return Err(ServerError::from(FieldError::new(
@@ -444,7 +520,7 @@ impl ScoringService for ScoringSvc {
                 (s, all, pb::ScoreSource::Live)
             }
             Some(S::Features(fv)) => {
-                let (s, all) = self.score_raw(fv, k, true)?;
+                let (s, all) = self.score_raw(fv, k, Detail::All)?;
                 (s, all, pb::ScoreSource::Raw)
             }
             None => {
@@ -620,6 +696,14 @@ impl ScoringService for ScoringSvc {
         Ok(Response::new(pb::ListScoreRunsResponse {
             runs: runs.iter().map(run_out).collect(),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetFeatureSchema"))]
+    async fn get_feature_schema(
+        &self,
+        _request: Request<pb::GetFeatureSchemaRequest>,
+    ) -> Result<Response<pb::FeatureSchema>, Status> {
+        Ok(Response::new(feature_schema()))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetScoreChange"))]

@@ -49,6 +49,16 @@ enum BenchWhat {
     },
     /// Load generator for ScoringService.Score over loopback: throughput and latency percentiles.
     Score(Box<crate::bench_score::ScoreArgs>),
+    /// In-process cost of scoring one feature vector (what a raw-feature Score
+    /// costs without gRPC): the promoted models over every live account's row.
+    Explain {
+        /// Passes over the population; the report shows each and the best.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Drivers formatted per score.
+        #[arg(long, default_value_t = 3)]
+        top_drivers: usize,
+    },
     /// Import a synthetic base into fresh SQLite files and report rows/s per entity.
     Import {
         /// Accounts in the generated base.
@@ -95,6 +105,12 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             r
         }
         BenchWhat::Score(args) => crate::bench_score::run(cfg, *args).await,
+        BenchWhat::Explain { runs, top_drivers } => {
+            let store = crate::open_store(cfg).await?;
+            let r = explain(cfg, &store, runs.max(1), top_drivers).await;
+            store.close().await;
+            r
+        }
         BenchWhat::Import {
             accounts,
             months,
@@ -124,6 +140,62 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             r
         }
     }
+}
+
+/// `pulse bench explain`: one thread scores every live account's feature row
+/// with the promoted models, `runs` times, as a raw-feature `Score` does
+/// (probabilities, exact contributions, quadrant, drivers with sentences).
+async fn explain(
+    cfg: &Config,
+    store: &pulse_store::Store,
+    runs: usize,
+    top_k: usize,
+) -> anyhow::Result<()> {
+    let scoring = crate::scores_cmd::ready_scoring(cfg, store).await?;
+    let serving = scoring.current().context("no promoted model is loaded")?;
+    let scored = serving
+        .scored
+        .clone()
+        .context("no scoring population (no live accounts?)")?;
+    let pop = &scored.population;
+    let n = pop.accounts.len();
+    if n == 0 {
+        bail!("no live accounts to score");
+    }
+    println!(
+        "scoring {n} accounts x {runs} runs, {top_k} drivers, churn model {} (load average {})",
+        serving.engine.churn_version(),
+        load_average()
+    );
+    let mut best = f64::INFINITY;
+    let mut checksum = 0.0;
+    for run in 1..=runs {
+        let started = Instant::now();
+        for (i, meta) in pop.accounts.iter().enumerate() {
+            let row = pop.rows.row(i);
+            let row = row.as_slice().context("population rows are contiguous")?;
+            let subject = pulse_scoring::Subject {
+                account_id: &meta.id,
+                as_of: pop.as_of,
+                row,
+                arr: meta.arr,
+                segment: Some(meta.segment.as_str()),
+            };
+            let s = serving
+                .engine
+                .score(&subject, Some(&pop.reference), top_k)?;
+            checksum += s.churn_probability;
+        }
+        let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+        best = best.min(us);
+        println!("run {run}: {us:.1} us per account");
+    }
+    println!(
+        "best: {best:.1} us per account ({:.0} accounts/s on one core); mean probability {:.4}",
+        1e6 / best,
+        checksum / (runs * n) as f64
+    );
+    Ok(())
 }
 
 /// The machine's load averages (1, 5, 15 minutes), as `/proc/loadavg` says.

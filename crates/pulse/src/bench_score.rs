@@ -70,9 +70,15 @@ pub(crate) struct ScoreArgs {
     /// Server address, host:port or http://host:port [default: the configured server address].
     #[arg(long)]
     addr: Option<String>,
-    /// Requests: Score by account id, Score with the full raw feature vector, or both in turn.
+    /// Requests: Score by account id, Score with the raw feature vector by
+    /// name (`raw`) or in schema order (`ordered`), `both` (id, raw) or
+    /// `all` (id, raw, ordered) in turn.
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     mode: Mode,
+    /// Ask for no drivers (ScoreRequest.without_drivers): the probability
+    /// alone, without the exact contributions.
+    #[arg(long)]
+    without_drivers: bool,
     /// Requests in flight at once (closed loop: workers; open loop: the cap).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -151,7 +157,9 @@ pub(crate) struct ScoreArgs {
 enum Mode {
     Id,
     Raw,
+    Ordered,
     Both,
+    All,
 }
 
 impl Mode {
@@ -159,9 +167,20 @@ impl Mode {
         match self {
             Mode::Id => "id",
             Mode::Raw => "raw",
+            Mode::Ordered => "ordered",
             Mode::Both => "both",
+            Mode::All => "all",
         }
     }
+}
+
+/// What every request of a run asks for besides its subject.
+#[derive(Debug, Clone, Default)]
+struct Shape {
+    top_drivers: u32,
+    without_drivers: bool,
+    /// The server's schema fingerprint, for `Mode::Ordered`.
+    schema: String,
 }
 
 /// One account: what its requests are made of.
@@ -255,15 +274,26 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
     }
     let modes: &[Mode] = match args.mode {
         Mode::Both => &[Mode::Id, Mode::Raw],
+        Mode::All => &[Mode::Id, Mode::Raw, Mode::Ordered],
         Mode::Id => &[Mode::Id],
         Mode::Raw => &[Mode::Raw],
+        Mode::Ordered => &[Mode::Ordered],
+    };
+    let shape = Shape {
+        top_drivers: args.top_drivers,
+        without_drivers: args.without_drivers,
+        schema: if modes.contains(&Mode::Ordered) {
+            server_schema(&channels[0], auth.as_ref()).await?
+        } else {
+            String::new()
+        },
     };
     writeln!(out, "{}", Report::header())?;
     out.flush()?;
     for &mode in modes {
         let requests: Vec<Bytes> = accounts
             .iter()
-            .map(|a| Bytes::from(score_request(a, mode, args.top_drivers).encode_to_vec()))
+            .map(|a| Bytes::from(score_request(a, mode, &shape).encode_to_vec()))
             .collect();
         let plan = LoadPlan {
             concurrency: args.concurrency,
@@ -283,7 +313,32 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server's schema fingerprint, after checking that its columns are
+/// this binary's (the vectors are built in this binary's order).
+async fn server_schema(
+    ch: &Channel,
+    auth: Option<&MetadataValue<Ascii>>,
+) -> anyhow::Result<String> {
+    let schema = ScoringServiceClient::new(ch.clone())
+        .get_feature_schema(with_auth(pb::GetFeatureSchemaRequest {}, auth))
+        .await
+        .context("GetFeatureSchema")?
+        .into_inner();
+    let ours: Vec<&str> = pulse_features::features().iter().map(|d| d.name).collect();
+    let theirs: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
+    if ours != theirs {
+        bail!(
+            "the server's feature schema ({}) is not this binary's: rebuild the load generator",
+            schema.fingerprint
+        );
+    }
+    Ok(schema.fingerprint)
+}
+
 fn check_args(args: &ScoreArgs) -> anyhow::Result<()> {
+    if args.without_drivers && args.top_drivers != 0 {
+        bail!("--top-drivers: cannot be combined with --without-drivers");
+    }
     if args.concurrency == 0 {
         bail!("--concurrency: must be at least 1");
     }
@@ -389,7 +444,7 @@ async fn fetch_accounts(
             let mut client = client.clone();
             async move {
                 let e = client
-                    .explain(with_auth(score_by_id(&id, 0), auth))
+                    .explain(with_auth(score_by_id(&id, &Shape::default()), auth))
                     .await
                     .with_context(|| format!("ScoringService.Explain of {id}"))?
                     .into_inner();
@@ -437,36 +492,44 @@ fn account_from_explanation(id: &str, e: pb::Explanation) -> anyhow::Result<Acco
     })
 }
 
-fn score_by_id(id: &str, top_drivers: u32) -> pb::ScoreRequest {
+fn score_by_id(id: &str, shape: &Shape) -> pb::ScoreRequest {
     pb::ScoreRequest {
         subject: Some(pb::score_request::Subject::AccountId(id.to_string())),
         as_of: String::new(),
-        top_drivers,
+        top_drivers: shape.top_drivers,
+        without_drivers: shape.without_drivers,
     }
 }
 
-fn score_raw(a: &Account, top_drivers: u32) -> pb::ScoreRequest {
-    let values = pulse_features::features()
-        .iter()
-        .zip(&a.values)
-        .map(|(f, &v)| (f.name.to_string(), v))
-        .collect();
+fn score_raw(a: &Account, shape: &Shape, ordered: bool) -> pb::ScoreRequest {
+    let mut fv = pb::FeatureVector {
+        arr: a.arr,
+        reference: a.id.clone(),
+        ..Default::default()
+    };
+    if ordered {
+        fv.ordered_values = a.values.clone();
+        fv.schema = shape.schema.clone();
+    } else {
+        fv.values = pulse_features::features()
+            .iter()
+            .zip(&a.values)
+            .map(|(f, &v)| (f.name.to_string(), v))
+            .collect();
+    }
     pb::ScoreRequest {
-        subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
-            values,
-            arr: a.arr,
-            segment: String::new(),
-            reference: a.id.clone(),
-        })),
+        subject: Some(pb::score_request::Subject::Features(fv)),
         as_of: String::new(),
-        top_drivers,
+        top_drivers: shape.top_drivers,
+        without_drivers: shape.without_drivers,
     }
 }
 
-fn score_request(a: &Account, mode: Mode, top_drivers: u32) -> pb::ScoreRequest {
+fn score_request(a: &Account, mode: Mode, shape: &Shape) -> pb::ScoreRequest {
     match mode {
-        Mode::Raw => score_raw(a, top_drivers),
-        Mode::Id | Mode::Both => score_by_id(&a.id, top_drivers),
+        Mode::Raw => score_raw(a, shape, false),
+        Mode::Ordered => score_raw(a, shape, true),
+        Mode::Id | Mode::Both | Mode::All => score_by_id(&a.id, shape),
     }
 }
 
@@ -622,7 +685,11 @@ async fn compare(
     for acct in accounts.iter().step_by(step).take(sample) {
         c.accounts += 1;
         for mode in [Mode::Id, Mode::Raw] {
-            let req = score_request(acct, mode, all);
+            let shape = Shape {
+                top_drivers: all,
+                ..Default::default()
+            };
+            let req = score_request(acct, mode, &shape);
             let (ra, rb) = futures::join!(
                 ca.score(with_auth(req.clone(), auth)),
                 cb.score(with_auth(req, auth))
@@ -644,8 +711,8 @@ async fn compare(
             };
             let d = diff(ra.churn_probability, rb.churn_probability);
             match mode {
-                Mode::Raw => c.prob_raw = c.prob_raw.max(d),
-                Mode::Id | Mode::Both => c.prob_id = c.prob_id.max(d),
+                Mode::Raw | Mode::Ordered => c.prob_raw = c.prob_raw.max(d),
+                Mode::Id | Mode::Both | Mode::All => c.prob_id = c.prob_id.max(d),
             }
             match (ra.expansion_probability, rb.expansion_probability) {
                 (Some(x), Some(y)) => {
@@ -1047,7 +1114,8 @@ async fn open_loop(
 
 struct Report {
     server: String,
-    mode: Mode,
+    /// The mode, with `/nd` when no drivers were asked for.
+    mode: String,
     load: String,
     concurrency: usize,
     connections: usize,
@@ -1096,7 +1164,11 @@ impl Report {
         };
         Report {
             server: args.label.clone(),
-            mode,
+            mode: format!(
+                "{}{}",
+                mode.as_str(),
+                if args.without_drivers { "/nd" } else { "" }
+            ),
             load: match plan.rate {
                 Some(_) => "open".into(),
                 None => "closed".into(),
@@ -1130,7 +1202,7 @@ impl Report {
 
     fn header() -> String {
         format!(
-            "{:<8} {:<4} {:<12} {:>5} {:>5} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
+            "{:<8} {:<10} {:<12} {:>5} {:>5} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
             "server",
             "mode",
             "load",
@@ -1169,9 +1241,9 @@ impl Report {
             .lag_p99
             .map_or(String::new(), |l| format!("  (send lag p99 {l:.0} us)"));
         format!(
-            "{:<8} {:<4} {:<12} {:>5} {:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {errors}{lag}",
+            "{:<8} {:<10} {:<12} {:>5} {:>5} {:>9} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {errors}{lag}",
             self.server,
-            self.mode.as_str(),
+            self.mode,
             load,
             self.concurrency,
             self.connections,
@@ -1192,7 +1264,7 @@ impl Report {
         serde_json::json!({
             "bench": "score",
             "server": self.server,
-            "mode": self.mode.as_str(),
+            "mode": self.mode,
             "load": self.load,
             "concurrency": self.concurrency,
             "connections": self.connections,
@@ -1275,7 +1347,7 @@ mod tests {
         ] {
             let requests: Vec<Bytes> = accounts
                 .iter()
-                .map(|a| Bytes::from(score_request(a, mode, 0).encode_to_vec()))
+                .map(|a| Bytes::from(score_request(a, mode, &Shape::default()).encode_to_vec()))
                 .collect();
             let plan = LoadPlan {
                 concurrency: 8,
@@ -1310,7 +1382,7 @@ mod tests {
         // after the window instead of running for minutes, and says so.
         let requests: Vec<Bytes> = accounts
             .iter()
-            .map(|a| Bytes::from(score_request(a, Mode::Id, 0).encode_to_vec()))
+            .map(|a| Bytes::from(score_request(a, Mode::Id, &Shape::default()).encode_to_vec()))
             .collect();
         let plan = LoadPlan {
             concurrency: 1,
@@ -1332,7 +1404,7 @@ mod tests {
 
         // Unknown accounts are counted by status code.
         let bad = vec![Bytes::from(
-            score_by_id("no-such-account", 0).encode_to_vec(),
+            score_by_id("no-such-account", &Shape::default()).encode_to_vec(),
         )];
         let plan = LoadPlan {
             concurrency: 2,

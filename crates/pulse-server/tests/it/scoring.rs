@@ -79,6 +79,7 @@ async fn score_id(
         subject: Some(pb::score_request::Subject::AccountId(id.into())),
         as_of: as_of.into(),
         top_drivers: 0,
+        ..Default::default()
     })
     .await
     .map(|r| r.into_inner())
@@ -163,6 +164,7 @@ async fn score_explain_batch_runs_profile_and_errors() {
             subject: Some(pb::score_request::Subject::AccountId(id.clone())),
             as_of: String::new(),
             top_drivers: 5,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -182,9 +184,11 @@ async fn score_explain_batch_runs_profile_and_errors() {
                 arr: s.arr,
                 segment: "smb".into(),
                 reference: "caller-1".into(),
+                ..Default::default()
             })),
             as_of: String::new(),
             top_drivers: 2,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -204,6 +208,7 @@ async fn score_explain_batch_runs_profile_and_errors() {
                 )),
                 as_of: String::new(),
                 top_drivers: 1,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -221,12 +226,124 @@ async fn score_explain_batch_runs_profile_and_errors() {
                 })),
                 as_of: String::new(),
                 top_drivers: 1,
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("{}: {e:?}", live.account_id))
             .into_inner();
         assert!((r.churn_probability - live.churn_probability).abs() < 1e-12);
     }
+
+    // The same vector in schema order (GetFeatureSchema's columns and
+    // fingerprint) scores the same; without drivers, the same probability
+    // with no drivers.
+    let schema = c
+        .get_feature_schema(pb::GetFeatureSchemaRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schema.features.len(), pulse_features::n_features());
+    assert_eq!(schema.fingerprint.len(), 16);
+    let fcr = schema
+        .features
+        .iter()
+        .find(|f| f.name == "fcr_rate_90d")
+        .unwrap();
+    assert_eq!((fcr.min, fcr.max, fcr.may_be_unknown), (0.0, 1.0, true));
+    let ordered: Vec<f64> = schema.features.iter().map(|f| values[&f.name]).collect();
+    let ordered_request = |schema: &str, without_drivers: bool| pb::ScoreRequest {
+        subject: Some(pb::score_request::Subject::Features(pb::FeatureVector {
+            ordered_values: ordered.clone(),
+            schema: schema.to_string(),
+            arr: s.arr,
+            ..Default::default()
+        })),
+        without_drivers,
+        ..Default::default()
+    };
+    let r = c
+        .score(ordered_request(&schema.fingerprint, false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.churn_probability, raw.churn_probability);
+    assert_eq!(r.drivers.len(), 3);
+    let quick = c
+        .score(ordered_request(&schema.fingerprint, true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(quick.churn_probability, raw.churn_probability);
+    assert_eq!(quick.band, raw.band);
+    assert_eq!(quick.arr_at_risk, raw.arr_at_risk);
+    assert!(quick.drivers.is_empty());
+    assert!(!quick.suggested_play.is_empty());
+    let by_id = c
+        .score(pb::ScoreRequest {
+            subject: Some(pb::score_request::Subject::AccountId(id.clone())),
+            without_drivers: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_id.churn_probability, s.churn_probability);
+    assert!(by_id.drivers.is_empty());
+    // A vector built for another schema is refused, never misread.
+    let err = c
+        .score(ordered_request("0000000000000000", false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("features.schema"),
+        "{}",
+        err.message()
+    );
+    let err = c.score(ordered_request("", false)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("features.schema"),
+        "{}",
+        err.message()
+    );
+    let mut short = ordered_request(&schema.fingerprint, false);
+    if let Some(pb::score_request::Subject::Features(fv)) = &mut short.subject {
+        fv.ordered_values.pop();
+    }
+    let err = c.score(short).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("features.ordered_values"),
+        "{}",
+        err.message()
+    );
+    let mut both = ordered_request(&schema.fingerprint, false);
+    if let Some(pb::score_request::Subject::Features(fv)) = &mut both.subject {
+        fv.values = values.clone();
+    }
+    let err = c.score(both).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = c
+        .score(pb::ScoreRequest {
+            without_drivers: true,
+            top_drivers: 2,
+            ..ordered_request(&schema.fingerprint, false)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("top_drivers"), "{}", err.message());
+    let err = c
+        .explain(ordered_request(&schema.fingerprint, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("without_drivers"),
+        "{}",
+        err.message()
+    );
 
     // Bad raw features: INVALID_ARGUMENT naming the feature.
     let mut missing = values.clone();

@@ -364,13 +364,22 @@ impl Stub {
         }
     }
 
-    fn score_raw(&self, fv: &pb::FeatureVector, k: usize) -> Result<pb::ScoreResponse, Status> {
+    fn score_raw(
+        &self,
+        fv: &pb::FeatureVector,
+        k: usize,
+        without_drivers: bool,
+    ) -> Result<pb::ScoreResponse, Status> {
         let defs = pulse_features::features();
+        let n = if fv.ordered_values.is_empty() {
+            fv.values.len()
+        } else {
+            fv.ordered_values.len()
+        };
         if self.model.is_none() {
-            if fv.values.len() != defs.len() {
+            if n != defs.len() {
                 return Err(Status::invalid_argument(format!(
-                    "features.values: {} values, the schema has {}",
-                    fv.values.len(),
+                    "features.values: {n} values, the schema has {}",
                     defs.len()
                 )));
             }
@@ -380,23 +389,50 @@ impl Stub {
                 ..self.template.clone()
             });
         }
-        if let Some(unknown) = fv
-            .values
-            .keys()
-            .find(|k| pulse_features::feature_index(k).is_none())
-        {
-            return Err(Status::invalid_argument(format!(
-                "feature {unknown}: is not a feature of the model's schema"
-            )));
-        }
-        let row = defs
-            .iter()
-            .map(|d| {
-                fv.values.get(d.name).copied().ok_or_else(|| {
-                    Status::invalid_argument(format!("feature {}: is missing", d.name))
+        let row = if fv.ordered_values.is_empty() {
+            if let Some(unknown) = fv
+                .values
+                .keys()
+                .find(|k| pulse_features::feature_index(k).is_none())
+            {
+                return Err(Status::invalid_argument(format!(
+                    "feature {unknown}: is not a feature of the model's schema"
+                )));
+            }
+            defs.iter()
+                .map(|d| {
+                    fv.values.get(d.name).copied().ok_or_else(|| {
+                        Status::invalid_argument(format!("feature {}: is missing", d.name))
+                    })
                 })
-            })
-            .collect::<Result<Vec<f64>, Status>>()?;
+                .collect::<Result<Vec<f64>, Status>>()?
+        } else if n == defs.len() {
+            fv.ordered_values.clone()
+        } else {
+            return Err(Status::invalid_argument(format!(
+                "features.ordered_values: {n} values, the schema has {}",
+                defs.len()
+            )));
+        };
+        if without_drivers {
+            let (model, version) = self.model.as_ref().expect("model stub");
+            let p = model
+                .probability_row(&row)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            return Ok(pb::ScoreResponse {
+                account_id: fv.reference.clone(),
+                churn_probability: p,
+                health: 100.0 * (1.0 - p),
+                arr: fv.arr,
+                arr_at_risk: p * fv.arr,
+                models: Some(pb::ModelVersions {
+                    churn: version.clone(),
+                    expansion: String::new(),
+                }),
+                source: pb::ScoreSource::Raw as i32,
+                ..Default::default()
+            });
+        }
         let s = self.score_model(&row)?;
         Ok(self.scored_response(&fv.reference, "", fv.arr, &row, &s, k, pb::ScoreSource::Raw))
     }
@@ -414,7 +450,9 @@ impl ScoringService for Stub {
         let k = self.top_k(r.top_drivers)?;
         let out = match &r.subject {
             Some(pb::score_request::Subject::AccountId(id)) => self.score_account(id, k)?,
-            Some(pb::score_request::Subject::Features(fv)) => self.score_raw(fv, k)?,
+            Some(pb::score_request::Subject::Features(fv)) => {
+                self.score_raw(fv, k, r.without_drivers)?
+            }
             None => {
                 return Err(Status::invalid_argument(
                     "subject: account_id or features is required",
@@ -559,6 +597,13 @@ impl ScoringService for Stub {
         _: Request<pb::GetScoreChangeRequest>,
     ) -> Result<Response<pb::ScoreChange>, Status> {
         Err(Status::unimplemented("not served by the bench stub"))
+    }
+
+    async fn get_feature_schema(
+        &self,
+        _: Request<pb::GetFeatureSchemaRequest>,
+    ) -> Result<Response<pb::FeatureSchema>, Status> {
+        Ok(Response::new(pulse_server::feature_schema()))
     }
 }
 
