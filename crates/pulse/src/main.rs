@@ -517,6 +517,33 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         scores_cmd::backfill(&scoring, &store, 12).await?;
         println!();
     }
+    if store.list_runs(1).await?.is_empty() {
+        println!(
+            "Generating the weekly lists of the last two weeks (at-risk, expansion-ready, movers)"
+        );
+        let today = time::day_of(chrono::Utc::now().date_naive());
+        for day in [today - 7, today] {
+            let week = pulse_lists::Week::of(day);
+            match pulse_server::lists::generate(
+                &store,
+                &cfg.lists,
+                &week,
+                pulse_store::ListWrite::Replace,
+                "manual",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )
+            .await
+            {
+                Ok(Some(l)) => println!(
+                    "  {}: {} accounts ranked, {} in the owners' slices",
+                    l.run.week, l.params.summary.accounts, l.params.summary.in_capacity
+                ),
+                Ok(None) => {}
+                Err(e) => println!("  {}: {e}", week.label),
+            }
+        }
+        println!();
+    }
     let addr = cfg.server.addr;
     // Show the account with the most ARR at risk in the latest stored run.
     let mut first = None;
@@ -566,6 +593,8 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     println!(
         "  {g} -d '{{\"account_id\": \"{first}\"}}' {addr} pulse.v1.ScoringService/GetAccountProfile"
     );
+    println!("  {g} -d '{{\"capacity_only\": true}}' {addr} pulse.v1.ListService/GetRiskList");
+    println!("  {g} {addr} pulse.v1.ListService/GetMovers");
     println!("  {g} {addr} pulse.v1.ModelService/ListModels");
     println!("  {g} -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard");
     if no_serve {

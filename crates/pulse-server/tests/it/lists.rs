@@ -605,24 +605,39 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
         .count() as f64
         / n as f64;
     let top = (n / 10).max(1);
+    let churned_arr: f64 = rows
+        .iter()
+        .filter(|r| churned.contains(&r.account_id))
+        .map(|r| r.arr)
+        .sum();
+    // Churners in the top 10%, their lift over the base rate, and the share
+    // of all churned ARR they hold.
     let lift_of = |ranked: &[&pulse_lists::RiskRow]| {
-        let hits = ranked[..top]
+        let hit: Vec<&&pulse_lists::RiskRow> = ranked[..top]
             .iter()
             .filter(|r| churned.contains(&r.account_id))
-            .count();
-        (hits, hits as f64 / top as f64 / base)
+            .collect();
+        let arr: f64 = hit.iter().map(|r| r.arr).sum();
+        (
+            hit.len(),
+            hit.len() as f64 / top as f64 / base,
+            arr / churned_arr,
+        )
     };
     let by_arr: Vec<&pulse_lists::RiskRow> = rows.iter().collect();
     let mut by_p = by_arr.clone();
     by_p.sort_by(|a, b| b.churn_probability.total_cmp(&a.churn_probability));
-    let (hits, lift) = lift_of(&by_arr);
-    let (hits_p, lift_p) = lift_of(&by_p);
+    let (hits, lift, arr_share) = lift_of(&by_arr);
+    let (hits_p, lift_p, arr_share_p) = lift_of(&by_p);
     eprintln!(
         "lift check: {accounts} accounts, cutoff {}, {n} ranked, base churn in the next 90 days {:.2}% ({} accounts); \
-         top 10% ({top}) by expected ARR at risk: {hits} churned, lift {lift:.2}; by probability: {hits_p} churned, lift {lift_p:.2}",
+         top 10% ({top}) by expected ARR at risk: {hits} churned, lift {lift:.2}, {:.1}% of the churned ARR; \
+         by probability: {hits_p} churned, lift {lift_p:.2}, {:.1}% of the churned ARR",
         format_day(cutoff),
         100.0 * base,
         (base * n as f64).round(),
+        100.0 * arr_share,
+        100.0 * arr_share_p,
     );
     assert!(base > 0.0, "some accounts churn in the quarter");
     assert!(lift >= 3.0, "lift {lift:.2} < 3");
