@@ -641,6 +641,69 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     );
     assert!(base > 0.0, "some accounts churn in the quarter");
     assert!(lift >= 3.0, "lift {lift:.2} < 3");
+
+    // The outreach report on this list, whose outcome window has closed:
+    // the 40 riskiest yellow and red accounts are called in the list's week
+    // (in the synthetic world a call changes nothing). Every number must
+    // agree with the ground truth and the list.
+    let called: Vec<&pulse_lists::RiskRow> =
+        rows.iter().filter(|r| r.band != "green").take(40).collect();
+    assert_eq!(called.len(), 40, "enough yellow and red accounts");
+    let when = pulse_core::time::format_ts(pulse_core::time::ts_of_day(week.start + 1) + 36_000);
+    for r in &called {
+        pulse_server::lists::record_outreach(
+            &store,
+            pulse_server::lists::OutreachInput {
+                account_id: r.account_id.clone(),
+                play: "Risk review call".into(),
+                who: r.owner.clone(),
+                contacted_at: when.clone(),
+                channel: "call".into(),
+                outcome: "reached".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let (weeks, plays) = pulse_server::lists::outreach_report(&store, &cfg, "", "")
+        .await
+        .unwrap();
+    assert_eq!(weeks, vec![week.label.clone()]);
+    assert_eq!(plays.len(), 1);
+    let p = &plays[0];
+    let truth = called
+        .iter()
+        .filter(|r| churned.contains(&r.account_id))
+        .count() as u64;
+    assert_eq!((p.contacted, p.settled, p.churned), (40, 40, truth));
+    assert_eq!(p.outcomes.reached, 40);
+    // The matched rate: per called account, the churn rate of the uncalled
+    // accounts of its band and segment, averaged.
+    let mut cells: HashMap<(&str, &str), (u32, u32)> = HashMap::new();
+    let called_ids: HashSet<&str> = called.iter().map(|r| r.account_id.as_str()).collect();
+    for r in rows
+        .iter()
+        .filter(|r| !called_ids.contains(r.account_id.as_str()))
+    {
+        let c = cells.entry((&r.band, &r.segment)).or_default();
+        c.0 += 1;
+        c.1 += u32::from(churned.contains(&r.account_id));
+    }
+    let rates: Vec<f64> = called
+        .iter()
+        .filter_map(|r| cells.get(&(r.band.as_str(), r.segment.as_str())))
+        .map(|(n, k)| f64::from(*k) / f64::from(*n))
+        .collect();
+    let expected = rates.iter().sum::<f64>() / rates.len() as f64;
+    assert!((p.matched_churn_rate.unwrap() - expected).abs() < 1e-12);
+    assert_eq!(p.holdout_accounts, 0);
+    assert!(
+        p.verdict.contains("too few holdout accounts"),
+        "{}",
+        p.verdict
+    );
+    eprintln!("outreach report on the lift base: {p:?}");
 }
 
 /// The weekly schedule inside `serve`: once the configured time has passed,
