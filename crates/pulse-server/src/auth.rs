@@ -98,6 +98,7 @@ pub enum Access {
 /// | `/grpc.health.v1.Health/*`, `/grpc.reflection.*` | open |
 /// | `/pulse.v1.ScoringService/*`, `/pulse.v1.AccountService/*`, `/pulse.v1.ListService/*`, `/pulse.v1.SentimentService/Analyze` | reader |
 /// | `/pulse.v1.ModelService/Promote*` | admin |
+/// | `/pulse.v1.ListService/GenerateLists` | analyst (listed before the ListService rule) |
 /// | `/pulse.v1.ModelService/*`, `/pulse.v1.ForecastService/*`, `/pulse.v1.ReportService/*` | analyst |
 /// | `/pulse.v1.IngestService/*`, anything else | admin |
 pub const ACCESS_RULES: &[(&str, Access)] = &[
@@ -105,6 +106,11 @@ pub const ACCESS_RULES: &[(&str, Access)] = &[
     ("/grpc.reflection.*", Access::Open),
     ("/pulse.v1.ScoringService/*", Access::Role(Role::Reader)),
     ("/pulse.v1.AccountService/*", Access::Role(Role::Reader)),
+    // Before the ListService rule: generating writes a week's lists for everyone.
+    (
+        "/pulse.v1.ListService/GenerateLists",
+        Access::Role(Role::Analyst),
+    ),
     // Lists, and recording the outreach done from them (RecordOutreach).
     ("/pulse.v1.ListService/*", Access::Role(Role::Reader)),
     (
@@ -436,8 +442,10 @@ mod tests {
             ("/pulse.v1.ScoringService/Score", READER),
             ("/pulse.v1.AccountService/GetAccount", READER),
             ("/pulse.v1.AccountService/ListAccounts", READER),
-            ("/pulse.v1.ListService/GetList", READER),
+            ("/pulse.v1.ListService/GetRiskList", READER),
+            ("/pulse.v1.ListService/GetPortfolio", READER),
             ("/pulse.v1.ListService/RecordOutreach", READER),
+            ("/pulse.v1.ListService/GenerateLists", ANALYST),
             ("/pulse.v1.SentimentService/Analyze", READER),
             ("/pulse.v1.ModelService/Train", ANALYST),
             ("/pulse.v1.ModelService/GetTrainJob", ANALYST),

@@ -15,6 +15,8 @@ pub mod auth;
 mod convert;
 pub mod error;
 mod ingest;
+mod list_service;
+pub mod lists;
 mod models;
 pub mod registry;
 mod scoring;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 
 use pulse_proto::v1::account_service_server::AccountServiceServer;
 use pulse_proto::v1::ingest_service_server::IngestServiceServer;
+use pulse_proto::v1::list_service_server::ListServiceServer;
 use pulse_proto::v1::model_service_server::ModelServiceServer;
 use pulse_proto::v1::scoring_service_server::ScoringServiceServer;
 use pulse_proto::v1::sentiment_service_server::SentimentServiceServer;
@@ -68,6 +71,10 @@ pub struct AppState {
     /// The API keys callers must present (see [`auth`]); empty turns access
     /// control off.
     pub api_keys: ApiKeys,
+    /// How weekly lists are made and scheduled (`[lists]`). The state's
+    /// default has the schedule off (tests and embedders opt in); the binary
+    /// passes the configuration, where it is on.
+    pub lists: pulse_lists::ListConfig,
 }
 
 impl AppState {
@@ -90,6 +97,10 @@ impl AppState {
             sentiment: SentimentSlot::default(),
             models_changed: tokio::sync::watch::Sender::new(0),
             api_keys: ApiKeys::default(),
+            lists: pulse_lists::ListConfig {
+                schedule: false,
+                ..Default::default()
+            },
         }
     }
 }
@@ -123,6 +134,9 @@ pub async fn serve(
     health
         .set_serving::<ScoringServiceServer<scoring::ScoringSvc>>()
         .await;
+    health
+        .set_serving::<ListServiceServer<list_service::ListSvc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -153,6 +167,21 @@ pub async fn serve(
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
+    let threads = state.scoring.settings().threads;
+    let lists_svc = ListServiceServer::new(list_service::ListSvc {
+        store: state.store.clone(),
+        config: state.lists.clone(),
+        threads,
+    });
+    let schedule = state.lists.schedule.then(|| {
+        lists::spawn_schedule(
+            state.store.clone(),
+            state.lists.clone(),
+            state.scoring.settings().refresh_every,
+            threads,
+        )
+    });
+
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
         slot: state.sentiment.clone(),
     })
@@ -169,6 +198,9 @@ pub async fn serve(
             Ok(s) => s,
             Err(e) => {
                 background.abort();
+                if let Some(s) = &schedule {
+                    s.abort();
+                }
                 return Err(e);
             }
         };
@@ -182,6 +214,7 @@ pub async fn serve(
         .add_service(models)
         .add_service(sentiment)
         .add_service(scoring)
+        .add_service(lists_svc)
         // TCP_NODELAY: `TcpIncoming::from` leaves Nagle's algorithm on, and
         // every small response then waits ~40 ms for the client's delayed ACK
         // (`pulse bench score` against its stub: 22 vs 5,500 calls/s at one in
@@ -192,5 +225,8 @@ pub async fn serve(
         )
         .await;
     background.abort();
+    if let Some(s) = schedule {
+        s.abort();
+    }
     served
 }

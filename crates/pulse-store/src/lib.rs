@@ -12,6 +12,7 @@
 
 mod history;
 mod ingest;
+mod lists;
 mod profile;
 mod read;
 mod scores;
@@ -32,6 +33,7 @@ use sqlx::sqlite::{
 pub use ingest::{
     BatchOutcome, BatchSentiment, Rejected, SqliteBatchWriter, TextScore, score_batch, scored_text,
 };
+pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};
 pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};

@@ -28,6 +28,9 @@ pub(crate) struct Config {
     pub(crate) scoring: pulse_scoring::ScoringConfig,
     /// Access control (`[auth]`): the API keys, by hash.
     pub(crate) auth: AuthConfig,
+    /// Weekly lists (`[lists]`): ranking, capacity per owner, assumed save
+    /// rate, contact windows, holdout, schedule.
+    pub(crate) lists: pulse_lists::ListConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -87,6 +90,7 @@ impl Default for Config {
             training: pulse_training::TrainConfig::default(),
             scoring: pulse_scoring::ScoringConfig::default(),
             auth: AuthConfig::default(),
+            lists: pulse_lists::ListConfig::default(),
         }
     }
 }
@@ -175,6 +179,7 @@ impl Config {
             }
         }
         self.scoring.validate()?;
+        self.lists.validate().map_err(|e| anyhow::anyhow!(e))?;
         Ok(())
     }
 
@@ -319,6 +324,29 @@ mod tests {
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.starts_with("training.capacity"), "{err}");
+    }
+
+    #[test]
+    fn list_settings_come_from_toml_and_bad_ones_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        std::fs::write(
+            &file,
+            "[lists]\nrank_by = \"probability\"\ncapacity_per_owner = 7\nholdout_share = 0.1\nschedule_day = \"tuesday\"\nschedule_time = \"07:30\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.lists.rank_by, pulse_lists::RankBy::Probability);
+        assert_eq!(cfg.lists.capacity_per_owner, 7);
+        assert_eq!(cfg.lists.schedule_weekday(), Ok(1));
+        std::fs::write(&file, "[lists]\nsave_rate = 2.0\n").unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("lists.save_rate"), "{err}");
+        std::fs::write(&file, "[lists]\ncapacity = 3\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), &|_| None).unwrap_err());
+        assert!(err.contains("capacity"), "{err}");
     }
 
     #[test]

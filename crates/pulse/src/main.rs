@@ -1,5 +1,5 @@
-//! The `pulse` command: serve, import, synth, train, models, score, bench,
-//! keys and demo.
+//! The `pulse` command: serve, import, synth, train, models, score, scores,
+//! lists, outreach, bench, keys and demo.
 //!
 //! Architecture Invariant: this is the only crate that reads files, flags or
 //! the environment, prints to the terminal, or uses `anyhow`. It wires the
@@ -10,6 +10,7 @@ mod bench_score;
 mod config;
 mod import;
 mod keys_cmd;
+mod lists_cmd;
 mod registry;
 mod scores_cmd;
 mod sentiment_cmd;
@@ -97,6 +98,10 @@ enum Command {
     Score(train::ScoreArgs),
     /// Stored scoring runs (score history): run, backfill past weeks, list.
     Scores(scores_cmd::ScoresArgs),
+    /// Weekly ranked lists: generate, show, export, an owner's portfolio.
+    Lists(lists_cmd::ListsArgs),
+    /// Outreach done from the lists: record it, report what it achieved.
+    Outreach(lists_cmd::OutreachArgs),
     /// Benchmarks on the store in use.
     Bench(bench::BenchArgs),
     /// Make API keys for the server's access control.
@@ -241,6 +246,8 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Score(args) => train::run_score(&cfg, args),
         Command::Bench(args) => bench::run(&cfg, args).await,
         Command::Scores(args) => scores_cmd::run(&cfg, args).await,
+        Command::Lists(args) => lists_cmd::run_lists(&cfg, args).await,
+        Command::Outreach(args) => lists_cmd::run_outreach(&cfg, args).await,
         Command::Keys(args) => keys_cmd::run(args),
         Command::Demo {
             accounts,
@@ -510,6 +517,33 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         scores_cmd::backfill(&scoring, &store, 12).await?;
         println!();
     }
+    if store.list_runs(1).await?.is_empty() {
+        println!(
+            "Generating the weekly lists of the last two weeks (at-risk, expansion-ready, movers)"
+        );
+        let today = time::day_of(chrono::Utc::now().date_naive());
+        for day in [today - 7, today] {
+            let week = pulse_lists::Week::of(day);
+            match pulse_server::lists::generate(
+                &store,
+                &cfg.lists,
+                &week,
+                pulse_store::ListWrite::Replace,
+                "manual",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )
+            .await
+            {
+                Ok(Some(l)) => println!(
+                    "  {}: {} accounts ranked, {} in the owners' slices",
+                    l.run.week, l.params.summary.accounts, l.params.summary.in_capacity
+                ),
+                Ok(None) => {}
+                Err(e) => println!("  {}: {e}", week.label),
+            }
+        }
+        println!();
+    }
     let addr = cfg.server.addr;
     // Show the account with the most ARR at risk in the latest stored run.
     let mut first = None;
@@ -559,6 +593,8 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     println!(
         "  {g} -d '{{\"account_id\": \"{first}\"}}' {addr} pulse.v1.ScoringService/GetAccountProfile"
     );
+    println!("  {g} -d '{{\"capacity_only\": true}}' {addr} pulse.v1.ListService/GetRiskList");
+    println!("  {g} {addr} pulse.v1.ListService/GetMovers");
     println!("  {g} {addr} pulse.v1.ModelService/ListModels");
     println!("  {g} -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard");
     if no_serve {
@@ -621,6 +657,7 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     state.training = cfg.training.clone();
     state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     state.api_keys = keys;
+    state.lists = cfg.lists.clone();
     pulse_server::serve(listener, state, tls, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

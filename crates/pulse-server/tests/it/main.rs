@@ -3,6 +3,7 @@
 
 mod auth;
 mod ingest;
+mod lists;
 mod models;
 mod scoring;
 mod sentiment;

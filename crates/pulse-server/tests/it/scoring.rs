@@ -23,7 +23,7 @@ use tonic::transport::Channel;
 use crate::TestServer;
 use crate::models::{MemoryRegistry, ingest_synthetic_until};
 
-fn today() -> i32 {
+pub(crate) fn today() -> i32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -33,7 +33,7 @@ fn today() -> i32 {
 
 /// Trains churn and expansion models on the store's data and saves them;
 /// promotes them when `promote`.
-async fn train(
+pub(crate) async fn train(
     store: &Store,
     registry: &MemoryRegistry,
     iterations: usize,
@@ -86,7 +86,7 @@ async fn score_id(
 }
 
 /// Waits until the server has loaded its models and scored the population.
-async fn wait_ready(c: &mut ScoringServiceClient<Channel>) -> Vec<pb::ScoreResponse> {
+pub(crate) async fn wait_ready(c: &mut ScoringServiceClient<Channel>) -> Vec<pb::ScoreResponse> {
     for _ in 0..600 {
         let mut stream = match c.score_batch(pb::ScoreBatchRequest::default()).await {
             Ok(s) => s.into_inner(),

@@ -1,0 +1,499 @@
+//! The at-risk list (ranking, each owner's capacity slice, expected saved
+//! ARR), the seeded holdout, and the movers.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use pulse_core::time::Day;
+use serde::{Deserialize, Serialize};
+
+use crate::{Candidate, LastContact, ListConfig, RankBy};
+
+/// Driver sentences shown on a row.
+const ROW_DRIVERS: usize = 3;
+
+/// How an account's score moved since the previous week's run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// This week's churn probability minus last week's.
+    pub churn_probability: f64,
+    /// This week's health minus last week's (points).
+    pub health: f64,
+    /// Whether it was red last week.
+    pub was_red: bool,
+}
+
+/// One row of the at-risk list (or of the holdout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskRow {
+    /// 1-based position in the whole ranked list.
+    pub rank: u32,
+    pub account_id: String,
+    pub name: String,
+    pub owner: String,
+    pub segment: String,
+    pub arr: f64,
+    pub churn_probability: f64,
+    pub health: f64,
+    pub band: String,
+    /// churn_probability x ARR.
+    pub arr_at_risk: f64,
+    /// Since the previous week's run; `None` when it had no score then.
+    pub change: Option<Change>,
+    /// The top three drivers as sentences.
+    pub drivers: Vec<String>,
+    pub suggested_play: String,
+    pub days_to_renewal: Option<i32>,
+    /// The latest outreach within `contacted_days` before the list.
+    pub contacted: Option<LastContact>,
+    /// 1-based position within the owner's own accounts on the list.
+    pub owner_rank: u32,
+    /// In the owner's weekly slice (top `capacity_per_owner` of their
+    /// yellow and red accounts not held back).
+    pub in_capacity: bool,
+    /// Kept out of the slice because it was contacted within `hold_back_days`.
+    pub held_back: bool,
+}
+
+/// What the at-risk list adds up to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskSummary {
+    /// Accounts ranked (holdout excluded).
+    pub accounts: usize,
+    /// Yellow and red accounts among them.
+    pub at_risk: usize,
+    /// Accounts in the owners' slices.
+    pub in_capacity: usize,
+    /// Expected ARR at risk of the slices.
+    pub capacity_arr_at_risk: f64,
+    /// `save_rate` x the slices' ARR at risk: what outreach at capacity is
+    /// expected to save if it saves `save_rate` of the ARR at risk it reaches.
+    pub expected_saved_arr: f64,
+    /// The assumed save rate behind `expected_saved_arr`.
+    pub save_rate: f64,
+    /// Accounts held out as the control group.
+    pub holdout: usize,
+    /// ARR at risk of the whole list.
+    pub total_arr_at_risk: f64,
+}
+
+/// The at-risk list of a week.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskList {
+    /// Every scored account not held out, highest risk first.
+    pub rows: Vec<RiskRow>,
+    /// The held-out accounts, highest risk first (rank within the holdout).
+    pub holdout: Vec<RiskRow>,
+    pub summary: RiskSummary,
+}
+
+/// A uniform number in [0, 1) from `seed` and `id` (FNV-1a, then the
+/// splitmix64 finaliser): the same on every machine and in every release.
+fn unit_hash(seed: u64, id: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Whether an at-risk account belongs to the holdout: a reproducible draw
+/// from the seed and the account id alone, so the control group is the same
+/// accounts every week.
+pub fn held_out(seed: u64, account_id: &str, share: f64) -> bool {
+    share > 0.0 && unit_hash(seed, account_id) < share
+}
+
+fn is_at_risk(c: &Candidate) -> bool {
+    c.band == "yellow" || c.band == "red"
+}
+
+fn key(c: &Candidate, by: RankBy) -> f64 {
+    match by {
+        RankBy::ArrAtRisk => c.arr_at_risk(),
+        RankBy::Probability => c.churn_probability,
+    }
+}
+
+/// Highest key first; ties by higher probability, then account id.
+fn by_risk(a: &Candidate, b: &Candidate, by: RankBy) -> Ordering {
+    key(b, by)
+        .total_cmp(&key(a, by))
+        .then(b.churn_probability.total_cmp(&a.churn_probability))
+        .then(a.account_id.cmp(&b.account_id))
+}
+
+fn row(c: &Candidate, rank: u32, cfg: &ListConfig, today: Day) -> RiskRow {
+    let contacted = c
+        .last_contact
+        .clone()
+        .filter(|l| today - l.day < cfg.contacted_days as i32);
+    RiskRow {
+        rank,
+        account_id: c.account_id.clone(),
+        name: c.name.clone(),
+        owner: c.owner.clone(),
+        segment: c.segment.clone(),
+        arr: c.arr,
+        churn_probability: c.churn_probability,
+        health: c.health,
+        band: c.band.clone(),
+        arr_at_risk: c.arr_at_risk(),
+        change: c.previous.map(|p| Change {
+            churn_probability: c.churn_probability - p.churn_probability,
+            health: c.health - p.health,
+            was_red: p.red,
+        }),
+        drivers: c.drivers.iter().take(ROW_DRIVERS).cloned().collect(),
+        suggested_play: c.suggested_play.clone(),
+        days_to_renewal: c.days_to_renewal,
+        contacted,
+        owner_rank: 0,
+        in_capacity: false,
+        held_back: false,
+    }
+}
+
+/// Ranks the week's accounts (`today` is the list's as-of day).
+pub fn risk_list(candidates: &[Candidate], cfg: &ListConfig, today: Day) -> RiskList {
+    let mut sorted: Vec<&Candidate> = candidates.iter().collect();
+    sorted.sort_by(|a, b| by_risk(a, b, cfg.rank_by));
+    let (held, ranked): (Vec<&Candidate>, Vec<&Candidate>) = sorted.into_iter().partition(|c| {
+        is_at_risk(c) && held_out(cfg.holdout_seed, &c.account_id, cfg.holdout_share)
+    });
+    let mut rows: Vec<RiskRow> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| row(c, i as u32 + 1, cfg, today))
+        .collect();
+    // Each owner's slice: the top K of their own yellow and red accounts,
+    // skipping those contacted within the hold-back window.
+    let mut seen: HashMap<String, (u32, usize)> = HashMap::new();
+    for (r, c) in rows.iter_mut().zip(&ranked) {
+        let e = seen.entry(r.owner.clone()).or_insert((0, 0));
+        e.0 += 1;
+        r.owner_rank = e.0;
+        r.held_back = cfg.hold_back_days > 0
+            && c.last_contact
+                .as_ref()
+                .is_some_and(|l| today - l.day < cfg.hold_back_days as i32);
+        if is_at_risk(c) && !r.held_back && e.1 < cfg.capacity_per_owner {
+            e.1 += 1;
+            r.in_capacity = true;
+        }
+    }
+    let holdout: Vec<RiskRow> = held
+        .iter()
+        .enumerate()
+        .map(|(i, c)| row(c, i as u32 + 1, cfg, today))
+        .collect();
+    let capacity_arr_at_risk: f64 = rows
+        .iter()
+        .filter(|r| r.in_capacity)
+        .map(|r| r.arr_at_risk)
+        .sum();
+    let summary = RiskSummary {
+        accounts: rows.len(),
+        at_risk: rows.iter().filter(|r| r.band != "green").count(),
+        in_capacity: rows.iter().filter(|r| r.in_capacity).count(),
+        capacity_arr_at_risk,
+        expected_saved_arr: cfg.save_rate * capacity_arr_at_risk,
+        save_rate: cfg.save_rate,
+        holdout: holdout.len(),
+        total_arr_at_risk: rows.iter().map(|r| r.arr_at_risk).sum(),
+    };
+    RiskList {
+        rows,
+        holdout,
+        summary,
+    }
+}
+
+/// An account whose risk rose, or that newly turned red.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoverRow {
+    pub rank: u32,
+    pub account_id: String,
+    pub name: String,
+    pub owner: String,
+    pub segment: String,
+    pub band: String,
+    pub arr: f64,
+    pub churn_probability: f64,
+    pub previous_churn_probability: f64,
+    /// Health points lost (negative) or gained since last week.
+    pub health_change: f64,
+    /// Red now, not red last week.
+    pub newly_red: bool,
+    /// Why, in the drivers' words (top three).
+    pub drivers: Vec<String>,
+    pub suggested_play: String,
+}
+
+/// The week's movers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Movers {
+    /// The `cfg.movers` accounts whose churn probability rose the most.
+    pub risers: Vec<MoverRow>,
+    /// Every account red now and not red in the previous run, by ARR at risk.
+    pub newly_red: Vec<MoverRow>,
+}
+
+fn mover(c: &Candidate, p: crate::Previous, rank: u32) -> MoverRow {
+    MoverRow {
+        rank,
+        account_id: c.account_id.clone(),
+        name: c.name.clone(),
+        owner: c.owner.clone(),
+        segment: c.segment.clone(),
+        band: c.band.clone(),
+        arr: c.arr,
+        churn_probability: c.churn_probability,
+        previous_churn_probability: p.churn_probability,
+        health_change: c.health - p.health,
+        newly_red: c.band == "red" && !p.red,
+        drivers: c.drivers.iter().take(ROW_DRIVERS).cloned().collect(),
+        suggested_play: c.suggested_play.clone(),
+    }
+}
+
+/// Accounts whose churn probability rose the most since the previous run
+/// (only rises count), and the accounts newly red.
+pub fn movers(candidates: &[Candidate], cfg: &ListConfig) -> Movers {
+    let mut rising: Vec<(&Candidate, crate::Previous)> = candidates
+        .iter()
+        .filter_map(|c| c.previous.map(|p| (c, p)))
+        .filter(|(c, p)| c.churn_probability > p.churn_probability)
+        .collect();
+    rising.sort_by(|(a, pa), (b, pb)| {
+        (b.churn_probability - pb.churn_probability)
+            .total_cmp(&(a.churn_probability - pa.churn_probability))
+            .then(a.account_id.cmp(&b.account_id))
+    });
+    let risers = rising
+        .iter()
+        .take(cfg.movers)
+        .enumerate()
+        .map(|(i, (c, p))| mover(c, *p, i as u32 + 1))
+        .collect();
+    let mut red: Vec<(&Candidate, crate::Previous)> = candidates
+        .iter()
+        .filter_map(|c| c.previous.map(|p| (c, p)))
+        .filter(|(c, p)| c.band == "red" && !p.red)
+        .collect();
+    red.sort_by(|(a, _), (b, _)| by_risk(a, b, RankBy::ArrAtRisk));
+    let newly_red = red
+        .iter()
+        .enumerate()
+        .map(|(i, (c, p))| mover(c, *p, i as u32 + 1))
+        .collect();
+    Movers { risers, newly_red }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Previous;
+    use crate::testutil::cand;
+
+    fn ids(rows: &[RiskRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.account_id.as_str()).collect()
+    }
+
+    #[test]
+    fn ranks_by_arr_at_risk_or_probability() {
+        let cs = vec![
+            cand("a", "ann", 0.30, 10_000.0), // 3,000 at risk
+            cand("b", "ann", 0.10, 50_000.0), // 5,000
+            cand("c", "bob", 0.50, 2_000.0),  // 1,000
+            cand("d", "bob", 0.20, 15_000.0), // 3,000: ties a, lower probability
+        ];
+        let cfg = ListConfig::default();
+        let l = risk_list(&cs, &cfg, 100);
+        assert_eq!(ids(&l.rows), ["b", "a", "d", "c"]);
+        assert_eq!(
+            l.rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(l.rows[0].arr_at_risk, 5_000.0);
+        assert_eq!(l.rows[0].drivers.len(), 3);
+        assert_eq!(l.summary.total_arr_at_risk, 12_000.0);
+        let by_p = ListConfig {
+            rank_by: RankBy::Probability,
+            ..ListConfig::default()
+        };
+        assert_eq!(ids(&risk_list(&cs, &by_p, 100).rows), ["c", "a", "d", "b"]);
+    }
+
+    #[test]
+    fn each_owner_gets_the_top_k_of_their_own_book() {
+        // Ann's accounts all outrank Bob's: a global cut of 4 would be all Ann.
+        let mut cs: Vec<Candidate> = (0..6)
+            .map(|i| cand(&format!("ann-{i}"), "ann", 0.5, 100_000.0 - i as f64))
+            .collect();
+        cs.extend((0..3).map(|i| cand(&format!("bob-{i}"), "bob", 0.2, 1_000.0 - i as f64)));
+        // A green account is never in a slice.
+        cs.push(cand("bob-green", "bob", 0.01, 900_000.0));
+        let cfg = ListConfig {
+            capacity_per_owner: 2,
+            save_rate: 0.25,
+            ..ListConfig::default()
+        };
+        let l = risk_list(&cs, &cfg, 100);
+        let slice: Vec<&str> = l
+            .rows
+            .iter()
+            .filter(|r| r.in_capacity)
+            .map(|r| r.account_id.as_str())
+            .collect();
+        assert_eq!(slice, ["ann-0", "ann-1", "bob-0", "bob-1"]);
+        let green = l.rows.iter().find(|r| r.account_id == "bob-green").unwrap();
+        assert_eq!(
+            (green.rank, green.owner_rank, green.in_capacity),
+            (7, 1, false)
+        );
+        let bob1 = l.rows.iter().find(|r| r.account_id == "bob-1").unwrap();
+        assert_eq!(bob1.owner_rank, 3);
+        let at_risk = 0.5 * (100_000.0 + 99_999.0) + 0.2 * (1_000.0 + 999.0);
+        assert!((l.summary.capacity_arr_at_risk - at_risk).abs() < 1e-6);
+        assert!((l.summary.expected_saved_arr - 0.25 * at_risk).abs() < 1e-6);
+        assert_eq!((l.summary.in_capacity, l.summary.at_risk), (4, 9));
+    }
+
+    #[test]
+    fn contacts_are_marked_and_optionally_held_back() {
+        let mut cs = vec![
+            cand("a", "ann", 0.5, 10_000.0),
+            cand("b", "ann", 0.4, 10_000.0),
+            cand("c", "ann", 0.3, 10_000.0),
+        ];
+        let contact = |day| LastContact {
+            day,
+            play: "Champion call".into(),
+            owner: "ann".into(),
+            channel: "call".into(),
+            outcome: "reached".into(),
+        };
+        cs[0].last_contact = Some(contact(95));
+        cs[2].last_contact = Some(contact(60)); // outside the 30-day window
+        let cfg = ListConfig {
+            capacity_per_owner: 1,
+            ..ListConfig::default()
+        };
+        let l = risk_list(&cs, &cfg, 100);
+        assert_eq!(l.rows[0].contacted.as_ref().unwrap().outcome, "reached");
+        assert!(l.rows[1].contacted.is_none());
+        assert!(l.rows[2].contacted.is_none());
+        assert!(l.rows[0].in_capacity && !l.rows[0].held_back);
+        let hold = ListConfig {
+            hold_back_days: 14,
+            ..cfg
+        };
+        let l = risk_list(&cs, &hold, 100);
+        assert!(l.rows[0].held_back && !l.rows[0].in_capacity);
+        assert!(l.rows[1].in_capacity, "the next account takes the slot");
+    }
+
+    #[test]
+    fn the_holdout_is_reproducible_and_near_its_share() {
+        let n = 20_000;
+        let drawn = (0..n)
+            .filter(|i| held_out(7, &format!("acct-{i:06}"), 0.1))
+            .count();
+        let share = drawn as f64 / n as f64;
+        assert!((share - 0.1).abs() < 0.01, "{share}");
+        // Another seed draws other accounts.
+        let both = (0..n)
+            .filter(|i| {
+                let id = format!("acct-{i:06}");
+                held_out(7, &id, 0.1) && held_out(8, &id, 0.1)
+            })
+            .count();
+        assert!(both < drawn / 5, "{both} of {drawn}");
+        assert!(!held_out(7, "acct-000001", 0.0));
+
+        // Only yellow and red accounts are held out; held-out accounts are
+        // off the list; the draw does not depend on the order of the input.
+        let cs: Vec<Candidate> = (0..2_000)
+            .map(|i| {
+                cand(
+                    &format!("x-{i}"),
+                    "ann",
+                    if i % 2 == 0 { 0.5 } else { 0.01 },
+                    1_000.0,
+                )
+            })
+            .collect();
+        let cfg = ListConfig {
+            holdout_share: 0.2,
+            holdout_seed: 11,
+            ..ListConfig::default()
+        };
+        let l = risk_list(&cs, &cfg, 100);
+        assert!(l.holdout.iter().all(|r| r.band != "green"));
+        assert!((150..250).contains(&l.holdout.len()), "{}", l.holdout.len());
+        assert_eq!(l.rows.len() + l.holdout.len(), 2_000);
+        assert!(
+            l.rows
+                .iter()
+                .all(|r| !held_out(11, &r.account_id, 0.2) || r.band == "green")
+        );
+        let mut rev = cs.clone();
+        rev.reverse();
+        assert_eq!(risk_list(&rev, &cfg, 100).holdout, l.holdout);
+        assert_eq!(l.summary.holdout, l.holdout.len());
+    }
+
+    #[test]
+    fn week_over_week_change_movers_and_newly_red() {
+        let prev = |p: f64| Previous {
+            churn_probability: p,
+            health: 100.0 * (1.0 - p),
+            red: p > 0.25,
+        };
+        let mut cs = vec![
+            cand("up-a-lot", "ann", 0.40, 1_000.0),
+            cand("up-a-little", "ann", 0.12, 1_000.0),
+            cand("down", "bob", 0.05, 1_000.0),
+            cand("new", "bob", 0.30, 1_000.0),
+            cand("still-red", "bob", 0.50, 1_000.0),
+        ];
+        cs[0].previous = Some(prev(0.10));
+        cs[1].previous = Some(prev(0.10));
+        cs[2].previous = Some(prev(0.20));
+        cs[4].previous = Some(prev(0.45));
+        let l = risk_list(&cs, &ListConfig::default(), 100);
+        let up = l.rows.iter().find(|r| r.account_id == "up-a-lot").unwrap();
+        let ch = up.change.unwrap();
+        assert!((ch.churn_probability - 0.30).abs() < 1e-12);
+        assert!((ch.health + 30.0).abs() < 1e-9);
+        assert!(!ch.was_red);
+        assert!(
+            l.rows
+                .iter()
+                .find(|r| r.account_id == "new")
+                .unwrap()
+                .change
+                .is_none()
+        );
+
+        let m = movers(
+            &cs,
+            &ListConfig {
+                movers: 2,
+                ..ListConfig::default()
+            },
+        );
+        let risers: Vec<&str> = m.risers.iter().map(|r| r.account_id.as_str()).collect();
+        assert_eq!(risers, ["up-a-lot", "still-red"]);
+        assert!(m.risers[0].newly_red);
+        let red: Vec<&str> = m.newly_red.iter().map(|r| r.account_id.as_str()).collect();
+        // "new" has no previous score: not a mover; "still-red" was red.
+        assert_eq!(red, ["up-a-lot"]);
+    }
+}
