@@ -19,7 +19,7 @@ use crate::calibration::CalibrationMethod;
 use crate::error::ArtifactError;
 use crate::evaluation::{AblationReport, EvaluationReport, LeakageReport};
 use crate::explain::FeatureImportance;
-use crate::metrics::{CalibrationBin, Metrics};
+use crate::metrics::{CalibrationBin, Curves, Metrics};
 use crate::model::{Algorithm, CalibratedModel, HyperParameters};
 use crate::scorecard::FittedScorecard;
 use crate::tabular::TableEncoder;
@@ -75,6 +75,9 @@ pub struct CardEvaluation {
     pub rows: RowCounts,
     /// Held-out metrics per model (`gbt`, `logistic`, `scorecard`), same rows for all.
     pub models: BTreeMap<String, Metrics>,
+    /// Held-out ROC and precision-recall curves per model, same rows.
+    #[serde(default)]
+    pub curves: BTreeMap<String, Curves>,
     /// GBT retrained without each feature family.
     pub ablation: Option<AblationReport>,
     /// Mean |contribution| per feature on the held-out rows, largest first.

@@ -24,7 +24,7 @@ use crate::explain::FeatureImportance;
 use crate::gbt::GbtParams;
 use crate::logistic::LogisticParams;
 use crate::metrics::{
-    CalibrationBin, Metrics, TopK, average_precision, calibration_table, roc_auc,
+    CalibrationBin, Curves, Metrics, TopK, average_precision, calibration_table, roc_auc,
 };
 use crate::model::{CalibratedModel, Model};
 use crate::rng::SplitMix64;
@@ -235,7 +235,14 @@ pub struct ModelReport {
     /// The calibrator actually used (Auto resolves to Platt or isotonic).
     pub calibration: CalibrationMethod,
     pub calibration_table: Vec<CalibrationBin>,
+    /// ROC and precision-recall curves on the test part (at most
+    /// `CURVE_POINTS` points each).
+    #[serde(default)]
+    pub curves: Curves,
 }
+
+/// Points kept per curve in reports and model cards.
+pub const CURVE_POINTS: usize = 101;
 
 /// Serializable summary of an evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,6 +257,19 @@ pub struct EvaluationReport {
     pub scorecard: Option<ModelReport>,
     /// Mean |TreeSHAP| of the GBT on the test part, largest first.
     pub gbt_importance: Vec<FeatureImportance>,
+}
+
+impl EvaluationReport {
+    /// Each model's held-out curves, by name (`gbt`, `logistic`, `scorecard`).
+    pub fn curves(&self) -> BTreeMap<String, Curves> {
+        let mut m = BTreeMap::new();
+        m.insert("gbt".to_string(), self.gbt.curves.clone());
+        m.insert("logistic".to_string(), self.logistic.curves.clone());
+        if let Some(sc) = &self.scorecard {
+            m.insert("scorecard".to_string(), sc.curves.clone());
+        }
+        m
+    }
 }
 
 /// An evaluation's report plus the fitted models (trained on the train part).
@@ -272,6 +292,7 @@ fn report(
         metrics: Metrics::compute(probs, labels, top_k)?,
         calibration,
         calibration_table: calibration_table(probs, labels)?,
+        curves: Curves::compute(probs, labels, CURVE_POINTS)?,
     })
 }
 

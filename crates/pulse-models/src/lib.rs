@@ -70,16 +70,17 @@ pub use calibration::{CalibrationMethod, Calibrator};
 pub use dataset::Dataset;
 pub use error::{ArtifactError, DatasetError, ModelError, ParamError, TableError};
 pub use evaluation::{
-    AblationReport, AblationResult, Evaluation, EvaluationReport, FeatureAuc, FeatureFamily,
-    LeakageReport, ModelReport, Split, SplitIndices, TrainingConfig, ablation, backtest, evaluate,
-    feature_aucs, fit_calibrated, leakage_screen,
+    AblationReport, AblationResult, CURVE_POINTS, Evaluation, EvaluationReport, FeatureAuc,
+    FeatureFamily, LeakageReport, ModelReport, Split, SplitIndices, TrainingConfig, ablation,
+    backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen,
 };
 pub use explain::{Contributions, Driver, FeatureImportance, top_drivers};
 pub use gbt::{GbtModel, GbtParams, GbtValidParams};
 pub use logistic::{LogisticModel, LogisticParams, LogisticValidParams};
 pub use metrics::{
-    CALIBRATION_BINS, CalibrationBin, Metrics, TopK, average_precision, brier, calibration_table,
-    expected_calibration_error, lift_top_decile, log_loss, precision_at_k, recall_at_k, roc_auc,
+    CALIBRATION_BINS, CalibrationBin, Curves, Metrics, TopK, average_precision, brier,
+    calibration_table, expected_calibration_error, lift_top_decile, log_loss, precision_at_k,
+    recall_at_k, roc_auc,
 };
 pub use model::{Algorithm, CalibratedModel, HyperParameters, Model, Score};
 pub use scorecard::{

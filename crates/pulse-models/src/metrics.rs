@@ -112,6 +112,56 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> Result<f64, ModelEr
     Ok(ap)
 }
 
+/// ROC and precision-recall curves of held-out scores, for plots: one point
+/// per distinct score threshold (ties kept together), thinned to at most
+/// `max_points` evenly spaced thresholds (the first and last kept).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Curves {
+    /// `[false positive rate, true positive rate]`, from `[0, 0]` to `[1, 1]`.
+    pub roc: Vec<[f64; 2]>,
+    /// `[recall, precision]`, by falling threshold.
+    pub pr: Vec<[f64; 2]>,
+}
+
+impl Curves {
+    pub fn compute(scores: &[f64], labels: &[bool], max_points: usize) -> Result<Self, ModelError> {
+        check(scores, labels)?;
+        let (pos, neg) = check_both_classes(labels)?;
+        let idx = order_desc(scores);
+        let (mut tp, mut fp) = (0usize, 0usize);
+        let mut roc = vec![[0.0, 0.0]];
+        let mut pr = Vec::new();
+        let mut i = 0;
+        while i < idx.len() {
+            let s = scores[idx[i]];
+            while i < idx.len() && scores[idx[i]] == s {
+                if labels[idx[i]] {
+                    tp += 1;
+                } else {
+                    fp += 1;
+                }
+                i += 1;
+            }
+            roc.push([fp as f64 / neg as f64, tp as f64 / pos as f64]);
+            pr.push([tp as f64 / pos as f64, tp as f64 / (tp + fp) as f64]);
+        }
+        Ok(Curves {
+            roc: thin(roc, max_points),
+            pr: thin(pr, max_points),
+        })
+    }
+}
+
+/// At most `max` (>= 2) evenly spaced points of `v`, its first and last kept.
+fn thin(v: Vec<[f64; 2]>, max: usize) -> Vec<[f64; 2]> {
+    let max = max.max(2);
+    if v.len() <= max {
+        return v;
+    }
+    let last = v.len() - 1;
+    (0..max).map(|k| v[k * last / (max - 1)]).collect()
+}
+
 /// Mean squared error of probabilities against 0/1 outcomes.
 pub fn brier(probs: &[f64], labels: &[bool]) -> Result<f64, ModelError> {
     check(probs, labels)?;
@@ -404,5 +454,52 @@ mod tests {
         assert_eq!(TopK::Fraction(0.1).resolve(12), 2);
         assert_eq!(TopK::Count(0).resolve(12), 1);
         assert_eq!(TopK::Count(50).resolve(12), 12);
+    }
+
+    #[test]
+    fn curves_run_from_corner_to_corner_and_thin_evenly() {
+        let scores = [0.9, 0.8, 0.8, 0.4, 0.3, 0.1];
+        let labels = [true, true, false, false, true, false];
+        let c = Curves::compute(&scores, &labels, 100).unwrap();
+        // Thresholds 0.9, 0.8 (a tie of one positive and one negative), 0.4, 0.3, 0.1.
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            c.roc,
+            vec![
+                [0.0, 0.0],
+                [0.0, third],
+                [third, 2.0 * third],
+                [2.0 * third, 2.0 * third],
+                [2.0 * third, 1.0],
+                [1.0, 1.0]
+            ]
+        );
+        assert_eq!(c.roc.first(), Some(&[0.0, 0.0]));
+        assert_eq!(c.roc.last(), Some(&[1.0, 1.0]));
+        assert_eq!(c.roc[2], [1.0 / 3.0, 2.0 / 3.0]);
+        assert_eq!(c.roc[4], [2.0 / 3.0, 1.0]);
+        assert_eq!(c.pr[0], [1.0 / 3.0, 1.0]);
+        assert_eq!(c.pr[1], [2.0 / 3.0, 2.0 / 3.0]);
+        assert_eq!(c.pr.last(), Some(&[1.0, 0.5]));
+        // The area under the drawn ROC curve is the AUC (no thinning here).
+        let area: f64 = c
+            .roc
+            .windows(2)
+            .map(|w| (w[1][0] - w[0][0]) * (w[1][1] + w[0][1]) / 2.0)
+            .sum();
+        assert!((area - roc_auc(&scores, &labels).unwrap()).abs() < 1e-12);
+
+        let many: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        let labels: Vec<bool> = (0..1000).map(|i| i % 3 == 0).collect();
+        let c = Curves::compute(&many, &labels, 51).unwrap();
+        assert_eq!(c.roc.len(), 51);
+        assert_eq!(c.roc.first(), Some(&[0.0, 0.0]));
+        assert_eq!(c.roc.last(), Some(&[1.0, 1.0]));
+        assert!(
+            c.roc
+                .windows(2)
+                .all(|w| w[0][0] <= w[1][0] && w[0][1] <= w[1][1])
+        );
+        assert!(Curves::compute(&[0.1], &[true], 10).is_err());
     }
 }

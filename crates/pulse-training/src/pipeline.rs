@@ -580,6 +580,7 @@ pub fn train_kind(
             }
             m
         },
+        curves: eval.report.curves(),
         ablation: ablation_report,
         importance: eval.report.gbt_importance.clone(),
         leakage: Some(leakage),

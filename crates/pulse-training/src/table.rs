@@ -244,6 +244,7 @@ pub fn train_table(
             cutoff,
             rows,
             models,
+            curves: eval.report.curves(),
             ablation: None,
             importance: eval.report.gbt_importance.clone(),
             leakage: Some(leakage),

@@ -154,6 +154,19 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
             "{key}"
         );
     }
+    // Held-out curves of every compared model, corner to corner.
+    for model in ["gbt", "logistic", "scorecard"] {
+        let roc = json["card"]["evaluation"]["curves"][model]["roc"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{model}: no ROC curve"));
+        assert!(
+            roc.len() > 2 && roc.len() <= pulse_models::CURVE_POINTS,
+            "{model}"
+        );
+        assert_eq!(roc[0], serde_json::json!([0.0, 0.0]));
+        assert_eq!(roc[roc.len() - 1], serde_json::json!([1.0, 1.0]));
+        assert!(json["card"]["evaluation"]["curves"][model]["pr"].is_array());
+    }
 
     // Expansion at this scale is a handful of events: only check it learned something.
     let exp = &out.models[1].artifact.card;
