@@ -88,7 +88,8 @@ pub struct ExpansionRow {
     pub signals: Vec<String>,
 }
 
-fn money(x: f64) -> String {
+/// Whole dollars with thousands separators (`$12,345`, `-$80`).
+pub fn money(x: f64) -> String {
     let r = x.round() as i64;
     let s = r.abs().to_string();
     let mut out = String::new();

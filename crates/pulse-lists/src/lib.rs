@@ -18,7 +18,7 @@ mod risk;
 mod week;
 
 pub use config::{ListConfig, RankBy};
-pub use expansion::{ExpansionRow, PlanLadder, expansion_list};
+pub use expansion::{ExpansionRow, PlanLadder, expansion_list, money};
 pub use report::{
     OutcomeCounts, PlayReport, Portfolio, PortfolioBand, ReportAccount, ReportWeek,
     outreach_report, portfolio,

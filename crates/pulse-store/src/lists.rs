@@ -179,28 +179,7 @@ fn outreach_of(r: OutreachRow) -> Result<Outreach, StoreError> {
 
 /// `INSERT INTO list_rows (..) VALUES (..), ..` for `rows` rows.
 fn insert_rows_sql(rows: usize, params: Params) -> String {
-    let width = ROW_COLS.len();
-    let mut sql = format!("INSERT INTO list_rows ({}) VALUES ", ROW_COLS.join(", "));
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..width {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            match params {
-                Params::Question => sql.push('?'),
-                Params::Dollar => {
-                    sql.push('$');
-                    sql.push_str(&(r * width + c + 1).to_string());
-                }
-            }
-        }
-        sql.push(')');
-    }
-    sql
+    crate::scores::insert_sql("list_rows", &ROW_COLS, rows, params)
 }
 
 impl Store {

@@ -170,10 +170,18 @@ fn run_score_cols() -> String {
 
 /// `INSERT INTO account_scores (..) VALUES (..), .. ` for `rows` rows.
 fn insert_scores_sql(rows: usize, params: Params) -> String {
-    let width = SCORE_COLS.len();
+    insert_sql("account_scores", &SCORE_COLS, rows, params)
+}
+
+/// `INSERT INTO table (cols) VALUES (..), ..` with `rows` rows of
+/// placeholders (`?` for SQLite, `$n` for PostgreSQL).
+pub(crate) fn insert_sql(table: &str, cols: &[&str], rows: usize, params: Params) -> String {
+    let width = cols.len();
     let mut sql = String::with_capacity(64 + rows * width * 7);
-    sql.push_str("INSERT INTO account_scores (");
-    sql.push_str(&SCORE_COLS.join(", "));
+    sql.push_str("INSERT INTO ");
+    sql.push_str(table);
+    sql.push_str(" (");
+    sql.push_str(&cols.join(", "));
     sql.push_str(") VALUES ");
     for r in 0..rows {
         if r > 0 {

@@ -244,8 +244,8 @@ async fn generate(cfg: &Config, store: &pulse_store::Store, week: &str) -> anyho
     );
     println!(
         "  expected ARR at risk in the slices {}; expected saved ARR {} if outreach saves {:.0}% of it (lists.save_rate, an assumption)",
-        money(s.capacity_arr_at_risk),
-        money(s.expected_saved_arr),
+        pulse_lists::money(s.capacity_arr_at_risk),
+        pulse_lists::money(s.expected_saved_arr),
         100.0 * s.save_rate
     );
     println!(
@@ -263,23 +263,6 @@ fn filter(f: &Filters) -> anyhow::Result<RowFilter> {
         f.top.unwrap_or(0),
     )
     .map_err(cli_err)
-}
-
-fn money(x: f64) -> String {
-    let r = x.round() as i64;
-    let s = r.abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if r < 0 {
-        format!("-${out}")
-    } else {
-        format!("${out}")
-    }
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -347,8 +330,8 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                 },
                 rows.len(),
                 l.params.config.capacity_per_owner,
-                money(s.capacity_arr_at_risk),
-                money(s.expected_saved_arr),
+                pulse_lists::money(s.capacity_arr_at_risk),
+                pulse_lists::money(s.expected_saved_arr),
                 100.0 * s.save_rate
             )?;
             writeln!(
@@ -383,7 +366,7 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                     cut(&r.name, 22),
                     cut(&r.owner, 10),
                     r.segment,
-                    money(r.arr),
+                    pulse_lists::money(r.arr),
                     100.0 * r.churn_probability,
                     r.band,
                     change,
@@ -419,10 +402,10 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                     cut(&r.name, 22),
                     cut(&r.owner, 10),
                     cut(&r.plan, 13),
-                    money(r.arr),
+                    pulse_lists::money(r.arr),
                     100.0 * r.expansion_probability,
-                    money(r.headroom_arr),
-                    money(r.expected_expansion_arr),
+                    pulse_lists::money(r.headroom_arr),
+                    pulse_lists::money(r.expected_expansion_arr),
                     r.signals.get(2..).map(|s| s.join("; ")).unwrap_or_default()
                 )?;
             }
@@ -443,7 +426,7 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                         cut(&r.account_id, 14),
                         cut(&r.name, 22),
                         cut(&r.owner, 10),
-                        money(r.arr),
+                        pulse_lists::money(r.arr),
                         100.0 * r.previous_churn_probability,
                         100.0 * r.churn_probability,
                         r.health_change,
@@ -658,8 +641,8 @@ async fn portfolio(store: &pulse_store::Store, owner: &str, week: &str) -> anyho
         p.owner,
         l.run.week,
         p.accounts,
-        money(p.arr),
-        money(p.arr_at_risk),
+        pulse_lists::money(p.arr),
+        pulse_lists::money(p.arr_at_risk),
         p.in_capacity
     );
     for b in &p.bands {
@@ -667,8 +650,8 @@ async fn portfolio(store: &pulse_store::Store, owner: &str, week: &str) -> anyho
             "  {:<6} {:>5} accounts {:>12} ARR {:>12} at risk",
             b.band,
             b.accounts,
-            money(b.arr),
-            money(b.arr_at_risk)
+            pulse_lists::money(b.arr),
+            pulse_lists::money(b.arr_at_risk)
         );
     }
     println!(
