@@ -6,7 +6,7 @@
 #   notebooks/run.sh 03-why-this-account.ipynb
 #
 # Settings (environment):
-#   PULSE=target/debug/pulse   the binary (built with `cargo build` if missing)
+#   PULSE=$CARGO_TARGET_DIR/debug/pulse (default target/)  built if missing
 #   VENV=notebooks/.venv       created from notebooks/requirements.txt if missing
 #   ACCOUNTS=300 MONTHS=18     size of the synthetic base
 #   KEEP=1                     keep the data dir and the executed notebooks (printed)
@@ -16,7 +16,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cd "$repo"
 
-PULSE="${PULSE:-target/debug/pulse}"
+PULSE="${PULSE:-${CARGO_TARGET_DIR:-target}/debug/pulse}"
 VENV="${VENV:-$here/.venv}"
 ACCOUNTS="${ACCOUNTS:-300}"
 MONTHS="${MONTHS:-18}"
