@@ -14,6 +14,8 @@ pub enum ForecastError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     #[error(transparent)]
+    Train(#[from] pulse_training::TrainError),
+    #[error(transparent)]
     Param(#[from] ParamError),
     #[error(transparent)]
     Dataset(#[from] DatasetError),

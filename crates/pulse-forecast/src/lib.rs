@@ -7,6 +7,7 @@
 //! actuals(&histories, from, to, GroupBy)                             what happened last period
 //! forecast(&[AccountOutlook], as_of, horizon, GroupBy, ..)?          expected figures with 80% / 95% intervals
 //! poisson_binomial(&ps)                                              exact count distribution
+//! backtest(&histories, start, end, &BacktestConfig, progress)?       past quarters: forecast vs actual
 //! ```
 //!
 //! Architecture Invariant: no I/O, no async, no clock reads (timestamps
@@ -24,7 +25,7 @@ mod survival;
 #[cfg(test)]
 mod tests;
 
-pub use backtest::BacktestRow;
+pub use backtest::{Backtest, BacktestConfig, BacktestRow, FIGURES, backtest, quarter_starts};
 pub use dist::{
     Interval, MonteCarlo, pmf_interval, pmf_quantile, poisson_binomial, sample_interval,
 };
@@ -35,6 +36,6 @@ pub use forecast::{
 };
 pub use survival::{
     ChurnCurve, HORIZONS, HorizonCalibration, INTERVAL_COLUMN, MAX_HORIZON_DAYS, PersonPeriods,
-    SurvivalCard, SurvivalConfig, SurvivalModel, churn_within, days_to_churn, fit_survival,
-    hazard_feature_names, person_periods,
+    SurvivalCard, SurvivalConfig, SurvivalModel, churn_within, days_to_churn, fit_hazard_only,
+    fit_survival, hazard_feature_names, person_periods,
 };

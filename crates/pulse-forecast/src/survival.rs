@@ -253,6 +253,9 @@ pub struct ChurnCurve {
     pub within_90d: f64,
     pub within_180d: f64,
     pub within_365d: f64,
+    /// Before the next renewal (the `days_to_renewal` feature as of the
+    /// as-of day); `None` when it is unknown.
+    pub before_renewal: Option<f64>,
 }
 
 /// Calibration of the curve at one horizon on held-out as-of days.
@@ -373,16 +376,23 @@ impl SurvivalModel {
     pub fn curves(&self, x: ArrayView2<'_, f64>) -> Result<Vec<ChurnCurve>, ForecastError> {
         let hz = self.hazards(x)?;
         let i = self.card.interval_days;
+        let renewal = pulse_features::feature_index("days_to_renewal");
         Ok(hz
             .rows()
             .into_iter()
-            .map(|h| {
+            .zip(x.rows())
+            .map(|(h, row)| {
                 let h = to_vec(h);
+                let before_renewal = renewal
+                    .map(|j| row[j])
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .map(|d| churn_within(&h, i, (d.ceil() as i32).clamp(0, MAX_HORIZON_DAYS)));
                 ChurnCurve {
                     within_30d: churn_within(&h, i, 30),
                     within_90d: churn_within(&h, i, 90),
                     within_180d: churn_within(&h, i, 180),
                     within_365d: churn_within(&h, i, 365),
+                    before_renewal,
                 }
             })
             .collect())
@@ -460,6 +470,53 @@ pub fn fit_survival(
         calibration,
         forecast_backtest: Vec::new(),
         notes,
+    };
+    SurvivalModel::new(card, model)
+}
+
+/// The hazard model alone, fitted on the person-periods fully observed by
+/// `data_end` (no held-out calibration): what the forecast backtest fits at
+/// each past quarter start.
+pub fn fit_hazard_only(
+    hs: &[AccountHistory],
+    data_end: Day,
+    cfg: &SurvivalConfig,
+) -> Result<SurvivalModel, ForecastError> {
+    cfg.validate()?;
+    let Some((start, _)) = span_of(hs) else {
+        return Err(ForecastError::no_data("no accounts with events"));
+    };
+    let first = start + cfg.warmup_days;
+    if data_end - cfg.interval_days < first + 2 * cfg.step_days {
+        return Err(ForecastError::no_data(format!(
+            "{} leaves too little history after the {}-day warm-up",
+            format_day(data_end),
+            cfg.warmup_days
+        )));
+    }
+    let pp = person_periods(hs, first, data_end, data_end, cfg);
+    let events = pp.event.iter().filter(|&&e| e).count();
+    if events == 0 || events == pp.len() {
+        return Err(ForecastError::no_data(format!(
+            "{events} churns in {} person-periods up to {}",
+            pp.len(),
+            format_day(data_end)
+        )));
+    }
+    let model = fit_hazard(&pp, cfg)?;
+    let card = SurvivalCard {
+        version: format!("survival-as-of-{}", format_day(data_end)),
+        created_at: String::new(),
+        data_start: format_day(start),
+        data_end: format_day(data_end),
+        interval_days: cfg.interval_days,
+        intervals: cfg.intervals,
+        rows: pp.len(),
+        events,
+        accounts: 0,
+        calibration: Vec::new(),
+        forecast_backtest: Vec::new(),
+        notes: Vec::new(),
     };
     SurvivalModel::new(card, model)
 }

@@ -14,6 +14,7 @@ mod accounts;
 pub mod auth;
 mod convert;
 pub mod error;
+pub mod forecast;
 mod ingest;
 mod list_service;
 pub mod lists;
@@ -28,6 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use pulse_proto::v1::account_service_server::AccountServiceServer;
+use pulse_proto::v1::forecast_service_server::ForecastServiceServer;
 use pulse_proto::v1::ingest_service_server::IngestServiceServer;
 use pulse_proto::v1::list_service_server::ListServiceServer;
 use pulse_proto::v1::model_service_server::ModelServiceServer;
@@ -137,6 +139,9 @@ pub async fn serve(
     health
         .set_serving::<ListServiceServer<list_service::ListSvc>>()
         .await;
+    health
+        .set_serving::<ForecastServiceServer<forecast::ForecastSvc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -182,6 +187,13 @@ pub async fn serve(
         )
     });
 
+    let forecast_svc = ForecastServiceServer::new(forecast::ForecastSvc {
+        store: state.store.clone(),
+        registry: state.registry.clone(),
+        expansion_horizon_days: state.scoring.settings().horizon_days as i32,
+        threads,
+    });
+
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
         slot: state.sentiment.clone(),
     })
@@ -215,6 +227,7 @@ pub async fn serve(
         .add_service(sentiment)
         .add_service(scoring)
         .add_service(lists_svc)
+        .add_service(forecast_svc)
         // TCP_NODELAY: `TcpIncoming::from` leaves Nagle's algorithm on, and
         // every small response then waits ~40 ms for the client's delayed ACK
         // (`pulse bench score` against its stub: 22 vs 5,500 calls/s at one in
