@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use pulse_core::FieldError;
 use pulse_core::time::{Day, day_of_ts, format_day, parse_day};
+use pulse_features::AccountHistory;
 use pulse_forecast::{
     AccountOutlook, Assumptions, Forecast, ForecastError, GroupBy, MonteCarlo, actuals,
     check_horizon, expansion_over,
@@ -86,7 +87,7 @@ pub fn parse_query(q: &ForecastQuery, today: Day) -> Result<(i32, Day, GroupBy),
     Ok((horizon, as_of, group_by))
 }
 
-/// Runs a forecast: store reads, then the pure computation on the blocking pool.
+/// Runs a forecast: store reads, then [`compute`] on the blocking pool.
 pub async fn run(
     store: &Store,
     registry: Arc<dyn ModelRegistry>,
@@ -95,96 +96,113 @@ pub async fn run(
     q: &ForecastQuery,
 ) -> Result<ForecastResult, ServerError> {
     let (horizon, as_of, group_by) = parse_query(q, day_of_ts(now_ts()))?;
-    let at = pulse_features::end_of_day(as_of);
-    let histories = store.load_histories(Some(at)).await?;
+    let histories = store
+        .load_histories(Some(pulse_features::end_of_day(as_of)))
+        .await?;
     let mc = q.monte_carlo;
-    tokio::task::spawn_blocking(move || -> Result<ForecastResult, ServerError> {
-        let Some(churn) = registry.promoted(ModelKind::Churn)? else {
-            return Err(ServerError::NoModel {
-                kind: "churn",
-                hint: crate::serving::TRAIN_HINT,
-            });
-        };
-        let Some(survival) = registry.latest_survival()? else {
-            return Err(ServerError::FailedPrecondition(
-                "no time-to-churn model: `pulse train` trains one with the churn model".into(),
-            ));
-        };
-        let expansion = match registry.promoted(ModelKind::Expansion)? {
-            Some(v) => Some((v.clone(), registry.get(&v)?)),
-            None => None,
-        };
-        let population = Population::build(&histories, at, threads);
-        if population.is_empty() {
-            return Err(ServerError::FailedPrecondition(format!(
-                "no account was a customer at the end of {}",
-                format_day(as_of)
-            )));
-        }
-        let rows = population.rows.view();
-        let p_churn = survival.churn_within(rows, horizon).map_err(forecast_error)?;
-        let p_exp90: Vec<f64> = match &expansion {
-            Some((_, a)) => a
-                .payload
-                .model
-                .predict_proba(rows)
-                .map_err(|e| ServerError::FailedPrecondition(format!("expansion model: {e}")))?
-                .to_vec(),
-            None => vec![0.0; population.len()],
-        };
-        let outlooks: Vec<AccountOutlook> = population
-            .accounts
-            .iter()
-            .zip(p_churn.iter().zip(&p_exp90))
-            .map(|(a, (&pc, &pe))| AccountOutlook {
-                id: a.id.clone(),
-                segment: a.segment.clone(),
-                owner: a.owner.clone(),
-                plan: a.plan.clone(),
-                arr: a.arr,
-                p_churn: pc,
-                p_expand: expansion_over(pe, expansion_horizon_days, horizon, pc),
-            })
-            .collect();
-        let last = actuals(&histories, as_of - horizon, as_of, group_by);
-        let assumptions = last
-            .iter()
-            .find(|a| a.group == "total")
-            .map(Assumptions::from_actuals)
-            .unwrap_or(Assumptions {
-                expansion_uplift: 0.0,
-                contraction_rate: 0.0,
-            });
-        let mut forecast = pulse_forecast::forecast(
-            &outlooks,
-            as_of,
-            horizon,
-            group_by,
-            assumptions,
+    tokio::task::spawn_blocking(move || {
+        compute(
+            &histories,
+            registry.as_ref(),
+            expansion_horizon_days,
+            threads,
+            (horizon, as_of, group_by),
             mc,
-            &last,
         )
-        .map_err(forecast_error)?;
-        forecast.methods.push(format!(
-            "churn probability over {horizon} days: time-to-churn model {} (features as of the end of {}); expansion: {}",
-            survival.card.version,
-            format_day(as_of),
-            match &expansion {
-                Some((v, _)) => format!(
-                    "model {v}'s {expansion_horizon_days}-day probability at a constant rate over {horizon} days"
-                ),
-                None => "no promoted expansion model, so none is forecast".into(),
-            }
-        ));
-        Ok(ForecastResult {
-            forecast,
-            churn_model: churn,
-            expansion_model: expansion.map(|(v, _)| v),
-            survival_model: survival.card.version.clone(),
-        })
     })
     .await
     .map_err(|e| ServerError::FailedPrecondition(format!("forecast task failed: {e}")))?
+}
+
+/// The forecast over `histories` (which must hold nothing after the end of
+/// `as_of`); blocking.
+pub fn compute(
+    histories: &[AccountHistory],
+    registry: &dyn ModelRegistry,
+    expansion_horizon_days: i32,
+    threads: usize,
+    (horizon, as_of, group_by): (i32, Day, GroupBy),
+    mc: MonteCarlo,
+) -> Result<ForecastResult, ServerError> {
+    let at = pulse_features::end_of_day(as_of);
+    let Some(churn) = registry.promoted(ModelKind::Churn)? else {
+        return Err(ServerError::NoModel {
+            kind: "churn",
+            hint: crate::serving::TRAIN_HINT,
+        });
+    };
+    let Some(survival) = registry.latest_survival()? else {
+        return Err(ServerError::FailedPrecondition(
+            "no time-to-churn model: `pulse train` trains one with the churn model".into(),
+        ));
+    };
+    let expansion = match registry.promoted(ModelKind::Expansion)? {
+        Some(v) => Some((v.clone(), registry.get(&v)?)),
+        None => None,
+    };
+    let population = Population::build(histories, at, threads);
+    if population.is_empty() {
+        return Err(ServerError::FailedPrecondition(format!(
+            "no account was a customer at the end of {}",
+            format_day(as_of)
+        )));
+    }
+    let rows = population.rows.view();
+    let p_churn = survival
+        .churn_within(rows, horizon)
+        .map_err(forecast_error)?;
+    let p_exp: Vec<f64> = match &expansion {
+        Some((_, a)) => a
+            .payload
+            .model
+            .predict_proba(rows)
+            .map_err(|e| ServerError::FailedPrecondition(format!("expansion model: {e}")))?
+            .to_vec(),
+        None => vec![0.0; population.len()],
+    };
+    let outlooks: Vec<AccountOutlook> = population
+        .accounts
+        .iter()
+        .zip(p_churn.iter().zip(&p_exp))
+        .map(|(a, (&pc, &pe))| AccountOutlook {
+            id: a.id.clone(),
+            segment: a.segment.clone(),
+            owner: a.owner.clone(),
+            plan: a.plan.clone(),
+            arr: a.arr,
+            p_churn: pc,
+            p_expand: expansion_over(pe, expansion_horizon_days, horizon, pc),
+        })
+        .collect();
+    let last = actuals(histories, as_of - horizon, as_of, group_by);
+    let assumptions = last
+        .iter()
+        .find(|a| a.group == "total")
+        .map(Assumptions::from_actuals)
+        .unwrap_or(Assumptions {
+            expansion_uplift: 0.0,
+            contraction_rate: 0.0,
+        });
+    let mut forecast =
+        pulse_forecast::forecast(&outlooks, as_of, horizon, group_by, assumptions, mc, &last)
+            .map_err(forecast_error)?;
+    forecast.methods.push(format!(
+        "churn probability over {horizon} days: time-to-churn model {} (features as of the end of {}); expansion: {}",
+        survival.card.version,
+        format_day(as_of),
+        match &expansion {
+            Some((v, _)) => format!(
+                "model {v}'s {expansion_horizon_days}-day probability at a constant rate over {horizon} days"
+            ),
+            None => "no promoted expansion model, so none is forecast".into(),
+        }
+    ));
+    Ok(ForecastResult {
+        forecast,
+        churn_model: churn,
+        expansion_model: expansion.map(|(v, _)| v),
+        survival_model: survival.card.version.clone(),
+    })
 }
 
 fn interval_out(i: pulse_forecast::Interval) -> pb::Interval {

@@ -1,5 +1,6 @@
 //! `pulse forecast` (the forecast table in the terminal) and `pulse forecast
-//! backtest` (forecasts at past quarter starts against what happened).
+//! backtest` (forecasts at past quarter starts against what happened),
+//! `pulse report` (the leadership report as one HTML file).
 
 use std::io::Write;
 
@@ -45,6 +46,52 @@ enum ForecastCommand {
     /// models trained on the data available then, and compare with what
     /// happened; stores the table in the newest survival model's card.
     Backtest(crate::forecast_backtest::BacktestArgs),
+}
+
+/// `pulse report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Where to write the HTML page.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// The quarter, e.g. 2026-Q4 [default: the quarter after today's].
+    #[arg(long, default_value = "")]
+    period: String,
+}
+
+pub(crate) async fn run_report(cfg: &Config, args: ReportArgs) -> anyhow::Result<()> {
+    let store = crate::open_store(cfg).await?;
+    let registry = std::sync::Arc::new(crate::train::open_registry(cfg)?);
+    let r = pulse_server::report::build(
+        &store,
+        registry,
+        &cfg.lists,
+        cfg.training.horizon_days,
+        threads(),
+        &args.period,
+        &crate::train::now_rfc3339(),
+    )
+    .await;
+    store.close().await;
+    let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::write(&args.out, r.html.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let t = &r.data.forecast.total;
+    println!(
+        "wrote {} ({} bytes): {} report, forecast of the {} days after {}: NRR {:.1}% (80% {:.1}-{:.1}%), churned ARR {:.0} (80% {:.0}-{:.0})",
+        args.out.display(),
+        r.html.len(),
+        r.period,
+        r.horizon_days,
+        format_day(r.as_of),
+        t.nrr.expected * 100.0,
+        t.nrr.i80.lo * 100.0,
+        t.nrr.i80.hi * 100.0,
+        t.churned_arr.expected,
+        t.churned_arr.i80.lo,
+        t.churned_arr.i80.hi
+    );
+    Ok(())
 }
 
 fn threads() -> usize {

@@ -107,6 +107,8 @@ enum Command {
     /// Churned accounts and ARR, expansion, gross and net revenue retention
     /// over a horizon with 80% and 95% intervals; `backtest` checks past quarters.
     Forecast(forecast_cmd::ForecastArgs),
+    /// Write the leadership report of a quarter as one self-contained HTML file.
+    Report(forecast_cmd::ReportArgs),
     /// Benchmarks on the store in use.
     Bench(bench::BenchArgs),
     /// Make API keys for the server's access control.
@@ -254,6 +256,7 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Lists(args) => lists_cmd::run_lists(&cfg, args).await,
         Command::Outreach(args) => lists_cmd::run_outreach(&cfg, args).await,
         Command::Forecast(args) => forecast_cmd::run(&cfg, args).await,
+        Command::Report(args) => forecast_cmd::run_report(&cfg, args).await,
         Command::Keys(args) => keys_cmd::run(args),
         Command::Demo {
             accounts,
