@@ -221,3 +221,202 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     }
     server.stop().await;
 }
+
+/// `pct` and `money` as the report prints them.
+fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_has_its_sections_and_the_forecast_figures() {
+    use pulse_proto::v1::list_service_client::ListServiceClient;
+    use pulse_proto::v1::report_service_client::ReportServiceClient;
+
+    let store = Store::in_memory().await.unwrap();
+    let end = today() - 1;
+    ingest_synthetic_until(&store, 300, 24, end).await;
+    let registry = Arc::new(MemoryRegistry::default());
+    train(&store, &registry, 40, true).await;
+    train_survival(&store, &registry, 40).await;
+    let settings = pulse_server::ScoringSettings {
+        weekly_runs: false,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(AppState::with_scoring(
+        store.clone(),
+        registry.clone(),
+        settings,
+    ))
+    .await;
+    let mut c = ScoringServiceClient::new(server.channel.clone());
+    wait_ready(&mut c).await;
+    // Three weekly runs for the health trend, then this week's lists.
+    for d in [today() - 14, today() - 7, today()] {
+        c.run_scoring(pb::RunScoringRequest {
+            as_of: pulse_core::time::format_day(d),
+        })
+        .await
+        .unwrap();
+    }
+    ListServiceClient::new(server.channel.clone())
+        .generate_lists(pb::GenerateListsRequest::default())
+        .await
+        .unwrap();
+
+    let mut rc = ReportServiceClient::new(server.channel.clone());
+    let rep = rc
+        .get_report(pb::GetReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rep.as_of, pulse_core::time::format_day(today()));
+    let html = rep.html;
+    // The report's figures are the Forecast RPC's for the same horizon.
+    let f = ForecastServiceClient::new(server.channel.clone())
+        .forecast(pb::ForecastRequest {
+            horizon_days: rep.horizon_days,
+            as_of: rep.as_of.clone(),
+            group_by: "segment".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let t = f.total.as_ref().unwrap();
+    let nrr = est(&t.net_revenue_retention);
+    let grr = est(&t.gross_revenue_retention);
+    let summary_start = html.find("id=\"executive-summary\"").expect("summary");
+    let summary =
+        &html[summary_start..html[summary_start..].find("</section>").unwrap() + summary_start];
+    assert!(
+        summary.contains(&format!(
+            "<b>{}</b> (80% interval {} to {})",
+            pct(nrr.0),
+            pct(nrr.1),
+            pct(nrr.2)
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("<b>{}</b>", pct(grr.0))),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "<b>{:.0}</b> of {} customers",
+            est(&t.churned_accounts).0,
+            t.accounts
+        )),
+        "{summary}"
+    );
+    // Three sentences.
+    let text = summary.split("<p").nth(1).unwrap();
+    assert_eq!(text.matches(". ").count() + 1, 3, "{text}");
+    for g in &f.groups {
+        assert!(
+            html.contains(&format!("<tr><td>{}</td><td>{}</td>", g.group, g.accounts)),
+            "{}",
+            g.group
+        );
+    }
+    // Sections in the order executives read, and the five charts.
+    let mut at = 0;
+    for id in [
+        "executive-summary",
+        "key-metrics",
+        "root-cause",
+        "wins",
+        "actions",
+    ] {
+        let p = html[at..]
+            .find(&format!("<section id=\"{id}\""))
+            .unwrap_or_else(|| panic!("section {id}"));
+        at += p;
+    }
+    for h in [
+        "Executive Summary",
+        "Key Metrics and Trends",
+        "Root Cause Analysis",
+        "Wins and Opportunities",
+        "Action Items and Next Steps",
+    ] {
+        assert!(html.contains(&format!("<h2>{h}</h2>")), "{h}");
+    }
+    for id in [
+        "chart-health",
+        "chart-nrr",
+        "chart-churned-arr",
+        "chart-drivers",
+        "chart-calibration",
+    ] {
+        assert!(html.contains(&format!("<svg id=\"{id}\"")), "{id}");
+    }
+    // Three weekly runs in the health trend, actions from the at-risk list.
+    assert_eq!(html.matches(" green: ").count(), 3);
+    assert!(html[html.find("id=\"actions\"").unwrap()..].contains("<li><b>"));
+    // Self-contained: no script, no external reference.
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("url("));
+    assert!(
+        !html
+            .replace("http://www.w3.org/2000/svg", "")
+            .contains("http")
+    );
+
+    // Bad period: INVALID_ARGUMENT naming it.
+    for p in ["2026-Q5", "Q4", "2026"] {
+        let err = rc
+            .get_report(pb::GetReportRequest { period: p.into() })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{p}: {err:?}");
+        assert_eq!(field_of(&err), "period");
+    }
+    server.stop().await;
+
+    // It opens in headless Chromium (when installed; CI installs it).
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|b| {
+        std::process::Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        eprintln!(
+            "SKIPPED the headless Chromium check: no chromium on PATH (apt-get install chromium)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let shot = dir.path().join("report.png");
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1100,3000",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(dom.status.success());
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("Root Cause Analysis") && dom.contains("chart-nrr"));
+}
