@@ -210,10 +210,7 @@ pub fn backtest(
         let assumptions = before
             .first()
             .map(Assumptions::from_actuals)
-            .unwrap_or(Assumptions {
-                expansion_uplift: 0.0,
-                contraction_rate: 0.0,
-            });
+            .unwrap_or_default();
         let f = forecast(
             &outlooks,
             as_of,

@@ -115,6 +115,9 @@ pub struct Actuals {
     pub expanded_accounts: usize,
     /// Their ARR at the period's start.
     pub expanded_start_arr: f64,
+    /// Each of them: ARR gained / start ARR (the sizes expansions come in).
+    #[serde(default)]
+    pub expansion_ratios: Vec<f64>,
     pub grr: f64,
     pub nrr: f64,
 }
@@ -137,12 +140,18 @@ pub struct GroupForecast {
 }
 
 /// Assumptions measured on last period, applied to every account.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Assumptions {
-    /// ARR gained per unit of start ARR of an expanding account.
+    /// ARR gained per unit of start ARR of an expanding account (the mean).
     pub expansion_uplift: f64,
     /// Share of staying ARR lost to downgrades.
     pub contraction_rate: f64,
+    /// The relative sizes of last period's expansions: each simulated
+    /// expansion draws one (rescaled so their mean is `expansion_uplift`),
+    /// so the intervals carry the spread of expansion sizes. Empty: every
+    /// expansion is `expansion_uplift`.
+    #[serde(default)]
+    pub expansion_ratios: Vec<f64>,
 }
 
 impl Assumptions {
@@ -161,6 +170,7 @@ impl Assumptions {
             } else {
                 0.0
             },
+            expansion_ratios: total.expansion_ratios.clone(),
         }
     }
 }
@@ -231,7 +241,7 @@ pub fn forecast(
     let _span = tracing::info_span!("forecast::forecast", accounts = accounts.len()).entered();
     let actual = |g: &str| last_period.iter().find(|a| a.group == g).cloned();
     let all: Vec<&AccountOutlook> = accounts.iter().collect();
-    let total = group_forecast("total", &all, assumptions, mc, actual("total"));
+    let total = group_forecast("total", &all, &assumptions, mc, actual("total"));
     let mut groups = Vec::new();
     if group_by != GroupBy::Total {
         let mut by: BTreeMap<&str, Vec<&AccountOutlook>> = BTreeMap::new();
@@ -241,10 +251,23 @@ pub fn forecast(
                 .push(a);
         }
         for (g, members) in by {
-            groups.push(group_forecast(g, &members, assumptions, mc, actual(g)));
+            groups.push(group_forecast(g, &members, &assumptions, mc, actual(g)));
         }
         groups.sort_by(|a, b| b.current_arr.total_cmp(&a.current_arr));
     }
+    let methods = vec![
+            "churned accounts: exact Poisson-binomial distribution of the sum of the accounts' churn probabilities (dynamic programming)".into(),
+            format!(
+                "churned ARR, expansion ARR, GRR and NRR: Monte Carlo, {} draws with fixed seed {} (ChaCha8), each draw deciding churn, expansion or neither for every account",
+                mc.draws, mc.seed
+            ),
+            format!(
+                "expansion: an expanding account gains {:.1}% of its ARR on average (last period's expansion ARR over the start ARR of the accounts that grew by 10% or more), each simulated expansion drawing its size from last period's {} expansions; contraction: {:.2}% of the ARR that stays (last period's rate), as an expectation without interval",
+                assumptions.expansion_uplift * 100.0,
+                assumptions.expansion_ratios.len(),
+                assumptions.contraction_rate * 100.0
+            ),
+    ];
     Ok(Forecast {
         as_of,
         horizon_days,
@@ -253,25 +276,14 @@ pub fn forecast(
         groups,
         assumptions,
         monte_carlo: mc,
-        methods: vec![
-            "churned accounts: exact Poisson-binomial distribution of the sum of the accounts' churn probabilities (dynamic programming)".into(),
-            format!(
-                "churned ARR, expansion ARR, GRR and NRR: Monte Carlo, {} draws with fixed seed {} (ChaCha8), each draw deciding churn, expansion or neither for every account",
-                mc.draws, mc.seed
-            ),
-            format!(
-                "expansion: an expanding account gains {:.1}% of its ARR (last period's expansion ARR over the start ARR of the accounts that grew by 10% or more); contraction: {:.2}% of the ARR that stays (last period's rate), as an expectation without interval",
-                assumptions.expansion_uplift * 100.0,
-                assumptions.contraction_rate * 100.0
-            ),
-        ],
+        methods,
     })
 }
 
 fn group_forecast(
     name: &str,
     members: &[&AccountOutlook],
-    assumptions: Assumptions,
+    assumptions: &Assumptions,
     mc: MonteCarlo,
     last_period: Option<Actuals>,
 ) -> GroupForecast {
@@ -294,6 +306,13 @@ fn group_forecast(
     );
     let r = assumptions.contraction_rate;
     let u = assumptions.expansion_uplift;
+    let ratios = &assumptions.expansion_ratios;
+    let mean_ratio = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
+    let scale = if mean_ratio > 0.0 {
+        u / mean_ratio
+    } else {
+        0.0
+    };
     for _ in 0..mc.draws {
         let (mut c, mut e) = (0.0, 0.0);
         for a in members {
@@ -301,7 +320,11 @@ fn group_forecast(
             if x < a.p_churn {
                 c += a.arr;
             } else if x < a.p_churn + a.p_expand {
-                e += a.arr * u;
+                e += if ratios.is_empty() || scale == 0.0 {
+                    a.arr * u
+                } else {
+                    a.arr * ratios[rng.gen_range(0..ratios.len())] * scale
+                };
             }
         }
         let kept = (arr - c) * (1.0 - r);
@@ -368,6 +391,7 @@ pub fn actuals(hs: &[AccountHistory], from: Day, to: Day, group_by: GroupBy) -> 
         contraction_arr: 0.0,
         expanded_accounts: 0,
         expanded_start_arr: 0.0,
+        expansion_ratios: Vec::new(),
         grr: 1.0,
         nrr: 1.0,
     };
@@ -401,6 +425,7 @@ pub fn actuals(hs: &[AccountHistory], from: Day, to: Day, group_by: GroupBy) -> 
                 if end - start >= start * pulse_features::DEFAULT_EXPANSION_THRESHOLD_PCT / 100.0 {
                     e.expanded_accounts += 1;
                     e.expanded_start_arr += start;
+                    e.expansion_ratios.push((end - start) / start);
                 }
             } else {
                 e.contraction_arr += start - end;
@@ -460,13 +485,14 @@ mod tests {
         let asm = Assumptions {
             expansion_uplift: 0.3,
             contraction_rate: 0.01,
+            ..Default::default()
         };
         let f = forecast(
             &accts,
             100,
             90,
             GroupBy::Segment,
-            asm,
+            asm.clone(),
             MonteCarlo::default(),
             &[],
         )
@@ -495,7 +521,7 @@ mod tests {
             100,
             90,
             GroupBy::Segment,
-            asm,
+            asm.clone(),
             MonteCarlo::default(),
             &[],
         )
@@ -509,8 +535,18 @@ mod tests {
         let asm = Assumptions {
             expansion_uplift: 0.0,
             contraction_rate: 0.0,
+            ..Default::default()
         };
-        let e = forecast(&a, 0, 90, GroupBy::Total, asm, MonteCarlo::default(), &[]).unwrap_err();
+        let e = forecast(
+            &a,
+            0,
+            90,
+            GroupBy::Total,
+            asm.clone(),
+            MonteCarlo::default(),
+            &[],
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 e,
@@ -521,7 +557,16 @@ mod tests {
             ),
             "{e}"
         );
-        let e = forecast(&[], 0, 0, GroupBy::Total, asm, MonteCarlo::default(), &[]).unwrap_err();
+        let e = forecast(
+            &[],
+            0,
+            0,
+            GroupBy::Total,
+            asm.clone(),
+            MonteCarlo::default(),
+            &[],
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 e,
@@ -559,13 +604,14 @@ mod tests {
         let asm = Assumptions {
             expansion_uplift: 0.0,
             contraction_rate: 0.0,
+            ..Default::default()
         };
         let f = forecast(
             &accts,
             0,
             90,
             GroupBy::Total,
-            asm,
+            asm.clone(),
             MonteCarlo::default(),
             &[],
         )
@@ -582,6 +628,34 @@ mod tests {
         }
         let cov = inside as f64 / trials as f64;
         assert!((0.76..=0.84).contains(&cov), "coverage {cov}");
+    }
+
+    #[test]
+    fn expansion_sizes_widen_the_interval_not_the_expectation() {
+        let accts: Vec<AccountOutlook> = (0..200)
+            .map(|i| acct(&format!("a{i}"), "smb", 1_000.0, 0.0, 0.2))
+            .collect();
+        let fixed = Assumptions {
+            expansion_uplift: 0.3,
+            ..Default::default()
+        };
+        let spread = Assumptions {
+            expansion_ratios: vec![0.1, 0.1, 0.1, 1.0],
+            ..fixed.clone()
+        };
+        let run = |a: Assumptions| {
+            forecast(&accts, 0, 90, GroupBy::Total, a, MonteCarlo::default(), &[])
+                .unwrap()
+                .total
+                .expansion_arr
+        };
+        let (f, s) = (run(fixed), run(spread));
+        assert!((f.expected - s.expected).abs() < 1e-6);
+        assert!((f.expected - 200.0 * 0.2 * 300.0).abs() < 1e-6);
+        assert!(
+            s.i80.hi - s.i80.lo > 1.5 * (f.i80.hi - f.i80.lo),
+            "{f:?} {s:?}"
+        );
     }
 
     #[test]

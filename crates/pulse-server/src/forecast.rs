@@ -179,10 +179,7 @@ pub fn compute(
         .iter()
         .find(|a| a.group == "total")
         .map(Assumptions::from_actuals)
-        .unwrap_or(Assumptions {
-            expansion_uplift: 0.0,
-            contraction_rate: 0.0,
-        });
+        .unwrap_or_default();
     let mut forecast =
         pulse_forecast::forecast(&outlooks, as_of, horizon, group_by, assumptions, mc, &last)
             .map_err(forecast_error)?;

@@ -614,6 +614,10 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     println!("  {g} {addr} pulse.v1.ListService/GetMovers");
     println!("  {g} {addr} pulse.v1.ModelService/ListModels");
     println!("  {g} -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard");
+    println!("  {g} -d '{{\"group_by\": \"segment\"}}' {addr} pulse.v1.ForecastService/Forecast");
+    println!(
+        "and from the command line: pulse forecast --group-by segment, pulse forecast backtest, pulse report --out report.html"
+    );
     if no_serve {
         store.close().await;
         return Ok(());
