@@ -239,6 +239,30 @@ pub fn render(d: &ReportData) -> String {
         );
     }
     h.push_str("</table>");
+    // The last three months per segment.
+    let mut months: Vec<&str> = d.kpis.iter().map(|k| k.month.as_str()).collect();
+    months.dedup();
+    let recent: Vec<&str> = months.iter().rev().take(3).rev().copied().collect();
+    h.push_str("<h3>KPIs by segment, last three months</h3><table id=\"kpis-segment\"><tr><th>month</th><th>segment</th><th>interactions</th><th>FCR</th><th>escalation rate</th><th>first response (h, median)</th><th>CSAT</th><th>NPS</th></tr>");
+    for k in d
+        .kpis
+        .iter()
+        .filter(|k| k.segment != "all" && recent.contains(&k.month.as_str()))
+    {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&k.month),
+            esc(&k.segment),
+            k.interactions,
+            opt(k.fcr, &pct),
+            opt(k.escalation_rate, &pct),
+            opt(k.first_response_hours, &|v| format!("{v:.1}")),
+            opt(k.csat, &|v| format!("{v:.2}")),
+            opt(k.nps, &|v| format!("{v:.0}"))
+        );
+    }
+    h.push_str("</table>");
     if !d.backtest.is_empty() {
         h.push_str("<h3>How good are these forecasts? Backtest at past quarter starts</h3><table id=\"backtest\"><tr><th>quarter</th><th>figure</th><th>expected</th><th>80% interval</th><th>actual</th><th>inside</th></tr>");
         for r in &d.backtest {
@@ -527,7 +551,7 @@ fn nrr_chart(points: &[(i32, Forecast)]) -> String {
         "<line x1=\"{PAD}\" x2=\"{:.1}\" y1=\"{y100:.1}\" y2=\"{y100:.1}\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>",
         W - PAD
     );
-    s.push_str(&label(PAD - 4.0, y100 + 4.0, "end", "100%"));
+    s.push_str(&label(W - PAD + 4.0, y100 + 4.0, "start", "100%"));
     for (i, (d, f)) in points.iter().enumerate() {
         s.push_str(&label(
             x_of(i, n),
