@@ -46,6 +46,9 @@ enum ForecastCommand {
     /// models trained on the data available then, and compare with what
     /// happened; stores the table in the newest survival model's card.
     Backtest(crate::forecast_backtest::BacktestArgs),
+    /// The time-to-churn model in service: its card, held-out calibration
+    /// per horizon and the stored forecast backtest.
+    Model,
 }
 
 /// `pulse report`.
@@ -99,8 +102,10 @@ fn threads() -> usize {
 }
 
 pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> {
-    if let Some(ForecastCommand::Backtest(b)) = args.command {
-        return crate::forecast_backtest::run(cfg, b).await;
+    match args.command {
+        Some(ForecastCommand::Backtest(b)) => return crate::forecast_backtest::run(cfg, b).await,
+        Some(ForecastCommand::Model) => return show_model(cfg),
+        None => {}
     }
     let store = crate::open_store(cfg).await?;
     let registry = std::sync::Arc::new(crate::train::open_registry(cfg)?);
@@ -118,6 +123,49 @@ pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> 
     store.close().await;
     let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
     print_forecast(&mut std::io::stdout().lock(), &r).context("writing the forecast")
+}
+
+fn show_model(cfg: &Config) -> anyhow::Result<()> {
+    use pulse_server::ModelRegistry;
+    let registry = crate::train::open_registry(cfg)?;
+    let Some(m) = registry.latest_survival()? else {
+        anyhow::bail!(
+            "no time-to-churn model in {}: pulse train fits one with the churn model",
+            registry.dir().display()
+        );
+    };
+    let c = &m.card;
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "{} (created {}, data {} to {}): {} person-periods, {} churns, {} accounts, {} x {}-day intervals",
+        c.version,
+        c.created_at,
+        c.data_start,
+        c.data_end,
+        c.rows,
+        c.events,
+        c.accounts,
+        c.intervals,
+        c.interval_days
+    )?;
+    crate::train::print_survival_calibration(&mut o, c)?;
+    if c.forecast_backtest.is_empty() {
+        writeln!(
+            o,
+            "\nno forecast backtest stored yet: pulse forecast backtest"
+        )?;
+    } else {
+        writeln!(o, "\nforecast backtest")?;
+        crate::forecast_backtest::print_backtest(
+            &mut o,
+            &pulse_forecast::Backtest {
+                rows: c.forecast_backtest.clone(),
+                skipped: Vec::new(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn money(v: f64) -> String {

@@ -618,6 +618,55 @@ mod tests {
     }
 
     #[test]
+    fn survival_models_are_saved_apart_and_the_newest_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = DirRegistry::open(dir.path()).unwrap();
+        assert!(reg.latest_survival().unwrap().is_none());
+        let names = pulse_forecast::hazard_feature_names();
+        let n = 200;
+        let ds = Dataset::new(
+            ndarray_like(n, names.len()),
+            (0..n).map(|i| i % 3 == 0).collect(),
+            names,
+        )
+        .unwrap();
+        let gbt = GbtParams::new()
+            .iterations(3)
+            .check()
+            .unwrap()
+            .fit(&ds)
+            .unwrap();
+        let card: pulse_forecast::SurvivalCard = serde_json::from_value(serde_json::json!({
+            "version": "survival-unsaved", "created_at": "2026-11-30T00:00:00Z",
+            "data_start": "2025-01-01", "data_end": "2026-11-22", "interval_days": 30,
+            "intervals": 13, "rows": n, "events": 67, "accounts": 50,
+            "calibration": [], "notes": []
+        }))
+        .unwrap();
+        let mut m = SurvivalModel::new(card, gbt.into()).unwrap();
+        assert_eq!(reg.save_survival(&mut m).unwrap(), "survival-v1");
+        assert_eq!(reg.save_survival(&mut m).unwrap(), "survival-v2");
+        let back = reg.latest_survival().unwrap().unwrap();
+        assert_eq!(back.card.version, "survival-v2");
+        // Not listed with the account models.
+        reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
+            .unwrap();
+        let listed: Vec<String> = reg
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.card.version)
+            .collect();
+        assert_eq!(listed, ["churn-v1"]);
+        // A file of another format is refused, not served.
+        std::fs::write(dir.path().join("survival-v3.json"), "{\"format\": \"x\"}").unwrap();
+        assert!(matches!(
+            reg.latest_survival(),
+            Err(RegistryError::Refused { .. })
+        ));
+    }
+
+    #[test]
     fn save_list_promote_and_roll_back() {
         let dir = tempfile::tempdir().unwrap();
         let reg = DirRegistry::open(dir.path()).unwrap();
