@@ -146,6 +146,54 @@ fn fit_expansion(
     )?)
 }
 
+/// The total forecast a backtest makes at `as_of` for the next `h` days:
+/// models fitted on the data up to the end of `as_of`, assumptions from
+/// the `h` days before it. Reads nothing dated after the end of `as_of`.
+pub fn forecast_at(
+    hs: &[AccountHistory],
+    as_of: Day,
+    h: i32,
+    cfg: &BacktestConfig,
+) -> Result<crate::forecast::Forecast, ForecastError> {
+    let survival = fit_hazard_only(hs, as_of, &cfg.survival)
+        .map_err(|e| ForecastError::no_data(format!("time-to-churn model: {e}")))?;
+    let expansion = fit_expansion(hs, as_of, &cfg.training)
+        .map_err(|e| ForecastError::no_data(format!("expansion model: {e}")))?;
+    let (customers, x) = population(hs, as_of);
+    if customers.is_empty() {
+        return Err(ForecastError::no_data("no customers"));
+    }
+    let pc = survival.churn_within(x.view(), h)?;
+    let pe = expansion.predict_proba(x.view())?;
+    let outlooks: Vec<AccountOutlook> = customers
+        .iter()
+        .enumerate()
+        .map(|(j, c)| AccountOutlook {
+            id: c.account.id.clone(),
+            segment: c.account.segment.to_string(),
+            owner: c.account.owner.clone(),
+            plan: c.account.plan.clone(),
+            arr: 12.0 * mrr_at(c, end_of_day(as_of)),
+            p_churn: pc[j],
+            p_expand: expansion_over(pe[j], cfg.training.horizon_days, h, pc[j]),
+        })
+        .collect();
+    let before = actuals(hs, as_of - h, as_of, GroupBy::Total);
+    let assumptions = before
+        .first()
+        .map(Assumptions::from_actuals)
+        .unwrap_or_default();
+    forecast(
+        &outlooks,
+        as_of,
+        h,
+        GroupBy::Total,
+        assumptions,
+        cfg.monte_carlo,
+        &[],
+    )
+}
+
 /// Forecasts every quarter that starts after enough history to train on and
 /// ends by `data_end`, and compares with the actual figures. `progress` is
 /// told each quarter as it starts.
@@ -171,55 +219,13 @@ pub fn backtest(
         }
         let label = format_day(q);
         progress(&label);
-        let survival = match fit_hazard_only(hs, as_of, &cfg.survival) {
-            Ok(m) => m,
+        let f = match forecast_at(hs, as_of, h, cfg) {
+            Ok(f) => f,
             Err(e) => {
-                out.skipped
-                    .push(format!("{label}: time-to-churn model: {e}"));
+                out.skipped.push(format!("{label}: {e}"));
                 continue;
             }
         };
-        let expansion = match fit_expansion(hs, as_of, &cfg.training) {
-            Ok(m) => m,
-            Err(e) => {
-                out.skipped.push(format!("{label}: expansion model: {e}"));
-                continue;
-            }
-        };
-        let (customers, x) = population(hs, as_of);
-        if customers.is_empty() {
-            out.skipped.push(format!("{label}: no customers"));
-            continue;
-        }
-        let pc = survival.churn_within(x.view(), h)?;
-        let pe = expansion.predict_proba(x.view())?;
-        let outlooks: Vec<AccountOutlook> = customers
-            .iter()
-            .enumerate()
-            .map(|(j, c)| AccountOutlook {
-                id: c.account.id.clone(),
-                segment: c.account.segment.to_string(),
-                owner: c.account.owner.clone(),
-                plan: c.account.plan.clone(),
-                arr: 12.0 * mrr_at(c, end_of_day(as_of)),
-                p_churn: pc[j],
-                p_expand: expansion_over(pe[j], cfg.training.horizon_days, h, pc[j]),
-            })
-            .collect();
-        let before = actuals(hs, as_of - h, as_of, GroupBy::Total);
-        let assumptions = before
-            .first()
-            .map(Assumptions::from_actuals)
-            .unwrap_or_default();
-        let f = forecast(
-            &outlooks,
-            as_of,
-            h,
-            GroupBy::Total,
-            assumptions,
-            cfg.monte_carlo,
-            &[],
-        )?;
         let Some(actual) = actuals(hs, as_of, as_of + h, GroupBy::Total)
             .into_iter()
             .next()

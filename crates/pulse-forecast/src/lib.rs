@@ -25,7 +25,9 @@ mod survival;
 #[cfg(test)]
 mod tests;
 
-pub use backtest::{Backtest, BacktestConfig, BacktestRow, FIGURES, backtest, quarter_starts};
+pub use backtest::{
+    Backtest, BacktestConfig, BacktestRow, FIGURES, backtest, forecast_at, quarter_starts,
+};
 pub use dist::{
     Interval, MonteCarlo, pmf_interval, pmf_quantile, poisson_binomial, sample_interval,
 };

@@ -200,3 +200,45 @@ fn actuals_count_the_cohort_at_the_start() {
     assert_eq!(parts, cohort);
     assert!(total.grr <= 1.0 && total.nrr >= total.grr);
 }
+
+/// The history as it was known at the end of `day`: every event dated later
+/// removed (what the store's `load_histories(Some(t))` returns).
+fn known_at(h: &AccountHistory, day: Day) -> AccountHistory {
+    let t = end_of_day(day);
+    let mut k = h.clone();
+    k.contacts.retain(|c| c.observed_at <= t);
+    k.interactions.retain(|i| i.opened_at <= t);
+    k.usage.retain(|u| u.last_day() <= day);
+    k.subscriptions.retain(|e| e.occurred_at <= t);
+    k.surveys.retain(|s| s.responded_at <= t);
+    k.operational.retain(|e| e.occurred_at <= t);
+    k
+}
+
+#[test]
+fn a_backtest_forecast_reads_nothing_after_its_as_of_day() {
+    let (hs, _) = base(250, 24);
+    let as_of = parse_day("as_of", "2025-12-31").unwrap();
+    // One thread per fit, so both runs are bitwise reproducible.
+    let gbt = GbtParams::new().iterations(20).parallel(false);
+    let cfg = crate::BacktestConfig {
+        survival: SurvivalConfig {
+            gbt: gbt.clone(),
+            ..SurvivalConfig::default()
+        },
+        training: pulse_training::TrainConfig {
+            gbt,
+            ablation: false,
+            ..Default::default()
+        },
+        monte_carlo: crate::MonteCarlo {
+            draws: 2_000,
+            seed: 7,
+        },
+    };
+    let full = crate::forecast_at(&hs, as_of, 90, &cfg).unwrap();
+    let known: Vec<AccountHistory> = hs.iter().map(|h| known_at(h, as_of)).collect();
+    let then = crate::forecast_at(&known, as_of, 90, &cfg).unwrap();
+    assert_eq!(full, then);
+    assert!(full.total.churned_accounts.expected > 0.0);
+}
