@@ -11,7 +11,8 @@ the checkout's `proto/` (generated on first import, see `_proto.py`). Methods
 that return many rows return pandas DataFrames; the raw stubs are available as
 `pulse.scoring`, `pulse.account`, `pulse.list`, `pulse.model`,
 `pulse.sentiment` (one per service of the protos, named after it without
-"Service", lower case) for everything else, with `pb["scoring"]` etc. for the
+"Service", lower case; `forecast_stub` where a helper
+method has the name) for everything else, with `pb["scoring"]` etc. for the
 messages.
 """
 
@@ -66,6 +67,8 @@ class Pulse:
             for attr in dir(mod):
                 if attr.endswith("ServiceStub"):
                     short = attr[: -len("ServiceStub")].lower()
+                    if hasattr(type(self), short):  # a helper method of that name
+                        short += "_stub"
                     setattr(self, short, getattr(mod, attr)(self.channel))
 
     def close(self):
@@ -267,6 +270,40 @@ class Pulse:
                     )
                 )
         return _frame(rows)
+
+    # -- forecasts --------------------------------------------------------
+
+    def forecast(self, horizon_days: int = 0, group_by: str = "total", as_of: str = ""):
+        """`ForecastService.Forecast`: returns (response, DataFrame of the total and each group).
+
+        Each estimate becomes `<figure>`, `<figure>_lo80`, `<figure>_hi80`, `<figure>_lo95`,
+        `<figure>_hi95` columns; `last_*` columns hold last period's actual figures.
+        """
+        f = pb["forecast"]
+        r = self.call(
+            self.forecast_stub.Forecast,
+            f.ForecastRequest(horizon_days=horizon_days, group_by=group_by, as_of=as_of),
+            "Forecast",
+        )
+        rows = []
+        for g in [r.total, *r.groups]:
+            row = dict(group=g.group, accounts=g.accounts, current_arr=g.current_arr,
+                       contraction_arr=g.contraction_arr)
+            for name in ["churned_accounts", "churned_arr", "expansion_arr",
+                         "gross_revenue_retention", "net_revenue_retention"]:
+                e = getattr(g, name)
+                row[name] = e.expected
+                row[name + "_lo80"], row[name + "_hi80"] = e.interval_80.lo, e.interval_80.hi
+                row[name + "_lo95"], row[name + "_hi95"] = e.interval_95.lo, e.interval_95.hi
+            if g.HasField("last_period"):
+                lp = g.last_period
+                row.update(last_from=lp.__getattribute__("from"), last_to=lp.to,
+                           last_churned_accounts=lp.churned_accounts, last_churned_arr=lp.churned_arr,
+                           last_expansion_arr=lp.expansion_arr,
+                           last_gross_revenue_retention=lp.gross_revenue_retention,
+                           last_net_revenue_retention=lp.net_revenue_retention)
+            rows.append(row)
+        return r, _frame(rows)
 
     # -- models -----------------------------------------------------------
 

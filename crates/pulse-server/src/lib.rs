@@ -14,11 +14,13 @@ mod accounts;
 pub mod auth;
 mod convert;
 pub mod error;
+pub mod forecast;
 mod ingest;
 mod list_service;
 pub mod lists;
 mod models;
 pub mod registry;
+pub mod report;
 mod scoring;
 mod sentiment;
 pub mod serving;
@@ -28,9 +30,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use pulse_proto::v1::account_service_server::AccountServiceServer;
+use pulse_proto::v1::forecast_service_server::ForecastServiceServer;
 use pulse_proto::v1::ingest_service_server::IngestServiceServer;
 use pulse_proto::v1::list_service_server::ListServiceServer;
 use pulse_proto::v1::model_service_server::ModelServiceServer;
+use pulse_proto::v1::report_service_server::ReportServiceServer;
 use pulse_proto::v1::scoring_service_server::ScoringServiceServer;
 use pulse_proto::v1::sentiment_service_server::SentimentServiceServer;
 use pulse_store::Store;
@@ -137,6 +141,12 @@ pub async fn serve(
     health
         .set_serving::<ListServiceServer<list_service::ListSvc>>()
         .await;
+    health
+        .set_serving::<ForecastServiceServer<forecast::ForecastSvc>>()
+        .await;
+    health
+        .set_serving::<ReportServiceServer<report::ReportSvc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -182,6 +192,22 @@ pub async fn serve(
         )
     });
 
+    let forecast_svc = ForecastServiceServer::new(forecast::ForecastSvc {
+        store: state.store.clone(),
+        registry: state.registry.clone(),
+        expansion_horizon_days: state.scoring.settings().horizon_days as i32,
+        threads,
+    });
+
+    let report_svc = ReportServiceServer::new(report::ReportSvc {
+        store: state.store.clone(),
+        registry: state.registry.clone(),
+        lists: state.lists.clone(),
+        expansion_horizon_days: state.scoring.settings().horizon_days as i32,
+        threads,
+    })
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
         slot: state.sentiment.clone(),
     })
@@ -215,6 +241,8 @@ pub async fn serve(
         .add_service(sentiment)
         .add_service(scoring)
         .add_service(lists_svc)
+        .add_service(forecast_svc)
+        .add_service(report_svc)
         // TCP_NODELAY: `TcpIncoming::from` leaves Nagle's algorithm on, and
         // every small response then waits ~40 ms for the client's delayed ACK
         // (`pulse bench score` against its stub: 22 vs 5,500 calls/s at one in

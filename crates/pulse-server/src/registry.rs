@@ -8,8 +8,11 @@
 //! Sentiment models (`sentiment-v<N>`) are kept beside the account models with
 //! their own methods, because they are another kind of artifact (a
 //! [`SentimentModel`] and its [`SentimentCard`]); the defaults describe a
-//! registry that keeps none.
+//! registry that keeps none. Survival (time-to-churn) models
+//! (`survival-v<N>`, a [`SurvivalModel`] with its card) likewise: `pulse
+//! train` saves one beside each churn model and the newest is in service.
 
+use pulse_forecast::SurvivalModel;
 use pulse_models::{ModelArtifact, ModelCard, ModelKind};
 use pulse_sentiment::{SentimentCard, SentimentModel};
 
@@ -127,6 +130,21 @@ pub trait ModelRegistry: Send + Sync + std::fmt::Debug {
 
     /// The promoted sentiment version, if any.
     fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
+        Ok(None)
+    }
+
+    /// Stores a survival model under a fresh `survival-v<N>` (written into
+    /// its card) and returns that version.
+    fn save_survival(&self, model: &mut SurvivalModel) -> Result<String, RegistryError> {
+        let _ = model;
+        Err(RegistryError::Storage(
+            "this registry keeps no survival models".into(),
+        ))
+    }
+
+    /// The newest survival model (the one in service), checked against this
+    /// build's feature schema; `None` when none was trained.
+    fn latest_survival(&self) -> Result<Option<SurvivalModel>, RegistryError> {
         Ok(None)
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::Stream;
 use pulse_core::FieldError;
 use pulse_core::time::{Day, day_of_ts, format_day, format_ts, parse_day};
+use pulse_forecast::ChurnCurve;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::scoring_service_server::ScoringService;
 use pulse_scoring::{AccountScore, ExplainedDriver, Subject, attribute_change, raw};
@@ -97,6 +98,25 @@ fn score_out(
         }),
         source: source as i32,
         score_run_id: run_id,
+        churn_curve: None,
+    }
+}
+
+/// A live score with population row `i`'s churn curve, when there is one.
+fn live_out(serving: &Serving, s: &AccountScore, i: usize, k: usize) -> pb::ScoreResponse {
+    let mut out = score_out(s, k, pb::ScoreSource::Live, 0);
+    out.churn_curve = serving.curve(i).map(|(c, version)| curve_out(c, version));
+    out
+}
+
+pub(crate) fn curve_out(c: &ChurnCurve, version: &str) -> pb::ChurnCurve {
+    pb::ChurnCurve {
+        within_30d: c.within_30d,
+        within_90d: c.within_90d,
+        within_180d: c.within_180d,
+        within_365d: c.within_365d,
+        before_renewal: c.before_renewal,
+        model_version: version.to_string(),
     }
 }
 
@@ -242,14 +262,14 @@ impl ScoringSvc {
         };
         let s = &scored.scores[i];
         if k <= scored.top_k {
-            return Ok(score_out(s, k, pb::ScoreSource::Live, 0));
+            return Ok(live_out(&serving, s, i, k));
         }
         let full = serving.engine.score(
             &scored.population.subject(i),
             Some(&scored.population.reference),
             k,
         )?;
-        Ok(score_out(&full, k, pb::ScoreSource::Live, 0))
+        Ok(live_out(&serving, &full, i, k))
     }
 
     async fn score_stored(
@@ -458,8 +478,7 @@ impl ScoringService for ScoringSvc {
             for p in c {
                 match p {
                     Ok(i) if k <= scored.top_k => {
-                        out.scores
-                            .push(score_out(&scored.scores[i], k, pb::ScoreSource::Live, 0))
+                        out.scores.push(live_out(&serving, &scored.scores[i], i, k))
                     }
                     Ok(i) => {
                         let s = engine
@@ -469,7 +488,7 @@ impl ScoringService for ScoringSvc {
                                 k,
                             )
                             .map_err(|e| Status::from(ServerError::from(e)))?;
-                        out.scores.push(score_out(&s, k, pb::ScoreSource::Live, 0));
+                        out.scores.push(live_out(&serving, &s, i, k));
                     }
                     Err(id) => out.not_found.push(id),
                 }
@@ -572,10 +591,11 @@ impl ScoringService for ScoringSvc {
 
         // The live score when the account is a current customer, else its
         // latest stored one.
-        let live = self.scoring.current().and_then(|s| {
+        let serving = self.scoring.current();
+        let live = serving.as_ref().and_then(|s| {
             let scored = s.scored.as_ref()?;
             let i = scored.population.position(&id)?;
-            Some(scored.scores[i].clone())
+            Some((i, scored.scores[i].clone()))
         });
         let trend = self
             .store
@@ -587,7 +607,7 @@ impl ScoringService for ScoringSvc {
             trend_scores.push((run.as_of, stored(&s.explanation)?));
         }
         let score = match (&live, trend.last()) {
-            (Some(s), _) => Some(score_out(s, k, pb::ScoreSource::Live, 0)),
+            (Some((i, s)), _) => serving.as_ref().map(|sv| live_out(sv, s, *i, k)),
             (None, Some((run, _))) => trend_scores
                 .last()
                 .map(|(_, s)| score_out(s, k, pb::ScoreSource::Stored, run.run_id)),
@@ -642,7 +662,7 @@ impl ScoringService for ScoringSvc {
             segment: account.segment.to_string(),
             owner: account.owner.clone(),
             plan: account.plan.clone(),
-            arr: live.as_ref().map_or(12.0 * account.mrr, |s| s.arr),
+            arr: live.as_ref().map_or(12.0 * account.mrr, |(_, s)| s.arr),
             renewal_date: account.renewal_date.map(format_day).unwrap_or_default(),
             days_to_renewal,
             score,

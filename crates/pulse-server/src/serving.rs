@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pulse_core::time::{Day, Ts, day_of_ts};
+use pulse_forecast::{ChurnCurve, SurvivalModel};
 use pulse_models::ModelKind;
 use pulse_scoring::{Engine, Population, ScoredPopulation, ScoringConfig};
 use pulse_store::{NewScoreRun, ScoreRunInfo, Store, StoredScore};
@@ -33,6 +34,18 @@ pub struct Serving {
     pub engine: Arc<Engine>,
     /// `None` until the first population is built.
     pub scored: Option<Arc<ScoredPopulation>>,
+    /// The newest time-to-churn model, when one was trained.
+    pub survival: Option<Arc<SurvivalModel>>,
+    /// Each account's churn curve, in population order (with `survival`).
+    pub curves: Option<Arc<Vec<ChurnCurve>>>,
+}
+
+impl Serving {
+    /// The churn curve of population row `i`, with the survival version.
+    pub fn curve(&self, i: usize) -> Option<(&ChurnCurve, &str)> {
+        let c = self.curves.as_ref()?.get(i)?;
+        Some((c, self.survival.as_ref()?.card.version.as_str()))
+    }
 }
 
 /// Settings of the scoring layer.
@@ -152,6 +165,46 @@ impl Scoring {
         .map_err(|e| internal("loading models", e))?
     }
 
+    /// The newest survival model; a registry error is logged and served as
+    /// none (scores go on without curves).
+    async fn load_survival(&self) -> Option<Arc<SurvivalModel>> {
+        let registry = self.registry.clone();
+        match tokio::task::spawn_blocking(move || registry.latest_survival()).await {
+            Ok(Ok(m)) => m.map(Arc::new),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "time-to-churn model not loaded: scores carry no churn curve");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "loading the time-to-churn model");
+                None
+            }
+        }
+    }
+
+    /// Every account's churn curve with `survival` (blocking pool).
+    async fn curves(
+        &self,
+        survival: Option<Arc<SurvivalModel>>,
+        scored: &Arc<ScoredPopulation>,
+    ) -> Option<Arc<Vec<ChurnCurve>>> {
+        let survival = survival?;
+        let scored = scored.clone();
+        match tokio::task::spawn_blocking(move || survival.curves(scored.population.rows.view()))
+            .await
+        {
+            Ok(Ok(c)) => Some(Arc::new(c)),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "computing churn curves");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "computing churn curves");
+                None
+            }
+        }
+    }
+
     /// Builds the population as of `as_of` (an instant) on the blocking pool.
     async fn build_population(&self, as_of: Ts) -> Result<Population, ServerError> {
         let histories = self.store.load_histories(Some(as_of)).await?;
@@ -201,9 +254,14 @@ impl Scoring {
             "models in service"
         );
         self.dirty.store(false, Ordering::Release);
+        let scored = Arc::new(scored);
+        let survival = self.load_survival().await;
+        let curves = self.curves(survival.clone(), &scored).await;
         self.swap(Serving {
             engine,
-            scored: Some(Arc::new(scored)),
+            scored: Some(scored),
+            survival,
+            curves,
         });
         Ok(true)
     }
@@ -231,9 +289,13 @@ impl Scoring {
             .as_ref()
             .is_some_and(|l| Arc::ptr_eq(&l.engine, &current.engine))
         {
+            let scored = Arc::new(scored);
+            let curves = self.curves(current.survival.clone(), &scored).await;
             self.swap(Serving {
                 engine: current.engine.clone(),
-                scored: Some(Arc::new(scored)),
+                scored: Some(scored),
+                survival: current.survival.clone(),
+                curves,
             });
         }
         Ok(())

@@ -31,6 +31,9 @@ pub(crate) struct Config {
     /// Weekly lists (`[lists]`): ranking, capacity per owner, assumed save
     /// rate, contact windows, holdout, schedule.
     pub(crate) lists: pulse_lists::ListConfig,
+    /// The time-to-churn model (`[survival]`): interval length and count,
+    /// as-of step, warm-up, held-out span, its GBT (`[survival.gbt]`).
+    pub(crate) survival: pulse_forecast::SurvivalConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -91,6 +94,7 @@ impl Default for Config {
             scoring: pulse_scoring::ScoringConfig::default(),
             auth: AuthConfig::default(),
             lists: pulse_lists::ListConfig::default(),
+            survival: pulse_forecast::SurvivalConfig::default(),
         }
     }
 }
@@ -180,6 +184,14 @@ impl Config {
         }
         self.scoring.validate()?;
         self.lists.validate().map_err(|e| anyhow::anyhow!(e))?;
+        if let Err(e) = self.survival.validate() {
+            match e {
+                pulse_forecast::ForecastError::Invalid { field, reason } => {
+                    bail!("survival.{field}: {reason}")
+                }
+                other => bail!("survival: {other}"),
+            }
+        }
         Ok(())
     }
 

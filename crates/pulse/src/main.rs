@@ -8,6 +8,8 @@
 mod bench;
 mod bench_score;
 mod config;
+mod forecast_backtest;
+mod forecast_cmd;
 mod import;
 mod keys_cmd;
 mod lists_cmd;
@@ -102,6 +104,11 @@ enum Command {
     Lists(lists_cmd::ListsArgs),
     /// Outreach done from the lists: record it, report what it achieved.
     Outreach(lists_cmd::OutreachArgs),
+    /// Churned accounts and ARR, expansion, gross and net revenue retention
+    /// over a horizon with 80% and 95% intervals; `backtest` checks past quarters.
+    Forecast(forecast_cmd::ForecastArgs),
+    /// Write the leadership report of a quarter as one self-contained HTML file.
+    Report(forecast_cmd::ReportArgs),
     /// Benchmarks on the store in use.
     Bench(bench::BenchArgs),
     /// Make API keys for the server's access control.
@@ -248,6 +255,8 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Scores(args) => scores_cmd::run(&cfg, args).await,
         Command::Lists(args) => lists_cmd::run_lists(&cfg, args).await,
         Command::Outreach(args) => lists_cmd::run_outreach(&cfg, args).await,
+        Command::Forecast(args) => forecast_cmd::run(&cfg, args).await,
+        Command::Report(args) => forecast_cmd::run_report(&cfg, args).await,
         Command::Keys(args) => keys_cmd::run(args),
         Command::Demo {
             accounts,
@@ -508,7 +517,15 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
                 .join(" and "),
             registry.dir().display()
         );
-        train::train_store(&store, &registry, &untrained, &cfg.training, true).await?;
+        train::train_store(
+            &store,
+            &registry,
+            &untrained,
+            &cfg.training,
+            &cfg.survival,
+            true,
+        )
+        .await?;
         println!();
     }
     if store.score_runs(1).await?.is_empty() {
@@ -597,6 +614,10 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     println!("  {g} {addr} pulse.v1.ListService/GetMovers");
     println!("  {g} {addr} pulse.v1.ModelService/ListModels");
     println!("  {g} -d '{{\"version\": \"churn-v1\"}}' {addr} pulse.v1.ModelService/GetModelCard");
+    println!("  {g} -d '{{\"group_by\": \"segment\"}}' {addr} pulse.v1.ForecastService/Forecast");
+    println!(
+        "and from the command line: pulse forecast --group-by segment, pulse forecast backtest, pulse report --out report.html"
+    );
     if no_serve {
         store.close().await;
         return Ok(());

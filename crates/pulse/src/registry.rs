@@ -17,6 +17,9 @@
 //!   with the [`SentimentCard`] and the model JSON; loading checks that the
 //!   model's content fingerprint is the card's. `registry.json` records the
 //!   promoted one under the kind `sentiment`.
+//! - Survival models are `survival-v<N>.json`: `{"format", "model"}` with the
+//!   [`SurvivalModel`] (its card inside). `pulse train` saves one with each
+//!   churn model; the newest is the one in service (no promotion step).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
+use pulse_forecast::SurvivalModel;
 use pulse_models::{ArtifactError, ModelArtifact, ModelCard, ModelKind};
 use pulse_sentiment::{SentimentCard, SentimentModel};
 use pulse_server::{
@@ -38,6 +42,9 @@ const INDEX_FORMAT: &str = "pulse-registry/1";
 const SENTIMENT_FORMAT: &str = "pulse-sentiment-artifact/1";
 /// The family (file prefix) and promotion key of sentiment models.
 const SENTIMENT: &str = "sentiment";
+/// The family (file prefix) of survival models and their file format.
+const SURVIVAL: &str = "survival";
+const SURVIVAL_FORMAT: &str = "pulse-survival/1";
 
 /// The registry directory.
 #[derive(Debug)]
@@ -85,6 +92,20 @@ struct SentimentFile {
     model: SentimentModel,
 }
 
+/// A survival model file as written.
+#[derive(Serialize)]
+struct SurvivalFileRef<'a> {
+    format: &'a str,
+    model: &'a SurvivalModel,
+}
+
+/// A survival model file as read.
+#[derive(Deserialize)]
+struct SurvivalFile {
+    format: String,
+    model: SurvivalModel,
+}
+
 /// Only the card of a sentiment model file.
 #[derive(Deserialize)]
 struct SentimentCardOnly {
@@ -99,7 +120,11 @@ fn storage(context: impl std::fmt::Display, e: impl std::fmt::Display) -> Regist
 fn parse_version(v: &str) -> Option<(&str, u64)> {
     let (family, n) = v.rsplit_once("-v")?;
     let n: u64 = n.parse().ok()?;
-    matches!(family, "churn" | "expansion" | "table" | SENTIMENT).then_some((family, n))
+    matches!(
+        family,
+        "churn" | "expansion" | "table" | SENTIMENT | SURVIVAL
+    )
+    .then_some((family, n))
 }
 
 fn family_of(a: &ModelArtifact) -> &'static str {
@@ -288,7 +313,7 @@ impl ModelRegistry for DirRegistry {
         let index = self.read_index()?;
         let mut out = Vec::new();
         for v in self.versions()? {
-            if v.starts_with("sentiment-") {
+            if v.starts_with("sentiment-") || v.starts_with("survival-") {
                 continue;
             }
             let card = match self.card(&v) {
@@ -507,6 +532,52 @@ impl ModelRegistry for DirRegistry {
     fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
         Ok(self.read_index()?.promoted.get(SENTIMENT).cloned())
     }
+
+    fn save_survival(&self, model: &mut SurvivalModel) -> Result<String, RegistryError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let version = self.claim(SURVIVAL, |version| {
+            model.card.version = version.to_string();
+            serde_json::to_vec(&SurvivalFileRef {
+                format: SURVIVAL_FORMAT,
+                model,
+            })
+            .map_err(|e| storage("encoding the survival model", e))
+        })?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(version)
+    }
+
+    fn latest_survival(&self) -> Result<Option<SurvivalModel>, RegistryError> {
+        let Some(version) = self
+            .versions()?
+            .into_iter()
+            .filter_map(|v| {
+                let n = parse_version(&v).filter(|(f, _)| *f == SURVIVAL)?.1;
+                Some((n, v))
+            })
+            .max()
+            .map(|(_, v)| v)
+        else {
+            return Ok(None);
+        };
+        let text = self.read_text(&version)?;
+        let refused = |reason: String| RegistryError::Refused {
+            version: version.clone(),
+            reason,
+        };
+        let f: SurvivalFile = serde_json::from_str(&text)
+            .map_err(|e| refused(format!("not a readable survival model file: {e}")))?;
+        if f.format != SURVIVAL_FORMAT {
+            return Err(refused(format!(
+                "format '{}' is not '{SURVIVAL_FORMAT}'",
+                f.format
+            )));
+        }
+        f.model.check().map_err(|e| refused(e.to_string()))?;
+        Ok(Some(f.model))
+    }
 }
 
 #[cfg(test)]
@@ -544,6 +615,55 @@ mod tests {
         ndarray::Array2::from_shape_fn((n, p), |(i, j)| {
             ((i * 7 + j * 3) % 11) as f64 + (i % 3) as f64
         })
+    }
+
+    #[test]
+    fn survival_models_are_saved_apart_and_the_newest_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = DirRegistry::open(dir.path()).unwrap();
+        assert!(reg.latest_survival().unwrap().is_none());
+        let names = pulse_forecast::hazard_feature_names();
+        let n = 200;
+        let ds = Dataset::new(
+            ndarray_like(n, names.len()),
+            (0..n).map(|i| i % 3 == 0).collect(),
+            names,
+        )
+        .unwrap();
+        let gbt = GbtParams::new()
+            .iterations(3)
+            .check()
+            .unwrap()
+            .fit(&ds)
+            .unwrap();
+        let card: pulse_forecast::SurvivalCard = serde_json::from_value(serde_json::json!({
+            "version": "survival-unsaved", "created_at": "2026-11-30T00:00:00Z",
+            "data_start": "2025-01-01", "data_end": "2026-11-22", "interval_days": 30,
+            "intervals": 13, "rows": n, "events": 67, "accounts": 50,
+            "calibration": [], "notes": []
+        }))
+        .unwrap();
+        let mut m = SurvivalModel::new(card, gbt.into()).unwrap();
+        assert_eq!(reg.save_survival(&mut m).unwrap(), "survival-v1");
+        assert_eq!(reg.save_survival(&mut m).unwrap(), "survival-v2");
+        let back = reg.latest_survival().unwrap().unwrap();
+        assert_eq!(back.card.version, "survival-v2");
+        // Not listed with the account models.
+        reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
+            .unwrap();
+        let listed: Vec<String> = reg
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.card.version)
+            .collect();
+        assert_eq!(listed, ["churn-v1"]);
+        // A file of another format is refused, not served.
+        std::fs::write(dir.path().join("survival-v3.json"), "{\"format\": \"x\"}").unwrap();
+        assert!(matches!(
+            reg.latest_survival(),
+            Err(RegistryError::Refused { .. })
+        ));
     }
 
     #[test]

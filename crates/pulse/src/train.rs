@@ -168,9 +168,89 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
     }
     let kinds = parse_kinds(&args.kinds)?;
     let store = crate::open_store(cfg).await?;
-    let result = train_store(&store, &registry, &kinds, &tc, args.promote).await;
+    let result = train_store(&store, &registry, &kinds, &tc, &cfg.survival, args.promote).await;
     store.close().await;
     result.map(|_| ())
+}
+
+/// Fits the time-to-churn model on the same histories (after its held-out
+/// calibration per horizon), saves it as `survival-vN` and prints the
+/// calibration table.
+async fn train_survival(
+    registry: &DirRegistry,
+    histories: std::sync::Arc<Vec<pulse_features::AccountHistory>>,
+    cfg: &pulse_forecast::SurvivalConfig,
+    stamp: &dyn Fn() -> String,
+) -> anyhow::Result<()> {
+    println!(
+        "{} survival    time to churn: backtest per horizon, then the final fit",
+        stamp()
+    );
+    let cfg = cfg.clone();
+    let mut model = tokio::task::spawn_blocking(move || {
+        pulse_forecast::fit_survival(histories.as_slice(), None, &cfg, &now_rfc3339())
+    })
+    .await
+    .context("the survival training task failed")?
+    .map_err(|e| anyhow::anyhow!("time-to-churn model: {e}"))?;
+    let version = registry.save_survival(&mut model)?;
+    let c = &model.card;
+    println!(
+        "{} saved {version} ({} person-periods, {} churns, {} accounts, {} x {}-day intervals)",
+        stamp(),
+        c.rows,
+        c.events,
+        c.accounts,
+        c.intervals,
+        c.interval_days
+    );
+    print_survival_calibration(&mut std::io::stdout().lock(), c)?;
+    Ok(())
+}
+
+/// The survival card's held-out calibration per horizon, as a table.
+pub(crate) fn print_survival_calibration(
+    o: &mut impl Write,
+    c: &pulse_forecast::SurvivalCard,
+) -> std::io::Result<()> {
+    writeln!(
+        o,
+        "\ntime to churn ({}): held-out calibration per horizon",
+        c.version
+    )?;
+    writeln!(
+        o,
+        "{:>8} {:>10} {:>21} {:>8} {:>9} {:>9} {:>7} {:>7} {:>8}",
+        "horizon",
+        "cutoff",
+        "test as-of days",
+        "rows",
+        "predicted",
+        "observed",
+        "Brier",
+        "ECE",
+        "ROC-AUC"
+    )?;
+    for h in &c.calibration {
+        writeln!(
+            o,
+            "{:>7}d {:>10} {:>10}..{:<10} {:>8} {:>8.2}% {:>8.2}% {:>7.4} {:>7.4} {:>8}",
+            h.horizon_days,
+            h.cutoff,
+            h.test_from,
+            h.test_to,
+            h.test_rows,
+            h.mean_predicted * 100.0,
+            h.observed_rate * 100.0,
+            h.brier,
+            h.ece,
+            h.roc_auc.map_or("-".to_string(), |a| format!("{a:.4}"))
+        )?;
+    }
+    for n in &c.notes {
+        writeln!(o, "  note: {n}")?;
+    }
+    Ok(())
 }
 
 /// Trains `kinds` on the store's data, saves them, promotes them when asked
@@ -180,6 +260,7 @@ pub(crate) async fn train_store(
     registry: &DirRegistry,
     kinds: &[ModelKind],
     tc: &TrainConfig,
+    survival: &pulse_forecast::SurvivalConfig,
     promote: bool,
 ) -> anyhow::Result<Vec<RegistryEntry>> {
     let started = Instant::now();
@@ -211,13 +292,15 @@ pub(crate) async fn train_store(
         histories.len(),
         events
     );
+    let histories = std::sync::Arc::new(histories);
+    let histories_for_survival = histories.clone();
     let tc2 = tc.clone();
     let kinds2 = kinds.to_vec();
     let out = tokio::task::spawn_blocking(move || {
         let origin = Instant::now();
         let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
         train_models(
-            &histories,
+            histories.as_slice(),
             &kinds2,
             None,
             &tc2,
@@ -274,6 +357,9 @@ pub(crate) async fn train_store(
             );
         }
         saved.push(entry);
+    }
+    if kinds.contains(&ModelKind::Churn) {
+        train_survival(registry, histories_for_survival, survival, &stamp).await?;
     }
     println!("models in {}", registry.dir().display());
     let mut o = std::io::stdout().lock();

@@ -2,6 +2,7 @@
 //! tonic clients. One test binary for the crate (see STYLE.md).
 
 mod auth;
+mod forecast;
 mod ingest;
 mod lists;
 mod models;

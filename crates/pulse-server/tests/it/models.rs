@@ -38,6 +38,8 @@ struct Inner {
     /// Sentiment cards with their model JSON, in save order.
     sentiment: Vec<(SentimentCard, Vec<u8>)>,
     promoted_sentiment: Option<String>,
+    /// Survival models as JSON, in save order.
+    survival: Vec<String>,
 }
 
 fn family(a: &ModelArtifact) -> &'static str {
@@ -75,6 +77,32 @@ impl MemoryRegistry {
 }
 
 impl ModelRegistry for MemoryRegistry {
+    fn save_survival(
+        &self,
+        model: &mut pulse_forecast::SurvivalModel,
+    ) -> Result<String, RegistryError> {
+        let mut inner = self.inner.lock().unwrap();
+        model.card.version = format!("survival-v{}", inner.survival.len() + 1);
+        let json =
+            serde_json::to_string(&*model).map_err(|e| RegistryError::Storage(e.to_string()))?;
+        inner.survival.push(json);
+        Ok(model.card.version.clone())
+    }
+
+    fn latest_survival(&self) -> Result<Option<pulse_forecast::SurvivalModel>, RegistryError> {
+        let inner = self.inner.lock().unwrap();
+        let Some(json) = inner.survival.last() else {
+            return Ok(None);
+        };
+        let m: pulse_forecast::SurvivalModel =
+            serde_json::from_str(json).map_err(|e| RegistryError::Storage(e.to_string()))?;
+        m.check().map_err(|e| RegistryError::Refused {
+            version: m.card.version.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(m))
+    }
+
     fn list(&self) -> Result<Vec<RegistryEntry>, RegistryError> {
         let versions: Vec<String> = {
             let inner = self.inner.lock().unwrap();

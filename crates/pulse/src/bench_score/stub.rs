@@ -89,6 +89,15 @@ fn bare_template() -> pb::ScoreResponse {
         experience: 41.0,
         expansion_probability: Some(0.05),
         arr: 48_000.0,
+        // Live by-id scores carry the time-to-churn curve when a survival model is trained.
+        churn_curve: Some(pb::ChurnCurve {
+            within_30d: 0.031,
+            within_90d: 0.1234,
+            within_180d: 0.2011,
+            within_365d: 0.3120,
+            before_renewal: Some(0.1702),
+            model_version: "survival-v1".into(),
+        }),
         arr_at_risk: 5_923.2,
         drivers: vec![
             driver(
@@ -297,6 +306,7 @@ impl Stub {
             experience: f64::NAN,
             expansion_probability: None,
             arr,
+            churn_curve: None,
             arr_at_risk: p * arr,
             drivers: order
                 .into_iter()
