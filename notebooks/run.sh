@@ -59,6 +59,9 @@ trap cleanup EXIT
 echo "== synthetic base ($ACCOUNTS accounts x $MONTHS months), models, scoring runs, lists" >&2
 "$PULSE" --data-dir "$work/data" demo --accounts "$ACCOUNTS" --months "$MONTHS" --no-serve \
     >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log" >&2; exit 1; }
+echo "== forecast backtest (stored in the time-to-churn model's card)" >&2
+"$PULSE" --data-dir "$work/data" forecast backtest >"$work/backtest.log" 2>&1 \
+    || { tail -30 "$work/backtest.log" >&2; exit 1; }
 
 "$PULSE" --data-dir "$work/data" serve --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -293,4 +293,60 @@ impl ForecastService for ForecastSvc {
         .await?;
         Ok(Response::new(response_out(&out)))
     }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetForecastQuality"))]
+    async fn get_forecast_quality(
+        &self,
+        _request: Request<pb::GetForecastQualityRequest>,
+    ) -> Result<Response<pb::ForecastQuality>, Status> {
+        let registry = self.registry.clone();
+        let survival = tokio::task::spawn_blocking(move || registry.latest_survival())
+            .await
+            .map_err(|e| {
+                ServerError::FailedPrecondition(format!("reading the survival model: {e}"))
+            })?
+            .map_err(ServerError::from)?;
+        let Some(model) = survival else {
+            return Err(ServerError::FailedPrecondition(
+                "no time-to-churn model: `pulse train` trains one with the churn model".into(),
+            )
+            .into());
+        };
+        Ok(Response::new(quality_out(&model.card)))
+    }
+}
+
+/// The quality figures of a time-to-churn model's card.
+pub fn quality_out(card: &pulse_forecast::SurvivalCard) -> pb::ForecastQuality {
+    pb::ForecastQuality {
+        survival_model: card.version.clone(),
+        calibration: card
+            .calibration
+            .iter()
+            .map(|c| pb::HorizonCalibration {
+                horizon_days: c.horizon_days,
+                test_from: c.test_from.clone(),
+                test_to: c.test_to.clone(),
+                test_rows: u32::try_from(c.test_rows).unwrap_or(u32::MAX),
+                mean_predicted: c.mean_predicted,
+                observed_rate: c.observed_rate,
+                brier: c.brier,
+                ece: c.ece,
+                roc_auc: c.roc_auc,
+            })
+            .collect(),
+        backtest: card
+            .forecast_backtest
+            .iter()
+            .map(|r| pb::BacktestRow {
+                quarter: r.quarter.clone(),
+                figure: r.figure.clone(),
+                expected: r.expected,
+                interval_80: Some(interval_out(r.i80)),
+                interval_95: Some(interval_out(r.i95)),
+                actual: r.actual,
+            })
+            .collect(),
+        notes: card.notes.clone(),
+    }
 }

@@ -65,6 +65,11 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("pulse train"), "{}", err.message());
+    let err = f
+        .get_forecast_quality(pb::GetForecastQualityRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     server.stop().await;
 
     train_survival(&store, &registry, 40).await;
@@ -95,6 +100,25 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     }
     let arr: f64 = live.iter().map(|s| s.arr).sum();
 
+    let mut f = ForecastServiceClient::new(server.channel.clone());
+    // The time-to-churn model's held-out calibration, as its card has it; no
+    // forecast backtest before `pulse forecast backtest` runs.
+    let q = f
+        .get_forecast_quality(pb::GetForecastQualityRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let card = registry.latest_survival().unwrap().unwrap().card;
+    assert_eq!(q.survival_model, "survival-v1");
+    assert_eq!(q.calibration.len(), card.calibration.len());
+    assert!(!q.calibration.is_empty());
+    for (got, want) in q.calibration.iter().zip(&card.calibration) {
+        assert_eq!(got.horizon_days, want.horizon_days);
+        assert_eq!(got.mean_predicted, want.mean_predicted);
+        assert_eq!(got.observed_rate, want.observed_rate);
+        assert_eq!(got.roc_auc, want.roc_auc);
+    }
+    assert!(q.backtest.is_empty());
     let mut f = ForecastServiceClient::new(server.channel.clone());
     let r = f
         .forecast(pb::ForecastRequest {
