@@ -262,5 +262,6 @@ pub fn train_table(
     Ok(TrainedModel {
         kind: spec.kind,
         artifact,
+        backtest: None,
     })
 }

@@ -11,6 +11,7 @@ mod config;
 mod import;
 mod keys_cmd;
 mod lists_cmd;
+mod model_ops_cmd;
 mod registry;
 mod scores_cmd;
 mod sentiment_cmd;
@@ -242,7 +243,7 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             synth(args.accounts, args.months, args.seed, end, &args.out)
         }
         Command::Train(args) => train::run_train(&cfg, args).await,
-        Command::Models(args) => train::run_models(&cfg, args),
+        Command::Models(args) => train::run_models(&cfg, args).await,
         Command::Score(args) => train::run_score(&cfg, args),
         Command::Bench(args) => bench::run(&cfg, args).await,
         Command::Scores(args) => scores_cmd::run(&cfg, args).await,
@@ -486,7 +487,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     } else {
         println!("The store already holds {have_accounts} accounts: using them");
     }
-    let registry = train::open_registry(cfg)?;
+    let registry = std::sync::Arc::new(train::open_registry(cfg)?);
     let mut untrained = Vec::new();
     for kind in [
         pulse_models::ModelKind::Churn,
@@ -508,7 +509,8 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
                 .join(" and "),
             registry.dir().display()
         );
-        train::train_store(&store, &registry, &untrained, &cfg.training, true).await?;
+        let rule = cfg.model_ops.rule()?;
+        train::train_store(&store, &registry, &untrained, &cfg.training, &rule, true).await?;
         println!();
     }
     if store.score_runs(1).await?.is_empty() {
@@ -658,7 +660,29 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     state.api_keys = keys;
     state.lists = cfg.lists.clone();
+    state.model_ops = cfg.model_ops.settings()?;
+    let metrics = if cfg.metrics.enabled {
+        let listener = TcpListener::bind(cfg.metrics.addr).await.with_context(|| {
+            format!(
+                "metrics.addr: binding {} (another server there? set [metrics] addr, or enabled = false)",
+                cfg.metrics.addr
+            )
+        })?;
+        tracing::info!(addr = %listener.local_addr()?, "serving Prometheus metrics on /metrics");
+        let s = state.clone();
+        Some(tokio::spawn(pulse_server::serve_metrics(
+            listener,
+            state.metrics.clone(),
+            std::sync::Arc::new(move |_| s.refresh_metrics()),
+            std::future::pending(),
+        )))
+    } else {
+        None
+    };
     pulse_server::serve(listener, state, tls, shutdown_signal()).await?;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

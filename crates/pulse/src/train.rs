@@ -12,7 +12,8 @@ use pulse_core::time::format_day;
 use pulse_models::{LabelSpec, Metrics, ModelCard, ModelKind, Table};
 use pulse_server::{ModelRegistry, RegistryEntry};
 use pulse_store::Store;
-use pulse_training::{Progress, TableSpec, TrainConfig, train_models, train_table};
+use pulse_training::{DecisionRule, Progress, TableSpec, TrainConfig, train_table};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::registry::DirRegistry;
@@ -24,7 +25,10 @@ pub(crate) struct TrainArgs {
     /// With --table: what the table's label means [default: churn].
     #[arg(long = "kind", value_delimiter = ',')]
     kinds: Vec<String>,
-    /// Promote the new versions (a kind with no promoted model is always promoted).
+    /// Promote the new versions whatever the comparison says (without it, a
+    /// kind with no promoted model gets the new one, and otherwise it is a
+    /// challenger promoted only when it beats the champion by the
+    /// `[model_ops]` rule).
     #[arg(long)]
     promote: bool,
     /// Label horizon in days [default: training.horizon_days, 90].
@@ -87,6 +91,13 @@ enum ModelsCommand {
         /// A version as listed, e.g. churn-v3.
         version: String,
     },
+    /// Every champion/challenger decision, newest first: both models'
+    /// PR-AUC and calibration error on the shared window, promoted or not, and why.
+    History(crate::model_ops_cmd::HistoryArgs),
+    /// Drift of the churn model in service: PSI per feature, of the
+    /// predictions and of the label rate against its training data, with
+    /// before/after distributions.
+    Drift(crate::model_ops_cmd::DriftArgs),
 }
 
 /// `pulse score`.
@@ -167,19 +178,24 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
         return train_from_table(&registry, table, &spec, &tc);
     }
     let kinds = parse_kinds(&args.kinds)?;
+    let rule = cfg.model_ops.rule()?;
+    let registry = Arc::new(registry);
     let store = crate::open_store(cfg).await?;
-    let result = train_store(&store, &registry, &kinds, &tc, args.promote).await;
+    let result = train_store(&store, &registry, &kinds, &tc, &rule, args.promote).await;
     store.close().await;
     result.map(|_| ())
 }
 
-/// Trains `kinds` on the store's data, saves them, promotes them when asked
-/// or when their kind has no promoted model, and prints the comparison.
+/// Trains `kinds` on the store's data, saves them, compares each with its
+/// champion and promotes it when asked, when its kind has no promoted model,
+/// or when it wins by the rule; records the decisions and prints the
+/// comparison.
 pub(crate) async fn train_store(
     store: &Store,
-    registry: &DirRegistry,
+    registry: &Arc<DirRegistry>,
     kinds: &[ModelKind],
     tc: &TrainConfig,
+    rule: &DecisionRule,
     promote: bool,
 ) -> anyhow::Result<Vec<RegistryEntry>> {
     let started = Instant::now();
@@ -211,70 +227,69 @@ pub(crate) async fn train_store(
         histories.len(),
         events
     );
-    let tc2 = tc.clone();
-    let kinds2 = kinds.to_vec();
-    let out = tokio::task::spawn_blocking(move || {
-        let origin = Instant::now();
-        let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
-        train_models(
-            &histories,
-            &kinds2,
-            None,
-            &tc2,
-            &now_rfc3339(),
-            &mut || origin.elapsed().as_secs_f64(),
-            &mut |p: Progress| {
-                if last != Some((p.stage, p.kind)) {
-                    last = Some((p.stage, p.kind));
-                    println!(
-                        "{} {:<13} {:<9} {:>3.0}%",
-                        stamp(),
-                        p.stage.as_str(),
-                        p.kind.map(|k| k.as_str()).unwrap_or(""),
-                        p.fraction * 100.0
-                    );
-                }
-            },
-        )
-    })
+    let request = pulse_server::TrainRequest {
+        kinds: kinds.to_vec(),
+        config: tc.clone(),
+        rule: rule.clone(),
+        trigger: "cli".into(),
+        promote,
+    };
+    let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
+    let result = pulse_server::train_and_decide(
+        store,
+        registry.clone(),
+        histories,
+        request,
+        None,
+        move |p: Progress| {
+            if last != Some((p.stage, p.kind)) {
+                last = Some((p.stage, p.kind));
+                println!(
+                    "{} {:<13} {:<9} {:>3.0}%",
+                    stamp(),
+                    p.stage.as_str(),
+                    p.kind.map(|k| k.as_str()).unwrap_or(""),
+                    p.fraction * 100.0
+                );
+            }
+        },
+    )
     .await
-    .context("the training task failed")?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "{} {} labelled snapshot rows from {} to {} ({} accounts; snapshots took {:.1}s)",
         stamp(),
-        out.rows,
-        format_day(out.data_start),
-        format_day(out.data_end),
-        out.accounts,
-        out.snapshot_seconds
+        result.rows,
+        format_day(result.data_start),
+        format_day(result.data_end),
+        result.accounts,
+        result.snapshot_seconds
     );
-    let mut saved = Vec::new();
-    for m in out.models {
-        let kind = m.kind;
-        let mut entry = registry.save(m.artifact)?;
-        if promote || registry.promoted(kind)?.is_none() {
-            let p = registry.promote(&entry.card.version)?;
-            entry.promoted = true;
+    for (entry, d) in result.entries.iter().zip(&result.decisions) {
+        if entry.promoted {
             println!(
-                "{} saved and promoted {}{}",
+                "{} saved and promoted {}{}: {}",
                 stamp(),
-                p.version,
-                p.previous
+                entry.card.version,
+                d.champion_version
+                    .as_ref()
                     .map(|v| format!(" (was {v})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                d.reason
             );
         } else {
             println!(
-                "{} saved {} (not promoted: {} serves {kind}; pulse models promote {} to switch)",
+                "{} saved {} (not promoted: {} serves {}; pulse models promote {} to switch): {}",
                 stamp(),
                 entry.card.version,
-                registry.promoted(kind)?.unwrap_or_default(),
-                entry.card.version
+                d.champion_version.as_deref().unwrap_or(""),
+                entry.card.kind,
+                entry.card.version,
+                d.reason
             );
         }
-        saved.push(entry);
     }
+    let saved = result.entries;
     println!("models in {}", registry.dir().display());
     let mut o = std::io::stdout().lock();
     for e in &saved {
@@ -433,10 +448,15 @@ fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
+    let command = match args.command {
+        ModelsCommand::History(h) => return crate::model_ops_cmd::history(cfg, h).await,
+        ModelsCommand::Drift(d) => return crate::model_ops_cmd::drift(cfg, d).await,
+        other => other,
+    };
     let registry = open_registry(cfg)?;
     let mut o = std::io::stdout().lock();
-    match args.command {
+    match command {
         ModelsCommand::List { json } => {
             let list = registry.list()?;
             let sentiment = registry.list_sentiment()?;
@@ -638,6 +658,9 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
                     .map(|v| format!(" (was {v}; pulse models promote {v} rolls back)"))
                     .unwrap_or_default()
             )?;
+        }
+        ModelsCommand::History(_) | ModelsCommand::Drift(_) => {
+            bail!("internal: model-operations commands are answered above")
         }
         ModelsCommand::Promote { version } => {
             let p = registry.promote(&version)?;

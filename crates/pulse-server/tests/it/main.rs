@@ -4,6 +4,7 @@
 mod auth;
 mod ingest;
 mod lists;
+mod metrics;
 mod models;
 mod scoring;
 mod sentiment;
