@@ -70,6 +70,8 @@ pub struct TrainRequest {
     pub trigger: String,
     /// Promote whatever the comparison says.
     pub promote: bool,
+    /// Train on what was known at the end of this day (`None`: all data).
+    pub data_end: Option<pulse_core::time::Day>,
 }
 
 /// What a training run produced.
@@ -126,7 +128,7 @@ pub async fn train_and_decide(
     let (out, comparisons, references) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let created_at = pulse_core::time::format_ts(now_ts());
-        let data = TrainingData::build(&histories, None, &req.config)?;
+        let data = TrainingData::build(&histories, req.data_end, &req.config)?;
         let snapshot_seconds = started.elapsed().as_secs_f64();
         let out = train_on(
             &data,

@@ -361,6 +361,7 @@ impl JobRun {
             rule: self.rule.clone(),
             trigger: trigger.to_string(),
             promote: self.promote,
+            data_end: None,
         };
         let result = train_and_decide(
             &self.store,

@@ -233,6 +233,7 @@ pub(crate) async fn train_store(
         rule: rule.clone(),
         trigger: "cli".into(),
         promote,
+        data_end: None,
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
     let result = pulse_server::train_and_decide(

@@ -5,6 +5,7 @@ mod auth;
 mod ingest;
 mod lists;
 mod metrics;
+mod modelops;
 mod models;
 mod scoring;
 mod sentiment;
