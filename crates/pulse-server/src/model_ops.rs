@@ -574,3 +574,119 @@ pub(crate) fn drift_out(
         summary: r.summary(),
     }
 }
+
+/// How the stored runs of the last `runs` as-of days turned out (the newest
+/// run of each day), newest first, from the outcomes stored since; ranked
+/// by churn probability, `top_k` accounts per list.
+pub async fn realised_performance(
+    store: &Store,
+    horizon_days: i32,
+    runs: u32,
+    top_k: usize,
+) -> Result<Vec<pulse_training::RunPerformance>, ServerError> {
+    let mut seen = std::collections::HashSet::new();
+    let picked: Vec<pulse_store::ScoreRunInfo> = store
+        .score_runs(runs.saturating_mul(8).max(runs))
+        .await?
+        .into_iter()
+        .filter(|r| seen.insert(r.as_of))
+        .take(runs as usize)
+        .collect();
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut scores = Vec::with_capacity(picked.len());
+    for r in &picked {
+        scores.push(store.run_scores(r.run_id).await?);
+    }
+    let histories = store.load_histories(None).await?;
+    let now = now_ts();
+    tokio::task::spawn_blocking(move || {
+        use pulse_core::SubscriptionKind;
+        let facts: std::collections::HashMap<&str, (&str, Vec<i64>)> = histories
+            .iter()
+            .map(|h| {
+                let churns = h
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.kind == SubscriptionKind::Churn)
+                    .map(|s| s.occurred_at)
+                    .collect();
+                (h.account.id.as_str(), (h.account.segment.as_str(), churns))
+            })
+            .collect();
+        let today = pulse_core::time::day_of_ts(now);
+        picked
+            .iter()
+            .zip(&scores)
+            .map(|(run, stored)| {
+                let from = pulse_features::end_of_day(run.as_of);
+                let to = pulse_features::end_of_day(run.as_of + horizon_days).min(now);
+                let rows: Vec<pulse_training::RealisedRow> = stored
+                    .iter()
+                    .map(|s| {
+                        let (segment, churns) = facts
+                            .get(s.account_id.as_str())
+                            .map_or(("unknown", &[][..]), |f| (f.0, f.1.as_slice()));
+                        pulse_training::RealisedRow {
+                            churn_probability: s.churn_probability,
+                            segment: segment.to_string(),
+                            churned: churns.iter().any(|&t| t > from && t <= to),
+                        }
+                    })
+                    .collect();
+                pulse_training::run_performance(
+                    run.run_id,
+                    run.as_of,
+                    horizon_days,
+                    today,
+                    &rows,
+                    top_k,
+                )
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        ServerError::Registry(RegistryError::Storage(format!(
+            "performance task failed: {e}"
+        )))
+    })
+}
+
+fn group_out(g: &pulse_training::CalibrationGroup) -> pb::CalibrationGroup {
+    pb::CalibrationGroup {
+        name: g.name.clone(),
+        n: g.n as u64,
+        churned: g.churned as u64,
+        mean_predicted: g.mean_predicted,
+        observed_rate: g.observed_rate,
+        roc_auc: g.roc_auc,
+    }
+}
+
+/// The protobuf form of a run's realised performance.
+pub(crate) fn performance_out(
+    p: &pulse_training::RunPerformance,
+    today: pulse_core::time::Day,
+) -> pb::RunPerformance {
+    pb::RunPerformance {
+        run_id: p.run_id,
+        as_of: format_day(p.as_of),
+        observed_through: format_day(p.observed_through),
+        window_closed: p.window_closed,
+        accounts: p.n as u64,
+        churned: p.churned as u64,
+        base_rate: p.base_rate,
+        top_k: p.top_k as u64,
+        top_k_churned: p.top_k_churned as u64,
+        top_k_lift: p.top_k_lift,
+        roc_auc: p.roc_auc,
+        pr_auc: p.pr_auc,
+        ece: p.ece,
+        mean_predicted: p.mean_predicted,
+        deciles: p.deciles.iter().map(group_out).collect(),
+        segments: p.segments.iter().map(group_out).collect(),
+        summary: p.sentence(today),
+    }
+}

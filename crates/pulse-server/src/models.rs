@@ -752,6 +752,39 @@ impl ModelService for ModelSvc {
         )))
     }
 
+    #[tracing::instrument(skip_all, fields(rpc = "GetPerformance"))]
+    async fn get_performance(
+        &self,
+        request: Request<pb::GetPerformanceRequest>,
+    ) -> Result<Response<pb::GetPerformanceResponse>, Status> {
+        let r = request.into_inner();
+        if r.runs > 520 {
+            return Err(ServerError::Invalid(FieldError::new(
+                "runs",
+                format!("{} is over the maximum of 520", r.runs),
+            ))
+            .into());
+        }
+        let runs = if r.runs == 0 { 26 } else { r.runs };
+        let top = if r.top == 0 { 100 } else { r.top as usize };
+        let horizon = self.scoring.settings().horizon_days;
+        let perf = crate::model_ops::realised_performance(
+            &self.store,
+            i32::try_from(horizon).unwrap_or(90),
+            runs,
+            top,
+        )
+        .await?;
+        let today = pulse_core::time::day_of_ts(now_ts());
+        Ok(Response::new(pb::GetPerformanceResponse {
+            runs: perf
+                .iter()
+                .map(|p| crate::model_ops::performance_out(p, today))
+                .collect(),
+            horizon_days: horizon,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "PromoteModel"))]
     async fn promote_model(
         &self,

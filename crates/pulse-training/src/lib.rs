@@ -25,6 +25,7 @@ mod config;
 mod drift;
 mod error;
 mod pipeline;
+mod realised;
 mod scorecard;
 mod table;
 
@@ -44,5 +45,6 @@ pub use pipeline::{
     Progress, Stage, TrainOutput, TrainedModel, TrainingData, check_account_model, data_span,
     feature_names, train_kind, train_models, train_on, weekly_at_k,
 };
+pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
 pub use scorecard::{SCORECARD_INPUTS, default_inputs};
 pub use table::{TableSpec, parse_time_cell, train_table};

@@ -213,3 +213,109 @@ async fn drift_inner(
         .ok_or_else(|| anyhow::anyhow!("drift check {id} was stored but cannot be read back"))?;
     Ok((report, c.checked_at, c.model_version))
 }
+
+/// `pulse models performance`.
+#[derive(Debug, Args)]
+pub(crate) struct PerformanceArgs {
+    /// The latest this many as-of days with a stored scoring run.
+    #[arg(long, default_value_t = 13)]
+    runs: u32,
+    /// The at-risk list size counted.
+    #[arg(long, default_value_t = 100)]
+    top: usize,
+    /// Also calibration by decile and by segment.
+    #[arg(long)]
+    detail: bool,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
+}
+
+pub(crate) async fn performance(cfg: &Config, args: PerformanceArgs) -> anyhow::Result<()> {
+    if args.runs == 0 || args.top == 0 {
+        bail!("--runs and --top: must be at least 1");
+    }
+    let store = crate::open_store(cfg).await?;
+    let horizon = cfg.training.horizon_days;
+    let result =
+        pulse_server::model_ops::realised_performance(&store, horizon, args.runs, args.top).await;
+    store.close().await;
+    let perf = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut o = std::io::stdout().lock();
+    if args.json {
+        writeln!(o, "{}", serde_json::to_string_pretty(&perf)?)?;
+        return Ok(());
+    }
+    if perf.is_empty() {
+        writeln!(
+            o,
+            "no stored scoring runs: `pulse scores run` (or `pulse scores backfill`) stores them, and `pulse serve` stores one a week"
+        )?;
+        return Ok(());
+    }
+    let today = pulse_core::time::day_of_ts(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    );
+    writeln!(
+        o,
+        "{:<11} {:>8} {:>7} {:>7} {:>9} {:>6} {:>8} {:>7} {:>7} {:>7} {:>7}  window",
+        "as of",
+        "accounts",
+        "churned",
+        "base %",
+        "top churn",
+        "lift",
+        "ROC-AUC",
+        "PR-AUC",
+        "ECE",
+        "pred %",
+        "obs %"
+    )?;
+    for p in &perf {
+        writeln!(
+            o,
+            "{:<11} {:>8} {:>7} {:>7.2} {:>9} {:>6.2} {:>8} {:>7} {:>7} {:>7.2} {:>7.2}  {}",
+            pulse_core::time::format_day(p.as_of),
+            p.n,
+            p.churned,
+            p.base_rate * 100.0,
+            format!("{}/{}", p.top_k_churned, p.top_k),
+            p.top_k_lift,
+            opt(p.roc_auc),
+            opt(p.pr_auc),
+            opt(p.ece),
+            p.mean_predicted * 100.0,
+            p.base_rate * 100.0,
+            if p.window_closed {
+                "closed"
+            } else {
+                "open (so far)"
+            }
+        )?;
+    }
+    writeln!(o)?;
+    for p in &perf {
+        writeln!(o, "{}", p.sentence(today))?;
+        if args.detail {
+            for g in p.deciles.iter().chain(&p.segments) {
+                writeln!(
+                    o,
+                    "    {:<14} n {:>6}  churned {:>5}  predicted {:>6.2}%  observed {:>6.2}%  ROC-AUC {}",
+                    g.name,
+                    g.n,
+                    g.churned,
+                    g.mean_predicted * 100.0,
+                    g.observed_rate * 100.0,
+                    opt(g.roc_auc)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

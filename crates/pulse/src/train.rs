@@ -98,6 +98,10 @@ enum ModelsCommand {
     /// predictions and of the label rate against its training data, with
     /// before/after distributions.
     Drift(crate::model_ops_cmd::DriftArgs),
+    /// How the stored runs' at-risk lists turned out: top-K churn against
+    /// the base rate, realised ROC-AUC, PR-AUC and calibration by run (and,
+    /// with --detail, by decile and segment).
+    Performance(crate::model_ops_cmd::PerformanceArgs),
 }
 
 /// `pulse score`.
@@ -453,6 +457,7 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
     let command = match args.command {
         ModelsCommand::History(h) => return crate::model_ops_cmd::history(cfg, h).await,
         ModelsCommand::Drift(d) => return crate::model_ops_cmd::drift(cfg, d).await,
+        ModelsCommand::Performance(p) => return crate::model_ops_cmd::performance(cfg, p).await,
         other => other,
     };
     let registry = open_registry(cfg)?;
@@ -660,7 +665,7 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
                     .unwrap_or_default()
             )?;
         }
-        ModelsCommand::History(_) | ModelsCommand::Drift(_) => {
+        ModelsCommand::History(_) | ModelsCommand::Drift(_) | ModelsCommand::Performance(_) => {
             bail!("internal: model-operations commands are answered above")
         }
         ModelsCommand::Promote { version } => {

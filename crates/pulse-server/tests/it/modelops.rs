@@ -3,7 +3,8 @@
 //! rise and the price shock drives renewals) makes drift fire and a
 //! retrained challenger win; the same base without the change promotes
 //! nothing (the scheduled retraining's challenger is kept). Decisions are
-//! listed over gRPC and counted in `/metrics`.
+//! listed over gRPC and counted in `/metrics`; the realised performance of
+//! stored runs agrees with the outcomes in the store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +88,7 @@ fn churn_decision(job: &pb::TrainJob) -> &pb::ModelDecision {
 async fn a_price_change_makes_drift_fire_and_the_retrained_challenger_win() {
     let end = today() - 1;
     let change = end - 365;
-    let (state, _store) = setup(Some(change), change).await;
+    let (state, store) = setup(Some(change), change).await;
     let metrics_addr = start_metrics(&state).await;
     let server = TestServer::start_with(state).await;
     wait_ready(&mut ScoringServiceClient::new(server.channel.clone())).await;
@@ -115,6 +116,62 @@ async fn a_price_change_makes_drift_fire_and_the_retrained_challenger_win() {
     assert!(none_now < none_before, "{:?}", price.bins);
     let p = drift.prediction.as_ref().unwrap();
     assert!(!p.bins.is_empty());
+
+    // Realised performance of the champion's lists: one run whose window
+    // has closed, one 12 weeks ago whose window is still open.
+    let mut scoring = ScoringServiceClient::new(server.channel.clone());
+    let mut runs = Vec::new();
+    for back in [120, 84] {
+        let run = scoring
+            .run_scoring(pb::RunScoringRequest {
+                as_of: format_day(today() - back),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        runs.push(run);
+    }
+    let perf = models
+        .get_performance(pb::GetPerformanceRequest { runs: 0, top: 50 })
+        .await
+        .unwrap()
+        .into_inner();
+    // The server's own weekly run may be there too (newest first).
+    let find = |id: i64| perf.runs.iter().find(|r| r.run_id == id).unwrap();
+    let (closed, open) = (find(runs[0].run_id), find(runs[1].run_id));
+    assert!(
+        perf.runs.iter().position(|r| r.run_id == runs[1].run_id)
+            < perf.runs.iter().position(|r| r.run_id == runs[0].run_id)
+    );
+    eprintln!("{}\n{}", closed.summary, open.summary);
+    assert!(closed.window_closed && !open.window_closed);
+    assert!(open.summary.contains("12 weeks ago") && open.summary.contains("so far"));
+    // The top 50 of the closed run counted from the store independently.
+    let stored = store.run_scores(closed.run_id).await.unwrap();
+    let mut ranked: Vec<_> = stored.iter().collect();
+    ranked.sort_by(|a, b| b.churn_probability.total_cmp(&a.churn_probability));
+    let histories = store.load_histories(None).await.unwrap();
+    let as_of = today() - 120;
+    let churned = |id: &str| {
+        histories.iter().any(|h| {
+            h.account.id == id
+                && h.subscriptions.iter().any(|s| {
+                    s.kind == pulse_core::SubscriptionKind::Churn
+                        && s.occurred_at > pulse_features::end_of_day(as_of)
+                        && s.occurred_at <= pulse_features::end_of_day(as_of + 90)
+                })
+        })
+    };
+    let top = ranked[..50]
+        .iter()
+        .filter(|s| churned(&s.account_id))
+        .count();
+    let all = ranked.iter().filter(|s| churned(&s.account_id)).count();
+    assert_eq!(closed.top_k_churned, top as u64);
+    assert_eq!(closed.churned, all as u64);
+    assert_eq!(closed.accounts, stored.len() as u64);
+    assert!(closed.roc_auc.is_some_and(|a| a > 0.5), "{closed:?}");
+    assert!(!closed.segments.is_empty() && closed.deciles.len() == 10);
 
     let job = models
         .train(pb::TrainRequest::default())
