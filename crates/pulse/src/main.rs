@@ -167,6 +167,11 @@ struct SynthArgs {
     /// Output directory (ground truth goes to <out>/truth/).
     #[arg(long)]
     out: PathBuf,
+    /// From this day (YYYY-MM-DD, inside the window) nearly every renewal
+    /// carries a 10-20% price rise that drives renewals: a base whose
+    /// behaviour changes, to see drift and retraining at work.
+    #[arg(long)]
+    price_regime_from: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -240,7 +245,21 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
                 Some(s) => time::parse_day("--end", s).map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => yesterday(),
             };
-            synth(args.accounts, args.months, args.seed, end, &args.out)
+            let regime = match &args.price_regime_from {
+                Some(s) => Some(
+                    time::parse_day("--price-regime-from", s)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+                None => None,
+            };
+            synth(
+                args.accounts,
+                args.months,
+                args.seed,
+                end,
+                regime,
+                &args.out,
+            )
         }
         Command::Train(args) => train::run_train(&cfg, args).await,
         Command::Models(args) => train::run_models(&cfg, args).await,
@@ -390,6 +409,7 @@ fn synth(
     months: u32,
     seed: u64,
     end: time::Day,
+    price_regime_from: Option<time::Day>,
     out: &Path,
 ) -> anyhow::Result<()> {
     if accounts == 0 {
@@ -400,7 +420,9 @@ fn synth(
     }
     std::fs::create_dir_all(out.join("truth"))
         .with_context(|| format!("creating {}", out.display()))?;
-    let cfg = pulse_synth::SynthConfig::new(accounts, months, seed, end);
+    let mut cfg = pulse_synth::SynthConfig::new(accounts, months, seed, end);
+    cfg.price_regime_from = price_regime_from;
+    cfg.check().map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(accounts as u64)
@@ -474,7 +496,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             "The store is empty: generating a synthetic base of {accounts} accounts in {}",
             dir.display()
         );
-        synth(accounts, months, 42, yesterday(), &dir)?;
+        synth(accounts, months, 42, yesterday(), None, &dir)?;
         println!("Loading it");
         run_import(
             &store,
@@ -510,7 +532,16 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             registry.dir().display()
         );
         let rule = cfg.model_ops.rule()?;
-        train::train_store(&store, &registry, &untrained, &cfg.training, &rule, true).await?;
+        train::train_store(
+            &store,
+            &registry,
+            &untrained,
+            &cfg.training,
+            &rule,
+            true,
+            None,
+        )
+        .await?;
         println!();
     }
     if store.score_runs(1).await?.is_empty() {

@@ -43,6 +43,10 @@ pub(crate) struct TrainArgs {
     /// Skip the feature-family ablation (faster).
     #[arg(long)]
     no_ablation: bool,
+    /// Train on what was known at the end of this day (YYYY-MM-DD): labels
+    /// and snapshots stop there [default: all data].
+    #[arg(long)]
+    data_end: Option<String>,
     /// Train from a CSV feature table instead of the store (one row per customer or customer-date).
     #[arg(long, requires_all = ["label", "id"])]
     table: Option<PathBuf>,
@@ -183,9 +187,24 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
     }
     let kinds = parse_kinds(&args.kinds)?;
     let rule = cfg.model_ops.rule()?;
+    let data_end = match &args.data_end {
+        Some(s) => {
+            Some(pulse_core::time::parse_day("--data-end", s).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        None => None,
+    };
     let registry = Arc::new(registry);
     let store = crate::open_store(cfg).await?;
-    let result = train_store(&store, &registry, &kinds, &tc, &rule, args.promote).await;
+    let result = train_store(
+        &store,
+        &registry,
+        &kinds,
+        &tc,
+        &rule,
+        args.promote,
+        data_end,
+    )
+    .await;
     store.close().await;
     result.map(|_| ())
 }
@@ -201,6 +220,7 @@ pub(crate) async fn train_store(
     tc: &TrainConfig,
     rule: &DecisionRule,
     promote: bool,
+    data_end: Option<pulse_core::time::Day>,
 ) -> anyhow::Result<Vec<RegistryEntry>> {
     let started = Instant::now();
     let stamp = move || format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
@@ -237,7 +257,7 @@ pub(crate) async fn train_store(
         rule: rule.clone(),
         trigger: "cli".into(),
         promote,
-        data_end: None,
+        data_end,
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
     let result = pulse_server::train_and_decide(
