@@ -188,6 +188,14 @@ pub async fn serve(
         store: state.store.clone(),
     });
     let model_svc = models::ModelSvc::new(&state);
+    {
+        let (store, metrics) = (state.store.clone(), state.metrics.clone());
+        tokio::spawn(async move {
+            if let Err(e) = model_ops::restore_gauges(&store, &metrics).await {
+                tracing::warn!(error = %e, "restoring the model-operations gauges");
+            }
+        });
+    }
     let models = ModelServiceServer::new(model_svc.clone());
     let ops = &state.model_ops;
     let retraining = (ops.retrain_every.is_some() || ops.drift_every.is_some()).then(|| {

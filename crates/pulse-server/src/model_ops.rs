@@ -501,21 +501,7 @@ pub async fn check_drift(
     };
     let id = store.save_drift_check(&check).await?;
     if let Some(m) = metrics {
-        let mut psi: Vec<(String, f64)> = report
-            .features
-            .iter()
-            .map(|f| (format!("feature:{}", f.name), f.psi))
-            .collect();
-        psi.push(("prediction".into(), report.prediction.psi));
-        if let Some(l) = &report.label_rate {
-            psi.push(("label_rate".into(), l.psi));
-        }
-        m.set_drift(
-            report.kind.as_str(),
-            &psi,
-            report.level.as_number(),
-            check.checked_at,
-        );
+        drift_gauges(m, &report, check.checked_at);
     }
     tracing::info!(summary = %report.summary(), "drift checked");
     Ok((report, id))
@@ -689,4 +675,39 @@ pub(crate) fn performance_out(
         segments: p.segments.iter().map(group_out).collect(),
         summary: p.sentence(today),
     }
+}
+
+/// Sets the gauges that outlive a restart from the store: the last training
+/// time of each kind (its latest decision) and the latest drift check.
+pub(crate) async fn restore_gauges(store: &Store, metrics: &Metrics) -> Result<(), ServerError> {
+    for kind in [ModelKind::Churn, ModelKind::Expansion] {
+        if let Some(d) = store.decisions(Some(kind.as_str()), 1).await?.first() {
+            metrics.set_last_training(kind.as_str(), d.decided_at);
+        }
+    }
+    if let Some(c) = store.drift_checks(1).await?.first()
+        && let Ok(report) = serde_json::from_str::<DriftReport>(&c.report)
+    {
+        drift_gauges(metrics, &report, c.checked_at);
+    }
+    Ok(())
+}
+
+/// The drift gauges of a check.
+fn drift_gauges(metrics: &Metrics, report: &DriftReport, checked_at: i64) {
+    let mut psi: Vec<(String, f64)> = report
+        .features
+        .iter()
+        .map(|f| (format!("feature:{}", f.name), f.psi))
+        .collect();
+    psi.push(("prediction".into(), report.prediction.psi));
+    if let Some(l) = &report.label_rate {
+        psi.push(("label_rate".into(), l.psi));
+    }
+    metrics.set_drift(
+        report.kind.as_str(),
+        &psi,
+        report.level.as_number(),
+        checked_at,
+    );
 }
