@@ -377,8 +377,9 @@ pub(crate) fn spawn_schedule(
             .min()
             .unwrap_or(Duration::from_secs(3600));
         let check = (shortest / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-        let mut tick = tokio::time::interval(check);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // While the scoring population is loading, look again soon.
+        let soon = check.min(Duration::from_secs(5));
+        let mut wait = Duration::ZERO;
         let mut last_training: Option<Instant> = None;
         let mut last_drift: Option<Instant> = None;
         let both = || vec![ModelKind::Churn, ModelKind::Expansion];
@@ -392,7 +393,8 @@ pub(crate) fn spawn_schedule(
             Err(e) => tracing::warn!(error = %e, trigger, "retraining not started"),
         };
         loop {
-            tick.tick().await;
+            tokio::time::sleep(wait).await;
+            wait = check;
             if let Some(every) = settings.retrain_every {
                 let retry = every.min(Duration::from_secs(6 * 3600));
                 if last_training.is_none_or(|t| t.elapsed() >= retry) {
@@ -410,7 +412,11 @@ pub(crate) fn spawn_schedule(
                 continue;
             };
             let retry = every.min(Duration::from_secs(6 * 3600));
-            if scoring.current().is_none() || last_drift.is_some_and(|t| t.elapsed() < retry) {
+            if scoring.current().is_none_or(|s| s.scored.is_none()) {
+                wait = soon;
+                continue;
+            }
+            if last_drift.is_some_and(|t| t.elapsed() < retry) {
                 continue;
             }
             match drift_due(&svc.store, every).await {

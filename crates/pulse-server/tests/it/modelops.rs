@@ -2,7 +2,9 @@
 //! behaviour halfway (from a day on, nearly every renewal carries a price
 //! rise and the price shock drives renewals) makes drift fire and a
 //! retrained challenger win; the same base without the change promotes
-//! nothing (the scheduled retraining's challenger is kept). Decisions are
+//! nothing (the scheduled retraining's challenger is kept); the weekly drift
+//! check of the schedule finds the change critical and starts a run by
+//! itself. Decisions are
 //! listed over gRPC and counted in `/metrics`; the realised performance of
 //! stored runs agrees with the outcomes in the store.
 
@@ -272,5 +274,33 @@ async fn without_a_change_the_scheduled_challenger_is_kept() {
         .into_inner()
         .decisions;
     assert!(listed.iter().any(|l| l.decision_id == d.decision_id));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critical_drift_found_by_the_schedule_starts_a_retraining_run() {
+    let end = today() - 1;
+    let change = end - 365;
+    let (mut state, store) = setup(Some(change), change).await;
+    state.model_ops = ModelOpsSettings {
+        drift_every: Some(Duration::from_secs(3_600)),
+        ..ModelOpsSettings::default()
+    };
+    let server = TestServer::start_with(state).await;
+    let mut drift_run = None;
+    for _ in 0..1_800 {
+        let ds = store.decisions(Some("churn"), 10).await.unwrap();
+        if let Some(d) = ds.into_iter().find(|d| d.trigger == "drift") {
+            drift_run = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = drift_run.expect("a drift-triggered run within 3 minutes");
+    let checks = store.drift_checks(10).await.unwrap();
+    assert_eq!(checks.len(), 1, "one scheduled check");
+    assert_eq!(checks[0].level, "critical");
+    assert!(checks[0].checked_at <= d.decided_at);
+    eprintln!("{}: {}", d.outcome, d.reason);
     server.stop().await;
 }
