@@ -48,6 +48,7 @@
 mod artifact;
 mod calibration;
 mod dataset;
+pub mod drift;
 mod error;
 mod evaluation;
 mod explain;

@@ -25,6 +25,8 @@ pub(crate) struct IngestSvc {
     pub(crate) sentiment: SentimentSlot,
     /// Told when records were stored, so the scoring population is rebuilt.
     pub(crate) scoring: Arc<crate::serving::Scoring>,
+    /// Counts records inserted, updated and rejected.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[tonic::async_trait]
@@ -85,6 +87,12 @@ impl IngestService for IngestSvc {
                 reason: r.error.reason,
             }));
             rejections.sort_by_key(|r| r.position);
+            let rejected: Vec<(String, String)> = rejections
+                .iter()
+                .map(|r| (r.entity.clone(), r.field.clone()))
+                .collect();
+            self.metrics
+                .record_ingest(out.inserted, out.updated, &rejected);
             summary.rejected += rejections.len() as u64;
             for r in rejections {
                 if summary.rejections.len() < MAX_REJECTIONS {

@@ -18,6 +18,8 @@ pub mod forecast;
 mod ingest;
 mod list_service;
 pub mod lists;
+pub mod metrics;
+pub mod model_ops;
 mod models;
 pub mod registry;
 pub mod report;
@@ -45,6 +47,8 @@ use tonic::transport::server::TcpIncoming;
 pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
+pub use metrics::{Metrics, serve_metrics};
+pub use model_ops::{ModelOpsSettings, TrainRequest, TrainResult, train_and_decide};
 pub use models::MAX_JOBS;
 pub use registry::{
     ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
@@ -79,6 +83,12 @@ pub struct AppState {
     /// default has the schedule off (tests and embedders opt in); the binary
     /// passes the configuration, where it is on.
     pub lists: pulse_lists::ListConfig,
+    /// The Prometheus registry every call, ingest batch, training run and
+    /// drift check is recorded in (served by [`serve_metrics`]).
+    pub metrics: Arc<Metrics>,
+    /// Champion/challenger rule and the retraining schedule (`[model_ops]`);
+    /// the state's default has no schedule.
+    pub model_ops: ModelOpsSettings,
 }
 
 impl AppState {
@@ -105,7 +115,29 @@ impl AppState {
                 schedule: false,
                 ..Default::default()
             },
+            metrics: Arc::new(Metrics::new()),
+            model_ops: ModelOpsSettings::default(),
         }
+    }
+
+    /// Updates the gauges read from live state (the models in service), for
+    /// a scrape.
+    pub fn refresh_metrics(&self) {
+        let mut models: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = self.scoring.current() {
+            models.push(("churn", s.engine.churn_version().to_string()));
+            if let Some(v) = s.engine.expansion_version() {
+                models.push(("expansion", v.to_string()));
+            }
+        }
+        if let Some((model, version)) = self.sentiment.current() {
+            models.push((
+                "sentiment",
+                version.unwrap_or_else(|| model.version().to_string()),
+            ));
+        }
+        let models: Vec<(&str, &str)> = models.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.metrics.set_models(&models);
     }
 }
 
@@ -159,18 +191,31 @@ pub async fn serve(
         store: state.store.clone(),
         sentiment: state.sentiment.clone(),
         scoring: state.scoring.clone(),
+        metrics: state.metrics.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let accounts = AccountServiceServer::new(accounts::AccountSvc {
         store: state.store.clone(),
     });
-    let models = ModelServiceServer::new(models::ModelSvc::new(
-        state.store.clone(),
-        state.registry.clone(),
-        state.training.clone(),
-        state.models_changed.clone(),
-        state.sentiment.clone(),
-    ));
+    let model_svc = models::ModelSvc::new(&state);
+    {
+        let (store, metrics) = (state.store.clone(), state.metrics.clone());
+        tokio::spawn(async move {
+            if let Err(e) = model_ops::restore_gauges(&store, &metrics).await {
+                tracing::warn!(error = %e, "restoring the model-operations gauges");
+            }
+        });
+    }
+    let models = ModelServiceServer::new(model_svc.clone());
+    let ops = &state.model_ops;
+    let retraining = (ops.retrain_every.is_some() || ops.drift_every.is_some()).then(|| {
+        model_ops::spawn_schedule(
+            model_svc.clone(),
+            state.scoring.clone(),
+            state.model_ops.clone(),
+            state.training.clone(),
+        )
+    });
     let scoring = ScoringServiceServer::new(scoring::ScoringSvc {
         store: state.store.clone(),
         scoring: state.scoring.clone(),
@@ -227,11 +272,16 @@ pub async fn serve(
                 if let Some(s) = &schedule {
                     s.abort();
                 }
+                if let Some(r) = &retraining {
+                    r.abort();
+                }
                 return Err(e);
             }
         };
     }
     let served = server
+        // Outermost: refused calls are counted with their code too.
+        .layer(metrics::MetricsLayer::new(state.metrics.clone()))
         .layer(auth::AuthLayer::new(state.api_keys.clone()))
         .add_service(health_svc)
         .add_service(reflection)
@@ -255,6 +305,9 @@ pub async fn serve(
     background.abort();
     if let Some(s) = schedule {
         s.abort();
+    }
+    if let Some(r) = retraining {
+        r.abort();
     }
     served
 }

@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use pulse_core::FieldError;
 use pulse_core::time::format_ts;
@@ -28,11 +28,13 @@ use pulse_sentiment::{
     parse_labelled_csv, train_held_out, weak_label,
 };
 use pulse_store::{RatedStoredText, Store};
-use pulse_training::{Progress, Stage, TrainConfig, train_models};
+use pulse_training::{DecisionRule, Progress, Stage, TrainConfig};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{key_metrics_out, model_summary_out, sentiment_summary_out};
 use crate::error::ServerError;
+use crate::metrics::Metrics;
+use crate::model_ops::{TrainRequest, decision_out, train_and_decide};
 use crate::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
 use crate::sentiment::SentimentSlot;
 
@@ -51,6 +53,7 @@ struct Job {
     error: String,
     started_at: String,
     finished_at: String,
+    decisions: Vec<pb::ModelDecision>,
 }
 
 #[derive(Debug, Default)]
@@ -61,10 +64,18 @@ struct Jobs {
     running: Option<String>,
 }
 
+#[derive(Clone)]
 pub(crate) struct ModelSvc {
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
+    /// The champion/challenger rule every account training run applies.
+    pub(crate) rule: DecisionRule,
+    /// Drift thresholds (GetDrift).
+    pub(crate) ops: crate::model_ops::ModelOpsSettings,
+    /// The models and population in service (GetDrift).
+    pub(crate) scoring: Arc<crate::serving::Scoring>,
+    pub(crate) metrics: Arc<Metrics>,
     /// The sentiment model in service, swapped on promotion.
     pub(crate) sentiment: SentimentSlot,
     jobs: Arc<Mutex<Jobs>>,
@@ -178,23 +189,24 @@ impl ModelSvc {
             promote,
             jobs: self.jobs.clone(),
             models_changed: self.models_changed.clone(),
+            rule: self.rule.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
-    pub(crate) fn new(
-        store: Store,
-        registry: Arc<dyn ModelRegistry>,
-        training: TrainConfig,
-        models_changed: tokio::sync::watch::Sender<u64>,
-        sentiment: SentimentSlot,
-    ) -> Self {
+    /// The service over the state's store, registry, settings and slots.
+    pub(crate) fn new(state: &crate::AppState) -> Self {
         ModelSvc {
-            store,
-            registry,
-            training,
-            sentiment,
+            store: state.store.clone(),
+            registry: state.registry.clone(),
+            training: state.training.clone(),
+            rule: state.model_ops.rule.clone(),
+            ops: state.model_ops.clone(),
+            scoring: state.scoring.clone(),
+            metrics: state.metrics.clone(),
+            sentiment: state.sentiment.clone(),
             jobs: Arc::default(),
-            models_changed,
+            models_changed: state.models_changed.clone(),
         }
     }
 
@@ -219,6 +231,7 @@ impl ModelSvc {
                 error: String::new(),
                 started_at: format_ts(now_ts()),
                 finished_at: String::new(),
+                decisions: Vec::new(),
             },
         );
         jobs.order.push_back(id.clone());
@@ -230,6 +243,27 @@ impl ModelSvc {
         jobs.running = Some(id.clone());
         Ok(id)
     }
+
+    /// Starts a churn/expansion training job (`trigger`: manual, scheduled,
+    /// drift) with the server's training settings; returns its id, or
+    /// FAILED_PRECONDITION while another job runs.
+    pub(crate) fn start_account_training(
+        &self,
+        config: TrainConfig,
+        kinds: Vec<ModelKind>,
+        promote: bool,
+        trigger: &'static str,
+    ) -> Result<String, ServerError> {
+        let id = self.start_job("")?;
+        tracing::info!(job = %id, ?kinds, trigger, "training job started");
+        let run = self.job_run(&id, promote);
+        tokio::spawn(run.run(Work::Accounts {
+            config,
+            kinds,
+            trigger,
+        }));
+        Ok(id)
+    }
 }
 
 /// What a job trains.
@@ -238,6 +272,7 @@ enum Work {
     Accounts {
         config: TrainConfig,
         kinds: Vec<ModelKind>,
+        trigger: &'static str,
     },
     /// A sentiment model from a parsed corpus, or from the store's weakly
     /// labelled text when `None`.
@@ -256,6 +291,8 @@ struct JobRun {
     promote: bool,
     jobs: Arc<Mutex<Jobs>>,
     models_changed: tokio::sync::watch::Sender<u64>,
+    rule: DecisionRule,
+    metrics: Arc<Metrics>,
 }
 
 impl JobRun {
@@ -268,8 +305,15 @@ impl JobRun {
     async fn run(self, work: Work) {
         let id = self.id.clone();
         let result = match work {
-            Work::Accounts { config, kinds } => self.train(config, kinds).await,
-            Work::Sentiment { corpus, seed } => self.train_sentiment(corpus, seed).await,
+            Work::Accounts {
+                config,
+                kinds,
+                trigger,
+            } => self.train(config, kinds, trigger).await,
+            Work::Sentiment { corpus, seed } => self
+                .train_sentiment(corpus, seed)
+                .await
+                .map(|m| (m, Vec::new())),
         };
         let mut jobs = lock(&self.jobs);
         if jobs.running.as_deref() == Some(id.as_str()) {
@@ -278,12 +322,13 @@ impl JobRun {
         if let Some(j) = jobs.by_id.get_mut(&id) {
             j.finished_at = format_ts(now_ts());
             match result {
-                Ok(models) => {
+                Ok((models, decisions)) => {
                     j.state = pb::TrainJobState::Succeeded;
                     j.stage = Stage::Done.as_str();
                     j.kind = "";
                     j.progress = 1.0;
                     j.models = models;
+                    j.decisions = decisions;
                 }
                 Err(message) => {
                     tracing::warn!(job = %id, error = %message, "training job failed");
@@ -298,7 +343,8 @@ impl JobRun {
         &self,
         config: TrainConfig,
         kinds: Vec<ModelKind>,
-    ) -> Result<Vec<pb::ModelSummary>, String> {
+        trigger: &'static str,
+    ) -> Result<(Vec<pb::ModelSummary>, Vec<pb::ModelDecision>), String> {
         self.update(|j| {
             j.state = pb::TrainJobState::Running;
             j.stage = Stage::Loading.as_str();
@@ -309,59 +355,37 @@ impl JobRun {
         })?;
         let jobs = self.jobs.clone();
         let id = self.id.clone();
-        let trained = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let created_at = format_ts(now_ts());
-            train_models(
-                &histories,
-                &kinds,
-                None,
-                &config,
-                &created_at,
-                &mut || started.elapsed().as_secs_f64(),
-                &mut |p: Progress| {
-                    if let Some(j) = lock(&jobs).by_id.get_mut(&id) {
-                        j.stage = p.stage.as_str();
-                        j.kind = p.kind.map_or("", ModelKind::as_str);
-                        // Loading took the first 5%.
-                        j.progress = 0.05 + 0.9 * p.fraction;
-                    }
-                },
-            )
-        })
-        .await
-        .map_err(|e| format!("training task failed: {e}"))?
-        .map_err(|e| e.to_string())?;
-
-        self.update(|j| {
-            j.stage = Stage::Saving.as_str();
-            j.kind = "";
-            j.progress = 0.95;
-        });
-        let registry = self.registry.clone();
-        let promote = self.promote;
-        let saved = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            for m in trained.models {
-                let mut entry = registry.save(m.artifact)?;
-                if promote || registry.promoted(m.kind)?.is_none() {
-                    registry.promote(&entry.card.version)?;
-                    entry.promoted = true;
+        let request = TrainRequest {
+            kinds,
+            config,
+            rule: self.rule.clone(),
+            trigger: trigger.to_string(),
+            promote: self.promote,
+            data_end: None,
+        };
+        let result = train_and_decide(
+            &self.store,
+            self.registry.clone(),
+            histories,
+            request,
+            Some(self.metrics.clone()),
+            move |p: Progress| {
+                if let Some(j) = lock(&jobs).by_id.get_mut(&id) {
+                    j.stage = p.stage.as_str();
+                    j.kind = p.kind.map_or("", ModelKind::as_str);
+                    // Loading took the first 5%, saving and deciding the last.
+                    j.progress = 0.05 + 0.9 * p.fraction;
                 }
-                out.push(entry);
-            }
-            Ok::<_, RegistryError>(out)
-        })
-        .await
-        .map_err(|e| format!("saving task failed: {e}"))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "saving trained models");
-            format!("saving the trained models failed: {e}")
-        })?;
-        if saved.iter().any(|e| e.promoted) {
+            },
+        )
+        .await?;
+        if result.entries.iter().any(|e| e.promoted) {
             self.models_changed.send_modify(|g| *g += 1);
         }
-        Ok(saved.iter().map(model_summary_out).collect())
+        Ok((
+            result.entries.iter().map(model_summary_out).collect(),
+            result.decisions.iter().map(decision_out).collect(),
+        ))
     }
 
     async fn train_sentiment(
@@ -436,6 +460,7 @@ fn job_out(id: &str, j: &Job) -> pb::TrainJob {
         error: j.error.clone(),
         started_at: j.started_at.clone(),
         finished_at: j.finished_at.clone(),
+        decisions: j.decisions.clone(),
     }
 }
 
@@ -485,10 +510,7 @@ impl ModelService for ModelSvc {
             )
             .into());
         }
-        let id = self.start_job("")?;
-        tracing::info!(job = %id, ?kinds, "training job started");
-        let run = self.job_run(&id, r.promote);
-        tokio::spawn(run.run(Work::Accounts { config, kinds }));
+        let id = self.start_account_training(config, kinds, r.promote, "manual")?;
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
 
@@ -638,6 +660,128 @@ impl ModelService for ModelSvc {
             summary: Some(model_summary_out(&entry)),
             card_json,
             compared,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListDecisions"))]
+    async fn list_decisions(
+        &self,
+        request: Request<pb::ListDecisionsRequest>,
+    ) -> Result<Response<pb::ListDecisionsResponse>, Status> {
+        let r = request.into_inner();
+        let kind = r.kind.trim();
+        let kind = if kind.is_empty() {
+            None
+        } else {
+            Some(
+                kind.parse::<ModelKind>()
+                    .map_err(|e| ServerError::from(FieldError::new("kind", e)))?,
+            )
+        };
+        if r.limit > 1000 {
+            return Err(ServerError::Invalid(FieldError::new(
+                "limit",
+                format!("{} is over the maximum of 1000", r.limit),
+            ))
+            .into());
+        }
+        let limit = if r.limit == 0 { 50 } else { r.limit };
+        let decisions = self
+            .store
+            .decisions(kind.map(ModelKind::as_str), limit)
+            .await
+            .map_err(ServerError::from)?;
+        Ok(Response::new(pb::ListDecisionsResponse {
+            decisions: decisions.iter().map(decision_out).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetDrift"))]
+    async fn get_drift(
+        &self,
+        request: Request<pb::GetDriftRequest>,
+    ) -> Result<Response<pb::DriftReport>, Status> {
+        let r = request.into_inner();
+        let stored = if r.refresh {
+            None
+        } else {
+            self.store
+                .drift_checks(1)
+                .await
+                .map_err(ServerError::from)?
+                .into_iter()
+                .next()
+        };
+        let (report, check) = match stored {
+            Some(c) => {
+                let report: pulse_training::DriftReport =
+                    serde_json::from_str(&c.report).map_err(|e| {
+                        ServerError::from(RegistryError::Storage(format!(
+                            "drift check {} does not parse: {e}",
+                            c.check_id
+                        )))
+                    })?;
+                (report, c)
+            }
+            None => {
+                let (report, id) = crate::model_ops::check_drift(
+                    &self.store,
+                    &self.scoring,
+                    &self.ops,
+                    Some(&self.metrics),
+                )
+                .await?;
+                let check = self
+                    .store
+                    .drift_checks(20)
+                    .await
+                    .map_err(ServerError::from)?
+                    .into_iter()
+                    .find(|c| c.check_id == id)
+                    .ok_or(ServerError::NotFound {
+                        what: "drift check",
+                        id: id.to_string(),
+                    })?;
+                (report, check)
+            }
+        };
+        Ok(Response::new(crate::model_ops::drift_out(
+            &report,
+            &check,
+            r.top as usize,
+        )))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetPerformance"))]
+    async fn get_performance(
+        &self,
+        request: Request<pb::GetPerformanceRequest>,
+    ) -> Result<Response<pb::GetPerformanceResponse>, Status> {
+        let r = request.into_inner();
+        if r.runs > 520 {
+            return Err(ServerError::Invalid(FieldError::new(
+                "runs",
+                format!("{} is over the maximum of 520", r.runs),
+            ))
+            .into());
+        }
+        let runs = if r.runs == 0 { 26 } else { r.runs };
+        let top = if r.top == 0 { 100 } else { r.top as usize };
+        let horizon = self.scoring.settings().horizon_days;
+        let perf = crate::model_ops::realised_performance(
+            &self.store,
+            i32::try_from(horizon).unwrap_or(90),
+            runs,
+            top,
+        )
+        .await?;
+        let today = pulse_core::time::day_of_ts(now_ts());
+        Ok(Response::new(pb::GetPerformanceResponse {
+            runs: perf
+                .iter()
+                .map(|p| crate::model_ops::performance_out(p, today))
+                .collect(),
+            horizon_days: horizon,
         }))
     }
 

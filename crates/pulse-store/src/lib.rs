@@ -13,6 +13,7 @@
 mod history;
 mod ingest;
 mod lists;
+mod model_ops;
 mod profile;
 mod read;
 mod scores;
@@ -34,6 +35,7 @@ pub use ingest::{
     BatchOutcome, BatchSentiment, Rejected, SqliteBatchWriter, TextScore, score_batch, scored_text,
 };
 pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};
+pub use model_ops::{DriftCheck, ModelDecision};
 pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};

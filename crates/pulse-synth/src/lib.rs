@@ -112,6 +112,12 @@ pub struct SynthConfig {
     pub seed: u64,
     /// Last day of the window (inclusive): nothing is dated after it.
     pub end: Day,
+    /// A change of regime (`None`: the same world throughout): from this day
+    /// on, nearly every renewal notice carries a 10-20% price rise, and the
+    /// price shock weighs almost three times as much in the renewal decision,
+    /// so which drivers cause churn shifts. Used to test drift detection
+    /// and the champion/challenger; see docs/synthetic-base.md.
+    pub price_regime_from: Option<Day>,
 }
 
 impl SynthConfig {
@@ -121,6 +127,7 @@ impl SynthConfig {
             months,
             seed,
             end,
+            price_regime_from: None,
         }
     }
 
@@ -153,6 +160,14 @@ impl SynthConfig {
             return Err(SynthError::invalid(
                 "end",
                 "must be between 1990-01-01 and 2199-12-31",
+            ));
+        }
+        if let Some(d) = self.price_regime_from
+            && !(self.window_start()..=self.end).contains(&d)
+        {
+            return Err(SynthError::invalid(
+                "price_regime_from",
+                "must be inside the window (window_start ..= end)",
             ));
         }
         Ok(())

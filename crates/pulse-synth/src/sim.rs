@@ -1194,8 +1194,16 @@ impl<'w> Sim<'w> {
         let notice = self.next_anniv - 60;
         if !self.notice_done && (from..=to).contains(&notice) {
             self.notice_done = true;
-            if self.rng.gen_bool(PRICE_RISE_P[self.p.seg]) {
-                let pct = if self.p.seg == 2 {
+            let regime = self.w.price_regime_from.is_some_and(|d| notice >= d);
+            let p_rise = if regime {
+                0.9
+            } else {
+                PRICE_RISE_P[self.p.seg]
+            };
+            if self.rng.gen_bool(p_rise) {
+                let pct = if regime {
+                    self.rng.gen_range(0.10..0.20)
+                } else if self.p.seg == 2 {
                     self.rng.gen_range(0.03..0.07)
                 } else {
                     self.rng.gen_range(0.05..0.15)
@@ -1260,8 +1268,18 @@ impl<'w> Sim<'w> {
                 .champion_left_day
                 .is_some_and(|d| d > self.next_anniv - 182)
                 && self.active(Persona::Champion).is_none();
+            // After a change of regime the price shock drives renewals.
+            let price_weight = if self
+                .w
+                .price_regime_from
+                .is_some_and(|d| self.next_anniv >= d)
+            {
+                2.5
+            } else {
+                0.9
+            };
             let logit = RENEW_C0[seg] - RENEW_SLOPE * (self.x_ema - 0.55)
-                + 0.9 * self.shock
+                + price_weight * self.shock
                 + if first { 0.5 } else { 0.0 }
                 + if lost_champion { 0.35 } else { 0.0 };
             p_renew = sigmoid(logit);

@@ -694,3 +694,48 @@ fn records_name_only_contacts_already_known_when_they_happened() {
     }
     assert!(named > 1000, "most records name a contact ({named})");
 }
+
+#[test]
+fn a_price_regime_changes_nothing_before_it_and_raises_prices_and_churn_after() {
+    let change = end() - 180;
+    let changed = generate(&SynthConfig {
+        price_regime_from: Some(change),
+        ..cfg()
+    });
+    let plain = base();
+    let before = |b: &SynthBase| -> Vec<SubscriptionEvent> {
+        b.subscriptions
+            .iter()
+            .filter(|s| s.occurred_at < i64::from(change) * SECONDS_PER_DAY)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(before(&changed), before(plain));
+    let after = |b: &SynthBase, kind: &str| {
+        b.operational
+            .iter()
+            .filter(|o| o.kind == kind && o.occurred_at >= i64::from(change) * SECONDS_PER_DAY)
+            .count()
+    };
+    let churn_after = |b: &SynthBase| {
+        b.subscriptions
+            .iter()
+            .filter(|s| {
+                s.kind == SubscriptionKind::Churn
+                    && s.occurred_at >= i64::from(change + 60) * SECONDS_PER_DAY
+            })
+            .count()
+    };
+    let (rises, rises_plain) = (
+        after(&changed, op_kind::PRICE_INCREASE),
+        after(plain, op_kind::PRICE_INCREASE),
+    );
+    assert!(rises > 2 * rises_plain, "{rises} vs {rises_plain}");
+    let (churned, churned_plain) = (churn_after(&changed), churn_after(plain));
+    assert!(churned > churned_plain, "{churned} vs {churned_plain}");
+    let bad = SynthConfig {
+        price_regime_from: Some(end() + 1),
+        ..cfg()
+    };
+    assert!(bad.check().is_err());
+}

@@ -574,6 +574,8 @@ pub(crate) struct World {
     pub(crate) incidents: Vec<PlatformIncident>,
     /// Digits in account ids.
     pub(crate) id_width: usize,
+    /// See `SynthConfig::price_regime_from`.
+    pub(crate) price_regime_from: Option<Day>,
 }
 
 /// Mixes a seed with a stream number (SplitMix64), so that neighbouring
@@ -658,6 +660,7 @@ impl World {
             owners,
             incidents,
             id_width: cfg.accounts.to_string().len().max(6),
+            price_regime_from: cfg.price_regime_from,
         }
     }
 }

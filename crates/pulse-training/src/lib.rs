@@ -20,20 +20,31 @@
 //! tonic, prost or clap. Outreach records cannot reach a model: histories
 //! have no field for them.
 
+mod challenger;
 mod config;
+mod drift;
 mod error;
 mod pipeline;
+mod realised;
 mod scorecard;
 mod table;
 
 #[cfg(test)]
 mod tests;
 
+pub use challenger::{
+    Comparison, Decision, DecisionRule, Outcome, PromotionMode, compare_on_latest_window, decide,
+};
 pub use config::{FinalFit, TrainConfig};
+pub use drift::{
+    DriftBin, DriftReference, DriftReport, QuantityDrift, REFERENCE_WEEKS, drift_reference,
+    drift_report, recent_label_rate,
+};
 pub use error::TrainError;
 pub use pipeline::{
     Progress, Stage, TrainOutput, TrainedModel, TrainingData, check_account_model, data_span,
-    feature_names, train_kind, train_models, weekly_at_k,
+    feature_names, train_kind, train_models, train_on, weekly_at_k,
 };
+pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
 pub use scorecard::{SCORECARD_INPUTS, default_inputs};
 pub use table::{TableSpec, parse_time_cell, train_table};

@@ -281,6 +281,19 @@ fn parallel_snapshots(
 pub struct TrainedModel {
     pub kind: ModelKind,
     pub artifact: ModelArtifact,
+    /// The backtest's calibrated GBT (trained on rows before the cutoff),
+    /// when the served model is a refit; `None` when the artifact is the
+    /// backtest model itself. A challenger is compared through it.
+    pub backtest: Option<pulse_models::CalibratedModel>,
+}
+
+impl TrainedModel {
+    /// The model trained only on rows before the backtest cutoff.
+    pub fn backtest_model(&self) -> &pulse_models::CalibratedModel {
+        self.backtest
+            .as_ref()
+            .unwrap_or(&self.artifact.payload.model)
+    }
 }
 
 /// What a run produced.
@@ -322,12 +335,40 @@ pub fn train_models(
     let t0 = clock();
     let data = TrainingData::build(hs, data_end, cfg)?;
     let snapshot_seconds = clock() - t0;
+    train_on(
+        &data,
+        kinds,
+        cfg,
+        created_at,
+        snapshot_seconds,
+        clock,
+        progress,
+    )
+}
+
+/// [`train_models`] on snapshots already built (`snapshot_seconds` is what
+/// building them took, for the cards).
+pub fn train_on(
+    data: &TrainingData,
+    kinds: &[ModelKind],
+    cfg: &TrainConfig,
+    created_at: &str,
+    snapshot_seconds: f64,
+    clock: &mut dyn FnMut() -> f64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainOutput, TrainError> {
+    if kinds.is_empty() {
+        return Err(TrainError::Config {
+            key: "kinds",
+            reason: "name at least one of churn, expansion".into(),
+        });
+    }
     let mut models = Vec::with_capacity(kinds.len());
     let share = 0.85 / kinds.len() as f64;
     for (i, &kind) in kinds.iter().enumerate() {
         let base = 0.15 + share * i as f64;
         let t = clock();
-        let mut m = train_kind(&data, kind, cfg, created_at, &mut |p: Progress| {
+        let mut m = train_kind(data, kind, cfg, created_at, &mut |p: Progress| {
             progress(Progress {
                 fraction: base + share * p.fraction,
                 ..p
@@ -500,7 +541,7 @@ pub fn train_kind(
         ));
     }
 
-    let (payload, rows, label_rate) = match cfg.final_fit {
+    let (payload, rows, label_rate, backtest) = match cfg.final_fit {
         FinalFit::Backtest => {
             notes.push(format!(
                 "served model: the backtest model itself, trained on as-of days before {} (minus the {}-day purge) and evaluated on the held-out days",
@@ -521,6 +562,7 @@ pub fn train_kind(
                 },
                 rows,
                 rate,
+                None,
             )
         }
         FinalFit::RefitAll => {
@@ -553,6 +595,7 @@ pub fn train_kind(
                     test: 0,
                 },
                 train_ds.positive_rate(),
+                Some(eval.gbt),
             )
         }
     };
@@ -604,7 +647,11 @@ pub fn train_kind(
     };
     let artifact = ModelArtifact::new(info, payload)?;
     progress(report(Stage::Done, 1.0));
-    Ok(TrainedModel { kind, artifact })
+    Ok(TrainedModel {
+        kind,
+        artifact,
+        backtest,
+    })
 }
 
 /// Train and calibration rows of a refit on everything: the latest

@@ -263,5 +263,6 @@ pub fn train_table(
     Ok(TrainedModel {
         kind: spec.kind,
         artifact,
+        backtest: None,
     })
 }

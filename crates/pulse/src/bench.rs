@@ -128,7 +128,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
                     // A fixed end date: the same command gives the same files.
                     let end =
                         time::parse_day("end", "2026-06-30").map_err(|e| anyhow::anyhow!("{e}"))?;
-                    crate::synth(accounts, months, 42, end, &dir)?;
+                    crate::synth(accounts, months, 42, end, None, &dir)?;
                     dir
                 }
             };

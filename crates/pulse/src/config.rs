@@ -34,6 +34,132 @@ pub(crate) struct Config {
     /// The time-to-churn model (`[survival]`): interval length and count,
     /// as-of step, warm-up, held-out span, its GBT (`[survival.gbt]`).
     pub(crate) survival: pulse_forecast::SurvivalConfig,
+    /// Model operations (`[model_ops]`): promotion rule, retraining schedule,
+    /// drift thresholds.
+    pub(crate) model_ops: ModelOpsConfig,
+    /// The Prometheus endpoint (`[metrics]`).
+    pub(crate) metrics: MetricsConfig,
+}
+
+/// `[model_ops]`: champion/challenger promotion, scheduled retraining, drift.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ModelOpsConfig {
+    /// `auto`: a challenger that passes the rule is promoted; `manual`:
+    /// nothing is promoted automatically (decisions still recorded).
+    pub(crate) promotion: String,
+    /// The challenger's PR-AUC must reach the champion's plus this.
+    pub(crate) min_pr_auc_gain: f64,
+    /// The challenger's ECE may exceed the champion's by at most this.
+    pub(crate) max_ece_increase: f64,
+    /// Fewer positives in the comparison window: not compared, not promoted.
+    pub(crate) min_positives: usize,
+    /// `pulse serve` retrains this often (days); 0 turns the schedule off.
+    pub(crate) retrain_every_days: u32,
+    /// PSI at which a feature (or the predictions, or the label rate) warns.
+    pub(crate) drift_warn: f64,
+    /// PSI at which drift is critical (and triggers a retraining run).
+    pub(crate) drift_critical: f64,
+    /// Whether critical drift starts a retraining run.
+    pub(crate) retrain_on_critical_drift: bool,
+    /// `pulse serve` checks drift weekly.
+    pub(crate) drift_check: bool,
+}
+
+impl Default for ModelOpsConfig {
+    fn default() -> Self {
+        let rule = pulse_training::DecisionRule::default();
+        ModelOpsConfig {
+            promotion: rule.mode.as_str().to_string(),
+            min_pr_auc_gain: rule.min_pr_auc_gain,
+            max_ece_increase: rule.max_ece_increase,
+            min_positives: rule.min_positives,
+            retrain_every_days: 28,
+            drift_warn: 0.10,
+            drift_critical: 0.20,
+            retrain_on_critical_drift: true,
+            drift_check: true,
+        }
+    }
+}
+
+impl ModelOpsConfig {
+    /// The promotion rule, checked; errors name the key.
+    pub(crate) fn rule(&self) -> anyhow::Result<pulse_training::DecisionRule> {
+        let mode = self
+            .promotion
+            .parse()
+            .map_err(|e| anyhow::anyhow!("model_ops.promotion: {e}"))?;
+        let rule = pulse_training::DecisionRule {
+            mode,
+            min_pr_auc_gain: self.min_pr_auc_gain,
+            max_ece_increase: self.max_ece_increase,
+            min_positives: self.min_positives,
+        };
+        match rule.validate() {
+            Ok(()) => Ok(rule),
+            Err(pulse_training::TrainError::Config { key, reason }) => {
+                bail!("model_ops.{key}: {reason}")
+            }
+            Err(other) => bail!("model_ops: {other}"),
+        }
+    }
+
+    /// The server's model-operations settings.
+    pub(crate) fn settings(&self) -> anyhow::Result<pulse_server::ModelOpsSettings> {
+        Ok(pulse_server::ModelOpsSettings {
+            rule: self.rule()?,
+            retrain_every: (self.retrain_every_days > 0).then(|| {
+                std::time::Duration::from_secs(u64::from(self.retrain_every_days) * 86_400)
+            }),
+            drift_warn: self.drift_warn,
+            drift_critical: self.drift_critical,
+            drift_every: self
+                .drift_check
+                .then(|| std::time::Duration::from_secs(7 * 86_400)),
+            retrain_on_critical_drift: self.retrain_on_critical_drift,
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.rule()?;
+        for (key, v) in [
+            ("drift_warn", self.drift_warn),
+            ("drift_critical", self.drift_critical),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                bail!("model_ops.{key}: {v} is not a positive number");
+            }
+        }
+        if self.drift_critical < self.drift_warn {
+            bail!(
+                "model_ops.drift_critical: {} is below drift_warn ({})",
+                self.drift_critical,
+                self.drift_warn
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `[metrics]`: the Prometheus text endpoint (`GET /metrics`) on a port of
+/// its own.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MetricsConfig {
+    /// Serve `/metrics` (`pulse serve` only).
+    pub(crate) enabled: bool,
+    /// Its listen address (plain HTTP: keep it on loopback or a private network).
+    pub(crate) addr: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            addr: "127.0.0.1:9464".parse().expect("valid default address"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -95,6 +221,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             lists: pulse_lists::ListConfig::default(),
             survival: pulse_forecast::SurvivalConfig::default(),
+            model_ops: ModelOpsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -156,6 +284,18 @@ impl Config {
         if let Some(v) = env("PULSE_LOG") {
             cfg.log.filter = v;
         }
+        if let Some(v) = env("PULSE_METRICS__ADDR") {
+            cfg.metrics.addr = v
+                .parse()
+                .with_context(|| format!("PULSE_METRICS__ADDR: '{v}' is not host:port"))?;
+        }
+        if let Some(v) = env("PULSE_METRICS__ENABLED") {
+            cfg.metrics.enabled = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => bail!("PULSE_METRICS__ENABLED: '{v}' is not true or false"),
+            };
+        }
         if let Some(v) = env("PULSE_MODELS__DIR") {
             cfg.models.dir = Some(PathBuf::from(v));
         }
@@ -192,6 +332,7 @@ impl Config {
                 other => bail!("survival: {other}"),
             }
         }
+        self.model_ops.validate()?;
         Ok(())
     }
 
@@ -336,6 +477,56 @@ mod tests {
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.starts_with("training.capacity"), "{err}");
+    }
+
+    #[test]
+    fn model_ops_and_metrics_settings_come_from_toml_and_bad_ones_name_the_key() {
+        let cfg = Config::default();
+        let ops = cfg.model_ops.settings().unwrap();
+        assert_eq!(
+            ops.retrain_every,
+            Some(std::time::Duration::from_secs(28 * 86_400))
+        );
+        assert_eq!(ops.rule.min_pr_auc_gain, 0.02);
+        assert!(cfg.metrics.enabled);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pulse.toml");
+        std::fs::write(
+            &file,
+            "[model_ops]\npromotion = \"manual\"\nmin_pr_auc_gain = 0.05\nretrain_every_days = 0\ndrift_warn = 0.05\n[metrics]\naddr = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|k| {
+            (k == "PULSE_METRICS__ENABLED").then(|| "false".to_string())
+        })
+        .unwrap();
+        cfg.validate().unwrap();
+        let ops = cfg.model_ops.settings().unwrap();
+        assert_eq!(ops.rule.mode, pulse_training::PromotionMode::Manual);
+        assert_eq!(ops.rule.min_pr_auc_gain, 0.05);
+        assert_eq!(ops.retrain_every, None);
+        assert_eq!(ops.drift_warn, 0.05);
+        assert_eq!(cfg.metrics.addr.port(), 9999);
+        assert!(!cfg.metrics.enabled);
+        for (toml, key) in [
+            (
+                "[model_ops]\npromotion = \"sometimes\"\n",
+                "model_ops.promotion",
+            ),
+            (
+                "[model_ops]\nmax_ece_increase = -1.0\n",
+                "model_ops.max_ece_increase",
+            ),
+            (
+                "[model_ops]\ndrift_critical = 0.05\n",
+                "model_ops.drift_critical",
+            ),
+        ] {
+            std::fs::write(&file, toml).unwrap();
+            let cfg = Config::load(Some(&file), &|_| None).unwrap();
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
     }
 
     #[test]

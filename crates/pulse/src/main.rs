@@ -13,6 +13,7 @@ mod forecast_cmd;
 mod import;
 mod keys_cmd;
 mod lists_cmd;
+mod model_ops_cmd;
 mod registry;
 mod scores_cmd;
 mod sentiment_cmd;
@@ -173,6 +174,11 @@ struct SynthArgs {
     /// Output directory (ground truth goes to <out>/truth/).
     #[arg(long)]
     out: PathBuf,
+    /// From this day (YYYY-MM-DD, inside the window) nearly every renewal
+    /// carries a 10-20% price rise that drives renewals: a base whose
+    /// behaviour changes, to see drift and retraining at work.
+    #[arg(long)]
+    price_regime_from: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -246,10 +252,24 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
                 Some(s) => time::parse_day("--end", s).map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => yesterday(),
             };
-            synth(args.accounts, args.months, args.seed, end, &args.out)
+            let regime = match &args.price_regime_from {
+                Some(s) => Some(
+                    time::parse_day("--price-regime-from", s)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+                None => None,
+            };
+            synth(
+                args.accounts,
+                args.months,
+                args.seed,
+                end,
+                regime,
+                &args.out,
+            )
         }
         Command::Train(args) => train::run_train(&cfg, args).await,
-        Command::Models(args) => train::run_models(&cfg, args),
+        Command::Models(args) => train::run_models(&cfg, args).await,
         Command::Score(args) => train::run_score(&cfg, args),
         Command::Bench(args) => bench::run(&cfg, args).await,
         Command::Scores(args) => scores_cmd::run(&cfg, args).await,
@@ -398,6 +418,7 @@ fn synth(
     months: u32,
     seed: u64,
     end: time::Day,
+    price_regime_from: Option<time::Day>,
     out: &Path,
 ) -> anyhow::Result<()> {
     if accounts == 0 {
@@ -408,7 +429,9 @@ fn synth(
     }
     std::fs::create_dir_all(out.join("truth"))
         .with_context(|| format!("creating {}", out.display()))?;
-    let cfg = pulse_synth::SynthConfig::new(accounts, months, seed, end);
+    let mut cfg = pulse_synth::SynthConfig::new(accounts, months, seed, end);
+    cfg.price_regime_from = price_regime_from;
+    cfg.check().map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(accounts as u64)
@@ -482,7 +505,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             "The store is empty: generating a synthetic base of {accounts} accounts in {}",
             dir.display()
         );
-        synth(accounts, months, 42, yesterday(), &dir)?;
+        synth(accounts, months, 42, yesterday(), None, &dir)?;
         println!("Loading it");
         run_import(
             &store,
@@ -495,7 +518,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
     } else {
         println!("The store already holds {have_accounts} accounts: using them");
     }
-    let registry = train::open_registry(cfg)?;
+    let registry = std::sync::Arc::new(train::open_registry(cfg)?);
     let mut untrained = Vec::new();
     for kind in [
         pulse_models::ModelKind::Churn,
@@ -517,15 +540,15 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
                 .join(" and "),
             registry.dir().display()
         );
-        train::train_store(
-            &store,
-            &registry,
-            &untrained,
-            &cfg.training,
-            &cfg.survival,
-            true,
-        )
-        .await?;
+        let rule = cfg.model_ops.rule()?;
+        let how = train::TrainHow {
+            config: &cfg.training,
+            survival: &cfg.survival,
+            rule: &rule,
+            promote: true,
+            data_end: None,
+        };
+        train::train_store(&store, &registry, &untrained, how).await?;
         println!();
     }
     if store.score_runs(1).await?.is_empty() {
@@ -679,7 +702,29 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     state.api_keys = keys;
     state.lists = cfg.lists.clone();
+    state.model_ops = cfg.model_ops.settings()?;
+    let metrics = if cfg.metrics.enabled {
+        let listener = TcpListener::bind(cfg.metrics.addr).await.with_context(|| {
+            format!(
+                "metrics.addr: binding {} (another server there? set [metrics] addr, or enabled = false)",
+                cfg.metrics.addr
+            )
+        })?;
+        tracing::info!(addr = %listener.local_addr()?, "serving Prometheus metrics on /metrics");
+        let s = state.clone();
+        Some(tokio::spawn(pulse_server::serve_metrics(
+            listener,
+            state.metrics.clone(),
+            std::sync::Arc::new(move |_| s.refresh_metrics()),
+            std::future::pending(),
+        )))
+    } else {
+        None
+    };
     pulse_server::serve(listener, state, tls, shutdown_signal()).await?;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -12,7 +12,8 @@ use pulse_core::time::format_day;
 use pulse_models::{LabelSpec, Metrics, ModelCard, ModelKind, Table};
 use pulse_server::{ModelRegistry, RegistryEntry};
 use pulse_store::Store;
-use pulse_training::{Progress, TableSpec, TrainConfig, train_models, train_table};
+use pulse_training::{DecisionRule, Progress, TableSpec, TrainConfig, train_table};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::registry::DirRegistry;
@@ -24,7 +25,10 @@ pub(crate) struct TrainArgs {
     /// With --table: what the table's label means [default: churn].
     #[arg(long = "kind", value_delimiter = ',')]
     kinds: Vec<String>,
-    /// Promote the new versions (a kind with no promoted model is always promoted).
+    /// Promote the new versions whatever the comparison says (without it, a
+    /// kind with no promoted model gets the new one, and otherwise it is a
+    /// challenger promoted only when it beats the champion by the
+    /// `[model_ops]` rule).
     #[arg(long)]
     promote: bool,
     /// Label horizon in days [default: training.horizon_days, 90].
@@ -39,6 +43,10 @@ pub(crate) struct TrainArgs {
     /// Skip the feature-family ablation (faster).
     #[arg(long)]
     no_ablation: bool,
+    /// Train on what was known at the end of this day (YYYY-MM-DD): labels
+    /// and snapshots stop there [default: all data].
+    #[arg(long)]
+    data_end: Option<String>,
     /// Train from a CSV feature table instead of the store (one row per customer or customer-date).
     #[arg(long, requires_all = ["label", "id"])]
     table: Option<PathBuf>,
@@ -87,6 +95,17 @@ enum ModelsCommand {
         /// A version as listed, e.g. churn-v3.
         version: String,
     },
+    /// Every champion/challenger decision, newest first: both models'
+    /// PR-AUC and calibration error on the shared window, promoted or not, and why.
+    History(crate::model_ops_cmd::HistoryArgs),
+    /// Drift of the churn model in service: PSI per feature, of the
+    /// predictions and of the label rate against its training data, with
+    /// before/after distributions.
+    Drift(crate::model_ops_cmd::DriftArgs),
+    /// How the stored runs' at-risk lists turned out: top-K churn against
+    /// the base rate, realised ROC-AUC, PR-AUC and calibration by run (and,
+    /// with --detail, by decile and segment).
+    Performance(crate::model_ops_cmd::PerformanceArgs),
 }
 
 /// `pulse score`.
@@ -167,8 +186,23 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
         return train_from_table(&registry, table, &spec, &tc);
     }
     let kinds = parse_kinds(&args.kinds)?;
+    let rule = cfg.model_ops.rule()?;
+    let data_end = match &args.data_end {
+        Some(s) => {
+            Some(pulse_core::time::parse_day("--data-end", s).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        None => None,
+    };
+    let registry = Arc::new(registry);
     let store = crate::open_store(cfg).await?;
-    let result = train_store(&store, &registry, &kinds, &tc, &cfg.survival, args.promote).await;
+    let how = TrainHow {
+        config: &tc,
+        survival: &cfg.survival,
+        rule: &rule,
+        promote: args.promote,
+        data_end,
+    };
+    let result = train_store(&store, &registry, &kinds, how).await;
     store.close().await;
     result.map(|_| ())
 }
@@ -178,21 +212,24 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
 /// calibration table.
 async fn train_survival(
     registry: &DirRegistry,
-    histories: std::sync::Arc<Vec<pulse_features::AccountHistory>>,
+    histories: Vec<pulse_features::AccountHistory>,
     cfg: &pulse_forecast::SurvivalConfig,
+    data_end: Option<pulse_core::time::Day>,
     stamp: &dyn Fn() -> String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<pulse_features::AccountHistory>> {
     println!(
         "{} survival    time to churn: backtest per horizon, then the final fit",
         stamp()
     );
     let cfg = cfg.clone();
-    let mut model = tokio::task::spawn_blocking(move || {
-        pulse_forecast::fit_survival(histories.as_slice(), None, &cfg, &now_rfc3339())
+    let (histories, fitted) = tokio::task::spawn_blocking(move || {
+        let fitted =
+            pulse_forecast::fit_survival(histories.as_slice(), data_end, &cfg, &now_rfc3339());
+        (histories, fitted)
     })
     .await
-    .context("the survival training task failed")?
-    .map_err(|e| anyhow::anyhow!("time-to-churn model: {e}"))?;
+    .context("the survival training task failed")?;
+    let mut model = fitted.map_err(|e| anyhow::anyhow!("time-to-churn model: {e}"))?;
     let version = registry.save_survival(&mut model)?;
     let c = &model.card;
     println!(
@@ -205,7 +242,7 @@ async fn train_survival(
         c.interval_days
     );
     print_survival_calibration(&mut std::io::stdout().lock(), c)?;
-    Ok(())
+    Ok(histories)
 }
 
 /// The survival card's held-out calibration per horizon, as a table.
@@ -253,16 +290,35 @@ pub(crate) fn print_survival_calibration(
     Ok(())
 }
 
-/// Trains `kinds` on the store's data, saves them, promotes them when asked
-/// or when their kind has no promoted model, and prints the comparison.
+/// How [`train_store`] trains: the models' settings, the time-to-churn
+/// model's, the promotion rule, whether to promote unconditionally, and the
+/// last day of data to use (`None`: all).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrainHow<'a> {
+    pub(crate) config: &'a TrainConfig,
+    pub(crate) survival: &'a pulse_forecast::SurvivalConfig,
+    pub(crate) rule: &'a DecisionRule,
+    pub(crate) promote: bool,
+    pub(crate) data_end: Option<pulse_core::time::Day>,
+}
+
+/// Trains `kinds` on the store's data, saves them, compares each with its
+/// champion and promotes it when asked, when its kind has no promoted model,
+/// or when it wins by the rule; records the decisions and prints the
+/// comparison.
 pub(crate) async fn train_store(
     store: &Store,
-    registry: &DirRegistry,
+    registry: &Arc<DirRegistry>,
     kinds: &[ModelKind],
-    tc: &TrainConfig,
-    survival: &pulse_forecast::SurvivalConfig,
-    promote: bool,
+    how: TrainHow<'_>,
 ) -> anyhow::Result<Vec<RegistryEntry>> {
+    let TrainHow {
+        config: tc,
+        survival,
+        rule,
+        promote,
+        data_end,
+    } = how;
     let started = Instant::now();
     let stamp = move || format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
     println!("{} loading account histories", stamp());
@@ -292,75 +348,77 @@ pub(crate) async fn train_store(
         histories.len(),
         events
     );
-    let histories = std::sync::Arc::new(histories);
-    let histories_for_survival = histories.clone();
-    let tc2 = tc.clone();
-    let kinds2 = kinds.to_vec();
-    let out = tokio::task::spawn_blocking(move || {
-        let origin = Instant::now();
-        let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
-        train_models(
-            histories.as_slice(),
-            &kinds2,
-            None,
-            &tc2,
-            &now_rfc3339(),
-            &mut || origin.elapsed().as_secs_f64(),
-            &mut |p: Progress| {
-                if last != Some((p.stage, p.kind)) {
-                    last = Some((p.stage, p.kind));
-                    println!(
-                        "{} {:<13} {:<9} {:>3.0}%",
-                        stamp(),
-                        p.stage.as_str(),
-                        p.kind.map(|k| k.as_str()).unwrap_or(""),
-                        p.fraction * 100.0
-                    );
-                }
-            },
-        )
-    })
+    // The time-to-churn model first, on the same histories (handed back for
+    // the churn and expansion models).
+    let histories = if kinds.contains(&ModelKind::Churn) {
+        train_survival(registry, histories, survival, data_end, &stamp).await?
+    } else {
+        histories
+    };
+    let request = pulse_server::TrainRequest {
+        kinds: kinds.to_vec(),
+        config: tc.clone(),
+        rule: rule.clone(),
+        trigger: "cli".into(),
+        promote,
+        data_end,
+    };
+    let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
+    let result = pulse_server::train_and_decide(
+        store,
+        registry.clone(),
+        histories,
+        request,
+        None,
+        move |p: Progress| {
+            if last != Some((p.stage, p.kind)) {
+                last = Some((p.stage, p.kind));
+                println!(
+                    "{} {:<13} {:<9} {:>3.0}%",
+                    stamp(),
+                    p.stage.as_str(),
+                    p.kind.map(|k| k.as_str()).unwrap_or(""),
+                    p.fraction * 100.0
+                );
+            }
+        },
+    )
     .await
-    .context("the training task failed")?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "{} {} labelled snapshot rows from {} to {} ({} accounts; snapshots took {:.1}s)",
         stamp(),
-        out.rows,
-        format_day(out.data_start),
-        format_day(out.data_end),
-        out.accounts,
-        out.snapshot_seconds
+        result.rows,
+        format_day(result.data_start),
+        format_day(result.data_end),
+        result.accounts,
+        result.snapshot_seconds
     );
-    let mut saved = Vec::new();
-    for m in out.models {
-        let kind = m.kind;
-        let mut entry = registry.save(m.artifact)?;
-        if promote || registry.promoted(kind)?.is_none() {
-            let p = registry.promote(&entry.card.version)?;
-            entry.promoted = true;
+    for (entry, d) in result.entries.iter().zip(&result.decisions) {
+        if entry.promoted {
             println!(
-                "{} saved and promoted {}{}",
+                "{} saved and promoted {}{}: {}",
                 stamp(),
-                p.version,
-                p.previous
+                entry.card.version,
+                d.champion_version
+                    .as_ref()
                     .map(|v| format!(" (was {v})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                d.reason
             );
         } else {
             println!(
-                "{} saved {} (not promoted: {} serves {kind}; pulse models promote {} to switch)",
+                "{} saved {} (not promoted: {} serves {}; pulse models promote {} to switch): {}",
                 stamp(),
                 entry.card.version,
-                registry.promoted(kind)?.unwrap_or_default(),
-                entry.card.version
+                d.champion_version.as_deref().unwrap_or(""),
+                entry.card.kind,
+                entry.card.version,
+                d.reason
             );
         }
-        saved.push(entry);
     }
-    if kinds.contains(&ModelKind::Churn) {
-        train_survival(registry, histories_for_survival, survival, &stamp).await?;
-    }
+    let saved = result.entries;
     println!("models in {}", registry.dir().display());
     let mut o = std::io::stdout().lock();
     for e in &saved {
@@ -519,10 +577,16 @@ fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
+    let command = match args.command {
+        ModelsCommand::History(h) => return crate::model_ops_cmd::history(cfg, h).await,
+        ModelsCommand::Drift(d) => return crate::model_ops_cmd::drift(cfg, d).await,
+        ModelsCommand::Performance(p) => return crate::model_ops_cmd::performance(cfg, p).await,
+        other => other,
+    };
     let registry = open_registry(cfg)?;
     let mut o = std::io::stdout().lock();
-    match args.command {
+    match command {
         ModelsCommand::List { json } => {
             let list = registry.list()?;
             let sentiment = registry.list_sentiment()?;
@@ -724,6 +788,9 @@ pub(crate) fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result<()> {
                     .map(|v| format!(" (was {v}; pulse models promote {v} rolls back)"))
                     .unwrap_or_default()
             )?;
+        }
+        ModelsCommand::History(_) | ModelsCommand::Drift(_) | ModelsCommand::Performance(_) => {
+            bail!("internal: model-operations commands are answered above")
         }
         ModelsCommand::Promote { version } => {
             let p = registry.promote(&version)?;

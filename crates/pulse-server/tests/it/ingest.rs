@@ -9,7 +9,7 @@ use tonic::Code;
 
 use crate::TestServer;
 
-fn account(id: &str, mrr: f64) -> pb::Record {
+pub(crate) fn account(id: &str, mrr: f64) -> pb::Record {
     pb::Record {
         entity: Some(pb::record::Entity::Account(pb::Account {
             id: id.into(),

@@ -5,6 +5,8 @@ mod auth;
 mod forecast;
 mod ingest;
 mod lists;
+mod metrics;
+mod modelops;
 mod models;
 mod scoring;
 mod sentiment;

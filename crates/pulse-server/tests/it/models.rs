@@ -253,7 +253,12 @@ pub(crate) async fn ingest_synthetic_until(
     months: u32,
     end: pulse_core::time::Day,
 ) {
-    let b = generate(&SynthConfig::new(accounts, months, 42, end));
+    ingest_generated(store, &SynthConfig::new(accounts, months, 42, end)).await;
+}
+
+/// Generates the synthetic base `cfg` describes and stores it.
+pub(crate) async fn ingest_generated(store: &Store, cfg: &SynthConfig) {
+    let b = generate(cfg);
     let mut records: Vec<Record> = Vec::new();
     records.extend(b.accounts.into_iter().map(Record::Account));
     records.extend(b.contacts.into_iter().map(Record::Contact));

@@ -1,0 +1,719 @@
+//! Model operations on the server side: one training run that makes
+//! challengers, compares each with its champion on the latest window
+//! (`pulse_training::compare_on_latest_window`), promotes by the rule
+//! (`pulse_training::decide`) and records every decision in the store; the
+//! retraining schedule of `pulse serve`.
+//!
+//! [`train_and_decide`] is shared by `ModelService.Train`, the schedule, a
+//! drift-triggered run and `pulse train`, so every training run leaves the
+//! same trail. A caller that asks for promotion (`promote`) gets it whatever
+//! the comparison says; the decision records that it was asked, with the
+//! numbers when there are some.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pulse_core::time::format_day;
+use pulse_features::AccountHistory;
+use pulse_models::{ModelArtifact, ModelKind};
+use pulse_proto::v1 as pb;
+use pulse_store::{ModelDecision, Store};
+use pulse_training::{
+    Comparison, DecisionRule, DriftReference, DriftReport, Outcome, Progress, REFERENCE_WEEKS,
+    TrainConfig, TrainingData, compare_on_latest_window, decide, drift_reference, drift_report,
+    recent_label_rate, train_on,
+};
+
+use crate::error::ServerError;
+use crate::metrics::Metrics;
+use crate::registry::{ModelRegistry, RegistryEntry, RegistryError};
+use crate::serving::now_ts;
+
+/// The `[model_ops]` settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct ModelOpsSettings {
+    /// The promotion rule (mode, PR-AUC margin, calibration tolerance).
+    pub rule: DecisionRule,
+    /// Retrain this often inside `serve`; `None`: never by schedule.
+    pub retrain_every: Option<Duration>,
+    /// PSI thresholds of the drift check.
+    pub drift_warn: f64,
+    pub drift_critical: f64,
+    /// Check drift this often inside `serve` (weekly); `None`: never by schedule.
+    pub drift_every: Option<Duration>,
+    /// A critical drift check starts a retraining run (at most one a week).
+    pub retrain_on_critical_drift: bool,
+}
+
+impl Default for ModelOpsSettings {
+    /// The rule's defaults, no schedule (the binary turns it on from its
+    /// configuration; tests and embedders opt in).
+    fn default() -> Self {
+        ModelOpsSettings {
+            rule: DecisionRule::default(),
+            retrain_every: None,
+            drift_warn: 0.10,
+            drift_critical: 0.20,
+            drift_every: None,
+            retrain_on_critical_drift: true,
+        }
+    }
+}
+
+/// What a training run asks for.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub kinds: Vec<ModelKind>,
+    pub config: TrainConfig,
+    pub rule: DecisionRule,
+    /// `manual`, `scheduled`, `drift` or `cli`.
+    pub trigger: String,
+    /// Promote whatever the comparison says.
+    pub promote: bool,
+    /// Train on what was known at the end of this day (`None`: all data).
+    pub data_end: Option<pulse_core::time::Day>,
+}
+
+/// What a training run produced.
+#[derive(Debug)]
+pub struct TrainResult {
+    pub entries: Vec<RegistryEntry>,
+    pub decisions: Vec<ModelDecision>,
+    pub rows: usize,
+    pub accounts: usize,
+    pub data_start: pulse_core::time::Day,
+    pub data_end: pulse_core::time::Day,
+    pub snapshot_seconds: f64,
+}
+
+/// Why a training run failed: a message for the caller (store and registry
+/// causes are logged in full, never sent).
+pub type TrainFailure = String;
+
+fn storage(what: &str, e: impl std::fmt::Display) -> TrainFailure {
+    tracing::error!(error = %e, "{what}");
+    format!("internal error while {what}")
+}
+
+/// Trains `request.kinds` on `histories`, then per kind: saves the new
+/// version, compares it with the promoted one, promotes it when the rule (or
+/// the caller, or the absence of a champion) says so, and records the
+/// decision. Returns whether anything was promoted through the entries.
+pub async fn train_and_decide(
+    store: &Store,
+    registry: Arc<dyn ModelRegistry>,
+    histories: Vec<AccountHistory>,
+    request: TrainRequest,
+    metrics: Option<Arc<Metrics>>,
+    mut progress: impl FnMut(Progress) + Send + 'static,
+) -> Result<TrainResult, TrainFailure> {
+    request.rule.validate().map_err(|e| e.to_string())?;
+    // The champions, loaded before training (blocking registry reads).
+    let kinds = request.kinds.clone();
+    let reg = registry.clone();
+    let champions: Vec<(ModelKind, ModelArtifact)> = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for k in kinds {
+            if let Some(v) = reg.promoted(k)? {
+                out.push((k, reg.get(&v)?));
+            }
+        }
+        Ok::<_, RegistryError>(out)
+    })
+    .await
+    .map_err(|e| storage("loading the champions", e))?
+    .map_err(|e| storage("loading the champions", e))?;
+
+    let req = request.clone();
+    let (out, comparisons, references) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let created_at = pulse_core::time::format_ts(now_ts());
+        let data = TrainingData::build(&histories, req.data_end, &req.config)?;
+        let snapshot_seconds = started.elapsed().as_secs_f64();
+        let out = train_on(
+            &data,
+            &req.kinds,
+            &req.config,
+            &created_at,
+            snapshot_seconds,
+            &mut || started.elapsed().as_secs_f64(),
+            &mut progress,
+        )?;
+        let mut comparisons: Vec<Option<Comparison>> = Vec::new();
+        let mut references: Vec<Option<String>> = Vec::new();
+        for m in &out.models {
+            // The drift reference of the served model; a run never fails for it.
+            let reference =
+                match drift_reference(&data, m.kind, &m.artifact.payload.model) {
+                    Ok(r) => serde_json::to_string(&r).ok(),
+                    Err(e) => {
+                        tracing::warn!(kind = m.kind.as_str(), error = %e, "no drift reference for this model");
+                        None
+                    }
+                };
+            references.push(reference);
+            let cmp = match champions.iter().find(|(k, _)| *k == m.kind) {
+                Some((_, champion)) => Some(compare_on_latest_window(
+                    &data,
+                    m.kind,
+                    &req.config,
+                    champion,
+                    m.backtest_model(),
+                    req.rule.min_positives,
+                )?),
+                None => None,
+            };
+            comparisons.push(cmp);
+        }
+        Ok::<_, pulse_training::TrainError>((out, comparisons, references))
+    })
+    .await
+    .map_err(|e| format!("training task failed: {e}"))?
+    .map_err(|e| e.to_string())?;
+
+    let rows = out.rows;
+    let (accounts, data_start, data_end, snapshot_seconds) = (
+        out.accounts,
+        out.data_start,
+        out.data_end,
+        out.snapshot_seconds,
+    );
+    let mut entries = Vec::new();
+    let mut decisions = Vec::new();
+    for ((m, cmp), reference) in out.models.into_iter().zip(comparisons).zip(references) {
+        let kind = m.kind;
+        let reg = registry.clone();
+        let (entry, champion) = tokio::task::spawn_blocking(move || {
+            let champion = reg.promoted(kind)?;
+            let entry = reg.save(m.artifact)?;
+            Ok::<_, RegistryError>((entry, champion))
+        })
+        .await
+        .map_err(|e| storage("saving the trained models", e))?
+        .map_err(|e| storage("saving the trained models", e))?;
+        let (outcome, reason) = match (&champion, &cmp) {
+            (None, _) => (
+                Outcome::Promoted,
+                format!("no {kind} model was promoted: the first one serves"),
+            ),
+            (Some(_), Some(c)) => {
+                let d = decide(&request.rule, c);
+                if request.promote {
+                    (
+                        Outcome::Promoted,
+                        format!("promotion requested by the caller ({})", d.reason),
+                    )
+                } else {
+                    (d.outcome, d.reason)
+                }
+            }
+            (Some(_), None) => (
+                if request.promote {
+                    Outcome::Promoted
+                } else {
+                    Outcome::Kept
+                },
+                "not compared: the champion could not be loaded before training".to_string(),
+            ),
+        };
+        if let Some(profile) = reference {
+            store
+                .save_model_profile(&entry.card.version, kind.as_str(), now_ts(), &profile)
+                .await
+                .map_err(|e| storage("saving the drift reference", e))?;
+        }
+        let mut entry = entry;
+        if outcome == Outcome::Promoted {
+            let reg = registry.clone();
+            let v = entry.card.version.clone();
+            tokio::task::spawn_blocking(move || reg.promote(&v))
+                .await
+                .map_err(|e| storage("promoting the challenger", e))?
+                .map_err(|e| storage("promoting the challenger", e))?;
+            entry.promoted = true;
+        }
+        let metric = |f: fn(&pulse_models::Metrics) -> f64, m: Option<&pulse_models::Metrics>| {
+            m.map(f).filter(|v| v.is_finite())
+        };
+        let champion_m = cmp.as_ref().and_then(|c| c.champion.as_ref());
+        let challenger_m = cmp.as_ref().and_then(|c| c.challenger.as_ref());
+        let decision = ModelDecision {
+            decision_id: 0,
+            decided_at: now_ts(),
+            kind: kind.as_str().to_string(),
+            trigger: request.trigger.clone(),
+            challenger_version: entry.card.version.clone(),
+            champion_version: champion,
+            outcome: outcome.as_str().to_string(),
+            reason,
+            champion_pr_auc: metric(|m| m.pr_auc, champion_m),
+            challenger_pr_auc: metric(|m| m.pr_auc, challenger_m),
+            champion_ece: metric(|m| m.ece, champion_m),
+            challenger_ece: metric(|m| m.ece, challenger_m),
+            detail: serde_json::to_string(&cmp).unwrap_or_else(|_| "null".into()),
+        };
+        let id = store
+            .save_decision(&decision)
+            .await
+            .map_err(|e| storage("recording the decision", e))?;
+        tracing::info!(
+            kind = kind.as_str(),
+            challenger = %decision.challenger_version,
+            champion = ?decision.champion_version,
+            outcome = %decision.outcome,
+            reason = %decision.reason,
+            trigger = %decision.trigger,
+            "champion/challenger decision"
+        );
+        if let Some(m) = &metrics {
+            m.record_decision(kind.as_str(), &decision.outcome);
+            m.set_last_training(kind.as_str(), decision.decided_at);
+        }
+        decisions.push(ModelDecision {
+            decision_id: id,
+            ..decision
+        });
+        entries.push(entry);
+    }
+    Ok(TrainResult {
+        entries,
+        decisions,
+        rows,
+        accounts,
+        data_start,
+        data_end,
+        snapshot_seconds,
+    })
+}
+
+/// The protobuf form of a decision.
+pub(crate) fn decision_out(d: &ModelDecision) -> pb::ModelDecision {
+    let cmp: Option<Comparison> = serde_json::from_str(&d.detail).ok().flatten();
+    let (from, to, rows, positives) =
+        cmp.as_ref()
+            .map_or((String::new(), String::new(), 0, 0), |c| {
+                (
+                    format_day(c.window_from),
+                    format_day(c.window_to),
+                    c.rows as u64,
+                    c.positives as u64,
+                )
+            });
+    pb::ModelDecision {
+        decision_id: d.decision_id,
+        decided_at: pulse_core::time::format_ts(d.decided_at),
+        kind: d.kind.clone(),
+        trigger: d.trigger.clone(),
+        challenger_version: d.challenger_version.clone(),
+        champion_version: d.champion_version.clone().unwrap_or_default(),
+        outcome: d.outcome.clone(),
+        reason: d.reason.clone(),
+        champion_pr_auc: d.champion_pr_auc,
+        challenger_pr_auc: d.challenger_pr_auc,
+        champion_ece: d.champion_ece,
+        challenger_ece: d.challenger_ece,
+        window_from: from,
+        window_to: to,
+        window_rows: rows,
+        window_positives: positives,
+    }
+}
+
+/// Whether a scheduled run is due: the store has accounts and its latest
+/// decision (of any trigger) is older than `every`, or there is none.
+async fn retraining_due(store: &Store, every: Duration) -> Result<bool, pulse_store::StoreError> {
+    let accounts = store
+        .table_counts()
+        .await?
+        .iter()
+        .find(|(t, _)| *t == "accounts")
+        .map_or(0, |c| c.1);
+    if accounts == 0 {
+        return Ok(false);
+    }
+    let latest = store.decisions(None, 1).await?;
+    Ok(latest
+        .first()
+        .is_none_or(|d| now_ts() - d.decided_at >= every.as_secs() as i64))
+}
+
+/// Whether a drift check is due: none stored, or the latest older than `every`.
+async fn drift_due(store: &Store, every: Duration) -> Result<bool, pulse_store::StoreError> {
+    let latest = store.drift_checks(1).await?;
+    Ok(latest
+        .first()
+        .is_none_or(|c| now_ts() - c.checked_at >= every.as_secs() as i64))
+}
+
+/// Whether a drift-triggered run happened in the last week.
+async fn drift_run_recent(store: &Store) -> Result<bool, pulse_store::StoreError> {
+    let week = 7 * 86_400;
+    Ok(store
+        .decisions(None, 50)
+        .await?
+        .iter()
+        .any(|d| d.trigger == "drift" && now_ts() - d.decided_at < week))
+}
+
+/// The model-operations schedule of `serve`:
+/// - every `retrain_every` (counted from the latest recorded decision, so a
+///   restart does not retrain early) a training job of both kinds whose
+///   challengers face the champions;
+/// - every `drift_every` a drift check, and on critical drift a training
+///   job (`trigger = drift`, at most one a week).
+///
+/// A failed or refused start is retried after its cadence or six hours,
+/// whichever is sooner.
+pub(crate) fn spawn_schedule(
+    svc: crate::models::ModelSvc,
+    scoring: Arc<crate::serving::Scoring>,
+    settings: ModelOpsSettings,
+    config: TrainConfig,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let shortest = [settings.retrain_every, settings.drift_every]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(Duration::from_secs(3600));
+        let check = (shortest / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        // While the scoring population is loading, look again soon.
+        let soon = check.min(Duration::from_secs(5));
+        let mut wait = Duration::ZERO;
+        let mut last_training: Option<Instant> = None;
+        let mut last_drift: Option<Instant> = None;
+        let both = || vec![ModelKind::Churn, ModelKind::Expansion];
+        let start = |trigger: &'static str| match svc.start_account_training(
+            config.clone(),
+            both(),
+            false,
+            trigger,
+        ) {
+            Ok(job) => tracing::info!(%job, trigger, "retraining started"),
+            Err(e) => tracing::warn!(error = %e, trigger, "retraining not started"),
+        };
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = check;
+            if let Some(every) = settings.retrain_every {
+                let retry = every.min(Duration::from_secs(6 * 3600));
+                if last_training.is_none_or(|t| t.elapsed() >= retry) {
+                    match retraining_due(&svc.store, every).await {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            last_training = Some(Instant::now());
+                            start("scheduled");
+                        }
+                        Err(e) => tracing::error!(error = %e, "checking whether retraining is due"),
+                    }
+                }
+            }
+            let Some(every) = settings.drift_every else {
+                continue;
+            };
+            let retry = every.min(Duration::from_secs(6 * 3600));
+            if scoring.current().is_none_or(|s| s.scored.is_none()) {
+                wait = soon;
+                continue;
+            }
+            if last_drift.is_some_and(|t| t.elapsed() < retry) {
+                continue;
+            }
+            match drift_due(&svc.store, every).await {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "checking whether a drift check is due");
+                    continue;
+                }
+            }
+            last_drift = Some(Instant::now());
+            match check_drift(&svc.store, &scoring, &settings, Some(&svc.metrics)).await {
+                Ok((report, _)) => {
+                    if report.level == pulse_models::drift::DriftLevel::Critical
+                        && settings.retrain_on_critical_drift
+                    {
+                        match drift_run_recent(&svc.store).await {
+                            Ok(false) => start("drift"),
+                            Ok(true) => tracing::info!(
+                                "critical drift, but a drift-triggered run happened this week"
+                            ),
+                            Err(e) => tracing::error!(error = %e, "reading recent decisions"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled drift check"),
+            }
+        }
+    })
+}
+
+/// Checks the drift of the churn model in service: its training reference
+/// against the scoring population in memory and the latest closed label
+/// window; stores the check and updates the drift gauges.
+pub async fn check_drift(
+    store: &Store,
+    scoring: &crate::serving::Scoring,
+    settings: &ModelOpsSettings,
+    metrics: Option<&Metrics>,
+) -> Result<(DriftReport, i64), ServerError> {
+    let serving = scoring.require()?;
+    let Some(scored) = serving.scored.clone() else {
+        return Err(ServerError::Unavailable(
+            "the scoring population is still loading; try again in a moment".into(),
+        ));
+    };
+    let version = serving.engine.churn_version().to_string();
+    let Some(profile) = store.model_profile(&version).await? else {
+        return Err(ServerError::FailedPrecondition(format!(
+            "no training profile for {version}: it was trained before drift tracking; retrain (pulse train or ModelService.Train) to get one"
+        )));
+    };
+    let reference: DriftReference = serde_json::from_str(&profile).map_err(|e| {
+        ServerError::Registry(RegistryError::Storage(format!(
+            "the drift reference of {version} does not parse: {e}"
+        )))
+    })?;
+    let histories = store.load_histories(None).await?;
+    let horizon = i32::try_from(scoring.settings().horizon_days).unwrap_or(90);
+    let (warn, critical) = (settings.drift_warn, settings.drift_critical);
+    let report = tokio::task::spawn_blocking(move || {
+        let today = pulse_core::time::day_of_ts(now_ts());
+        let label = recent_label_rate(&histories, reference.kind, today, horizon, REFERENCE_WEEKS)
+            .map(|r| r.0);
+        let predictions: Vec<f64> = scored.scores.iter().map(|s| s.churn_probability).collect();
+        drift_report(
+            &reference,
+            scored.population.as_of,
+            scored.population.rows.view(),
+            &predictions,
+            label,
+            warn,
+            critical,
+        )
+    })
+    .await
+    .map_err(|e| ServerError::Registry(RegistryError::Storage(format!("drift task failed: {e}"))))?
+    .map_err(|e| ServerError::FailedPrecondition(e.to_string()))?;
+    let check = pulse_store::DriftCheck {
+        check_id: 0,
+        checked_at: now_ts(),
+        as_of: report.as_of,
+        kind: report.kind.as_str().to_string(),
+        model_version: version,
+        level: report.level.as_str().to_string(),
+        max_psi: report.max_psi,
+        report: serde_json::to_string(&report).unwrap_or_else(|_| "null".into()),
+    };
+    let id = store.save_drift_check(&check).await?;
+    if let Some(m) = metrics {
+        drift_gauges(m, &report, check.checked_at);
+    }
+    tracing::info!(summary = %report.summary(), "drift checked");
+    Ok((report, id))
+}
+
+fn quantity_out(q: &pulse_training::QuantityDrift) -> pb::QuantityDrift {
+    pb::QuantityDrift {
+        name: q.name.clone(),
+        psi: q.psi,
+        level: q.level.as_str().to_string(),
+        bins: q
+            .bins
+            .iter()
+            .map(|b| pb::DriftBin {
+                label: b.label.clone(),
+                reference: b.reference,
+                current: b.current,
+            })
+            .collect(),
+    }
+}
+
+/// The protobuf form of a drift check: the `top` features by PSI (0: those
+/// at warn or above, at least 5).
+pub(crate) fn drift_out(
+    r: &DriftReport,
+    c: &pulse_store::DriftCheck,
+    top: usize,
+) -> pb::DriftReport {
+    let n = if top > 0 {
+        top
+    } else {
+        r.features
+            .iter()
+            .filter(|f| f.level != pulse_models::drift::DriftLevel::None)
+            .count()
+            .max(5)
+    };
+    pb::DriftReport {
+        check_id: c.check_id,
+        checked_at: pulse_core::time::format_ts(c.checked_at),
+        as_of: format_day(r.as_of),
+        kind: r.kind.as_str().to_string(),
+        model_version: c.model_version.clone(),
+        level: r.level.as_str().to_string(),
+        max_psi: r.max_psi,
+        warn: r.warn,
+        critical: r.critical,
+        reference_from: format_day(r.reference_from),
+        reference_to: format_day(r.reference_to),
+        current_rows: r.current_rows as u64,
+        features: r.features.iter().take(n).map(quantity_out).collect(),
+        n_features: r.features.len() as u32,
+        prediction: Some(quantity_out(&r.prediction)),
+        label_rate: r.label_rate.as_ref().map(quantity_out),
+        summary: r.summary(),
+    }
+}
+
+/// How the stored runs of the last `runs` as-of days turned out (the newest
+/// run of each day), newest first, from the outcomes stored since; ranked
+/// by churn probability, `top_k` accounts per list.
+pub async fn realised_performance(
+    store: &Store,
+    horizon_days: i32,
+    runs: u32,
+    top_k: usize,
+) -> Result<Vec<pulse_training::RunPerformance>, ServerError> {
+    let mut seen = std::collections::HashSet::new();
+    let picked: Vec<pulse_store::ScoreRunInfo> = store
+        .score_runs(runs.saturating_mul(8).max(runs))
+        .await?
+        .into_iter()
+        .filter(|r| seen.insert(r.as_of))
+        .take(runs as usize)
+        .collect();
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut scores = Vec::with_capacity(picked.len());
+    for r in &picked {
+        scores.push(store.run_scores(r.run_id).await?);
+    }
+    let histories = store.load_histories(None).await?;
+    let now = now_ts();
+    tokio::task::spawn_blocking(move || {
+        use pulse_core::SubscriptionKind;
+        let facts: std::collections::HashMap<&str, (&str, Vec<i64>)> = histories
+            .iter()
+            .map(|h| {
+                let churns = h
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.kind == SubscriptionKind::Churn)
+                    .map(|s| s.occurred_at)
+                    .collect();
+                (h.account.id.as_str(), (h.account.segment.as_str(), churns))
+            })
+            .collect();
+        let today = pulse_core::time::day_of_ts(now);
+        picked
+            .iter()
+            .zip(&scores)
+            .map(|(run, stored)| {
+                let from = pulse_features::end_of_day(run.as_of);
+                let to = pulse_features::end_of_day(run.as_of + horizon_days).min(now);
+                let rows: Vec<pulse_training::RealisedRow> = stored
+                    .iter()
+                    .map(|s| {
+                        let (segment, churns) = facts
+                            .get(s.account_id.as_str())
+                            .map_or(("unknown", &[][..]), |f| (f.0, f.1.as_slice()));
+                        pulse_training::RealisedRow {
+                            churn_probability: s.churn_probability,
+                            segment: segment.to_string(),
+                            churned: churns.iter().any(|&t| t > from && t <= to),
+                        }
+                    })
+                    .collect();
+                pulse_training::run_performance(
+                    run.run_id,
+                    run.as_of,
+                    horizon_days,
+                    today,
+                    &rows,
+                    top_k,
+                )
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        ServerError::Registry(RegistryError::Storage(format!(
+            "performance task failed: {e}"
+        )))
+    })
+}
+
+fn group_out(g: &pulse_training::CalibrationGroup) -> pb::CalibrationGroup {
+    pb::CalibrationGroup {
+        name: g.name.clone(),
+        n: g.n as u64,
+        churned: g.churned as u64,
+        mean_predicted: g.mean_predicted,
+        observed_rate: g.observed_rate,
+        roc_auc: g.roc_auc,
+    }
+}
+
+/// The protobuf form of a run's realised performance.
+pub(crate) fn performance_out(
+    p: &pulse_training::RunPerformance,
+    today: pulse_core::time::Day,
+) -> pb::RunPerformance {
+    pb::RunPerformance {
+        run_id: p.run_id,
+        as_of: format_day(p.as_of),
+        observed_through: format_day(p.observed_through),
+        window_closed: p.window_closed,
+        accounts: p.n as u64,
+        churned: p.churned as u64,
+        base_rate: p.base_rate,
+        top_k: p.top_k as u64,
+        top_k_churned: p.top_k_churned as u64,
+        top_k_lift: p.top_k_lift,
+        roc_auc: p.roc_auc,
+        pr_auc: p.pr_auc,
+        ece: p.ece,
+        mean_predicted: p.mean_predicted,
+        deciles: p.deciles.iter().map(group_out).collect(),
+        segments: p.segments.iter().map(group_out).collect(),
+        summary: p.sentence(today),
+    }
+}
+
+/// Sets the gauges that outlive a restart from the store: the last training
+/// time of each kind (its latest decision) and the latest drift check.
+pub(crate) async fn restore_gauges(store: &Store, metrics: &Metrics) -> Result<(), ServerError> {
+    for kind in [ModelKind::Churn, ModelKind::Expansion] {
+        if let Some(d) = store.decisions(Some(kind.as_str()), 1).await?.first() {
+            metrics.set_last_training(kind.as_str(), d.decided_at);
+        }
+    }
+    if let Some(c) = store.drift_checks(1).await?.first()
+        && let Ok(report) = serde_json::from_str::<DriftReport>(&c.report)
+    {
+        drift_gauges(metrics, &report, c.checked_at);
+    }
+    Ok(())
+}
+
+/// The drift gauges of a check.
+fn drift_gauges(metrics: &Metrics, report: &DriftReport, checked_at: i64) {
+    let mut psi: Vec<(String, f64)> = report
+        .features
+        .iter()
+        .map(|f| (format!("feature:{}", f.name), f.psi))
+        .collect();
+    psi.push(("prediction".into(), report.prediction.psi));
+    if let Some(l) = &report.label_rate {
+        psi.push(("label_rate".into(), l.psi));
+    }
+    metrics.set_drift(
+        report.kind.as_str(),
+        &psi,
+        report.level.as_number(),
+        checked_at,
+    );
+}
