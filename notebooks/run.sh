@@ -56,6 +56,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The notebooks read one set of models from start to end: no retraining run
+# started by the server's drift check (the synthetic history drifts as it
+# fills in), and no metrics port that could clash with a running demo.
+cat >"$work/pulse.toml" <<'TOML'
+[model_ops]
+retrain_on_critical_drift = false
+retrain_every_days = 0
+[metrics]
+enabled = false
+TOML
+export PULSE_CONFIG="$work/pulse.toml"
+
 echo "== synthetic base ($ACCOUNTS accounts x $MONTHS months), models, scoring runs, lists" >&2
 "$PULSE" --data-dir "$work/data" demo --accounts "$ACCOUNTS" --months "$MONTHS" --no-serve \
     >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log" >&2; exit 1; }
