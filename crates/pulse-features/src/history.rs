@@ -17,6 +17,92 @@ use pulse_core::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Whole record sets in memory (a generated base, a test fixture), to be
+/// grouped into histories by [`histories_from_records`].
+#[derive(Debug, Clone, Copy)]
+pub struct Records<'a> {
+    pub accounts: &'a [Account],
+    pub contacts: &'a [Contact],
+    pub interactions: &'a [Interaction],
+    pub usage: &'a [Usage],
+    pub subscriptions: &'a [SubscriptionEvent],
+    pub surveys: &'a [SurveyResponse],
+    pub operational: &'a [OperationalEvent],
+}
+
+/// One sorted history per account, in the accounts' order. Records of an
+/// account not in `accounts` are skipped (the store's loader refuses them
+/// at ingest; this is for in-memory sets).
+pub fn histories_from_records(r: Records<'_>) -> Vec<AccountHistory> {
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut hs: Vec<AccountHistory> = Vec::with_capacity(r.accounts.len());
+    for a in r.accounts {
+        at.insert(&a.id, hs.len());
+        hs.push(AccountHistory::new(a.clone()));
+    }
+    fn push<'a, T: 'a, F>(
+        at: &std::collections::HashMap<&str, usize>,
+        hs: &mut [AccountHistory],
+        rows: &'a [T],
+        id: impl Fn(&'a T) -> &'a str,
+        add: F,
+    ) where
+        F: Fn(&mut AccountHistory, &'a T),
+    {
+        for row in rows {
+            if let Some(&i) = at.get(id(row)) {
+                add(&mut hs[i], row);
+            }
+        }
+    }
+    push(
+        &at,
+        &mut hs,
+        r.contacts,
+        |c| &c.account_id,
+        |h, c| h.contacts.push(c.into()),
+    );
+    push(
+        &at,
+        &mut hs,
+        r.interactions,
+        |i| &i.account_id,
+        |h, i| h.interactions.push(i.into()),
+    );
+    push(
+        &at,
+        &mut hs,
+        r.usage,
+        |u| &u.account_id,
+        |h, u| h.usage.push(u.into()),
+    );
+    push(
+        &at,
+        &mut hs,
+        r.subscriptions,
+        |e| &e.account_id,
+        |h, e| h.subscriptions.push(e.into()),
+    );
+    push(
+        &at,
+        &mut hs,
+        r.surveys,
+        |s| &s.account_id,
+        |h, s| h.surveys.push(s.into()),
+    );
+    push(
+        &at,
+        &mut hs,
+        r.operational,
+        |e| &e.account_id,
+        |h, e| h.operational.push(e.into()),
+    );
+    for h in &mut hs {
+        h.sort();
+    }
+    hs
+}
+
 /// Everything known about one account, each list sorted by its time (call
 /// [`AccountHistory::sort`] after filling it).
 ///

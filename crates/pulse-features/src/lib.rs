@@ -46,8 +46,8 @@ mod tests;
 pub use compute::{NEGATIVE_SENTIMENT_BELOW, compute, compute_matrix};
 pub use defs::{Family, FeatureDef, feature_index, features, markdown_table, n_features};
 pub use history::{
-    AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, SubscriptionFact,
-    SurveyFact, UsageFact,
+    AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, Records,
+    SubscriptionFact, SurveyFact, UsageFact, histories_from_records,
 };
 pub use labels::{
     DEFAULT_EXPANSION_THRESHOLD_PCT, Snapshots, churn_label, end_of_day, expansion_label, snapshots,

@@ -2,13 +2,8 @@
 //! memory): censoring of person-periods, a monotone curve, held-out
 //! calibration per horizon, a serde round trip.
 
-use std::collections::HashMap;
-
 use pulse_core::time::{Day, parse_day};
-use pulse_features::{
-    AccountHistory, ContactFact, InteractionFact, OperationalFact, SubscriptionFact, SurveyFact,
-    UsageFact, churn_label, compute_matrix, end_of_day,
-};
+use pulse_features::{AccountHistory, churn_label, compute_matrix, end_of_day};
 use pulse_models::GbtParams;
 use pulse_synth::{SynthConfig, generate};
 
@@ -20,43 +15,15 @@ use crate::{
 fn base(accounts: usize, months: u32) -> (Vec<AccountHistory>, Day) {
     let end = parse_day("end", "2026-06-30").unwrap();
     let b = generate(&SynthConfig::new(accounts, months, 42, end));
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut hs: Vec<AccountHistory> = Vec::new();
-    for a in &b.accounts {
-        at.insert(&a.id, hs.len());
-        hs.push(AccountHistory::new(a.clone()));
-    }
-    for c in &b.contacts {
-        hs[at[c.account_id.as_str()]]
-            .contacts
-            .push(ContactFact::from(c));
-    }
-    for i in &b.interactions {
-        hs[at[i.account_id.as_str()]]
-            .interactions
-            .push(InteractionFact::from(i));
-    }
-    for u in &b.usage {
-        hs[at[u.account_id.as_str()]].usage.push(UsageFact::from(u));
-    }
-    for e in &b.subscriptions {
-        hs[at[e.account_id.as_str()]]
-            .subscriptions
-            .push(SubscriptionFact::from(e));
-    }
-    for s in &b.surveys {
-        hs[at[s.account_id.as_str()]]
-            .surveys
-            .push(SurveyFact::from(s));
-    }
-    for e in &b.operational {
-        hs[at[e.account_id.as_str()]]
-            .operational
-            .push(OperationalFact::from(e));
-    }
-    for h in &mut hs {
-        h.sort();
-    }
+    let hs = pulse_features::histories_from_records(pulse_features::Records {
+        accounts: &b.accounts,
+        contacts: &b.contacts,
+        interactions: &b.interactions,
+        usage: &b.usage,
+        subscriptions: &b.subscriptions,
+        surveys: &b.surveys,
+        operational: &b.operational,
+    });
     (hs, end)
 }
 

@@ -24,17 +24,12 @@
 //! --out DIR [--churn-dir DIR] [--repeats N]`: N fits of the GBT with seeds 0..N (row and
 //! column sampling), each timed, calibrated and scored.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::Array2;
 use pulse_core::time::parse_day;
-use pulse_features::{
-    AccountHistory, ContactFact, InteractionFact, OperationalFact, SubscriptionFact, SurveyFact,
-    UsageFact,
-};
 use pulse_models::{
     CalibratedModel, Dataset, EncoderOptions, GbtValidParams, LabelSpec, Metrics, Model, ModelKind,
     Split, SplitIndices, Table, TableEncoder, TopK, roc_auc,
@@ -287,41 +282,15 @@ fn churn_table(
 fn synthetic(cfg: &TrainConfig) -> Result<Prepared, BoxError> {
     let end = parse_day("end", "2026-06-30")?;
     let b = generate(&SynthConfig::new(2000, 24, 42, end));
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut hs: Vec<AccountHistory> = Vec::new();
-    for a in &b.accounts {
-        at.insert(&a.id, hs.len());
-        hs.push(AccountHistory::new(a.clone()));
-    }
-    for c in &b.contacts {
-        hs[at[c.account_id.as_str()]]
-            .contacts
-            .push(ContactFact::from(c));
-    }
-    for i in &b.interactions {
-        hs[at[i.account_id.as_str()]]
-            .interactions
-            .push(InteractionFact::from(i));
-    }
-    for u in &b.usage {
-        hs[at[u.account_id.as_str()]].usage.push(UsageFact::from(u));
-    }
-    for e in &b.subscriptions {
-        hs[at[e.account_id.as_str()]]
-            .subscriptions
-            .push(SubscriptionFact::from(e));
-    }
-    for s in &b.surveys {
-        hs[at[s.account_id.as_str()]]
-            .surveys
-            .push(SurveyFact::from(s));
-    }
-    for e in &b.operational {
-        hs[at[e.account_id.as_str()]]
-            .operational
-            .push(OperationalFact::from(e));
-    }
-    hs.iter_mut().for_each(|h| h.sort());
+    let hs = pulse_features::histories_from_records(pulse_features::Records {
+        accounts: &b.accounts,
+        contacts: &b.contacts,
+        interactions: &b.interactions,
+        usage: &b.usage,
+        subscriptions: &b.subscriptions,
+        surveys: &b.surveys,
+        operational: &b.operational,
+    });
     let data = TrainingData::build(&hs, None, cfg)?;
     let ds = data.dataset(ModelKind::Churn)?;
     let (split, cutoff) = data.backtest_split(cfg);

@@ -5,14 +5,9 @@
 //!
 //! Run: `cargo run --release -p pulse-training --example synth_backtest -- [accounts] [months] [--no-ablation]`
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use pulse_core::time::parse_day;
-use pulse_features::{
-    AccountHistory, ContactFact, InteractionFact, OperationalFact, SubscriptionFact, SurveyFact,
-    UsageFact,
-};
 use pulse_models::ModelKind;
 use pulse_synth::{SynthConfig, generate};
 use pulse_training::{TrainConfig, train_models};
@@ -24,41 +19,15 @@ fn main() {
     let t = Instant::now();
     let end = parse_day("end", "2026-06-30").unwrap();
     let b = generate(&SynthConfig::new(accounts, months, 42, end));
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut hs: Vec<AccountHistory> = Vec::new();
-    for a in &b.accounts {
-        at.insert(&a.id, hs.len());
-        hs.push(AccountHistory::new(a.clone()));
-    }
-    for c in &b.contacts {
-        hs[at[c.account_id.as_str()]]
-            .contacts
-            .push(ContactFact::from(c));
-    }
-    for i in &b.interactions {
-        hs[at[i.account_id.as_str()]]
-            .interactions
-            .push(InteractionFact::from(i));
-    }
-    for u in &b.usage {
-        hs[at[u.account_id.as_str()]].usage.push(UsageFact::from(u));
-    }
-    for e in &b.subscriptions {
-        hs[at[e.account_id.as_str()]]
-            .subscriptions
-            .push(SubscriptionFact::from(e));
-    }
-    for s in &b.surveys {
-        hs[at[s.account_id.as_str()]]
-            .surveys
-            .push(SurveyFact::from(s));
-    }
-    for e in &b.operational {
-        hs[at[e.account_id.as_str()]]
-            .operational
-            .push(OperationalFact::from(e));
-    }
-    hs.iter_mut().for_each(|h| h.sort());
+    let hs = pulse_features::histories_from_records(pulse_features::Records {
+        accounts: &b.accounts,
+        contacts: &b.contacts,
+        interactions: &b.interactions,
+        usage: &b.usage,
+        subscriptions: &b.subscriptions,
+        surveys: &b.surveys,
+        operational: &b.operational,
+    });
     println!(
         "generated {accounts} accounts x {months} months in {:.1}s",
         t.elapsed().as_secs_f64()

@@ -2,13 +2,8 @@
 //! beats the rule-based scorecard, cards are complete, the leakage gate
 //! stops a run, and the tabular path trains and refuses leaky columns.
 
-use std::collections::HashMap;
-
 use pulse_core::time::parse_day;
-use pulse_features::{
-    AccountHistory, ContactFact, InteractionFact, OperationalFact, SubscriptionFact, SurveyFact,
-    UsageFact,
-};
+use pulse_features::{AccountHistory, Records, histories_from_records};
 use pulse_models::{GbtParams, LabelSpec, ModelArtifact, ModelKind, Table};
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
@@ -20,44 +15,15 @@ use crate::{
 /// Histories straight from generated rows (the store's `load_histories` gives
 /// the same; its own test checks that).
 fn histories(b: &SynthBase) -> Vec<AccountHistory> {
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut hs: Vec<AccountHistory> = Vec::new();
-    for a in &b.accounts {
-        at.insert(&a.id, hs.len());
-        hs.push(AccountHistory::new(a.clone()));
-    }
-    for c in &b.contacts {
-        hs[at[c.account_id.as_str()]]
-            .contacts
-            .push(ContactFact::from(c));
-    }
-    for i in &b.interactions {
-        hs[at[i.account_id.as_str()]]
-            .interactions
-            .push(InteractionFact::from(i));
-    }
-    for u in &b.usage {
-        hs[at[u.account_id.as_str()]].usage.push(UsageFact::from(u));
-    }
-    for e in &b.subscriptions {
-        hs[at[e.account_id.as_str()]]
-            .subscriptions
-            .push(SubscriptionFact::from(e));
-    }
-    for s in &b.surveys {
-        hs[at[s.account_id.as_str()]]
-            .surveys
-            .push(SurveyFact::from(s));
-    }
-    for e in &b.operational {
-        hs[at[e.account_id.as_str()]]
-            .operational
-            .push(OperationalFact::from(e));
-    }
-    for h in &mut hs {
-        h.sort();
-    }
-    hs
+    histories_from_records(Records {
+        accounts: &b.accounts,
+        contacts: &b.contacts,
+        interactions: &b.interactions,
+        usage: &b.usage,
+        subscriptions: &b.subscriptions,
+        surveys: &b.surveys,
+        operational: &b.operational,
+    })
 }
 
 fn base(accounts: usize, months: u32) -> Vec<AccountHistory> {
