@@ -225,18 +225,20 @@ pub fn render(d: &ReportData) -> String {
     // KPIs (all segments) per month.
     h.push_str("<h3>Support and survey KPIs (all segments)</h3><table id=\"kpis\"><tr><th>month</th><th>interactions</th><th>FCR</th><th>escalation rate</th><th>first response (h, median)</th><th>CSAT</th><th>NPS</th></tr>");
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
-    for k in d.kpis.iter().filter(|k| k.segment == "all") {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&k.month),
+    // The figures of one KPI row, from the interaction count on.
+    let figures = |k: &crate::views::KpiMonth| -> String {
+        format!(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             k.interactions,
             opt(k.fcr, &pct),
             opt(k.escalation_rate, &pct),
             opt(k.first_response_hours, &|v| format!("{v:.1}")),
             opt(k.csat, &|v| format!("{v:.2}")),
             opt(k.nps, &|v| format!("{v:.0}"))
-        );
+        )
+    };
+    for k in d.kpis.iter().filter(|k| k.segment == "all") {
+        let _ = write!(h, "<tr><td>{}</td>{}</tr>", esc(&k.month), figures(k));
     }
     h.push_str("</table>");
     // The last three months per segment.
@@ -251,15 +253,10 @@ pub fn render(d: &ReportData) -> String {
     {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td>{}</tr>",
             esc(&k.month),
             esc(&k.segment),
-            k.interactions,
-            opt(k.fcr, &pct),
-            opt(k.escalation_rate, &pct),
-            opt(k.first_response_hours, &|v| format!("{v:.1}")),
-            opt(k.csat, &|v| format!("{v:.2}")),
-            opt(k.nps, &|v| format!("{v:.0}"))
+            figures(k)
         );
     }
     h.push_str("</table>");
