@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use pulse_core::FieldError;
-use pulse_core::time::{Day, day_of_ts, format_day, parse_day};
+use pulse_core::time::{Day, format_day, parse_day};
 use pulse_features::AccountHistory;
 use pulse_forecast::{
     AccountOutlook, Assumptions, Forecast, ForecastError, GroupBy, MonteCarlo, actuals,
@@ -23,7 +23,6 @@ use tonic::{Request, Response, Status};
 
 use crate::error::ServerError;
 use crate::registry::ModelRegistry;
-use crate::serving::now_ts;
 
 /// The default horizon: a quarter.
 pub const DEFAULT_HORIZON_DAYS: i32 = 91;
@@ -94,8 +93,9 @@ pub async fn run(
     expansion_horizon_days: i32,
     threads: usize,
     q: &ForecastQuery,
+    today: Day,
 ) -> Result<ForecastResult, ServerError> {
-    let (horizon, as_of, group_by) = parse_query(q, day_of_ts(now_ts()))?;
+    let (horizon, as_of, group_by) = parse_query(q, today)?;
     let histories = store
         .load_histories(Some(pulse_features::end_of_day(as_of)))
         .await?;
@@ -267,6 +267,7 @@ pub(crate) struct ForecastSvc {
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) expansion_horizon_days: i32,
     pub(crate) threads: usize,
+    pub(crate) clock: pulse_core::Clock,
 }
 
 #[tonic::async_trait]
@@ -289,6 +290,7 @@ impl ForecastService for ForecastSvc {
             self.expansion_horizon_days,
             self.threads,
             &q,
+            self.clock.today(),
         )
         .await?;
         Ok(Response::new(response_out(&out)))

@@ -92,9 +92,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State with the default training and scoring settings.
-    pub fn new(store: Store, registry: Arc<dyn ModelRegistry>) -> Self {
-        Self::with_scoring(store, registry, ScoringSettings::default())
+    /// State with the default training and scoring settings, reading
+    /// "today" from `clock`.
+    pub fn new(store: Store, registry: Arc<dyn ModelRegistry>, clock: pulse_core::Clock) -> Self {
+        let settings = ScoringSettings::new(pulse_scoring::ScoringConfig::default(), 90, clock);
+        Self::with_scoring(store, registry, settings)
     }
 
     /// State with the given scoring settings.
@@ -118,6 +120,11 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             model_ops: ModelOpsSettings::default(),
         }
+    }
+
+    /// The application's one clock (set with the scoring settings).
+    pub fn clock(&self) -> &pulse_core::Clock {
+        self.scoring.clock()
     }
 
     /// Updates the gauges read from live state (the models in service), for
@@ -227,6 +234,7 @@ pub async fn serve(
         store: state.store.clone(),
         config: state.lists.clone(),
         threads,
+        clock: state.clock().clone(),
     });
     let schedule = state.lists.schedule.then(|| {
         lists::spawn_schedule(
@@ -234,6 +242,7 @@ pub async fn serve(
             state.lists.clone(),
             state.scoring.settings().refresh_every,
             threads,
+            state.clock().clone(),
         )
     });
 
@@ -242,6 +251,7 @@ pub async fn serve(
         registry: state.registry.clone(),
         expansion_horizon_days: state.scoring.settings().horizon_days as i32,
         threads,
+        clock: state.clock().clone(),
     });
 
     let report_svc = ReportServiceServer::new(report::ReportSvc {
@@ -250,6 +260,7 @@ pub async fn serve(
         lists: state.lists.clone(),
         expansion_horizon_days: state.scoring.settings().horizon_days as i32,
         threads,
+        clock: state.clock().clone(),
     })
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
 

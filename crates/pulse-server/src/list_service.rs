@@ -21,6 +21,7 @@ pub(crate) struct ListSvc {
     pub(crate) store: Store,
     pub(crate) config: ListConfig,
     pub(crate) threads: usize,
+    pub(crate) clock: pulse_core::Clock,
 }
 
 pub(crate) fn run_out(l: &StoredLists) -> pb::ListRun {
@@ -177,7 +178,7 @@ impl ListService for ListSvc {
         request: Request<pb::GenerateListsRequest>,
     ) -> Result<Response<pb::ListRun>, Status> {
         let r = request.into_inner();
-        let week = lists::week_or_current("week", &r.week)?;
+        let week = lists::week_or_current("week", &r.week, self.clock.today())?;
         let saved = lists::generate(
             &self.store,
             &self.config,
@@ -185,6 +186,7 @@ impl ListService for ListSvc {
             ListWrite::Replace,
             "manual",
             self.threads,
+            &self.clock,
         )
         .await?
         .ok_or_else(|| Status::internal("internal error"))?;
@@ -259,6 +261,7 @@ impl ListService for ListSvc {
                 outcome: r.outcome,
                 note: r.note,
             },
+            self.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::RecordOutreachResponse { id, updated }))
@@ -270,8 +273,14 @@ impl ListService for ListSvc {
         request: Request<pb::OutreachReportRequest>,
     ) -> Result<Response<pb::OutreachReport>, Status> {
         let r = request.into_inner();
-        let (weeks, plays) =
-            lists::outreach_report(&self.store, &self.config, &r.from_week, &r.to_week).await?;
+        let (weeks, plays) = lists::outreach_report(
+            &self.store,
+            &self.config,
+            &r.from_week,
+            &r.to_week,
+            self.clock.now(),
+        )
+        .await?;
         Ok(Response::new(pb::OutreachReport {
             weeks,
             plays: plays

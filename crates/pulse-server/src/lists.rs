@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use pulse_core::time::{Day, Ts, day_of_ts, format_day, ts_of_day};
-use pulse_core::{FieldError, Outreach, OutreachOutcome, Record};
+use pulse_core::{Clock, FieldError, Outreach, OutreachOutcome, Record};
 use pulse_lists::{
     Candidate, ExpansionRow, LastContact, ListConfig, MoverRow, PlayReport, Portfolio, Previous,
     ReportAccount, ReportWeek, RiskRow, RiskSummary, Week,
@@ -17,7 +17,6 @@ use pulse_store::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun, St
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
-use crate::serving::now_ts;
 
 /// What the run row's `params` JSON holds: the settings the lists were made
 /// with and what they add up to.
@@ -85,6 +84,7 @@ pub async fn candidates(
     cfg: &ListConfig,
     week: &Week,
     threads: usize,
+    now: Ts,
 ) -> Result<(pulse_store::ScoreRunInfo, Vec<Candidate>), ServerError> {
     let Some(run) = store.score_run_between(week.start, week.end()).await? else {
         return Err(ServerError::FailedPrecondition(format!(
@@ -112,7 +112,7 @@ pub async fn candidates(
             );
         }
     }
-    let as_of_ts = pulse_features::end_of_day(run.as_of).min(now_ts().max(ts_of_day(run.as_of)));
+    let as_of_ts = pulse_features::end_of_day(run.as_of).min(now.max(ts_of_day(run.as_of)));
     let contact_from = as_of_ts - i64::from(cfg.contacted_days.max(cfg.hold_back_days)) * 86_400;
     let mut last_contact: HashMap<String, LastContact> = HashMap::new();
     for o in store
@@ -198,8 +198,9 @@ pub async fn generate(
     mode: ListWrite,
     trigger: &str,
     threads: usize,
+    clock: &Clock,
 ) -> Result<Option<StoredLists>, ServerError> {
-    let (score_run, cands) = candidates(store, cfg, week, threads).await?;
+    let (score_run, cands) = candidates(store, cfg, week, threads, clock.now()).await?;
     let cfg2 = cfg.clone();
     let as_of = score_run.as_of;
     let lists = tokio::task::spawn_blocking(move || pulse_lists::generate(&cands, &cfg2, as_of))
@@ -268,7 +269,7 @@ pub async fn generate(
         expansion_version: score_run.expansion_version.clone(),
         params: json(&params),
         trigger: trigger.to_string(),
-        created_at: now_ts(),
+        created_at: clock.now(),
     };
     let saved = store.save_list_run(&new, &rows, mode).await?;
     if let Some(run) = &saved {
@@ -285,10 +286,10 @@ pub async fn generate(
     Ok(saved.map(|run| StoredLists { run, params }))
 }
 
-/// The week a request names (`field` for the error), or the current week.
-pub fn week_or_current(field: &str, s: &str) -> Result<Week, ServerError> {
+/// The week a request names (`field` for the error), or the week of `today`.
+pub fn week_or_current(field: &str, s: &str, today: Day) -> Result<Week, ServerError> {
     if s.trim().is_empty() {
-        Ok(Week::of(day_of_ts(now_ts())))
+        Ok(Week::of(today))
     } else {
         Ok(pulse_lists::parse_week(field, s)?)
     }
@@ -456,6 +457,7 @@ pub struct OutreachInput {
 pub async fn record_outreach(
     store: &Store,
     input: OutreachInput,
+    now: Ts,
 ) -> Result<(String, bool), ServerError> {
     let required = |field: &str, v: &str| -> Result<String, ServerError> {
         let v = v.trim();
@@ -485,7 +487,6 @@ pub async fn record_outreach(
             ),
         )
     })?;
-    let now = now_ts();
     let contacted_at = if input.contacted_at.trim().is_empty() {
         now
     } else {
@@ -537,6 +538,7 @@ pub async fn outreach_report(
     cfg: &ListConfig,
     from_week: &str,
     to_week: &str,
+    now: Ts,
 ) -> Result<(Vec<String>, Vec<PlayReport>), ServerError> {
     let to = match opt(to_week) {
         Some(w) => pulse_lists::parse_week("to_week", &w)?.start,
@@ -562,7 +564,6 @@ pub async fn outreach_report(
     for (id, at) in store.churn_events().await? {
         churns.entry(id).or_default().push(at);
     }
-    let now = now_ts();
     let horizon = i64::from(cfg.outcome_days) * 86_400;
     let mut weeks = Vec::new();
     for run in runs.iter().rev() {
@@ -685,6 +686,7 @@ pub fn spawn_schedule(
     cfg: ListConfig,
     every: std::time::Duration,
     threads: usize,
+    clock: Clock,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -692,7 +694,7 @@ pub fn spawn_schedule(
         let mut waiting_for: HashSet<String> = HashSet::new();
         loop {
             tick.tick().await;
-            let now = now_ts();
+            let now = clock.now();
             let week = Week::of(day_of_ts(now));
             let Ok(due) = due_at(&cfg, week.start) else {
                 return;
@@ -708,7 +710,17 @@ pub fn spawn_schedule(
                     continue;
                 }
             }
-            match generate(&store, &cfg, &week, ListWrite::Claim, "scheduled", threads).await {
+            match generate(
+                &store,
+                &cfg,
+                &week,
+                ListWrite::Claim,
+                "scheduled",
+                threads,
+                &clock,
+            )
+            .await
+            {
                 Ok(Some(_)) | Ok(None) => {}
                 Err(ServerError::FailedPrecondition(m)) => {
                     if waiting_for.insert(week.label.clone()) {

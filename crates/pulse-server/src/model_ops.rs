@@ -27,7 +27,6 @@ use pulse_training::{
 use crate::error::ServerError;
 use crate::metrics::Metrics;
 use crate::registry::{ModelRegistry, RegistryEntry, RegistryError};
-use crate::serving::now_ts;
 
 /// The `[model_ops]` settings the server runs with.
 #[derive(Debug, Clone)]
@@ -72,6 +71,8 @@ pub struct TrainRequest {
     pub promote: bool,
     /// Train on what was known at the end of this day (`None`: all data).
     pub data_end: Option<pulse_core::time::Day>,
+    /// Stamps the models' creation and the decisions' time.
+    pub clock: pulse_core::Clock,
 }
 
 /// What a training run produced.
@@ -127,7 +128,7 @@ pub async fn train_and_decide(
     let req = request.clone();
     let (out, comparisons, references) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let created_at = pulse_core::time::format_ts(now_ts());
+        let created_at = req.clock.now_rfc3339();
         let data = TrainingData::build(&histories, req.data_end, &req.config)?;
         let snapshot_seconds = started.elapsed().as_secs_f64();
         let out = train_on(
@@ -218,7 +219,12 @@ pub async fn train_and_decide(
         };
         if let Some(profile) = reference {
             store
-                .save_model_profile(&entry.card.version, kind.as_str(), now_ts(), &profile)
+                .save_model_profile(
+                    &entry.card.version,
+                    kind.as_str(),
+                    request.clock.now(),
+                    &profile,
+                )
                 .await
                 .map_err(|e| storage("saving the drift reference", e))?;
         }
@@ -239,7 +245,7 @@ pub async fn train_and_decide(
         let challenger_m = cmp.as_ref().and_then(|c| c.challenger.as_ref());
         let decision = ModelDecision {
             decision_id: 0,
-            decided_at: now_ts(),
+            decided_at: request.clock.now(),
             kind: kind.as_str().to_string(),
             trigger: request.trigger.clone(),
             challenger_version: entry.card.version.clone(),
@@ -321,7 +327,11 @@ pub(crate) fn decision_out(d: &ModelDecision) -> pb::ModelDecision {
 
 /// Whether a scheduled run is due: the store has accounts and its latest
 /// decision (of any trigger) is older than `every`, or there is none.
-async fn retraining_due(store: &Store, every: Duration) -> Result<bool, pulse_store::StoreError> {
+async fn retraining_due(
+    store: &Store,
+    every: Duration,
+    now: i64,
+) -> Result<bool, pulse_store::StoreError> {
     let accounts = store
         .table_counts()
         .await?
@@ -334,25 +344,29 @@ async fn retraining_due(store: &Store, every: Duration) -> Result<bool, pulse_st
     let latest = store.decisions(None, 1).await?;
     Ok(latest
         .first()
-        .is_none_or(|d| now_ts() - d.decided_at >= every.as_secs() as i64))
+        .is_none_or(|d| now - d.decided_at >= every.as_secs() as i64))
 }
 
 /// Whether a drift check is due: none stored, or the latest older than `every`.
-async fn drift_due(store: &Store, every: Duration) -> Result<bool, pulse_store::StoreError> {
+async fn drift_due(
+    store: &Store,
+    every: Duration,
+    now: i64,
+) -> Result<bool, pulse_store::StoreError> {
     let latest = store.drift_checks(1).await?;
     Ok(latest
         .first()
-        .is_none_or(|c| now_ts() - c.checked_at >= every.as_secs() as i64))
+        .is_none_or(|c| now - c.checked_at >= every.as_secs() as i64))
 }
 
 /// Whether a drift-triggered run happened in the last week.
-async fn drift_run_recent(store: &Store) -> Result<bool, pulse_store::StoreError> {
+async fn drift_run_recent(store: &Store, now: i64) -> Result<bool, pulse_store::StoreError> {
     let week = 7 * 86_400;
     Ok(store
         .decisions(None, 50)
         .await?
         .iter()
-        .any(|d| d.trigger == "drift" && now_ts() - d.decided_at < week))
+        .any(|d| d.trigger == "drift" && now - d.decided_at < week))
 }
 
 /// The model-operations schedule of `serve`:
@@ -398,7 +412,7 @@ pub(crate) fn spawn_schedule(
             if let Some(every) = settings.retrain_every {
                 let retry = every.min(Duration::from_secs(6 * 3600));
                 if last_training.is_none_or(|t| t.elapsed() >= retry) {
-                    match retraining_due(&svc.store, every).await {
+                    match retraining_due(&svc.store, every, scoring.clock().now()).await {
                         Ok(false) => {}
                         Ok(true) => {
                             last_training = Some(Instant::now());
@@ -419,7 +433,7 @@ pub(crate) fn spawn_schedule(
             if last_drift.is_some_and(|t| t.elapsed() < retry) {
                 continue;
             }
-            match drift_due(&svc.store, every).await {
+            match drift_due(&svc.store, every, scoring.clock().now()).await {
                 Ok(false) => continue,
                 Ok(true) => {}
                 Err(e) => {
@@ -433,7 +447,7 @@ pub(crate) fn spawn_schedule(
                     if report.level == pulse_models::drift::DriftLevel::Critical
                         && settings.retrain_on_critical_drift
                     {
-                        match drift_run_recent(&svc.store).await {
+                        match drift_run_recent(&svc.store, scoring.clock().now()).await {
                             Ok(false) => start("drift"),
                             Ok(true) => tracing::info!(
                                 "critical drift, but a drift-triggered run happened this week"
@@ -477,8 +491,9 @@ pub async fn check_drift(
     let histories = store.load_histories(None).await?;
     let horizon = i32::try_from(scoring.settings().horizon_days).unwrap_or(90);
     let (warn, critical) = (settings.drift_warn, settings.drift_critical);
+    let now = scoring.clock().now();
     let report = tokio::task::spawn_blocking(move || {
-        let today = pulse_core::time::day_of_ts(now_ts());
+        let today = pulse_core::time::day_of_ts(now);
         let label = recent_label_rate(&histories, reference.kind, today, horizon, REFERENCE_WEEKS)
             .map(|r| r.0);
         let predictions: Vec<f64> = scored.scores.iter().map(|s| s.churn_probability).collect();
@@ -497,7 +512,7 @@ pub async fn check_drift(
     .map_err(|e| ServerError::FailedPrecondition(e.to_string()))?;
     let check = pulse_store::DriftCheck {
         check_id: 0,
-        checked_at: now_ts(),
+        checked_at: now,
         as_of: report.as_of,
         kind: report.kind.as_str().to_string(),
         model_version: version,
@@ -575,6 +590,7 @@ pub async fn realised_performance(
     horizon_days: i32,
     runs: u32,
     top_k: usize,
+    now: i64,
 ) -> Result<Vec<pulse_training::RunPerformance>, ServerError> {
     let mut seen = std::collections::HashSet::new();
     let picked: Vec<pulse_store::ScoreRunInfo> = store
@@ -592,7 +608,6 @@ pub async fn realised_performance(
         scores.push(store.run_scores(r.run_id).await?);
     }
     let histories = store.load_histories(None).await?;
-    let now = now_ts();
     tokio::task::spawn_blocking(move || {
         use pulse_core::SubscriptionKind;
         let facts: std::collections::HashMap<&str, (&str, Vec<i64>)> = histories

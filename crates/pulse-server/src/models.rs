@@ -16,10 +16,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pulse_core::FieldError;
-use pulse_core::time::format_ts;
 use pulse_models::ModelKind;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_server::ModelService;
@@ -86,12 +84,6 @@ pub(crate) struct ModelSvc {
 fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
     // A panic while holding the lock leaves plain data behind; keep serving it.
     jobs.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_ts() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Runs a blocking registry call on the blocking pool.
@@ -191,6 +183,7 @@ impl ModelSvc {
             models_changed: self.models_changed.clone(),
             rule: self.rule.clone(),
             metrics: self.metrics.clone(),
+            clock: self.scoring.clock().clone(),
         }
     }
 
@@ -219,7 +212,7 @@ impl ModelSvc {
             )));
         }
         jobs.next += 1;
-        let id = format!("train-{}-{}", now_ts(), jobs.next);
+        let id = format!("train-{}-{}", self.scoring.clock().now(), jobs.next);
         jobs.by_id.insert(
             id.clone(),
             Job {
@@ -229,7 +222,7 @@ impl ModelSvc {
                 progress: 0.0,
                 models: Vec::new(),
                 error: String::new(),
-                started_at: format_ts(now_ts()),
+                started_at: self.scoring.clock().now_rfc3339(),
                 finished_at: String::new(),
                 decisions: Vec::new(),
             },
@@ -293,6 +286,7 @@ struct JobRun {
     models_changed: tokio::sync::watch::Sender<u64>,
     rule: DecisionRule,
     metrics: Arc<Metrics>,
+    clock: pulse_core::Clock,
 }
 
 impl JobRun {
@@ -320,7 +314,7 @@ impl JobRun {
             jobs.running = None;
         }
         if let Some(j) = jobs.by_id.get_mut(&id) {
-            j.finished_at = format_ts(now_ts());
+            j.finished_at = self.clock.now_rfc3339();
             match result {
                 Ok((models, decisions)) => {
                     j.state = pb::TrainJobState::Succeeded;
@@ -362,6 +356,7 @@ impl JobRun {
             trigger: trigger.to_string(),
             promote: self.promote,
             data_end: None,
+            clock: self.clock.clone(),
         };
         let result = train_and_decide(
             &self.store,
@@ -418,7 +413,7 @@ impl JobRun {
             .await
             .map_err(|e| format!("training task failed: {e}"))?
             .map_err(|e| format!("training failed: {e}"))?;
-        let card = SentimentCard::new(&model, source, report, format_ts(now_ts()));
+        let card = SentimentCard::new(&model, source, report, self.clock.now_rfc3339());
         self.update(|j| {
             j.stage = "saving";
             j.progress = 0.95;
@@ -773,9 +768,10 @@ impl ModelService for ModelSvc {
             i32::try_from(horizon).unwrap_or(90),
             runs,
             top,
+            self.scoring.clock().now(),
         )
         .await?;
-        let today = pulse_core::time::day_of_ts(now_ts());
+        let today = self.scoring.clock().today();
         Ok(Response::new(pb::GetPerformanceResponse {
             runs: perf
                 .iter()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pulse_core::FieldError;
-use pulse_core::time::{Day, day_of_ts, format_day, parse_day};
+use pulse_core::time::{Day, format_day, parse_day};
 use pulse_forecast::{GroupBy, MonteCarlo, actuals};
 use pulse_lists::ListConfig;
 use pulse_proto::v1 as pb;
@@ -21,7 +21,6 @@ use tonic::{Request, Response, Status};
 use crate::error::ServerError;
 use crate::forecast::compute;
 use crate::registry::ModelRegistry;
-use crate::serving::now_ts;
 
 /// A rendered report.
 #[derive(Debug, Clone)]
@@ -80,9 +79,9 @@ pub async fn build(
     expansion_horizon_days: i32,
     threads: usize,
     period: &str,
-    generated_at: &str,
+    clock: &pulse_core::Clock,
 ) -> Result<Report, ServerError> {
-    let today = day_of_ts(now_ts());
+    let today = clock.today();
     let (label, start, end) = parse_period(period, today)?;
     let as_of = today.min(start - 1);
     let horizon = end - as_of;
@@ -187,7 +186,7 @@ pub async fn build(
     };
     let mut at_risk = at_risk;
     at_risk.sort_by(|a, b| b.arr_at_risk.total_cmp(&a.arr_at_risk));
-    let outreach = crate::lists::outreach_report(store, lists_cfg, "", "")
+    let outreach = crate::lists::outreach_report(store, lists_cfg, "", "", clock.now())
         .await
         .map(|(_, p)| p)
         .unwrap_or_default();
@@ -243,7 +242,7 @@ pub async fn build(
         .unwrap_or_default();
     let data = ReportData {
         period: label.clone(),
-        generated_at: generated_at.to_string(),
+        generated_at: clock.now_rfc3339(),
         forecast: main.forecast,
         nrr_by_horizon: by_h,
         past,
@@ -280,6 +279,7 @@ pub(crate) struct ReportSvc {
     pub(crate) lists: ListConfig,
     pub(crate) expansion_horizon_days: i32,
     pub(crate) threads: usize,
+    pub(crate) clock: pulse_core::Clock,
 }
 
 #[tonic::async_trait]
@@ -290,7 +290,6 @@ impl ReportService for ReportSvc {
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
         let r = request.into_inner();
-        let generated = pulse_core::time::format_ts(now_ts());
         let rep = build(
             &self.store,
             self.registry.clone(),
@@ -298,7 +297,7 @@ impl ReportService for ReportSvc {
             self.expansion_horizon_days,
             self.threads,
             &r.period,
-            &generated,
+            &self.clock,
         )
         .await?;
         Ok(Response::new(pb::GetReportResponse {

@@ -20,7 +20,7 @@ use pulse_store::{InteractionView, ScoreRunInfo, Store};
 use tonic::{Request, Response, Status};
 
 use crate::error::ServerError;
-use crate::serving::{Scoring, Serving, now_ts};
+use crate::serving::{Scoring, Serving};
 
 /// Most ids one `ScoreBatch` call may name.
 pub const MAX_SCORE_BATCH: usize = 200_000;
@@ -364,7 +364,7 @@ impl ScoringSvc {
         let reference = serving.scored.as_ref().map(|s| &s.population.reference);
         let subject = Subject {
             account_id: &fv.reference,
-            as_of: day_of_ts(now_ts()),
+            as_of: self.scoring.clock().today(),
             row: &row,
             arr: fv.arr,
             segment,
@@ -585,7 +585,7 @@ impl ScoringService for ScoringSvc {
                 what: "account",
                 id: id.clone(),
             })?;
-        let now = now_ts();
+        let now = self.scoring.clock().now();
         let today = day_of_ts(now);
         let k = self.scoring.settings().config.top_drivers;
 
@@ -733,7 +733,7 @@ impl ScoringService for ScoringSvc {
     ) -> Result<Response<pb::ScoreChange>, Status> {
         let r = request.into_inner();
         let id = required_id("account_id", &r.account_id)?;
-        let to = opt_day("to", &r.to)?.unwrap_or_else(|| day_of_ts(now_ts()));
+        let to = opt_day("to", &r.to)?.unwrap_or_else(|| self.scoring.clock().today());
         let from = opt_day("from", &r.from)?.unwrap_or(to - 7);
         if from >= to {
             return Err(ServerError::from(FieldError::new(

@@ -11,9 +11,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use pulse_core::time::{Day, Ts, day_of_ts};
+use pulse_core::Clock;
+use pulse_core::time::{Day, Ts};
 use pulse_forecast::{ChurnCurve, SurvivalModel};
 use pulse_models::ModelKind;
 use pulse_scoring::{Engine, Population, ScoredPopulation, ScoringConfig};
@@ -60,23 +61,22 @@ pub struct ScoringSettings {
     pub weekly_runs: bool,
     /// Threads for feature computation and scoring.
     pub threads: usize,
-}
-
-impl Default for ScoringSettings {
-    fn default() -> Self {
-        Self::new(ScoringConfig::default(), 90)
-    }
+    /// Where "now" comes from: the default `as_of`, the weekly run's week,
+    /// and (through [`crate::AppState::clock`]) every service's "today".
+    pub clock: Clock,
 }
 
 impl ScoringSettings {
-    /// Settings from the scoring configuration and the models' horizon.
-    pub fn new(config: ScoringConfig, horizon_days: u32) -> Self {
+    /// Settings from the scoring configuration, the models' horizon and the
+    /// clock every "today" of the application is read from.
+    pub fn new(config: ScoringConfig, horizon_days: u32, clock: Clock) -> Self {
         ScoringSettings {
             refresh_every: Duration::from_secs(config.refresh_seconds.max(1)),
             weekly_runs: config.weekly_runs,
             config,
             horizon_days,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            clock,
         }
     }
 }
@@ -90,12 +90,6 @@ pub struct Scoring {
     serving: RwLock<Option<Arc<Serving>>>,
     dirty: AtomicBool,
     rebuild: tokio::sync::Mutex<()>,
-}
-
-pub(crate) fn now_ts() -> Ts {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ServerError {
@@ -116,6 +110,15 @@ impl Scoring {
 
     pub fn settings(&self) -> &ScoringSettings {
         &self.settings
+    }
+
+    /// The application's clock (see [`Clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.settings.clock
+    }
+
+    fn now(&self) -> Ts {
+        self.settings.clock.now()
     }
 
     /// What serves now (cheap: one `Arc` clone).
@@ -242,7 +245,7 @@ impl Scoring {
             .map(|old| old.population.clone());
         let population = match population {
             Some(p) => p,
-            None => self.build_population(now_ts()).await?,
+            None => self.build_population(self.now()).await?,
         };
         let started = Instant::now();
         let scored = self.score_population(population, engine.clone()).await?;
@@ -274,7 +277,7 @@ impl Scoring {
         };
         self.dirty.store(false, Ordering::Release);
         let started = Instant::now();
-        let population = self.build_population(now_ts()).await?;
+        let population = self.build_population(self.now()).await?;
         let scored = self
             .score_population(population, current.engine.clone())
             .await?;
@@ -309,8 +312,8 @@ impl Scoring {
         trigger: &str,
     ) -> Result<ScoreRunInfo, ServerError> {
         let serving = self.require()?;
-        let now = now_ts();
-        let today = day_of_ts(now);
+        let now = self.now();
+        let today = pulse_core::time::day_of_ts(now);
         let day = as_of.unwrap_or(today);
         if day > today {
             return Err(ServerError::Invalid(pulse_core::FieldError::new(
@@ -407,7 +410,7 @@ impl Scoring {
         if self.current().is_none() {
             return Ok(());
         }
-        let today = day_of_ts(now_ts());
+        let today = self.clock().today();
         let week = pulse_core::time::week_start(today);
         let latest = self.store.score_runs(1).await?;
         if latest.first().is_some_and(|r| r.as_of >= week) {

@@ -39,6 +39,11 @@ pub(crate) struct Config {
     pub(crate) model_ops: ModelOpsConfig,
     /// The Prometheus endpoint (`[metrics]`).
     pub(crate) metrics: MetricsConfig,
+    /// Where "today" comes from: the system clock, or the fixed instant of
+    /// `PULSE_CLOCK` (`2026-06-30` or RFC 3339), which replays a past day
+    /// and pins the date in tests. Not a file setting.
+    #[serde(skip)]
+    pub(crate) clock: pulse_core::Clock,
 }
 
 /// `[model_ops]`: champion/challenger promotion, scheduled retraining, drift.
@@ -212,6 +217,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("data"),
+            clock: pulse_core::Clock::system(),
             database_url: String::new(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
@@ -299,6 +305,10 @@ impl Config {
         if let Some(v) = env("PULSE_MODELS__DIR") {
             cfg.models.dir = Some(PathBuf::from(v));
         }
+        if let Some(v) = env("PULSE_CLOCK").filter(|v| !v.trim().is_empty()) {
+            cfg.clock =
+                pulse_core::Clock::parse(&v).map_err(|e| anyhow::anyhow!("PULSE_CLOCK: {e}"))?;
+        }
         Ok(cfg)
     }
 
@@ -339,7 +349,7 @@ impl Config {
     /// The scoring layer's settings.
     pub(crate) fn scoring_settings(&self) -> pulse_server::ScoringSettings {
         let horizon = u32::try_from(self.training.horizon_days).unwrap_or(90);
-        pulse_server::ScoringSettings::new(self.scoring.clone(), horizon)
+        pulse_server::ScoringSettings::new(self.scoring.clone(), horizon, self.clock.clone())
     }
 
     /// The configured API keys, checked: every error names its key

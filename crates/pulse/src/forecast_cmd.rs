@@ -72,7 +72,7 @@ pub(crate) async fn run_report(cfg: &Config, args: ReportArgs) -> anyhow::Result
         cfg.training.horizon_days,
         threads(),
         &args.period,
-        &crate::train::now_rfc3339(),
+        &cfg.clock,
     )
     .await;
     store.close().await;
@@ -118,8 +118,15 @@ pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> 
             seed: args.query.seed,
         },
     };
-    let r = pulse_server::forecast::run(&store, registry, cfg.training.horizon_days, threads(), &q)
-        .await;
+    let r = pulse_server::forecast::run(
+        &store,
+        registry,
+        cfg.training.horizon_days,
+        threads(),
+        &q,
+        cfg.clock.today(),
+    )
+    .await;
     store.close().await;
     let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
     print_forecast(&mut std::io::stdout().lock(), &r).context("writing the forecast")

@@ -199,6 +199,7 @@ pub(crate) async fn run_outreach(cfg: &Config, args: OutreachArgs) -> anyhow::Re
                     outcome,
                     note,
                 },
+                cfg.clock.now(),
             )
             .await
             .map_err(cli_err)?;
@@ -215,7 +216,7 @@ pub(crate) async fn run_outreach(cfg: &Config, args: OutreachArgs) -> anyhow::Re
 }
 
 async fn generate(cfg: &Config, store: &pulse_store::Store, week: &str) -> anyhow::Result<()> {
-    let w = lists::week_or_current("--week", week).map_err(cli_err)?;
+    let w = lists::week_or_current("--week", week, cfg.clock.today()).map_err(cli_err)?;
     let started = std::time::Instant::now();
     let saved = lists::generate(
         store,
@@ -224,6 +225,7 @@ async fn generate(cfg: &Config, store: &pulse_store::Store, week: &str) -> anyho
         ListWrite::Replace,
         "manual",
         threads(),
+        &cfg.clock,
     )
     .await
     .map_err(cli_err)?
@@ -693,6 +695,7 @@ async fn report(
         &cfg.lists,
         from.as_deref().unwrap_or(""),
         to.as_deref().unwrap_or(""),
+        cfg.clock.now(),
     )
     .await
     .map_err(cli_err)?;

@@ -250,7 +250,7 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
         Command::Synth(args) => {
             let end = match &args.end {
                 Some(s) => time::parse_day("--end", s).map_err(|e| anyhow::anyhow!("{e}"))?,
-                None => yesterday(),
+                None => cfg.clock.today() - 1,
             };
             let regime = match &args.price_regime_from {
                 Some(s) => Some(
@@ -292,10 +292,6 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             demo(&cfg, accounts, months, no_serve).await
         }
     }
-}
-
-fn yesterday() -> time::Day {
-    time::day_of(chrono::Utc::now().date_naive()) - 1
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -505,7 +501,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             "The store is empty: generating a synthetic base of {accounts} accounts in {}",
             dir.display()
         );
-        synth(accounts, months, 42, yesterday(), None, &dir)?;
+        synth(accounts, months, 42, cfg.clock.today() - 1, None, &dir)?;
         println!("Loading it");
         run_import(
             &store,
@@ -561,7 +557,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         println!(
             "Generating the weekly lists of the last two weeks (at-risk, expansion-ready, movers)"
         );
-        let today = time::day_of(chrono::Utc::now().date_naive());
+        let today = cfg.clock.today();
         for day in [today - 7, today] {
             let week = pulse_lists::Week::of(day);
             match pulse_server::lists::generate(
@@ -571,6 +567,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
                 pulse_store::ListWrite::Replace,
                 "manual",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
+                &cfg.clock,
             )
             .await
             {

@@ -241,8 +241,14 @@ pub(crate) async fn performance(cfg: &Config, args: PerformanceArgs) -> anyhow::
     }
     let store = crate::open_store(cfg).await?;
     let horizon = cfg.training.horizon_days;
-    let result =
-        pulse_server::model_ops::realised_performance(&store, horizon, args.runs, args.top).await;
+    let result = pulse_server::model_ops::realised_performance(
+        &store,
+        horizon,
+        args.runs,
+        args.top,
+        cfg.clock.now(),
+    )
+    .await;
     store.close().await;
     let perf = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut o = std::io::stdout().lock();
@@ -257,11 +263,7 @@ pub(crate) async fn performance(cfg: &Config, args: PerformanceArgs) -> anyhow::
         )?;
         return Ok(());
     }
-    let today = pulse_core::time::day_of_ts(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    );
+    let today = cfg.clock.today();
     writeln!(
         o,
         "{:<11} {:>8} {:>7} {:>7} {:>9} {:>6} {:>8} {:>7} {:>7} {:>7} {:>7}  window",

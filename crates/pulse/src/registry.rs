@@ -51,6 +51,8 @@ const SURVIVAL_FORMAT: &str = "pulse-survival/1";
 pub(crate) struct DirRegistry {
     dir: PathBuf,
     lock: Mutex<()>,
+    /// Stamps each promotion in the index's history.
+    clock: pulse_core::Clock,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -165,13 +167,19 @@ fn refusal(e: &ArtifactError) -> String {
 
 impl DirRegistry {
     /// Opens (creating if needed) the registry directory.
-    pub(crate) fn open(dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn open(dir: &Path, clock: pulse_core::Clock) -> anyhow::Result<Self> {
         fs::create_dir_all(dir)
             .with_context(|| format!("creating the model directory {}", dir.display()))?;
         Ok(DirRegistry {
             dir: dir.to_path_buf(),
             lock: Mutex::new(()),
+            clock,
         })
+    }
+
+    /// The clock promotions are stamped with (the configuration's).
+    pub(crate) fn clock(&self) -> &pulse_core::Clock {
+        &self.clock
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -409,7 +417,7 @@ impl ModelRegistry for DirRegistry {
             kind: kind.as_str().to_string(),
             version: version.to_string(),
             previous: previous.clone(),
-            at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            at: self.clock.now_rfc3339(),
         });
         self.write_index(&index)?;
         Ok(Promotion {
@@ -520,7 +528,7 @@ impl ModelRegistry for DirRegistry {
             kind: SENTIMENT.to_string(),
             version: version.to_string(),
             previous: previous.clone(),
-            at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            at: self.clock.now_rfc3339(),
         });
         self.write_index(&index)?;
         Ok(SentimentPromotion {
@@ -620,7 +628,7 @@ mod tests {
     #[test]
     fn survival_models_are_saved_apart_and_the_newest_is_served() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = DirRegistry::open(dir.path()).unwrap();
+        let reg = DirRegistry::open(dir.path(), pulse_core::Clock::fixed(1_780_000_000)).unwrap();
         assert!(reg.latest_survival().unwrap().is_none());
         let names = pulse_forecast::hazard_feature_names();
         let n = 200;
@@ -669,7 +677,7 @@ mod tests {
     #[test]
     fn save_list_promote_and_roll_back() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = DirRegistry::open(dir.path()).unwrap();
+        let reg = DirRegistry::open(dir.path(), pulse_core::Clock::fixed(1_780_000_000)).unwrap();
         let names = pulse_training::feature_names();
         let a = reg.save(artifact(ModelKind::Churn, names.clone())).unwrap();
         let b = reg.save(artifact(ModelKind::Churn, names.clone())).unwrap();
@@ -735,7 +743,7 @@ mod tests {
     #[test]
     fn sentiment_models_are_saved_listed_verified_and_promoted_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = DirRegistry::open(dir.path()).unwrap();
+        let reg = DirRegistry::open(dir.path(), pulse_core::Clock::fixed(1_780_000_000)).unwrap();
         reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
             .unwrap();
         let docs: Vec<(String, pulse_sentiment::Sentiment)> = [
@@ -829,7 +837,7 @@ mod tests {
     #[test]
     fn loading_refuses_a_changed_payload_or_another_feature_schema() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = DirRegistry::open(dir.path()).unwrap();
+        let reg = DirRegistry::open(dir.path(), pulse_core::Clock::fixed(1_780_000_000)).unwrap();
         let mut names = pulse_training::feature_names();
         reg.save(artifact(ModelKind::Churn, names.clone())).unwrap();
         reg.get("churn-v1").unwrap();

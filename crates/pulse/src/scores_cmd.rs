@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use pulse_core::time::{self, Day, day_of_ts, format_day, format_ts};
+use pulse_core::time::{self, Day, format_day, format_ts};
 use pulse_server::Scoring;
 use pulse_store::Store;
 
@@ -118,10 +118,7 @@ pub(crate) fn backfill_days(today: Day, weeks: u32) -> Vec<Day> {
 
 /// Stores one run per past week that has none.
 pub(crate) async fn backfill(scoring: &Scoring, store: &Store, weeks: u32) -> anyhow::Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let days = backfill_days(day_of_ts(now), weeks);
+    let days = backfill_days(scoring.clock().today(), weeks);
     let existing: Vec<Day> = store
         .score_runs(1_000)
         .await?

@@ -21,7 +21,7 @@ use pulse_server::{ModelRegistry, SentimentSlot};
 use pulse_store::{RatedStoredText, Store, TextSource};
 
 use crate::config::Config;
-use crate::train::{now_rfc3339, open_registry};
+use crate::train::open_registry;
 
 /// The default model, relative to the working directory, then to the data dir.
 pub(crate) const DEFAULT_MODEL: &str = "models/sentiment/sentiment-default.json";
@@ -412,7 +412,7 @@ fn train_docs(
         return Ok(());
     }
     let registry = open_registry(cfg)?;
-    let card = SentimentCard::new(&model, source, report, now_rfc3339());
+    let card = SentimentCard::new(&model, source, report, cfg.clock.now_rfc3339());
     let mut entry = registry.save_sentiment(card, &model)?;
     if promote {
         let p = registry.promote_sentiment(&entry.card.version)?;

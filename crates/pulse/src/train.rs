@@ -129,7 +129,7 @@ pub(crate) struct ScoreArgs {
 }
 
 pub(crate) fn open_registry(cfg: &Config) -> anyhow::Result<DirRegistry> {
-    DirRegistry::open(&cfg.models_dir())
+    DirRegistry::open(&cfg.models_dir(), cfg.clock.clone())
 }
 
 fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<ModelKind>> {
@@ -144,10 +144,6 @@ fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<ModelKind>> {
         }
     }
     Ok(out)
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<()> {
@@ -222,9 +218,10 @@ async fn train_survival(
         stamp()
     );
     let cfg = cfg.clone();
+    let created_at = registry.clock().now_rfc3339();
     let (histories, fitted) = tokio::task::spawn_blocking(move || {
         let fitted =
-            pulse_forecast::fit_survival(histories.as_slice(), data_end, &cfg, &now_rfc3339());
+            pulse_forecast::fit_survival(histories.as_slice(), data_end, &cfg, &created_at);
         (histories, fitted)
     })
     .await
@@ -362,6 +359,7 @@ pub(crate) async fn train_store(
         trigger: "cli".into(),
         promote,
         data_end,
+        clock: registry.clock().clone(),
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
     let result = pulse_server::train_and_decide(
@@ -441,8 +439,8 @@ fn train_from_table(
         table.columns.len(),
         path.display()
     );
-    let mut m =
-        train_table(&table, spec, tc, &now_rfc3339()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut m = train_table(&table, spec, tc, &registry.clock().now_rfc3339())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     m.artifact.card.training_seconds = started.elapsed().as_secs_f64();
     let entry = registry.save(m.artifact)?;
     println!(

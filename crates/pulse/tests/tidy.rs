@@ -1,6 +1,7 @@
 //! Tidy checks that run under `cargo test`: every Rust file opens with a `//!`
 //! module doc, every RPC in `proto/` is documented, every crate follows the
-//! workspace lint policy, and no tracing call logs a key or interaction text.
+//! workspace lint policy, no tracing call logs a key or interaction text, and
+//! only the clock module reads the wall clock.
 
 use std::path::{Path, PathBuf};
 
@@ -177,5 +178,37 @@ fn logs_carry_no_keys_and_no_interaction_text() {
     assert!(
         bad.is_empty(),
         "tracing calls that may log a key or interaction text: {bad:#?}"
+    );
+}
+
+/// Every "now" goes through `pulse_core::Clock`, which tests set: a direct
+/// read of the wall clock anywhere else would make a result depend on the
+/// day it runs. (The patterns are split so this file does not match itself.)
+#[test]
+fn the_wall_clock_is_read_only_by_the_clock_module() {
+    let patterns = [
+        ["Utc", "::now"],
+        ["Utc", "::today"],
+        ["Local", "::now"],
+        ["Local", "::today"],
+        ["SystemTime", "::now"],
+    ]
+    .map(|p| p.concat());
+    let allowed = root().join("crates/pulse-core/src/clock.rs");
+    let mut rs = Vec::new();
+    files(&root().join("crates"), ".rs", &mut rs);
+    let mut found = Vec::new();
+    for p in rs.iter().filter(|p| **p != allowed) {
+        let text = std::fs::read_to_string(p).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if let Some(pat) = patterns.iter().find(|pat| line.contains(pat.as_str())) {
+                let rel = p.strip_prefix(root()).unwrap().display().to_string();
+                found.push(format!("{rel}:{}: {pat}", i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read the time from pulse_core::Clock instead: {found:#?}"
     );
 }

@@ -27,7 +27,7 @@ const ADMIN_KEY: &str = "pulse_admin_11111111111111111111111111111";
 
 /// A state whose keys are configured by hash, as the binary does.
 async fn state_with_keys() -> AppState {
-    let mut state = AppState::new(
+    let mut state = crate::state(
         Store::in_memory().await.unwrap(),
         Arc::new(MemoryRegistry::default()),
     );

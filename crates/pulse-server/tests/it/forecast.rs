@@ -18,7 +18,8 @@ use tonic_types::StatusExt;
 
 use crate::TestServer;
 use crate::models::{MemoryRegistry, ingest_synthetic_until};
-use crate::scoring::{today, train, wait_ready};
+use crate::scoring::{train, wait_ready};
+use crate::today;
 
 /// Fits the time-to-churn model on the store's data and saves it.
 pub(crate) async fn train_survival(store: &Store, registry: &MemoryRegistry, iterations: usize) {
@@ -57,7 +58,7 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     train(&store, &registry, 40, true).await;
 
     // Without a time-to-churn model the forecast says how to get one.
-    let server = TestServer::start_with(AppState::new(store.clone(), registry.clone())).await;
+    let server = TestServer::start_with(crate::state(store.clone(), registry.clone())).await;
     let mut f = ForecastServiceClient::new(server.channel.clone());
     let err = f
         .forecast(pb::ForecastRequest::default())
@@ -75,7 +76,7 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     train_survival(&store, &registry, 40).await;
     let settings = pulse_server::ScoringSettings {
         weekly_runs: false,
-        ..Default::default()
+        ..crate::settings()
     };
     let server = TestServer::start_with(AppState::with_scoring(
         store.clone(),
@@ -264,7 +265,7 @@ async fn the_report_has_its_sections_and_the_forecast_figures() {
     train_survival(&store, &registry, 40).await;
     let settings = pulse_server::ScoringSettings {
         weekly_runs: false,
-        ..Default::default()
+        ..crate::settings()
     };
     let server = TestServer::start_with(AppState::with_scoring(
         store.clone(),

@@ -13,13 +13,48 @@ mod sentiment;
 mod sentiment_training;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use pulse_server::AppState;
+use pulse_core::Clock;
+use pulse_core::time::{Day, parse_day};
+use pulse_server::{AppState, ScoringSettings};
 use pulse_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::{Channel, Endpoint};
+
+/// The suite's "today": `PULSE_TEST_TODAY` (`YYYY-MM-DD`) when set, else
+/// 2026-11-30. Every test world ends the day before and every server's clock
+/// reads it, so no assertion depends on the day the suite runs; setting the
+/// variable replays the whole suite on another date (docs/development.md).
+pub(crate) fn today() -> Day {
+    static TODAY: OnceLock<Day> = OnceLock::new();
+    *TODAY.get_or_init(|| {
+        let s = std::env::var("PULSE_TEST_TODAY").unwrap_or_default();
+        let s = if s.trim().is_empty() {
+            "2026-11-30"
+        } else {
+            s.as_str()
+        };
+        parse_day("PULSE_TEST_TODAY", s).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// A manual clock at noon of [`today`], for one server (tests that need
+/// time to pass advance it).
+pub(crate) fn clock() -> Clock {
+    Clock::at_day(today())
+}
+
+/// Default scoring settings on a fresh test [`clock`].
+pub(crate) fn settings() -> ScoringSettings {
+    ScoringSettings::new(pulse_scoring::ScoringConfig::default(), 90, clock())
+}
+
+/// Server state with the default settings on a fresh test [`clock`].
+pub(crate) fn state(store: Store, registry: Arc<dyn pulse_server::ModelRegistry>) -> AppState {
+    AppState::new(store, registry, clock())
+}
 
 /// A running server and a channel to it; dropping it stops the server.
 pub(crate) struct TestServer {
@@ -32,7 +67,7 @@ pub(crate) struct TestServer {
 impl TestServer {
     pub(crate) async fn start(store: Store) -> TestServer {
         let registry = Arc::new(models::MemoryRegistry::default());
-        Self::start_with(AppState::new(store, registry)).await
+        Self::start_with(state(store, registry)).await
     }
 
     pub(crate) async fn start_with(state: AppState) -> TestServer {

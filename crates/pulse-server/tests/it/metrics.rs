@@ -57,7 +57,7 @@ pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
 async fn calls_ingest_and_codes_are_counted_and_scraped() {
     let store = Store::in_memory().await.unwrap();
     let registry = Arc::new(crate::models::MemoryRegistry::default());
-    let state = AppState::new(store, registry);
+    let state = crate::state(store, registry);
     let metrics_addr = start_metrics(&state).await;
     let server = TestServer::start_with(state).await;
 

@@ -13,8 +13,7 @@ use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_client::ModelServiceClient;
 use pulse_sentiment::{SentimentCard, SentimentModel};
 use pulse_server::{
-    AppState, ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry,
-    SentimentPromotion,
+    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
 };
 use pulse_store::Store;
 use pulse_synth::{SynthConfig, generate};
@@ -310,7 +309,7 @@ pub(crate) async fn wait(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn train_over_rpc_then_list_read_promote_and_roll_back() {
     let store = Store::in_memory().await.unwrap();
-    let mut state = AppState::new(store.clone(), Arc::new(MemoryRegistry::default()));
+    let mut state = crate::state(store.clone(), Arc::new(MemoryRegistry::default()));
     state.training = TrainConfig {
         gbt: GbtParams::new().iterations(60),
         ablation: false,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pulse_core::time::{day_of_ts, format_day};
+use pulse_core::time::format_day;
 use pulse_models::{GbtParams, ModelKind};
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_client::ModelServiceClient;
@@ -22,14 +22,7 @@ use tonic::transport::Channel;
 
 use crate::TestServer;
 use crate::models::{MemoryRegistry, ingest_synthetic_until};
-
-pub(crate) fn today() -> i32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    day_of_ts(now)
-}
+use crate::today;
 
 /// Trains churn and expansion models on the store's data and saves them;
 /// promotes them when `promote`.
@@ -113,7 +106,7 @@ async fn score_explain_batch_runs_profile_and_errors() {
     let registry = Arc::new(MemoryRegistry::default());
 
     // Before any model: FAILED_PRECONDITION saying how to train one.
-    let server = TestServer::start_with(AppState::new(store.clone(), registry.clone())).await;
+    let server = TestServer::start_with(crate::state(store.clone(), registry.clone())).await;
     let mut c = ScoringServiceClient::new(server.channel.clone());
     let err = score_id(&mut c, "a", "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
@@ -125,7 +118,7 @@ async fn score_explain_batch_runs_profile_and_errors() {
     // No scheduled weekly run here, so the stored runs are exactly this test's.
     let settings = pulse_server::ScoringSettings {
         weekly_runs: false,
-        ..Default::default()
+        ..crate::settings()
     };
     let server = TestServer::start_with(AppState::with_scoring(
         store.clone(),
@@ -517,7 +510,7 @@ async fn promotion_under_load_swaps_models_without_failing_a_call() {
     let registry = Arc::new(MemoryRegistry::default());
     train(&store, &registry, 30, true).await;
     let next = train(&store, &registry, 50, false).await;
-    let server = TestServer::start_with(AppState::new(store.clone(), registry.clone())).await;
+    let server = TestServer::start_with(crate::state(store.clone(), registry.clone())).await;
     let mut c = ScoringServiceClient::new(server.channel.clone());
     let all = wait_ready(&mut c).await;
     let ids: Arc<Vec<String>> = Arc::new(all.iter().map(|s| s.account_id.clone()).collect());

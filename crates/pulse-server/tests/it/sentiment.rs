@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::sentiment_service_client::SentimentServiceClient;
 use pulse_sentiment::SentimentModel;
-use pulse_server::{AppState, MAX_SENTIMENT_TEXTS};
+use pulse_server::MAX_SENTIMENT_TEXTS;
 use pulse_store::Store;
 use tonic::Code;
 
@@ -29,7 +29,7 @@ pub(crate) fn default_model() -> Arc<SentimentModel> {
 
 async fn server(model: Option<Arc<SentimentModel>>) -> TestServer {
     let store = Store::in_memory().await.unwrap();
-    let mut state = AppState::new(store, Arc::new(MemoryRegistry::default()));
+    let mut state = crate::state(store, Arc::new(MemoryRegistry::default()));
     state.sentiment = model.into();
     TestServer::start_with(state).await
 }

@@ -10,7 +10,7 @@ use pulse_proto::v1::ingest_service_client::IngestServiceClient;
 use pulse_proto::v1::model_service_client::ModelServiceClient;
 use pulse_proto::v1::sentiment_service_client::SentimentServiceClient;
 use pulse_sentiment::SentimentModel;
-use pulse_server::{AppState, ModelRegistry};
+use pulse_server::ModelRegistry;
 use pulse_store::Store;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -120,7 +120,7 @@ async fn ingest_and_read_score(server: &TestServer, store: &Store, id: &str, bod
 async fn train_from_a_csv_promote_and_analyze_uses_the_new_version() {
     let store = Store::in_memory().await.unwrap();
     let registry = Arc::new(MemoryRegistry::default());
-    let mut state = AppState::new(store.clone(), registry.clone());
+    let mut state = crate::state(store.clone(), registry.clone());
     let default = crate::sentiment::default_model();
     state.sentiment = Some(default.clone()).into();
     let server = TestServer::start_with(state).await;
@@ -292,7 +292,7 @@ async fn train_from_a_csv_promote_and_analyze_uses_the_new_version() {
 async fn train_from_the_store_weak_labels_or_say_why_not() {
     let store = Store::in_memory().await.unwrap();
     let server =
-        TestServer::start_with(AppState::new(store, Arc::new(MemoryRegistry::default()))).await;
+        TestServer::start_with(crate::state(store, Arc::new(MemoryRegistry::default()))).await;
     let mut client = ModelServiceClient::new(server.channel.clone());
     let job = client
         .train_sentiment(pb::TrainSentimentRequest {
@@ -310,7 +310,7 @@ async fn train_from_the_store_weak_labels_or_say_why_not() {
     // A synthetic base has CSAT-rated interactions and survey comments.
     let store = Store::in_memory().await.unwrap();
     crate::models::ingest_synthetic(&store, 60, 6).await;
-    let server = TestServer::start_with(AppState::new(
+    let server = TestServer::start_with(crate::state(
         store.clone(),
         Arc::new(MemoryRegistry::default()),
     ))
