@@ -74,10 +74,13 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     server.stop().await;
 
     train_survival(&store, &registry, 40).await;
-    let settings = pulse_server::ScoringSettings {
+    // The server's clock reads the last second of today, the instant the
+    // forecast's features are taken at, so the live curves are its inputs.
+    let mut settings = pulse_server::ScoringSettings {
         weekly_runs: false,
         ..crate::settings()
     };
+    settings.clock = pulse_core::Clock::fixed(pulse_features::end_of_day(today()));
     let server = TestServer::start_with(AppState::with_scoring(
         store.clone(),
         registry.clone(),
@@ -139,10 +142,9 @@ async fn forecast_matches_the_curves_and_rejects_bad_fields() {
     assert_eq!(total.accounts as usize, live.len());
     assert!((total.current_arr - arr).abs() < 1e-6 * arr.max(1.0));
     // Expected churned accounts = the sum of the accounts' 90-day curves
-    // (live features are as of now, the forecast's as of the end of today:
-    // 30-day windows differ by a few hours of events, hence 1%).
+    // (both read the features as of the end of today).
     let (ec, lo80, hi80, lo95, hi95) = est(&total.churned_accounts);
-    assert!((ec - sum90).abs() < 0.01 * sum90, "{ec} vs {sum90}");
+    assert!((ec - sum90).abs() < 1e-9 * sum90, "{ec} vs {sum90}");
     assert!(lo95 <= lo80 && lo80 <= ec && ec <= hi80 && hi80 <= hi95);
     for e in [
         &total.churned_arr,
@@ -263,10 +265,13 @@ async fn the_report_has_its_sections_and_the_forecast_figures() {
     let registry = Arc::new(MemoryRegistry::default());
     train(&store, &registry, 40, true).await;
     train_survival(&store, &registry, 40).await;
-    let settings = pulse_server::ScoringSettings {
+    // The server's clock reads the last second of today, the instant the
+    // forecast's features are taken at, so the live curves are its inputs.
+    let mut settings = pulse_server::ScoringSettings {
         weekly_runs: false,
         ..crate::settings()
     };
+    settings.clock = pulse_core::Clock::fixed(pulse_features::end_of_day(today()));
     let server = TestServer::start_with(AppState::with_scoring(
         store.clone(),
         registry.clone(),

@@ -33,9 +33,14 @@ pub(crate) async fn train(
     promote: bool,
 ) -> Vec<String> {
     let hs = store.load_histories(None).await.unwrap();
+    // The small worlds of these tests (100 to 300 accounts) can trip the
+    // leakage gate by chance on some dates (tenure alone separated the few
+    // churners of a 120-account base ending 2028-02-29 at ROC-AUC 0.97);
+    // the gate has its own tests in pulse-training.
     let cfg = TrainConfig {
         gbt: GbtParams::new().iterations(iterations),
         ablation: false,
+        allow_leakage: true,
         ..TrainConfig::default()
     };
     let out = tokio::task::spawn_blocking(move || {
@@ -80,7 +85,8 @@ async fn score_id(
 
 /// Waits until the server has loaded its models and scored the population.
 pub(crate) async fn wait_ready(c: &mut ScoringServiceClient<Channel>) -> Vec<pb::ScoreResponse> {
-    for _ in 0..600 {
+    // Hang guards, not speed checks: ten minutes on a loaded machine.
+    for _ in 0..6_000 {
         let mut stream = match c.score_batch(pb::ScoreBatchRequest::default()).await {
             Ok(s) => s.into_inner(),
             Err(e) if matches!(e.code(), Code::Unavailable | Code::FailedPrecondition) => {
@@ -95,7 +101,7 @@ pub(crate) async fn wait_ready(c: &mut ScoringServiceClient<Channel>) -> Vec<pb:
         }
         return all;
     }
-    panic!("scoring was not ready after 60 s");
+    panic!("scoring was not ready after 10 minutes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -545,7 +551,7 @@ async fn promotion_under_load_swaps_models_without_failing_a_call() {
     }
     // Wait until the new churn model serves, then a little more load.
     let mut swapped = false;
-    for _ in 0..300 {
+    for _ in 0..6_000 {
         let s = score_id(&mut c, &ids[0], "").await.unwrap();
         if s.models.as_ref().unwrap().churn == next[0] {
             swapped = true;
@@ -566,7 +572,7 @@ async fn promotion_under_load_swaps_models_without_failing_a_call() {
 
     // The scheduled weekly run (on by default) stored this week's scores.
     let mut scheduled = None;
-    for _ in 0..300 {
+    for _ in 0..6_000 {
         let runs = c
             .list_score_runs(pb::ListScoreRunsRequest::default())
             .await
