@@ -10,7 +10,7 @@
 //! timed in full. Paths that are not an RPC of the server are counted under
 //! `service="other", method="other"`, so a caller cannot grow the label set.
 //!
-//! Every metric name is listed in the README ("Metrics for operators").
+//! Every metric name is listed in docs/model-operations.md ("Metrics for operators").
 //! Nothing here logs or labels keys or interaction text.
 
 use std::collections::HashSet;

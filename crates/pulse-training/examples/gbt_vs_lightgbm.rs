@@ -16,7 +16,8 @@
 //!   categories, stratified split with `TrainConfig`'s test and calibration fractions, seed 42);
 //!   id columns and BankChurners' two leaked Naive Bayes columns are dropped;
 //! - `synthetic`: the churn snapshots of a 2,000-account x 24-month synthetic base (seed 42,
-//!   ending 2026-06-30, as in the README's backtest), with the pipeline's own time-based split;
+//!   ending 2026-06-30, as in the backtest of docs/benchmarks.md), with the pipeline's own
+//!   time-based split;
 //! - `numeric_500k`: 700,000 seeded rows x 40 numeric features with non-linear effects and
 //!   interactions; rows 0..500,000 train, the next 100,000 calibrate, the last 100,000 test.
 //!

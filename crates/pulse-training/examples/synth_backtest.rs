@@ -1,7 +1,7 @@
 //! The training pipeline on an in-memory synthetic base, without a store:
 //! prints the backtest table (GBT, logistic, scorecard), the ablation, the top
 //! drivers and where the time went. For iterating on the pipeline; the
-//! figures in the README come from `pulse synth` + `pulse import` + `pulse train`.
+//! figures in docs/benchmarks.md come from `pulse synth` + `pulse import` + `pulse train`.
 //!
 //! Run: `cargo run --release -p pulse-training --example synth_backtest -- [accounts] [months] [--no-ablation]`
 

@@ -1,7 +1,8 @@
 //! Tidy checks that run under `cargo test`: every Rust file opens with a `//!`
 //! module doc, every RPC in `proto/` is documented, every crate follows the
-//! workspace lint policy, no tracing call logs a key or interaction text, and
-//! only the clock module reads the wall clock.
+//! workspace lint policy, no tracing call logs a key or interaction text,
+//! the README stays short with links that resolve; only the clock module
+//! reads the wall clock.
 
 use std::path::{Path, PathBuf};
 
@@ -210,5 +211,108 @@ fn the_wall_clock_is_read_only_by_the_clock_module() {
     assert!(
         found.is_empty(),
         "read the time from pulse_core::Clock instead: {found:#?}"
+
+/// The targets of the relative markdown links `](path)` and `](path#anchor)`
+/// in `text`, without the anchor: external links (`http://`, `https://`,
+/// `mailto:`), links to an anchor of the same page, fenced code blocks and
+/// inline code are skipped.
+fn relative_links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Even pieces are outside inline code.
+        for piece in line.split('`').step_by(2) {
+            let mut rest = piece;
+            while let Some(at) = rest.find("](") {
+                let after = &rest[at + 2..];
+                let Some(close) = after.find(')') else { break };
+                let target = after[..close].split_whitespace().next().unwrap_or("");
+                let external = ["http://", "https://", "mailto:"]
+                    .iter()
+                    .any(|scheme: &&str| target.starts_with(*scheme));
+                if !external && !target.is_empty() && !target.starts_with('#') {
+                    let path = target.split('#').next().unwrap_or(target);
+                    out.push(path.to_string());
+                }
+                rest = &after[close..];
+            }
+        }
+    }
+    out
+}
+
+/// Lines of `text` that refer to an issue by number ("issue 5", "Issue 12").
+fn issue_references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        for word in ["issue ", "Issue "] {
+            let mut from = 0;
+            while let Some(at) = line[from..].find(word) {
+                let end = from + at + word.len();
+                if line[end..].starts_with(|c: char| c.is_ascii_digit()) {
+                    out.push(format!("line {}: {}", n + 1, line.trim()));
+                }
+                from = end;
+            }
+        }
+    }
+    out
+}
+
+/// The README is a five-minute read with the reference material in `docs/`:
+/// it has fewer than 300 lines, every relative link in it and in `docs/*.md`
+/// names a file that exists, and no page refers to an issue number (pages
+/// say what the product does, not how it got there).
+#[test]
+fn readme_is_short_and_its_links_resolve() {
+    let readme = root().join("README.md");
+    let lines = std::fs::read_to_string(&readme).unwrap().lines().count();
+    assert!(
+        lines < 300,
+        "README.md has {lines} lines (fewer than 300 allowed): move reference material to docs/"
+    );
+
+    let mut pages = vec![readme];
+    files(&root().join("docs"), ".md", &mut pages);
+    assert!(
+        pages.len() > 5,
+        "only {} pages found: is the scan broken?",
+        pages.len()
+    );
+    let mut links = 0;
+    let mut broken = Vec::new();
+    let mut issues = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        let dir = page.parent().unwrap();
+        let name = page.strip_prefix(root()).unwrap().display().to_string();
+        for target in relative_links(&text) {
+            links += 1;
+            if !dir.join(&target).exists() {
+                broken.push(format!("{name}: {target}"));
+            }
+        }
+        for hit in issue_references(&text) {
+            issues.push(format!("{name}: {hit}"));
+        }
+    }
+    assert!(
+        links > 10,
+        "only {links} relative links found: is the scan broken?"
+    );
+    assert!(
+        broken.is_empty(),
+        "links to files that do not exist: {broken:#?}"
+    );
+    assert!(
+        issues.is_empty(),
+        "issue references (say what the product does instead): {issues:#?}"
     );
 }

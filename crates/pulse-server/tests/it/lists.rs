@@ -529,7 +529,7 @@ async fn two_weeks_of_lists_outreach_portfolio_and_errors() {
 /// The top 10% of the at-risk list, built from data up to a cutoff, holds at
 /// least 3x the base churn rate of the quarter that follows. The base ends on
 /// a fixed date, so the figure is the same on every run;
-/// `PULSE_LIFT_ACCOUNTS` sets a larger base for the README's figure.
+/// `PULSE_LIFT_ACCOUNTS` sets a larger base for the figure in docs/benchmarks.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     let accounts: usize = std::env::var("PULSE_LIFT_ACCOUNTS")
