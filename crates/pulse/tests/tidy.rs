@@ -211,6 +211,8 @@ fn the_wall_clock_is_read_only_by_the_clock_module() {
     assert!(
         found.is_empty(),
         "read the time from pulse_core::Clock instead: {found:#?}"
+    );
+}
 
 /// The targets of the relative markdown links `](path)` and `](path#anchor)`
 /// in `text`, without the anchor: external links (`http://`, `https://`,
