@@ -86,19 +86,23 @@ async fn setup(change: Option<i32>, champion_end: i32) -> (AppState, Store) {
 /// Asserts that a recorded decision applied the default promotion rule to
 /// the figures recorded beside it: promoted iff the PR-AUC gain reaches
 /// `min_pr_auc_gain` and the ECE does not rise by more than allowed.
-fn assert_decided_by_rule(
-    figures: [Option<f64>; 4],
-    outcome: &str,
-    reason: &str,
-) -> bool {
+fn assert_decided_by_rule(figures: [Option<f64>; 4], outcome: &str, reason: &str) -> bool {
     let [Some(ch), Some(champ), Some(ch_ece), Some(champ_ece)] = figures else {
         panic!("not compared: {reason}");
     };
     let rule = DecisionRule::default();
     let passes = ch - champ >= rule.min_pr_auc_gain - 1e-12
         && ch_ece - champ_ece <= rule.max_ece_increase + 1e-12;
-    assert_eq!(outcome, if passes { "promoted" } else { "kept" }, "{reason}");
-    assert_eq!(reason.starts_with("the challenger wins"), passes, "{reason}");
+    assert_eq!(
+        outcome,
+        if passes { "promoted" } else { "kept" },
+        "{reason}"
+    );
+    assert_eq!(
+        reason.starts_with("the challenger wins"),
+        passes,
+        "{reason}"
+    );
     passes
 }
 
