@@ -10,6 +10,8 @@
 pub mod clock;
 pub mod entity;
 pub mod error;
+pub mod money;
+pub mod rng;
 pub mod scorer;
 pub mod time;
 

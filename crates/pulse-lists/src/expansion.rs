@@ -89,22 +89,7 @@ pub struct ExpansionRow {
 }
 
 /// Whole dollars with thousands separators (`$12,345`, `-$80`).
-pub fn money(x: f64) -> String {
-    let r = x.round() as i64;
-    let s = r.abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if r < 0 {
-        format!("-${out}")
-    } else {
-        format!("${out}")
-    }
-}
+pub use pulse_core::money::dollars as money;
 
 /// Green accounts with experience at least `cfg.expansion_min_experience`
 /// (or no scorecard to tell) and an expansion score, ranked by expected

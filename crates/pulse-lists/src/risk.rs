@@ -95,10 +95,7 @@ fn unit_hash(seed: u64, id: &str) -> f64 {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
+    h = pulse_core::rng::splitmix64(h);
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 

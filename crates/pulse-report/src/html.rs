@@ -60,18 +60,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// 1234567.8 -> "1,234,568".
-pub fn money(v: f64) -> String {
-    let r = v.round() as i64;
-    let s = r.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if r < 0 { format!("-{out}") } else { out }
-}
+pub use pulse_core::money::grouped as money;
 
 fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)

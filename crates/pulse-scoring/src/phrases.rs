@@ -32,22 +32,7 @@ fn signed(v: f64) -> String {
     format!("{v:+.2}")
 }
 
-fn money(v: f64) -> String {
-    let whole = v.round() as i64;
-    let digits = whole.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if whole < 0 {
-        format!("-${out}")
-    } else {
-        format!("${out}")
-    }
-}
+use pulse_core::money::dollars as money;
 
 /// A (recent - prior) / (recent + prior) ratio as "up 40%" / "down 45%" / "flat".
 fn trend(r: f64) -> String {

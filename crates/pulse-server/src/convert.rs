@@ -247,6 +247,25 @@ pub(crate) fn model_summary_out(e: &crate::registry::RegistryEntry) -> pb::Model
     }
 }
 
+/// A time-to-churn model as a registry listing shows it: `promoted` is true
+/// for the newest, the one in service.
+pub(crate) fn survival_summary_out(
+    c: &pulse_forecast::SurvivalCard,
+    in_service: bool,
+) -> pb::ModelSummary {
+    pb::ModelSummary {
+        version: c.version.clone(),
+        kind: "survival".into(),
+        algorithm: "discrete_time_hazard_gbt".into(),
+        created_at: c.created_at.clone(),
+        promoted: in_service,
+        tabular: false,
+        metrics: None,
+        sha256: String::new(),
+        sentiment: None,
+    }
+}
+
 /// A sentiment model as a registry listing shows it.
 pub(crate) fn sentiment_summary_out(e: &crate::registry::SentimentEntry) -> pb::ModelSummary {
     let c = &e.card;

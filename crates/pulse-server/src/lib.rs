@@ -48,7 +48,9 @@ pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::ServerError;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use metrics::{Metrics, serve_metrics};
-pub use model_ops::{ModelOpsSettings, TrainRequest, TrainResult, train_and_decide};
+pub use model_ops::{
+    ModelOpsSettings, SurvivalOutcome, TrainRequest, TrainResult, train_and_decide,
+};
 pub use models::MAX_JOBS;
 pub use registry::{
     ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
@@ -68,6 +70,9 @@ pub struct AppState {
     /// Defaults of `ModelService.Train` (a request may override the horizon,
     /// the capacity and the leakage gate).
     pub training: pulse_training::TrainConfig,
+    /// Settings of the time-to-churn model, refitted by every training run
+    /// that trains churn (`None`: never refitted by the server).
+    pub survival: Option<pulse_forecast::SurvivalConfig>,
     /// The sentiment model behind `SentimentService` and ingest scoring,
     /// swapped when `ModelService` promotes a sentiment model; empty makes
     /// `Analyze` fail with FAILED_PRECONDITION and ingest store NULL sentiment.
@@ -110,6 +115,7 @@ impl AppState {
             store,
             registry,
             training: pulse_training::TrainConfig::default(),
+            survival: Some(pulse_forecast::SurvivalConfig::default()),
             sentiment: SentimentSlot::default(),
             models_changed: tokio::sync::watch::Sender::new(0),
             api_keys: ApiKeys::default(),

@@ -6,7 +6,8 @@
 //!
 //! [`train_and_decide`] is shared by `ModelService.Train`, the schedule, a
 //! drift-triggered run and `pulse train`, so every training run leaves the
-//! same trail. A caller that asks for promotion (`promote`) gets it whatever
+//! same trail and refreshes the same models: churn, expansion and the
+//! time-to-churn model behind forecasts and churn curves. A caller that asks for promotion (`promote`) gets it whatever
 //! the comparison says; the decision records that it was asked, with the
 //! numbers when there are some.
 
@@ -15,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use pulse_core::time::format_day;
 use pulse_features::AccountHistory;
+use pulse_forecast::{SurvivalCard, SurvivalConfig};
 use pulse_models::{ModelArtifact, ModelKind};
 use pulse_proto::v1 as pb;
 use pulse_store::{ModelDecision, Store};
 use pulse_training::{
     Comparison, DecisionRule, DriftReference, DriftReport, Outcome, Progress, REFERENCE_WEEKS,
-    TrainConfig, TrainingData, compare_on_latest_window, decide, drift_reference, drift_report,
-    recent_label_rate, train_on,
+    Stage, TrainConfig, TrainingData, compare_on_latest_window, decide, drift_reference,
+    drift_report, recent_label_rate, train_on,
 };
 
 use crate::error::ServerError;
@@ -73,6 +75,19 @@ pub struct TrainRequest {
     pub data_end: Option<pulse_core::time::Day>,
     /// Stamps the models' creation and the decisions' time.
     pub clock: pulse_core::Clock,
+    /// Fit the time-to-churn model too (before the account models, on the
+    /// same histories) when `kinds` holds churn; `None`: leave it as it is.
+    pub survival: Option<SurvivalConfig>,
+}
+
+/// What became of the time-to-churn model in a training run.
+#[derive(Debug)]
+pub enum SurvivalOutcome {
+    /// Fitted and saved; the newest survival model serves.
+    Saved(Box<SurvivalCard>),
+    /// The fit failed (e.g. too few churns to learn from); the run went on
+    /// with the account models and the previous survival model still serves.
+    Failed(String),
 }
 
 /// What a training run produced.
@@ -85,6 +100,8 @@ pub struct TrainResult {
     pub data_start: pulse_core::time::Day,
     pub data_end: pulse_core::time::Day,
     pub snapshot_seconds: f64,
+    /// The time-to-churn model, when the request asked for it.
+    pub survival: Option<SurvivalOutcome>,
 }
 
 /// Why a training run failed: a message for the caller (store and registry
@@ -126,9 +143,24 @@ pub async fn train_and_decide(
     .map_err(|e| storage("loading the champions", e))?;
 
     let req = request.clone();
-    let (out, comparisons, references) = tokio::task::spawn_blocking(move || {
+    let (out, comparisons, references, survival) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let created_at = req.clock.now_rfc3339();
+        // The time-to-churn model first, on the same histories.
+        let survival = match &req.survival {
+            Some(cfg) if req.kinds.contains(&ModelKind::Churn) => {
+                progress(Progress {
+                    stage: Stage::Survival,
+                    kind: None,
+                    fraction: 0.0,
+                });
+                Some(
+                    pulse_forecast::fit_survival(&histories, req.data_end, cfg, &created_at)
+                        .map_err(|e| e.to_string()),
+                )
+            }
+            _ => None,
+        };
         let data = TrainingData::build(&histories, req.data_end, &req.config)?;
         let snapshot_seconds = started.elapsed().as_secs_f64();
         let out = train_on(
@@ -166,12 +198,31 @@ pub async fn train_and_decide(
             };
             comparisons.push(cmp);
         }
-        Ok::<_, pulse_training::TrainError>((out, comparisons, references))
+        Ok::<_, pulse_training::TrainError>((out, comparisons, references, survival))
     })
     .await
     .map_err(|e| format!("training task failed: {e}"))?
     .map_err(|e| e.to_string())?;
 
+    let survival = match survival {
+        None => None,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "the time-to-churn model was not fitted; the previous one still serves");
+            Some(SurvivalOutcome::Failed(e))
+        }
+        Some(Ok(mut model)) => {
+            let reg = registry.clone();
+            let model = tokio::task::spawn_blocking(move || {
+                reg.save_survival(&mut model)?;
+                Ok::<_, RegistryError>(model)
+            })
+            .await
+            .map_err(|e| storage("saving the time-to-churn model", e))?
+            .map_err(|e| storage("saving the time-to-churn model", e))?;
+            tracing::info!(version = %model.card.version, "time-to-churn model saved and in service");
+            Some(SurvivalOutcome::Saved(Box::new(model.card)))
+        }
+    };
     let rows = out.rows;
     let (accounts, data_start, data_end, snapshot_seconds) = (
         out.accounts,
@@ -289,6 +340,7 @@ pub async fn train_and_decide(
         data_start,
         data_end,
         snapshot_seconds,
+        survival,
     })
 }
 

@@ -29,10 +29,12 @@ use pulse_store::{RatedStoredText, Store};
 use pulse_training::{DecisionRule, Progress, Stage, TrainConfig};
 use tonic::{Request, Response, Status};
 
-use crate::convert::{key_metrics_out, model_summary_out, sentiment_summary_out};
+use crate::convert::{
+    key_metrics_out, model_summary_out, sentiment_summary_out, survival_summary_out,
+};
 use crate::error::ServerError;
 use crate::metrics::Metrics;
-use crate::model_ops::{TrainRequest, decision_out, train_and_decide};
+use crate::model_ops::{SurvivalOutcome, TrainRequest, decision_out, train_and_decide};
 use crate::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
 use crate::sentiment::SentimentSlot;
 
@@ -67,6 +69,9 @@ pub(crate) struct ModelSvc {
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
+    /// The time-to-churn model's settings: every run that trains churn
+    /// refits it (`None`: never).
+    pub(crate) survival: Option<pulse_forecast::SurvivalConfig>,
     /// The champion/challenger rule every account training run applies.
     pub(crate) rule: DecisionRule,
     /// Drift thresholds (GetDrift).
@@ -116,6 +121,7 @@ enum KindFilter {
     All,
     Account(ModelKind),
     Sentiment,
+    Survival,
 }
 
 fn parse_kind_filter(kind: &str) -> Result<KindFilter, FieldError> {
@@ -124,10 +130,12 @@ fn parse_kind_filter(kind: &str) -> Result<KindFilter, FieldError> {
         Ok(KindFilter::All)
     } else if kind.eq_ignore_ascii_case("sentiment") {
         Ok(KindFilter::Sentiment)
+    } else if kind.eq_ignore_ascii_case("survival") {
+        Ok(KindFilter::Survival)
     } else {
-        kind.parse()
-            .map(KindFilter::Account)
-            .map_err(|e: String| FieldError::new("kind", format!("{e} (or sentiment)")))
+        kind.parse().map(KindFilter::Account).map_err(|e: String| {
+            FieldError::new("kind", format!("{e} (or sentiment, or survival)"))
+        })
     }
 }
 
@@ -184,6 +192,7 @@ impl ModelSvc {
             rule: self.rule.clone(),
             metrics: self.metrics.clone(),
             clock: self.scoring.clock().clone(),
+            survival: self.survival.clone(),
         }
     }
 
@@ -193,6 +202,7 @@ impl ModelSvc {
             store: state.store.clone(),
             registry: state.registry.clone(),
             training: state.training.clone(),
+            survival: state.survival.clone(),
             rule: state.model_ops.rule.clone(),
             ops: state.model_ops.clone(),
             scoring: state.scoring.clone(),
@@ -287,6 +297,7 @@ struct JobRun {
     rule: DecisionRule,
     metrics: Arc<Metrics>,
     clock: pulse_core::Clock,
+    survival: Option<pulse_forecast::SurvivalConfig>,
 }
 
 impl JobRun {
@@ -357,6 +368,7 @@ impl JobRun {
             promote: self.promote,
             data_end: None,
             clock: self.clock.clone(),
+            survival: self.survival.clone(),
         };
         let result = train_and_decide(
             &self.store,
@@ -374,13 +386,19 @@ impl JobRun {
             },
         )
         .await?;
-        if result.entries.iter().any(|e| e.promoted) {
+        let survival = match &result.survival {
+            Some(SurvivalOutcome::Saved(card)) => Some(survival_summary_out(card, true)),
+            _ => None,
+        };
+        if survival.is_some() || result.entries.iter().any(|e| e.promoted) {
             self.models_changed.send_modify(|g| *g += 1);
         }
-        Ok((
-            result.entries.iter().map(model_summary_out).collect(),
-            result.decisions.iter().map(decision_out).collect(),
-        ))
+        // The survival model first: it was fitted first.
+        let models = survival
+            .into_iter()
+            .chain(result.entries.iter().map(model_summary_out))
+            .collect();
+        Ok((models, result.decisions.iter().map(decision_out).collect()))
     }
 
     async fn train_sentiment(
@@ -579,16 +597,20 @@ impl ModelService for ModelSvc {
         let r = request.into_inner();
         let filter = parse_kind_filter(&r.kind).map_err(ServerError::from)?;
         let registry = self.registry.clone();
-        let (accounts, sentiment) = blocking(move || {
+        let (accounts, sentiment, survival) = blocking(move || {
             let accounts = match filter {
-                KindFilter::Sentiment => Vec::new(),
-                _ => registry.list()?,
+                KindFilter::All | KindFilter::Account(_) => registry.list()?,
+                _ => Vec::new(),
             };
             let sentiment = match filter {
-                KindFilter::Account(_) => Vec::new(),
-                _ => registry.list_sentiment()?,
+                KindFilter::All | KindFilter::Sentiment => registry.list_sentiment()?,
+                _ => Vec::new(),
             };
-            Ok((accounts, sentiment))
+            let survival = match filter {
+                KindFilter::All | KindFilter::Survival => registry.list_survival()?,
+                _ => Vec::new(),
+            };
+            Ok((accounts, sentiment, survival))
         })
         .await?;
         let mut models: Vec<pb::ModelSummary> = accounts
@@ -599,6 +621,12 @@ impl ModelService for ModelSvc {
             })
             .map(model_summary_out)
             .chain(sentiment.iter().map(sentiment_summary_out))
+            .chain(
+                survival
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| survival_summary_out(c, i == 0)),
+            )
             .collect();
         // Both lists are newest first; merged, still newest first (stable).
         models.sort_by(|a, b| b.created_at.cmp(&a.created_at));

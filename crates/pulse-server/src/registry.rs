@@ -9,10 +9,10 @@
 //! their own methods, because they are another kind of artifact (a
 //! [`SentimentModel`] and its [`SentimentCard`]); the defaults describe a
 //! registry that keeps none. Survival (time-to-churn) models
-//! (`survival-v<N>`, a [`SurvivalModel`] with its card) likewise: `pulse
-//! train` saves one beside each churn model and the newest is in service.
+//! (`survival-v<N>`, a [`SurvivalModel`] with its card) likewise: every
+//! training run that fits churn saves one, and the newest is in service.
 
-use pulse_forecast::SurvivalModel;
+use pulse_forecast::{SurvivalCard, SurvivalModel};
 use pulse_models::{ModelArtifact, ModelCard, ModelKind};
 use pulse_sentiment::{SentimentCard, SentimentModel};
 
@@ -146,6 +146,11 @@ pub trait ModelRegistry: Send + Sync + std::fmt::Debug {
     /// build's feature schema; `None` when none was trained.
     fn latest_survival(&self) -> Result<Option<SurvivalModel>, RegistryError> {
         Ok(None)
+    }
+
+    /// The cards of every survival model, newest (the one in service) first.
+    fn list_survival(&self) -> Result<Vec<SurvivalCard>, RegistryError> {
+        Ok(Vec::new())
     }
 }
 

@@ -581,11 +581,7 @@ pub(crate) struct World {
 /// Mixes a seed with a stream number (SplitMix64), so that neighbouring
 /// accounts get unrelated generators.
 pub(crate) fn mix(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    pulse_core::rng::mix(seed, stream)
 }
 
 impl World {

@@ -311,27 +311,7 @@ fn synthetic(cfg: &TrainConfig) -> Result<Prepared, BoxError> {
     })
 }
 
-/// SplitMix64: small, seedable, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let u1 = self.uniform().max(1e-300);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
+use pulse_core::rng::SplitMix64 as Rng;
 
 /// A seeded numeric table: 10 Gaussian, 10 uniform, 5 correlated, 5 count-like and the rest
 /// pure-noise features; the log-odds mix thresholds, curves and pairwise interactions, and two
@@ -348,7 +328,7 @@ fn numeric(
         return Err("numeric table needs at least 30 features".into());
     }
     let n = n_train + n_cal + n_test;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut x = Array2::<f64>::zeros((n, p));
     let mut y = Vec::with_capacity(n);
     let mut row = vec![0.0; p];
@@ -356,7 +336,7 @@ fn numeric(
         for (j, v) in row.iter_mut().enumerate() {
             *v = match j {
                 0..10 => rng.normal(),
-                10..20 => rng.uniform(),
+                10..20 => rng.next_f64(),
                 _ => rng.normal(),
             };
         }
@@ -377,9 +357,9 @@ fn numeric(
             - 0.4 * f64::from(row[26] >= 3.0) * row[8]
             + 0.7 * (row[13] - 0.5) * row[20]
             + 0.5 * rng.normal();
-        y.push(rng.uniform() < 1.0 / (1.0 + (-logit).exp()));
+        y.push(rng.next_f64() < 1.0 / (1.0 + (-logit).exp()));
         for (j, v) in row.iter().enumerate() {
-            let missing = (j == 3 || j == 27) && rng.uniform() < 0.03;
+            let missing = (j == 3 || j == 27) && rng.next_f64() < 0.03;
             x[[i, j]] = if missing {
                 f64::NAN
             } else {

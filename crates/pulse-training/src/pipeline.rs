@@ -38,6 +38,9 @@ use crate::error::TrainError;
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Loading,
+    /// The time-to-churn model (fitted before the account models, on the
+    /// same histories).
+    Survival,
     Snapshots,
     LeakageCheck,
     Backtest,
@@ -52,6 +55,7 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Loading => "loading",
+            Stage::Survival => "survival",
             Stage::Snapshots => "snapshots",
             Stage::LeakageCheck => "leakage_check",
             Stage::Backtest => "backtest",

@@ -175,18 +175,7 @@ fn show_model(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn money(v: f64) -> String {
-    let r = v.round() as i64;
-    let s = r.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if r < 0 { format!("-{out}") } else { out }
-}
+use pulse_core::money::grouped as money;
 
 fn est_money(e: &Estimate) -> String {
     format!(

@@ -696,6 +696,7 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     let mut state =
         pulse_server::AppState::with_scoring(store.clone(), registry, cfg.scoring_settings());
     state.training = cfg.training.clone();
+    state.survival = Some(cfg.survival.clone());
     state.sentiment = sentiment_cmd::serving_slot(cfg)?;
     state.api_keys = keys;
     state.lists = cfg.lists.clone();

@@ -108,6 +108,17 @@ struct SurvivalFile {
     model: SurvivalModel,
 }
 
+/// Only the card of a survival model file.
+#[derive(Deserialize)]
+struct SurvivalCardFile {
+    model: SurvivalCardOnly,
+}
+
+#[derive(Deserialize)]
+struct SurvivalCardOnly {
+    card: pulse_forecast::SurvivalCard,
+}
+
 /// Only the card of a sentiment model file.
 #[derive(Deserialize)]
 struct SentimentCardOnly {
@@ -586,6 +597,32 @@ impl ModelRegistry for DirRegistry {
         f.model.check().map_err(|e| refused(e.to_string()))?;
         Ok(Some(f.model))
     }
+
+    fn list_survival(&self) -> Result<Vec<pulse_forecast::SurvivalCard>, RegistryError> {
+        let mut versions: Vec<(u64, String)> = self
+            .versions()?
+            .into_iter()
+            .filter_map(|v| {
+                let n = parse_version(&v).filter(|(f, _)| *f == SURVIVAL)?.1;
+                Some((n, v))
+            })
+            .collect();
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+        let mut out = Vec::new();
+        for (_, v) in versions {
+            let card = self.read_text(&v).and_then(|text| {
+                serde_json::from_str::<SurvivalCardFile>(&text)
+                    .map_err(|e| storage(format!("reading {v}"), e))
+            });
+            match card {
+                Ok(f) => out.push(f.model.card),
+                Err(e) => {
+                    tracing::warn!(version = %v, error = %e, "skipping unreadable survival model file")
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -656,6 +693,13 @@ mod tests {
         assert_eq!(reg.save_survival(&mut m).unwrap(), "survival-v2");
         let back = reg.latest_survival().unwrap().unwrap();
         assert_eq!(back.card.version, "survival-v2");
+        let listed: Vec<String> = reg
+            .list_survival()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.version)
+            .collect();
+        assert_eq!(listed, ["survival-v2", "survival-v1"]);
         // Not listed with the account models.
         reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
             .unwrap();

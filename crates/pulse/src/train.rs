@@ -203,45 +203,6 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
     result.map(|_| ())
 }
 
-/// Fits the time-to-churn model on the same histories (after its held-out
-/// calibration per horizon), saves it as `survival-vN` and prints the
-/// calibration table.
-async fn train_survival(
-    registry: &DirRegistry,
-    histories: Vec<pulse_features::AccountHistory>,
-    cfg: &pulse_forecast::SurvivalConfig,
-    data_end: Option<pulse_core::time::Day>,
-    stamp: &dyn Fn() -> String,
-) -> anyhow::Result<Vec<pulse_features::AccountHistory>> {
-    println!(
-        "{} survival    time to churn: backtest per horizon, then the final fit",
-        stamp()
-    );
-    let cfg = cfg.clone();
-    let created_at = registry.clock().now_rfc3339();
-    let (histories, fitted) = tokio::task::spawn_blocking(move || {
-        let fitted =
-            pulse_forecast::fit_survival(histories.as_slice(), data_end, &cfg, &created_at);
-        (histories, fitted)
-    })
-    .await
-    .context("the survival training task failed")?;
-    let mut model = fitted.map_err(|e| anyhow::anyhow!("time-to-churn model: {e}"))?;
-    let version = registry.save_survival(&mut model)?;
-    let c = &model.card;
-    println!(
-        "{} saved {version} ({} person-periods, {} churns, {} accounts, {} x {}-day intervals)",
-        stamp(),
-        c.rows,
-        c.events,
-        c.accounts,
-        c.intervals,
-        c.interval_days
-    );
-    print_survival_calibration(&mut std::io::stdout().lock(), c)?;
-    Ok(histories)
-}
-
 /// The survival card's held-out calibration per horizon, as a table.
 pub(crate) fn print_survival_calibration(
     o: &mut impl Write,
@@ -345,13 +306,6 @@ pub(crate) async fn train_store(
         histories.len(),
         events
     );
-    // The time-to-churn model first, on the same histories (handed back for
-    // the churn and expansion models).
-    let histories = if kinds.contains(&ModelKind::Churn) {
-        train_survival(registry, histories, survival, data_end, &stamp).await?
-    } else {
-        histories
-    };
     let request = pulse_server::TrainRequest {
         kinds: kinds.to_vec(),
         config: tc.clone(),
@@ -360,6 +314,7 @@ pub(crate) async fn train_store(
         promote,
         data_end,
         clock: registry.clock().clone(),
+        survival: Some(survival.clone()),
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
     let result = pulse_server::train_and_decide(
@@ -419,6 +374,21 @@ pub(crate) async fn train_store(
     let saved = result.entries;
     println!("models in {}", registry.dir().display());
     let mut o = std::io::stdout().lock();
+    match &result.survival {
+        Some(pulse_server::SurvivalOutcome::Saved(c)) => {
+            writeln!(
+                o,
+                "saved {} (time to churn: {} person-periods, {} churns, {} accounts, {} x {}-day intervals)",
+                c.version, c.rows, c.events, c.accounts, c.intervals, c.interval_days
+            )?;
+            print_survival_calibration(&mut o, c)?;
+        }
+        Some(pulse_server::SurvivalOutcome::Failed(e)) => writeln!(
+            o,
+            "time to churn: not refitted ({e}); forecasts keep the previous survival model"
+        )?,
+        None => {}
+    }
     for e in &saved {
         print_comparison(&mut o, &e.card)?;
     }
@@ -588,6 +558,7 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
         ModelsCommand::List { json } => {
             let list = registry.list()?;
             let sentiment = registry.list_sentiment()?;
+            let survival = registry.list_survival()?;
             if json {
                 let v: Vec<serde_json::Value> = list
                     .iter()
@@ -616,12 +587,25 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
                             "macro_f1": e.card.held_out.evaluation.macro_f1,
                         })
                     }))
+                    .chain(survival.iter().enumerate().map(|(i, c)| {
+                        serde_json::json!({
+                            "version": c.version,
+                            "kind": "survival",
+                            "algorithm": "discrete_time_hazard_gbt",
+                            "created_at": c.created_at,
+                            "promoted": i == 0,
+                            "data_end": c.data_end,
+                            "person_periods": c.rows,
+                            "churns": c.events,
+                            "accounts": c.accounts,
+                        })
+                    }))
                     .collect();
                 serde_json::to_writer_pretty(&mut o, &v)?;
                 writeln!(o)?;
                 return Ok(());
             }
-            if list.is_empty() && sentiment.is_empty() {
+            if list.is_empty() && sentiment.is_empty() && survival.is_empty() {
                 writeln!(
                     o,
                     "no models in {} yet: run pulse train",
@@ -678,6 +662,28 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
                     h.train_documents,
                     h.held_out_documents,
                     e.card.fingerprint
+                )?;
+            }
+            if !survival.is_empty() {
+                writeln!(
+                    o,
+                    "  {:<16} {:<12} {:<21} {:>10} {:>14} {:>7} {:>8}",
+                    "version", "kind", "created", "data to", "person-periods", "churns", "accounts"
+                )?;
+            }
+            // The newest survival model is the one in service.
+            for (i, c) in survival.iter().enumerate() {
+                writeln!(
+                    o,
+                    "{} {:<16} {:<12} {:<21} {:>10} {:>14} {:>7} {:>8}",
+                    if i == 0 { "*" } else { " " },
+                    c.version,
+                    "survival",
+                    c.created_at,
+                    c.data_end,
+                    c.rows,
+                    c.events,
+                    c.accounts
                 )?;
             }
             writeln!(o, "* = promoted (serves its kind)")?;

@@ -2,7 +2,8 @@
 //! module doc, every RPC in `proto/` is documented, every crate follows the
 //! workspace lint policy, no tracing call logs a key or interaction text,
 //! the README stays short with links that resolve; only the clock module
-//! reads the wall clock.
+//! reads the wall clock; every crate's dependencies keep the layering that
+//! ARCHITECTURE.md states.
 
 use std::path::{Path, PathBuf};
 
@@ -317,4 +318,98 @@ fn readme_is_short_and_its_links_resolve() {
         issues.is_empty(),
         "issue references (say what the product does instead): {issues:#?}"
     );
+}
+
+/// The workspace crates and external crates named in a manifest's
+/// `[dependencies]` table (not dev- or build-dependencies).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+            continue;
+        }
+        if !inside || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_dependency_keeps_the_layering_architecture_states() {
+    let arch = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let table = arch
+        .split("<!-- layering: checked by tidy.rs -->")
+        .nth(1)
+        .expect("ARCHITECTURE.md has the layering table")
+        .split("```")
+        .nth(1)
+        .expect("the layering table is a fenced block");
+    // crate -> (pure, allowed workspace dependencies), rows bottom up.
+    let mut rows: Vec<(String, bool, Vec<String>)> = Vec::new();
+    for line in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let (head, deps) = line.split_once(':').expect("row: crate [(pure)] : deps");
+        let mut head = head.split_whitespace();
+        let name = head.next().unwrap().to_string();
+        let pure = head.next() == Some("(pure)");
+        let deps: Vec<String> = deps.split_whitespace().map(String::from).collect();
+        for d in &deps {
+            assert!(
+                rows.iter().any(|(r, _, _)| r == d),
+                "layering table: {name} may depend on {d}, which is not on a row below it"
+            );
+        }
+        rows.push((name, pure, deps));
+    }
+    const IMPURE: &[&str] = &[
+        "tokio", "sqlx", "tonic", "prost", "axum", "hyper", "tower", "clap",
+    ];
+    let mut broken = Vec::new();
+    let mut crates = Vec::new();
+    for e in std::fs::read_dir(root().join("crates")).unwrap() {
+        let dir = e.unwrap().path();
+        let manifest = dir.join("Cargo.toml");
+        if !manifest.exists() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let Some((_, pure, allowed)) = rows.iter().find(|(r, _, _)| *r == name) else {
+            broken.push(format!("{name} is not in ARCHITECTURE.md's layering table"));
+            continue;
+        };
+        crates.push(name.clone());
+        for dep in dependencies(&std::fs::read_to_string(&manifest).unwrap()) {
+            if dep.starts_with("pulse") && !allowed.contains(&dep) {
+                broken.push(format!(
+                    "{name} depends on {dep}, which its row does not allow"
+                ));
+            }
+            if *pure
+                && IMPURE
+                    .iter()
+                    .any(|i| dep == *i || dep.starts_with(&format!("{i}-")))
+            {
+                broken.push(format!("{name} is (pure) but depends on {dep}"));
+            }
+        }
+    }
+    assert!(crates.len() >= 14, "found only {crates:?}");
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn dependencies_are_read_from_the_dependencies_table_only() {
+    let manifest = "[package]\nname = \"x\"\n\n[dependencies]\npulse-core.workspace = true\n\
+                    tokio = { workspace = true }\n# a comment\n\n[dev-dependencies]\nsqlx = \"1\"\n";
+    assert_eq!(dependencies(manifest), ["pulse-core", "tokio"]);
 }

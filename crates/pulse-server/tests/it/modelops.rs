@@ -63,6 +63,7 @@ async fn setup(change: Option<i32>, champion_end: i32) -> (AppState, Store) {
             promote: false,
             data_end: Some(champion_end),
             clock: crate::clock(),
+            survival: None,
         },
         None,
         |_| {},

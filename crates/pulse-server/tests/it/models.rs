@@ -10,6 +10,7 @@ use pulse_core::Record;
 use pulse_core::time::parse_day;
 use pulse_models::{GbtParams, ModelArtifact, ModelKind};
 use pulse_proto::v1 as pb;
+use pulse_proto::v1::forecast_service_client::ForecastServiceClient;
 use pulse_proto::v1::model_service_client::ModelServiceClient;
 use pulse_sentiment::{SentimentCard, SentimentModel};
 use pulse_server::{
@@ -100,6 +101,20 @@ impl ModelRegistry for MemoryRegistry {
             reason: e.to_string(),
         })?;
         Ok(Some(m))
+    }
+
+    fn list_survival(&self) -> Result<Vec<pulse_forecast::SurvivalCard>, RegistryError> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .survival
+            .iter()
+            .rev()
+            .map(|json| {
+                serde_json::from_str::<pulse_forecast::SurvivalModel>(json)
+                    .map(|m| m.card)
+                    .map_err(|e| RegistryError::Storage(e.to_string()))
+            })
+            .collect()
     }
 
     fn list(&self) -> Result<Vec<RegistryEntry>, RegistryError> {
@@ -317,8 +332,13 @@ async fn train_over_rpc_then_list_read_promote_and_roll_back() {
         ablation: false,
         ..TrainConfig::default()
     };
+    state.survival = Some(pulse_forecast::SurvivalConfig {
+        gbt: GbtParams::new().iterations(40),
+        ..Default::default()
+    });
     let server = TestServer::start_with(state).await;
     let mut client = ModelServiceClient::new(server.channel.clone());
+    let mut forecasts = ForecastServiceClient::new(server.channel.clone());
 
     // No data: a clear FAILED_PRECONDITION, not a job that fails later.
     let err = client.train(pb::TrainRequest::default()).await.unwrap_err();
@@ -354,12 +374,21 @@ async fn train_over_rpc_then_list_read_promote_and_roll_back() {
     assert_eq!(job.stage, "done");
     assert_eq!(job.progress, 1.0);
     assert!(!job.finished_at.is_empty());
+    // One flow fits all three: the time-to-churn model first.
     let versions: Vec<&str> = job.models.iter().map(|m| m.version.as_str()).collect();
-    assert_eq!(versions, ["churn-v1", "expansion-v1"]);
-    // Nothing was promoted before, so both are now.
+    assert_eq!(versions, ["survival-v1", "churn-v1", "expansion-v1"]);
+    assert_eq!(job.models[0].kind, "survival");
+    // Nothing was promoted before, so all are now.
     assert!(job.models.iter().all(|m| m.promoted && !m.tabular));
-    let m = job.models[0].metrics.as_ref().unwrap();
+    let m = job.models[1].metrics.as_ref().unwrap();
     assert!(m.roc_auc > 0.6 && m.k == 50, "{m:?}");
+    // Forecasts read the model this run fitted.
+    let q = forecasts
+        .get_forecast_quality(pb::GetForecastQualityRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(q.survival_model, "survival-v1");
 
     // A second run (churn only), not promoted.
     let id2 = client
@@ -378,8 +407,30 @@ async fn train_over_rpc_then_list_read_promote_and_roll_back() {
         "{}",
         job2.error
     );
-    assert_eq!(job2.models[0].version, "churn-v2");
-    assert!(!job2.models[0].promoted);
+    // Training churn refits the time-to-churn model, which serves at once;
+    // the churn challenger waits for the rule.
+    let versions: Vec<(&str, bool)> = job2
+        .models
+        .iter()
+        .map(|m| (m.version.as_str(), m.promoted))
+        .collect();
+    assert_eq!(versions, [("survival-v2", true), ("churn-v2", false)]);
+    let q = forecasts
+        .get_forecast_quality(pb::GetForecastQualityRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(q.survival_model, "survival-v2");
+    let f = forecasts
+        .forecast(pb::ForecastRequest {
+            horizon_days: 90,
+            as_of: String::new(),
+            group_by: "segment".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(f.survival_model, "survival-v2");
 
     let list = client
         .list_models(pb::ListModelsRequest::default())
@@ -396,9 +447,23 @@ async fn train_over_rpc_then_list_read_promote_and_roll_back() {
         [
             ("churn-v2", false),
             ("expansion-v1", true),
-            ("churn-v1", true)
+            ("churn-v1", true),
+            ("survival-v2", true),
+            ("survival-v1", false)
         ]
     );
+    let survival_only: Vec<String> = client
+        .list_models(pb::ListModelsRequest {
+            kind: "survival".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .models
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(survival_only, ["survival-v2", "survival-v1"]);
     let churn_only = client
         .list_models(pb::ListModelsRequest {
             kind: "churn".into(),

@@ -494,9 +494,67 @@ async fn score_explain_batch_runs_profile_and_errors() {
     );
     assert_eq!(p.trend.len(), 2);
     assert_eq!(p.trend[0].as_of, d1);
-    assert!(p.recent_interactions.len() <= 5);
-    assert!(!p.personas.is_empty());
-    assert!(!p.change_summary.is_empty());
+    // What the stored data determines: the account's record, its newest five
+    // interactions up to now (newest first), the ones still open now, its
+    // contacts, and the change between the two stored weeks.
+    let now = crate::clock().now();
+    let history = store
+        .load_histories(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.account.id == id)
+        .unwrap();
+    let a = &history.account;
+    assert_eq!(
+        (p.name.as_str(), p.owner.as_str(), p.plan.as_str()),
+        (a.name.as_str(), a.owner.as_str(), a.plan.as_str())
+    );
+    assert_eq!(p.segment, a.segment.to_string());
+    assert_eq!(p.arr, s.arr);
+    assert_eq!(
+        p.days_to_renewal,
+        a.renewal_date
+            .map_or(0, |r| r - pulse_core::time::day_of_ts(now))
+    );
+    let shown =
+        |i: &pb::ProfileInteraction| (i.opened_at.clone(), i.channel.clone(), i.topic.clone());
+    let fact = |i: &pulse_features::InteractionFact| {
+        (
+            pulse_core::time::format_ts(i.opened_at),
+            i.channel.to_string(),
+            i.topic.clone(),
+        )
+    };
+    let mut up_to_now: Vec<_> = history
+        .interactions
+        .iter()
+        .filter(|i| i.opened_at <= now)
+        .collect();
+    up_to_now.reverse();
+    let newest: Vec<_> = up_to_now.iter().take(5).map(|i| fact(i)).collect();
+    assert_eq!(newest.len(), 5, "the test account has a history");
+    assert_eq!(
+        p.recent_interactions.iter().map(shown).collect::<Vec<_>>(),
+        newest
+    );
+    let open: Vec<_> = up_to_now
+        .iter()
+        .filter(|i| i.resolved_at.is_none_or(|r| r > now))
+        .map(|i| fact(i))
+        .collect();
+    assert_eq!(p.open_issues.iter().map(shown).collect::<Vec<_>>(), open);
+    let mut contacts: Vec<&str> = history
+        .contacts
+        .iter()
+        .map(|c| c.contact_id.as_str())
+        .collect();
+    contacts.sort_unstable();
+    contacts.dedup();
+    let mut personas: Vec<&str> = p.personas.iter().map(|c| c.contact_id.as_str()).collect();
+    personas.sort_unstable();
+    assert_eq!(personas, contacts);
+    assert_eq!(p.change_summary, ch.summary);
     let err = c
         .get_account_profile(pb::GetAccountProfileRequest {
             account_id: "ghost".into(),
