@@ -95,7 +95,7 @@ fn render() -> String {
                 s,
                 "say {v:?}: {} | {}",
                 phrases::phrase(def.name, v).unwrap_or_else(|| "(none)".into()),
-                phrases::format_value(def.name, def.unit, v)
+                phrases::format_value(pulse_features::Feature::ALL[i], v)
             );
         }
         for &v in PROBES {
