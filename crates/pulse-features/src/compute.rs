@@ -11,7 +11,7 @@ use pulse_core::time::{Day, SECONDS_PER_DAY, Ts, day_of_ts};
 use pulse_core::{Persona, Segment, Sentiment, SubscriptionKind, SurveyKind};
 
 use crate::civil;
-use crate::defs::{F, n_features};
+use crate::defs::{Feature as F, n_features};
 use crate::history::{AccountHistory, MAX_USAGE_PERIOD, OpKind, UsageFact};
 use crate::state::{mrr_at, seats_at};
 

@@ -30,8 +30,11 @@
 //! [`snapshots`] builds weekly (or any step) training rows and leaves out the
 //! right-censored ones whose label window is not over yet.
 //!
-//! The catalogue of features, with names, families, windows, units and when
-//! each is missing, is [`features()`]; [`markdown_table`] renders it.
+//! The catalogue of features is [`Feature`]: one exhaustive definition per
+//! feature ([`Feature::def`]) with its name, family, window, unit, valid
+//! range, when it is missing, the sentences that state it and the scorecard
+//! component it feeds. [`features()`] lists the definitions in column order;
+//! [`markdown_table`] renders them.
 
 mod civil;
 mod compute;
@@ -44,7 +47,10 @@ mod state;
 mod tests;
 
 pub use compute::{NEGATIVE_SENTIMENT_BELOW, compute, compute_matrix};
-pub use defs::{Family, FeatureDef, feature_index, features, markdown_table, n_features};
+pub use defs::{
+    Family, Feature, FeatureDef, Missing, Range, Says, Scorecard, ScorecardComponent, Sentence,
+    Value, feature_index, features, markdown_table, n_features,
+};
 pub use history::{
     AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, Records,
     SubscriptionFact, SurveyFact, UsageFact, histories_from_records,

@@ -2,7 +2,7 @@
 //! quadrant, expansion, drivers with sentences and plays.
 
 use pulse_core::time::Day;
-use pulse_features::{Family, FeatureDef};
+use pulse_features::{Family, Feature, FeatureDef};
 use pulse_models::{CalibratedModel, Component, FittedScorecard, ModelArtifact, ModelKind};
 use serde::{Deserialize, Serialize};
 
@@ -455,7 +455,7 @@ impl Engine {
         let def = &self.defs[j];
         let v = s.row[j];
         let comparison = comparison(def, j, s, reference);
-        let mut sentence = phrases::phrase(def.name, v).unwrap_or_else(|| def.name.to_string());
+        let mut sentence = phrases::say(Feature::ALL[j], v);
         if let Some(c) = &comparison {
             sentence.push_str(", ");
             sentence.push_str(&c.text);
@@ -508,7 +508,7 @@ fn comparison(
         let text = if signed {
             format!(
                 "against {} over its last 90 days",
-                phrases::format_value(def.name, def.unit, r)
+                phrases::format_value(Feature::ALL[j], r)
             )
         } else if r <= 0.0 {
             "where it usually has none".to_string()
@@ -530,7 +530,7 @@ fn comparison(
     let reference = reference?;
     let (median, who) = reference.median(s.segment, j)?;
     let ratio = ratio_of(median);
-    let m = phrases::format_value(def.name, def.unit, median);
+    let m = phrases::format_value(Feature::ALL[j], median);
     let text = if ratio >= 1.5 || (ratio > 0.0 && ratio <= 0.67) {
         format!("{ratio:.1}x the {who} median of {m}")
     } else {

@@ -2,9 +2,12 @@
 //! account's real value, plus its comparison ("3.2x its usual rate", "the
 //! mid-market median is 4").
 //!
-//! Every feature of the catalogue has a phrase (a test checks it), so adding
-//! a feature without one fails the build's tests rather than showing users
-//! a raw column name.
+//! The words are the catalogue's (`pulse_features::FeatureDef`: `says`,
+//! `compared`, `missing`); this module writes the values into them. A feature
+//! without its sentences does not compile, so users never see a raw column
+//! name.
+
+use pulse_features::{Feature, Missing, Says, Sentence, Value};
 
 /// A count: whole numbers without decimals.
 fn count(v: f64) -> String {
@@ -75,249 +78,82 @@ fn segment_name(v: f64) -> &'static str {
     }
 }
 
-/// The phrase stating `value` of feature `name`; `None` for an unknown name.
+/// The phrase stating `v` of the feature named `name`; `None` for an
+/// unknown name.
 pub fn phrase(name: &str, v: f64) -> Option<String> {
-    if v.is_nan() {
-        return unknown(name);
-    }
-    let s = match name {
-        "interactions_7d" => format!(
-            "{} in the last 7 days",
-            plural(v, "interaction", "interactions")
-        ),
-        "interactions_30d" => format!(
-            "{} in the last 30 days",
-            plural(v, "interaction", "interactions")
-        ),
-        "interactions_90d" => format!(
-            "{} in the last 90 days",
-            plural(v, "interaction", "interactions")
-        ),
-        "interactions_trend" => format!("interaction volume {} on the prior 90 days", trend(v)),
-        "open_interactions" => format!("{} open", plural(v, "issue", "issues")),
-        "first_response_hours_90d" => {
-            format!("first response takes {v:.1} hours on average (90 days)")
-        }
-        "fcr_rate_90d" => format!("{} of issues resolved on first contact (90 days)", pct(v)),
-        "resolution_hours_90d" => {
-            format!("issues take {v:.0} hours to resolve on average (90 days)")
-        }
-        "escalation_rate_90d" => format!("{} of resolved issues were escalated (90 days)", pct(v)),
-        "reopen_rate_90d" => format!("{} of resolved issues were reopened (90 days)", pct(v)),
-        "contacts_to_resolve_90d" => format!("{v:.1} contacts needed per resolved issue (90 days)"),
-        "repeat_topic_contacts_90d" => format!(
-            "{} about a topic already raised (90 days)",
-            plural(v, "contact", "contacts")
-        ),
-        "csat_mean_90d" => format!("ticket CSAT averages {v:.1} of 5 (90 days)"),
-        "csat_low_share_90d" => format!("{} of rated tickets scored CSAT 1-2 (90 days)", pct(v)),
-        "sentiment_mean_30d" => format!(
-            "interaction sentiment is {} ({}) over 30 days",
-            sentiment_word(v),
-            signed(v)
-        ),
-        "sentiment_mean_90d" => format!(
-            "interaction sentiment is {} ({}) over 90 days",
-            sentiment_word(v),
-            signed(v)
-        ),
-        "sentiment_negative_share_90d" => {
-            format!("{} of interactions were negative (90 days)", pct(v))
-        }
-        "sentiment_min_30d" => format!(
-            "the most negative interaction this month scored {}",
-            signed(v)
-        ),
-        "sentiment_trend" => {
-            if v.abs() < 0.05 {
-                "sentiment is steady against the prior 90 days".into()
-            } else if v < 0.0 {
-                format!("sentiment fell by {:.2} against the prior 90 days", -v)
-            } else {
-                format!("sentiment rose by {v:.2} against the prior 90 days")
-            }
-        }
-        "survey_sentiment_mean_180d" => format!(
-            "survey comments are {} ({}) over 180 days",
-            sentiment_word(v),
-            signed(v)
-        ),
-        "contacts_active" => format!("{} active", plural(v, "contact", "contacts")),
-        "relationship_strength_mean" => format!("relationship strength averages {}", level(v)),
-        "champion_strength" => format!("the champion relationship is {}", level(v)),
-        "champion_sentiment" => format!("the champion is {}", sentiment_word(v)),
-        "exec_sponsor_strength" => format!("the executive sponsor relationship is {}", level(v)),
-        "exec_sponsor_sentiment" => format!("the executive sponsor is {}", sentiment_word(v)),
-        "admin_strength" => format!("the admin relationship is {}", level(v)),
-        "admin_sentiment" => format!("the admin is {}", sentiment_word(v)),
-        "champion_left" => {
-            if v >= 0.5 {
-                "the champion has left".into()
-            } else {
-                "the champion is still there".into()
-            }
-        }
-        "exec_sponsor_present" => {
-            if v >= 0.5 {
-                "an executive sponsor is engaged".into()
-            } else {
-                "no executive sponsor".into()
-            }
-        }
-        "exec_sponsor_interaction_sentiment" => format!(
-            "the executive sponsor's latest interaction was {} ({})",
-            sentiment_word(v),
-            signed(v)
-        ),
-        "exec_sponsor_negative" => {
-            if v >= 0.5 {
-                "the executive sponsor is negative".into()
-            } else {
-                "the executive sponsor is not negative".into()
-            }
-        }
-        "active_users_per_seat_30d" => format!("{} of seats active (30 days)", pct(v)),
-        "active_users_trend" => format!("active users {} on the prior 90 days", trend(v)),
-        "logins_per_day_7d" => format!("{v:.1} logins a day this week"),
-        "logins_per_day_30d" => format!("{v:.1} logins a day this month"),
-        "logins_trend" => format!("logins {} on the prior 90 days", trend(v)),
-        "feature_breadth_30d" => format!(
-            "{} used (30 days)",
-            plural(v, "key feature", "key features")
-        ),
-        "days_since_active" => {
-            if v < 0.5 {
-                "active in the latest usage period".into()
-            } else {
-                format!("no activity for {}", plural(v, "day", "days"))
-            }
-        }
-        "mrr" => format!("MRR is {}", money(v)),
-        "seats" => plural(v, "seat", "seats"),
-        "segment_size" => format!("{} account", segment_name(v)),
-        "tenure_days" => format!("customer for {}", plural(v, "day", "days")),
-        "days_to_renewal" => format!("renews in {}", plural(v, "day", "days")),
-        "mrr_change_90d" => {
-            if v.abs() < 0.005 {
-                "MRR unchanged over 90 days".into()
-            } else if v < 0.0 {
-                format!("MRR down {} over 90 days", pct(-v))
-            } else {
-                format!("MRR up {} over 90 days", pct(v))
-            }
-        }
-        "downgrades_90d" => format!("{} in 90 days", plural(v, "downgrade", "downgrades")),
-        "downgrades_180d" => format!("{} in 180 days", plural(v, "downgrade", "downgrades")),
-        "upgrades_180d" => format!("{} in 180 days", plural(v, "upgrade", "upgrades")),
-        "payment_failures_90d" => format!(
-            "{} in 90 days",
-            plural(v, "failed payment", "failed payments")
-        ),
-        "missed_payroll_90d" => format!(
-            "{} in 90 days",
-            plural(v, "missed payroll deadline", "missed payroll deadlines")
-        ),
-        "missed_payroll_180d" => format!(
-            "{} in 180 days",
-            plural(v, "missed payroll deadline", "missed payroll deadlines")
-        ),
-        "tax_errors_90d" => format!(
-            "{} in 90 days",
-            plural(v, "tax-filing error", "tax-filing errors")
-        ),
-        "tax_errors_180d" => format!(
-            "{} in 180 days",
-            plural(v, "tax-filing error", "tax-filing errors")
-        ),
-        "onboarding_completed" => {
-            if v >= 0.5 {
-                "onboarding is complete".into()
-            } else {
-                "onboarding is not complete".into()
-            }
-        }
-        "onboarding_days" => format!("onboarding took {}", plural(v, "day", "days")),
-        "training_completed" => {
-            if v >= 0.5 {
-                "training is complete".into()
-            } else {
-                "training not completed".into()
-            }
-        }
-        "price_increase_90d" => format!(
-            "{} in 90 days",
-            plural(v, "price increase", "price increases")
-        ),
-        "nps_latest" => format!("latest NPS answer is {}", count(v)),
-        "nps_trend" => {
-            if v.abs() < 0.5 {
-                "NPS answer unchanged from the one before".into()
-            } else if v < 0.0 {
-                format!("NPS fell {} points from the answer before", count(-v))
-            } else {
-                format!("NPS rose {} points from the answer before", count(v))
-            }
-        }
-        "days_since_nps" => format!("last NPS answer {} ago", plural(v, "day", "days")),
-        "csat_survey_latest" => format!("latest CSAT survey answer is {} of 5", count(v)),
-        _ => return None,
-    };
-    Some(s)
+    Feature::from_name(name).map(|f| say(f, v))
 }
 
-fn unknown(name: &str) -> Option<String> {
-    let s = match name {
-        "first_response_hours_90d" | "resolution_hours_90d" | "contacts_to_resolve_90d" => {
-            "no resolved issue in 90 days to time"
+/// The phrase stating `v` of a feature, as its definition words it; NaN
+/// says why the value is missing.
+pub fn say(feature: Feature, v: f64) -> String {
+    let def = &pulse_features::features()[feature.index()];
+    if v.is_nan() {
+        return match def.missing {
+            Missing::When(why) => why,
+            Missing::Never => "unknown",
         }
-        "fcr_rate_90d" | "escalation_rate_90d" | "reopen_rate_90d" => {
-            "no resolved issue in 90 days"
+        .to_string();
+    }
+    match def.says {
+        Says::Sentence(s) => sentence(s, v),
+        Says::Flag { yes, no } => if v >= 0.5 { yes } else { no }.to_string(),
+        Says::Change {
+            steady_below,
+            steady,
+            down,
+            up,
+        } => {
+            if v.abs() < steady_below {
+                steady.to_string()
+            } else if v < 0.0 {
+                sentence(down, -v)
+            } else {
+                sentence(up, v)
+            }
         }
-        "csat_mean_90d" | "csat_low_share_90d" => "no rated ticket in 90 days",
-        "sentiment_mean_30d" | "sentiment_min_30d" => "no scored interaction in 30 days",
-        "sentiment_mean_90d" | "sentiment_negative_share_90d" => "no scored interaction in 90 days",
-        "sentiment_trend" => "too few scored interactions for a sentiment trend",
-        "survey_sentiment_mean_180d" => "no survey comment in 180 days",
-        "relationship_strength_mean" => "no active contact",
-        "champion_strength" | "champion_sentiment" => "no active champion",
-        "exec_sponsor_strength" | "exec_sponsor_sentiment" => "no active executive sponsor",
-        "exec_sponsor_interaction_sentiment" => {
-            "no scored interaction from the executive sponsor in 180 days"
+        Says::Below {
+            under,
+            text,
+            otherwise,
+        } => {
+            if v < under {
+                text.to_string()
+            } else {
+                sentence(otherwise, v)
+            }
         }
-        "admin_strength" | "admin_sentiment" => "no active admin",
-        "active_users_per_seat_30d" => "active users per seat unknown",
-        "active_users_trend" | "logins_trend" => "too little usage data for a trend",
-        "logins_per_day_7d" | "logins_per_day_30d" | "feature_breadth_30d" => "no usage data",
-        "days_since_active" => "never active",
-        "seats" => "seats unknown",
-        "days_to_renewal" => "not started yet",
-        "mrr_change_90d" => "no MRR 90 days ago",
-        "onboarding_days" => "onboarding not completed",
-        "nps_latest" | "days_since_nps" => "no NPS answer",
-        "nps_trend" => "fewer than two NPS answers",
-        "csat_survey_latest" => "no CSAT survey answer",
-        n if pulse_features::feature_index(n).is_some() => "unknown",
-        _ => return None,
-    };
-    Some(s.to_string())
+    }
+}
+
+fn sentence(s: Sentence, v: f64) -> String {
+    format!("{}{}{}", s.before, value(s.value, v), s.after)
+}
+
+/// `v` written as `kind`.
+fn value(kind: Value, v: f64) -> String {
+    match kind {
+        Value::Count { one, many } => plural(v, one, many),
+        Value::Number => count(v),
+        Value::Decimals(digits) => format!("{v:.digits$}"),
+        Value::Hours => format!("{v:.1} hours"),
+        Value::Percent => pct(v),
+        Value::Signed => signed(v),
+        Value::Level => level(v),
+        Value::Money => money(v),
+        Value::Trend => trend(v),
+        Value::Mood => sentiment_word(v).to_string(),
+        Value::MoodScore => format!("{} ({})", sentiment_word(v), signed(v)),
+        Value::Segment => segment_name(v).to_string(),
+    }
 }
 
 /// A value of the feature's kind, formatted for a comparison ("4", "38%", "$1,200").
-pub fn format_value(name: &str, unit: &str, v: f64) -> String {
+pub fn format_value(feature: Feature, v: f64) -> String {
     if v.is_nan() {
         return "unknown".into();
     }
-    match unit {
-        "fraction" => pct(v),
-        "currency/month" => money(v),
-        "hours" => format!("{v:.1} hours"),
-        "days" => plural(v, "day", "days"),
-        "score [-1,1]" | "score difference" | "ratio [-1,1]" => signed(v),
-        "level 1-4" => level(v),
-        "logins/day" => format!("{v:.1}"),
-        _ if name.ends_with("_mean_90d") => format!("{v:.1}"),
-        _ => count(v),
-    }
+    value(pulse_features::features()[feature.index()].compared, v)
 }
 
 #[cfg(test)]

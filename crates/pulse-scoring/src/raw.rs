@@ -1,5 +1,6 @@
 //! Caller-supplied feature vectors: every feature present, each within its
-//! range, NaN only where the catalogue says a feature may be unknown.
+//! range, NaN only where the catalogue says a feature may be unknown (each
+//! feature's `range` and `missing` in `pulse_features::Feature::def`).
 
 use std::collections::HashMap;
 
@@ -7,33 +8,14 @@ use pulse_features::FeatureDef;
 
 use crate::ScoringError;
 
-/// The closed range of valid values of a feature.
+/// The closed range of valid values of a feature (its definition's `range`).
 pub fn valid_range(def: &FeatureDef) -> (f64, f64) {
-    const INF: f64 = f64::INFINITY;
-    match (def.name, def.unit) {
-        ("mrr_change_90d", _) => (-1.0, INF),
-        // Mean active users over seats: more people than seats use it.
-        ("active_users_per_seat_30d", _) => (0.0, INF),
-        // Differences of event dates: data entered out of order can make
-        // them negative, and they are still what the model was trained on.
-        ("tenure_days" | "onboarding_days" | "days_since_active", _) => (-INF, INF),
-        ("days_to_renewal", _) => (0.0, 366.0),
-        ("sentiment_trend", _) => (-2.0, 2.0),
-        ("nps_trend", _) => (-10.0, 10.0),
-        (_, "fraction") => (0.0, 1.0),
-        (_, "ratio [-1,1]" | "score [-1,1]") => (-1.0, 1.0),
-        (_, "score 1-5") => (1.0, 5.0),
-        (_, "score 0-10") => (0.0, 10.0),
-        (_, "level 1-4") => (1.0, 4.0),
-        (_, "0/1") => (0.0, 1.0),
-        (_, "ordinal") => (0.0, 2.0),
-        _ => (0.0, INF),
-    }
+    (def.range.min, def.range.max)
 }
 
-/// Whether a feature may be unknown (NaN): its description says when.
+/// Whether a feature may be unknown (NaN): its definition's `missing`.
 pub fn may_be_unknown(def: &FeatureDef) -> bool {
-    def.description.contains("NaN")
+    def.missing.is_possible()
 }
 
 /// Checks one value of a feature; the reason names what is wrong.
@@ -52,7 +34,7 @@ pub fn check_value(def: &FeatureDef, v: f64) -> Result<(), String> {
     if v < lo || v > hi {
         return Err(format!("{v} is outside [{lo}, {hi}]"));
     }
-    if matches!(def.unit, "0/1" | "ordinal") && v.fract() != 0.0 {
+    if def.range.whole && v.fract() != 0.0 {
         return Err(format!("{v} is not a whole number"));
     }
     Ok(())

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::Stream;
 use pulse_core::FieldError;
 use pulse_core::time::{Day, day_of_ts, format_day, format_ts, parse_day};
+use pulse_features::Feature;
 use pulse_forecast::ChurnCurve;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::scoring_service_server::ScoringService;
@@ -161,18 +162,18 @@ fn stored(explanation: &str) -> Result<AccountScore, ServerError> {
 
 /// The feature schema raw vectors are checked against (GetFeatureSchema).
 pub fn feature_schema() -> pb::FeatureSchema {
-    let features = pulse_features::features()
+    let features = Feature::ALL
         .iter()
-        .map(|d| {
-            let (min, max) = raw::valid_range(d);
+        .map(|f| {
+            let d = f.def();
             pb::SchemaFeature {
                 name: d.name.to_string(),
                 family: d.family.as_str().to_string(),
                 unit: d.unit.to_string(),
                 description: d.description.to_string(),
-                min,
-                max,
-                may_be_unknown: raw::may_be_unknown(d),
+                min: d.range.min,
+                max: d.range.max,
+                may_be_unknown: d.missing.is_possible(),
             }
         })
         .collect();

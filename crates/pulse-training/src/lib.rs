@@ -12,8 +12,8 @@
 //! The pipeline lives in its own crate rather than in `pulse-models`:
 //! `pulse-models` is deliberately independent of how features are named and
 //! computed (it takes a matrix and names), and this crate is where the two
-//! meet (which feature feeds which scorecard component, which family a
-//! column belongs to, what a label means).
+//! meet (the catalogue's scorecard components turned into scorecard inputs,
+//! which family a column belongs to, what a label means).
 //!
 //! Architecture Invariant: no I/O, no async, no clock reads (callers pass
 //! timestamps and a stopwatch), no printing; never depends on tokio, sqlx,
@@ -46,5 +46,5 @@ pub use pipeline::{
     feature_names, train_kind, train_models, train_on, weekly_at_k,
 };
 pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
-pub use scorecard::{SCORECARD_INPUTS, default_inputs};
+pub use scorecard::{default_inputs, scorecard_inputs};
 pub use table::{TableSpec, parse_time_cell, train_table};

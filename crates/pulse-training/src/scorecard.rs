@@ -1,5 +1,4 @@
-//! The traditional rule-based health scorecard over Pulse's features: which
-//! feature feeds which of the five components, and in which direction.
+//! The traditional rule-based health scorecard over Pulse's features.
 //!
 //! This is the kind of score a customer-success team builds by hand: usage
 //! and seat utilisation for adoption, ticket volume, speed and escalations for
@@ -11,68 +10,86 @@
 //! component of their own in the classic scorecard: they show up through
 //! support.
 //!
-//! | component | feature | direction |
-//! |---|---|---|
-//! | adoption | `active_users_per_seat_30d`, `logins_per_day_30d`, `feature_breadth_30d`, `active_users_trend`, `logins_trend` | higher is healthier |
-//! | adoption | `days_since_active` | higher is riskier |
-//! | support | `interactions_30d`, `open_interactions`, `first_response_hours_90d`, `resolution_hours_90d`, `escalation_rate_90d`, `reopen_rate_90d`, `repeat_topic_contacts_90d` | higher is riskier |
-//! | support | `csat_mean_90d`, `fcr_rate_90d` | higher is healthier |
-//! | sentiment | `nps_latest`, `csat_survey_latest`, `sentiment_mean_90d`, `survey_sentiment_mean_180d` | higher is healthier |
-//! | relationships | `contacts_active`, `relationship_strength_mean`, `champion_strength`, `exec_sponsor_present` | higher is healthier |
-//! | relationships | `champion_left` | higher is riskier |
-//! | commercial | `mrr_change_90d`, `tenure_days` | higher is healthier |
-//! | commercial | `payment_failures_90d`, `downgrades_180d` | higher is riskier |
+//! Which feature feeds which component, and in which direction, is part of
+//! each feature's definition (`pulse_features::FeatureDef::scorecard`); this
+//! module turns those into `pulse_models` inputs, in a fixed order.
 
+use pulse_features::{Feature, Scorecard, ScorecardComponent};
 use pulse_models::{Component, Direction, ScorecardInput};
 
-const HEALTHIER: Direction = Direction::HigherIsHealthier;
-const RISKIER: Direction = Direction::HigherIsRiskier;
-
-/// `(feature, component, direction)` of every scorecard input.
-pub const SCORECARD_INPUTS: &[(&str, Component, Direction)] = &[
-    ("active_users_per_seat_30d", Component::Adoption, HEALTHIER),
-    ("logins_per_day_30d", Component::Adoption, HEALTHIER),
-    ("feature_breadth_30d", Component::Adoption, HEALTHIER),
-    ("active_users_trend", Component::Adoption, HEALTHIER),
-    ("logins_trend", Component::Adoption, HEALTHIER),
-    ("days_since_active", Component::Adoption, RISKIER),
-    ("interactions_30d", Component::Support, RISKIER),
-    ("open_interactions", Component::Support, RISKIER),
-    ("first_response_hours_90d", Component::Support, RISKIER),
-    ("resolution_hours_90d", Component::Support, RISKIER),
-    ("escalation_rate_90d", Component::Support, RISKIER),
-    ("reopen_rate_90d", Component::Support, RISKIER),
-    ("repeat_topic_contacts_90d", Component::Support, RISKIER),
-    ("csat_mean_90d", Component::Support, HEALTHIER),
-    ("fcr_rate_90d", Component::Support, HEALTHIER),
-    ("nps_latest", Component::Sentiment, HEALTHIER),
-    ("csat_survey_latest", Component::Sentiment, HEALTHIER),
-    ("sentiment_mean_90d", Component::Sentiment, HEALTHIER),
-    (
-        "survey_sentiment_mean_180d",
-        Component::Sentiment,
-        HEALTHIER,
-    ),
-    ("contacts_active", Component::Relationships, HEALTHIER),
-    (
-        "relationship_strength_mean",
-        Component::Relationships,
-        HEALTHIER,
-    ),
-    ("champion_strength", Component::Relationships, HEALTHIER),
-    ("exec_sponsor_present", Component::Relationships, HEALTHIER),
-    ("champion_left", Component::Relationships, RISKIER),
-    ("mrr_change_90d", Component::Commercial, HEALTHIER),
-    ("tenure_days", Component::Commercial, HEALTHIER),
-    ("payment_failures_90d", Component::Commercial, RISKIER),
-    ("downgrades_180d", Component::Commercial, RISKIER),
+/// The order of the first inputs: the order the scorecard had when it was a
+/// hand-written list. A component's score sums its inputs in this order, and
+/// fitted scorecards store them in it, so keeping it keeps a scorecard
+/// trained on the same data identical to the bit. A feature given a
+/// scorecard role later needs no entry here: inputs not listed follow, in
+/// column order.
+const FIRST: &[Feature] = &[
+    Feature::ActiveUsersPerSeat30d,
+    Feature::LoginsPerDay30d,
+    Feature::FeatureBreadth30d,
+    Feature::ActiveUsersTrend,
+    Feature::LoginsTrend,
+    Feature::DaysSinceActive,
+    Feature::Interactions30d,
+    Feature::OpenInteractions,
+    Feature::FirstResponseHours90d,
+    Feature::ResolutionHours90d,
+    Feature::EscalationRate90d,
+    Feature::ReopenRate90d,
+    Feature::RepeatTopicContacts90d,
+    Feature::CsatMean90d,
+    Feature::FcrRate90d,
+    Feature::NpsLatest,
+    Feature::CsatSurveyLatest,
+    Feature::SentimentMean90d,
+    Feature::SurveySentimentMean180d,
+    Feature::ContactsActive,
+    Feature::RelationshipStrengthMean,
+    Feature::ChampionStrength,
+    Feature::ExecSponsorPresent,
+    Feature::ChampionLeft,
+    Feature::MrrChange90d,
+    Feature::TenureDays,
+    Feature::PaymentFailures90d,
+    Feature::Downgrades180d,
 ];
+
+/// The `pulse_models` component of a catalogue component.
+fn component(c: ScorecardComponent) -> Component {
+    match c {
+        ScorecardComponent::Adoption => Component::Adoption,
+        ScorecardComponent::Support => Component::Support,
+        ScorecardComponent::Sentiment => Component::Sentiment,
+        ScorecardComponent::Relationships => Component::Relationships,
+        ScorecardComponent::Commercial => Component::Commercial,
+    }
+}
+
+/// The component and direction a feature feeds, if it is an input.
+fn role(f: Feature) -> Option<(Component, Direction)> {
+    match f.def().scorecard {
+        Scorecard::Unused => None,
+        Scorecard::Healthier(c) => Some((component(c), Direction::HigherIsHealthier)),
+        Scorecard::Riskier(c) => Some((component(c), Direction::HigherIsRiskier)),
+    }
+}
+
+/// `(feature, component, direction)` of every scorecard input, in the order
+/// the scorecard sums them.
+pub fn scorecard_inputs() -> Vec<(Feature, Component, Direction)> {
+    let listed = FIRST.iter().copied();
+    let rest = Feature::ALL.iter().copied().filter(|f| !FIRST.contains(f));
+    listed
+        .chain(rest)
+        .filter_map(|f| role(f).map(|(c, d)| (f, c, d)))
+        .collect()
+}
 
 /// The scorecard inputs, weight 1 each, percentile-normalised.
 pub fn default_inputs() -> Vec<ScorecardInput> {
-    SCORECARD_INPUTS
-        .iter()
-        .map(|&(f, c, d)| ScorecardInput::new(f, c, d))
+    scorecard_inputs()
+        .into_iter()
+        .map(|(f, c, d)| ScorecardInput::new(f.name(), c, d))
         .collect()
 }
 
@@ -81,12 +98,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_input_is_a_feature_and_every_component_is_fed() {
-        for (f, _, _) in SCORECARD_INPUTS {
-            assert!(pulse_features::feature_index(f).is_some(), "{f}");
+    fn every_listed_feature_is_an_input_and_every_component_is_fed() {
+        for f in FIRST {
+            assert!(
+                role(*f).is_some(),
+                "{} is listed but not an input",
+                f.name()
+            );
         }
+        let inputs = scorecard_inputs();
         for c in Component::ALL {
-            assert!(SCORECARD_INPUTS.iter().any(|i| i.1 == c), "{c:?}");
+            assert!(inputs.iter().any(|i| i.1 == c), "{c:?}");
         }
         let cfg = crate::TrainConfig::default().scorecard();
         cfg.validate().unwrap();

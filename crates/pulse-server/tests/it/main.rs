@@ -2,6 +2,7 @@
 //! tonic clients. One test binary for the crate (see STYLE.md).
 
 mod auth;
+mod catalog;
 mod forecast;
 mod ingest;
 mod lists;
