@@ -6,7 +6,8 @@ use pulse_store::{AccountFilter, Store};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{account_out, contact_out, relationship_out};
-use crate::error::ServerError;
+use crate::error::{IntoStatus, OrStatus};
+use pulse_app::AppError;
 use pulse_core::{FieldError, Persona, Sentiment};
 
 pub(crate) struct AccountSvc {
@@ -24,27 +25,20 @@ impl AccountService for AccountSvc {
     ) -> Result<Response<pb::AccountDetail>, Status> {
         let id = request.into_inner().id;
         if id.trim().is_empty() {
-            return Err(ServerError::Invalid(FieldError::new("id", "is required")).into());
+            return Err(AppError::Invalid(FieldError::new("id", "is required")).into_status());
         }
         let account = self
             .store
             .account(&id)
             .await
-            .map_err(ServerError::from)?
-            .ok_or(ServerError::NotFound {
+            .or_status()?
+            .ok_or(AppError::NotFound {
                 what: "account",
                 id: id.clone(),
-            })?;
-        let contacts = self
-            .store
-            .current_contacts(&id)
-            .await
-            .map_err(ServerError::from)?;
-        let c = self
-            .store
-            .record_counts(&id)
-            .await
-            .map_err(ServerError::from)?;
+            })
+            .or_status()?;
+        let contacts = self.store.current_contacts(&id).await.or_status()?;
+        let c = self.store.record_counts(&id).await.or_status()?;
         Ok(Response::new(pb::AccountDetail {
             account: Some(account_out(account)),
             contacts: contacts.into_iter().map(contact_out).collect(),
@@ -67,26 +61,18 @@ impl AccountService for AccountSvc {
     ) -> Result<Response<pb::Relationships>, Status> {
         let id = request.into_inner().account_id;
         if id.trim().is_empty() {
-            return Err(ServerError::Invalid(FieldError::new("account_id", "is required")).into());
+            return Err(
+                AppError::Invalid(FieldError::new("account_id", "is required")).into_status(),
+            );
         }
-        if self
-            .store
-            .account(&id)
-            .await
-            .map_err(ServerError::from)?
-            .is_none()
-        {
-            return Err(ServerError::NotFound {
+        if self.store.account(&id).await.or_status()?.is_none() {
+            return Err(AppError::NotFound {
                 what: "account",
                 id,
             }
-            .into());
+            .into_status());
         }
-        let map = self
-            .store
-            .persona_map(&id)
-            .await
-            .map_err(ServerError::from)?;
+        let map = self.store.persona_map(&id).await.or_status()?;
         let negative_executive_sponsor = map.iter().any(|r| {
             r.contact.active
                 && r.contact.persona == Persona::ExecutiveSponsor
@@ -109,11 +95,11 @@ impl AccountService for AccountSvc {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let r = request.into_inner();
         if r.page_size > MAX_PAGE {
-            return Err(ServerError::Invalid(FieldError::new(
+            return Err(AppError::Invalid(FieldError::new(
                 "page_size",
                 format!("{} is over the limit of {MAX_PAGE}", r.page_size),
             ))
-            .into());
+            .into_status());
         }
         let size = if r.page_size == 0 {
             100
@@ -127,11 +113,7 @@ impl AccountService for AccountSvc {
             after_id: nonempty(r.page_token),
             limit: size + 1,
         };
-        let mut accounts = self
-            .store
-            .accounts(&filter)
-            .await
-            .map_err(ServerError::from)?;
+        let mut accounts = self.store.accounts(&filter).await.or_status()?;
         let next = if accounts.len() > size {
             accounts.truncate(size);
             accounts.last().map(|a| a.id.clone()).unwrap_or_default()

@@ -20,63 +20,17 @@
 //! the `caller` span around the call, and in [`Caller`] among the request's
 //! extensions).
 
-use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::{Either, Ready, ready};
 use http::{HeaderMap, Request, Response};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use tonic::Status;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-/// What a key may do; each role may do everything the ones below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Scores, account profiles, ranked lists (and recording outreach on them),
-    /// sentiment analysis.
-    Reader,
-    /// Also training and inspecting models, forecasts and reports.
-    Analyst,
-    /// Also ingest, model promotion and anything not listed (configuration).
-    Admin,
-}
-
-impl Role {
-    /// Every role, lowest first.
-    pub const ALL: [Role; 3] = [Role::Reader, Role::Analyst, Role::Admin];
-
-    /// The name used in configuration: `reader`, `analyst` or `admin`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Reader => "reader",
-            Role::Analyst => "analyst",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = AuthError;
-
-    fn from_str(s: &str) -> Result<Role, AuthError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| AuthError::UnknownRole(s.to_string()))
-    }
-}
+pub use pulse_app::access::{ApiKey, ApiKeys, AuthError, Role, hash_key};
 
 /// What a request path needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,169 +90,36 @@ pub fn required_access(path: &str) -> Access {
         .map_or(Access::Role(Role::Admin), |(_, access)| *access)
 }
 
-/// Errors in the key configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("'{0}' is not a role (reader, analyst or admin)")]
-    UnknownRole(String),
-    #[error("'{0}' is not a SHA-256 in hex (64 hex digits)")]
-    BadHash(String),
-    #[error("a key needs a name")]
-    EmptyName,
-    #[error("two keys are named '{0}'")]
-    DuplicateName(String),
-    #[error("keys '{0}' and '{1}' have the same hash")]
-    DuplicateHash(String, String),
-}
-
-/// SHA-256 of `key`, lower-case hex: how a key is written in configuration.
-pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A configured key: its name (shown in logs), its role and the SHA-256 of
-/// the key itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    pub name: String,
-    pub role: Role,
-    /// SHA-256 of the key.
-    pub hash: [u8; 32],
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The hash stays out of debug output too.
-        f.debug_struct("ApiKey")
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
+/// Decides a call to `path` with request `headers` under `keys`: `Ok(None)`
+/// lets it through anonymously (open path, or access control off),
+/// `Ok(Some(key))` with that key, `Err` is the status to answer with.
+pub fn authorize<'k>(
+    keys: &'k ApiKeys,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Option<&'k ApiKey>, Status> {
+    if keys.is_empty() {
+        return Ok(None);
     }
-}
-
-impl ApiKey {
-    /// A key from its SHA-256 in hex (64 digits, either case).
-    pub fn from_sha256_hex(
-        name: impl Into<String>,
-        role: Role,
-        sha256: &str,
-    ) -> Result<ApiKey, AuthError> {
-        let name = name.into();
-        if name.trim().is_empty() {
-            return Err(AuthError::EmptyName);
-        }
-        let bad = || AuthError::BadHash(sha256.to_string());
-        let digits = sha256.as_bytes();
-        if digits.len() != 64 {
-            return Err(bad());
-        }
-        let mut hash = [0u8; 32];
-        for (out, pair) in hash.iter_mut().zip(digits.chunks(2)) {
-            let hi = hex_digit(pair[0]).ok_or_else(bad)?;
-            let lo = hex_digit(pair[1]).ok_or_else(bad)?;
-            *out = hi << 4 | lo;
-        }
-        Ok(ApiKey { name, role, hash })
+    let need = match required_access(path) {
+        Access::Open => return Ok(None),
+        Access::Role(r) => r,
+    };
+    let Some(presented) = presented_key(headers) else {
+        return Err(Status::unauthenticated(
+            "missing API key: send `authorization: Bearer <key>` or `x-api-key: <key>`",
+        ));
+    };
+    let Some(key) = keys.verify(presented) else {
+        return Err(Status::unauthenticated("invalid API key"));
+    };
+    if key.role < need {
+        return Err(Status::permission_denied(format!(
+            "key '{}' has role {}; {path} needs {need}",
+            key.name, key.role
+        )));
     }
-
-    /// A key from the key itself (tests, tools); configuration holds hashes.
-    pub fn from_key(name: impl Into<String>, role: Role, key: &str) -> ApiKey {
-        ApiKey {
-            name: name.into(),
-            role,
-            hash: Sha256::digest(key.as_bytes()).into(),
-        }
-    }
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// The configured keys; empty means access control is off.
-#[derive(Debug, Clone, Default)]
-pub struct ApiKeys {
-    keys: Arc<[ApiKey]>,
-}
-
-impl ApiKeys {
-    /// The set of `keys`; names and hashes must be unique.
-    pub fn new(keys: Vec<ApiKey>) -> Result<ApiKeys, AuthError> {
-        for (i, a) in keys.iter().enumerate() {
-            if a.name.trim().is_empty() {
-                return Err(AuthError::EmptyName);
-            }
-            for b in &keys[..i] {
-                if a.name == b.name {
-                    return Err(AuthError::DuplicateName(a.name.clone()));
-                }
-                if a.hash == b.hash {
-                    return Err(AuthError::DuplicateHash(b.name.clone(), a.name.clone()));
-                }
-            }
-        }
-        Ok(ApiKeys { keys: keys.into() })
-    }
-
-    /// No keys: access control is off.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// The configured key whose hash is the hash of `presented`. Every stored
-    /// hash is compared, each in constant time, so the time taken does not
-    /// tell how much of a hash matched nor which key did.
-    pub fn verify(&self, presented: &str) -> Option<&ApiKey> {
-        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut found = None;
-        for k in self.keys.iter() {
-            let equal: bool = k.hash.ct_eq(&hash).into();
-            if equal && found.is_none() {
-                found = Some(k);
-            }
-        }
-        found
-    }
-
-    /// Decides a call to `path` with request `headers`: `Ok(None)` lets it
-    /// through anonymously (open path, or access control off), `Ok(Some(key))`
-    /// with that key, `Err` is the status to answer with.
-    pub fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Option<&ApiKey>, Status> {
-        if self.is_empty() {
-            return Ok(None);
-        }
-        let need = match required_access(path) {
-            Access::Open => return Ok(None),
-            Access::Role(r) => r,
-        };
-        let Some(presented) = presented_key(headers) else {
-            return Err(Status::unauthenticated(
-                "missing API key: send `authorization: Bearer <key>` or `x-api-key: <key>`",
-            ));
-        };
-        let Some(key) = self.verify(presented) else {
-            return Err(Status::unauthenticated("invalid API key"));
-        };
-        if key.role < need {
-            return Err(Status::permission_denied(format!(
-                "key '{}' has role {}; {path} needs {need}",
-                key.name, key.role
-            )));
-        }
-        Ok(Some(key))
-    }
+    Ok(Some(key))
 }
 
 /// The key a request carries: `authorization: Bearer <key>` (the scheme in
@@ -379,7 +200,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let path = req.uri().path();
-        match self.keys.authorize(path, req.headers()) {
+        match authorize(&self.keys, path, req.headers()) {
             Ok(None) => Either::Left(self.inner.call(req).instrument(tracing::Span::none())),
             Ok(Some(key)) => {
                 let span = tracing::info_span!("caller", key_name = %key.name, role = %key.role);
@@ -564,9 +385,9 @@ mod tests {
         .unwrap();
         let ingest = "/pulse.v1.IngestService/Ingest";
         let account = "/pulse.v1.AccountService/GetAccount";
-        let code = |path: &str, h: &HeaderMap| keys.authorize(path, h).map_err(|s| s.code());
+        let code = |path: &str, h: &HeaderMap| authorize(&keys, path, h).map_err(|s| s.code());
         let name = |path: &str, h: &HeaderMap| {
-            keys.authorize(path, h)
+            authorize(&keys, path, h)
                 .unwrap()
                 .map(|k| k.name.clone())
                 .unwrap_or_default()
@@ -601,13 +422,11 @@ mod tests {
         assert_eq!(name(ingest, &headers(&[("x-api-key", "a-key")])), "ops");
         // Open paths need no key; a wrong one is not even looked at.
         let health = "/grpc.health.v1.Health/Check";
-        assert!(keys.authorize(health, &headers(&[])).unwrap().is_none());
+        assert!(authorize(&keys, health, &headers(&[])).unwrap().is_none());
         let wrong = headers(&[("x-api-key", "nope")]);
-        assert!(keys.authorize(health, &wrong).unwrap().is_none());
+        assert!(authorize(&keys, health, &wrong).unwrap().is_none());
         // The refusal never echoes the presented key.
-        let s = keys
-            .authorize(ingest, &headers(&[("x-api-key", "r-key")]))
-            .unwrap_err();
+        let s = authorize(&keys, ingest, &headers(&[("x-api-key", "r-key")])).unwrap_err();
         assert!(!s.message().contains("r-key"), "{}", s.message());
     }
 
@@ -617,7 +436,7 @@ mod tests {
         assert!(keys.is_empty());
         let h = headers(&[]);
         assert!(
-            keys.authorize("/pulse.v1.IngestService/Ingest", &h)
+            authorize(&keys, "/pulse.v1.IngestService/Ingest", &h)
                 .unwrap()
                 .is_none()
         );

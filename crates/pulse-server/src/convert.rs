@@ -228,7 +228,7 @@ pub(crate) fn key_metrics_out(m: &pulse_models::Metrics) -> pb::KeyMetrics {
 }
 
 /// A registry entry as listed.
-pub(crate) fn model_summary_out(e: &crate::registry::RegistryEntry) -> pb::ModelSummary {
+pub(crate) fn model_summary_out(e: &pulse_app::registry::RegistryEntry) -> pb::ModelSummary {
     let c = &e.card;
     pb::ModelSummary {
         version: c.version.clone(),
@@ -267,7 +267,7 @@ pub(crate) fn survival_summary_out(
 }
 
 /// A sentiment model as a registry listing shows it.
-pub(crate) fn sentiment_summary_out(e: &crate::registry::SentimentEntry) -> pb::ModelSummary {
+pub(crate) fn sentiment_summary_out(e: &pulse_app::registry::SentimentEntry) -> pb::ModelSummary {
     let c = &e.card;
     let ev = &c.held_out.evaluation;
     pb::ModelSummary {

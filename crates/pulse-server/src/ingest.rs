@@ -10,8 +10,9 @@ use pulse_store::Store;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{RecordIn, describe};
-use crate::error::ServerError;
-use crate::sentiment::SentimentSlot;
+use crate::error::{IntoStatus, OrStatus};
+use pulse_app::AppError;
+use pulse_app::SentimentSlot;
 
 /// Most records one stream message may carry (each message is one transaction).
 pub const MAX_BATCH: usize = 50_000;
@@ -24,7 +25,7 @@ pub(crate) struct IngestSvc {
     /// service when each batch starts); an empty slot stores NULL sentiment.
     pub(crate) sentiment: SentimentSlot,
     /// Told when records were stored, so the scoring population is rebuilt.
-    pub(crate) scoring: Arc<crate::serving::Scoring>,
+    pub(crate) scoring: Arc<pulse_app::serving::Scoring>,
     /// Counts records inserted, updated and rejected.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
@@ -42,12 +43,12 @@ impl IngestService for IngestSvc {
         while let Some(msg) = stream.next().await {
             let msg = msg?;
             if msg.records.len() > MAX_BATCH {
-                return Err(ServerError::TooLarge {
+                return Err(AppError::TooLarge {
                     what: "an ingest message",
                     got: msg.records.len(),
                     limit: MAX_BATCH,
                 }
-                .into());
+                .into_status());
             }
             let mut batch = Vec::with_capacity(msg.records.len());
             let mut rejections = Vec::new();
@@ -69,11 +70,7 @@ impl IngestService for IngestSvc {
             summary.received += (batch.len() + rejections.len()) as u64;
             let model = self.sentiment.get();
             let scorer = model.as_deref().map(|m| m as &dyn TextScorer);
-            let out = self
-                .store
-                .ingest_scored(batch, scorer)
-                .await
-                .map_err(ServerError::from)?;
+            let out = self.store.ingest_scored(batch, scorer).await.or_status()?;
             summary.inserted += out.inserted;
             summary.updated += out.updated;
             if out.inserted + out.updated > 0 {

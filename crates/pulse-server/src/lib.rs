@@ -14,18 +14,15 @@ mod accounts;
 pub mod auth;
 mod convert;
 pub mod error;
-pub mod forecast;
+mod forecast;
 mod ingest;
 mod list_service;
-pub mod lists;
 pub mod metrics;
-pub mod model_ops;
+mod model_ops;
 mod models;
-pub mod registry;
-pub mod report;
+mod report;
 mod scoring;
 mod sentiment;
-pub mod serving;
 mod tls;
 
 use std::future::Future;
@@ -45,20 +42,20 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 pub use auth::{ApiKey, ApiKeys, Role};
-pub use error::ServerError;
+pub use error::status;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use metrics::{Metrics, serve_metrics};
-pub use model_ops::{
-    ModelOpsSettings, SurvivalOutcome, TrainRequest, TrainResult, train_and_decide,
-};
 pub use models::MAX_JOBS;
-pub use registry::{
+pub use pulse_app::registry::{
     ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
     is_sentiment_version,
 };
+pub use pulse_app::{
+    AppError, ModelOpsSettings, Scoring, ScoringSettings, SentimentSlot, SurvivalOutcome,
+    TrainRequest, TrainResult, train_and_decide,
+};
 pub use scoring::{MAX_CHUNK, MAX_SCORE_BATCH, feature_schema};
-pub use sentiment::{MAX_TEXTS as MAX_SENTIMENT_TEXTS, SentimentSlot};
-pub use serving::{Scoring, ScoringSettings};
+pub use sentiment::MAX_TEXTS as MAX_SENTIMENT_TEXTS;
 pub use tls::{Tls, TlsError};
 
 /// Everything the services share.
@@ -243,7 +240,7 @@ pub async fn serve(
         clock: state.clock().clone(),
     });
     let schedule = state.lists.schedule.then(|| {
-        lists::spawn_schedule(
+        pulse_app::lists::spawn_schedule(
             state.store.clone(),
             state.lists.clone(),
             state.scoring.settings().refresh_every,

@@ -11,8 +11,9 @@ use pulse_proto::v1::list_service_server::ListService;
 use pulse_store::{ListWrite, Store};
 use tonic::{Request, Response, Status};
 
-use crate::error::ServerError;
-use crate::lists::{self, OutreachInput, RowFilter, StoredLists};
+use crate::error::OrStatus;
+use pulse_app::AppError;
+use pulse_app::lists::{self, OutreachInput, RowFilter, StoredLists};
 
 /// Rows per streamed message.
 const CHUNK: usize = 500;
@@ -142,7 +143,7 @@ fn outcomes_out(o: &OutcomeCounts) -> pb::OutcomeCounts {
     }
 }
 
-fn filter(r: &pb::ListRequest) -> Result<RowFilter, ServerError> {
+fn filter(r: &pb::ListRequest) -> Result<RowFilter, AppError> {
     RowFilter::new(&r.owner, &r.segment, &r.band, r.top as usize)
 }
 
@@ -178,7 +179,7 @@ impl ListService for ListSvc {
         request: Request<pb::GenerateListsRequest>,
     ) -> Result<Response<pb::ListRun>, Status> {
         let r = request.into_inner();
-        let week = lists::week_or_current("week", &r.week, self.clock.today())?;
+        let week = lists::week_or_current("week", &r.week, self.clock.today()).or_status()?;
         let saved = lists::generate(
             &self.store,
             &self.config,
@@ -188,7 +189,8 @@ impl ListService for ListSvc {
             self.threads,
             &self.clock,
         )
-        .await?
+        .await
+        .or_status()?
         .ok_or_else(|| Status::internal("internal error"))?;
         Ok(Response::new(run_out(&saved)))
     }
@@ -201,9 +203,13 @@ impl ListService for ListSvc {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<Self::GetRiskListStream>, Status> {
         let r = request.into_inner();
-        let f = filter(&r)?;
-        let l = lists::load(&self.store, "week", &r.week).await?;
-        let rows = lists::risk_rows(&self.store, &l, &f, r.capacity_only).await?;
+        let f = filter(&r).or_status()?;
+        let l = lists::load(&self.store, "week", &r.week)
+            .await
+            .or_status()?;
+        let rows = lists::risk_rows(&self.store, &l, &f, r.capacity_only)
+            .await
+            .or_status()?;
         let rows: Vec<pb::RiskRow> = rows.iter().map(risk_out).collect();
         Ok(Response::new(chunked(run_out(&l), rows, |run, rows| {
             pb::RiskListChunk { run, rows }
@@ -218,9 +224,13 @@ impl ListService for ListSvc {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<Self::GetExpansionListStream>, Status> {
         let r = request.into_inner();
-        let f = filter(&r)?;
-        let l = lists::load(&self.store, "week", &r.week).await?;
-        let rows = lists::expansion_rows(&self.store, &l, &f).await?;
+        let f = filter(&r).or_status()?;
+        let l = lists::load(&self.store, "week", &r.week)
+            .await
+            .or_status()?;
+        let rows = lists::expansion_rows(&self.store, &l, &f)
+            .await
+            .or_status()?;
         let rows: Vec<pb::ExpansionRow> = rows.iter().map(expansion_out).collect();
         Ok(Response::new(chunked(run_out(&l), rows, |run, rows| {
             pb::ExpansionListChunk { run, rows }
@@ -233,9 +243,11 @@ impl ListService for ListSvc {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::MoversResponse>, Status> {
         let r = request.into_inner();
-        let f = filter(&r)?;
-        let l = lists::load(&self.store, "week", &r.week).await?;
-        let (risers, red) = lists::mover_rows(&self.store, &l, &f).await?;
+        let f = filter(&r).or_status()?;
+        let l = lists::load(&self.store, "week", &r.week)
+            .await
+            .or_status()?;
+        let (risers, red) = lists::mover_rows(&self.store, &l, &f).await.or_status()?;
         Ok(Response::new(pb::MoversResponse {
             run: Some(run_out(&l)),
             risers: risers.iter().map(mover_out).collect(),
@@ -263,7 +275,8 @@ impl ListService for ListSvc {
             },
             self.clock.now(),
         )
-        .await?;
+        .await
+        .or_status()?;
         Ok(Response::new(pb::RecordOutreachResponse { id, updated }))
     }
 
@@ -280,7 +293,8 @@ impl ListService for ListSvc {
             &r.to_week,
             self.clock.now(),
         )
-        .await?;
+        .await
+        .or_status()?;
         Ok(Response::new(pb::OutreachReport {
             weeks,
             plays: plays
@@ -309,7 +323,9 @@ impl ListService for ListSvc {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::Portfolio>, Status> {
         let r = request.into_inner();
-        let (l, p) = lists::portfolio(&self.store, &r.owner, &r.week).await?;
+        let (l, p) = lists::portfolio(&self.store, &r.owner, &r.week)
+            .await
+            .or_status()?;
         Ok(Response::new(pb::Portfolio {
             owner: p.owner.clone(),
             run: Some(run_out(&l)),

@@ -32,11 +32,13 @@ use tonic::{Request, Response, Status};
 use crate::convert::{
     key_metrics_out, model_summary_out, sentiment_summary_out, survival_summary_out,
 };
-use crate::error::ServerError;
+use crate::error::{IntoStatus, OrStatus};
 use crate::metrics::Metrics;
-use crate::model_ops::{SurvivalOutcome, TrainRequest, decision_out, train_and_decide};
-use crate::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
-use crate::sentiment::SentimentSlot;
+use crate::model_ops::decision_out;
+use pulse_app::AppError;
+use pulse_app::SentimentSlot;
+use pulse_app::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
+use pulse_app::{SurvivalOutcome, TrainRequest, train_and_decide};
 
 /// Finished jobs kept for `GetTrainJob`.
 pub const MAX_JOBS: usize = 64;
@@ -75,9 +77,9 @@ pub(crate) struct ModelSvc {
     /// The champion/challenger rule every account training run applies.
     pub(crate) rule: DecisionRule,
     /// Drift thresholds (GetDrift).
-    pub(crate) ops: crate::model_ops::ModelOpsSettings,
+    pub(crate) ops: pulse_app::ModelOpsSettings,
     /// The models and population in service (GetDrift).
-    pub(crate) scoring: Arc<crate::serving::Scoring>,
+    pub(crate) scoring: Arc<pulse_app::serving::Scoring>,
     pub(crate) metrics: Arc<Metrics>,
     /// The sentiment model in service, swapped on promotion.
     pub(crate) sentiment: SentimentSlot,
@@ -94,7 +96,7 @@ fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
 /// Runs a blocking registry call on the blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
-) -> Result<T, ServerError> {
+) -> Result<T, AppError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => Ok(r?),
         Err(e) => Err(RegistryError::Storage(format!("registry task failed: {e}")).into()),
@@ -214,10 +216,10 @@ impl ModelSvc {
     }
 
     /// Records a queued job and marks it running, or refuses while another runs.
-    fn start_job(&self, kind: &'static str) -> Result<String, ServerError> {
+    fn start_job(&self, kind: &'static str) -> Result<String, AppError> {
         let mut jobs = lock(&self.jobs);
         if let Some(running) = &jobs.running {
-            return Err(ServerError::FailedPrecondition(format!(
+            return Err(AppError::FailedPrecondition(format!(
                 "training job {running} is still running; poll it with GetTrainJob and train again when it has finished"
             )));
         }
@@ -256,7 +258,7 @@ impl ModelSvc {
         kinds: Vec<ModelKind>,
         promote: bool,
         trigger: &'static str,
-    ) -> Result<String, ServerError> {
+    ) -> Result<String, AppError> {
         let id = self.start_job("")?;
         tracing::info!(job = %id, ?kinds, trigger, "training job started");
         let run = self.job_run(&id, promote);
@@ -375,7 +377,7 @@ impl JobRun {
             self.registry.clone(),
             histories,
             request,
-            Some(self.metrics.clone()),
+            Some(self.metrics.clone() as Arc<dyn pulse_app::ModelOpsObserver>),
             move |p: Progress| {
                 if let Some(j) = lock(&jobs).by_id.get_mut(&id) {
                     j.stage = p.stage.as_str();
@@ -477,10 +479,10 @@ fn job_out(id: &str, j: &Job) -> pb::TrainJob {
     }
 }
 
-fn required(field: &str, v: &str) -> Result<String, ServerError> {
+fn required(field: &str, v: &str) -> Result<String, AppError> {
     let v = v.trim();
     if v.is_empty() {
-        return Err(ServerError::Invalid(FieldError::new(field, "is required")));
+        return Err(AppError::Invalid(FieldError::new(field, "is required")));
     }
     Ok(v.to_string())
 }
@@ -493,7 +495,7 @@ impl ModelService for ModelSvc {
         request: Request<pb::TrainRequest>,
     ) -> Result<Response<pb::TrainResponse>, Status> {
         let r = request.into_inner();
-        let kinds = parse_kinds(&r.kinds).map_err(ServerError::from)?;
+        let kinds = parse_kinds(&r.kinds).or_status()?;
         let mut config = self.training.clone();
         if r.horizon_days > 0 {
             config.horizon_days = i32::try_from(r.horizon_days).unwrap_or(i32::MAX);
@@ -507,23 +509,25 @@ impl ModelService for ModelSvc {
                 pulse_training::TrainError::Config { key, .. } => *key,
                 _ => "config",
             };
-            return Err(ServerError::Invalid(FieldError::new(field, e.to_string())).into());
+            return Err(AppError::Invalid(FieldError::new(field, e.to_string())).into_status());
         }
         let accounts = self
             .store
             .table_counts()
             .await
-            .map_err(ServerError::from)?
+            .or_status()?
             .iter()
             .find(|(t, _)| *t == "accounts")
             .map_or(0, |c| c.1);
         if accounts == 0 {
-            return Err(ServerError::FailedPrecondition(
+            return Err(AppError::FailedPrecondition(
                 "no data to train on: the store holds no accounts. Load a customer base first (IngestService.Ingest, or `pulse import FILES`; `pulse synth --out DIR` writes a synthetic one), then call Train again".into(),
             )
-            .into());
+            .into_status());
         }
-        let id = self.start_account_training(config, kinds, r.promote, "manual")?;
+        let id = self
+            .start_account_training(config, kinds, r.promote, "manual")
+            .or_status()?;
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
 
@@ -544,26 +548,26 @@ impl ModelService for ModelSvc {
                         tracing::error!(error = %e, "corpus parsing task failed");
                         Status::internal("internal error")
                     })?
-                    .map_err(ServerError::from)?;
+                    .or_status()?;
                 Some(docs)
             }
             (true, true) => None,
             (false, true) => {
-                return Err(ServerError::Invalid(FieldError::new(
+                return Err(AppError::Invalid(FieldError::new(
                     "corpus_csv",
                     "give either corpus_csv or from_store, not both",
                 ))
-                .into());
+                .into_status());
             }
             (true, false) => {
-                return Err(ServerError::Invalid(FieldError::new(
+                return Err(AppError::Invalid(FieldError::new(
                     "corpus_csv",
                     "is required unless from_store is set (a text,label CSV)",
                 ))
-                .into());
+                .into_status());
             }
         };
-        let id = self.start_job("sentiment")?;
+        let id = self.start_job("sentiment").or_status()?;
         tracing::info!(
             job = %id,
             from_store = corpus.is_none(),
@@ -580,12 +584,16 @@ impl ModelService for ModelSvc {
         &self,
         request: Request<pb::GetTrainJobRequest>,
     ) -> Result<Response<pb::TrainJob>, Status> {
-        let id = required("job_id", &request.into_inner().job_id)?;
+        let id = required("job_id", &request.into_inner().job_id).or_status()?;
         let jobs = lock(&self.jobs);
-        let job = jobs.by_id.get(&id).ok_or(ServerError::NotFound {
-            what: "training job",
-            id: id.clone(),
-        })?;
+        let job = jobs
+            .by_id
+            .get(&id)
+            .ok_or(AppError::NotFound {
+                what: "training job",
+                id: id.clone(),
+            })
+            .or_status()?;
         Ok(Response::new(job_out(&id, job)))
     }
 
@@ -595,7 +603,7 @@ impl ModelService for ModelSvc {
         request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         let r = request.into_inner();
-        let filter = parse_kind_filter(&r.kind).map_err(ServerError::from)?;
+        let filter = parse_kind_filter(&r.kind).or_status()?;
         let registry = self.registry.clone();
         let (accounts, sentiment, survival) = blocking(move || {
             let accounts = match filter {
@@ -612,7 +620,8 @@ impl ModelService for ModelSvc {
             };
             Ok((accounts, sentiment, survival))
         })
-        .await?;
+        .await
+        .or_status()?;
         let mut models: Vec<pb::ModelSummary> = accounts
             .iter()
             .filter(|e| match filter {
@@ -638,7 +647,7 @@ impl ModelService for ModelSvc {
         &self,
         request: Request<pb::GetModelCardRequest>,
     ) -> Result<Response<pb::ModelCard>, Status> {
-        let version = required("version", &request.into_inner().version)?;
+        let version = required("version", &request.into_inner().version).or_status()?;
         let registry = self.registry.clone();
         if is_sentiment_version(&version) {
             let entry = blocking(move || {
@@ -648,10 +657,11 @@ impl ModelService for ModelSvc {
                     .find(|e| e.card.version == version)
                     .ok_or(RegistryError::NotFound { version })
             })
-            .await?;
-            let card_json = serde_json::to_string_pretty(&entry.card).map_err(|e| {
-                ServerError::from(RegistryError::Storage(format!("card to JSON: {e}")))
-            })?;
+            .await
+            .or_status()?;
+            let card_json = serde_json::to_string_pretty(&entry.card)
+                .map_err(|e| AppError::from(RegistryError::Storage(format!("card to JSON: {e}"))))
+                .or_status()?;
             return Ok(Response::new(pb::ModelCard {
                 summary: Some(sentiment_summary_out(&entry)),
                 card_json,
@@ -665,9 +675,11 @@ impl ModelService for ModelSvc {
                 .find(|e| e.card.version == version)
                 .ok_or(RegistryError::NotFound { version })
         })
-        .await?;
+        .await
+        .or_status()?;
         let card_json = serde_json::to_string_pretty(&entry.card)
-            .map_err(|e| ServerError::from(RegistryError::Storage(format!("card to JSON: {e}"))))?;
+            .map_err(|e| AppError::from(RegistryError::Storage(format!("card to JSON: {e}"))))
+            .or_status()?;
         let compared = entry
             .card
             .evaluation
@@ -698,22 +710,23 @@ impl ModelService for ModelSvc {
         } else {
             Some(
                 kind.parse::<ModelKind>()
-                    .map_err(|e| ServerError::from(FieldError::new("kind", e)))?,
+                    .map_err(|e| AppError::from(FieldError::new("kind", e)))
+                    .or_status()?,
             )
         };
         if r.limit > 1000 {
-            return Err(ServerError::Invalid(FieldError::new(
+            return Err(AppError::Invalid(FieldError::new(
                 "limit",
                 format!("{} is over the maximum of 1000", r.limit),
             ))
-            .into());
+            .into_status());
         }
         let limit = if r.limit == 0 { 50 } else { r.limit };
         let decisions = self
             .store
             .decisions(kind.map(ModelKind::as_str), limit)
             .await
-            .map_err(ServerError::from)?;
+            .or_status()?;
         Ok(Response::new(pb::ListDecisionsResponse {
             decisions: decisions.iter().map(decision_out).collect(),
         }))
@@ -731,40 +744,43 @@ impl ModelService for ModelSvc {
             self.store
                 .drift_checks(1)
                 .await
-                .map_err(ServerError::from)?
+                .or_status()?
                 .into_iter()
                 .next()
         };
         let (report, check) = match stored {
             Some(c) => {
-                let report: pulse_training::DriftReport =
-                    serde_json::from_str(&c.report).map_err(|e| {
-                        ServerError::from(RegistryError::Storage(format!(
+                let report: pulse_training::DriftReport = serde_json::from_str(&c.report)
+                    .map_err(|e| {
+                        AppError::from(RegistryError::Storage(format!(
                             "drift check {} does not parse: {e}",
                             c.check_id
                         )))
-                    })?;
+                    })
+                    .or_status()?;
                 (report, c)
             }
             None => {
-                let (report, id) = crate::model_ops::check_drift(
+                let (report, id) = pulse_app::model_ops::check_drift(
                     &self.store,
                     &self.scoring,
                     &self.ops,
-                    Some(&self.metrics),
+                    Some(self.metrics.as_ref()),
                 )
-                .await?;
+                .await
+                .or_status()?;
                 let check = self
                     .store
                     .drift_checks(20)
                     .await
-                    .map_err(ServerError::from)?
+                    .or_status()?
                     .into_iter()
                     .find(|c| c.check_id == id)
-                    .ok_or(ServerError::NotFound {
+                    .ok_or(AppError::NotFound {
                         what: "drift check",
                         id: id.to_string(),
-                    })?;
+                    })
+                    .or_status()?;
                 (report, check)
             }
         };
@@ -782,23 +798,24 @@ impl ModelService for ModelSvc {
     ) -> Result<Response<pb::GetPerformanceResponse>, Status> {
         let r = request.into_inner();
         if r.runs > 520 {
-            return Err(ServerError::Invalid(FieldError::new(
+            return Err(AppError::Invalid(FieldError::new(
                 "runs",
                 format!("{} is over the maximum of 520", r.runs),
             ))
-            .into());
+            .into_status());
         }
         let runs = if r.runs == 0 { 26 } else { r.runs };
         let top = if r.top == 0 { 100 } else { r.top as usize };
         let horizon = self.scoring.settings().horizon_days;
-        let perf = crate::model_ops::realised_performance(
+        let perf = pulse_app::model_ops::realised_performance(
             &self.store,
             i32::try_from(horizon).unwrap_or(90),
             runs,
             top,
             self.scoring.clock().now(),
         )
-        .await?;
+        .await
+        .or_status()?;
         let today = self.scoring.clock().today();
         Ok(Response::new(pb::GetPerformanceResponse {
             runs: perf
@@ -814,7 +831,7 @@ impl ModelService for ModelSvc {
         &self,
         request: Request<pb::PromoteModelRequest>,
     ) -> Result<Response<pb::PromoteModelResponse>, Status> {
-        let version = required("version", &request.into_inner().version)?;
+        let version = required("version", &request.into_inner().version).or_status()?;
         let registry = self.registry.clone();
         if is_sentiment_version(&version) {
             let v = version.clone();
@@ -825,7 +842,8 @@ impl ModelService for ModelSvc {
                 let p = registry.promote_sentiment(&v)?;
                 Ok((model, p))
             })
-            .await?;
+            .await
+            .or_status()?;
             self.sentiment.set(Arc::new(model), Some(p.version.clone()));
             tracing::info!(version = %p.version, previous = ?p.previous, "sentiment model promoted and in service");
             return Ok(Response::new(pb::PromoteModelResponse {
@@ -834,7 +852,9 @@ impl ModelService for ModelSvc {
                 previous: p.previous.unwrap_or_default(),
             }));
         }
-        let p = blocking(move || registry.promote(&version)).await?;
+        let p = blocking(move || registry.promote(&version))
+            .await
+            .or_status()?;
         self.models_changed.send_modify(|g| *g += 1);
         tracing::info!(kind = %p.kind, version = %p.version, previous = ?p.previous, "model promoted");
         Ok(Response::new(pb::PromoteModelResponse {

@@ -1,7 +1,7 @@
 //! `ScoringService`: Score, ScoreBatch, Explain, GetAccountProfile, the
 //! stored scoring runs and change attribution.
 //!
-//! Live scores come from the in-memory [`Serving`](crate::serving::Serving)
+//! Live scores come from the in-memory [`Serving`](pulse_app::serving::Serving)
 //! (precomputed for every current customer at each refresh, so `Score` by id
 //! is a lookup); past dates come from the immutable stored runs; raw feature
 //! vectors are scored on the request path.
@@ -20,8 +20,9 @@ use pulse_scoring::{AccountScore, ExplainedDriver, Subject, attribute_change, ra
 use pulse_store::{InteractionView, ScoreRunInfo, Store};
 use tonic::{Request, Response, Status};
 
-use crate::error::ServerError;
-use crate::serving::{Scoring, Serving};
+use crate::error::{IntoStatus, OrStatus, status};
+use pulse_app::AppError;
+use pulse_app::serving::{Scoring, Serving};
 
 /// Most ids one `ScoreBatch` call may name.
 pub const MAX_SCORE_BATCH: usize = 200_000;
@@ -35,7 +36,7 @@ pub(crate) struct ScoringSvc {
     pub(crate) scoring: Arc<Scoring>,
 }
 
-fn opt_day(field: &str, s: &str) -> Result<Option<Day>, ServerError> {
+fn opt_day(field: &str, s: &str) -> Result<Option<Day>, AppError> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
@@ -43,7 +44,7 @@ fn opt_day(field: &str, s: &str) -> Result<Option<Day>, ServerError> {
     Ok(Some(parse_day(field, s)?))
 }
 
-fn required_id(field: &str, s: &str) -> Result<String, ServerError> {
+fn required_id(field: &str, s: &str) -> Result<String, AppError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(FieldError::new(field, "is required").into());
@@ -150,9 +151,9 @@ fn interaction_out(i: &InteractionView) -> pb::ProfileInteraction {
     }
 }
 
-fn stored(explanation: &str) -> Result<AccountScore, ServerError> {
+fn stored(explanation: &str) -> Result<AccountScore, AppError> {
     AccountScore::from_json(explanation).map_err(|e| {
-        ServerError::Store(pulse_store::StoreError::Corrupt {
+        AppError::Store(pulse_store::StoreError::Corrupt {
             table: "account_scores",
             id: String::new(),
             reason: format!("explanation does not parse: {e}"),
@@ -197,7 +198,7 @@ enum Detail {
 type ScoreStream = Pin<Box<dyn Stream<Item = Result<pb::ScoreBatchResponse, Status>> + Send>>;
 
 impl ScoringSvc {
-    fn top_k(&self, requested: u32) -> Result<usize, ServerError> {
+    fn top_k(&self, requested: u32) -> Result<usize, AppError> {
         let n = pulse_features::n_features();
         match requested as usize {
             0 => Ok(self.scoring.settings().config.top_drivers),
@@ -210,13 +211,13 @@ impl ScoringSvc {
 
     /// Not in the live population: NOT_FOUND for an unknown account, else
     /// FAILED_PRECONDITION (churned or not started yet).
-    async fn not_live(&self, id: &str, as_of: Day) -> ServerError {
+    async fn not_live(&self, id: &str, as_of: Day) -> AppError {
         match self.store.account(id).await {
-            Ok(Some(_)) => ServerError::FailedPrecondition(format!(
+            Ok(Some(_)) => AppError::FailedPrecondition(format!(
                 "account '{id}' is not a customer as of {} (churned or not started): it has no live score; ask for a past date (as_of) to read a stored one",
                 format_day(as_of)
             )),
-            Ok(None) => ServerError::NotFound {
+            Ok(None) => AppError::NotFound {
                 what: "account",
                 id: id.to_string(),
             },
@@ -227,9 +228,9 @@ impl ScoringSvc {
     fn population<'a>(
         &self,
         serving: &'a Serving,
-    ) -> Result<&'a Arc<pulse_scoring::ScoredPopulation>, ServerError> {
+    ) -> Result<&'a Arc<pulse_scoring::ScoredPopulation>, AppError> {
         serving.scored.as_ref().ok_or_else(|| {
-            ServerError::Unavailable(
+            AppError::Unavailable(
                 "the scoring population is still being built; retry in a few seconds".into(),
             )
         })
@@ -240,7 +241,7 @@ impl ScoringSvc {
         id: &str,
         as_of: Option<Day>,
         k: usize,
-    ) -> Result<pb::ScoreResponse, ServerError> {
+    ) -> Result<pb::ScoreResponse, AppError> {
         let serving = self.scoring.require()?;
         let scored = self.population(&serving)?;
         let live_day = scored.population.as_of;
@@ -278,7 +279,7 @@ impl ScoringSvc {
         id: &str,
         day: Day,
         k: usize,
-    ) -> Result<pb::ScoreResponse, ServerError> {
+    ) -> Result<pb::ScoreResponse, AppError> {
         match self.store.score_as_of(id, day).await? {
             Some((run, s)) => Ok(score_out(
                 &stored(&s.explanation)?,
@@ -287,14 +288,14 @@ impl ScoringSvc {
                 run.run_id,
             )),
             None => match self.store.account(id).await? {
-                Some(_) => Err(ServerError::NotFound {
+                Some(_) => Err(AppError::NotFound {
                     what: "stored score of account",
                     id: format!(
                         "{id}' on or before '{}: past scores come from stored scoring runs (ScoringService.RunScoring or `pulse scores run --as-of DATE`)",
                         format_day(day)
                     ),
                 }),
-                None => Err(ServerError::NotFound {
+                None => Err(AppError::NotFound {
                     what: "account",
                     id: id.to_string(),
                 }),
@@ -302,12 +303,12 @@ impl ScoringSvc {
         }
     }
 
-    fn raw_subject(fv: &pb::FeatureVector) -> Result<(Vec<f64>, Option<&str>), ServerError> {
+    fn raw_subject(fv: &pb::FeatureVector) -> Result<(Vec<f64>, Option<&str>), AppError> {
         let feature_error = |e| match e {
             pulse_scoring::ScoringError::Feature { feature, reason } => {
-                ServerError::Invalid(FieldError::new(format!("features.{feature}"), reason))
+                AppError::Invalid(FieldError::new(format!("features.{feature}"), reason))
             }
-            other => ServerError::FailedPrecondition(other.to_string()),
+            other => AppError::FailedPrecondition(other.to_string()),
         };
         let row = if fv.ordered_values.is_empty() {
             raw::row_from_map(&fv.values).map_err(feature_error)?
@@ -325,7 +326,7 @@ impl ScoringSvc {
                     return Err(if fv.schema.trim().is_empty() {
                         FieldError::new("features.schema", reason).into()
                     } else {
-                        ServerError::FailedPrecondition(format!("features.schema: {reason}"))
+                        AppError::FailedPrecondition(format!("features.schema: {reason}"))
                     });
                 }
                 Err(raw::OrderedError::Length(reason)) => {
@@ -359,7 +360,7 @@ impl ScoringSvc {
         fv: &pb::FeatureVector,
         k: usize,
         detail: Detail,
-    ) -> Result<(AccountScore, Vec<ExplainedDriver>), ServerError> {
+    ) -> Result<(AccountScore, Vec<ExplainedDriver>), AppError> {
         let serving = self.scoring.require()?;
         let (row, segment) = Self::raw_subject(fv)?;
         let reference = serving.scored.as_ref().map(|s| &s.population.reference);
@@ -388,40 +389,40 @@ impl ScoringService for ScoringSvc {
         let r = request.into_inner();
         let (k, detail) = if r.without_drivers {
             if r.top_drivers != 0 {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "top_drivers",
                     "cannot be combined with without_drivers",
                 ))
-                .into());
+                .into_status());
             }
             (0, Detail::None)
         } else {
-            (self.top_k(r.top_drivers)?, Detail::Top)
+            (self.top_k(r.top_drivers).or_status()?, Detail::Top)
         };
-        let as_of = opt_day("as_of", &r.as_of)?;
+        let as_of = opt_day("as_of", &r.as_of).or_status()?;
         use pb::score_request::Subject as S;
         let out = match &r.subject {
             Some(S::AccountId(id)) => {
-                let id = required_id("account_id", id)?;
-                self.score_account(&id, as_of, k).await?
+                let id = required_id("account_id", id).or_status()?;
+                self.score_account(&id, as_of, k).await.or_status()?
             }
             Some(S::Features(fv)) => {
                 if as_of.is_some() {
-                    return Err(ServerError::from(FieldError::new(
+                    return Err(AppError::from(FieldError::new(
                         "as_of",
                         "applies to account ids only; raw features are scored as given",
                     ))
-                    .into());
+                    .into_status());
                 }
-                let (s, _) = self.score_raw(fv, k, detail)?;
+                let (s, _) = self.score_raw(fv, k, detail).or_status()?;
                 score_out(&s, k, pb::ScoreSource::Raw, 0)
             }
             None => {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "subject",
                     "give an account_id or a features vector",
                 ))
-                .into());
+                .into_status());
             }
         };
         Ok(Response::new(out))
@@ -436,27 +437,27 @@ impl ScoringService for ScoringSvc {
     ) -> Result<Response<Self::ScoreBatchStream>, Status> {
         let r = request.into_inner();
         if r.account_ids.len() > MAX_SCORE_BATCH {
-            return Err(ServerError::TooLarge {
+            return Err(AppError::TooLarge {
                 what: "account_ids",
                 got: r.account_ids.len(),
                 limit: MAX_SCORE_BATCH,
             }
-            .into());
+            .into_status());
         }
-        let k = self.top_k(r.top_drivers)?;
+        let k = self.top_k(r.top_drivers).or_status()?;
         let chunk = match r.chunk_size as usize {
             0 => DEFAULT_CHUNK,
             c if c <= MAX_CHUNK => c,
             c => {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "chunk_size",
                     format!("{c} is over the limit of {MAX_CHUNK}"),
                 ))
-                .into());
+                .into_status());
             }
         };
-        let serving = self.scoring.require()?;
-        let scored = self.population(&serving)?.clone();
+        let serving = self.scoring.require().or_status()?;
+        let scored = self.population(&serving).or_status()?.clone();
         let engine = serving.engine.clone();
         let positions: Vec<Result<usize, String>> = if r.account_ids.is_empty() {
             (0..scored.scores.len()).map(Ok).collect()
@@ -488,7 +489,7 @@ impl ScoringService for ScoringSvc {
                                 Some(&scored.population.reference),
                                 k,
                             )
-                            .map_err(|e| Status::from(ServerError::from(e)))?;
+                            .map_err(status)?;
                         out.scores.push(live_out(&serving, &s, i, k));
                     }
                     Err(id) => out.not_found.push(id),
@@ -506,28 +507,31 @@ impl ScoringService for ScoringSvc {
     ) -> Result<Response<pb::Explanation>, Status> {
         let r = request.into_inner();
         if r.without_drivers {
-            return Err(ServerError::from(FieldError::new(
+            return Err(AppError::from(FieldError::new(
                 "without_drivers",
                 "Explain always explains; use Score for a score without drivers",
             ))
-            .into());
+            .into_status());
         }
-        let k = self.top_k(r.top_drivers)?;
+        let k = self.top_k(r.top_drivers).or_status()?;
         if !r.as_of.trim().is_empty() {
-            return Err(ServerError::from(FieldError::new(
+            return Err(AppError::from(FieldError::new(
                 "as_of",
                 "Explain explains live scores; a past score and its stored drivers come from Score with as_of",
             ))
-            .into());
+            .into_status());
         }
         use pb::score_request::Subject as S;
         let (score, all, source) = match &r.subject {
             Some(S::AccountId(id)) => {
-                let id = required_id("account_id", id)?;
-                let serving = self.scoring.require()?;
-                let scored = self.population(&serving)?;
+                let id = required_id("account_id", id).or_status()?;
+                let serving = self.scoring.require().or_status()?;
+                let scored = self.population(&serving).or_status()?;
                 let Some(i) = scored.population.position(&id) else {
-                    return Err(self.not_live(&id, scored.population.as_of).await.into());
+                    return Err(self
+                        .not_live(&id, scored.population.as_of)
+                        .await
+                        .into_status());
                 };
                 let (s, all) = serving
                     .engine
@@ -536,19 +540,19 @@ impl ScoringService for ScoringSvc {
                         Some(&scored.population.reference),
                         k,
                     )
-                    .map_err(ServerError::from)?;
+                    .or_status()?;
                 (s, all, pb::ScoreSource::Live)
             }
             Some(S::Features(fv)) => {
-                let (s, all) = self.score_raw(fv, k, Detail::All)?;
+                let (s, all) = self.score_raw(fv, k, Detail::All).or_status()?;
                 (s, all, pb::ScoreSource::Raw)
             }
             None => {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "subject",
                     "give an account_id or a features vector",
                 ))
-                .into());
+                .into_status());
             }
         };
         Ok(Response::new(pb::Explanation {
@@ -565,27 +569,28 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::GetAccountProfileRequest>,
     ) -> Result<Response<pb::AccountProfile>, Status> {
         let r = request.into_inner();
-        let id = required_id("account_id", &r.account_id)?;
+        let id = required_id("account_id", &r.account_id).or_status()?;
         let n = match r.interactions {
             0 => 10,
             n @ 1..=100 => n,
             n => {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "interactions",
                     format!("{n} is over the limit of 100"),
                 ))
-                .into());
+                .into_status());
             }
         };
         let account = self
             .store
             .account(&id)
             .await
-            .map_err(ServerError::from)?
-            .ok_or_else(|| ServerError::NotFound {
+            .or_status()?
+            .ok_or_else(|| AppError::NotFound {
                 what: "account",
                 id: id.clone(),
-            })?;
+            })
+            .or_status()?;
         let now = self.scoring.clock().now();
         let today = day_of_ts(now);
         let k = self.scoring.settings().config.top_drivers;
@@ -602,10 +607,10 @@ impl ScoringService for ScoringSvc {
             .store
             .score_trend(&id, today - 7 * TREND_WEEKS, today)
             .await
-            .map_err(ServerError::from)?;
+            .or_status()?;
         let mut trend_scores = Vec::with_capacity(trend.len());
         for (run, s) in &trend {
-            trend_scores.push((run.as_of, stored(&s.explanation)?));
+            trend_scores.push((run.as_of, stored(&s.explanation).or_status()?));
         }
         let score = match (&live, trend.last()) {
             (Some((i, s)), _) => serving.as_ref().map(|sv| live_out(sv, s, *i, k)),
@@ -623,17 +628,13 @@ impl ScoringService for ScoringSvc {
             .store
             .recent_interactions(&id, now, n)
             .await
-            .map_err(ServerError::from)?;
-        let open = self
-            .store
-            .open_interactions(&id, now)
-            .await
-            .map_err(ServerError::from)?;
+            .or_status()?;
+        let open = self.store.open_interactions(&id, now).await.or_status()?;
         let personas = self
             .store
             .persona_map(&id)
             .await
-            .map_err(ServerError::from)?
+            .or_status()?
             .into_iter()
             .map(|r| {
                 let (c, l) = (r.contact, r.latest_interaction);
@@ -688,8 +689,12 @@ impl ScoringService for ScoringSvc {
         &self,
         request: Request<pb::RunScoringRequest>,
     ) -> Result<Response<pb::ScoreRun>, Status> {
-        let as_of = opt_day("as_of", &request.into_inner().as_of)?;
-        let info = self.scoring.run_and_store(as_of, "manual").await?;
+        let as_of = opt_day("as_of", &request.into_inner().as_of).or_status()?;
+        let info = self
+            .scoring
+            .run_and_store(as_of, "manual")
+            .await
+            .or_status()?;
         Ok(Response::new(run_out(&info)))
     }
 
@@ -702,18 +707,14 @@ impl ScoringService for ScoringSvc {
             0 => 20,
             l @ 1..=1000 => l,
             l => {
-                return Err(ServerError::from(FieldError::new(
+                return Err(AppError::from(FieldError::new(
                     "limit",
                     format!("{l} is over the limit of 1000"),
                 ))
-                .into());
+                .into_status());
             }
         };
-        let runs = self
-            .store
-            .score_runs(limit)
-            .await
-            .map_err(ServerError::from)?;
+        let runs = self.store.score_runs(limit).await.or_status()?;
         Ok(Response::new(pb::ListScoreRunsResponse {
             runs: runs.iter().map(run_out).collect(),
         }))
@@ -733,17 +734,19 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::GetScoreChangeRequest>,
     ) -> Result<Response<pb::ScoreChange>, Status> {
         let r = request.into_inner();
-        let id = required_id("account_id", &r.account_id)?;
-        let to = opt_day("to", &r.to)?.unwrap_or_else(|| self.scoring.clock().today());
-        let from = opt_day("from", &r.from)?.unwrap_or(to - 7);
+        let id = required_id("account_id", &r.account_id).or_status()?;
+        let to = opt_day("to", &r.to)
+            .or_status()?
+            .unwrap_or_else(|| self.scoring.clock().today());
+        let from = opt_day("from", &r.from).or_status()?.unwrap_or(to - 7);
         if from >= to {
-            return Err(ServerError::from(FieldError::new(
+            return Err(AppError::from(FieldError::new(
                 "from",
                 format!("{} is not before to ({})", format_day(from), format_day(to)),
             ))
-            .into());
+            .into_status());
         }
-        let missing = |day: Day| ServerError::NotFound {
+        let missing = |day: Day| AppError::NotFound {
             what: "stored score of account",
             id: format!("{id}' on or before '{}", format_day(day)),
         };
@@ -751,15 +754,20 @@ impl ScoringService for ScoringSvc {
             .store
             .score_as_of(&id, to)
             .await
-            .map_err(ServerError::from)?
-            .ok_or_else(|| missing(to))?;
+            .or_status()?
+            .ok_or_else(|| missing(to))
+            .or_status()?;
         let (run_a, a) = self
             .store
             .score_as_of(&id, from)
             .await
-            .map_err(ServerError::from)?
-            .ok_or_else(|| missing(from))?;
-        let (a, b) = (stored(&a.explanation)?, stored(&b.explanation)?);
+            .or_status()?
+            .ok_or_else(|| missing(from))
+            .or_status()?;
+        let (a, b) = (
+            stored(&a.explanation).or_status()?,
+            stored(&b.explanation).or_status()?,
+        );
         let c = attribute_change(&a, &b, &format_day(run_a.as_of));
         Ok(Response::new(pb::ScoreChange {
             account_id: id,

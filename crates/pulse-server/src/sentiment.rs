@@ -1,17 +1,14 @@
 //! `SentimentService`: sentiment of free text with the model in
-//! [`AppState::sentiment`](crate::AppState::sentiment), and that
-//! [`SentimentSlot`] itself: promoting a sentiment model through
-//! `ModelService` swaps the model in it, and the next `Analyze` call or ingest
-//! batch uses the new one without a restart.
-
-use std::sync::{Arc, RwLock};
+//! [`AppState::sentiment`](crate::AppState::sentiment), the application's
+//! [`SentimentSlot`].
 
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::sentiment_service_server::SentimentService;
 use pulse_sentiment::SentimentModel;
 use tonic::{Request, Response, Status};
 
-use crate::error::ServerError;
+use crate::error::IntoStatus;
+use pulse_app::{AppError, SentimentSlot};
 
 /// Most texts one `Analyze` call may carry.
 pub const MAX_TEXTS: usize = 1_000;
@@ -19,67 +16,6 @@ pub const MAX_TEXTS: usize = 1_000;
 pub(crate) const DEFAULT_PHRASES: usize = 5;
 /// Most phrases returned per text.
 pub(crate) const MAX_PHRASES: usize = 20;
-
-/// The sentiment model in service, shared by `SentimentService`, ingest and
-/// `ModelService` (which swaps it on promotion). Clones share the slot.
-///
-/// Readers take an `Arc` of the model under a read lock held for a pointer
-/// copy, once per call or ingest batch, never per text, so a swap never waits
-/// for scoring and scoring never sees half a swap.
-#[derive(Debug, Clone, Default)]
-pub struct SentimentSlot(Arc<RwLock<Option<Served>>>);
-
-#[derive(Debug, Clone)]
-struct Served {
-    model: Arc<SentimentModel>,
-    /// `sentiment-v<N>` when the model came from the registry.
-    registry_version: Option<String>,
-}
-
-impl SentimentSlot {
-    /// A slot serving `model` (`None`: no sentiment model).
-    pub fn new(model: Option<Arc<SentimentModel>>, registry_version: Option<String>) -> Self {
-        SentimentSlot(Arc::new(RwLock::new(model.map(|model| Served {
-            model,
-            registry_version,
-        }))))
-    }
-
-    /// The model in service now.
-    pub fn get(&self) -> Option<Arc<SentimentModel>> {
-        self.read().map(|s| s.model)
-    }
-
-    /// The registry version of the model in service, if it came from the registry.
-    pub fn registry_version(&self) -> Option<String> {
-        self.read().and_then(|s| s.registry_version)
-    }
-
-    /// Serves `model` from now on.
-    pub fn set(&self, model: Arc<SentimentModel>, registry_version: Option<String>) {
-        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
-        *slot = Some(Served {
-            model,
-            registry_version,
-        });
-    }
-
-    /// The model in service and its registry version, read together.
-    pub fn current(&self) -> Option<(Arc<SentimentModel>, Option<String>)> {
-        self.read().map(|s| (s.model, s.registry_version))
-    }
-
-    fn read(&self) -> Option<Served> {
-        // A panic while holding the lock leaves a whole value behind; keep serving it.
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl From<Option<Arc<SentimentModel>>> for SentimentSlot {
-    fn from(model: Option<Arc<SentimentModel>>) -> Self {
-        SentimentSlot::new(model, None)
-    }
-}
 
 pub(crate) struct SentimentSvc {
     pub(crate) slot: SentimentSlot,
@@ -101,15 +37,15 @@ impl SentimentService for SentimentSvc {
         let req = request.into_inner();
         tracing::Span::current().record("texts", req.texts.len());
         let Some((model, registry_version)) = self.slot.current() else {
-            return Err(ServerError::FailedPrecondition(NO_MODEL_HINT.into()).into());
+            return Err(AppError::FailedPrecondition(NO_MODEL_HINT.into()).into_status());
         };
         if req.texts.len() > MAX_TEXTS {
-            return Err(ServerError::TooLarge {
+            return Err(AppError::TooLarge {
                 what: "an Analyze request",
                 got: req.texts.len(),
                 limit: MAX_TEXTS,
             }
-            .into());
+            .into_status());
         }
         let k = match req.top_phrases as usize {
             0 => DEFAULT_PHRASES,

@@ -111,8 +111,8 @@ impl ModelOpsConfig {
     }
 
     /// The server's model-operations settings.
-    pub(crate) fn settings(&self) -> anyhow::Result<pulse_server::ModelOpsSettings> {
-        Ok(pulse_server::ModelOpsSettings {
+    pub(crate) fn settings(&self) -> anyhow::Result<pulse_app::ModelOpsSettings> {
+        Ok(pulse_app::ModelOpsSettings {
             rule: self.rule()?,
             retrain_every: (self.retrain_every_days > 0).then(|| {
                 std::time::Duration::from_secs(u64::from(self.retrain_every_days) * 86_400)
@@ -347,28 +347,29 @@ impl Config {
     }
 
     /// The scoring layer's settings.
-    pub(crate) fn scoring_settings(&self) -> pulse_server::ScoringSettings {
+    pub(crate) fn scoring_settings(&self) -> pulse_app::ScoringSettings {
         let horizon = u32::try_from(self.training.horizon_days).unwrap_or(90);
-        pulse_server::ScoringSettings::new(self.scoring.clone(), horizon, self.clock.clone())
+        pulse_app::ScoringSettings::new(self.scoring.clone(), horizon, self.clock.clone())
     }
 
     /// The configured API keys, checked: every error names its key
     /// (`auth.keys[i].field`).
-    pub(crate) fn api_keys(&self) -> anyhow::Result<pulse_server::ApiKeys> {
+    pub(crate) fn api_keys(&self) -> anyhow::Result<pulse_app::access::ApiKeys> {
         let mut keys = Vec::with_capacity(self.auth.keys.len());
         for (i, k) in self.auth.keys.iter().enumerate() {
             if k.name.trim().is_empty() {
                 bail!("auth.keys[{i}].name: empty");
             }
-            let role: pulse_server::Role = k
+            let role: pulse_app::access::Role = k
                 .role
                 .parse()
                 .with_context(|| format!("auth.keys[{i}].role"))?;
-            let key = pulse_server::ApiKey::from_sha256_hex(k.name.clone(), role, k.sha256.trim())
-                .with_context(|| format!("auth.keys[{i}].sha256"))?;
+            let key =
+                pulse_app::access::ApiKey::from_sha256_hex(k.name.clone(), role, k.sha256.trim())
+                    .with_context(|| format!("auth.keys[{i}].sha256"))?;
             keys.push(key);
         }
-        pulse_server::ApiKeys::new(keys).context("auth.keys")
+        pulse_app::access::ApiKeys::new(keys).context("auth.keys")
     }
 
     /// The TLS certificate and key paths, both or neither.
@@ -566,7 +567,7 @@ mod tests {
     fn api_keys_and_tls_come_from_toml_and_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pulse.toml");
-        let hash = pulse_server::auth::hash_key("pulse_k");
+        let hash = pulse_app::access::hash_key("pulse_k");
         std::fs::write(
             &file,
             format!(
@@ -583,7 +584,7 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert_eq!(
             keys.verify("pulse_k").map(|k| k.role),
-            Some(pulse_server::Role::Reader)
+            Some(pulse_app::access::Role::Reader)
         );
         assert_eq!(
             cfg.tls_paths().unwrap(),
@@ -602,7 +603,7 @@ mod tests {
             role: role.into(),
             sha256: sha256.into(),
         };
-        let hash = pulse_server::auth::hash_key("x");
+        let hash = pulse_app::access::hash_key("x");
         let err = |cfg: Config| format!("{:#}", cfg.validate().unwrap_err());
         let mut cfg = Config::default();
         cfg.auth.keys = vec![key("reader", &hash), key("owner", &hash)];

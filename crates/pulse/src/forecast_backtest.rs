@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use pulse_app::ModelRegistry;
 use pulse_forecast::{Backtest, BacktestConfig, MonteCarlo};
 use pulse_models::GbtParams;
-use pulse_server::ModelRegistry;
 
 use crate::config::Config;
 

@@ -6,9 +6,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use pulse_app::forecast::{ForecastQuery, ForecastResult};
 use pulse_core::time::format_day;
 use pulse_forecast::{Estimate, GroupForecast, MonteCarlo};
-use pulse_server::forecast::{ForecastQuery, ForecastResult};
 
 use crate::config::Config;
 
@@ -65,7 +65,7 @@ pub(crate) struct ReportArgs {
 pub(crate) async fn run_report(cfg: &Config, args: ReportArgs) -> anyhow::Result<()> {
     let store = crate::open_store(cfg).await?;
     let registry = std::sync::Arc::new(crate::train::open_registry(cfg)?);
-    let r = pulse_server::report::build(
+    let r = pulse_app::report::build(
         &store,
         registry,
         &cfg.lists,
@@ -118,7 +118,7 @@ pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> 
             seed: args.query.seed,
         },
     };
-    let r = pulse_server::forecast::run(
+    let r = pulse_app::forecast::run(
         &store,
         registry,
         cfg.training.horizon_days,
@@ -133,7 +133,7 @@ pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> 
 }
 
 fn show_model(cfg: &Config) -> anyhow::Result<()> {
-    use pulse_server::ModelRegistry;
+    use pulse_app::ModelRegistry;
     let registry = crate::train::open_registry(cfg)?;
     let Some(m) = registry.latest_survival()? else {
         anyhow::bail!(

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use pulse_server::Role;
+use pulse_app::access::Role;
 use rand::RngCore;
 
 /// `pulse keys`.
@@ -66,7 +66,7 @@ pub(crate) fn run(args: KeysArgs) -> anyhow::Result<()> {
             if key.is_empty() {
                 bail!("no key on standard input");
             }
-            writeln!(out, "{}", pulse_server::auth::hash_key(key))?;
+            writeln!(out, "{}", pulse_app::access::hash_key(key))?;
             Ok(())
         }
     }
@@ -90,7 +90,7 @@ fn snippet(name: &str, role: Role, key: &str) -> String {
     let name = toml::Value::String(name.to_string());
     format!(
         "[[auth.keys]]\nname = {name}\nrole = \"{role}\"\nsha256 = \"{}\"\n",
-        pulse_server::auth::hash_key(key)
+        pulse_app::access::hash_key(key)
     )
 }
 

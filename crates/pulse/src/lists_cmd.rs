@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use pulse_app::lists::{self, OutreachInput, RowFilter, StoredLists};
 use pulse_core::time::format_day;
 use pulse_lists::{ExpansionRow, MoverRow, RiskRow};
-use pulse_server::lists::{self, OutreachInput, RowFilter, StoredLists};
 use pulse_store::ListWrite;
 
 use crate::config::Config;
@@ -143,7 +143,7 @@ fn threads() -> usize {
 }
 
 /// A server error as a command-line error (the message names the field).
-fn cli_err(e: pulse_server::ServerError) -> anyhow::Error {
+fn cli_err(e: pulse_app::AppError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 

@@ -14,7 +14,6 @@ mod import;
 mod keys_cmd;
 mod lists_cmd;
 mod model_ops_cmd;
-mod registry;
 mod scores_cmd;
 mod sentiment_cmd;
 mod train;
@@ -520,7 +519,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         pulse_models::ModelKind::Churn,
         pulse_models::ModelKind::Expansion,
     ] {
-        use pulse_server::ModelRegistry;
+        use pulse_app::ModelRegistry;
         match registry.promoted(kind)? {
             Some(v) => println!("{kind} model: {v} (promoted)"),
             None => untrained.push(kind),
@@ -560,7 +559,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         let today = cfg.clock.today();
         for day in [today - 7, today] {
             let week = pulse_lists::Week::of(day);
-            match pulse_server::lists::generate(
+            match pulse_app::lists::generate(
                 &store,
                 &cfg.lists,
                 &week,

@@ -202,7 +202,7 @@ async fn drift_inner(
     }
     let scoring = crate::scores_cmd::ready_scoring(cfg, store).await?;
     let settings = cfg.model_ops.settings()?;
-    let (report, id) = pulse_server::model_ops::check_drift(store, &scoring, &settings, None)
+    let (report, id) = pulse_app::model_ops::check_drift(store, &scoring, &settings, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let c = store
@@ -241,7 +241,7 @@ pub(crate) async fn performance(cfg: &Config, args: PerformanceArgs) -> anyhow::
     }
     let store = crate::open_store(cfg).await?;
     let horizon = cfg.training.horizon_days;
-    let result = pulse_server::model_ops::realised_performance(
+    let result = pulse_app::model_ops::realised_performance(
         &store,
         horizon,
         args.runs,

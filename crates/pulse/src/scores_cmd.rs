@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use pulse_app::Scoring;
 use pulse_core::time::{self, Day, format_day, format_ts};
-use pulse_server::Scoring;
 use pulse_store::Store;
 
 use crate::config::Config;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use pulse_app::{ModelRegistry, SentimentSlot};
 use pulse_core::TextScorer;
 use pulse_sentiment::{
     Sentiment, SentimentCard, SentimentModel, TrainingSource, parse_labelled_csv, train_held_out,
     weak_label,
 };
-use pulse_server::{ModelRegistry, SentimentSlot};
 use pulse_store::{RatedStoredText, Store, TextSource};
 
 use crate::config::Config;

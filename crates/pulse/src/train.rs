@@ -8,15 +8,15 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use pulse_app::{ModelRegistry, RegistryEntry};
 use pulse_core::time::format_day;
 use pulse_models::{LabelSpec, Metrics, ModelCard, ModelKind, Table};
-use pulse_server::{ModelRegistry, RegistryEntry};
 use pulse_store::Store;
 use pulse_training::{DecisionRule, Progress, TableSpec, TrainConfig, train_table};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::registry::DirRegistry;
+use pulse_app::DirRegistry;
 
 /// `pulse train`.
 #[derive(Debug, Args)]
@@ -129,7 +129,7 @@ pub(crate) struct ScoreArgs {
 }
 
 pub(crate) fn open_registry(cfg: &Config) -> anyhow::Result<DirRegistry> {
-    DirRegistry::open(&cfg.models_dir(), cfg.clock.clone())
+    Ok(DirRegistry::open(&cfg.models_dir(), cfg.clock.clone())?)
 }
 
 fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<ModelKind>> {
@@ -306,7 +306,7 @@ pub(crate) async fn train_store(
         histories.len(),
         events
     );
-    let request = pulse_server::TrainRequest {
+    let request = pulse_app::TrainRequest {
         kinds: kinds.to_vec(),
         config: tc.clone(),
         rule: rule.clone(),
@@ -317,7 +317,7 @@ pub(crate) async fn train_store(
         survival: Some(survival.clone()),
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
-    let result = pulse_server::train_and_decide(
+    let result = pulse_app::train_and_decide(
         store,
         registry.clone(),
         histories,
@@ -375,7 +375,7 @@ pub(crate) async fn train_store(
     println!("models in {}", registry.dir().display());
     let mut o = std::io::stdout().lock();
     match &result.survival {
-        Some(pulse_server::SurvivalOutcome::Saved(c)) => {
+        Some(pulse_app::SurvivalOutcome::Saved(c)) => {
             writeln!(
                 o,
                 "saved {} (time to churn: {} person-periods, {} churns, {} accounts, {} x {}-day intervals)",
@@ -383,7 +383,7 @@ pub(crate) async fn train_store(
             )?;
             print_survival_calibration(&mut o, c)?;
         }
-        Some(pulse_server::SurvivalOutcome::Failed(e)) => writeln!(
+        Some(pulse_app::SurvivalOutcome::Failed(e)) => writeln!(
             o,
             "time to churn: not refitted ({e}); forecasts keep the previous survival model"
         )?,
@@ -688,7 +688,7 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
             }
             writeln!(o, "* = promoted (serves its kind)")?;
         }
-        ModelsCommand::Show { version, json } if pulse_server::is_sentiment_version(&version) => {
+        ModelsCommand::Show { version, json } if pulse_app::is_sentiment_version(&version) => {
             let entry = registry
                 .list_sentiment()?
                 .into_iter()
@@ -781,7 +781,7 @@ pub(crate) async fn run_models(cfg: &Config, args: ModelsArgs) -> anyhow::Result
                 }
             }
         }
-        ModelsCommand::Promote { version } if pulse_server::is_sentiment_version(&version) => {
+        ModelsCommand::Promote { version } if pulse_app::is_sentiment_version(&version) => {
             let p = registry.promote_sentiment(&version)?;
             writeln!(
                 o,

@@ -195,7 +195,7 @@ async fn two_weeks_of_lists_outreach_portfolio_and_errors() {
 
     // Week-over-week change against the first week's scores (ranked or held out).
     let (_, rows1) = risk(&mut c, all(&w1.label)).await.unwrap();
-    let stored1 = pulse_server::lists::load(&store, "week", &w1.label)
+    let stored1 = pulse_app::lists::load(&store, "week", &w1.label)
         .await
         .unwrap();
     let held1: Vec<pulse_lists::RiskRow> = store
@@ -591,14 +591,14 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     let cfg = ListConfig::default();
     let clock = scoring.clock().clone();
     let lists =
-        pulse_server::lists::generate(&store, &cfg, &week, ListWrite::Replace, "manual", 2, &clock)
+        pulse_app::lists::generate(&store, &cfg, &week, ListWrite::Replace, "manual", 2, &clock)
             .await
             .unwrap()
             .unwrap();
-    let rows = pulse_server::lists::risk_rows(
+    let rows = pulse_app::lists::risk_rows(
         &store,
         &lists,
-        &pulse_server::lists::RowFilter::default(),
+        &pulse_app::lists::RowFilter::default(),
         false,
     )
     .await
@@ -666,9 +666,9 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     assert_eq!(called.len(), 40, "enough yellow and red accounts");
     let when = pulse_core::time::format_ts(pulse_core::time::ts_of_day(week.start + 1) + 36_000);
     for r in &called {
-        pulse_server::lists::record_outreach(
+        pulse_app::lists::record_outreach(
             &store,
-            pulse_server::lists::OutreachInput {
+            pulse_app::lists::OutreachInput {
                 account_id: r.account_id.clone(),
                 play: "Risk review call".into(),
                 who: r.owner.clone(),
@@ -682,7 +682,7 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
         .await
         .unwrap();
     }
-    let (weeks, plays) = pulse_server::lists::outreach_report(&store, &cfg, "", "", clock.now())
+    let (weeks, plays) = pulse_app::lists::outreach_report(&store, &cfg, "", "", clock.now())
         .await
         .unwrap();
     assert_eq!(weeks, vec![week.label.clone()]);

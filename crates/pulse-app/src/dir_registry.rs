@@ -18,8 +18,8 @@
 //!   model's content fingerprint is the card's. `registry.json` records the
 //!   promoted one under the kind `sentiment`.
 //! - Survival models are `survival-v<N>.json`: `{"format", "model"}` with the
-//!   [`SurvivalModel`] (its card inside). `pulse train` saves one with each
-//!   churn model; the newest is the one in service (no promotion step).
+//!   [`SurvivalModel`] (its card inside). Every training run that fits churn
+//!   saves one; the newest is the one in service (no promotion step).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -27,13 +27,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::Context;
+use crate::registry::{
+    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
+};
 use pulse_forecast::SurvivalModel;
 use pulse_models::{ArtifactError, ModelArtifact, ModelCard, ModelKind};
 use pulse_sentiment::{SentimentCard, SentimentModel};
-use pulse_server::{
-    ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
-};
 use serde::{Deserialize, Serialize};
 
 const INDEX: &str = "registry.json";
@@ -48,7 +47,7 @@ const SURVIVAL_FORMAT: &str = "pulse-survival/1";
 
 /// The registry directory.
 #[derive(Debug)]
-pub(crate) struct DirRegistry {
+pub struct DirRegistry {
     dir: PathBuf,
     lock: Mutex<()>,
     /// Stamps each promotion in the index's history.
@@ -178,9 +177,9 @@ fn refusal(e: &ArtifactError) -> String {
 
 impl DirRegistry {
     /// Opens (creating if needed) the registry directory.
-    pub(crate) fn open(dir: &Path, clock: pulse_core::Clock) -> anyhow::Result<Self> {
+    pub fn open(dir: &Path, clock: pulse_core::Clock) -> Result<Self, RegistryError> {
         fs::create_dir_all(dir)
-            .with_context(|| format!("creating the model directory {}", dir.display()))?;
+            .map_err(|e| storage(format!("creating the model directory {}", dir.display()), e))?;
         Ok(DirRegistry {
             dir: dir.to_path_buf(),
             lock: Mutex::new(()),
@@ -189,16 +188,16 @@ impl DirRegistry {
     }
 
     /// The clock promotions are stamped with (the configuration's).
-    pub(crate) fn clock(&self) -> &pulse_core::Clock {
+    pub fn clock(&self) -> &pulse_core::Clock {
         &self.clock
     }
 
-    pub(crate) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The file of a version; only names this registry writes are accepted.
-    pub(crate) fn path_of(&self, version: &str) -> Result<PathBuf, RegistryError> {
+    pub fn path_of(&self, version: &str) -> Result<PathBuf, RegistryError> {
         if parse_version(version).is_none() {
             return Err(RegistryError::NotFound {
                 version: version.to_string(),
@@ -219,7 +218,7 @@ impl DirRegistry {
     }
 
     /// A version's card, without verifying the payload.
-    pub(crate) fn card(&self, version: &str) -> Result<ModelCard, RegistryError> {
+    pub fn card(&self, version: &str) -> Result<ModelCard, RegistryError> {
         let text = self.read_text(version)?;
         let c: CardOnly = serde_json::from_str(&text).map_err(|e| RegistryError::Refused {
             version: version.to_string(),

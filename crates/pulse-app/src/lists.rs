@@ -16,7 +16,7 @@ use pulse_scoring::{AccountScore, Population};
 use pulse_store::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ServerError;
+use crate::error::AppError;
 
 /// What the run row's `params` JSON holds: the settings the lists were made
 /// with and what they add up to.
@@ -43,18 +43,16 @@ pub const EXPANSION: &str = "expansion";
 pub const MOVER: &str = "mover";
 pub const NEWLY_RED: &str = "newly_red";
 
-fn corrupt(what: &'static str, id: &str, e: impl std::fmt::Display) -> ServerError {
-    ServerError::Store(pulse_store::StoreError::Corrupt {
+fn corrupt(what: &'static str, id: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::Store(pulse_store::StoreError::Corrupt {
         table: what,
         id: id.to_string(),
         reason: e.to_string(),
     })
 }
 
-fn blocking_failed(what: &str, e: impl std::fmt::Display) -> ServerError {
-    ServerError::Registry(crate::registry::RegistryError::Storage(format!(
-        "{what}: {e}"
-    )))
+fn blocking_failed(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::internal(what, e)
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -85,9 +83,9 @@ pub async fn candidates(
     week: &Week,
     threads: usize,
     now: Ts,
-) -> Result<(pulse_store::ScoreRunInfo, Vec<Candidate>), ServerError> {
+) -> Result<(pulse_store::ScoreRunInfo, Vec<Candidate>), AppError> {
     let Some(run) = store.score_run_between(week.start, week.end()).await? else {
-        return Err(ServerError::FailedPrecondition(format!(
+        return Err(AppError::FailedPrecondition(format!(
             "no stored scoring run dated in {} ({} to {}): run `pulse scores run` (or ScoringService.RunScoring) for a day of that week first",
             week.label,
             format_day(week.start),
@@ -199,7 +197,7 @@ pub async fn generate(
     trigger: &str,
     threads: usize,
     clock: &Clock,
-) -> Result<Option<StoredLists>, ServerError> {
+) -> Result<Option<StoredLists>, AppError> {
     let (score_run, cands) = candidates(store, cfg, week, threads, clock.now()).await?;
     let cfg2 = cfg.clone();
     let as_of = score_run.as_of;
@@ -287,7 +285,7 @@ pub async fn generate(
 }
 
 /// The week a request names (`field` for the error), or the week of `today`.
-pub fn week_or_current(field: &str, s: &str, today: Day) -> Result<Week, ServerError> {
+pub fn week_or_current(field: &str, s: &str, today: Day) -> Result<Week, AppError> {
     if s.trim().is_empty() {
         Ok(Week::of(today))
     } else {
@@ -297,7 +295,7 @@ pub fn week_or_current(field: &str, s: &str, today: Day) -> Result<Week, ServerE
 
 /// A week's stored lists: `week` empty means the latest generated week.
 /// NOT_FOUND when that week has none; FAILED_PRECONDITION when no week has.
-pub async fn load(store: &Store, field: &str, week: &str) -> Result<StoredLists, ServerError> {
+pub async fn load(store: &Store, field: &str, week: &str) -> Result<StoredLists, AppError> {
     let run = if week.trim().is_empty() {
         store
             .list_runs(1)
@@ -305,7 +303,7 @@ pub async fn load(store: &Store, field: &str, week: &str) -> Result<StoredLists,
             .into_iter()
             .next()
             .ok_or_else(|| {
-                ServerError::FailedPrecondition(
+                AppError::FailedPrecondition(
                 "no lists generated yet: run `pulse lists generate` (or ListService.GenerateLists)"
                     .into(),
             )
@@ -315,7 +313,7 @@ pub async fn load(store: &Store, field: &str, week: &str) -> Result<StoredLists,
         store
             .list_run(&w.label)
             .await?
-            .ok_or_else(|| ServerError::NotFound {
+            .ok_or_else(|| AppError::NotFound {
                 what: "lists of week",
                 id: w.label.clone(),
             })?
@@ -341,7 +339,7 @@ fn opt(s: &str) -> Option<String> {
 
 impl RowFilter {
     /// Checks segment and band (an unknown owner just matches nothing).
-    pub fn new(owner: &str, segment: &str, band: &str, top: usize) -> Result<Self, ServerError> {
+    pub fn new(owner: &str, segment: &str, band: &str, top: usize) -> Result<Self, AppError> {
         let segment = opt(segment);
         if let Some(s) = &segment
             && s.parse::<pulse_core::Segment>().is_err()
@@ -379,7 +377,7 @@ impl RowFilter {
     }
 }
 
-fn parse_rows<T: for<'de> Deserialize<'de>>(rows: Vec<ListRow>) -> Result<Vec<T>, ServerError> {
+fn parse_rows<T: for<'de> Deserialize<'de>>(rows: Vec<ListRow>) -> Result<Vec<T>, AppError> {
     rows.into_iter()
         .map(|r| {
             serde_json::from_str(&r.row_json).map_err(|e| corrupt("list_rows", &r.account_id, e))
@@ -394,7 +392,7 @@ pub async fn risk_rows(
     lists: &StoredLists,
     filter: &RowFilter,
     capacity_only: bool,
-) -> Result<Vec<RiskRow>, ServerError> {
+) -> Result<Vec<RiskRow>, AppError> {
     let rows = store
         .list_rows(lists.run.list_run_id, &filter.store_filter(RISK))
         .await?;
@@ -413,7 +411,7 @@ pub async fn expansion_rows(
     store: &Store,
     lists: &StoredLists,
     filter: &RowFilter,
-) -> Result<Vec<ExpansionRow>, ServerError> {
+) -> Result<Vec<ExpansionRow>, AppError> {
     let mut f = filter.store_filter(EXPANSION);
     f.limit = filter.top;
     parse_rows(store.list_rows(lists.run.list_run_id, &f).await?)
@@ -424,7 +422,7 @@ pub async fn mover_rows(
     store: &Store,
     lists: &StoredLists,
     filter: &RowFilter,
-) -> Result<(Vec<MoverRow>, Vec<MoverRow>), ServerError> {
+) -> Result<(Vec<MoverRow>, Vec<MoverRow>), AppError> {
     let mut f = filter.store_filter(MOVER);
     f.limit = filter.top;
     let risers = parse_rows(store.list_rows(lists.run.list_run_id, &f).await?)?;
@@ -458,8 +456,8 @@ pub async fn record_outreach(
     store: &Store,
     input: OutreachInput,
     now: Ts,
-) -> Result<(String, bool), ServerError> {
-    let required = |field: &str, v: &str| -> Result<String, ServerError> {
+) -> Result<(String, bool), AppError> {
+    let required = |field: &str, v: &str| -> Result<String, AppError> {
         let v = v.trim();
         if v.is_empty() {
             Err(FieldError::new(field, "is required").into())
@@ -496,7 +494,7 @@ pub async fn record_outreach(
         return Err(FieldError::new("contacted_at", "is more than a day in the future").into());
     }
     if store.account(&account_id).await?.is_none() {
-        return Err(ServerError::NotFound {
+        return Err(AppError::NotFound {
             what: "account",
             id: account_id,
         });
@@ -539,7 +537,7 @@ pub async fn outreach_report(
     from_week: &str,
     to_week: &str,
     now: Ts,
-) -> Result<(Vec<String>, Vec<PlayReport>), ServerError> {
+) -> Result<(Vec<String>, Vec<PlayReport>), AppError> {
     let to = match opt(to_week) {
         Some(w) => pulse_lists::parse_week("to_week", &w)?.start,
         None => match store.list_runs(1).await?.first() {
@@ -630,7 +628,7 @@ pub async fn portfolio(
     store: &Store,
     owner: &str,
     week: &str,
-) -> Result<(StoredLists, Portfolio), ServerError> {
+) -> Result<(StoredLists, Portfolio), AppError> {
     let owner = owner.trim();
     if owner.is_empty() {
         return Err(FieldError::new("owner", "is required").into());
@@ -649,7 +647,7 @@ pub async fn portfolio(
         )?);
     }
     if rows.is_empty() {
-        return Err(ServerError::NotFound {
+        return Err(AppError::NotFound {
             what: "owner",
             id: owner.to_string(),
         });
@@ -722,7 +720,7 @@ pub fn spawn_schedule(
             .await
             {
                 Ok(Some(_)) | Ok(None) => {}
-                Err(ServerError::FailedPrecondition(m)) => {
+                Err(AppError::FailedPrecondition(m)) => {
                     if waiting_for.insert(week.label.clone()) {
                         tracing::info!(week = %week.label, reason = %m, "scheduled lists wait for the week's scoring run");
                     }

@@ -20,8 +20,8 @@ use pulse_models::ModelKind;
 use pulse_scoring::{Engine, Population, ScoredPopulation, ScoringConfig};
 use pulse_store::{NewScoreRun, ScoreRunInfo, Store, StoredScore};
 
-use crate::error::ServerError;
-use crate::registry::{ModelRegistry, RegistryError};
+use crate::error::AppError;
+use crate::registry::ModelRegistry;
 
 /// Drivers kept with every precomputed and stored score.
 pub const STORED_DRIVERS: usize = 5;
@@ -62,7 +62,7 @@ pub struct ScoringSettings {
     /// Threads for feature computation and scoring.
     pub threads: usize,
     /// Where "now" comes from: the default `as_of`, the weekly run's week,
-    /// and (through [`crate::AppState::clock`]) every service's "today".
+    /// and (through the front ends' clocks) every service's "today".
     pub clock: Clock,
 }
 
@@ -92,8 +92,8 @@ pub struct Scoring {
     rebuild: tokio::sync::Mutex<()>,
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> ServerError {
-    ServerError::Registry(RegistryError::Storage(format!("{what}: {e}")))
+fn internal(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::internal(what, e)
 }
 
 impl Scoring {
@@ -130,8 +130,8 @@ impl Scoring {
     }
 
     /// The engine, or FAILED_PRECONDITION saying how to get one.
-    pub fn require(&self) -> Result<Arc<Serving>, ServerError> {
-        self.current().ok_or(ServerError::NoModel {
+    pub fn require(&self) -> Result<Arc<Serving>, AppError> {
+        self.current().ok_or(AppError::NoModel {
             kind: "churn",
             hint: TRAIN_HINT,
         })
@@ -148,10 +148,10 @@ impl Scoring {
 
     /// Loads the promoted models into a new engine (blocking registry reads
     /// on the blocking pool). `None` when no churn model is promoted.
-    async fn load_engine(&self) -> Result<Option<Engine>, ServerError> {
+    async fn load_engine(&self) -> Result<Option<Engine>, AppError> {
         let registry = self.registry.clone();
         let settings = self.settings.clone();
-        tokio::task::spawn_blocking(move || -> Result<Option<Engine>, ServerError> {
+        tokio::task::spawn_blocking(move || -> Result<Option<Engine>, AppError> {
             let Some(churn) = registry.promoted(ModelKind::Churn)? else {
                 return Ok(None);
             };
@@ -162,7 +162,7 @@ impl Scoring {
             };
             Engine::new(churn, expansion, settings.horizon_days, settings.config)
                 .map(Some)
-                .map_err(|e| ServerError::FailedPrecondition(e.to_string()))
+                .map_err(|e| AppError::FailedPrecondition(e.to_string()))
         })
         .await
         .map_err(|e| internal("loading models", e))?
@@ -209,7 +209,7 @@ impl Scoring {
     }
 
     /// Builds the population as of `as_of` (an instant) on the blocking pool.
-    async fn build_population(&self, as_of: Ts) -> Result<Population, ServerError> {
+    async fn build_population(&self, as_of: Ts) -> Result<Population, AppError> {
         let histories = self.store.load_histories(Some(as_of)).await?;
         let threads = self.settings.threads;
         tokio::task::spawn_blocking(move || Population::build(&histories, as_of, threads))
@@ -221,19 +221,19 @@ impl Scoring {
         &self,
         population: Population,
         engine: Arc<Engine>,
-    ) -> Result<ScoredPopulation, ServerError> {
+    ) -> Result<ScoredPopulation, AppError> {
         let threads = self.settings.threads;
         tokio::task::spawn_blocking(move || {
             ScoredPopulation::score(population, &engine, STORED_DRIVERS, threads)
         })
         .await
         .map_err(|e| internal("scoring", e))?
-        .map_err(|e| ServerError::FailedPrecondition(e.to_string()))
+        .map_err(|e| AppError::FailedPrecondition(e.to_string()))
     }
 
     /// Reloads the promoted models and rescores the population with them,
     /// then swaps both in. Returns whether a churn model is in service.
-    pub async fn reload_models(&self) -> Result<bool, ServerError> {
+    pub async fn reload_models(&self) -> Result<bool, AppError> {
         let _guard = self.rebuild.lock().await;
         let Some(engine) = self.load_engine().await? else {
             return Ok(false);
@@ -270,7 +270,7 @@ impl Scoring {
     }
 
     /// Rebuilds the population as of now with the models in service.
-    pub async fn refresh_population(&self) -> Result<(), ServerError> {
+    pub async fn refresh_population(&self) -> Result<(), AppError> {
         let _guard = self.rebuild.lock().await;
         let Some(current) = self.current() else {
             return Ok(());
@@ -310,13 +310,13 @@ impl Scoring {
         &self,
         as_of: Option<Day>,
         trigger: &str,
-    ) -> Result<ScoreRunInfo, ServerError> {
+    ) -> Result<ScoreRunInfo, AppError> {
         let serving = self.require()?;
         let now = self.now();
         let today = pulse_core::time::day_of_ts(now);
         let day = as_of.unwrap_or(today);
         if day > today {
-            return Err(ServerError::Invalid(pulse_core::FieldError::new(
+            return Err(AppError::Invalid(pulse_core::FieldError::new(
                 "as_of",
                 format!(
                     "{} is in the future; scores describe what is known",
@@ -406,7 +406,7 @@ impl Scoring {
     }
 
     /// Stores this week's scheduled run unless a run of this ISO week exists.
-    async fn weekly_run(&self) -> Result<(), ServerError> {
+    async fn weekly_run(&self) -> Result<(), AppError> {
         if self.current().is_none() {
             return Ok(());
         }
@@ -423,7 +423,7 @@ impl Scoring {
 }
 
 /// The stored form of a score.
-pub(crate) fn stored_score(s: &pulse_scoring::AccountScore) -> StoredScore {
+pub fn stored_score(s: &pulse_scoring::AccountScore) -> StoredScore {
     StoredScore {
         account_id: s.account_id.clone(),
         churn_probability: s.churn_probability,

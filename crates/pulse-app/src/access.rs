@@ -1,0 +1,193 @@
+//! Who may do what: roles and API keys, for every front end. A key is
+//! configured by its SHA-256 (lower-case hex), never in plain text, and
+//! belongs to a [`Role`]: `reader` < `analyst` < `admin`, each allowed
+//! everything the one before it is. [`ApiKeys::verify`] finds the key behind
+//! a presented secret in constant time; each front end maps its requests to
+//! the role they need (the gRPC server's table is `pulse_server::auth`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What a key may do; each role may do everything the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Scores, account profiles, ranked lists (and recording outreach on them),
+    /// sentiment analysis.
+    Reader,
+    /// Also training and inspecting models, forecasts and reports.
+    Analyst,
+    /// Also ingest, model promotion and anything not listed (configuration).
+    Admin,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 3] = [Role::Reader, Role::Analyst, Role::Admin];
+
+    /// The name used in configuration: `reader`, `analyst` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+
+    fn from_str(s: &str) -> Result<Role, AuthError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| AuthError::UnknownRole(s.to_string()))
+    }
+}
+
+/// Errors in the key configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("'{0}' is not a role (reader, analyst or admin)")]
+    UnknownRole(String),
+    #[error("'{0}' is not a SHA-256 in hex (64 hex digits)")]
+    BadHash(String),
+    #[error("a key needs a name")]
+    EmptyName,
+    #[error("two keys are named '{0}'")]
+    DuplicateName(String),
+    #[error("keys '{0}' and '{1}' have the same hash")]
+    DuplicateHash(String, String),
+}
+
+/// SHA-256 of `key`, lower-case hex: how a key is written in configuration.
+pub fn hash_key(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A configured key: its name (shown in logs), its role and the SHA-256 of
+/// the key itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub name: String,
+    pub role: Role,
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash stays out of debug output too.
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKey {
+    /// A key from its SHA-256 in hex (64 digits, either case).
+    pub fn from_sha256_hex(
+        name: impl Into<String>,
+        role: Role,
+        sha256: &str,
+    ) -> Result<ApiKey, AuthError> {
+        let name = name.into();
+        if name.trim().is_empty() {
+            return Err(AuthError::EmptyName);
+        }
+        let bad = || AuthError::BadHash(sha256.to_string());
+        let digits = sha256.as_bytes();
+        if digits.len() != 64 {
+            return Err(bad());
+        }
+        let mut hash = [0u8; 32];
+        for (out, pair) in hash.iter_mut().zip(digits.chunks(2)) {
+            let hi = hex_digit(pair[0]).ok_or_else(bad)?;
+            let lo = hex_digit(pair[1]).ok_or_else(bad)?;
+            *out = hi << 4 | lo;
+        }
+        Ok(ApiKey { name, role, hash })
+    }
+
+    /// A key from the key itself (tests, tools); configuration holds hashes.
+    pub fn from_key(name: impl Into<String>, role: Role, key: &str) -> ApiKey {
+        ApiKey {
+            name: name.into(),
+            role,
+            hash: Sha256::digest(key.as_bytes()).into(),
+        }
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The configured keys; empty means access control is off.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    keys: Arc<[ApiKey]>,
+}
+
+impl ApiKeys {
+    /// The set of `keys`; names and hashes must be unique.
+    pub fn new(keys: Vec<ApiKey>) -> Result<ApiKeys, AuthError> {
+        for (i, a) in keys.iter().enumerate() {
+            if a.name.trim().is_empty() {
+                return Err(AuthError::EmptyName);
+            }
+            for b in &keys[..i] {
+                if a.name == b.name {
+                    return Err(AuthError::DuplicateName(a.name.clone()));
+                }
+                if a.hash == b.hash {
+                    return Err(AuthError::DuplicateHash(b.name.clone(), a.name.clone()));
+                }
+            }
+        }
+        Ok(ApiKeys { keys: keys.into() })
+    }
+
+    /// No keys: access control is off.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The configured key whose hash is the hash of `presented`. Every stored
+    /// hash is compared, each in constant time, so the time taken does not
+    /// tell how much of a hash matched nor which key did.
+    pub fn verify(&self, presented: &str) -> Option<&ApiKey> {
+        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for k in self.keys.iter() {
+            let equal: bool = k.hash.ct_eq(&hash).into();
+            if equal && found.is_none() {
+                found = Some(k);
+            }
+        }
+        found
+    }
+}
