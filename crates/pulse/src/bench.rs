@@ -47,8 +47,6 @@ enum BenchWhat {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Load generator for ScoringService.Score over loopback: throughput and latency percentiles.
-    Score(Box<crate::bench_score::ScoreArgs>),
     /// In-process cost of scoring one feature vector (what a raw-feature Score
     /// costs without gRPC): the promoted models over every live account's row.
     Explain {
@@ -104,7 +102,6 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             store.close().await;
             r
         }
-        BenchWhat::Score(args) => crate::bench_score::run(cfg, *args).await,
         BenchWhat::Explain { runs, top_drivers } => {
             let store = crate::open_store(cfg).await?;
             let r = explain(cfg, &store, runs.max(1), top_drivers).await;
