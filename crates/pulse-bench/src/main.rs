@@ -3,12 +3,15 @@
 //!
 //! - `score`: a gRPC load generator for `ScoringService.Score` (and the bare
 //!   stub server it is measured against), driven by `bench/score_bench.sh`.
+//! - `features`: loading histories from a store and computing every feature
+//!   of every account as of one day.
 //!
 //! It reads `pulse`'s configuration file, environment and global flags for
 //! the few settings it needs (see [`settings`]). The benchmarks that run the
-//! product's own code paths (`pulse bench import`, `features`, `explain`)
+//! product's own code paths (`pulse bench import`, `pulse bench explain`)
 //! stay in `pulse`.
 
+mod features;
 mod registry;
 mod score;
 mod settings;
@@ -21,7 +24,7 @@ use pulse_store::Store;
 
 use settings::Settings;
 
-/// Pulse's benchmarks: the Score load generator and its stub server.
+/// Pulse's benchmarks: the Score load generator and the feature benchmark.
 #[derive(Debug, Parser)]
 #[command(name = "pulse-bench", version, about, long_about = None)]
 struct Cli {
@@ -56,6 +59,8 @@ struct Global {
 enum Command {
     /// Load generator for ScoringService.Score over loopback: throughput and latency percentiles.
     Score(Box<score::ScoreArgs>),
+    /// Load histories and compute every feature of every account as of one day.
+    Features(features::FeaturesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +103,12 @@ fn init_tracing(cfg: &Settings) -> anyhow::Result<()> {
 async fn run(cmd: Command, cfg: Settings) -> anyhow::Result<()> {
     match cmd {
         Command::Score(args) => score::run(&cfg, *args).await,
+        Command::Features(args) => {
+            let store = open_store(&cfg).await?;
+            let r = features::run(&store, args).await;
+            store.close().await;
+            r
+        }
     }
 }
 
@@ -177,6 +188,7 @@ mod tests {
             "pulse-bench --data-dir d score --stub-server 127.0.0.1:1 --stub-model",
             "pulse-bench score --addr a:1 --compare b:2 --duration 0 --label python",
             "pulse-bench score --export-features f.csv --data-dir d",
+            "pulse-bench features --runs 1 --as-of 2026-06-30",
         ] {
             Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

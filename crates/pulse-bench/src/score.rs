@@ -887,8 +887,9 @@ fn cpu_of(pids: &[u32]) -> Option<f64> {
     pids.iter().map(|&p| cpu_seconds(Some(p))).sum()
 }
 
-/// CPU seconds (user + system) of a process so far (Linux).
-fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+/// CPU seconds (user + system) of a process (this one without `pid`) so
+/// far (Linux).
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_string(),

@@ -110,8 +110,8 @@ enum Command {
     Forecast(forecast_cmd::ForecastArgs),
     /// Write the leadership report of a quarter as one self-contained HTML file.
     Report(forecast_cmd::ReportArgs),
-    /// Benchmarks on the store in use (the Score load generator is the
-    /// separate `pulse-bench` command).
+    /// Benchmarks of the import and of in-process scoring on the store in use
+    /// (the Score load generator is the separate `pulse-bench` command).
     Bench(bench::BenchArgs),
     /// Make API keys for the server's access control.
     Keys(keys_cmd::KeysArgs),
