@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Pulse's churn model served by a Python gRPC server (grpcio), for the Score
-latency comparison of issue 5 (`bench/score_bench.sh`).
+latency comparison (`bench/score_bench.sh`).
 
 It serves `pulse.v1.ScoringService/Score` from the same proto and the same
 model artifact as `pulse serve`, with the same design:
 
 - Score by account id is a lookup: the features of every account (exported
-  from Pulse with `pulse bench score --export-features FILE.csv`) are scored
+  from Pulse with `pulse-bench score --export-features FILE.csv`) are scored
   once at start, so a request is a dict lookup plus a prebuilt message.
 - Score with raw `FeatureVector.values` validates the map (every feature of
   the catalogue, in range, NaN only where allowed) and runs the calibrated
@@ -23,7 +23,7 @@ numpy), checked at start against the classic recursive TreeSHAP algorithm
 (Lundberg et al. 2020, Algorithm 2) written out below in plain Python; the
 margin, the calibration (Platt, isotonic) and the contributions are computed
 in the same order of operations as Pulse, so probabilities agree to the last
-bit or nearly (`pulse bench score --compare` prints the largest difference).
+bit or nearly (`pulse-bench score --compare` prints the largest difference).
 
 Not mirrored: driver sentences are short ("feature is value, the median is
 m"), not Pulse's phrase table; past-date (stored) scores, ScoreBatch,
@@ -863,7 +863,7 @@ def generate_stubs(proto_dir: Path) -> Path:
 
 
 class Population:
-    """Accounts and their features from `pulse bench score --export-features`."""
+    """Accounts and their features from `pulse-bench score --export-features`."""
 
     def __init__(self, path: Path, names):
         self.ids, self.as_of, self.arr = [], [], []
@@ -1071,7 +1071,7 @@ def main():
     src.add_argument("--artifact", help="a churn model artifact (JSON)")
     ap.add_argument("--expansion-artifact", help="with --artifact: an expansion model artifact")
     ap.add_argument("--no-expansion", action="store_true", help="ignore the promoted expansion model")
-    ap.add_argument("--features", help="accounts' features (pulse bench score --export-features); without it only raw Score works")
+    ap.add_argument("--features", help="accounts' features (pulse-bench score --export-features); without it only raw Score works")
     ap.add_argument("--catalog", help="feature catalogue JSON [default: beside --features, <stem>.catalog.json]")
     ap.add_argument("--proto-dir", default=str(REPO / "proto"))
     ap.add_argument("--host", default="127.0.0.1")

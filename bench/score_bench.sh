@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Score latency benchmark (issue 5, "Speed"): in one run, on one machine,
-#   1. `pulse serve` on a prepared data dir, loaded by `pulse bench score`;
-#   2. the bare tonic stub (`pulse bench score --stub-server`), the transport
+# Score latency benchmark: in one run, on one machine,
+#   1. `pulse serve` on a prepared data dir, loaded by `pulse-bench score`;
+#   2. the bare tonic stub (`pulse-bench score --stub-server`), the transport
 #      ceiling Pulse's throughput is reported against;
 #   3. the same model served by Python grpcio (bench/python_score_server.py),
 #      checked against Pulse's probabilities (--compare) then loaded the same way;
@@ -9,12 +9,14 @@
 # Closed-loop runs cover Score by id, by raw features by name (`raw`) and in
 # schema order (`ordered`), each with drivers and without (`/nd`).
 #
+# Build both binaries:     cargo build --release -p pulse -p pulse-bench
 # Prepare the data once:   cargo run --release -- demo --no-serve
 # Then:                    bench/score_bench.sh
 #
 # Settings (environment):
 #   DATA_DIR=data            prepared data dir (store + models/registry.json)
-#   PULSE=target/release/pulse
+#   PULSE=target/release/pulse              the server (`pulse serve`)
+#   PULSE_BENCH=target/release/pulse-bench  the load generator and its stub
 #   DURATION=10 WARMUP=2 CONCURRENCY=32 CONNECTIONS=2
 #   RATES="10000 20000"      open-loop runs (latency at a fixed rate) after the
 #                            closed-loop (max throughput) ones; "" for none
@@ -33,6 +35,7 @@ cd "$repo"
 
 DATA_DIR="${DATA_DIR:-data}"
 PULSE="${PULSE:-target/release/pulse}"
+PULSE_BENCH="${PULSE_BENCH:-target/release/pulse-bench}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 CONCURRENCY="${CONCURRENCY:-32}"
@@ -47,7 +50,9 @@ PORT_PULSE="${PORT_PULSE:-50071}"
 PORT_STUB="${PORT_STUB:-50072}"
 PORT_PY="${PORT_PY:-50073}"
 
-[ -x "$PULSE" ] || { echo "no $PULSE: cargo build --release first" >&2; exit 1; }
+for b in "$PULSE" "$PULSE_BENCH"; do
+    [ -x "$b" ] || { echo "no $b: cargo build --release -p pulse -p pulse-bench first" >&2; exit 1; }
+done
 [ -f "$DATA_DIR/models/registry.json" ] || {
     echo "no promoted models in $DATA_DIR/models: run 'cargo run --release -- demo --no-serve' first" >&2
     exit 1
@@ -94,13 +99,13 @@ bench() { # label port pid [extra args...]
         --concurrency "$CONCURRENCY" --connections "$CONNECTIONS" --duration "$DURATION"
         --warmup "$WARMUP" --server-pid "$(tree_pids "$pid")" --json)
     echo "== $label: closed loop" >&2
-    "$PULSE" bench score "${common[@]}" --mode all "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+    "$PULSE_BENCH" score "${common[@]}" --mode all "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
     echo "== $label: closed loop, without drivers" >&2
-    "$PULSE" bench score "${common[@]}" --mode all --without-drivers "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+    "$PULSE_BENCH" score "${common[@]}" --mode all --without-drivers "$@" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
     for r in $RATES; do
         echo "== $label: open loop at $r/s" >&2
-        "$PULSE" bench score "${common[@]}" --rate "$r" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
-        "$PULSE" bench score "${common[@]}" --rate "$r" --mode raw --without-drivers \
+        "$PULSE_BENCH" score "${common[@]}" --rate "$r" | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
+        "$PULSE_BENCH" score "${common[@]}" --rate "$r" --mode raw --without-drivers \
             | tee -a "$OUT/$label.txt" | grep '^{' >>"$results"
     done
 }
@@ -109,7 +114,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" |
 
 # 1. Pulse.
 if [ "$STUB_MODEL" = 1 ]; then
-    "$PULSE" --data-dir "$DATA_DIR" bench score --stub-server "127.0.0.1:$PORT_PULSE" --stub-model \
+    "$PULSE_BENCH" --data-dir "$DATA_DIR" score --stub-server "127.0.0.1:$PORT_PULSE" --stub-model \
         >"$OUT/pulse-server.log" 2>&1 &
 else
     "$PULSE" --data-dir "$DATA_DIR" serve --addr "127.0.0.1:$PORT_PULSE" >"$OUT/pulse-server.log" 2>&1 &
@@ -119,7 +124,7 @@ pids+=("$pulse_pid")
 wait_port "$PORT_PULSE" 300
 # The scoring population may still be building: retry the export.
 for i in $(seq 1 60); do
-    if "$PULSE" bench score --addr "127.0.0.1:$PORT_PULSE" --export-features "$OUT/features.csv" \
+    if "$PULSE_BENCH" score --addr "127.0.0.1:$PORT_PULSE" --export-features "$OUT/features.csv" \
         2>"$OUT/export.log"; then
         break
     fi
@@ -136,7 +141,7 @@ case " $SERVERS " in *" pulse "*) bench "$pulse_label" "$PORT_PULSE" "$pulse_pid
 
 # 2. The bare tonic stub, on the same accounts.
 case " $SERVERS " in *" stub "*)
-    "$PULSE" bench score --stub-server "127.0.0.1:$PORT_STUB" --features "$OUT/features.csv" \
+    "$PULSE_BENCH" score --stub-server "127.0.0.1:$PORT_STUB" --features "$OUT/features.csv" \
         >"$OUT/stub-server.log" 2>&1 &
     stub_pid=$!
     pids+=("$stub_pid")
@@ -160,7 +165,7 @@ case " $SERVERS " in *" python "*)
     wait_port "$PORT_PY" 600
     sleep 0.5 # the other processes of a multi-process server
     # Same probabilities as Pulse (within 1e-9) before anything is timed.
-    "$PULSE" bench score --addr "127.0.0.1:$PORT_PY" --features "$OUT/features.csv" \
+    "$PULSE_BENCH" score --addr "127.0.0.1:$PORT_PY" --features "$OUT/features.csv" \
         --compare "127.0.0.1:$PORT_PULSE" --label python --json --duration 0 \
         | tee "$OUT/compare.txt" | grep '"bench":"score-compare"' >>"$results"
     bench python "$PORT_PY" "$py_pid"

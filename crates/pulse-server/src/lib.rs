@@ -309,7 +309,7 @@ pub async fn serve(
         .add_service(report_svc)
         // TCP_NODELAY: `TcpIncoming::from` leaves Nagle's algorithm on, and
         // every small response then waits ~40 ms for the client's delayed ACK
-        // (`pulse bench score` against its stub: 22 vs 5,500 calls/s at one in
+        // (`pulse-bench score` against its stub: 22 vs 5,500 calls/s at one in
         // flight, p50 44 ms vs 0.11 ms; `--stub-nagle` reproduces it).
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),

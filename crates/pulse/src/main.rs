@@ -1,12 +1,12 @@
 //! The `pulse` command: serve, import, synth, train, models, score, scores,
 //! lists, outreach, bench, keys and demo.
 //!
-//! Architecture Invariant: this is the only crate that reads files, flags or
-//! the environment, prints to the terminal, or uses `anyhow`. It wires the
-//! store, the pure crates and the server together.
+//! Architecture Invariant: with the `pulse-bench` command (benchmarks only),
+//! this is the only crate that reads files, flags or the environment, prints
+//! to the terminal, or uses `anyhow`. It wires the store, the pure crates and
+//! the server together.
 
 mod bench;
-mod bench_score;
 mod config;
 mod forecast_backtest;
 mod forecast_cmd;
@@ -109,7 +109,8 @@ enum Command {
     Forecast(forecast_cmd::ForecastArgs),
     /// Write the leadership report of a quarter as one self-contained HTML file.
     Report(forecast_cmd::ReportArgs),
-    /// Benchmarks on the store in use.
+    /// Benchmarks of the import and of in-process scoring on the store in use
+    /// (the Score load generator is the separate `pulse-bench` command).
     Bench(bench::BenchArgs),
     /// Make API keys for the server's access control.
     Keys(keys_cmd::KeysArgs),

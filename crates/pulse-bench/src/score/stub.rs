@@ -1,4 +1,4 @@
-//! The stub `ScoringService` of `pulse bench score --stub-server ADDR`.
+//! The stub `ScoringService` of `pulse-bench score --stub-server ADDR`.
 //!
 //! - Bare (default): the "bare tonic" baseline of NOTES-perf. `Score` decodes
 //!   the request (the 60-entry map for raw features), looks the account up
@@ -23,7 +23,7 @@ use std::pin::Pin;
 
 use anyhow::Context;
 use futures::Stream;
-use pulse_models::{CalibratedModel, ModelKind};
+use pulse_models::CalibratedModel;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::scoring_service_server::{ScoringService, ScoringServiceServer};
 use tokio::net::TcpListener;
@@ -31,7 +31,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::config::Config;
+use crate::settings::Settings;
 
 const DEFAULT_DRIVERS: usize = 3;
 /// Drivers kept with each precomputed score (as the real server does).
@@ -186,12 +186,14 @@ impl Stub {
     }
 
     /// The promoted churn model on the store's current customers.
-    async fn with_model(cfg: &Config) -> anyhow::Result<Stub> {
-        use pulse_server::ModelRegistry;
-        let registry = crate::train::open_registry(cfg)?;
-        let version = registry.promoted(ModelKind::Churn)?.context(
+    async fn with_model(cfg: &Settings) -> anyhow::Result<Stub> {
+        use pulse_app::ModelRegistry;
+        let registry =
+            pulse_app::DirRegistry::open(&cfg.models_dir(), pulse_core::Clock::system())?;
+        let version = registry.promoted(pulse_models::ModelKind::Churn)?.context(
             "no promoted churn model: run `pulse demo --no-serve` (or `pulse train`) first",
         )?;
+        // Verified like pulse verifies it: the payload hash and the feature schema.
         let artifact = registry.get(&version)?;
         let model = artifact.payload.model;
         let names: Vec<&str> = pulse_features::features().iter().map(|f| f.name).collect();
@@ -645,8 +647,8 @@ pub(super) struct StubOptions {
     pub(super) nodelay: bool,
 }
 
-/// `pulse bench score --stub-server ADDR [--stub-model]`.
-pub(super) async fn run(cfg: &Config, addr: SocketAddr, opts: StubOptions) -> anyhow::Result<()> {
+/// `pulse-bench score --stub-server ADDR [--stub-model]`.
+pub(super) async fn run(cfg: &Settings, addr: SocketAddr, opts: StubOptions) -> anyhow::Result<()> {
     let stub = match (opts.model, opts.known) {
         (true, _) => Stub::with_model(cfg).await?,
         (false, Some(accounts)) => Stub::of_accounts(accounts),

@@ -1,5 +1,5 @@
-//! `pulse bench score`: a load generator for `ScoringService.Score` over
-//! loopback (issue 5, "Speed").
+//! `pulse-bench score`: a load generator for `ScoringService.Score` over
+//! loopback.
 //!
 //! 1. Requests: account ids from `ScoreBatch` (server streaming) and one full
 //!    feature vector per account from `Explain` (each contribution's feature
@@ -29,8 +29,8 @@
 //! [`stub`]): the "bare tonic" baseline Score throughput is reported against,
 //! and the server the end-to-end test of this module drives.
 //!
-//! This file and [`stub`] are the only places in the binary that use the
-//! generated protobuf types: a gRPC client of Pulse's own API (see
+//! This file and [`stub`] are the only places outside `pulse-server` that use
+//! the generated protobuf types: a gRPC client of Pulse's own API (see
 //! ARCHITECTURE.md).
 
 mod stub;
@@ -56,7 +56,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-use crate::config::Config;
+use crate::settings::Settings;
 
 const SCORE_PATH: &str = "/pulse.v1.ScoringService/Score";
 /// Explain calls in flight while preparing requests.
@@ -64,7 +64,7 @@ const PREPARE_CONCURRENCY: usize = 16;
 /// Per-request deadline: a request still unanswered then counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `pulse bench score`.
+/// `pulse-bench score`.
 #[derive(Debug, Args)]
 pub(crate) struct ScoreArgs {
     /// Server address, host:port or http://host:port [default: the configured server address].
@@ -193,7 +193,7 @@ struct Account {
     values: Vec<f64>,
 }
 
-pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cfg: &Settings, args: ScoreArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.stub_server {
         let accounts = match &args.features {
             Some(p) => Some(read_features(p)?),
@@ -208,7 +208,7 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         return stub::run(cfg, addr, opts).await;
     }
     check_args(&args)?;
-    let uri = endpoint_uri(args.addr.as_deref(), cfg.server.addr);
+    let uri = endpoint_uri(args.addr.as_deref(), cfg.server_addr);
     let auth = bearer(args.api_key.as_deref())?;
     let channels = connect(&uri, args.connections).await?;
     let mut accounts = match &args.features {
@@ -235,7 +235,7 @@ pub(crate) async fn run(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(other) = &args.compare {
-        let other_uri = endpoint_uri(Some(other), cfg.server.addr);
+        let other_uri = endpoint_uri(Some(other), cfg.server_addr);
         let b = connect(&other_uri, 1).await?;
         let c = compare(
             &channels[0],
@@ -887,8 +887,9 @@ fn cpu_of(pids: &[u32]) -> Option<f64> {
     pids.iter().map(|&p| cpu_seconds(Some(p))).sum()
 }
 
-/// CPU seconds (user + system) of a process so far (Linux).
-fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+/// CPU seconds (user + system) of a process (this one without `pid`) so
+/// far (Linux).
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_string(),
