@@ -8,12 +8,14 @@
 //! read in the workspace: everything else is handed a [`Clock`].
 
 pub mod clock;
+pub mod column;
 pub mod entity;
 pub mod error;
 pub mod scorer;
 pub mod time;
 
 pub use clock::Clock;
+pub use column::{Column, ColumnSink, ColumnSource, ColumnType, Columns};
 pub use entity::*;
 pub use error::FieldError;
 pub use scorer::TextScorer;
