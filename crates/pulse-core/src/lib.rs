@@ -8,6 +8,7 @@
 //! read in the workspace: everything else is handed a [`Clock`].
 
 pub mod clock;
+pub mod column;
 pub mod entity;
 pub mod error;
 pub mod money;
@@ -16,6 +17,7 @@ pub mod scorer;
 pub mod time;
 
 pub use clock::Clock;
+pub use column::{Column, ColumnSink, ColumnSource, ColumnType, Columns};
 pub use entity::*;
 pub use error::FieldError;
 pub use scorer::TextScorer;

@@ -39,8 +39,9 @@ use pulse_features::{
 use crate::read::AccountFilter;
 use crate::{Store, StoreError, on_backend};
 
-/// Typed access to the columns of a result row, whichever driver read it.
-trait Cols {
+/// Typed access to the columns of a result row, whichever driver read it
+/// (also how `read.rs` reads whole entities).
+pub(crate) trait Cols {
     fn text(&self, i: usize) -> Result<&str, StoreError>;
     fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError>;
     fn int(&self, i: usize) -> Result<i64, StoreError>;
@@ -340,26 +341,12 @@ fn read_file_accounts(path: &Path) -> Result<Vec<pulse_core::Account>, StoreErro
     let conn = open_read_only(path)?;
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM accounts ORDER BY id",
-        crate::read::ACCOUNT_COLS
+        crate::read::select_list::<pulse_core::Account>("")
     ))?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let row: crate::read::AccountRow = (
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-            r.get(9)?,
-            r.get(10)?,
-            r.get(11)?,
-        );
-        out.push(crate::read::account_of(row)?);
+        out.push(crate::read::entity_of(r)?);
     }
     Ok(out)
 }

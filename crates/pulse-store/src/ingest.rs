@@ -13,11 +13,11 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use pulse_core::{
-    Account, Contact, EntityKind, FieldError, Interaction, OperationalEvent, Outreach, Record,
-    Sentiment, SubscriptionEvent, SurveyResponse, TextScorer, Usage,
+    Account, Columns, Contact, EntityKind, FieldError, Interaction, OperationalEvent, Outreach,
+    Record, Sentiment, SubscriptionEvent, SurveyResponse, TextScorer, Usage,
 };
 
-use crate::value::{Value, bind_all, upsert_sql};
+use crate::value::{Binds, Value, bind_all, upsert_sql};
 use crate::{Store, StoreError, on_backend};
 
 /// SQLite accepts 32,766 bound values per statement, PostgreSQL 65,535.
@@ -49,9 +49,12 @@ pub(crate) struct KnownIds {
     contacts: HashSet<String>,
 }
 
-/// How one entity maps onto its table.
+/// How one entity maps onto its table. The columns and their values are the
+/// entity's own ([`Columns`], one list per entity in `pulse_core`); the
+/// table, its key and the look-up column are the store's.
 pub(crate) trait Row: Sized {
     const TABLE: &'static str;
+    /// Stored column names, in the order [`Row::push_values`] pushes them.
     const COLS: &'static [&'static str];
     const KEY: &'static [&'static str];
     /// The column the "already stored?" look-up filters on with `IN (...)`.
@@ -67,283 +70,45 @@ fn key2(a: &str, b: i64) -> String {
     format!("{a}\u{1f}{b}")
 }
 
-impl Row for Account {
-    const TABLE: &'static str = "accounts";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "name",
-        "segment",
-        "industry",
-        "region",
-        "plan",
-        "mrr",
-        "seats",
-        "owner",
-        "start_day",
-        "renewal_day",
-        "status",
-    ];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.name.into(),
-            self.segment.as_str().into(),
-            self.industry.into(),
-            self.region.into(),
-            self.plan.into(),
-            self.mrr.into(),
-            self.seats.into(),
-            self.owner.into(),
-            self.start_date.into(),
-            self.renewal_date.into(),
-            self.status.as_str().into(),
-        ]);
-    }
+/// An entity's table and key: one column, or two whose second is a number
+/// (each named as the entity's field; the first is the look-up column).
+macro_rules! entity_row {
+    ($ty:ty, $table:literal, key $k:ident) => {
+        entity_row!(@impl $ty, $table, $k, [stringify!($k)], |r| Cow::Borrowed(&r.$k));
+    };
+    ($ty:ty, $table:literal, key $a:ident, $b:ident) => {
+        entity_row!(@impl $ty, $table, $a, [stringify!($a), stringify!($b)], |r| {
+            Cow::Owned(key2(&r.$a, i64::from(r.$b)))
+        });
+    };
+    (@impl $ty:ty, $table:literal, $lookup:ident, $key:expr, |$r:ident| $stored_key:expr) => {
+        impl Row for $ty {
+            const TABLE: &'static str = $table;
+            const COLS: &'static [&'static str] = <$ty as Columns>::STORED_COLUMNS;
+            const KEY: &'static [&'static str] = &$key;
+            const LOOKUP: &'static str = stringify!($lookup);
+            fn key(&self) -> Cow<'_, str> {
+                let $r = self;
+                $stored_key
+            }
+            fn lookup(&self) -> &str {
+                &self.$lookup
+            }
+            fn push_values(self, out: &mut Vec<Value>) {
+                self.write_columns(&mut Binds(out));
+            }
+        }
+    };
 }
 
-impl Row for Contact {
-    const TABLE: &'static str = "contacts";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "observed_at",
-        "account_id",
-        "name",
-        "persona",
-        "relationship_strength",
-        "sentiment",
-        "active",
-    ];
-    const KEY: &'static [&'static str] = &["id", "observed_at"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Owned(key2(&self.id, self.observed_at))
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.observed_at.into(),
-            self.account_id.into(),
-            self.name.into(),
-            self.persona.as_str().into(),
-            self.relationship_strength.into(),
-            self.sentiment.as_str().into(),
-            self.active.into(),
-        ]);
-    }
-}
-
-impl Row for Interaction {
-    const TABLE: &'static str = "interactions";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "account_id",
-        "contact_id",
-        "channel",
-        "topic",
-        "opened_at",
-        "first_response_at",
-        "resolved_at",
-        "escalated",
-        "reopened",
-        "contacts_to_resolve",
-        "csat",
-        "subject",
-        "body",
-    ];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.account_id.into(),
-            self.contact_id.into(),
-            self.channel.as_str().into(),
-            self.topic.into(),
-            self.opened_at.into(),
-            self.first_response_at.into(),
-            self.resolved_at.into(),
-            self.escalated.into(),
-            self.reopened.into(),
-            self.contacts_to_resolve.into(),
-            self.csat.into(),
-            self.subject.into(),
-            self.body.into(),
-        ]);
-    }
-}
-
-impl Row for Usage {
-    const TABLE: &'static str = "usage";
-    const COLS: &'static [&'static str] = &[
-        "account_id",
-        "day",
-        "period_days",
-        "active_users",
-        "logins",
-        "features_used",
-    ];
-    const KEY: &'static [&'static str] = &["account_id", "day"];
-    const LOOKUP: &'static str = "account_id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Owned(key2(&self.account_id, self.day as i64))
-    }
-    fn lookup(&self) -> &str {
-        &self.account_id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.account_id.into(),
-            self.day.into(),
-            self.period_days.into(),
-            self.active_users.into(),
-            self.logins.into(),
-            self.features_used.into(),
-        ]);
-    }
-}
-
-impl Row for SubscriptionEvent {
-    const TABLE: &'static str = "subscription_events";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "account_id",
-        "kind",
-        "occurred_at",
-        "mrr_before",
-        "mrr_after",
-        "seats_before",
-        "seats_after",
-        "plan",
-        "reason",
-    ];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.account_id.into(),
-            self.kind.as_str().into(),
-            self.occurred_at.into(),
-            self.mrr_before.into(),
-            self.mrr_after.into(),
-            self.seats_before.into(),
-            self.seats_after.into(),
-            self.plan.into(),
-            self.reason.into(),
-        ]);
-    }
-}
-
-impl Row for SurveyResponse {
-    const TABLE: &'static str = "survey_responses";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "account_id",
-        "contact_id",
-        "kind",
-        "score",
-        "comment",
-        "responded_at",
-    ];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.account_id.into(),
-            self.contact_id.into(),
-            self.kind.as_str().into(),
-            self.score.into(),
-            self.comment.into(),
-            self.responded_at.into(),
-        ]);
-    }
-}
-
-impl Row for OperationalEvent {
-    const TABLE: &'static str = "operational_events";
-    const COLS: &'static [&'static str] = &["id", "account_id", "kind", "occurred_at", "detail"];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.account_id.into(),
-            self.kind.into(),
-            self.occurred_at.into(),
-            self.detail.into(),
-        ]);
-    }
-}
-
-impl Row for Outreach {
-    const TABLE: &'static str = "outreach";
-    const COLS: &'static [&'static str] = &[
-        "id",
-        "account_id",
-        "play",
-        "owner",
-        "channel",
-        "contacted_at",
-        "outcome",
-        "note",
-    ];
-    const KEY: &'static [&'static str] = &["id"];
-    const LOOKUP: &'static str = "id";
-    fn key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.id)
-    }
-    fn lookup(&self) -> &str {
-        &self.id
-    }
-    fn push_values(self, out: &mut Vec<Value>) {
-        out.extend([
-            self.id.into(),
-            self.account_id.into(),
-            self.play.into(),
-            self.owner.into(),
-            self.channel.into(),
-            self.contacted_at.into(),
-            self.outcome.as_str().into(),
-            self.note.into(),
-        ]);
-    }
-}
+entity_row!(Account, "accounts", key id);
+entity_row!(Contact, "contacts", key id, observed_at);
+entity_row!(Interaction, "interactions", key id);
+entity_row!(Usage, "usage", key account_id, day);
+entity_row!(SubscriptionEvent, "subscription_events", key id);
+entity_row!(SurveyResponse, "survey_responses", key id);
+entity_row!(OperationalEvent, "operational_events", key id);
+entity_row!(Outreach, "outreach", key id);
 
 /// The score and label of one text, as a [`TextScorer`] returns them.
 pub type TextScore = (f64, Sentiment);
@@ -394,11 +159,11 @@ impl SentimentCols {
 
     fn push_values(self, out: &mut Vec<Value>) {
         out.extend([
-            self.score.into(),
+            Value::OptReal(self.score),
             self.label
                 .map(Value::Static)
                 .unwrap_or(Value::OptText(None)),
-            self.model.into(),
+            Value::OptText(self.model),
         ]);
     }
 }
@@ -407,14 +172,33 @@ impl SentimentCols {
 /// scored, so ingest without a model never overwrites stored scores with NULL.
 pub(crate) struct Scored<T>(pub(crate) T, pub(crate) SentimentCols);
 
-/// `$ty`'s columns followed by the sentiment columns (a test checks the
-/// prefix matches `<$ty as Row>::COLS`).
+/// The columns of a scored row: `$ty`'s, then these.
+const SENTIMENT_COLS: [&str; 3] = ["sentiment_score", "sentiment_label", "sentiment_model"];
+
+/// `a` then `b`, in a constant (`N` is their total length).
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(a.len() + b.len() == N);
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - a.len()];
+        i += 1;
+    }
+    out
+}
+
+/// `$ty`'s columns followed by the sentiment columns.
 macro_rules! scored_row {
-    ($ty:ty, [$($col:literal),* $(,)?]) => {
+    ($ty:ty) => {
         impl Row for Scored<$ty> {
             const TABLE: &'static str = <$ty as Row>::TABLE;
-            const COLS: &'static [&'static str] =
-                &[$($col,)* "sentiment_score", "sentiment_label", "sentiment_model"];
+            const COLS: &'static [&'static str] = &concat::<
+                { <$ty as Row>::COLS.len() + SENTIMENT_COLS.len() },
+            >(<$ty as Row>::COLS, &SENTIMENT_COLS);
             const KEY: &'static [&'static str] = <$ty as Row>::KEY;
             const LOOKUP: &'static str = <$ty as Row>::LOOKUP;
             fn key(&self) -> Cow<'_, str> {
@@ -431,37 +215,8 @@ macro_rules! scored_row {
     };
 }
 
-scored_row!(
-    Interaction,
-    [
-        "id",
-        "account_id",
-        "contact_id",
-        "channel",
-        "topic",
-        "opened_at",
-        "first_response_at",
-        "resolved_at",
-        "escalated",
-        "reopened",
-        "contacts_to_resolve",
-        "csat",
-        "subject",
-        "body",
-    ]
-);
-scored_row!(
-    SurveyResponse,
-    [
-        "id",
-        "account_id",
-        "contact_id",
-        "kind",
-        "score",
-        "comment",
-        "responded_at",
-    ]
-);
+scored_row!(Interaction);
+scored_row!(SurveyResponse);
 
 /// `subject. body`, or whichever of the two is not blank.
 pub(crate) fn subject_and_body(subject: &str, body: &str) -> String {
@@ -1041,7 +796,7 @@ where
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use pulse_core::{Channel, Persona, Segment, Sentiment};
+    use pulse_core::{Channel, Column, ColumnType, Persona, Segment, Sentiment};
 
     use super::*;
 
@@ -1109,6 +864,276 @@ pub(crate) mod tests {
             "SELECT id, sentiment_score, sentiment_label, sentiment_model FROM {table} ORDER BY id"
         );
         on_backend!(store, p => sqlx::query_as::<_, SentimentRow>(&sql).fetch_all(p).await.unwrap())
+    }
+
+    /// One column of a table as the migrations leave it.
+    #[derive(Debug, Clone, PartialEq)]
+    struct TableColumn {
+        name: String,
+        /// Upper case, as written (`TEXT`, `BIGINT`, `DOUBLE PRECISION`).
+        sql_type: String,
+        nullable: bool,
+    }
+
+    #[derive(Debug, Default)]
+    struct Table {
+        columns: Vec<TableColumn>,
+        primary_key: Vec<String>,
+    }
+
+    /// `s` split at the commas outside parentheses.
+    fn split_top_level(s: &str) -> Vec<&str> {
+        let (mut out, mut depth, mut start) = (Vec::new(), 0, 0);
+        for (i, c) in s.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(s[start..i].trim());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(s[start..].trim());
+        out
+    }
+
+    fn column_def(def: &str) -> (TableColumn, bool) {
+        let upper = def.to_ascii_uppercase();
+        let mut words = upper.split_whitespace();
+        let name = words.next().expect("a column name").to_ascii_lowercase();
+        let keywords = [
+            "NOT",
+            "NULL",
+            "PRIMARY",
+            "DEFAULT",
+            "REFERENCES",
+            "UNIQUE",
+            "CHECK",
+        ];
+        let sql_type: Vec<&str> = words.take_while(|w| !keywords.contains(w)).collect();
+        let primary = upper.contains("PRIMARY KEY");
+        let column = TableColumn {
+            name,
+            sql_type: sql_type.join(" "),
+            nullable: !(upper.contains("NOT NULL") || primary),
+        };
+        (column, primary)
+    }
+
+    /// Every table the migrations of one backend create, as they leave it
+    /// (`CREATE TABLE`, then `ALTER TABLE .. ADD / DROP / RENAME COLUMN`).
+    fn migrated_tables(backend: &str) -> HashMap<String, Table> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{}", dir.display());
+        let mut tables: HashMap<String, Table> = HashMap::new();
+        for file in files {
+            let text: String = std::fs::read_to_string(&file)
+                .unwrap()
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                let words: Vec<&str> = stmt.split_whitespace().collect();
+                let head: Vec<String> = words
+                    .iter()
+                    .take(2)
+                    .map(|w| w.to_ascii_uppercase())
+                    .collect();
+                if head == ["CREATE", "TABLE"] {
+                    let name = words[2].trim_end_matches('(').to_ascii_lowercase();
+                    let open = stmt.find('(').expect("a column list");
+                    let close = stmt.rfind(')').expect("a column list");
+                    let mut t = Table::default();
+                    for def in split_top_level(&stmt[open + 1..close]) {
+                        let upper = def.to_ascii_uppercase();
+                        if let Some(cols) = upper.strip_prefix("PRIMARY KEY") {
+                            let cols = cols.trim().trim_start_matches('(').trim_end_matches(')');
+                            t.primary_key = cols
+                                .split(',')
+                                .map(|c| c.trim().to_ascii_lowercase())
+                                .collect();
+                        } else if !["UNIQUE", "CONSTRAINT", "FOREIGN", "CHECK"]
+                            .iter()
+                            .any(|k| upper.starts_with(k))
+                        {
+                            let (column, primary) = column_def(def);
+                            if primary {
+                                t.primary_key = vec![column.name.clone()];
+                            }
+                            t.columns.push(column);
+                        }
+                    }
+                    tables.insert(name, t);
+                } else if head == ["ALTER", "TABLE"] {
+                    let name = words[2].to_ascii_lowercase();
+                    let t = tables
+                        .get_mut(&name)
+                        .expect("ALTER TABLE of a created table");
+                    let action = words[3].to_ascii_uppercase();
+                    let rest: Vec<&str> = words[4..]
+                        .iter()
+                        .copied()
+                        .skip_while(|w| w.eq_ignore_ascii_case("COLUMN"))
+                        .collect();
+                    match action.as_str() {
+                        "ADD" => t.columns.push(column_def(&rest.join(" ")).0),
+                        "DROP" => {
+                            let gone = rest[0].to_ascii_lowercase();
+                            t.columns.retain(|c| c.name != gone);
+                        }
+                        "RENAME" if rest.len() == 3 && rest[1].eq_ignore_ascii_case("TO") => {
+                            let (from, to) =
+                                (rest[0].to_ascii_lowercase(), rest[2].to_ascii_lowercase());
+                            for c in &mut t.columns {
+                                if c.name == from {
+                                    c.name = to.clone();
+                                }
+                            }
+                        }
+                        _ => panic!("{}: this test does not read '{stmt}'", file.display()),
+                    }
+                }
+            }
+        }
+        tables
+    }
+
+    /// An entity table with the widest row written to it: its key and every
+    /// column that row writes.
+    struct Written {
+        table: &'static str,
+        key: &'static [&'static str],
+        columns: Vec<Column>,
+    }
+
+    fn plain<T: Row + Columns>() -> Written {
+        assert_eq!(T::COLS, T::STORED_COLUMNS);
+        Written {
+            table: T::TABLE,
+            key: T::KEY,
+            columns: T::COLUMN_DEFS.to_vec(),
+        }
+    }
+
+    /// An entity's columns, then the sentiment columns of a scored row.
+    fn scored<T: Row + Columns>() -> Written
+    where
+        Scored<T>: Row,
+    {
+        let mut w = plain::<T>();
+        let sentiment = |name, ty| Column {
+            name,
+            stored: name,
+            ty,
+            optional: true,
+        };
+        w.columns.extend([
+            sentiment("sentiment_score", ColumnType::Real),
+            sentiment("sentiment_label", ColumnType::Text),
+            sentiment("sentiment_model", ColumnType::Text),
+        ]);
+        let names: Vec<&str> = w.columns.iter().map(|c| c.stored).collect();
+        assert_eq!(<Scored<T> as Row>::COLS, names);
+        assert_eq!(<Scored<T> as Row>::TABLE, T::TABLE);
+        w
+    }
+
+    /// Every entity's column list (names, types, optionality, key) against
+    /// the tables both backends' migrations create: a column added to an
+    /// entity and not to a migration, or the other way round, fails here.
+    #[test]
+    fn entity_columns_match_both_migrations() {
+        let sql_type = |backend: &str, ty: ColumnType| match (backend, ty) {
+            (_, ColumnType::Text) => "TEXT",
+            (_, ColumnType::Bool) => "BOOLEAN",
+            ("sqlite", ColumnType::Int) => "INTEGER",
+            ("sqlite", ColumnType::Real) => "REAL",
+            (_, ColumnType::Int) => "BIGINT",
+            (_, ColumnType::Real) => "DOUBLE PRECISION",
+        };
+        let entities = [
+            plain::<Account>(),
+            plain::<Contact>(),
+            scored::<Interaction>(),
+            plain::<Usage>(),
+            plain::<SubscriptionEvent>(),
+            scored::<SurveyResponse>(),
+            plain::<OperationalEvent>(),
+            plain::<Outreach>(),
+        ];
+        assert_eq!(entities.len(), EntityKind::ALL.len());
+        for backend in ["sqlite", "postgres"] {
+            let tables = migrated_tables(backend);
+            for Written {
+                table,
+                key,
+                columns,
+            } in &entities
+            {
+                let t = tables
+                    .get(*table)
+                    .unwrap_or_else(|| panic!("{backend}: no table {table}"));
+                let mut expected: Vec<TableColumn> = columns
+                    .iter()
+                    .map(|c| TableColumn {
+                        name: c.stored.to_string(),
+                        sql_type: sql_type(backend, c.ty).to_string(),
+                        nullable: c.optional,
+                    })
+                    .collect();
+                let mut found = t.columns.clone();
+                let missing = |a: &[TableColumn], b: &[TableColumn]| -> Vec<String> {
+                    a.iter()
+                        .filter(|c| !b.iter().any(|d| d.name == c.name))
+                        .map(|c| c.name.clone())
+                        .collect()
+                };
+                let (only_table, only_entity) =
+                    (missing(&found, &expected), missing(&expected, &found));
+                assert!(
+                    only_table.is_empty() && only_entity.is_empty(),
+                    "{backend}: table {table} has columns {only_table:?} that its entity \
+                     does not write, and lacks {only_entity:?}"
+                );
+                expected.sort_by(|a, b| a.name.cmp(&b.name));
+                found.sort_by(|a, b| a.name.cmp(&b.name));
+                for (f, e) in found.iter().zip(&expected) {
+                    assert_eq!(f, e, "{backend}: {table}.{}", e.name);
+                }
+                let mut key: Vec<&str> = key.to_vec();
+                let mut pk: Vec<&str> = t.primary_key.iter().map(String::as_str).collect();
+                key.sort_unstable();
+                pk.sort_unstable();
+                assert_eq!(pk, key, "{backend}: primary key of {table}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_migration_reader_sees_what_it_should() {
+        let t = &migrated_tables("postgres")["contacts"];
+        assert_eq!(t.primary_key, ["id", "observed_at"]);
+        assert_eq!(
+            t.columns[7],
+            TableColumn {
+                name: "active".into(),
+                sql_type: "BOOLEAN".into(),
+                nullable: false,
+            }
+        );
+        let (c, primary) = column_def("renewal_day BIGINT");
+        assert!(c.nullable && !primary && c.sql_type == "BIGINT");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 
 use pulse_core::time::Ts;
-use pulse_core::{Account, Contact, Persona, Sentiment};
+use pulse_core::{Account, ColumnSource, Columns, Contact, Persona, Sentiment};
 
+use crate::history::Cols;
+use crate::ingest::Row;
 use crate::{Store, StoreError, on_backend};
 
 /// How many records of each kind an account has.
@@ -66,70 +68,92 @@ fn persona_rank(p: Persona) -> u8 {
     }
 }
 
-pub(crate) type AccountRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    f64,
-    i64,
-    String,
-    i64,
-    Option<i64>,
-    String,
-);
-type ContactRow = (String, i64, String, String, String, i64, String, bool);
+/// An entity's stored columns as a `SELECT` list, each name prefixed with
+/// `prefix` (a table alias and a dot, or nothing).
+pub(crate) fn select_list<T: Columns>(prefix: &str) -> String {
+    let cols: Vec<String> = T::STORED_COLUMNS
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect();
+    cols.join(", ")
+}
 
-pub(crate) const ACCOUNT_COLS: &str =
-    "id, name, segment, industry, region, plan, mrr, seats, owner, start_day, renewal_day, status";
-
-pub(crate) fn account_of(r: AccountRow) -> Result<Account, StoreError> {
-    let corrupt = |e: String| StoreError::corrupt("accounts", &r.0, e);
-    Ok(Account {
-        segment: r.2.parse().map_err(corrupt)?,
-        status: r.11.parse().map_err(corrupt)?,
-        id: r.0,
-        name: r.1,
-        industry: r.3,
-        region: r.4,
-        plan: r.5,
-        mrr: r.6,
-        seats: r.7,
-        owner: r.8,
-        start_date: r.9 as i32,
-        renewal_date: r.10.map(|d| d as i32),
+/// A result row of [`select_list`], as the entity it holds. An unknown
+/// enumeration name makes it a corrupt row of the entity's table, named by
+/// its first column.
+pub(crate) fn entity_of<T: Columns + Row>(row: &impl Cols) -> Result<T, StoreError> {
+    T::read_columns(&mut RowColumns {
+        row,
+        table: T::TABLE,
+        next: 0,
     })
 }
 
-fn contact_of(r: ContactRow) -> Result<Contact, StoreError> {
-    let corrupt = |e: String| StoreError::corrupt("contacts", &r.0, e);
-    Ok(Contact {
-        persona: r.4.parse().map_err(corrupt)?,
-        sentiment: r.6.parse().map_err(corrupt)?,
-        id: r.0,
-        observed_at: r.1,
-        account_id: r.2,
-        name: r.3,
-        relationship_strength: r.5,
-        active: r.7,
-    })
+/// The columns of a result row, handed out in order.
+struct RowColumns<'r, R> {
+    row: &'r R,
+    table: &'static str,
+    next: usize,
+}
+
+impl<R> RowColumns<'_, R> {
+    fn next(&mut self) -> usize {
+        self.next += 1;
+        self.next - 1
+    }
+}
+
+impl<R: Cols> ColumnSource for RowColumns<'_, R> {
+    type Error = StoreError;
+    fn text(&mut self) -> Result<String, StoreError> {
+        let i = self.next();
+        self.row.text(i).map(str::to_owned)
+    }
+    fn opt_text(&mut self) -> Result<Option<String>, StoreError> {
+        let i = self.next();
+        Ok(self.row.opt_text(i)?.map(str::to_owned))
+    }
+    fn int(&mut self) -> Result<i64, StoreError> {
+        let i = self.next();
+        self.row.int(i)
+    }
+    fn opt_int(&mut self) -> Result<Option<i64>, StoreError> {
+        let i = self.next();
+        self.row.opt_int(i)
+    }
+    fn real(&mut self) -> Result<f64, StoreError> {
+        let i = self.next();
+        self.row.real(i)
+    }
+    fn bool(&mut self) -> Result<bool, StoreError> {
+        let i = self.next();
+        self.row.boolean(i)
+    }
+    fn invalid(&mut self, reason: String) -> StoreError {
+        let id = self.row.text(0).unwrap_or_default();
+        StoreError::corrupt(self.table, id, reason)
+    }
 }
 
 impl Store {
     /// One account, or `None` if there is no account with that id.
     pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
-        let row: Option<AccountRow> = on_backend!(self, p => {
-            sqlx::query_as::<_, AccountRow>(&sql).bind(id).fetch_optional(p).await?
-        });
-        row.map(account_of).transpose()
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE id = $1",
+            select_list::<Account>("")
+        );
+        Ok(on_backend!(self, p => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(p).await?;
+            row.map(|r| entity_of(&r)).transpose()?
+        }))
     }
 
     /// Accounts in id order.
     pub async fn accounts(&self, filter: &AccountFilter) -> Result<Vec<Account>, StoreError> {
-        let mut sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT {} FROM accounts WHERE 1 = 1",
+            select_list::<Account>("")
+        );
         let mut binds: Vec<&str> = Vec::new();
         for (col, v) in [
             ("segment", filter.segment.as_deref()),
@@ -148,28 +172,29 @@ impl Store {
         if filter.limit > 0 {
             sql.push_str(&format!(" LIMIT {}", filter.limit));
         }
-        let rows: Vec<AccountRow> = on_backend!(self, p => {
-            let mut q = sqlx::query_as::<_, AccountRow>(&sql);
+        on_backend!(self, p => {
+            let mut q = sqlx::query(&sql);
             for b in &binds {
                 q = q.bind(*b);
             }
-            q.fetch_all(p).await?
-        });
-        rows.into_iter().map(account_of).collect()
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(entity_of).collect()
+        })
     }
 
     /// The latest observation of every contact of an account, by id.
     pub async fn current_contacts(&self, account_id: &str) -> Result<Vec<Contact>, StoreError> {
-        let sql = "SELECT c.id, c.observed_at, c.account_id, c.name, c.persona, \
-                   c.relationship_strength, c.sentiment, c.active \
-                   FROM contacts c \
-                   JOIN (SELECT id, MAX(observed_at) AS m FROM contacts WHERE account_id = $1 GROUP BY id) l \
-                   ON c.id = l.id AND c.observed_at = l.m \
-                   ORDER BY c.id";
-        let rows: Vec<ContactRow> = on_backend!(self, p => {
-            sqlx::query_as::<_, ContactRow>(sql).bind(account_id).fetch_all(p).await?
-        });
-        rows.into_iter().map(contact_of).collect()
+        let sql = format!(
+            "SELECT {} FROM contacts c \
+             JOIN (SELECT id, MAX(observed_at) AS m FROM contacts WHERE account_id = $1 GROUP BY id) l \
+             ON c.id = l.id AND c.observed_at = l.m \
+             ORDER BY c.id",
+            select_list::<Contact>("c.")
+        );
+        on_backend!(self, p => {
+            let rows = sqlx::query(&sql).bind(account_id).fetch_all(p).await?;
+            rows.iter().map(entity_of).collect()
+        })
     }
 
     /// The relationship map of an account: every current contact (latest
@@ -316,6 +341,65 @@ mod tests {
         i.contact_id = Some(contact.into());
         i.opened_at = opened_at;
         Record::Interaction(i)
+    }
+
+    #[tokio::test]
+    async fn accounts_and_contacts_read_back_as_written() {
+        for store in crate::test_stores("read_back").await {
+            reads_back(store).await;
+        }
+    }
+
+    async fn reads_back(store: Store) {
+        let mut a = account("a-1");
+        a.renewal_date = None;
+        let b = account("a-2");
+        let t = 1_700_000_000;
+        let mut gone = Contact {
+            id: "c-2".into(),
+            account_id: "a-1".into(),
+            name: "Lee".into(),
+            persona: Persona::Billing,
+            relationship_strength: 1,
+            sentiment: Sentiment::Negative,
+            active: true,
+            observed_at: t,
+        };
+        let first = gone.clone();
+        gone.active = false;
+        gone.observed_at = t + 5;
+        let records = vec![
+            Record::Account(a.clone()),
+            Record::Account(b.clone()),
+            contact("c-1", Persona::Champion, Sentiment::Positive, t),
+            Record::Contact(first),
+            Record::Contact(gone.clone()),
+        ];
+        let out = store
+            .ingest(records.into_iter().enumerate().collect())
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!(store.account("a-1").await.unwrap(), Some(a.clone()));
+        assert_eq!(store.account("a-3").await.unwrap(), None);
+        let all = store.accounts(&AccountFilter::default()).await.unwrap();
+        assert_eq!(all, [a, b]);
+        let contacts = store.current_contacts("a-1").await.unwrap();
+        assert_eq!(contacts.len(), 2);
+        assert_eq!(contacts[1], gone);
+
+        // A stored name this version does not know is a corrupt row.
+        let sql = "UPDATE accounts SET segment = 'galactic' WHERE id = 'a-2'";
+        on_backend!(store, p => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        });
+        match store.account("a-2").await {
+            Err(StoreError::Corrupt { table, id, reason }) => {
+                assert_eq!((table, id.as_str()), ("accounts", "a-2"));
+                assert!(reason.contains("'galactic' is not one of"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! Column values of a multi-row statement, bound the same way on both backends.
 //!
 //! Records are flattened into one `Vec<Value>` per statement (moving their
-//! strings, not copying them) and bound in order against `$1..$N`.
+//! strings, not copying them; [`Binds`] receives an entity's values in its
+//! column order) and bound in order against `$1..$N`.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use sqlx::query::Query;
@@ -20,55 +21,31 @@ pub(crate) enum Value {
     Bool(bool),
 }
 
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl From<&'static str> for Value {
-    fn from(v: &'static str) -> Self {
-        Value::Static(v)
-    }
-}
-impl From<Option<String>> for Value {
-    fn from(v: Option<String>) -> Self {
-        Value::OptText(v)
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Value::Int(v as i64)
-    }
-}
-impl From<Option<i64>> for Value {
-    fn from(v: Option<i64>) -> Self {
-        Value::OptInt(v)
-    }
-}
-impl From<Option<i32>> for Value {
-    fn from(v: Option<i32>) -> Self {
-        Value::OptInt(v.map(i64::from))
-    }
-}
-impl From<Option<f64>> for Value {
-    fn from(v: Option<f64>) -> Self {
-        Value::OptReal(v)
-    }
-}
+/// Receives an entity's values in column order
+/// ([`pulse_core::Columns::write_columns`]).
+pub(crate) struct Binds<'a>(pub(crate) &'a mut Vec<Value>);
 
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Real(v)
+impl pulse_core::ColumnSink for Binds<'_> {
+    fn text(&mut self, v: String) {
+        self.0.push(Value::Text(v));
     }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
+    fn opt_text(&mut self, v: Option<String>) {
+        self.0.push(Value::OptText(v));
+    }
+    fn name(&mut self, v: &'static str) {
+        self.0.push(Value::Static(v));
+    }
+    fn int(&mut self, v: i64) {
+        self.0.push(Value::Int(v));
+    }
+    fn opt_int(&mut self, v: Option<i64>) {
+        self.0.push(Value::OptInt(v));
+    }
+    fn real(&mut self, v: f64) {
+        self.0.push(Value::Real(v));
+    }
+    fn bool(&mut self, v: bool) {
+        self.0.push(Value::Bool(v));
     }
 }
 

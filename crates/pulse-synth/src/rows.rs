@@ -1,6 +1,6 @@
 //! Allocation-free CSV rendering of the import entities, for the bulk path.
 //!
-//! `pulse_core`'s [`Entity::write_fields`](pulse_core::Entity::write_fields)
+//! `pulse_core`'s [`Columns::write_fields`](pulse_core::Columns::write_fields)
 //! defines the import format; it allocates a `String` per field and formats
 //! dates through chrono, which dominated the time to write a large base.
 //! [`Row::write_row`] writes the very same text straight into the CSV

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
-use pulse_core::Entity;
+use pulse_core::Columns;
 
 use crate::rows::Row;
 use crate::sim::{self, AccountOut};
