@@ -2,7 +2,8 @@
 //! computation. The serving state and its hot swap ([`serving`]), scoring
 //! runs, weekly lists and the outreach loop ([`lists`]), forecasts
 //! ([`forecast`]) and the report's assembly ([`report`]), model operations
-//! (train → compare → promote, drift, realised performance: [`model_ops`]),
+//! (train → compare → promote, drift, realised performance: [`model_ops`];
+//! the training job queue and the retraining schedule: [`jobs`]),
 //! and the model registry: the trait ([`registry`]) and its directory
 //! implementation ([`dir_registry`]); roles and API keys ([`access`]).
 //!
@@ -15,15 +16,18 @@ pub mod access;
 pub mod dir_registry;
 pub mod error;
 pub mod forecast;
+pub mod jobs;
 pub mod lists;
 pub mod model_ops;
 pub mod registry;
 pub mod report;
+pub mod runtime;
 pub mod sentiment;
 pub mod serving;
 
 pub use dir_registry::DirRegistry;
 pub use error::AppError;
+pub use jobs::{MAX_JOBS, TrainingJobs};
 pub use model_ops::{
     ModelOpsObserver, ModelOpsSettings, SurvivalOutcome, TrainRequest, TrainResult,
     train_and_decide,

@@ -112,63 +112,12 @@ async fn run(cmd: Command, cfg: Settings) -> anyhow::Result<()> {
 }
 
 async fn open_store(cfg: &Settings) -> anyhow::Result<Store> {
-    let url = cfg.database_url();
-    let store = Store::connect(&url)
-        .await
-        .with_context(|| format!("opening the database {}", redact(&url)))?;
-    tracing::info!(backend = store.backend_name(), url = %redact(&url), "store ready");
-    Ok(store)
-}
-
-/// A database URL without its password, for messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested");
+    Ok(pulse_app::runtime::open_store(&cfg.database_url(), &cfg.data_dir).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://pulse:s3cret@db:5432/pulse"),
-            "postgres://pulse:***@db:5432/pulse"
-        );
-        assert_eq!(redact("sqlite://data/pulse.db"), "sqlite://data/pulse.db");
-    }
 
     #[test]
     fn the_cli_is_well_formed() {

@@ -45,7 +45,7 @@ pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::status;
 pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
 pub use metrics::{Metrics, serve_metrics};
-pub use models::MAX_JOBS;
+pub use pulse_app::MAX_JOBS;
 pub use pulse_app::registry::{
     ModelRegistry, Promotion, RegistryEntry, RegistryError, SentimentEntry, SentimentPromotion,
     is_sentiment_version,
@@ -207,7 +207,19 @@ pub async fn serve(
     let accounts = AccountServiceServer::new(accounts::AccountSvc {
         store: state.store.clone(),
     });
-    let model_svc = models::ModelSvc::new(&state);
+    let jobs = pulse_app::TrainingJobs::new(
+        state.store.clone(),
+        state.registry.clone(),
+        state.sentiment.clone(),
+        state.models_changed.clone(),
+        pulse_app::jobs::JobSettings {
+            rule: state.model_ops.rule.clone(),
+            survival: state.survival.clone(),
+            observer: Some(state.metrics.clone() as Arc<dyn pulse_app::ModelOpsObserver>),
+            clock: state.clock().clone(),
+        },
+    );
+    let model_svc = models::ModelSvc::new(&state, jobs.clone());
     {
         let (store, metrics) = (state.store.clone(), state.metrics.clone());
         tokio::spawn(async move {
@@ -219,8 +231,8 @@ pub async fn serve(
     let models = ModelServiceServer::new(model_svc.clone());
     let ops = &state.model_ops;
     let retraining = (ops.retrain_every.is_some() || ops.drift_every.is_some()).then(|| {
-        model_ops::spawn_schedule(
-            model_svc.clone(),
+        pulse_app::jobs::spawn_schedule(
+            jobs,
             state.scoring.clone(),
             state.model_ops.clone(),
             state.training.clone(),

@@ -1,19 +1,15 @@
 //! Model operations on the gRPC side: the protobuf forms of decisions,
-//! drift reports and realised performance; the retraining and drift
-//! schedule of `pulse serve` (it starts jobs on `ModelService`'s queue); and
-//! the Prometheus gauges model operations feed
-//! ([`pulse_app::ModelOpsObserver`] for [`Metrics`]).
+//! drift reports and realised performance, and the Prometheus gauges model
+//! operations feed ([`pulse_app::ModelOpsObserver`] for [`Metrics`]). The
+//! training job queue and the retraining schedule are
+//! [`pulse_app::jobs`].
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use pulse_app::model_ops::{check_drift, drift_due, drift_run_recent, retraining_due};
-use pulse_app::{AppError, ModelOpsObserver, ModelOpsSettings};
+use pulse_app::{AppError, ModelOpsObserver};
 use pulse_core::time::format_day;
 use pulse_models::ModelKind;
 use pulse_proto::v1 as pb;
 use pulse_store::{ModelDecision, Store};
-use pulse_training::{Comparison, DriftReport, TrainConfig};
+use pulse_training::{Comparison, DriftReport};
 
 use crate::metrics::Metrics;
 
@@ -59,99 +55,6 @@ pub(crate) fn decision_out(d: &ModelDecision) -> pb::ModelDecision {
         window_rows: rows,
         window_positives: positives,
     }
-}
-
-/// The model-operations schedule of `serve`:
-/// - every `retrain_every` (counted from the latest recorded decision, so a
-///   restart does not retrain early) a training job of both kinds whose
-///   challengers face the champions;
-/// - every `drift_every` a drift check, and on critical drift a training
-///   job (`trigger = drift`, at most one a week).
-///
-/// A failed or refused start is retried after its cadence or six hours,
-/// whichever is sooner.
-pub(crate) fn spawn_schedule(
-    svc: crate::models::ModelSvc,
-    scoring: Arc<pulse_app::Scoring>,
-    settings: ModelOpsSettings,
-    config: TrainConfig,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let shortest = [settings.retrain_every, settings.drift_every]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Duration::from_secs(3600));
-        let check = (shortest / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-        // While the scoring population is loading, look again soon.
-        let soon = check.min(Duration::from_secs(5));
-        let mut wait = Duration::ZERO;
-        let mut last_training: Option<Instant> = None;
-        let mut last_drift: Option<Instant> = None;
-        let both = || vec![ModelKind::Churn, ModelKind::Expansion];
-        let start = |trigger: &'static str| match svc.start_account_training(
-            config.clone(),
-            both(),
-            false,
-            trigger,
-        ) {
-            Ok(job) => tracing::info!(%job, trigger, "retraining started"),
-            Err(e) => tracing::warn!(error = %e, trigger, "retraining not started"),
-        };
-        loop {
-            tokio::time::sleep(wait).await;
-            wait = check;
-            if let Some(every) = settings.retrain_every {
-                let retry = every.min(Duration::from_secs(6 * 3600));
-                if last_training.is_none_or(|t| t.elapsed() >= retry) {
-                    match retraining_due(&svc.store, every, scoring.clock().now()).await {
-                        Ok(false) => {}
-                        Ok(true) => {
-                            last_training = Some(Instant::now());
-                            start("scheduled");
-                        }
-                        Err(e) => tracing::error!(error = %e, "checking whether retraining is due"),
-                    }
-                }
-            }
-            let Some(every) = settings.drift_every else {
-                continue;
-            };
-            let retry = every.min(Duration::from_secs(6 * 3600));
-            if scoring.current().is_none_or(|s| s.scored.is_none()) {
-                wait = soon;
-                continue;
-            }
-            if last_drift.is_some_and(|t| t.elapsed() < retry) {
-                continue;
-            }
-            match drift_due(&svc.store, every, scoring.clock().now()).await {
-                Ok(false) => continue,
-                Ok(true) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "checking whether a drift check is due");
-                    continue;
-                }
-            }
-            last_drift = Some(Instant::now());
-            match check_drift(&svc.store, &scoring, &settings, Some(svc.metrics.as_ref())).await {
-                Ok((report, _)) => {
-                    if report.level == pulse_models::drift::DriftLevel::Critical
-                        && settings.retrain_on_critical_drift
-                    {
-                        match drift_run_recent(&svc.store, scoring.clock().now()).await {
-                            Ok(false) => start("drift"),
-                            Ok(true) => tracing::info!(
-                                "critical drift, but a drift-triggered run happened this week"
-                            ),
-                            Err(e) => tracing::error!(error = %e, "reading recent decisions"),
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "scheduled drift check"),
-            }
-        }
-    })
 }
 
 fn quantity_out(q: &pulse_training::QuantityDrift) -> pb::QuantityDrift {

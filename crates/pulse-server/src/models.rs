@@ -1,32 +1,26 @@
 //! `ModelService`: training jobs, the model registry and promotion.
 //!
-//! `Train` checks that there is data, records a job and returns its id; the
-//! job loads every account history from the store, runs the training
-//! pipeline (`pulse_training`) on tokio's blocking pool, saves the artifacts
-//! through the [`ModelRegistry`] and promotes them when asked (or when their
-//! kind has no promoted model yet). `TrainSentiment` does the same for a
-//! sentiment model, from an uploaded `text,label` corpus (parsed before the
-//! job starts, so a bad line is INVALID_ARGUMENT) or from the store's weakly
-//! labelled text. One job runs at a time; the last [`MAX_JOBS`] jobs stay
-//! queryable.
-//!
-//! Promoting a sentiment model, by `PromoteModel` or a `TrainSentiment` job
-//! asked to, swaps it into the [`SentimentSlot`] shared with
-//! `SentimentService` and ingest: the next call uses it.
+//! `Train` checks that there is data and the request's settings, and starts
+//! a job on [`pulse_app::jobs::TrainingJobs`] (the same queue the retraining
+//! schedule uses); `GetTrainJob` polls it. `TrainSentiment` parses an
+//! uploaded `text,label` corpus before the job starts, so a bad line is
+//! INVALID_ARGUMENT. Promoting a sentiment model, by `PromoteModel` or a
+//! `TrainSentiment` job asked to, swaps it into the [`SentimentSlot`] shared
+//! with `SentimentService` and ingest: the next call uses it.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
+use pulse_app::AppError;
+use pulse_app::SentimentSlot;
+use pulse_app::jobs::{Job, JobState, TrainedModel, TrainingJobs, Work, parse_corpus};
+use pulse_app::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
 use pulse_core::FieldError;
 use pulse_models::ModelKind;
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::model_service_server::ModelService;
-use pulse_sentiment::{
-    DEFAULT_SEED, Sentiment, SentimentCard, SentimentModel, TrainingSource, class_index,
-    parse_labelled_csv, train_held_out, weak_label,
-};
-use pulse_store::{RatedStoredText, Store};
-use pulse_training::{DecisionRule, Progress, Stage, TrainConfig};
+use pulse_sentiment::{DEFAULT_SEED, SentimentModel};
+use pulse_store::Store;
+use pulse_training::TrainConfig;
 use tonic::{Request, Response, Status};
 
 use crate::convert::{
@@ -35,47 +29,12 @@ use crate::convert::{
 use crate::error::{IntoStatus, OrStatus};
 use crate::metrics::Metrics;
 use crate::model_ops::decision_out;
-use pulse_app::AppError;
-use pulse_app::SentimentSlot;
-use pulse_app::registry::{ModelRegistry, RegistryEntry, RegistryError, is_sentiment_version};
-use pulse_app::{SurvivalOutcome, TrainRequest, train_and_decide};
-
-/// Finished jobs kept for `GetTrainJob`.
-pub const MAX_JOBS: usize = 64;
-
-#[derive(Debug, Clone)]
-struct Job {
-    state: pb::TrainJobState,
-    /// A `pulse_training::Stage` name, or a sentiment job's stage.
-    stage: &'static str,
-    /// The model kind the stage works on; empty if none.
-    kind: &'static str,
-    progress: f64,
-    models: Vec<pb::ModelSummary>,
-    error: String,
-    started_at: String,
-    finished_at: String,
-    decisions: Vec<pb::ModelDecision>,
-}
-
-#[derive(Debug, Default)]
-struct Jobs {
-    by_id: HashMap<String, Job>,
-    order: VecDeque<String>,
-    next: u64,
-    running: Option<String>,
-}
 
 #[derive(Clone)]
 pub(crate) struct ModelSvc {
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
-    /// The time-to-churn model's settings: every run that trains churn
-    /// refits it (`None`: never).
-    pub(crate) survival: Option<pulse_forecast::SurvivalConfig>,
-    /// The champion/challenger rule every account training run applies.
-    pub(crate) rule: DecisionRule,
     /// Drift thresholds (GetDrift).
     pub(crate) ops: pulse_app::ModelOpsSettings,
     /// The models and population in service (GetDrift).
@@ -83,14 +42,10 @@ pub(crate) struct ModelSvc {
     pub(crate) metrics: Arc<Metrics>,
     /// The sentiment model in service, swapped on promotion.
     pub(crate) sentiment: SentimentSlot,
-    jobs: Arc<Mutex<Jobs>>,
+    /// The training job queue (shared with the model-operations schedule).
+    pub(crate) jobs: TrainingJobs,
     /// Bumped after every promotion so scoring swaps the new models in.
     models_changed: tokio::sync::watch::Sender<u64>,
-}
-
-fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
-    // A panic while holding the lock leaves plain data behind; keep serving it.
-    jobs.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs a blocking registry call on the blocking pool.
@@ -99,7 +54,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, AppError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => Ok(r?),
-        Err(e) => Err(RegistryError::Storage(format!("registry task failed: {e}")).into()),
+        Err(e) => Err(AppError::internal("registry task", e)),
     }
 }
 
@@ -141,341 +96,53 @@ fn parse_kind_filter(kind: &str) -> Result<KindFilter, FieldError> {
     }
 }
 
-/// Texts weakly labelled by the survey score beside them.
-fn weak_docs(rated: Vec<RatedStoredText>) -> Vec<(String, Sentiment)> {
-    rated
-        .into_iter()
-        .map(|t| (t.text, weak_label(t.kind.into(), t.score)))
-        .collect()
-}
-
-/// The documents of an uploaded `text,label` CSV, or the field error that
-/// tells the caller what to fix.
-fn parse_corpus(bytes: &[u8]) -> Result<Vec<(String, Sentiment)>, FieldError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        FieldError::new(
-            "corpus_csv",
-            format!("is not UTF-8 (byte {})", e.valid_up_to()),
-        )
-    })?;
-    let docs: Vec<(String, Sentiment)> = parse_labelled_csv(text)
-        .map_err(|e| FieldError::new("corpus_csv", e.to_string()))?
-        .into_iter()
-        .map(|d| (d.text, d.label))
-        .collect();
-    let mut counts = [0usize; 3];
-    for d in &docs {
-        counts[class_index(d.1)] += 1;
-    }
-    if counts.iter().filter(|&&c| c > 0).count() < 2 {
-        return Err(FieldError::new(
-            "corpus_csv",
-            format!(
-                "holds {} labelled texts of {} label(s): at least two labels are needed",
-                docs.len(),
-                counts.iter().filter(|&&c| c > 0).count()
-            ),
-        ));
-    }
-    Ok(docs)
-}
-
 impl ModelSvc {
-    /// Everything a new job needs, moved into its task.
-    fn job_run(&self, id: &str, promote: bool) -> JobRun {
-        JobRun {
-            id: id.to_string(),
-            store: self.store.clone(),
-            registry: self.registry.clone(),
-            sentiment: self.sentiment.clone(),
-            promote,
-            jobs: self.jobs.clone(),
-            models_changed: self.models_changed.clone(),
-            rule: self.rule.clone(),
-            metrics: self.metrics.clone(),
-            clock: self.scoring.clock().clone(),
-            survival: self.survival.clone(),
-        }
-    }
-
-    /// The service over the state's store, registry, settings and slots.
-    pub(crate) fn new(state: &crate::AppState) -> Self {
+    /// The service over the state's store, registry, settings, slots and
+    /// training job queue.
+    pub(crate) fn new(state: &crate::AppState, jobs: TrainingJobs) -> Self {
         ModelSvc {
             store: state.store.clone(),
             registry: state.registry.clone(),
             training: state.training.clone(),
-            survival: state.survival.clone(),
-            rule: state.model_ops.rule.clone(),
             ops: state.model_ops.clone(),
             scoring: state.scoring.clone(),
             metrics: state.metrics.clone(),
             sentiment: state.sentiment.clone(),
-            jobs: Arc::default(),
+            jobs,
             models_changed: state.models_changed.clone(),
         }
     }
+}
 
-    /// Records a queued job and marks it running, or refuses while another runs.
-    fn start_job(&self, kind: &'static str) -> Result<String, AppError> {
-        let mut jobs = lock(&self.jobs);
-        if let Some(running) = &jobs.running {
-            return Err(AppError::FailedPrecondition(format!(
-                "training job {running} is still running; poll it with GetTrainJob and train again when it has finished"
-            )));
-        }
-        jobs.next += 1;
-        let id = format!("train-{}-{}", self.scoring.clock().now(), jobs.next);
-        jobs.by_id.insert(
-            id.clone(),
-            Job {
-                state: pb::TrainJobState::Queued,
-                stage: Stage::Loading.as_str(),
-                kind,
-                progress: 0.0,
-                models: Vec::new(),
-                error: String::new(),
-                started_at: self.scoring.clock().now_rfc3339(),
-                finished_at: String::new(),
-                decisions: Vec::new(),
-            },
-        );
-        jobs.order.push_back(id.clone());
-        while jobs.order.len() > MAX_JOBS {
-            if let Some(old) = jobs.order.pop_front() {
-                jobs.by_id.remove(&old);
-            }
-        }
-        jobs.running = Some(id.clone());
-        Ok(id)
-    }
-
-    /// Starts a churn/expansion training job (`trigger`: manual, scheduled,
-    /// drift) with the server's training settings; returns its id, or
-    /// FAILED_PRECONDITION while another job runs.
-    pub(crate) fn start_account_training(
-        &self,
-        config: TrainConfig,
-        kinds: Vec<ModelKind>,
-        promote: bool,
-        trigger: &'static str,
-    ) -> Result<String, AppError> {
-        let id = self.start_job("")?;
-        tracing::info!(job = %id, ?kinds, trigger, "training job started");
-        let run = self.job_run(&id, promote);
-        tokio::spawn(run.run(Work::Accounts {
-            config,
-            kinds,
-            trigger,
-        }));
-        Ok(id)
+fn job_state_out(s: JobState) -> pb::TrainJobState {
+    match s {
+        JobState::Queued => pb::TrainJobState::Queued,
+        JobState::Running => pb::TrainJobState::Running,
+        JobState::Succeeded => pb::TrainJobState::Succeeded,
+        JobState::Failed => pb::TrainJobState::Failed,
     }
 }
 
-/// What a job trains.
-enum Work {
-    /// Churn and expansion models from the account histories.
-    Accounts {
-        config: TrainConfig,
-        kinds: Vec<ModelKind>,
-        trigger: &'static str,
-    },
-    /// A sentiment model from a parsed corpus, or from the store's weakly
-    /// labelled text when `None`.
-    Sentiment {
-        corpus: Option<Vec<(String, Sentiment)>>,
-        seed: u64,
-    },
-}
-
-/// Everything a job needs, moved into its task.
-struct JobRun {
-    id: String,
-    store: Store,
-    registry: Arc<dyn ModelRegistry>,
-    sentiment: SentimentSlot,
-    promote: bool,
-    jobs: Arc<Mutex<Jobs>>,
-    models_changed: tokio::sync::watch::Sender<u64>,
-    rule: DecisionRule,
-    metrics: Arc<Metrics>,
-    clock: pulse_core::Clock,
-    survival: Option<pulse_forecast::SurvivalConfig>,
-}
-
-impl JobRun {
-    fn update(&self, f: impl FnOnce(&mut Job)) {
-        if let Some(j) = lock(&self.jobs).by_id.get_mut(&self.id) {
-            f(j);
-        }
-    }
-
-    async fn run(self, work: Work) {
-        let id = self.id.clone();
-        let result = match work {
-            Work::Accounts {
-                config,
-                kinds,
-                trigger,
-            } => self.train(config, kinds, trigger).await,
-            Work::Sentiment { corpus, seed } => self
-                .train_sentiment(corpus, seed)
-                .await
-                .map(|m| (m, Vec::new())),
-        };
-        let mut jobs = lock(&self.jobs);
-        if jobs.running.as_deref() == Some(id.as_str()) {
-            jobs.running = None;
-        }
-        if let Some(j) = jobs.by_id.get_mut(&id) {
-            j.finished_at = self.clock.now_rfc3339();
-            match result {
-                Ok((models, decisions)) => {
-                    j.state = pb::TrainJobState::Succeeded;
-                    j.stage = Stage::Done.as_str();
-                    j.kind = "";
-                    j.progress = 1.0;
-                    j.models = models;
-                    j.decisions = decisions;
-                }
-                Err(message) => {
-                    tracing::warn!(job = %id, error = %message, "training job failed");
-                    j.state = pb::TrainJobState::Failed;
-                    j.error = message;
-                }
-            }
-        }
-    }
-
-    async fn train(
-        &self,
-        config: TrainConfig,
-        kinds: Vec<ModelKind>,
-        trigger: &'static str,
-    ) -> Result<(Vec<pb::ModelSummary>, Vec<pb::ModelDecision>), String> {
-        self.update(|j| {
-            j.state = pb::TrainJobState::Running;
-            j.stage = Stage::Loading.as_str();
-        });
-        let histories = self.store.load_histories(None).await.map_err(|e| {
-            tracing::error!(error = %e, "loading histories for training");
-            "internal error while loading the account histories".to_string()
-        })?;
-        let jobs = self.jobs.clone();
-        let id = self.id.clone();
-        let request = TrainRequest {
-            kinds,
-            config,
-            rule: self.rule.clone(),
-            trigger: trigger.to_string(),
-            promote: self.promote,
-            data_end: None,
-            clock: self.clock.clone(),
-            survival: self.survival.clone(),
-        };
-        let result = train_and_decide(
-            &self.store,
-            self.registry.clone(),
-            histories,
-            request,
-            Some(self.metrics.clone() as Arc<dyn pulse_app::ModelOpsObserver>),
-            move |p: Progress| {
-                if let Some(j) = lock(&jobs).by_id.get_mut(&id) {
-                    j.stage = p.stage.as_str();
-                    j.kind = p.kind.map_or("", ModelKind::as_str);
-                    // Loading took the first 5%, saving and deciding the last.
-                    j.progress = 0.05 + 0.9 * p.fraction;
-                }
-            },
-        )
-        .await?;
-        let survival = match &result.survival {
-            Some(SurvivalOutcome::Saved(card)) => Some(survival_summary_out(card, true)),
-            _ => None,
-        };
-        if survival.is_some() || result.entries.iter().any(|e| e.promoted) {
-            self.models_changed.send_modify(|g| *g += 1);
-        }
-        // The survival model first: it was fitted first.
-        let models = survival
-            .into_iter()
-            .chain(result.entries.iter().map(model_summary_out))
-            .collect();
-        Ok((models, result.decisions.iter().map(decision_out).collect()))
-    }
-
-    async fn train_sentiment(
-        &self,
-        corpus: Option<Vec<(String, Sentiment)>>,
-        seed: u64,
-    ) -> Result<Vec<pb::ModelSummary>, String> {
-        self.update(|j| {
-            j.state = pb::TrainJobState::Running;
-            j.stage = "loading";
-        });
-        let (docs, source) = match corpus {
-            Some(docs) => (docs, TrainingSource::Corpus),
-            None => {
-                let rated = self.store.rated_texts().await.map_err(|e| {
-                    tracing::error!(error = %e, "loading rated texts for sentiment training");
-                    "internal error while loading the stored texts".to_string()
-                })?;
-                (weak_docs(rated), TrainingSource::WeakLabels)
-            }
-        };
-        if docs.is_empty() {
-            return Err("no labelled text to train on: the store holds no interaction with a CSAT and no survey comment; upload a corpus (corpus_csv) instead".into());
-        }
-        self.update(|j| {
-            j.stage = "training";
-            j.progress = 0.1;
-        });
-        let (model, report) = tokio::task::spawn_blocking(move || train_held_out(docs, seed))
-            .await
-            .map_err(|e| format!("training task failed: {e}"))?
-            .map_err(|e| format!("training failed: {e}"))?;
-        let card = SentimentCard::new(&model, source, report, self.clock.now_rfc3339());
-        self.update(|j| {
-            j.stage = "saving";
-            j.progress = 0.95;
-        });
-        let model = Arc::new(model);
-        let registry = self.registry.clone();
-        let promote = self.promote;
-        let m = model.clone();
-        let entry = tokio::task::spawn_blocking(move || {
-            let mut entry = registry.save_sentiment(card, &m)?;
-            if promote {
-                registry.promote_sentiment(&entry.card.version)?;
-                entry.promoted = true;
-            }
-            Ok::<_, RegistryError>(entry)
-        })
-        .await
-        .map_err(|e| format!("saving task failed: {e}"))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "saving the sentiment model");
-            format!("saving the sentiment model failed: {e}")
-        })?;
-        if entry.promoted {
-            self.sentiment.set(model, Some(entry.card.version.clone()));
-            tracing::info!(version = %entry.card.version, "sentiment model promoted and in service");
-        }
-        Ok(vec![sentiment_summary_out(&entry)])
+fn trained_out(m: &TrainedModel) -> pb::ModelSummary {
+    match m {
+        TrainedModel::Survival(card) => survival_summary_out(card, true),
+        TrainedModel::Account(e) => model_summary_out(e),
+        TrainedModel::Sentiment(e) => sentiment_summary_out(e),
     }
 }
 
-fn job_out(id: &str, j: &Job) -> pb::TrainJob {
+fn job_out(j: &Job) -> pb::TrainJob {
     pb::TrainJob {
-        job_id: id.to_string(),
-        state: j.state as i32,
+        job_id: j.id.clone(),
+        state: job_state_out(j.state) as i32,
         stage: j.stage.to_string(),
         kind: j.kind.to_string(),
         progress: j.progress,
-        models: j.models.clone(),
+        models: j.models.iter().map(trained_out).collect(),
         error: j.error.clone(),
         started_at: j.started_at.clone(),
         finished_at: j.finished_at.clone(),
-        decisions: j.decisions.clone(),
+        decisions: j.decisions.iter().map(decision_out).collect(),
     }
 }
 
@@ -525,9 +192,12 @@ impl ModelService for ModelSvc {
             )
             .into_status());
         }
-        let id = self
-            .start_account_training(config, kinds, r.promote, "manual")
-            .or_status()?;
+        let work = Work::Accounts {
+            config,
+            kinds,
+            trigger: "manual",
+        };
+        let id = self.jobs.start(work, r.promote).or_status()?;
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
 
@@ -567,15 +237,10 @@ impl ModelService for ModelSvc {
                 .into_status());
             }
         };
-        let id = self.start_job("sentiment").or_status()?;
-        tracing::info!(
-            job = %id,
-            from_store = corpus.is_none(),
-            documents = corpus.as_ref().map_or(0, Vec::len),
-            "sentiment training job started"
-        );
-        let run = self.job_run(&id, r.promote);
-        tokio::spawn(run.run(Work::Sentiment { corpus, seed }));
+        let id = self
+            .jobs
+            .start(Work::Sentiment { corpus, seed }, r.promote)
+            .or_status()?;
         Ok(Response::new(pb::TrainResponse { job_id: id }))
     }
 
@@ -585,16 +250,15 @@ impl ModelService for ModelSvc {
         request: Request<pb::GetTrainJobRequest>,
     ) -> Result<Response<pb::TrainJob>, Status> {
         let id = required("job_id", &request.into_inner().job_id).or_status()?;
-        let jobs = lock(&self.jobs);
-        let job = jobs
-            .by_id
+        let job = self
+            .jobs
             .get(&id)
             .ok_or(AppError::NotFound {
                 what: "training job",
                 id: id.clone(),
             })
             .or_status()?;
-        Ok(Response::new(job_out(&id, job)))
+        Ok(Response::new(job_out(&job)))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListModels"))]

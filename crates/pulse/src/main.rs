@@ -295,30 +295,7 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let url = cfg.database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-    }
-    let store = Store::connect(&url)
-        .await
-        .with_context(|| format!("opening the database {}", redact(&url)))?;
-    tracing::info!(backend = store.backend_name(), url = %redact(&url), "store ready");
-    Ok(store)
-}
-
-/// A database URL without its password, for messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    Ok(pulse_app::runtime::open_store(&cfg.database_url(), &cfg.data_dir).await?)
 }
 
 /// Expands directories into the entity files they hold (ground truth and
@@ -719,7 +696,7 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     } else {
         None
     };
-    pulse_server::serve(listener, state, tls, shutdown_signal()).await?;
+    pulse_server::serve(listener, state, tls, pulse_app::runtime::shutdown_signal()).await?;
     if let Some(m) = metrics {
         m.abort();
     }
@@ -728,45 +705,9 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested: finishing in-flight requests");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://pulse:s3cret@db:5432/pulse"),
-            "postgres://pulse:***@db:5432/pulse"
-        );
-        assert_eq!(redact("sqlite://data/pulse.db"), "sqlite://data/pulse.db");
-        assert_eq!(
-            redact("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-    }
 
     #[test]
     fn the_cli_is_well_formed() {

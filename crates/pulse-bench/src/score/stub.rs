@@ -662,6 +662,12 @@ pub(super) async fn run(cfg: &Settings, addr: SocketAddr, opts: StubOptions) -> 
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, what, nodelay = opts.nodelay, "serving the bench stub ScoringService");
-    serve(listener, stub, opts.nodelay, crate::shutdown_signal()).await?;
+    serve(
+        listener,
+        stub,
+        opts.nodelay,
+        pulse_app::runtime::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

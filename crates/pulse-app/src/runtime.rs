@@ -1,0 +1,107 @@
+//! What every Pulse process does around its work: open the store named by
+//! the configuration (without printing its password) and wait for the
+//! signal to stop.
+
+use std::path::Path;
+
+use pulse_store::Store;
+
+/// The store could not be opened; the message names the database without
+/// its password.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("creating data directory {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error("opening the database {url}: {source}")]
+    Database {
+        url: String,
+        source: pulse_store::StoreError,
+    },
+}
+
+/// Opens the store at `url`; for an SQLite URL, creates `data_dir` first.
+pub async fn open_store(url: &str, data_dir: &Path) -> Result<Store, OpenError> {
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
+            dir: data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let store = Store::connect(url)
+        .await
+        .map_err(|source| OpenError::Database {
+            url: redact_url(url),
+            source,
+        })?;
+    tracing::info!(backend = store.backend_name(), url = %redact_url(url), "store ready");
+    Ok(store)
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://pulse:s3cret@db:5432/pulse"),
+            "postgres://pulse:***@db:5432/pulse"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/pulse.db"),
+            "sqlite://data/pulse.db"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_named_without_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open_store("postgres://pulse:s3cret@127.0.0.1:1/pulse", dir.path())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("postgres://pulse:***@127.0.0.1:1/pulse"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+}
