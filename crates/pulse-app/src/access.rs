@@ -191,3 +191,143 @@ impl ApiKeys {
         found
     }
 }
+
+/// The caller of a request when access control is on: the name of the key it
+/// presented (never the key) and the key's role. Front ends hand the
+/// application `Option<&Caller>`: `None` means access control is off, and
+/// the call is trusted as an administrator's (the development default, and
+/// the local CLI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's name.
+    pub name: String,
+    pub role: Role,
+}
+
+/// Whether `caller` may do what needs `need` (`None`: access control is off,
+/// everything is allowed).
+pub fn allows(caller: Option<&Caller>, need: Role) -> bool {
+    caller.is_none_or(|c| c.role >= need)
+}
+
+/// Why a server refuses to start on its address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExposureError {
+    #[error(
+        "refusing to serve on {addr} without API keys: every caller could call every RPC. \
+         Configure keys ([auth] keys, `pulse keys new`), listen on a loopback address, \
+         or pass --insecure-no-auth (server.insecure_no_auth = true) to accept it"
+    )]
+    NoAuth { addr: std::net::IpAddr },
+    #[error(
+        "refusing to serve on {addr} without TLS: API keys and data would travel in clear. \
+         Configure server.tls_cert and server.tls_key (--tls-cert, --tls-key), listen on a \
+         loopback address, or pass --insecure-plaintext (server.insecure_plaintext = true) \
+         when TLS ends in front of Pulse"
+    )]
+    Plaintext { addr: std::net::IpAddr },
+}
+
+/// How a server is exposed, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    pub addr: std::net::IpAddr,
+    /// API keys are configured (access control is on).
+    pub keys: bool,
+    /// TLS is configured.
+    pub tls: bool,
+    /// `--insecure-no-auth`: serve a non-loopback address without keys.
+    pub allow_no_auth: bool,
+    /// `--insecure-plaintext`: serve a non-loopback address without TLS.
+    pub allow_plaintext: bool,
+}
+
+/// Decides whether a server may start: on a loopback address anything goes;
+/// on any other address, no keys or no TLS each need their explicit
+/// `insecure` flag. `Ok` carries the warnings to log (what the flags let
+/// through).
+pub fn check_exposure(e: &Exposure) -> Result<Vec<String>, ExposureError> {
+    let mut warnings = Vec::new();
+    if e.addr.is_loopback() {
+        return Ok(warnings);
+    }
+    if !e.keys {
+        if !e.allow_no_auth {
+            return Err(ExposureError::NoAuth { addr: e.addr });
+        }
+        warnings.push(format!(
+            "serving {} without API keys (--insecure-no-auth): every caller may call every RPC",
+            e.addr
+        ));
+    }
+    if !e.tls {
+        if !e.allow_plaintext {
+            return Err(ExposureError::Plaintext { addr: e.addr });
+        }
+        warnings.push(format!(
+            "serving {} without TLS (--insecure-plaintext): keys and data travel in clear",
+            e.addr
+        ));
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exposure(addr: &str, keys: bool, tls: bool) -> Exposure {
+        Exposure {
+            addr: addr.parse().unwrap(),
+            keys,
+            tls,
+            allow_no_auth: false,
+            allow_plaintext: false,
+        }
+    }
+
+    #[test]
+    fn loopback_is_open_by_default() {
+        for addr in ["127.0.0.1", "::1"] {
+            assert_eq!(check_exposure(&exposure(addr, false, false)), Ok(vec![]));
+        }
+    }
+
+    #[test]
+    fn a_public_address_needs_keys_and_tls_or_the_flags() {
+        let e = exposure("0.0.0.0", false, false);
+        let err = check_exposure(&e).unwrap_err();
+        assert_eq!(err, ExposureError::NoAuth { addr: e.addr });
+        assert!(err.to_string().contains("--insecure-no-auth"), "{err}");
+        // Keys but no TLS: plaintext is refused next.
+        let err = check_exposure(&exposure("10.1.2.3", true, false)).unwrap_err();
+        assert!(err.to_string().contains("--insecure-plaintext"), "{err}");
+        assert_eq!(check_exposure(&exposure("::", true, true)), Ok(vec![]));
+        // The flags let each through, with a warning each.
+        let flags = Exposure {
+            allow_no_auth: true,
+            allow_plaintext: true,
+            ..e
+        };
+        assert_eq!(check_exposure(&flags).unwrap().len(), 2);
+        let no_auth_only = Exposure {
+            allow_no_auth: true,
+            ..e
+        };
+        assert!(matches!(
+            check_exposure(&no_auth_only),
+            Err(ExposureError::Plaintext { .. })
+        ));
+    }
+
+    #[test]
+    fn no_caller_means_access_control_is_off() {
+        assert!(allows(None, Role::Admin));
+        let reader = Caller {
+            name: "r".into(),
+            role: Role::Reader,
+        };
+        assert!(allows(Some(&reader), Role::Reader));
+        assert!(!allows(Some(&reader), Role::Analyst));
+    }
+}

@@ -10,7 +10,8 @@ use crate::registry::RegistryError;
 /// Everything an application call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{what} '{id}' not found")]
+    // The id may be a caller's 1 MB string: quoted up to 400 characters.
+    #[error("{what} '{}' not found", pulse_core::cap(.id.clone(), 400))]
     NotFound { what: &'static str, id: String },
     /// The caller's input is wrong; the error names the field and the reason.
     #[error("{0}")]
@@ -29,6 +30,13 @@ pub enum AppError {
     /// The request cannot run in the current state; the message says how to fix it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Too much work at once: the request was refused to keep the server
+    /// answering; retry with backoff.
+    #[error("{0}")]
+    Busy(String),
+    /// The caller is known but may not do this; the message says why.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Temporarily unable to answer (e.g. the scoring population is loading).
     #[error("{0}")]
     Unavailable(String),

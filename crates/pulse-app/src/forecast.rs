@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pulse_core::FieldError;
 use pulse_core::time::{Day, format_day, parse_day};
-use pulse_features::AccountHistory;
+use pulse_features::{AccountHistory, Excluded};
 use pulse_forecast::{
     AccountOutlook, Assumptions, Forecast, ForecastError, GroupBy, MonteCarlo, actuals,
     check_horizon, expansion_over,
@@ -43,6 +43,8 @@ pub struct ForecastResult {
     pub churn_model: String,
     pub expansion_model: Option<String>,
     pub survival_model: String,
+    /// Accounts left out because a stored value is out of bounds.
+    pub warnings: Vec<String>,
 }
 
 /// Maps a forecast error onto the server's errors (a bad field is
@@ -93,9 +95,9 @@ pub async fn run(
     today: Day,
 ) -> Result<ForecastResult, AppError> {
     let (horizon, as_of, group_by) = parse_query(q, today)?;
-    let histories = store
-        .load_histories(Some(pulse_features::end_of_day(as_of)))
-        .await?;
+    let (histories, excluded) =
+        crate::serving::load_usable_histories(store, Some(pulse_features::end_of_day(as_of)))
+            .await?;
     let mc = q.monte_carlo;
     tokio::task::spawn_blocking(move || {
         compute(
@@ -109,6 +111,10 @@ pub async fn run(
     })
     .await
     .map_err(|e| AppError::internal("forecast task", e))?
+    .map(|mut r| {
+        r.warnings = excluded.iter().map(Excluded::warning).collect();
+        r
+    })
 }
 
 /// The forecast over `histories` (which must hold nothing after the end of
@@ -196,5 +202,6 @@ pub fn compute(
         churn_model: churn,
         expansion_model: expansion.map(|(v, _)| v),
         survival_model: survival.card.version.clone(),
+        warnings: Vec::new(),
     })
 }

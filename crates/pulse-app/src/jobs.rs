@@ -303,10 +303,12 @@ impl JobRun {
             j.stage = Stage::Loading.as_str();
         });
         let s = &self.jobs;
-        let histories = s.store.load_histories(None).await.map_err(|e| {
-            tracing::error!(error = %e, "loading histories for training");
-            "internal error while loading the account histories".to_string()
-        })?;
+        let (histories, _) = crate::serving::load_usable_histories(&s.store, None)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "loading histories for training");
+                "internal error while loading the account histories".to_string()
+            })?;
         let request = TrainRequest {
             kinds,
             config,

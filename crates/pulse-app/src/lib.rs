@@ -17,6 +17,7 @@ pub mod dir_registry;
 pub mod error;
 pub mod forecast;
 pub mod jobs;
+pub mod limits;
 pub mod lists;
 pub mod model_ops;
 pub mod registry;

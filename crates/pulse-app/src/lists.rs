@@ -16,6 +16,7 @@ use pulse_scoring::{AccountScore, Population};
 use pulse_store::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun, Store};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Caller, Role};
 use crate::error::AppError;
 
 /// What the run row's `params` JSON holds: the settings the lists were made
@@ -129,7 +130,8 @@ pub async fn candidates(
             },
         );
     }
-    let histories = store.load_histories(Some(as_of_ts)).await?;
+    let (histories, _excluded) =
+        crate::serving::load_usable_histories(store, Some(as_of_ts)).await?;
     let population =
         tokio::task::spawn_blocking(move || Population::build(&histories, as_of_ts, threads))
             .await
@@ -452,11 +454,28 @@ pub struct OutreachInput {
 /// Validates and stores an outreach; returns its id and whether it replaced
 /// a record with the same id. Every bad field is INVALID_ARGUMENT naming it;
 /// an unknown account is NOT_FOUND.
+///
+/// With access control on (`caller` given), who recorded it is the caller's
+/// key name: a reader may leave `who` empty or give their own name, an
+/// analyst may record for anyone; and an existing record may only be changed
+/// by the one who recorded it, or an analyst (PERMISSION_DENIED otherwise).
 pub async fn record_outreach(
     store: &Store,
-    input: OutreachInput,
+    caller: Option<&Caller>,
+    mut input: OutreachInput,
     now: Ts,
 ) -> Result<(String, bool), AppError> {
+    if let Some(c) = caller {
+        let who = input.who.trim();
+        if who.is_empty() {
+            input.who = c.name.clone();
+        } else if who != c.name && c.role < Role::Analyst {
+            return Err(AppError::PermissionDenied(format!(
+                "who: key '{}' records outreach as itself ('{who}' given); leave who empty, or use an analyst key to record for someone else",
+                c.name
+            )));
+        }
+    }
     let required = |field: &str, v: &str| -> Result<String, AppError> {
         let v = v.trim();
         if v.is_empty() {
@@ -512,6 +531,16 @@ pub async fn record_outreach(
         }
         s => s.to_string(),
     };
+    if let Some(c) = caller.filter(|c| c.role < Role::Analyst)
+        && let Some(existing) = store.outreach(&id).await?
+        && existing.owner != c.name
+    {
+        return Err(AppError::PermissionDenied(format!(
+            "id: outreach '{}' was recorded by '{}'; only they or an analyst may change it",
+            pulse_core::echo(&id),
+            existing.owner
+        )));
+    }
     let rec = Outreach {
         id: id.clone(),
         account_id,

@@ -418,7 +418,7 @@ pub async fn check_drift(
     };
     let reference: DriftReference = serde_json::from_str(&profile)
         .map_err(|e| AppError::internal(&format!("the drift reference of {version}"), e))?;
-    let histories = store.load_histories(None).await?;
+    let (histories, _) = crate::serving::load_usable_histories(store, None).await?;
     let horizon = i32::try_from(scoring.settings().horizon_days).unwrap_or(90);
     let (warn, critical) = (settings.drift_warn, settings.drift_critical);
     let now = scoring.clock().now();
@@ -483,7 +483,7 @@ pub async fn realised_performance(
     for r in &picked {
         scores.push(store.run_scores(r.run_id).await?);
     }
-    let histories = store.load_histories(None).await?;
+    let (histories, _) = crate::serving::load_usable_histories(store, None).await?;
     tokio::task::spawn_blocking(move || {
         use pulse_core::SubscriptionKind;
         let facts: std::collections::HashMap<&str, (&str, Vec<i64>)> = histories

@@ -28,6 +28,8 @@ pub struct Report {
     pub html: String,
     /// The data behind it (for tests and other renderings).
     pub data: ReportData,
+    /// Accounts left out because a stored value is out of bounds.
+    pub warnings: Vec<String>,
 }
 
 /// `YYYY-Qn` -> (first day, last day). Empty: the quarter after `today`'s.
@@ -59,12 +61,14 @@ pub fn parse_period(s: &str, today: Day) -> Result<(String, Day, Day), AppError>
         .filter(|q| (1..=4).contains(q))
         .ok_or_else(|| bad(&format!("'{s}': the quarter must be Q1 to Q4")))?;
     let start = parse_day("period", &format!("{y}-{:02}-01", (q - 1) * 3 + 1))?;
-    let next = if q == 4 {
-        parse_day("period", &format!("{}-01-01", y + 1))?
+    // The last day within the quarter's own year: 9999-Q4 ends on
+    // 9999-12-31, with no need of a day in year 10000.
+    let end = if q == 4 {
+        parse_day("period", &format!("{y}-12-31"))?
     } else {
-        parse_day("period", &format!("{y}-{:02}-01", q * 3 + 1))?
+        parse_day("period", &format!("{y}-{:02}-01", q * 3 + 1))? - 1
     };
-    Ok((format!("{y}-Q{q}"), start, next - 1))
+    Ok((format!("{y}-Q{q}"), start, end))
 }
 
 /// Builds the report of `period` (see [`parse_period`]).
@@ -93,11 +97,10 @@ pub async fn build(
         )
         .into());
     }
-    let histories = Arc::new(
-        store
-            .load_histories(Some(pulse_features::end_of_day(as_of)))
-            .await?,
-    );
+    let (histories, excluded) =
+        crate::serving::load_usable_histories(store, Some(pulse_features::end_of_day(as_of)))
+            .await?;
+    let histories = Arc::new(histories);
     // Stored runs up to as_of: the last 13 weeks for the band trend, the
     // latest for quadrants and drivers.
     let mut runs: Vec<_> = store
@@ -265,5 +268,32 @@ pub async fn build(
         horizon_days: horizon,
         html: pulse_report::render(&data),
         data,
+        warnings: excluded
+            .iter()
+            .map(pulse_features::Excluded::warning)
+            .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_parse_to_their_first_and_last_day() {
+        let today = parse_day("t", "2026-11-30").unwrap();
+        let (label, start, end) = parse_period("2026-q2", today).unwrap();
+        assert_eq!(label, "2026-Q2");
+        assert_eq!(format_day(start), "2026-04-01");
+        assert_eq!(format_day(end), "2026-06-30");
+        // Empty: the quarter after today's, across the year end.
+        assert_eq!(parse_period("", today).unwrap().0, "2027-Q1");
+        // The last quarter there is ends inside its own year.
+        let (_, _, end) = parse_period("9999-Q4", today).unwrap();
+        assert_eq!(format_day(end), "9999-12-31");
+        for bad in ["2026", "2026-Q5", "10000-Q1", "0-Q1", "Q1-2026"] {
+            let e = parse_period(bad, today).unwrap_err();
+            assert!(e.to_string().starts_with("period: "), "{bad}: {e}");
+        }
+    }
 }

@@ -20,14 +20,24 @@ pub enum OpenError {
 }
 
 /// Opens the store at `url`; for an SQLite URL, creates `data_dir` first.
+/// Acknowledged writes are durable.
 pub async fn open_store(url: &str, data_dir: &Path) -> Result<Store, OpenError> {
+    open_store_with(url, data_dir, pulse_store::Durability::Full).await
+}
+
+/// [`open_store`] with the given durability of SQLite commits.
+pub async fn open_store_with(
+    url: &str,
+    data_dir: &Path,
+    durability: pulse_store::Durability,
+) -> Result<Store, OpenError> {
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
             dir: data_dir.display().to_string(),
             source,
         })?;
     }
-    let store = Store::connect(url)
+    let store = Store::connect_with(url, durability)
         .await
         .map_err(|source| OpenError::Database {
             url: redact_url(url),

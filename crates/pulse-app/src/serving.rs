@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use pulse_core::Clock;
 use pulse_core::time::{Day, Ts};
+use pulse_features::{AccountHistory, Excluded};
 use pulse_forecast::{ChurnCurve, SurvivalModel};
 use pulse_models::ModelKind;
 use pulse_scoring::{Engine, Population, ScoredPopulation, ScoringConfig};
@@ -90,6 +91,34 @@ pub struct Scoring {
     serving: RwLock<Option<Arc<Serving>>>,
     dirty: AtomicBool,
     rebuild: tokio::sync::Mutex<()>,
+}
+
+/// The histories known at `until` that a pipeline run can use, and the
+/// accounts left out because their stored values are out of bounds
+/// ([`pulse_features::screen`]); each is logged by id. Every run (scoring,
+/// lists, forecasts, the report, training, drift) loads through here, so one
+/// bad account never fails a run for everyone.
+pub async fn load_usable_histories(
+    store: &Store,
+    until: Option<Ts>,
+) -> Result<(Vec<AccountHistory>, Vec<Excluded>), AppError> {
+    let histories = store.load_histories(until).await?;
+    let (usable, excluded) = pulse_features::screen(histories);
+    for e in &excluded {
+        tracing::warn!(
+            account_id = %pulse_core::echo(&e.account_id),
+            reason = %e.reason,
+            "account left out of the run: a stored value is out of bounds"
+        );
+    }
+    Ok((usable, excluded))
+}
+
+/// A stored scoring run and the warnings of the run (accounts left out).
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub info: ScoreRunInfo,
+    pub warnings: Vec<String>,
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> AppError {
@@ -208,13 +237,25 @@ impl Scoring {
         }
     }
 
-    /// Builds the population as of `as_of` (an instant) on the blocking pool.
+    /// Builds the population as of `as_of` (an instant) on the blocking
+    /// pool, from the usable histories ([`load_usable_histories`]).
     async fn build_population(&self, as_of: Ts) -> Result<Population, AppError> {
-        let histories = self.store.load_histories(Some(as_of)).await?;
+        let (histories, excluded) = load_usable_histories(&self.store, Some(as_of)).await?;
         let threads = self.settings.threads;
-        tokio::task::spawn_blocking(move || Population::build(&histories, as_of, threads))
-            .await
-            .map_err(|e| internal("computing features", e))
+        let mut population =
+            tokio::task::spawn_blocking(move || Population::build(&histories, as_of, threads))
+                .await
+                .map_err(|e| internal("computing features", e))?;
+        population.excluded = excluded;
+        Ok(population)
+    }
+
+    /// Accounts the population in service left out (out-of-bounds stored
+    /// values), for the gauge.
+    pub fn excluded_accounts(&self) -> usize {
+        self.current()
+            .and_then(|s| s.scored.as_ref().map(|p| p.population.excluded.len()))
+            .unwrap_or(0)
     }
 
     async fn score_population(
@@ -310,8 +351,7 @@ impl Scoring {
         &self,
         as_of: Option<Day>,
         trigger: &str,
-    ) -> Result<ScoreRunInfo, AppError> {
-        let serving = self.require()?;
+    ) -> Result<StoredRun, AppError> {
         let now = self.now();
         let today = pulse_core::time::day_of_ts(now);
         let day = as_of.unwrap_or(today);
@@ -324,6 +364,19 @@ impl Scoring {
                 ),
             )));
         }
+        if let Some(first) = self.store.first_data_day().await?
+            && day < first
+        {
+            return Err(AppError::Invalid(pulse_core::FieldError::new(
+                "as_of",
+                format!(
+                    "{} is before the first data day {} (the earliest account start); nothing can be scored before it",
+                    pulse_core::time::format_day(day),
+                    pulse_core::time::format_day(first)
+                ),
+            )));
+        }
+        let serving = self.require()?;
         let reuse = serving
             .scored
             .as_ref()
@@ -352,8 +405,16 @@ impl Scoring {
             trigger: trigger.to_string(),
         };
         let info = self.store.save_score_run(&run, &rows).await?;
-        tracing::info!(run_id = info.run_id, as_of = %pulse_core::time::format_day(day), accounts = info.n_accounts, trigger, "scoring run stored");
-        Ok(info)
+        tracing::info!(run_id = info.run_id, as_of = %pulse_core::time::format_day(day), accounts = info.n_accounts, left_out = scored.population.excluded.len(), trigger, "scoring run stored");
+        Ok(StoredRun {
+            info,
+            warnings: scored
+                .population
+                .excluded
+                .iter()
+                .map(Excluded::warning)
+                .collect(),
+        })
     }
 
     /// Background work of a server: load models at start, reload when a

@@ -25,6 +25,16 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_SHORT_TEXT: usize = 1_000;
 /// Longest accepted free text (interaction bodies, survey comments, notes), in bytes.
 pub const MAX_TEXT: usize = 32 * 1024;
+/// Largest accepted amount of money (MRR and the like): 10^12. Larger is a
+/// unit mistake; it would make ARR sums overflow to infinity downstream.
+pub const MAX_MONEY: f64 = 1e12;
+/// Largest accepted count of seats or users.
+pub const MAX_SEATS: i64 = 10_000_000;
+/// Earliest accepted date: 1900-01-01.
+pub const MIN_DAY: Day = -25_567;
+/// Latest accepted date: 2200-12-31 (a fixed bound, so validation needs no
+/// clock: well past any renewal, and far before dates that overflow).
+pub const MAX_DAY: Day = 84_370;
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -324,11 +334,54 @@ fn in_range(field: &str, v: i64, lo: i64, hi: i64) -> Result<(), FieldError> {
     }
 }
 
-fn non_negative(field: &str, v: f64) -> Result<(), FieldError> {
-    if v.is_finite() && v >= 0.0 {
+/// An amount of money: finite, 0 or more and at most [`MAX_MONEY`].
+fn money(field: &str, v: f64) -> Result<(), FieldError> {
+    if !v.is_finite() {
+        Err(FieldError::new(field, format!("{v} is not a number")))
+    } else if v < 0.0 {
+        Err(FieldError::new(field, format!("{v} is negative")))
+    } else if v > MAX_MONEY {
+        Err(FieldError::new(
+            field,
+            format!("{v} is over the limit of {MAX_MONEY:e}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A date between [`MIN_DAY`] and [`MAX_DAY`].
+fn check_day(field: &str, d: Day) -> Result<(), FieldError> {
+    if (MIN_DAY..=MAX_DAY).contains(&d) {
         Ok(())
     } else {
-        Err(FieldError::new(field, format!("{v} is negative")))
+        Err(FieldError::new(
+            field,
+            format!(
+                "{} is outside {}..={}",
+                crate::echo(&time::format_day(d)),
+                time::format_day(MIN_DAY),
+                time::format_day(MAX_DAY)
+            ),
+        ))
+    }
+}
+
+/// An instant within the days [`check_day`] accepts.
+fn check_ts(field: &str, t: Ts) -> Result<(), FieldError> {
+    let d = t.div_euclid(time::SECONDS_PER_DAY);
+    if (i64::from(MIN_DAY)..=i64::from(MAX_DAY)).contains(&d) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "{} is outside {}..={}",
+                crate::echo(&time::format_ts(t)),
+                time::format_day(MIN_DAY),
+                time::format_day(MAX_DAY)
+            ),
+        ))
     }
 }
 
@@ -372,8 +425,12 @@ impl Entity for Account {
         check_text("region", &self.region, MAX_SHORT_TEXT, false)?;
         check_text("plan", &self.plan, MAX_SHORT_TEXT, true)?;
         check_text("owner", &self.owner, MAX_SHORT_TEXT, false)?;
-        non_negative("mrr", self.mrr)?;
-        in_range("seats", self.seats, 0, 10_000_000)?;
+        money("mrr", self.mrr)?;
+        in_range("seats", self.seats, 0, MAX_SEATS)?;
+        check_day("start_date", self.start_date)?;
+        if let Some(r) = self.renewal_date {
+            check_day("renewal_date", r)?;
+        }
         if let Some(r) = self.renewal_date
             && r < self.start_date
         {
@@ -417,6 +474,7 @@ impl Entity for Contact {
         check_id("id", &self.id)?;
         check_id("account_id", &self.account_id)?;
         check_text("name", &self.name, MAX_SHORT_TEXT, false)?;
+        check_ts("observed_at", self.observed_at)?;
         in_range("relationship_strength", self.relationship_strength, 1, 4)
     }
 }
@@ -462,6 +520,13 @@ impl Entity for Interaction {
         check_text("topic", &self.topic, MAX_SHORT_TEXT, false)?;
         check_text("subject", &self.subject, MAX_SHORT_TEXT, false)?;
         check_text("body", &self.body, MAX_TEXT, false)?;
+        check_ts("opened_at", self.opened_at)?;
+        if let Some(t) = self.first_response_at {
+            check_ts("first_response_at", t)?;
+        }
+        if let Some(t) = self.resolved_at {
+            check_ts("resolved_at", t)?;
+        }
         if let Some(t) = self.first_response_at
             && t < self.opened_at
         {
@@ -508,8 +573,9 @@ impl Entity for Usage {
 
     fn validate(&self) -> Result<(), FieldError> {
         check_id("account_id", &self.account_id)?;
+        check_day("day", self.day)?;
         in_range("period_days", self.period_days, 1, 31)?;
-        in_range("active_users", self.active_users, 0, 10_000_000)?;
+        in_range("active_users", self.active_users, 0, MAX_SEATS)?;
         in_range("logins", self.logins, 0, 1_000_000_000)?;
         in_range("features_used", self.features_used, 0, 10_000)
     }
@@ -546,13 +612,14 @@ impl Entity for SubscriptionEvent {
     fn validate(&self) -> Result<(), FieldError> {
         check_id("id", &self.id)?;
         check_id("account_id", &self.account_id)?;
-        non_negative("mrr_before", self.mrr_before)?;
-        non_negative("mrr_after", self.mrr_after)?;
+        check_ts("occurred_at", self.occurred_at)?;
+        money("mrr_before", self.mrr_before)?;
+        money("mrr_after", self.mrr_after)?;
         if let Some(s) = self.seats_before {
-            in_range("seats_before", s, 0, 10_000_000)?;
+            in_range("seats_before", s, 0, MAX_SEATS)?;
         }
         if let Some(s) = self.seats_after {
-            in_range("seats_after", s, 0, 10_000_000)?;
+            in_range("seats_after", s, 0, MAX_SEATS)?;
         }
         check_text("plan", &self.plan, MAX_SHORT_TEXT, false)?;
         check_text("reason", &self.reason, MAX_SHORT_TEXT, false)?;
@@ -593,6 +660,7 @@ impl Entity for SurveyResponse {
         if let Some(c) = &self.contact_id {
             check_id("contact_id", c)?;
         }
+        check_ts("responded_at", self.responded_at)?;
         match self.kind {
             SurveyKind::Nps => in_range("score", self.score, 0, 10)?,
             SurveyKind::Csat => in_range("score", self.score, 1, 5)?,
@@ -640,6 +708,7 @@ impl Entity for OperationalEvent {
         check_id("id", &self.id)?;
         check_id("account_id", &self.account_id)?;
         check_text("kind", &self.kind, 100, true)?;
+        check_ts("occurred_at", self.occurred_at)?;
         if !self
             .kind
             .chars()
@@ -688,6 +757,7 @@ impl Entity for Outreach {
         check_text("play", &self.play, MAX_SHORT_TEXT, true)?;
         check_text("owner", &self.owner, MAX_SHORT_TEXT, false)?;
         check_text("channel", &self.channel, 100, false)?;
+        check_ts("contacted_at", self.contacted_at)?;
         check_text("note", &self.note, MAX_TEXT, false)
     }
 }
@@ -802,6 +872,75 @@ mod tests {
             ("subject", "Payroll did not run"),
             ("body", "Our Friday payroll did not go out."),
         ])
+    }
+
+    fn account() -> HashMap<String, String> {
+        fields(&[
+            ("id", "a-1"),
+            ("name", "Acme"),
+            ("segment", "smb"),
+            ("plan", "core"),
+            ("mrr", "300"),
+            ("seats", "12"),
+            ("start_date", "2025-01-01"),
+            ("renewal_date", "2026-01-01"),
+        ])
+    }
+
+    #[test]
+    fn bounds_on_money_counts_and_dates() {
+        assert_eq!(time::format_day(MIN_DAY), "1900-01-01");
+        assert_eq!(time::format_day(MAX_DAY), "2200-12-31");
+        let a: Account = parse(&account()).unwrap();
+        a.validate().unwrap();
+        let cases: &[(&str, &str, &str)] = &[
+            ("mrr", "1e308", "over the limit of 1e12"),
+            ("mrr", "1000000000001", "over the limit"),
+            ("mrr", "-1", "is negative"),
+            ("seats", "10000001", "outside 0..=10000000"),
+            (
+                "start_date",
+                "1899-12-31",
+                "outside 1900-01-01..=2200-12-31",
+            ),
+            (
+                "renewal_date",
+                "2201-01-01",
+                "outside 1900-01-01..=2200-12-31",
+            ),
+        ];
+        for (field, value, reason) in cases {
+            let mut m = account();
+            m.insert(field.to_string(), value.to_string());
+            let e = parse::<Account>(&m)
+                .and_then(|a| a.validate().map(|_| a))
+                .unwrap_err();
+            assert_eq!(e.field, *field, "{field}={value}: {e}");
+            assert!(e.reason.contains(reason), "{field}={value}: {e}");
+        }
+        // The largest accepted values pass.
+        let mut m = account();
+        m.insert("mrr".into(), "1e12".into());
+        m.insert("seats".into(), "10000000".into());
+        m.insert("renewal_date".into(), "2200-12-31".into());
+        parse::<Account>(&m).unwrap().validate().unwrap();
+        // Instants: an interaction opened in year -262143 or 9999 is refused.
+        let mut i: Interaction = parse(&interaction()).unwrap();
+        for (ts, ok) in [
+            (i64::from(MIN_DAY) * 86_400, true),
+            (i64::from(MIN_DAY) * 86_400 - 1, false),
+            (i64::from(MAX_DAY + 1) * 86_400 - 1, true),
+            (i64::from(MAX_DAY + 1) * 86_400, false),
+            (-8_334_632_851_200, false),
+        ] {
+            i.opened_at = ts;
+            i.first_response_at = None;
+            let r = i.validate();
+            assert_eq!(r.is_ok(), ok, "{ts}: {r:?}");
+            if let Err(e) = r {
+                assert_eq!(e.field, "opened_at");
+            }
+        }
     }
 
     #[test]

@@ -19,5 +19,5 @@ pub mod time;
 pub use clock::Clock;
 pub use column::{Column, ColumnSink, ColumnSource, ColumnType, Columns};
 pub use entity::*;
-pub use error::FieldError;
+pub use error::{FieldError, cap, echo};
 pub use scorer::TextScorer;

@@ -144,7 +144,7 @@ fn parse_ts_fast(s: &str) -> Option<Ts> {
 /// The ISO week label (`2026-W48`) of a [`Day`].
 pub fn iso_week_label(day: Day) -> String {
     let w = date_of(day).iso_week();
-    format!("{}-W{:02}", w.year(), w.week())
+    format!("{:04}-W{:02}", w.year(), w.week())
 }
 
 /// The Monday that starts the ISO week containing `day`.

@@ -41,6 +41,7 @@ mod compute;
 mod defs;
 mod history;
 mod labels;
+mod screen;
 mod state;
 
 #[cfg(test)]
@@ -58,4 +59,5 @@ pub use history::{
 pub use labels::{
     DEFAULT_EXPANSION_THRESHOLD_PCT, Snapshots, churn_label, end_of_day, expansion_label, snapshots,
 };
+pub use screen::{Excluded, screen};
 pub use state::{is_customer_at, mrr_at, seats_at};

@@ -45,6 +45,12 @@ pub fn parse_week(field: &str, s: &str) -> Result<Week, FieldError> {
     }
     let year: i32 = y.parse().map_err(|_| bad())?;
     let week: u32 = w.parse().map_err(|_| bad())?;
+    if !(1900..=9999).contains(&year) {
+        return Err(FieldError::new(
+            field,
+            format!("'{s}': the year must be between 1900 and 9999"),
+        ));
+    }
     let monday = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon)
         .ok_or_else(|| FieldError::new(field, format!("{year} has no ISO week {week}")))?;
     let start = day_of(monday);
@@ -85,6 +91,8 @@ mod tests {
             "2026-Wxx",
             "2021-W53",
             "2026-W00",
+            "0000-W01",
+            "1899-W10",
         ] {
             let e = parse_week("week", bad).unwrap_err();
             assert_eq!(e.field, "week", "{bad}");

@@ -100,6 +100,9 @@ pub struct Population {
     pub rows: Array2<f64>,
     pub reference: Reference,
     index: HashMap<String, usize>,
+    /// Accounts left out before the build because their stored values are
+    /// out of bounds (set by whoever screened the histories).
+    pub excluded: Vec<pulse_features::Excluded>,
 }
 
 impl Population {
@@ -165,6 +168,7 @@ impl Population {
             rows,
             reference,
             index,
+            excluded: Vec::new(),
         }
     }
 

@@ -30,7 +30,7 @@ use tower_service::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-pub use pulse_app::access::{ApiKey, ApiKeys, AuthError, Role, hash_key};
+pub use pulse_app::access::{ApiKey, ApiKeys, AuthError, Caller, Role, hash_key};
 
 /// What a request path needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub enum Access {
 /// | pattern | access |
 /// |---|---|
 /// | `/grpc.health.v1.Health/*`, `/grpc.reflection.*` | open |
+/// | `/pulse.v1.ScoringService/RunScoring` | analyst (listed before the ScoringService rule) |
 /// | `/pulse.v1.ScoringService/*`, `/pulse.v1.AccountService/*`, `/pulse.v1.ListService/*`, `/pulse.v1.SentimentService/Analyze` | reader |
 /// | `/pulse.v1.ModelService/Promote*` | admin |
 /// | `/pulse.v1.ListService/GenerateLists` | analyst (listed before the ListService rule) |
@@ -58,6 +59,11 @@ pub enum Access {
 pub const ACCESS_RULES: &[(&str, Access)] = &[
     ("/grpc.health.v1.Health/*", Access::Open),
     ("/grpc.reflection.*", Access::Open),
+    // Before the ScoringService rule: a run rescores the base and is stored.
+    (
+        "/pulse.v1.ScoringService/RunScoring",
+        Access::Role(Role::Analyst),
+    ),
     ("/pulse.v1.ScoringService/*", Access::Role(Role::Reader)),
     ("/pulse.v1.AccountService/*", Access::Role(Role::Reader)),
     // Before the ListService rule: generating writes a week's lists for everyone.
@@ -78,6 +84,72 @@ pub const ACCESS_RULES: &[(&str, Access)] = &[
     ("/pulse.v1.ReportService/*", Access::Role(Role::Analyst)),
     ("/pulse.v1.IngestService/*", Access::Role(Role::Admin)),
 ];
+
+/// Request fields that raise what a call needs: a call to the path with the
+/// field set (true) needs the role, whatever the path's own rule says. The
+/// service checks them with [`require_field`]; the access table in
+/// docs/grpc-api.md lists them with [`ACCESS_RULES`].
+pub const FIELD_RULES: &[(&str, &str, Role)] = &[
+    // Promoting at once puts a model into service: as PromoteModel does.
+    ("/pulse.v1.ModelService/Train", "promote", Role::Admin),
+    (
+        "/pulse.v1.ModelService/TrainSentiment",
+        "promote",
+        Role::Admin,
+    ),
+];
+
+/// The caller a request was let through with (`None`: access control off).
+pub fn caller<T>(request: &tonic::Request<T>) -> Option<&Caller> {
+    request.extensions().get::<Caller>()
+}
+
+/// Checks the [`FIELD_RULES`] entry for `field` of `path` against the
+/// request's caller: PERMISSION_DENIED naming the field when the caller's
+/// role is below the rule's.
+pub fn require_field<T>(
+    request: &tonic::Request<T>,
+    path: &str,
+    field: &str,
+) -> Result<(), Status> {
+    let Some((_, _, need)) = FIELD_RULES
+        .iter()
+        .find(|(p, f, _)| *p == path && *f == field)
+    else {
+        return Ok(());
+    };
+    match caller(request) {
+        Some(c) if c.role < *need => Err(Status::permission_denied(format!(
+            "{field}: key '{}' has role {}; setting {field} on {path} needs {need}",
+            c.name, c.role
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The access table as Markdown, generated from [`ACCESS_RULES`] and
+/// [`FIELD_RULES`] for every method of `methods` (`/package.Service/Method`
+/// paths): the table docs/grpc-api.md shows (a test keeps the two equal).
+pub fn access_table(methods: &[String]) -> String {
+    let mut out = String::from("| RPC | needs |\n|---|---|\n");
+    for path in methods {
+        let need = match required_access(path) {
+            Access::Open => "open".to_string(),
+            Access::Role(r) => r.to_string(),
+        };
+        let extra: Vec<String> = FIELD_RULES
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, f, r)| format!("; {r} with `{f}` set"))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {need}{} |\n",
+            path.trim_start_matches('/'),
+            extra.concat()
+        ));
+    }
+    out
+}
 
 /// The access `path` needs under [`ACCESS_RULES`] (admin when no rule matches).
 pub fn required_access(path: &str) -> Access {
@@ -141,16 +213,6 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
                 .map(str::trim)
         })
         .filter(|k| !k.is_empty())
-}
-
-/// The caller of an authenticated request, put among the request's
-/// extensions for the services (absent when the call was let through
-/// without a key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The key's name (never the key).
-    pub name: String,
-    pub role: Role,
 }
 
 /// The tower layer that checks every request against [`ApiKeys`] and
@@ -261,6 +323,8 @@ mod tests {
                 Access::Open,
             ),
             ("/pulse.v1.ScoringService/Score", READER),
+            ("/pulse.v1.ScoringService/RunScoring", ANALYST),
+            ("/pulse.v1.ScoringService/ListScoreRuns", READER),
             ("/pulse.v1.AccountService/GetAccount", READER),
             ("/pulse.v1.AccountService/ListAccounts", READER),
             ("/pulse.v1.ListService/GetRiskList", READER),

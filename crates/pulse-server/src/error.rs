@@ -10,7 +10,16 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 /// The status a caller sees for `e`.
 pub fn status(e: impl Into<AppError>) -> Status {
-    let e = e.into();
+    let s = status_of(e.into());
+    // Every message capped: it travels in a header clients limit.
+    if s.message().len() > pulse_core::error::MAX_MESSAGE {
+        let message = pulse_core::cap(s.message().to_string(), pulse_core::error::MAX_MESSAGE);
+        return Status::with_details(s.code(), message, s.details().to_vec().into());
+    }
+    s
+}
+
+fn status_of(e: AppError) -> Status {
     match e {
         AppError::NotFound { .. } => Status::not_found(e.to_string()),
         AppError::Invalid(f) => {
@@ -22,6 +31,8 @@ pub fn status(e: impl Into<AppError>) -> Status {
         AppError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
         AppError::FailedPrecondition(m) => Status::failed_precondition(m),
         AppError::Unavailable(m) => Status::unavailable(m),
+        AppError::PermissionDenied(m) => Status::permission_denied(m),
+        AppError::Busy(m) => Status::resource_exhausted(m),
         AppError::Store(inner) => {
             // Callers see "internal error"; the cause goes to the log in full.
             tracing::error!(error = %inner, "store error");
@@ -37,7 +48,7 @@ pub fn status(e: impl Into<AppError>) -> Status {
         },
         AppError::Scoring(inner) => match inner {
             pulse_scoring::ScoringError::Feature { feature, reason } => {
-                status(FieldError::new(feature, reason))
+                status_of(FieldError::new(feature, reason).into())
             }
             pulse_scoring::ScoringError::Model { .. }
             | pulse_scoring::ScoringError::Config { .. } => {

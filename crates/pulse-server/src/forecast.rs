@@ -68,6 +68,7 @@ pub(crate) fn response_out(r: &ForecastResult) -> pb::ForecastResponse {
         churn_model: r.churn_model.clone(),
         expansion_model: r.expansion_model.clone().unwrap_or_default(),
         survival_model: r.survival_model.clone(),
+        warnings: r.warnings.clone(),
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) struct IngestSvc {
     pub(crate) scoring: Arc<pulse_app::serving::Scoring>,
     /// Counts records inserted, updated and rejected.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    pub(crate) cpu: pulse_app::limits::CpuPool,
 }
 
 #[tonic::async_trait]
@@ -39,6 +40,76 @@ impl IngestService for IngestSvc {
     ) -> Result<Response<pb::IngestSummary>, Status> {
         let mut stream = request.into_inner();
         let mut summary = pb::IngestSummary::default();
+        let mut committed = Committed::default();
+        let result = self
+            .ingest_stream(&mut stream, &mut summary, &mut committed)
+            .await;
+        if let Err(status) = result {
+            return Err(committed.attach(status));
+        }
+        tracing::info!(
+            received = summary.received,
+            inserted = summary.inserted,
+            updated = summary.updated,
+            rejected = summary.rejected,
+            "ingest finished"
+        );
+        Ok(Response::new(summary))
+    }
+}
+
+/// What a stream had committed when it failed.
+#[derive(Debug, Default)]
+struct Committed {
+    /// Stream messages written (each in its own transaction).
+    messages: u64,
+    /// Records stored (inserted or updated) by those messages.
+    records: u64,
+    /// Records of those messages seen (stored or rejected): where to resume.
+    position: u64,
+}
+
+/// The `ErrorInfo` reason of a failed ingest stream; its metadata says what
+/// was kept (`committed_messages`, `committed_records`, `resume_position`).
+pub const INGEST_INTERRUPTED: &str = "INGEST_INTERRUPTED";
+
+impl Committed {
+    /// `status` with an `ErrorInfo` detail saying what was committed, so a
+    /// client knows where to resume (re-sending is safe: records upsert by
+    /// id). Details the status already carries are kept.
+    fn attach(&self, status: Status) -> Status {
+        use tonic_types::StatusExt;
+        let mut details = status.get_error_details();
+        details.set_error_info(
+            INGEST_INTERRUPTED,
+            "pulse",
+            [
+                ("committed_messages".to_string(), self.messages.to_string()),
+                ("committed_records".to_string(), self.records.to_string()),
+                ("resume_position".to_string(), self.position.to_string()),
+            ],
+        );
+        Status::with_error_details(
+            status.code(),
+            format!(
+                "{} ({} stream messages with {} records were committed before this; resume at record {})",
+                status.message(),
+                self.messages,
+                self.records,
+                self.position
+            ),
+            details,
+        )
+    }
+}
+
+impl IngestSvc {
+    async fn ingest_stream(
+        &self,
+        stream: &mut Streaming<pb::IngestRequest>,
+        summary: &mut pb::IngestSummary,
+        committed: &mut Committed,
+    ) -> Result<(), Status> {
         let mut position: usize = 0;
         while let Some(msg) = stream.next().await {
             let msg = msg?;
@@ -68,9 +139,23 @@ impl IngestService for IngestSvc {
                 }
             }
             summary.received += (batch.len() + rejections.len()) as u64;
-            let model = self.sentiment.get();
-            let scorer = model.as_deref().map(|m| m as &dyn TextScorer);
-            let out = self.store.ingest_scored(batch, scorer).await.or_status()?;
+            // Sentiment of the batch's text is CPU work: on the CPU pool.
+            let (batch, sentiment) = match self.sentiment.get() {
+                Some(model) => self
+                    .cpu
+                    .run("scoring ingested text", move || {
+                        let s = pulse_store::score_batch(model.as_ref() as &dyn TextScorer, &batch);
+                        (batch, Some(s))
+                    })
+                    .await
+                    .or_status()?,
+                None => (batch, None),
+            };
+            let out = self
+                .store
+                .ingest_with_sentiment(batch, sentiment)
+                .await
+                .or_status()?;
             summary.inserted += out.inserted;
             summary.updated += out.updated;
             if out.inserted + out.updated > 0 {
@@ -98,14 +183,10 @@ impl IngestService for IngestSvc {
                     summary.rejections_truncated = true;
                 }
             }
+            committed.messages += 1;
+            committed.records += out.inserted + out.updated;
+            committed.position = position as u64;
         }
-        tracing::info!(
-            received = summary.received,
-            inserted = summary.inserted,
-            updated = summary.updated,
-            rejected = summary.rejected,
-            "ingest finished"
-        );
-        Ok(Response::new(summary))
+        Ok(())
     }
 }

@@ -43,7 +43,7 @@ use tonic::transport::server::TcpIncoming;
 
 pub use auth::{ApiKey, ApiKeys, Role};
 pub use error::status;
-pub use ingest::{MAX_BATCH, MAX_REJECTIONS};
+pub use ingest::{INGEST_INTERRUPTED, MAX_BATCH, MAX_REJECTIONS};
 pub use metrics::{Metrics, serve_metrics};
 pub use pulse_app::MAX_JOBS;
 pub use pulse_app::registry::{
@@ -91,6 +91,18 @@ pub struct AppState {
     /// Champion/challenger rule and the retraining schedule (`[model_ops]`);
     /// the state's default has no schedule.
     pub model_ops: ModelOpsSettings,
+    /// Largest request or response message of every service, in bytes
+    /// (`[server] max_message_mib`; default [`MAX_MESSAGE_BYTES`]).
+    pub max_message_bytes: usize,
+    /// Where CPU-heavy request work runs, bounded (`[server] cpu_jobs`,
+    /// `cpu_wait_secs`).
+    pub cpu: pulse_app::limits::CpuPool,
+    /// Longest a call may take before it is answered DEADLINE_EXCEEDED
+    /// (`[server] request_timeout_secs`; `None`: no limit but the caller's).
+    pub request_timeout: Option<std::time::Duration>,
+    /// Most calls in flight on one connection (`[server]
+    /// max_concurrent_per_connection`); more wait for a slot.
+    pub max_concurrent_per_connection: usize,
 }
 
 impl AppState {
@@ -122,6 +134,10 @@ impl AppState {
             },
             metrics: Arc::new(Metrics::new()),
             model_ops: ModelOpsSettings::default(),
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            cpu: pulse_app::limits::CpuPool::default(),
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            max_concurrent_per_connection: DEFAULT_MAX_CONCURRENT_PER_CONNECTION,
         }
     }
 
@@ -148,11 +164,21 @@ impl AppState {
         }
         let models: Vec<(&str, &str)> = models.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.metrics.set_models(&models);
+        self.metrics
+            .set_excluded_accounts(self.scoring.excluded_accounts());
     }
 }
 
-/// Largest accepted request message (an ingest batch, a sentiment corpus), in bytes.
+/// Default largest message (an ingest batch, a sentiment corpus, a report),
+/// in bytes, for every service alike.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default longest call (a large ingest stream or a report at 50,000
+/// accounts fits well within it).
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Default most calls in flight on one connection.
+pub const DEFAULT_MAX_CONCURRENT_PER_CONNECTION: usize = 256;
 
 /// Serves every Pulse service on `listener` until `shutdown` resolves, then
 /// stops accepting connections and lets in-flight requests finish. With
@@ -189,10 +215,19 @@ pub async fn serve(
     health
         .set_serving::<ReportServiceServer<report::ReportSvc>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions (grpcio-reflection, older grpcurl and
+    // Postman speak only v1alpha), describing the health service too.
+    let described = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pulse_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = described()
         .build_v1()
-        .expect("the embedded descriptor set is valid");
+        .expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = described()
+        .build_v1alpha()
+        .expect("the embedded descriptor sets are valid");
 
     let background = state
         .scoring
@@ -202,8 +237,8 @@ pub async fn serve(
         sentiment: state.sentiment.clone(),
         scoring: state.scoring.clone(),
         metrics: state.metrics.clone(),
-    })
-    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        cpu: state.cpu.clone(),
+    });
     let accounts = AccountServiceServer::new(accounts::AccountSvc {
         store: state.store.clone(),
     });
@@ -241,8 +276,8 @@ pub async fn serve(
     let scoring = ScoringServiceServer::new(scoring::ScoringSvc {
         store: state.store.clone(),
         scoring: state.scoring.clone(),
-    })
-    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        cpu: state.cpu.clone(),
+    });
 
     let threads = state.scoring.settings().threads;
     let lists_svc = ListServiceServer::new(list_service::ListSvc {
@@ -276,20 +311,31 @@ pub async fn serve(
         expansion_horizon_days: state.scoring.settings().horizon_days as i32,
         threads,
         clock: state.clock().clone(),
-    })
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    });
 
     let sentiment = SentimentServiceServer::new(sentiment::SentimentSvc {
         slot: state.sentiment.clone(),
-    })
-    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        cpu: state.cpu.clone(),
+    });
 
     if state.api_keys.is_empty() {
         tracing::warn!(
             "no API keys configured: access control is off, every caller may call every RPC"
         );
     }
-    let mut server = Server::builder();
+    // One message limit for every service, both ways.
+    let max = state.max_message_bytes;
+    macro_rules! limit {
+        ($svc:expr) => {
+            $svc.max_decoding_message_size(max)
+                .max_encoding_message_size(max)
+        };
+    }
+    let mut server = Server::builder()
+        .concurrency_limit_per_connection(state.max_concurrent_per_connection.max(1));
+    if let Some(t) = state.request_timeout {
+        server = server.timeout(t);
+    }
     if let Some(tls) = tls {
         server = match server.tls_config(tls.config()) {
             Ok(s) => s,
@@ -311,14 +357,15 @@ pub async fn serve(
         .layer(auth::AuthLayer::new(state.api_keys.clone()))
         .add_service(health_svc)
         .add_service(reflection)
-        .add_service(ingest)
-        .add_service(accounts)
-        .add_service(models)
-        .add_service(sentiment)
-        .add_service(scoring)
-        .add_service(lists_svc)
-        .add_service(forecast_svc)
-        .add_service(report_svc)
+        .add_service(reflection_v1alpha)
+        .add_service(limit!(ingest))
+        .add_service(limit!(accounts))
+        .add_service(limit!(models))
+        .add_service(limit!(sentiment))
+        .add_service(limit!(scoring))
+        .add_service(limit!(lists_svc))
+        .add_service(limit!(forecast_svc))
+        .add_service(limit!(report_svc))
         // TCP_NODELAY: `TcpIncoming::from` leaves Nagle's algorithm on, and
         // every small response then waits ~40 ms for the client's delayed ACK
         // (`pulse-bench score` against its stub: 22 vs 5,500 calls/s at one in

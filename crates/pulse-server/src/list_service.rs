@@ -260,9 +260,11 @@ impl ListService for ListSvc {
         &self,
         request: Request<pb::RecordOutreachRequest>,
     ) -> Result<Response<pb::RecordOutreachResponse>, Status> {
+        let caller = crate::auth::caller(&request).cloned();
         let r = request.into_inner();
         let (id, updated) = lists::record_outreach(
             &self.store,
+            caller.as_ref(),
             OutreachInput {
                 id: r.id,
                 account_id: r.account_id,

@@ -100,6 +100,7 @@ pub struct Metrics {
     drift_psi: Family<DriftLabels, FloatGauge>,
     drift_level: Family<KindLabels, Gauge>,
     drift_checked: Family<KindLabels, FloatGauge>,
+    excluded: Gauge,
 }
 
 impl Default for Metrics {
@@ -195,6 +196,12 @@ impl Metrics {
             "Unix time of the latest drift check",
             drift_checked.clone(),
         );
+        let excluded = Gauge::default();
+        registry.register(
+            "scoring_excluded_accounts",
+            "accounts the scoring population in service left out (a stored value out of bounds)",
+            excluded.clone(),
+        );
         Metrics {
             registry,
             known: known_paths(),
@@ -208,6 +215,7 @@ impl Metrics {
             drift_psi,
             drift_level,
             drift_checked,
+            excluded,
         }
     }
 
@@ -253,6 +261,11 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// How many accounts the scoring population in service left out.
+    pub fn set_excluded_accounts(&self, n: usize) {
+        self.excluded.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The model versions in service now, replacing the previous set.

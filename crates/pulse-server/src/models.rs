@@ -161,6 +161,9 @@ impl ModelService for ModelSvc {
         &self,
         request: Request<pb::TrainRequest>,
     ) -> Result<Response<pb::TrainResponse>, Status> {
+        if request.get_ref().promote {
+            crate::auth::require_field(&request, "/pulse.v1.ModelService/Train", "promote")?;
+        }
         let r = request.into_inner();
         let kinds = parse_kinds(&r.kinds).or_status()?;
         let mut config = self.training.clone();
@@ -206,6 +209,13 @@ impl ModelService for ModelSvc {
         &self,
         request: Request<pb::TrainSentimentRequest>,
     ) -> Result<Response<pb::TrainResponse>, Status> {
+        if request.get_ref().promote {
+            crate::auth::require_field(
+                &request,
+                "/pulse.v1.ModelService/TrainSentiment",
+                "promote",
+            )?;
+        }
         let r = request.into_inner();
         let seed = if r.seed == 0 { DEFAULT_SEED } else { r.seed };
         let corpus = match (r.corpus_csv.is_empty(), r.from_store) {

@@ -48,6 +48,7 @@ impl ReportService for ReportSvc {
             as_of: format_day(rep.as_of),
             horizon_days: rep.horizon_days,
             html: rep.html,
+            warnings: rep.warnings,
         }))
     }
 }

@@ -9,7 +9,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use pulse_core::FieldError;
 use pulse_core::time::{Day, day_of_ts, format_day, format_ts, parse_day};
 use pulse_features::Feature;
@@ -34,6 +34,8 @@ const TREND_WEEKS: i32 = 12;
 pub(crate) struct ScoringSvc {
     pub(crate) store: Store,
     pub(crate) scoring: Arc<Scoring>,
+    /// Where drivers computed on demand, Explain and raw vectors run.
+    pub(crate) cpu: pulse_app::limits::CpuPool,
 }
 
 fn opt_day(field: &str, s: &str) -> Result<Option<Day>, AppError> {
@@ -133,6 +135,7 @@ fn run_out(r: &ScoreRunInfo) -> pb::ScoreRun {
         }),
         trigger: r.trigger.clone(),
         accounts: r.n_accounts,
+        warnings: Vec::new(),
     }
 }
 
@@ -266,11 +269,18 @@ impl ScoringSvc {
         if k <= scored.top_k {
             return Ok(live_out(&serving, s, i, k));
         }
-        let full = serving.engine.score(
-            &scored.population.subject(i),
-            Some(&scored.population.reference),
-            k,
-        )?;
+        // More drivers than were stored: TreeSHAP on the CPU pool.
+        let (engine, population) = (serving.engine.clone(), scored.clone());
+        let full = self
+            .cpu
+            .run("scoring drivers", move || {
+                engine.score(
+                    &population.population.subject(i),
+                    Some(&population.population.reference),
+                    k,
+                )
+            })
+            .await??;
         Ok(live_out(&serving, &full, i, k))
     }
 
@@ -355,7 +365,7 @@ impl ScoringSvc {
         Ok((row, segment))
     }
 
-    fn score_raw(
+    async fn score_raw(
         &self,
         fv: &pb::FeatureVector,
         k: usize,
@@ -363,19 +373,29 @@ impl ScoringSvc {
     ) -> Result<(AccountScore, Vec<ExplainedDriver>), AppError> {
         let serving = self.scoring.require()?;
         let (row, segment) = Self::raw_subject(fv)?;
-        let reference = serving.scored.as_ref().map(|s| &s.population.reference);
-        let subject = Subject {
-            account_id: &fv.reference,
-            as_of: self.scoring.clock().today(),
-            row: &row,
-            arr: fv.arr,
-            segment,
+        let segment = segment.map(str::to_string);
+        let account_id = fv.reference.clone();
+        let (as_of, arr) = (self.scoring.clock().today(), fv.arr);
+        let work = move || -> Result<(AccountScore, Vec<ExplainedDriver>), AppError> {
+            let reference = serving.scored.as_ref().map(|s| &s.population.reference);
+            let subject = Subject {
+                account_id: &account_id,
+                as_of,
+                row: &row,
+                arr,
+                segment: segment.as_deref(),
+            };
+            Ok(match detail {
+                Detail::All => serving.engine.explain(&subject, reference, k)?,
+                Detail::Top => (serving.engine.score(&subject, reference, k)?, Vec::new()),
+                Detail::None => (serving.engine.score_without_drivers(&subject)?, Vec::new()),
+            })
         };
-        Ok(match detail {
-            Detail::All => serving.engine.explain(&subject, reference, k)?,
-            Detail::Top => (serving.engine.score(&subject, reference, k)?, Vec::new()),
-            Detail::None => (serving.engine.score_without_drivers(&subject)?, Vec::new()),
-        })
+        match detail {
+            // A prediction alone is microseconds: no hop to the pool.
+            Detail::None => work(),
+            Detail::Top | Detail::All => self.cpu.run("scoring a feature vector", work).await?,
+        }
     }
 }
 
@@ -414,7 +434,7 @@ impl ScoringService for ScoringSvc {
                     ))
                     .into_status());
                 }
-                let (s, _) = self.score_raw(fv, k, detail).or_status()?;
+                let (s, _) = self.score_raw(fv, k, detail).await.or_status()?;
                 score_out(&s, k, pb::ScoreSource::Raw, 0)
             }
             None => {
@@ -459,6 +479,7 @@ impl ScoringService for ScoringSvc {
         let serving = self.scoring.require().or_status()?;
         let scored = self.population(&serving).or_status()?.clone();
         let engine = serving.engine.clone();
+        let needs_pool = k > scored.top_k;
         let positions: Vec<Result<usize, String>> = if r.account_ids.is_empty() {
             (0..scored.scores.len()).map(Ok).collect()
         } else {
@@ -475,28 +496,44 @@ impl ScoringService for ScoringSvc {
             }
             v
         };
-        let stream = futures::stream::iter(chunks.into_iter().map(move |c| {
-            let mut out = pb::ScoreBatchResponse::default();
-            for p in c {
-                match p {
-                    Ok(i) if k <= scored.top_k => {
-                        out.scores.push(live_out(&serving, &scored.scores[i], i, k))
+        let chunk_of =
+            move |c: Vec<Result<usize, String>>| -> Result<pb::ScoreBatchResponse, Status> {
+                let mut out = pb::ScoreBatchResponse::default();
+                for p in c {
+                    match p {
+                        Ok(i) if k <= scored.top_k => {
+                            out.scores.push(live_out(&serving, &scored.scores[i], i, k))
+                        }
+                        Ok(i) => {
+                            let s = engine
+                                .score(
+                                    &scored.population.subject(i),
+                                    Some(&scored.population.reference),
+                                    k,
+                                )
+                                .map_err(status)?;
+                            out.scores.push(live_out(&serving, &s, i, k));
+                        }
+                        Err(id) => out.not_found.push(id),
                     }
-                    Ok(i) => {
-                        let s = engine
-                            .score(
-                                &scored.population.subject(i),
-                                Some(&scored.population.reference),
-                                k,
-                            )
-                            .map_err(status)?;
-                        out.scores.push(live_out(&serving, &s, i, k));
-                    }
-                    Err(id) => out.not_found.push(id),
                 }
+                Ok(out)
+            };
+        if !needs_pool {
+            // Stored drivers only: copying them out is cheap.
+            let stream = futures::stream::iter(chunks.into_iter().map(chunk_of));
+            return Ok(Response::new(Box::pin(stream)));
+        }
+        // Drivers computed on demand: each chunk on the CPU pool, in order.
+        let (cpu, chunk_of) = (self.cpu.clone(), Arc::new(chunk_of));
+        let stream = futures::stream::iter(chunks).then(move |c| {
+            let (cpu, chunk_of) = (cpu.clone(), chunk_of.clone());
+            async move {
+                cpu.run("scoring a batch with drivers", move || chunk_of(c))
+                    .await
+                    .map_err(status)?
             }
-            Ok(out)
-        }));
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -533,18 +570,23 @@ impl ScoringService for ScoringSvc {
                         .await
                         .into_status());
                 };
-                let (s, all) = serving
-                    .engine
-                    .explain(
-                        &scored.population.subject(i),
-                        Some(&scored.population.reference),
-                        k,
-                    )
+                let (engine, population) = (serving.engine.clone(), scored.clone());
+                let (s, all) = self
+                    .cpu
+                    .run("explaining", move || {
+                        engine.explain(
+                            &population.population.subject(i),
+                            Some(&population.population.reference),
+                            k,
+                        )
+                    })
+                    .await
+                    .or_status()?
                     .or_status()?;
                 (s, all, pb::ScoreSource::Live)
             }
             Some(S::Features(fv)) => {
-                let (s, all) = self.score_raw(fv, k, Detail::All).or_status()?;
+                let (s, all) = self.score_raw(fv, k, Detail::All).await.or_status()?;
                 (s, all, pb::ScoreSource::Raw)
             }
             None => {
@@ -690,12 +732,15 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::RunScoringRequest>,
     ) -> Result<Response<pb::ScoreRun>, Status> {
         let as_of = opt_day("as_of", &request.into_inner().as_of).or_status()?;
-        let info = self
+        let run = self
             .scoring
             .run_and_store(as_of, "manual")
             .await
             .or_status()?;
-        Ok(Response::new(run_out(&info)))
+        Ok(Response::new(pb::ScoreRun {
+            warnings: run.warnings,
+            ..run_out(&run.info)
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListScoreRuns"))]

@@ -7,7 +7,7 @@ use pulse_proto::v1::sentiment_service_server::SentimentService;
 use pulse_sentiment::SentimentModel;
 use tonic::{Request, Response, Status};
 
-use crate::error::IntoStatus;
+use crate::error::{IntoStatus, OrStatus};
 use pulse_app::{AppError, SentimentSlot};
 
 /// Most texts one `Analyze` call may carry.
@@ -19,6 +19,7 @@ pub(crate) const MAX_PHRASES: usize = 20;
 
 pub(crate) struct SentimentSvc {
     pub(crate) slot: SentimentSlot,
+    pub(crate) cpu: pulse_app::limits::CpuPool,
 }
 
 /// Told to callers when the server has no sentiment model.
@@ -52,12 +53,11 @@ impl SentimentService for SentimentSvc {
             k => k.min(MAX_PHRASES),
         };
         // CPU-bound: up to 1,000 texts of 16 KiB each, off the async workers.
-        let mut response = tokio::task::spawn_blocking(move || analyze(&model, &req.texts, k))
+        let mut response = self
+            .cpu
+            .run("sentiment analysis", move || analyze(&model, &req.texts, k))
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "sentiment task failed");
-                Status::internal("internal error")
-            })?;
+            .or_status()?;
         response.registry_version = registry_version.unwrap_or_default();
         Ok(Response::new(response))
     }

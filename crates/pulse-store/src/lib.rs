@@ -93,6 +93,30 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// How an SQLite commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: the write-ahead log is synced at every commit, so
+    /// an acknowledged write survives a power failure. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: synced at checkpoints only; a power failure can
+    /// lose the last commits (never corrupt the file). For bulk loads that
+    /// can be re-run (`pulse import --synchronous normal`).
+    Normal,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("'{other}' is not full or normal")),
+        }
+    }
+}
+
 /// A handle to the database; cheap to clone (pools are shared).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -131,7 +155,15 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema
     /// up to date. `sqlite://PATH` (or a bare path ending in `.db`) opens an
     /// embedded SQLite file in WAL mode; `postgres://...` a PostgreSQL database.
+    /// Every acknowledged write is durable ([`Durability::Full`]).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, Durability::Full).await
+    }
+
+    /// [`connect`](Self::connect) with the given durability of SQLite
+    /// commits (PostgreSQL commits are always durable: its own
+    /// `synchronous_commit`).
+    pub async fn connect_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         let mut sqlite_file = None;
         let mut sqlite_writer = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -153,7 +185,10 @@ impl Store {
                 .disable_statement_logging()
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(match durability {
+                    Durability::Full => SqliteSynchronous::Full,
+                    Durability::Normal => SqliteSynchronous::Normal,
+                })
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory");
@@ -171,7 +206,9 @@ impl Store {
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             if let Some(file) = &sqlite_file {
-                sqlite_writer = Some(Arc::new(Mutex::new(sqlite_ingest::open_writer(file)?)));
+                sqlite_writer = Some(Arc::new(Mutex::new(sqlite_ingest::open_writer(
+                    file, durability,
+                )?)));
             }
             Backend::Sqlite(pool)
         } else {
@@ -326,5 +363,37 @@ mod tests {
         let (sqlite, postgres) = (names("sqlite"), names("postgres"));
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, postgres);
+    }
+
+    /// `PRAGMA synchronous` of the pool and of the ingest writer: 2 is FULL,
+    /// 1 NORMAL.
+    async fn synchronous(store: &super::Store) -> (i64, i64) {
+        let super::Backend::Sqlite(pool) = &store.backend else {
+            unreachable!()
+        };
+        let (pool_level,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let writer = store.sqlite_writer.as_ref().unwrap().lock().unwrap();
+        let writer_level: i64 = writer
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        (pool_level, writer_level)
+    }
+
+    #[tokio::test]
+    async fn sqlite_commits_are_durable_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let store = super::Store::connect(&url).await.unwrap();
+        assert_eq!(synchronous(&store).await, (2, 2), "FULL");
+        store.close().await;
+        let store = super::Store::connect_with(&url, super::Durability::Normal)
+            .await
+            .unwrap();
+        assert_eq!(synchronous(&store).await, (1, 1), "NORMAL");
+        assert_eq!("normal".parse(), Ok(super::Durability::Normal));
+        assert!("fast".parse::<super::Durability>().is_err());
     }
 }

@@ -403,6 +403,16 @@ impl Store {
         rows.into_iter().map(outreach_of).collect()
     }
 
+    /// The outreach record with id `id`, if any.
+    pub async fn outreach(&self, id: &str) -> Result<Option<Outreach>, StoreError> {
+        let sql = "SELECT id, account_id, play, owner, channel, contacted_at, outcome, note \
+                   FROM outreach WHERE id = $1";
+        let row: Option<OutreachRow> = on_backend!(self, p => {
+            sqlx::query_as::<_, OutreachRow>(sql).bind(id).fetch_optional(p).await?
+        });
+        row.map(outreach_of).transpose()
+    }
+
     /// Every recorded churn: `(account_id, occurred_at)`, oldest first.
     pub async fn churn_events(&self) -> Result<Vec<(String, Ts)>, StoreError> {
         let sql = "SELECT account_id, occurred_at FROM subscription_events \
@@ -714,6 +724,14 @@ mod tests {
             ));
             let out = store.ingest(recs).await.unwrap();
             assert!(out.rejected.is_empty(), "{b}");
+            assert_eq!(
+                store.outreach("o-3").await.unwrap(),
+                Some(o3.clone()),
+                "{b}"
+            );
+            assert_eq!(store.outreach("o-9").await.unwrap(), None, "{b}");
+            let start = store.account("a-1").await.unwrap().unwrap().start_date;
+            assert_eq!(store.first_data_day().await.unwrap(), Some(start), "{b}");
             assert_eq!(
                 store.outreach_between(1_000, 3_000, None).await.unwrap(),
                 vec![o1.clone(), o2],

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use pulse_core::time::Ts;
+use pulse_core::time::{Day, Ts};
 use pulse_core::{Account, ColumnSource, Columns, Contact, Persona, Sentiment};
 
 use crate::history::Cols;
@@ -272,6 +272,15 @@ impl Store {
             operational_events: c.5 as u64,
             outreach: c.6 as u64,
         })
+    }
+
+    /// The first day of the data: the earliest account start, or `None`
+    /// with no accounts. Nothing can be scored before it.
+    pub async fn first_data_day(&self) -> Result<Option<Day>, StoreError> {
+        let sql = "SELECT MIN(start_day) FROM accounts";
+        let (d,): (Option<i64>,) =
+            on_backend!(self, p => sqlx::query_as::<_, (Option<i64>,)>(sql).fetch_one(p).await?);
+        Ok(d.map(|d| d as Day))
     }
 
     /// Rows per table, for status output and tests.

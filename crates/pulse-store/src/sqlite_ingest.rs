@@ -24,10 +24,17 @@ use crate::value::{Value, insert_one_sql, update_one_sql};
 
 /// The connection [`ingest`] writes with: the same settings as the sqlx
 /// pool's (the file is already in WAL mode, which is persistent).
-pub(crate) fn open_writer(path: &std::path::Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_writer(
+    path: &std::path::Path,
+    durability: crate::Durability,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let synchronous = match durability {
+        crate::Durability::Full => "FULL",
+        crate::Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "cache_size", -65536i64)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Two statements for each of the ten row types, and the look-ups.

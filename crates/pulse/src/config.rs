@@ -202,6 +202,34 @@ pub(crate) struct ServerConfig {
     pub(crate) tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub(crate) tls_key: Option<PathBuf>,
+    /// Serve a non-loopback address without API keys (refused otherwise).
+    pub(crate) insecure_no_auth: bool,
+    /// Serve a non-loopback address without TLS (refused otherwise).
+    pub(crate) insecure_plaintext: bool,
+    /// Largest request or response message of every service, in MiB (1 to 1024).
+    pub(crate) max_message_mib: u32,
+    /// CPU-heavy requests at once (drivers on demand, Explain, raw vectors,
+    /// sentiment); 0 means one per core.
+    pub(crate) cpu_jobs: usize,
+    /// Longest wait for a CPU slot before a call is refused RESOURCE_EXHAUSTED.
+    pub(crate) cpu_wait_secs: u64,
+    /// Longest a call may take (DEADLINE_EXCEEDED after); 0 means no limit.
+    pub(crate) request_timeout_secs: u64,
+    /// Most calls in flight on one connection.
+    pub(crate) max_concurrent_per_connection: usize,
+}
+
+impl ServerConfig {
+    /// `max_message_mib` in bytes, checked.
+    pub(crate) fn max_message_bytes(&self) -> anyhow::Result<usize> {
+        if !(1..=1024).contains(&self.max_message_mib) {
+            anyhow::bail!(
+                "server.max_message_mib: {} is outside 1..=1024",
+                self.max_message_mib
+            );
+        }
+        Ok(self.max_message_mib as usize * 1024 * 1024)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -239,6 +267,13 @@ impl Default for ServerConfig {
             addr: "127.0.0.1:50051".parse().expect("valid default address"),
             tls_cert: None,
             tls_key: None,
+            insecure_no_auth: false,
+            insecure_plaintext: false,
+            max_message_mib: 64,
+            cpu_jobs: 0,
+            cpu_wait_secs: 10,
+            request_timeout_secs: 600,
+            max_concurrent_per_connection: 256,
         }
     }
 }

@@ -37,7 +37,9 @@ pub(crate) async fn run(cfg: &Config, args: BacktestArgs) -> anyhow::Result<()> 
     }
     let started = Instant::now();
     let store = crate::open_store(cfg).await?;
-    let histories = store.load_histories(None).await;
+    let histories = pulse_app::serving::load_usable_histories(&store, None)
+        .await
+        .map(|(h, _)| h);
     store.close().await;
     let histories = histories.context("loading the account histories")?;
     let Some((start, end)) = pulse_training::data_span(&histories) else {

@@ -77,6 +77,9 @@ pub(crate) async fn run_report(cfg: &Config, args: ReportArgs) -> anyhow::Result
     .await;
     store.close().await;
     let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     std::fs::write(&args.out, r.html.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;
     let t = &r.data.forecast.total;
@@ -129,6 +132,9 @@ pub(crate) async fn run(cfg: &Config, args: ForecastArgs) -> anyhow::Result<()> 
     .await;
     store.close().await;
     let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     print_forecast(&mut std::io::stdout().lock(), &r).context("writing the forecast")
 }
 

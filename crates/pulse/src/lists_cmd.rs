@@ -189,6 +189,8 @@ pub(crate) async fn run_outreach(cfg: &Config, args: OutreachArgs) -> anyhow::Re
             };
             let (id, updated) = lists::record_outreach(
                 &store,
+                // The local CLI works on the store directly: no caller.
+                None,
                 OutreachInput {
                     id: id.unwrap_or_default(),
                     account_id: account,

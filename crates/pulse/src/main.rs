@@ -86,6 +86,11 @@ enum Command {
         /// model (faster; `pulse sentiment backfill` can score later).
         #[arg(long)]
         no_sentiment: bool,
+        /// SQLite commits: `full` syncs each batch to disk (an acknowledged
+        /// batch survives a power failure); `normal` is faster for a bulk
+        /// load you can re-run.
+        #[arg(long, default_value = "full")]
+        synchronous: pulse_store::Durability,
     },
     /// Generate a synthetic customer base as import files.
     Synth(SynthArgs),
@@ -144,6 +149,14 @@ struct TlsArgs {
     /// PEM private key of --tls-cert.
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// Serve a non-loopback address without API keys (refused otherwise;
+    /// `[server] insecure_no_auth`).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Serve a non-loopback address without TLS, e.g. behind a proxy that
+    /// ends TLS (refused otherwise; `[server] insecure_plaintext`).
+    #[arg(long)]
+    insecure_plaintext: bool,
 }
 
 impl TlsArgs {
@@ -154,6 +167,8 @@ impl TlsArgs {
         if let Some(p) = self.tls_key {
             cfg.server.tls_key = Some(p);
         }
+        cfg.server.insecure_no_auth |= self.insecure_no_auth;
+        cfg.server.insecure_plaintext |= self.insecure_plaintext;
     }
 }
 
@@ -226,16 +241,24 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             }
             tls.apply(&mut cfg);
             let tls = read_tls(&cfg)?;
+            // Refused before the store is opened.
+            let keys = check_exposure(&cfg, tls.is_some())?;
             let store = open_store(&cfg).await?;
-            serve(&cfg, store, tls).await
+            serve(&cfg, store, tls, keys).await
         }
         Command::Import {
             paths,
             batch_size,
             rejects,
             no_sentiment,
+            synchronous,
         } => {
-            let store = open_store(&cfg).await?;
+            let store = pulse_app::runtime::open_store_with(
+                &cfg.database_url(),
+                &cfg.data_dir,
+                synchronous,
+            )
+            .await?;
             let rejects_path = rejects.unwrap_or_else(|| cfg.data_dir.join("import-rejects.csv"));
             let sentiment = if no_sentiment {
                 None
@@ -466,6 +489,11 @@ fn synth(
 async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> anyhow::Result<()> {
     // Bad TLS files fail before minutes of generating and training.
     let tls = read_tls(cfg)?;
+    let keys = if no_serve {
+        cfg.api_keys()?
+    } else {
+        check_exposure(cfg, tls.is_some())?
+    };
     let store = open_store(cfg).await?;
     let counts = store.table_counts().await?;
     let have_accounts = counts
@@ -619,7 +647,7 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         store.close().await;
         return Ok(());
     }
-    serve(cfg, store, tls).await
+    serve(cfg, store, tls, keys).await
 }
 
 /// The server's TLS certificate and key when configured, read and checked.
@@ -649,14 +677,29 @@ fn read_tls(cfg: &Config) -> anyhow::Result<Option<pulse_server::Tls>> {
     Ok(Some(tls))
 }
 
-async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> anyhow::Result<()> {
+/// Refuses a non-loopback address without keys or TLS unless the matching
+/// `insecure` setting allows it (logging what it lets through).
+fn check_exposure(cfg: &Config, tls: bool) -> anyhow::Result<pulse_server::ApiKeys> {
     let keys = cfg.api_keys()?;
-    if !cfg.server.addr.ip().is_loopback() && tls.is_none() {
-        tracing::warn!(
-            addr = %cfg.server.addr,
-            "serving without TLS on a non-loopback address: API keys and data travel in clear"
-        );
+    let warnings = pulse_app::access::check_exposure(&pulse_app::access::Exposure {
+        addr: cfg.server.addr.ip(),
+        keys: !keys.is_empty(),
+        tls,
+        allow_no_auth: cfg.server.insecure_no_auth,
+        allow_plaintext: cfg.server.insecure_plaintext,
+    })?;
+    for w in warnings {
+        tracing::warn!("{w}");
     }
+    Ok(keys)
+}
+
+async fn serve(
+    cfg: &Config,
+    store: Store,
+    tls: Option<pulse_server::Tls>,
+    keys: pulse_server::ApiKeys,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(cfg.server.addr).await.with_context(|| {
         format!(
             "binding {} (is another server running there?)",
@@ -678,6 +721,21 @@ async fn serve(cfg: &Config, store: Store, tls: Option<pulse_server::Tls>) -> an
     state.api_keys = keys;
     state.lists = cfg.lists.clone();
     state.model_ops = cfg.model_ops.settings()?;
+    state.max_message_bytes = cfg.server.max_message_bytes()?;
+    let server = &cfg.server;
+    state.cpu = pulse_app::limits::CpuPool::new(
+        match server.cpu_jobs {
+            0 => pulse_app::limits::default_cpu_jobs(),
+            n => n,
+        },
+        std::time::Duration::from_secs(server.cpu_wait_secs),
+    );
+    state.request_timeout = (server.request_timeout_secs > 0)
+        .then(|| std::time::Duration::from_secs(server.request_timeout_secs));
+    if server.max_concurrent_per_connection == 0 {
+        anyhow::bail!("server.max_concurrent_per_connection: must be at least 1");
+    }
+    state.max_concurrent_per_connection = server.max_concurrent_per_connection;
     let metrics = if cfg.metrics.enabled {
         let listener = TcpListener::bind(cfg.metrics.addr).await.with_context(|| {
             format!(

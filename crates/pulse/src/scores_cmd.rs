@@ -98,7 +98,11 @@ pub(crate) async fn ready_scoring(cfg: &Config, store: &Store) -> anyhow::Result
 
 async fn run_one(scoring: &Scoring, day: Option<Day>, trigger: &str) -> anyhow::Result<()> {
     let started = Instant::now();
-    let info = scoring.run_and_store(day, trigger).await?;
+    let run = scoring.run_and_store(day, trigger).await?;
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
+    let info = run.info;
     println!(
         "Stored run {} as of {}: {} accounts ({:.1} s)",
         info.run_id,

@@ -280,10 +280,12 @@ pub(crate) async fn train_store(
     let started = Instant::now();
     let stamp = move || format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
     println!("{} loading account histories", stamp());
-    let histories = store
-        .load_histories(None)
+    let (histories, excluded) = pulse_app::serving::load_usable_histories(store, None)
         .await
         .context("loading the account histories")?;
+    for e in &excluded {
+        eprintln!("warning: {}", e.warning());
+    }
     if histories.is_empty() {
         bail!(
             "no data to train on: the store holds no accounts. Import a customer base first (pulse import FILES; pulse synth --out DIR writes a synthetic one)"

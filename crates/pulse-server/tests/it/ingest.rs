@@ -258,3 +258,45 @@ async fn health_and_reflection_are_on() {
     assert!(server.addr.ip().is_loopback());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_stream_says_what_was_committed() {
+    use tonic_types::StatusExt;
+    let store = Store::in_memory().await.unwrap();
+    let server = TestServer::start(store.clone()).await;
+    let mut client = IngestServiceClient::new(server.channel.clone());
+    let messages = vec![
+        pb::IngestRequest {
+            records: vec![account("a-1", 100.0), account("a-2", 200.0)],
+        },
+        pb::IngestRequest {
+            records: vec![account("a-3", 300.0), account("a-4", -1.0)],
+        },
+        // Over the batch limit: the stream fails here.
+        pb::IngestRequest {
+            records: vec![pb::Record::default(); pulse_server::MAX_BATCH + 1],
+        },
+        pb::IngestRequest {
+            records: vec![account("a-9", 900.0)],
+        },
+    ];
+    let s = client
+        .ingest(tokio_stream::iter(messages))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    let info = s.get_details_error_info().expect("an ErrorInfo detail");
+    assert_eq!(info.reason, pulse_server::INGEST_INTERRUPTED);
+    assert_eq!(info.metadata["committed_messages"], "2");
+    assert_eq!(info.metadata["committed_records"], "3", "a-4 was rejected");
+    assert_eq!(info.metadata["resume_position"], "4");
+    assert!(
+        s.message().contains("resume at record 4"),
+        "{}",
+        s.message()
+    );
+    // What it says was committed is there, and nothing after.
+    let counts = store.table_counts().await.unwrap();
+    assert_eq!(counts.iter().find(|c| c.0 == "accounts").unwrap().1, 3);
+    server.stop().await;
+}

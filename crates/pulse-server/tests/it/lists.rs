@@ -668,6 +668,7 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     for r in &called {
         pulse_app::lists::record_outreach(
             &store,
+            None,
             pulse_app::lists::OutreachInput {
                 account_id: r.account_id.clone(),
                 play: "Risk review call".into(),

@@ -1,10 +1,12 @@
 //! End-to-end tests: the real server on a loopback port, called with real
 //! tonic clients. One test binary for the crate (see STYLE.md).
 
+mod access;
 mod auth;
 mod catalog;
 mod forecast;
 mod ingest;
+mod limits;
 mod lists;
 mod metrics;
 mod modelops;
