@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod catalog;
 mod forecast;
+mod fuzz;
 mod ingest;
 mod limits;
 mod lists;
