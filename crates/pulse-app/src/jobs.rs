@@ -457,6 +457,11 @@ pub fn parse_corpus(bytes: &[u8]) -> Result<Vec<(String, Sentiment)>, FieldError
     Ok(docs)
 }
 
+/// How long one server holds a scheduled drift check (seconds of work).
+const DRIFT_CHECK_LEASE: Duration = Duration::from_secs(10 * 60);
+/// How long one server holds a drift-triggered retraining (at most one a week).
+const DRIFT_RETRAIN_LEASE: Duration = Duration::from_secs(6 * 3600);
+
 /// The model-operations schedule of `serve`:
 /// - every `retrain_every` (counted from the latest recorded decision, so a
 ///   restart does not retrain early) a training job of both kinds whose
@@ -484,6 +489,30 @@ pub fn spawn_schedule(
         let mut wait = Duration::ZERO;
         let mut last_training: Option<Instant> = None;
         let mut last_drift: Option<Instant> = None;
+        let store = &jobs.store;
+        let me = crate::runtime::instance_id();
+        // Servers sharing the database: each scheduled job runs on the one
+        // that claims its lease. A training lease lasts as long as this
+        // server would wait before retrying, so the others wait as long; a
+        // holder killed mid-job leaves it to expire.
+        let clock = scoring.clock().clone();
+        let claim = |lease: &'static str, ttl: Duration| {
+            let clock = clock.clone();
+            async move {
+                let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+                match store.claim(lease, me, ttl, clock.now()).await {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        tracing::debug!(lease, "another server holds the lease");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, lease, "claiming a scheduled job");
+                        false
+                    }
+                }
+            }
+        };
         let start = |trigger: &'static str| {
             let work = Work::Accounts {
                 config: config.clone(),
@@ -495,7 +524,6 @@ pub fn spawn_schedule(
                 Err(e) => tracing::warn!(error = %e, trigger, "retraining not started"),
             }
         };
-        let store = &jobs.store;
         loop {
             tokio::time::sleep(wait).await;
             wait = check;
@@ -506,7 +534,13 @@ pub fn spawn_schedule(
                         Ok(false) => {}
                         Ok(true) => {
                             last_training = Some(Instant::now());
-                            start("scheduled");
+                            if claim("retrain:scheduled", retry).await
+                                && retraining_due(store, every, scoring.clock().now())
+                                    .await
+                                    .unwrap_or(false)
+                            {
+                                start("scheduled");
+                            }
                         }
                         Err(e) => tracing::error!(error = %e, "checking whether retraining is due"),
                     }
@@ -532,13 +566,24 @@ pub fn spawn_schedule(
                 }
             }
             last_drift = Some(Instant::now());
+            if !claim("drift-check", DRIFT_CHECK_LEASE).await
+                || !drift_due(store, every, scoring.clock().now())
+                    .await
+                    .unwrap_or(false)
+            {
+                continue;
+            }
             match check_drift(store, &scoring, &settings, jobs.observer.as_deref()).await {
                 Ok((report, _)) => {
                     if report.level == pulse_models::drift::DriftLevel::Critical
                         && settings.retrain_on_critical_drift
                     {
                         match drift_run_recent(store, scoring.clock().now()).await {
-                            Ok(false) => start("drift"),
+                            Ok(false) => {
+                                if claim("retrain:drift", DRIFT_RETRAIN_LEASE).await {
+                                    start("drift");
+                                }
+                            }
                             Ok(true) => tracing::info!(
                                 "critical drift, but a drift-triggered run happened this week"
                             ),

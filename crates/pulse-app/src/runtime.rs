@@ -47,6 +47,25 @@ pub async fn open_store_with(
     Ok(store)
 }
 
+/// This process's name among servers sharing one database (the holder of
+/// the leases it takes): host name, process id and start time.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        format!(
+            "{host}/{}/{}",
+            std::process::id(),
+            pulse_core::Clock::system().now()
+        )
+    })
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

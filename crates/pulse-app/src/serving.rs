@@ -114,6 +114,9 @@ pub async fn load_usable_histories(
     Ok((usable, excluded))
 }
 
+/// How long one server holds the week's scheduled scoring run.
+pub const WEEKLY_RUN_LEASE_SECS: i64 = 15 * 60;
+
 /// A stored scoring run and the warnings of the run (accounts left out).
 #[derive(Debug, Clone)]
 pub struct StoredRun {
@@ -477,6 +480,23 @@ impl Scoring {
         if latest.first().is_some_and(|r| r.as_of >= week) {
             return Ok(());
         }
+        // Servers sharing the database: one runs it. The lease outlives any
+        // run (seconds at 50,000 accounts); a holder killed mid-run leaves it
+        // to expire, and the week's run is claimable again.
+        let lease = format!("scoring-run:{}", pulse_core::time::iso_week_label(week));
+        let me = crate::runtime::instance_id();
+        if !self
+            .store
+            .claim(&lease, me, WEEKLY_RUN_LEASE_SECS, self.now())
+            .await?
+        {
+            return Ok(());
+        }
+        // Checked again under the lease: another server may have just run it.
+        let latest = self.store.score_runs(1).await?;
+        if latest.first().is_some_and(|r| r.as_of >= week) {
+            return Ok(());
+        }
         self.run_and_store(Some(today), "scheduled")
             .await
             .map(|_| ())
@@ -496,4 +516,78 @@ pub fn stored_score(s: &pulse_scoring::AccountScore) -> StoredScore {
         arr_at_risk: s.arr_at_risk,
         explanation: s.to_json(),
     }
+}
+
+/// Keeps this server serving what the registry says is promoted when
+/// another server sharing the registry (a shared models directory) promotes:
+/// every `every`, it reads the promoted churn, expansion and sentiment
+/// versions. A churn or expansion change is announced on `models_changed`
+/// (the background loop reloads and rescores), a sentiment change is loaded
+/// and put in `sentiment`. A local promotion is seen as no change.
+pub fn spawn_promotion_watch(
+    registry: Arc<dyn ModelRegistry>,
+    scoring: Arc<Scoring>,
+    sentiment: crate::SentimentSlot,
+    models_changed: tokio::sync::watch::Sender<u64>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The promoted versions last announced, so a reload in progress is
+        // not announced twice.
+        let mut announced: Option<(Option<String>, Option<String>)> = None;
+        loop {
+            tick.tick().await;
+            let r = registry.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                Ok::<_, crate::RegistryError>((
+                    r.promoted(ModelKind::Churn)?,
+                    r.promoted(ModelKind::Expansion)?,
+                    r.promoted_sentiment()?,
+                ))
+            })
+            .await;
+            let (churn, expansion, sent) = match read {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reading the promoted versions");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the promoted versions");
+                    continue;
+                }
+            };
+            let serving = scoring.current().map(|s| {
+                (
+                    Some(s.engine.churn_version().to_string()),
+                    s.engine.expansion_version().map(str::to_string),
+                )
+            });
+            let promoted = (churn, expansion);
+            if promoted.0.is_some()
+                && serving.as_ref() != Some(&promoted)
+                && announced.as_ref() != Some(&promoted)
+            {
+                tracing::info!(churn = ?promoted.0, expansion = ?promoted.1, "another server promoted: reloading");
+                models_changed.send_modify(|g| *g += 1);
+                announced = Some(promoted);
+            }
+            if let Some(v) = sent.filter(|v| sentiment.registry_version().as_ref() != Some(v)) {
+                let r = registry.clone();
+                let version = v.clone();
+                match tokio::task::spawn_blocking(move || r.get_sentiment(&version)).await {
+                    Ok(Ok(model)) => {
+                        tracing::info!(version = %v, "another server promoted a sentiment model: in service");
+                        sentiment.set(Arc::new(model), Some(v));
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, version = %v, "loading the promoted sentiment model")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "loading the promoted sentiment model"),
+                }
+            }
+        }
+    })
 }

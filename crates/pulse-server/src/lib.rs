@@ -103,6 +103,10 @@ pub struct AppState {
     /// Most calls in flight on one connection (`[server]
     /// max_concurrent_per_connection`); more wait for a slot.
     pub max_concurrent_per_connection: usize,
+    /// How often to read the promoted versions from the registry, to serve
+    /// what another server sharing it promoted (`[server]
+    /// promotion_watch_secs`; `None`: never).
+    pub promotion_watch: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -138,6 +142,7 @@ impl AppState {
             cpu: pulse_app::limits::CpuPool::default(),
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             max_concurrent_per_connection: DEFAULT_MAX_CONCURRENT_PER_CONNECTION,
+            promotion_watch: Some(std::time::Duration::from_secs(5)),
         }
     }
 
@@ -232,6 +237,15 @@ pub async fn serve(
     let background = state
         .scoring
         .spawn_background(state.models_changed.subscribe());
+    let watch = state.promotion_watch.map(|every| {
+        pulse_app::serving::spawn_promotion_watch(
+            state.registry.clone(),
+            state.scoring.clone(),
+            state.sentiment.clone(),
+            state.models_changed.clone(),
+            every,
+        )
+    });
     let ingest = IngestServiceServer::new(ingest::IngestSvc {
         store: state.store.clone(),
         sentiment: state.sentiment.clone(),
@@ -341,6 +355,9 @@ pub async fn serve(
             Ok(s) => s,
             Err(e) => {
                 background.abort();
+                if let Some(w) = &watch {
+                    w.abort();
+                }
                 if let Some(s) = &schedule {
                     s.abort();
                 }
@@ -376,6 +393,9 @@ pub async fn serve(
         )
         .await;
     background.abort();
+    if let Some(w) = watch {
+        w.abort();
+    }
     if let Some(s) = schedule {
         s.abort();
     }

@@ -12,6 +12,7 @@
 
 mod history;
 mod ingest;
+mod leases;
 mod lists;
 mod model_ops;
 mod profile;

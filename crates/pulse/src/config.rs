@@ -217,6 +217,9 @@ pub(crate) struct ServerConfig {
     pub(crate) request_timeout_secs: u64,
     /// Most calls in flight on one connection.
     pub(crate) max_concurrent_per_connection: usize,
+    /// Seconds between reads of the promoted versions, so a server serves
+    /// what another one sharing the models directory promoted; 0 = never.
+    pub(crate) promotion_watch_secs: u64,
 }
 
 impl ServerConfig {
@@ -274,6 +277,7 @@ impl Default for ServerConfig {
             cpu_wait_secs: 10,
             request_timeout_secs: 600,
             max_concurrent_per_connection: 256,
+            promotion_watch_secs: 5,
         }
     }
 }

@@ -736,6 +736,8 @@ async fn serve(
         anyhow::bail!("server.max_concurrent_per_connection: must be at least 1");
     }
     state.max_concurrent_per_connection = server.max_concurrent_per_connection;
+    state.promotion_watch = (server.promotion_watch_secs > 0)
+        .then(|| std::time::Duration::from_secs(server.promotion_watch_secs));
     let metrics = if cfg.metrics.enabled {
         let listener = TcpListener::bind(cfg.metrics.addr).await.with_context(|| {
             format!(
