@@ -53,6 +53,25 @@ impl CpuPool {
         self.jobs
     }
 
+    /// A slot for async work that is heavy as a whole (store reads, then
+    /// computing), held until the permit is dropped. Busy when no slot frees
+    /// within the wait.
+    pub async fn slot(&self, what: &str) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(AppError::internal(what, "the pool is closed")),
+            Err(_) => Err(self.busy(what)),
+        }
+    }
+
+    fn busy(&self, what: &str) -> AppError {
+        AppError::Busy(format!(
+            "the server is busy: {} heavy requests are running and no slot freed within {} s ({what}); retry with backoff",
+            self.jobs,
+            self.wait.as_secs_f64()
+        ))
+    }
+
     /// Runs `f` on the blocking pool once a slot is free; `what` names the
     /// work in errors. Busy when no slot frees within the wait.
     pub async fn run<T, F>(&self, what: &str, f: F) -> Result<T, AppError>
@@ -60,19 +79,7 @@ impl CpuPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-        {
-            Ok(Ok(p)) => p,
-            Ok(Err(_)) => return Err(AppError::internal(what, "the CPU pool is closed")),
-            Err(_) => {
-                return Err(AppError::Busy(format!(
-                    "the server is busy: {} CPU-heavy requests are running and no slot freed within {} s ({what}); retry with backoff",
-                    self.jobs,
-                    self.wait.as_secs_f64()
-                )));
-            }
-        };
+        let permit = self.slot(what).await?;
         tokio::task::spawn_blocking(move || {
             let _slot = permit;
             f()

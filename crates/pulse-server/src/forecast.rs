@@ -75,6 +75,7 @@ pub(crate) fn response_out(r: &ForecastResult) -> pb::ForecastResponse {
 /// `ForecastService`.
 #[derive(Debug)]
 pub(crate) struct ForecastSvc {
+    pub(crate) analytics: crate::analytics::Analytics,
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) expansion_horizon_days: i32,
@@ -90,6 +91,14 @@ impl ForecastService for ForecastSvc {
         request: Request<pb::ForecastRequest>,
     ) -> Result<Response<pb::ForecastResponse>, Status> {
         let r = request.into_inner();
+        let key = self.analytics.key(
+            "forecast",
+            &format!("{}|{}|{}", r.horizon_days, r.as_of, r.group_by),
+        );
+        if let Some(hit) = self.analytics.forecasts.get(&key) {
+            return Ok(Response::new(hit));
+        }
+        let _slot = self.analytics.pool.slot("a forecast").await.or_status()?;
         let q = ForecastQuery {
             horizon_days: r.horizon_days,
             as_of: r.as_of,
@@ -106,7 +115,9 @@ impl ForecastService for ForecastSvc {
         )
         .await
         .or_status()?;
-        Ok(Response::new(response_out(&out)))
+        let response = response_out(&out);
+        self.analytics.forecasts.put(key, response.clone());
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetForecastQuality"))]

@@ -11,6 +11,7 @@
 //! directory.
 
 mod accounts;
+mod analytics;
 pub mod auth;
 mod convert;
 pub mod error;
@@ -107,6 +108,12 @@ pub struct AppState {
     /// what another server sharing it promoted (`[server]
     /// promotion_watch_secs`; `None`: never).
     pub promotion_watch: Option<std::time::Duration>,
+    /// Where Forecast, GetReport and GetPerformance compute: at most its
+    /// slots at once (`[server] analyst_jobs`).
+    pub analyst: pulse_app::limits::CpuPool,
+    /// How long their answers are served from the cache while nothing was
+    /// written (`[server] analyst_cache_secs`; zero: no cache).
+    pub analyst_cache: std::time::Duration,
 }
 
 impl AppState {
@@ -143,6 +150,8 @@ impl AppState {
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             max_concurrent_per_connection: DEFAULT_MAX_CONCURRENT_PER_CONNECTION,
             promotion_watch: Some(std::time::Duration::from_secs(5)),
+            analyst: pulse_app::limits::CpuPool::new(2, pulse_app::limits::DEFAULT_CPU_WAIT),
+            analyst_cache: pulse_app::cache::DEFAULT_TTL,
         }
     }
 
@@ -268,7 +277,14 @@ pub async fn serve(
             clock: state.clock().clone(),
         },
     );
-    let model_svc = models::ModelSvc::new(&state, jobs.clone());
+    let analytics = analytics::Analytics::new(
+        state.store.clone(),
+        state.models_changed.clone(),
+        state.clock().clone(),
+        state.analyst.clone(),
+        state.analyst_cache,
+    );
+    let model_svc = models::ModelSvc::new(&state, jobs.clone(), analytics.clone());
     {
         let (store, metrics) = (state.store.clone(), state.metrics.clone());
         tokio::spawn(async move {
@@ -311,6 +327,7 @@ pub async fn serve(
     });
 
     let forecast_svc = ForecastServiceServer::new(forecast::ForecastSvc {
+        analytics: analytics.clone(),
         store: state.store.clone(),
         registry: state.registry.clone(),
         expansion_horizon_days: state.scoring.settings().horizon_days as i32,
@@ -319,6 +336,7 @@ pub async fn serve(
     });
 
     let report_svc = ReportServiceServer::new(report::ReportSvc {
+        analytics: analytics.clone(),
         store: state.store.clone(),
         registry: state.registry.clone(),
         lists: state.lists.clone(),

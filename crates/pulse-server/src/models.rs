@@ -32,6 +32,8 @@ use crate::model_ops::decision_out;
 
 #[derive(Clone)]
 pub(crate) struct ModelSvc {
+    /// GetPerformance is bounded and cached with the other analyst calls.
+    pub(crate) analytics: crate::analytics::Analytics,
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) training: TrainConfig,
@@ -99,8 +101,13 @@ fn parse_kind_filter(kind: &str) -> Result<KindFilter, FieldError> {
 impl ModelSvc {
     /// The service over the state's store, registry, settings, slots and
     /// training job queue.
-    pub(crate) fn new(state: &crate::AppState, jobs: TrainingJobs) -> Self {
+    pub(crate) fn new(
+        state: &crate::AppState,
+        jobs: TrainingJobs,
+        analytics: crate::analytics::Analytics,
+    ) -> Self {
         ModelSvc {
+            analytics,
             store: state.store.clone(),
             registry: state.registry.clone(),
             training: state.training.clone(),
@@ -480,6 +487,16 @@ impl ModelService for ModelSvc {
         }
         let runs = if r.runs == 0 { 26 } else { r.runs };
         let top = if r.top == 0 { 100 } else { r.top as usize };
+        let key = self.analytics.key("performance", &format!("{runs}|{top}"));
+        if let Some(hit) = self.analytics.performance.get(&key) {
+            return Ok(Response::new(hit));
+        }
+        let _slot = self
+            .analytics
+            .pool
+            .slot("realised performance")
+            .await
+            .or_status()?;
         let horizon = self.scoring.settings().horizon_days;
         let perf = pulse_app::model_ops::realised_performance(
             &self.store,
@@ -491,13 +508,15 @@ impl ModelService for ModelSvc {
         .await
         .or_status()?;
         let today = self.scoring.clock().today();
-        Ok(Response::new(pb::GetPerformanceResponse {
+        let response = pb::GetPerformanceResponse {
             runs: perf
                 .iter()
                 .map(|p| crate::model_ops::performance_out(p, today))
                 .collect(),
             horizon_days: horizon,
-        }))
+        };
+        self.analytics.performance.put(key, response.clone());
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "PromoteModel"))]

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 /// `ReportService`.
 #[derive(Debug)]
 pub(crate) struct ReportSvc {
+    pub(crate) analytics: crate::analytics::Analytics,
     pub(crate) store: Store,
     pub(crate) registry: Arc<dyn ModelRegistry>,
     pub(crate) lists: ListConfig,
@@ -32,6 +33,11 @@ impl ReportService for ReportSvc {
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
         let r = request.into_inner();
+        let key = self.analytics.key("report", &r.period);
+        if let Some(hit) = self.analytics.reports.get(&key) {
+            return Ok(Response::new(hit.as_ref().clone()));
+        }
+        let _slot = self.analytics.pool.slot("a report").await.or_status()?;
         let rep = build(
             &self.store,
             self.registry.clone(),
@@ -43,12 +49,14 @@ impl ReportService for ReportSvc {
         )
         .await
         .or_status()?;
-        Ok(Response::new(pb::GetReportResponse {
+        let response = pb::GetReportResponse {
             period: rep.period,
             as_of: format_day(rep.as_of),
             horizon_days: rep.horizon_days,
             html: rep.html,
             warnings: rep.warnings,
-        }))
+        };
+        self.analytics.reports.put(key, Arc::new(response.clone()));
+        Ok(Response::new(response))
     }
 }

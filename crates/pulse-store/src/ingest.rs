@@ -568,6 +568,7 @@ impl Store {
         records: Vec<(usize, Record)>,
         sentiment: Option<BatchSentiment>,
     ) -> Result<BatchOutcome, StoreError> {
+        self.touch();
         if let Some(w) = self.sqlite_batch_writer() {
             return crate::on_thread("pulse-ingest", move || w.ingest(records, sentiment)).await;
         }

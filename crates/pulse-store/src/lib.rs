@@ -133,6 +133,9 @@ pub struct Store {
     /// rusqlite (see `sqlite_ingest.rs`). `None` for PostgreSQL and
     /// in-memory SQLite, which ingest through sqlx.
     pub(crate) sqlite_writer: Option<Arc<Mutex<rusqlite::Connection>>>,
+    /// Bumped by every write through this handle (and its clones): the
+    /// version caches of derived results are keyed by.
+    pub(crate) generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Runs blocking work (rusqlite) on a thread of its own; the caller's
@@ -222,6 +225,7 @@ impl Store {
             known: Arc::default(),
             sqlite_file,
             sqlite_writer,
+            generation: Arc::default(),
         })
     }
 
@@ -264,6 +268,7 @@ impl Store {
             known: Arc::default(),
             sqlite_file: None,
             sqlite_writer: None,
+            generation: Arc::default(),
         })
     }
 
@@ -284,6 +289,7 @@ impl Store {
             known: Arc::default(),
             sqlite_file: None,
             sqlite_writer: None,
+            generation: Arc::default(),
         })
     }
 
@@ -296,6 +302,19 @@ impl Store {
     }
 
     /// `sqlite` or `postgres`.
+    /// How many writes this process made through the store (ingest, scoring
+    /// runs, lists, decisions, sentiment): results derived from the data can
+    /// be cached under it. Writes by other processes are not counted.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a write.
+    pub(crate) fn touch(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite(_) => "sqlite",

@@ -195,6 +195,7 @@ impl Store {
         rows: &[ListRow],
         mode: ListWrite,
     ) -> Result<Option<ListRunInfo>, StoreError> {
+        self.touch();
         if let Some(r) = rows.iter().find(|r| !r.value.is_finite()) {
             let msg = format!(
                 "list_rows '{}' ({}): value is {}, not a finite number",

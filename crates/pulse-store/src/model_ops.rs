@@ -122,6 +122,7 @@ fn drift_of(r: DriftRow) -> Result<DriftCheck, StoreError> {
 impl Store {
     /// Saves a decision; returns its id.
     pub async fn save_decision(&self, d: &ModelDecision) -> Result<i64, StoreError> {
+        self.touch();
         let metrics = [
             finite("champion_pr_auc", d.champion_pr_auc)?,
             finite("challenger_pr_auc", d.challenger_pr_auc)?,

@@ -245,6 +245,7 @@ impl Store {
         run: &NewScoreRun,
         scores: &[StoredScore],
     ) -> Result<ScoreRunInfo, StoreError> {
+        self.touch();
         scores.iter().try_for_each(check_finite)?;
         let mut ordered: Vec<&StoredScore> = scores.iter().collect();
         ordered.sort_unstable_by(|a, b| a.account_id.cmp(&b.account_id));

@@ -120,6 +120,7 @@ impl Store {
         scores: &[(String, Option<(f64, Sentiment)>)],
         model: &str,
     ) -> Result<u64, StoreError> {
+        self.touch();
         let sql = format!(
             "UPDATE {} SET sentiment_score = $1, sentiment_label = $2, sentiment_model = $3 \
              WHERE id = $4",

@@ -220,6 +220,11 @@ pub(crate) struct ServerConfig {
     /// Seconds between reads of the promoted versions, so a server serves
     /// what another one sharing the models directory promoted; 0 = never.
     pub(crate) promotion_watch_secs: u64,
+    /// Forecast, GetReport and GetPerformance computing at once.
+    pub(crate) analyst_jobs: usize,
+    /// Seconds their answers are served from the cache while nothing was
+    /// written through this server; 0 = no cache.
+    pub(crate) analyst_cache_secs: u64,
 }
 
 impl ServerConfig {
@@ -278,6 +283,8 @@ impl Default for ServerConfig {
             request_timeout_secs: 600,
             max_concurrent_per_connection: 256,
             promotion_watch_secs: 5,
+            analyst_jobs: 2,
+            analyst_cache_secs: 300,
         }
     }
 }

@@ -736,6 +736,11 @@ async fn serve(
         anyhow::bail!("server.max_concurrent_per_connection: must be at least 1");
     }
     state.max_concurrent_per_connection = server.max_concurrent_per_connection;
+    state.analyst = pulse_app::limits::CpuPool::new(
+        server.analyst_jobs.max(1),
+        std::time::Duration::from_secs(server.cpu_wait_secs),
+    );
+    state.analyst_cache = std::time::Duration::from_secs(server.analyst_cache_secs);
     state.promotion_watch = (server.promotion_watch_secs > 0)
         .then(|| std::time::Duration::from_secs(server.promotion_watch_secs));
     let metrics = if cfg.metrics.enabled {

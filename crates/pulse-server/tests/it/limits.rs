@@ -216,3 +216,77 @@ async fn one_bad_account_is_left_out_and_the_run_completes() {
     assert!(warned(&r.warnings), "{:?}", r.warnings);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_answers_are_cached_until_this_server_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("pulse.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    ingest_synthetic_until(&store, 120, 12, today() - 1).await;
+    let registry = Arc::new(MemoryRegistry::default());
+    train(&store, &registry, 10, true).await;
+    train_survival(&store, &registry, 10).await;
+    let server = TestServer::start_with(crate::state(store.clone(), registry)).await;
+    let mut f = ForecastServiceClient::new(server.channel.clone());
+    let accounts = |r: pb::ForecastResponse| r.total.unwrap().accounts;
+    let before = accounts(
+        f.forecast(pb::ForecastRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!(before > 50, "{before}");
+    let new_account = |id: &str| crate::ingest::account(id, 500.0);
+    // Written around this server (another process): the cached answer stands.
+    let other = Store::connect(&url).await.unwrap();
+    let Some(pb::record::Entity::Account(a)) = new_account("new-1").entity else {
+        unreachable!()
+    };
+    let a = pulse_core::Account {
+        id: a.id,
+        name: a.name,
+        segment: pulse_core::Segment::Smb,
+        industry: a.industry,
+        region: a.region,
+        plan: a.plan,
+        mrr: a.mrr,
+        seats: a.seats,
+        owner: a.owner,
+        start_date: today() - 30,
+        renewal_date: Some(today() + 300),
+        status: pulse_core::AccountStatus::Active,
+    };
+    other
+        .ingest(vec![(0, pulse_core::Record::Account(a))])
+        .await
+        .unwrap();
+    let cached = accounts(
+        f.forecast(pb::ForecastRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(cached, before, "served from the cache");
+    // Written through this server: the next answer is computed afresh.
+    let mut ingest =
+        pulse_proto::v1::ingest_service_client::IngestServiceClient::new(server.channel.clone());
+    let mut rec = new_account("new-2");
+    if let Some(pb::record::Entity::Account(a)) = rec.entity.as_mut() {
+        a.start_date = pulse_core::time::format_day(today() - 30);
+        a.renewal_date = pulse_core::time::format_day(today() + 300);
+    }
+    ingest
+        .ingest(tokio_stream::iter(vec![pb::IngestRequest {
+            records: vec![rec],
+        }]))
+        .await
+        .unwrap();
+    let fresh = accounts(
+        f.forecast(pb::ForecastRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(fresh, before + 2, "both new accounts");
+    server.stop().await;
+}

@@ -1,0 +1,56 @@
+//! What the expensive analyst calls (Forecast, GetReport, GetPerformance)
+//! share: a bounded number at once ([`AppState::analyst`](crate::AppState)),
+//! and their answers cached under a key naming everything they depend on
+//! (`pulse_app::cache`).
+
+use std::sync::Arc;
+
+use pulse_app::cache::ResultCache;
+use pulse_app::limits::CpuPool;
+use pulse_proto::v1 as pb;
+use pulse_store::Store;
+
+/// Shared by the analyst services of one server.
+#[derive(Debug, Clone)]
+pub(crate) struct Analytics {
+    store: Store,
+    models_changed: tokio::sync::watch::Sender<u64>,
+    clock: pulse_core::Clock,
+    /// At most this many analyst calls compute at once.
+    pub(crate) pool: CpuPool,
+    pub(crate) forecasts: Arc<ResultCache<pb::ForecastResponse>>,
+    pub(crate) reports: Arc<ResultCache<Arc<pb::GetReportResponse>>>,
+    pub(crate) performance: Arc<ResultCache<pb::GetPerformanceResponse>>,
+}
+
+impl Analytics {
+    pub(crate) fn new(
+        store: Store,
+        models_changed: tokio::sync::watch::Sender<u64>,
+        clock: pulse_core::Clock,
+        pool: CpuPool,
+        ttl: std::time::Duration,
+    ) -> Analytics {
+        let n = pulse_app::cache::DEFAULT_ENTRIES;
+        Analytics {
+            store,
+            models_changed,
+            clock,
+            pool,
+            forecasts: Arc::new(ResultCache::new(ttl, n)),
+            reports: Arc::new(ResultCache::new(ttl, n)),
+            performance: Arc::new(ResultCache::new(ttl, n)),
+        }
+    }
+
+    /// The cache key of `call` with `params`: the store's write generation,
+    /// the promotions seen, today, and the parameters.
+    pub(crate) fn key(&self, call: &str, params: &str) -> String {
+        format!(
+            "{call}|g{}|m{}|{}|{params}",
+            self.store.generation(),
+            *self.models_changed.borrow(),
+            self.clock.today()
+        )
+    }
+}
