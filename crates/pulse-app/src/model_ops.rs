@@ -185,7 +185,7 @@ pub async fn train_and_decide(
         for m in &out.models {
             // The drift reference of the served model; a run never fails for it.
             let reference =
-                match drift_reference(&data, m.kind, &m.artifact.payload.model) {
+                match drift_reference(&data, &histories, m.kind, &m.artifact.payload.model) {
                     Ok(r) => serde_json::to_string(&r).ok(),
                     Err(e) => {
                         tracing::warn!(kind = m.kind.as_str(), error = %e, "no drift reference for this model");

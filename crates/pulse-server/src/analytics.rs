@@ -14,7 +14,7 @@ use pulse_store::Store;
 #[derive(Debug, Clone)]
 pub(crate) struct Analytics {
     store: Store,
-    models_changed: tokio::sync::watch::Sender<u64>,
+    scoring: Arc<pulse_app::serving::Scoring>,
     clock: pulse_core::Clock,
     /// At most this many analyst calls compute at once.
     pub(crate) pool: CpuPool,
@@ -26,7 +26,7 @@ pub(crate) struct Analytics {
 impl Analytics {
     pub(crate) fn new(
         store: Store,
-        models_changed: tokio::sync::watch::Sender<u64>,
+        scoring: Arc<pulse_app::serving::Scoring>,
         clock: pulse_core::Clock,
         pool: CpuPool,
         ttl: std::time::Duration,
@@ -34,7 +34,7 @@ impl Analytics {
         let n = pulse_app::cache::DEFAULT_ENTRIES;
         Analytics {
             store,
-            models_changed,
+            scoring,
             clock,
             pool,
             forecasts: Arc::new(ResultCache::new(ttl, n)),
@@ -44,12 +44,21 @@ impl Analytics {
     }
 
     /// The cache key of `call` with `params`: the store's write generation,
-    /// the promotions seen, today, and the parameters.
+    /// the models in service (churn, expansion, time-to-churn), today, and
+    /// the parameters.
     pub(crate) fn key(&self, call: &str, params: &str) -> String {
+        let models = match self.scoring.current() {
+            Some(s) => format!(
+                "{}+{}+{}",
+                s.engine.churn_version(),
+                s.engine.expansion_version().unwrap_or("-"),
+                s.survival.as_ref().map_or("-", |m| m.card.version.as_str())
+            ),
+            None => "-".to_string(),
+        };
         format!(
-            "{call}|g{}|m{}|{}|{params}",
+            "{call}|g{}|{models}|{}|{params}",
             self.store.generation(),
-            *self.models_changed.borrow(),
             self.clock.today()
         )
     }

@@ -279,7 +279,7 @@ pub async fn serve(
     );
     let analytics = analytics::Analytics::new(
         state.store.clone(),
-        state.models_changed.clone(),
+        state.scoring.clone(),
         state.clock().clone(),
         state.analyst.clone(),
         state.analyst_cache,

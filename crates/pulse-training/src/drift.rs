@@ -12,7 +12,7 @@
 //! predictions, and the label rate of the latest weeks whose label window
 //! has closed, computed by the caller with [`recent_label_rate`].
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::ArrayView2;
 use pulse_core::time::{Day, format_day};
 use pulse_features::{AccountHistory, churn_label, expansion_label};
 use pulse_models::drift::{BinnedProfile, DriftLevel, rate_psi};
@@ -42,27 +42,61 @@ pub struct DriftReference {
     pub label_rate: f64,
 }
 
-/// The reference of `model` (the served one) from the latest
-/// [`REFERENCE_WEEKS`] weeks of `data`.
+/// The reference of `model` (the served one): the features of every
+/// customer on each of the latest [`REFERENCE_WEEKS`] weekly days up to the
+/// end of the training data, the model's probabilities on them, and the
+/// label rate of the latest [`REFERENCE_WEEKS`] weeks of labelled snapshots.
+///
+/// The features are the world as it was when the model was trained, up to
+/// its last day, not only the labelled weeks (which end a horizon earlier):
+/// otherwise a check made right after training compares two seasons (the
+/// demo's summer weeks against its December) and reads seasonality as drift.
 pub fn drift_reference(
     data: &TrainingData,
+    histories: &[AccountHistory],
     kind: ModelKind,
     model: &CalibratedModel,
 ) -> Result<DriftReference, TrainError> {
     let days = data.days();
-    let to = *days
+    let labelled_to = *days
         .last()
         .ok_or_else(|| TrainError::no_data("no snapshot days"))?;
-    let from = to - 7 * (REFERENCE_WEEKS - 1);
-    let rows: Vec<usize> = (0..data.snapshots.as_of.len())
-        .filter(|&i| data.snapshots.as_of[i] >= from)
-        .collect();
-    let x = data.snapshots.x.select(Axis(0), &rows);
+    let labelled_from = labelled_to - 7 * (REFERENCE_WEEKS - 1);
     let labels = match kind {
         ModelKind::Churn => &data.snapshots.churn,
         ModelKind::Expansion => &data.snapshots.expansion,
     };
-    let label_rate = rows.iter().filter(|&&i| labels[i]).count() as f64 / rows.len().max(1) as f64;
+    let labelled: Vec<usize> = (0..data.snapshots.as_of.len())
+        .filter(|&i| data.snapshots.as_of[i] >= labelled_from)
+        .collect();
+    let label_rate =
+        labelled.iter().filter(|&&i| labels[i]).count() as f64 / labelled.len().max(1) as f64;
+
+    let to = data.data_end.max(labelled_to);
+    let from = to - 7 * (REFERENCE_WEEKS - 1);
+    let nf = pulse_features::n_features();
+    let mut flat: Vec<f64> = Vec::new();
+    let mut t = from;
+    while t <= to {
+        let at = pulse_features::end_of_day(t);
+        for h in histories
+            .iter()
+            .filter(|h| pulse_features::is_customer_at(h, at))
+        {
+            let start = flat.len();
+            flat.resize(start + nf, f64::NAN);
+            pulse_features::compute(h, at, &mut flat[start..]);
+        }
+        t += 7;
+    }
+    let n = flat.len() / nf;
+    if n == 0 {
+        return Err(TrainError::no_data(
+            "no customers in the drift reference weeks",
+        ));
+    }
+    let x = ndarray::Array2::from_shape_vec((n, nf), flat)
+        .map_err(|e| TrainError::no_data(format!("drift reference rows: {e}")))?;
     let p = model.predict_proba(x.view())?;
     let features = feature_names()
         .into_iter()
@@ -78,7 +112,7 @@ pub fn drift_reference(
         kind,
         from,
         to,
-        rows: rows.len(),
+        rows: n,
         features,
         prediction,
         label_rate,

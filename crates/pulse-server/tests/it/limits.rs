@@ -226,7 +226,20 @@ async fn analyst_answers_are_cached_until_this_server_writes() {
     let registry = Arc::new(MemoryRegistry::default());
     train(&store, &registry, 10, true).await;
     train_survival(&store, &registry, 10).await;
-    let server = TestServer::start_with(crate::state(store.clone(), registry)).await;
+    // No scheduled scoring run: it would write (and change the key) at a
+    // moment of its own.
+    let settings = pulse_server::ScoringSettings {
+        weekly_runs: false,
+        ..crate::settings()
+    };
+    let server = TestServer::start_with(pulse_server::AppState::with_scoring(
+        store.clone(),
+        registry,
+        settings,
+    ))
+    .await;
+    // Models in service: they are part of the key.
+    wait_ready(&mut ScoringServiceClient::new(server.channel.clone())).await;
     let mut f = ForecastServiceClient::new(server.channel.clone());
     let accounts = |r: pb::ForecastResponse| r.total.unwrap().accounts;
     let before = accounts(

@@ -362,3 +362,24 @@ async fn critical_drift_found_by_the_schedule_starts_a_retraining_run() {
     eprintln!("{}: {}", d.outcome, d.reason);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_world_does_not_look_drifted_right_after_training() {
+    // The champion knows everything up to yesterday: the check compares the
+    // customers of its last weeks with today's, the same season.
+    let (state, _store) = setup(None, today() - 1).await;
+    let server = TestServer::start_with(state).await;
+    wait_ready(&mut ScoringServiceClient::new(server.channel.clone())).await;
+    let drift = ModelServiceClient::new(server.channel.clone())
+        .get_drift(pb::GetDriftRequest {
+            refresh: true,
+            top: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    eprintln!("{}", drift.summary);
+    assert_ne!(drift.level, "critical", "{}", drift.summary);
+    assert!(drift.max_psi < drift.critical, "{}", drift.summary);
+    server.stop().await;
+}
