@@ -23,7 +23,7 @@ use pulse_sentiment::{
     Sentiment, SentimentCard, TrainingSource, class_index, parse_labelled_csv, train_held_out,
     weak_label,
 };
-use pulse_store::{ModelDecision, RatedStoredText, Store};
+use pulse_store::{ModelDecision, RatedStoredText, Store, TrainJobRecord};
 use pulse_training::{DecisionRule, Progress, Stage, TrainConfig};
 
 use crate::model_ops::{
@@ -44,6 +44,8 @@ pub enum JobState {
     Running,
     Succeeded,
     Failed,
+    /// The server stopped while it ran (recorded in the store; run it again).
+    Interrupted,
 }
 
 /// A model a job saved.
@@ -100,6 +102,41 @@ struct Jobs {
     order: VecDeque<String>,
     next: u64,
     running: Option<String>,
+    /// The running job's store record, for marking it interrupted.
+    running_record: Option<TrainJobRecord>,
+}
+
+/// What a job was asked to do, as JSON for its store record (never an
+/// uploaded corpus, only its size).
+fn request_json(work: &Work, promote: bool) -> (String, String) {
+    match work {
+        Work::Accounts {
+            config,
+            kinds,
+            trigger,
+        } => (
+            "accounts".into(),
+            serde_json::json!({
+                "kinds": kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                "trigger": trigger,
+                "promote": promote,
+                "horizon_days": config.horizon_days,
+                "capacity": config.capacity,
+                "allow_leakage": config.allow_leakage,
+            })
+            .to_string(),
+        ),
+        Work::Sentiment { corpus, seed } => (
+            "sentiment".into(),
+            serde_json::json!({
+                "from_store": corpus.is_none(),
+                "documents": corpus.as_ref().map_or(0, Vec::len),
+                "seed": seed,
+                "promote": promote,
+            })
+            .to_string(),
+        ),
+    }
 }
 
 fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
@@ -193,13 +230,99 @@ impl TrainingJobs {
                 "sentiment training job started"
             ),
         }
+        let (kind, request) = request_json(&work, promote);
+        let record = TrainJobRecord {
+            job_id: id.clone(),
+            holder: crate::runtime::instance_id().to_string(),
+            work: kind,
+            request,
+            state: "running".into(),
+            detail: String::new(),
+            started_at: self.clock.now(),
+            finished_at: None,
+        };
+        lock(&self.jobs).running_record = Some(record.clone());
         let run = JobRun {
             id: id.clone(),
             promote,
             jobs: self.clone(),
+            record,
         };
         tokio::spawn(run.run(work));
         Ok(id)
+    }
+
+    /// A job by id: from memory, else from the store (a job of an earlier
+    /// run of this server, or of another server sharing the database, shows
+    /// its recorded state; its models are listed by ListModels).
+    pub async fn find(&self, id: &str) -> Result<Option<Job>, AppError> {
+        if let Some(j) = self.get(id) {
+            return Ok(Some(j));
+        }
+        let Some(r) = self.store.train_job(id).await? else {
+            return Ok(None);
+        };
+        let state = match r.state.as_str() {
+            "succeeded" => JobState::Succeeded,
+            "failed" => JobState::Failed,
+            "interrupted" => JobState::Interrupted,
+            _ => JobState::Running,
+        };
+        Ok(Some(Job {
+            id: r.job_id,
+            state,
+            stage: if state == JobState::Succeeded {
+                Stage::Done.as_str()
+            } else {
+                ""
+            },
+            kind: "",
+            progress: if state == JobState::Succeeded {
+                1.0
+            } else {
+                0.0
+            },
+            models: Vec::new(),
+            error: r.detail,
+            started_at: pulse_core::time::format_ts(r.started_at),
+            finished_at: r
+                .finished_at
+                .map(pulse_core::time::format_ts)
+                .unwrap_or_default(),
+            decisions: Vec::new(),
+        }))
+    }
+
+    /// Marks the running job, if any, interrupted, in memory and in the
+    /// store: called when the server stops. Returns its id.
+    pub async fn interrupt_running(&self) -> Option<String> {
+        let (record, stage) = {
+            let mut jobs = lock(&self.jobs);
+            let id = jobs.running.take()?;
+            let record = jobs.running_record.take();
+            let stage = jobs.by_id.get(&id).map_or("", |j| j.stage);
+            (record?, stage)
+        };
+        let detail = format!(
+            "interrupted: the server stopped during stage {stage}; nothing of this job was saved or promoted. Run it again: ModelService.Train (or TrainSentiment) with the same request: {}",
+            record.request
+        );
+        self.update(&record.job_id, |j| {
+            j.state = JobState::Interrupted;
+            j.error = detail.clone();
+            j.finished_at = self.clock.now_rfc3339();
+        });
+        let mut r = record.clone();
+        r.detail = detail;
+        match self.store.interrupt_train_job(&r, self.clock.now()).await {
+            Ok(()) => {
+                tracing::warn!(job = %r.job_id, "training job interrupted by shutdown (recorded)")
+            }
+            Err(e) => {
+                tracing::error!(job = %r.job_id, error = %e, "recording an interrupted training job")
+            }
+        }
+        Some(record.job_id)
     }
 
     fn enqueue(&self, kind: &'static str) -> Result<String, AppError> {
@@ -248,6 +371,7 @@ struct JobRun {
     id: String,
     promote: bool,
     jobs: TrainingJobs,
+    record: TrainJobRecord,
 }
 
 impl JobRun {
@@ -256,6 +380,9 @@ impl JobRun {
     }
 
     async fn run(self, work: Work) {
+        if let Err(e) = self.jobs.store.start_train_job(&self.record).await {
+            tracing::error!(job = %self.id, error = %e, "recording a training job");
+        }
         let result = match work {
             Work::Accounts {
                 config,
@@ -267,10 +394,30 @@ impl JobRun {
                 .await
                 .map(|m| (m, Vec::new())),
         };
+        let (state, detail) = match &result {
+            Ok(_) => ("succeeded", String::new()),
+            Err(m) => ("failed", m.clone()),
+        };
+        if let Err(e) = self
+            .jobs
+            .store
+            .finish_train_job(&self.id, state, &detail, self.jobs.clock.now())
+            .await
+        {
+            tracing::error!(job = %self.id, error = %e, "recording a training job's end");
+        }
         let finished_at = self.jobs.clock.now_rfc3339();
         let mut jobs = lock(&self.jobs.jobs);
         if jobs.running.as_deref() == Some(self.id.as_str()) {
             jobs.running = None;
+            jobs.running_record = None;
+        }
+        if jobs
+            .by_id
+            .get(&self.id)
+            .is_some_and(|j| j.state == JobState::Interrupted)
+        {
+            return;
         }
         if let Some(j) = jobs.by_id.get_mut(&self.id) {
             j.finished_at = finished_at;

@@ -284,6 +284,7 @@ pub async fn serve(
         state.analyst.clone(),
         state.analyst_cache,
     );
+    let jobs_on_stop = jobs.clone();
     let model_svc = models::ModelSvc::new(&state, jobs.clone(), analytics.clone());
     {
         let (store, metrics) = (state.store.clone(), state.metrics.clone());
@@ -410,6 +411,8 @@ pub async fn serve(
             shutdown,
         )
         .await;
+    // Training jobs still running are stopped with the process: say so.
+    jobs_on_stop.interrupt_running().await;
     background.abort();
     if let Some(w) = watch {
         w.abort();

@@ -127,6 +127,7 @@ fn job_state_out(s: JobState) -> pb::TrainJobState {
         JobState::Running => pb::TrainJobState::Running,
         JobState::Succeeded => pb::TrainJobState::Succeeded,
         JobState::Failed => pb::TrainJobState::Failed,
+        JobState::Interrupted => pb::TrainJobState::Interrupted,
     }
 }
 
@@ -269,7 +270,9 @@ impl ModelService for ModelSvc {
         let id = required("job_id", &request.into_inner().job_id).or_status()?;
         let job = self
             .jobs
-            .get(&id)
+            .find(&id)
+            .await
+            .or_status()?
             .ok_or(AppError::NotFound {
                 what: "training job",
                 id: id.clone(),

@@ -20,6 +20,7 @@ mod read;
 mod scores;
 mod sentiment;
 mod sqlite_ingest;
+mod train_jobs;
 mod value;
 
 use std::str::FromStr;
@@ -41,6 +42,7 @@ pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
+pub use train_jobs::TrainJobRecord;
 
 /// Errors from the store. Database errors are internal: callers show them as
 /// "internal error" and log them in full.

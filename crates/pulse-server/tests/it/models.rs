@@ -580,3 +580,41 @@ async fn train_over_rpc_then_list_read_promote_and_roll_back() {
 fn pulse_features_count() -> usize {
     pulse_training::feature_names().len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_running_at_shutdown_is_recorded_interrupted_and_says_what_to_rerun() {
+    let store = Store::in_memory().await.unwrap();
+    ingest_synthetic(&store, 150, 12).await;
+    let registry = Arc::new(MemoryRegistry::default());
+    let server = TestServer::start_with(crate::state(store.clone(), registry.clone())).await;
+    let id = ModelServiceClient::new(server.channel.clone())
+        .train(pb::TrainRequest {
+            kinds: vec!["churn".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    // Shut down while it trains (seconds of work, even on a fast machine).
+    server.stop().await;
+    let rec = store.train_job(&id).await.unwrap().expect("recorded");
+    assert_eq!(rec.state, "interrupted", "{rec:?}");
+    assert!(rec.request.contains(r#""kinds":["churn"]"#), "{rec:?}");
+
+    // After a restart the job is still known, with what to run again.
+    let server = TestServer::start_with(crate::state(store.clone(), registry)).await;
+    let job = ModelServiceClient::new(server.channel.clone())
+        .get_train_job(pb::GetTrainJobRequest { job_id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.state, pb::TrainJobState::Interrupted as i32, "{job:?}");
+    assert!(
+        job.error.contains("ModelService.Train") && job.error.contains(r#""kinds":["churn"]"#),
+        "{}",
+        job.error
+    );
+    assert!(!job.finished_at.is_empty());
+    server.stop().await;
+}
