@@ -183,10 +183,19 @@ async fn one_bad_account_is_left_out_and_the_run_completes() {
             .unwrap();
         pool.close().await;
     }
-    let server = TestServer::start_with(crate::state(store.clone(), registry)).await;
+    let state = crate::state(store.clone(), registry);
+    let metrics = crate::metrics::start_metrics(&state).await;
+    let server = TestServer::start_with(state).await;
     let mut scoring = ScoringServiceClient::new(server.channel.clone());
     let scores = wait_ready(&mut scoring).await;
     assert!(scores.iter().all(|s| s.account_id != bad));
+    // Counted for operators.
+    let (_, text) = crate::metrics::http_get(metrics, "/metrics").await;
+    assert_eq!(
+        crate::metrics::sample(&text, "pulse_scoring_excluded_accounts"),
+        Some(1.0),
+        "{text}"
+    );
     let warned = |w: &[String]| w.iter().any(|w| w.contains(&bad) && w.contains("mrr"));
 
     let run = scoring
