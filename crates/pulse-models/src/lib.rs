@@ -89,5 +89,6 @@ pub use scorecard::{
     Normalisation, ScorecardConfig, ScorecardInput,
 };
 pub use tabular::{
-    CategoricalEncoding, EncoderOptions, LabelSpec, Table, TableEncoder, is_missing,
+    CategoricalEncoding, EncoderOptions, LabelSpec, NUMERIC_SHARE, Table, TableEncoder, is_missing,
+    parse_number,
 };

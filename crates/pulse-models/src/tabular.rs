@@ -6,9 +6,11 @@
 //! - **Missing**: a cell that is blank after trimming or one of `NA`, `N/A`, `NaN`, `null`
 //!   (any case) is missing (NaN). `None` and `Unknown` are kept as values: in real tables they
 //!   are often genuine categories (a card type, an education level).
-//! - **Numeric column**: every non-missing cell parses as a finite number. Anything else is
-//!   **categorical** (plus columns listed in `force_categorical`, e.g. zip or area codes).
-//!   At transform time an unparsable cell in a numeric column is missing.
+//! - **Numeric column**: at least [`NUMERIC_SHARE`] of the non-missing cells read as numbers
+//!   ([`parse_number`]: plain numbers, yes/no and true/false as 1/0, currency such as
+//!   `$1,234.50`, percentages such as `12%` = 0.12); the other cells are missing. Anything
+//!   else is **categorical** (plus columns listed in `force_categorical`, e.g. zip or area
+//!   codes). At transform time an unparsable cell in a numeric column is missing.
 //! - **Categorical encoding** (`CategoricalEncoding`):
 //!   - `Ordinal` (default, for the GBT): categories sorted by name get codes 0, 1, 2, ...;
 //!     forust splits on them as numbers, which trees handle well for the low-cardinality
@@ -87,9 +89,72 @@ pub fn is_missing(cell: &str) -> bool {
             .any(|m| t.eq_ignore_ascii_case(m))
 }
 
-fn parse_number(cell: &str) -> Option<f64> {
-    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+/// A cell as a number, reading what real exports write: plain numbers,
+/// `yes`/`no` and `true`/`false` (1/0), currency (`$1,234.50`, `€12`,
+/// `(300.00)` for -300) and percentages (`12.5%` is 0.125).
+pub fn parse_number(cell: &str) -> Option<f64> {
+    let t = cell.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        return v.is_finite().then_some(v);
+    }
+    match t.to_ascii_lowercase().as_str() {
+        "yes" | "true" => return Some(1.0),
+        "no" | "false" => return Some(0.0),
+        _ => {}
+    }
+    // Accounting negatives: (300.00).
+    let (negative, t) = match t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => (true, inner.trim()),
+        None => (false, t),
+    };
+    let (percent, t) = match t.strip_suffix('%') {
+        Some(r) => (true, r.trim_end()),
+        None => (false, t),
+    };
+    let (sign, t) = match t.strip_prefix('-') {
+        Some(r) => (-1.0, r.trim_start()),
+        None => (1.0, t),
+    };
+    let t = t
+        .trim_start_matches(['$', '€', '£', '¥'])
+        .trim_end_matches(['$', '€', '£', '¥'])
+        .trim();
+    // Thousands separators: commas between groups of three digits.
+    let digits: String = if t.contains(',') {
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        let groups: Vec<&str> = int.split(',').collect();
+        let grouped = !groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !grouped {
+            return None;
+        }
+        let mut d = groups.concat();
+        if !frac.is_empty() || t.contains('.') {
+            d.push('.');
+            d.push_str(frac);
+        }
+        d
+    } else {
+        t.to_string()
+    };
+    if digits.is_empty()
+        || !digits
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return None;
+    }
+    let v = digits.parse::<f64>().ok().filter(|v| v.is_finite())?;
+    let v = sign * if percent { v / 100.0 } else { v };
+    Some(if negative { -v } else { v })
 }
+
+/// Share of a column's non-missing cells that must read as numbers for it to
+/// be numeric; the others are read as missing (a `?` or `unknown` among
+/// numbers).
+pub const NUMERIC_SHARE: f64 = 0.95;
 
 /// How categorical columns become numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -230,8 +295,12 @@ impl TableEncoder {
                 .iter()
                 .map(|r| r[j].as_str())
                 .filter(|c| !is_missing(c));
+            let (present, parsed) = cells.clone().fold((0usize, 0usize), |(n, p), c| {
+                (n + 1, p + usize::from(parse_number(c).is_some()))
+            });
             let numeric = !options.force_categorical.contains(name)
-                && cells.clone().all(|c| parse_number(c).is_some());
+                && present > 0
+                && parsed as f64 >= NUMERIC_SHARE * present as f64;
             let kind = if numeric {
                 ColumnKind::Numeric
             } else {
@@ -294,6 +363,75 @@ impl TableEncoder {
     pub fn encoding(&self) -> CategoricalEncoding {
         self.encoding
     }
+    /// How each feature column was read, in table order: `(column, how)`,
+    /// e.g. `numeric`, `numeric (yes/no as 1/0)`, `numeric (3 unreadable
+    /// cells read as missing)`, `categorical, 4 levels`.
+    pub fn column_report(&self, table: &Table) -> Vec<(String, String)> {
+        self.columns
+            .iter()
+            .map(|c| {
+                let cells: Vec<&str> = table
+                    .column_index(&c.source)
+                    .map(|j| {
+                        table
+                            .rows
+                            .iter()
+                            .map(|r| r[j].trim())
+                            .filter(|v| !is_missing(v))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let how = match &c.kind {
+                    ColumnKind::Numeric => {
+                        let unreadable = cells.iter().filter(|v| parse_number(v).is_none()).count();
+                        let mut how = "numeric".to_string();
+                        let plain = |v: &&str| v.parse::<f64>().is_ok();
+                        let mut forms = Vec::new();
+                        if cells.iter().any(|v| {
+                            !plain(v)
+                                && matches!(
+                                    v.to_ascii_lowercase().as_str(),
+                                    "yes" | "no" | "true" | "false"
+                                )
+                        }) {
+                            forms.push("yes/no as 1/0");
+                        }
+                        if cells.iter().any(|v| v.ends_with('%')) {
+                            forms.push("percentages as fractions");
+                        }
+                        if cells.iter().any(|v| {
+                            v.contains(['$', '€', '£', '¥']) || (!plain(v) && v.contains(','))
+                        }) {
+                            forms.push("currency and thousands separators");
+                        }
+                        if !forms.is_empty() {
+                            how.push_str(&format!(" ({})", forms.join(", ")));
+                        }
+                        if unreadable > 0 {
+                            how.push_str(&format!(
+                                "; {unreadable} unreadable cell(s) read as missing"
+                            ));
+                        }
+                        how
+                    }
+                    ColumnKind::Categorical { categories } => {
+                        let levels: HashSet<&str> = cells.iter().copied().collect();
+                        if levels.len() > categories.len() {
+                            format!(
+                                "categorical, {} levels ({} most frequent kept, the rest missing)",
+                                levels.len(),
+                                categories.len()
+                            )
+                        } else {
+                            format!("categorical, {} levels", categories.len())
+                        }
+                    }
+                };
+                (c.source.clone(), how)
+            })
+            .collect()
+    }
+
     /// Names of the source columns treated as categorical.
     pub fn categorical_columns(&self) -> Vec<&str> {
         self.columns
@@ -386,6 +524,91 @@ impl TableEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_read_as_real_exports_write_them() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("42", Some(42.0)),
+            (" 7.5 ", Some(7.5)),
+            ("Yes", Some(1.0)),
+            ("no", Some(0.0)),
+            ("TRUE", Some(1.0)),
+            ("$1,234.50", Some(1234.5)),
+            ("€12", Some(12.0)),
+            ("12 €", Some(12.0)),
+            ("1,000,000", Some(1_000_000.0)),
+            ("(300.00)", Some(-300.0)),
+            ("-$5", Some(-5.0)),
+            ("12.5%", Some(0.125)),
+            ("-4%", Some(-0.04)),
+            ("1,23", None),
+            ("2026-01-01", None),
+            ("555-1234", None),
+            ("abc", None),
+            ("$", None),
+            ("inf", None),
+            ("Maybe", None),
+        ];
+        for (cell, want) in cases {
+            assert_eq!(parse_number(cell), *want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn a_mostly_numeric_column_stays_numeric_and_says_how_it_was_read() {
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            rows.push(vec![
+                i.to_string(),
+                if i % 3 == 0 { "Yes" } else { "No" }.to_string(),
+                // 39 amounts and one '?': numeric, the '?' missing.
+                if i == 7 {
+                    "?".to_string()
+                } else {
+                    format!("${},{:03}.00", 1 + i, i)
+                },
+                if i % 2 == 0 { "Yes" } else { "No" }.to_string(),
+                format!("{}%", i),
+                ["a", "b", "c"][i % 3].to_string(),
+            ]);
+        }
+        let cols = [
+            "id",
+            "churned",
+            "monthly charges",
+            "Partner",
+            "discount",
+            "plan",
+        ];
+        let t = Table::new(cols.iter().map(|c| c.to_string()).collect(), rows).unwrap();
+        let enc = TableEncoder::fit(
+            &t,
+            &LabelSpec::binary("churned"),
+            &EncoderOptions {
+                drop_columns: vec!["id".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(enc.categorical_columns(), ["plan"]);
+        let report: HashMap<String, String> = enc.column_report(&t).into_iter().collect();
+        assert!(
+            report["monthly charges"].contains("currency")
+                && report["monthly charges"].contains("1 unreadable"),
+            "{report:?}"
+        );
+        assert!(report["Partner"].contains("yes/no as 1/0"), "{report:?}");
+        assert!(report["discount"].contains("percentages"), "{report:?}");
+        assert_eq!(report["plan"], "categorical, 3 levels");
+        let x = enc.transform(&t).unwrap();
+        let charges = enc
+            .feature_names()
+            .iter()
+            .position(|f| f == "monthly charges")
+            .unwrap();
+        assert_eq!(x[[2, charges]], 3002.0);
+        assert!(x[[7, charges]].is_nan());
+    }
 
     fn table() -> Table {
         let cols = ["id", "Attrition", "age", "plan", "balance", "zip"];

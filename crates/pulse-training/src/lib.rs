@@ -47,4 +47,4 @@ pub use pipeline::{
 };
 pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
 pub use scorecard::{default_inputs, scorecard_inputs};
-pub use table::{TableSpec, parse_time_cell, train_table};
+pub use table::{ROW_NUMBER, TableSpec, describe_table, parse_time_cell, train_table};

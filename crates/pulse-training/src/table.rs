@@ -31,14 +31,67 @@ use crate::pipeline::TrainedModel;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {
     pub label: LabelSpec,
-    /// Identifies a row in predictions; never a feature.
-    pub id_column: String,
+    /// Identifies a row in predictions; never a feature. `None`: rows are
+    /// identified by their number ([`ROW_NUMBER`]).
+    pub id_column: Option<String>,
     /// Orders rows for a time-based backtest; never a feature.
     pub time_column: Option<String>,
     /// What the label means.
     pub kind: ModelKind,
     /// Columns that are not features (leaky or irrelevant ones).
     pub drop_columns: Vec<String>,
+}
+
+/// The id a table without an id column records: predictions name rows by
+/// their 1-based number in the file.
+pub const ROW_NUMBER: &str = "(row number)";
+
+/// How each column of `table` is read for `spec`, in table order: the
+/// label, the id, the time column and dropped columns by their role, every
+/// other column as the encoder reads it (numeric and how, or categorical
+/// with its levels). What `pulse train --table` prints before training.
+pub fn describe_table(
+    table: &Table,
+    spec: &TableSpec,
+) -> Result<Vec<(String, String)>, TrainError> {
+    let mut roles: Vec<(String, String)> = vec![(spec.label.column.clone(), "label".to_string())];
+    if let Some(id) = &spec.id_column {
+        roles.push((id.clone(), "id (not a feature)".into()));
+    }
+    if let Some(t) = &spec.time_column {
+        roles.push((
+            t.clone(),
+            "time (orders the backtest; not a feature)".into(),
+        ));
+    }
+    for d in &spec.drop_columns {
+        roles.push((d.clone(), "dropped (--drop)".into()));
+    }
+    let options = EncoderOptions {
+        drop_columns: roles[1..].iter().map(|(c, _)| c.clone()).collect(),
+        ..Default::default()
+    };
+    let encoder = pulse_models::TableEncoder::fit(table, &spec.label, &options).map_err(|e| {
+        TrainError::Config {
+            key: "table",
+            reason: e.to_string(),
+        }
+    })?;
+    let read: std::collections::HashMap<String, String> =
+        encoder.column_report(table).into_iter().collect();
+    Ok(table
+        .columns
+        .iter()
+        .map(|c| {
+            let how = roles
+                .iter()
+                .find(|(r, _)| r == c)
+                .map(|(_, how)| how.clone())
+                .or_else(|| read.get(c).cloned())
+                .unwrap_or_else(|| "not read".into());
+            (c.clone(), how)
+        })
+        .collect())
 }
 
 /// A time cell as a number: an integer (any unit), a date `YYYY-MM-DD` (day
@@ -71,9 +124,12 @@ pub fn train_table(
             ),
         })
     };
-    col(&spec.id_column)?;
     col(&spec.label.column)?;
-    let mut drop = vec![spec.id_column.clone()];
+    let mut drop = Vec::new();
+    if let Some(id) = &spec.id_column {
+        col(id)?;
+        drop.push(id.clone());
+    }
     for c in &spec.drop_columns {
         col(c)?;
         if !drop.contains(c) {
@@ -205,7 +261,7 @@ pub fn train_table(
                 .as_ref()
                 .map(|p| format!(" (positive = {p})"))
                 .unwrap_or_default(),
-            spec.id_column
+            spec.id_column.as_deref().unwrap_or(ROW_NUMBER)
         ),
         "served model: the evaluated model itself (trained on the train rows, calibrated on the calibration rows)".to_string(),
         format!(
@@ -250,7 +306,11 @@ pub fn train_table(
             leakage: Some(leakage),
         }),
         notes,
-        id_column: Some(spec.id_column.clone()),
+        id_column: Some(
+            spec.id_column
+                .clone()
+                .unwrap_or_else(|| ROW_NUMBER.to_string()),
+        ),
     };
     let artifact = ModelArtifact::new(
         info,

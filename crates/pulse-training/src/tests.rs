@@ -255,7 +255,7 @@ fn table(n: usize, leak: bool) -> Table {
 fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
     let spec = TableSpec {
         label: LabelSpec::binary("churned"),
-        id_column: "customer".into(),
+        id_column: Some("customer".into()),
         time_column: Some("month".into()),
         kind: ModelKind::Churn,
         drop_columns: Vec::new(),
@@ -298,7 +298,7 @@ fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
     let m = train_table(&table(800, true), &dropped, &quick(), "t").unwrap();
     assert_eq!(m.artifact.card.feature_schema, vec!["plan", "usage"]);
     let bad = TableSpec {
-        id_column: "nope".into(),
+        id_column: Some("nope".into()),
         ..spec
     };
     let err = train_table(&table(100, false), &bad, &quick(), "t").unwrap_err();

@@ -48,12 +48,13 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     data_end: Option<String>,
     /// Train from a CSV feature table instead of the store (one row per customer or customer-date).
-    #[arg(long, requires_all = ["label", "id"])]
+    #[arg(long, requires = "label")]
     table: Option<PathBuf>,
     /// The table's label column.
     #[arg(long, requires = "table")]
     label: Option<String>,
-    /// The table's row id column (not a feature).
+    /// The table's row id column (not a feature) [default: none; predictions
+    /// name rows by their number].
     #[arg(long, requires = "table")]
     id: Option<String>,
     /// The table's time column (integer, YYYY-MM-DD or RFC 3339): enables a time-based backtest.
@@ -166,9 +167,10 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
             _ if args.kinds.is_empty() => ModelKind::Churn,
             _ => bail!("--kind: a table has one label: name one kind"),
         };
-        let (Some(label), Some(id)) = (args.label, args.id) else {
-            bail!("--table needs --label COLUMN and --id COLUMN");
+        let Some(label) = args.label else {
+            bail!("--table needs --label COLUMN");
         };
+        let id = args.id;
         let spec = TableSpec {
             label: match args.positive {
                 Some(p) => LabelSpec::with_positive(label, p),
@@ -411,6 +413,17 @@ fn train_from_table(
         table.columns.len(),
         path.display()
     );
+    // How every column is read, before minutes of training on a misreading.
+    let read = pulse_training::describe_table(&table, spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let width = read
+        .iter()
+        .map(|(c, _)| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for (column, how) in &read {
+        println!("  {column:<width$}  {how}");
+    }
     let mut m = train_table(&table, spec, tc, &registry.clock().now_rfc3339())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     m.artifact.card.training_seconds = started.elapsed().as_secs_f64();
@@ -429,12 +442,21 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
         .flexible(false)
         .from_path(path)
         .with_context(|| format!("opening {}", path.display()))?;
+    // Header names as written (spaces and punctuation kept), without a
+    // UTF-8 byte-order mark or surrounding blanks.
     let columns: Vec<String> = rdr
         .headers()
         .with_context(|| format!("reading the header of {}", path.display()))?
         .iter()
-        .map(|s| s.trim().to_string())
+        .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    if let Some(i) = columns.iter().position(String::is_empty) {
+        bail!(
+            "{}: column {} has no name in the header",
+            path.display(),
+            i + 1
+        );
+    }
     let mut rows = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 1))?;
@@ -828,12 +850,17 @@ pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         .id
         .or_else(|| artifact.card.id_column.clone())
         .context("the model records no id column: pass --id COLUMN")?;
-    let id_at = table.column_index(&id_column).with_context(|| {
-        format!(
-            "{} has no id column {id_column} (pass --id COLUMN)",
-            args.table.display()
-        )
-    })?;
+    // A model trained without an id column names rows by their number.
+    let id_at = if id_column == pulse_training::ROW_NUMBER {
+        None
+    } else {
+        Some(table.column_index(&id_column).with_context(|| {
+            format!(
+                "{} has no id column {id_column} (pass --id COLUMN)",
+                args.table.display()
+            )
+        })?)
+    };
     let x = encoder
         .transform(&table)
         .with_context(|| format!("{} does not fit model {}", args.table.display(), args.model))?;
@@ -851,7 +878,10 @@ pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         let row = row.to_vec();
         let s = model.score_row(&row)?;
         let mut rec = vec![
-            table.rows[i][id_at].clone(),
+            match id_at {
+                Some(j) => table.rows[i][j].clone(),
+                None => (i + 1).to_string(),
+            },
             format!("{:.6}", s.probability),
         ];
         let drivers = model.drivers(&s, args.drivers);
