@@ -1,8 +1,7 @@
 //! Two `pulse serve` processes on one PostgreSQL database and one models
-//! directory: the week's scheduled scoring run is stored once, and a
-//! promotion made through one server is served by the other. (That a killed
-//! holder's job is claimable again once its lease expires is
-//! `pulse_store::leases::tests`.)
+//! directory: a week's run claimed by a server killed mid-job waits for its
+//! lease, runs once when the lease expires, and is stored once; a promotion
+//! made through one server is served by the other.
 //!
 //! Needs PostgreSQL: `PULSE_TEST_DATABASE_URL` (`.ci/run` sets it); without
 //! it the test says so and passes.
@@ -147,6 +146,10 @@ async fn train_churn(
     registry.save(m.artifact).unwrap().card.version
 }
 
+async fn admin_of(url: &str) -> sqlx::PgPool {
+    sqlx::PgPool::connect(url).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_database_run_scheduled_jobs_once_and_share_promotions() {
     let Some(base_url) = std::env::var("PULSE_TEST_DATABASE_URL")
@@ -199,11 +202,23 @@ async fn two_servers_on_one_database_run_scheduled_jobs_once_and_share_promotion
     }
     let clock = pulse_core::Clock::parse(TODAY).unwrap();
     let registry =
-        Arc::new(pulse_app::DirRegistry::open(&dir.path().join("models"), clock).unwrap());
+        Arc::new(pulse_app::DirRegistry::open(&dir.path().join("models"), clock.clone()).unwrap());
     let first = train_churn(&store, &registry, 10).await;
     registry.promote(&first).unwrap();
     let second = train_churn(&store, &registry, 12).await;
     assert_ne!(first, second);
+
+    // A server that claimed this week's run and was killed (kill -9) before
+    // storing it leaves its lease behind, unexpired.
+    let now = clock.now();
+    let week = pulse_core::time::week_start(pulse_core::time::day_of_ts(now));
+    let lease = format!("scoring-run:{}", pulse_core::time::iso_week_label(week));
+    sqlx::query("INSERT INTO leases (name, holder, expires_at) VALUES ($1, 'killed/1/0', $2)")
+        .bind(&lease)
+        .bind(now + 3_600)
+        .execute(&admin_of(&url).await)
+        .await
+        .unwrap();
 
     // Started together, as a deployment rolls out: both reach the week's
     // run at about the same moment.
@@ -227,6 +242,19 @@ async fn two_servers_on_one_database_run_scheduled_jobs_once_and_share_promotion
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    // While the killed server's lease holds, neither runs the week.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        store.score_runs(10).await.unwrap().is_empty(),
+        "the lease held"
+    );
+    // Its lease expires: the week's run is claimable again, and runs once.
+    sqlx::query("UPDATE leases SET expires_at = $1 WHERE name = $2")
+        .bind(now - 1)
+        .bind(&lease)
+        .execute(&admin_of(&url).await)
+        .await
+        .unwrap();
     loop {
         let runs = store.score_runs(10).await.unwrap();
         if !runs.is_empty() {
