@@ -171,6 +171,7 @@ pub async fn candidates(
             plan: text(meta.map(|m| m.plan.as_str()), acct.map(|a| a.plan.as_str())),
             arr: s.arr,
             churn_probability: s.churn_probability,
+            margin: a.margin,
             health: s.health,
             band: s.band.clone(),
             quadrant: s.quadrant.clone(),

@@ -63,6 +63,10 @@ pub struct Candidate {
     pub plan: String,
     pub arr: f64,
     pub churn_probability: f64,
+    /// The churn model's raw score (log-odds) before calibration: it orders
+    /// accounts the calibration maps to the same probability (an isotonic
+    /// step ties many), so the top of a list is never arbitrary among ties.
+    pub margin: f64,
     pub health: f64,
     /// green, yellow or red.
     pub band: String,
@@ -126,6 +130,7 @@ pub(crate) mod testutil {
             plan: "essentials".into(),
             arr,
             churn_probability: p,
+            margin: (p / (1.0 - p)).ln(),
             health,
             band: if health >= 90.0 {
                 "green"

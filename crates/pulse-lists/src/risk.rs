@@ -122,6 +122,7 @@ fn by_risk(a: &Candidate, b: &Candidate, by: RankBy) -> Ordering {
     key(b, by)
         .total_cmp(&key(a, by))
         .then(b.churn_probability.total_cmp(&a.churn_probability))
+        .then(b.margin.total_cmp(&a.margin))
         .then(a.account_id.cmp(&b.account_id))
 }
 
@@ -300,6 +301,26 @@ mod tests {
 
     fn ids(rows: &[RiskRow]) -> Vec<&str> {
         rows.iter().map(|r| r.account_id.as_str()).collect()
+    }
+
+    #[test]
+    fn calibration_ties_are_broken_by_the_model_margin() {
+        // Three accounts an isotonic step maps to the same 27.7%.
+        let mut cs = vec![
+            cand("a", "ann", 0.277, 10_000.0),
+            cand("b", "ann", 0.277, 10_000.0),
+            cand("c", "ann", 0.277, 10_000.0),
+        ];
+        cs[0].margin = -1.2;
+        cs[1].margin = -0.4;
+        cs[2].margin = -0.9;
+        for rank_by in [RankBy::ArrAtRisk, RankBy::Probability] {
+            let cfg = ListConfig {
+                rank_by,
+                ..ListConfig::default()
+            };
+            assert_eq!(ids(&risk_list(&cs, &cfg, 100).rows), ["b", "c", "a"]);
+        }
     }
 
     #[test]

@@ -322,6 +322,20 @@ pub struct Metrics {
     pub k: usize,
     pub n_test: usize,
     pub positive_rate: f64,
+    /// How many distinct probabilities the model gave the test rows: a
+    /// calibration that ties many rows (an isotonic step) gives few, and a
+    /// list cannot rank rows it scores the same (0 in cards made before
+    /// this was counted).
+    #[serde(default)]
+    pub distinct_probabilities: usize,
+}
+
+/// Distinct values among `probs` (bit-equal values count once).
+pub(crate) fn distinct_values(probs: &[f64]) -> usize {
+    let mut bits: Vec<u64> = probs.iter().map(|p| p.to_bits()).collect();
+    bits.sort_unstable();
+    bits.dedup();
+    bits.len()
 }
 
 impl Metrics {
@@ -343,6 +357,7 @@ impl Metrics {
             k,
             n_test: probs.len(),
             positive_rate: pos as f64 / probs.len() as f64,
+            distinct_probabilities: distinct_values(probs),
         })
     }
 }
@@ -364,6 +379,24 @@ mod tests {
     ];
 
     /// Values from scikit-learn 1.9.1 (reference/sklearn_reference.py).
+    #[test]
+    fn distinct_probabilities_count_ties_once() {
+        assert_eq!(distinct_values(&[0.277, 0.277, 0.1, 0.5, 0.1]), 3);
+        assert_eq!(distinct_values(&[]), 0);
+        let m = Metrics::compute(
+            &[0.277, 0.277, 0.1, 0.9],
+            &[true, false, false, true],
+            TopK::Count(2),
+        )
+        .unwrap();
+        assert_eq!(m.distinct_probabilities, 3);
+        // Cards made before the count read as 0.
+        let mut v = serde_json::to_value(&m).unwrap();
+        v.as_object_mut().unwrap().remove("distinct_probabilities");
+        let old: Metrics = serde_json::from_value(v).unwrap();
+        assert_eq!(old.distinct_probabilities, 0);
+    }
+
     #[test]
     fn pinned_to_scikit_learn() {
         close(roc_auc(&P, &Y).unwrap(), SK_ROC_AUC);

@@ -288,6 +288,7 @@ mod tests {
             k: 50,
             n_test: 1000,
             positive_rate: 0.05,
+            distinct_probabilities: 1000,
         }
     }
 

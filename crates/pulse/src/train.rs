@@ -520,6 +520,21 @@ fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
             metric_row(o, name, m)?;
         }
     }
+    // Ties among calibrated probabilities: rows a list cannot rank apart
+    // (it orders them by the raw margin).
+    let distinct: Vec<String> = ["gbt", "logistic"]
+        .iter()
+        .filter_map(|n| e.models.get(*n).map(|m| (n, m)))
+        .filter(|(_, m)| m.distinct_probabilities > 0)
+        .map(|(n, m)| format!("{n} {} of {}", m.distinct_probabilities, m.n_test))
+        .collect();
+    if !distinct.is_empty() {
+        writeln!(
+            o,
+            "  distinct probabilities on the test rows: {}",
+            distinct.join(", ")
+        )?;
+    }
     if let (Some(g), Some(s)) = (e.models.get("gbt"), e.models.get("scorecard")) {
         writeln!(
             o,
