@@ -470,6 +470,7 @@ mod tests {
             keys,
             [
                 "brier",
+                "distinct_probabilities",
                 "ece",
                 "k",
                 "lift_top_decile",
