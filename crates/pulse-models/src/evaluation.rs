@@ -408,6 +408,48 @@ pub fn evaluate(
     })
 }
 
+/// The model to serve once the evaluation is reported: `params` fitted on
+/// every row of `ds`, calibrated (`method`) on out-of-fold margins: each row's
+/// margin from a model fitted on the `folds - 1` other folds (stratified,
+/// from `seed`). No row is set aside for calibration, and the calibration
+/// never sees a margin of a model that trained on that row (scikit-learn's
+/// `CalibratedClassifierCV(ensemble=False)` does the same).
+pub fn refit_cross_calibrated(
+    ds: &Dataset,
+    params: &crate::GbtParams,
+    method: CalibrationMethod,
+    folds: usize,
+    seed: u64,
+) -> Result<CalibratedModel, ModelError> {
+    let params = params.check_ref()?;
+    let folds = folds.max(2);
+    let labels = ds.y();
+    let mut fold = vec![0usize; labels.len()];
+    for class in [true, false] {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        crate::rng::SplitMix64::new(seed).shuffle(&mut idx);
+        for (k, i) in idx.into_iter().enumerate() {
+            fold[i] = k % folds;
+        }
+    }
+    let mut oof = vec![0.0; labels.len()];
+    for f in 0..folds {
+        let train: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] != f).collect();
+        let held: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] == f).collect();
+        if held.is_empty() {
+            continue;
+        }
+        let model = Model::Gbt(Box::new(params.fit(&ds.select_rows(&train)?)?));
+        let margins = model.margins(ds.select_rows(&held)?.x())?;
+        for (i, m) in held.into_iter().zip(margins) {
+            oof[i] = m;
+        }
+    }
+    let calibrator = Calibrator::fit(method, &oof, labels)?;
+    let model = Model::Gbt(Box::new(params.fit(ds)?));
+    CalibratedModel::new(model, calibrator)
+}
+
 /// Time-based backtest: train before `cutoff` (last 20% of that period calibrates), test at or
 /// after it. Use [`evaluate`] with [`Split::Time`] to set a gap or another calibration share.
 pub fn backtest(
@@ -566,6 +608,33 @@ mod tests {
 
     fn small_gbt() -> GbtParams {
         GbtParams::new().iterations(60)
+    }
+
+    #[test]
+    fn the_served_refit_uses_every_row_and_out_of_fold_calibration() {
+        let ds = linear_problem(800, 3);
+        let params = GbtParams::new().iterations(40);
+        let served = refit_cross_calibrated(&ds, &params, CalibrationMethod::Platt, 5, 7).unwrap();
+        // The model is the one fitted on every row.
+        let full = Model::Gbt(Box::new(params.check_ref().unwrap().fit(&ds).unwrap()));
+        let margins = full.margins(ds.x()).unwrap();
+        assert_eq!(served.model().margins(ds.x()).unwrap(), margins);
+        // Its calibration saw only out-of-fold margins: not the map fitted
+        // on the model's own (over-confident) in-sample margins, which has
+        // the flatter slope.
+        let in_sample = Calibrator::fit_platt(margins.as_slice().unwrap(), ds.y()).unwrap();
+        let (Calibrator::Platt { a: a_oof, .. }, Calibrator::Platt { a: a_in, .. }) =
+            (served.calibrator(), &in_sample)
+        else {
+            panic!("Platt expected");
+        };
+        assert!(
+            a_oof < a_in,
+            "out-of-fold slope {a_oof} vs in-sample {a_in}"
+        );
+        // Deterministic for a seed.
+        let again = refit_cross_calibrated(&ds, &params, CalibrationMethod::Platt, 5, 7).unwrap();
+        assert_eq!(again.calibrator(), served.calibrator());
     }
 
     #[test]

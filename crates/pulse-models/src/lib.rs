@@ -73,7 +73,7 @@ pub use error::{ArtifactError, DatasetError, ModelError, ParamError, TableError}
 pub use evaluation::{
     AblationReport, AblationResult, CURVE_POINTS, Evaluation, EvaluationReport, FeatureAuc,
     FeatureFamily, LeakageReport, ModelReport, Split, SplitIndices, TrainingConfig, ablation,
-    backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen,
+    backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen, refit_cross_calibrated,
 };
 pub use explain::{Contributions, Driver, FeatureImportance, top_drivers};
 pub use gbt::{GbtModel, GbtParams, GbtValidParams};

@@ -268,6 +268,15 @@ fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
     assert!(check_account_model(&m.artifact).is_err());
     let e = card.evaluation.as_ref().unwrap();
     assert!(e.method.starts_with("time-based") && e.rows.test > 0);
+    // The served model is refitted on every row, the figures the evaluation's.
+    assert!(
+        card.notes
+            .iter()
+            .any(|n| n.contains("refitted on all 1200 rows")),
+        "{:?}",
+        card.notes
+    );
+    assert!(e.rows.train + e.rows.calibration + e.rows.test <= 1200);
 
     let no_time = TableSpec {
         time_column: None,
