@@ -355,15 +355,7 @@ fn check_day(field: &str, d: Day) -> Result<(), FieldError> {
     if (MIN_DAY..=MAX_DAY).contains(&d) {
         Ok(())
     } else {
-        Err(FieldError::new(
-            field,
-            format!(
-                "{} is outside {}..={}",
-                crate::echo(&time::format_day(d)),
-                time::format_day(MIN_DAY),
-                time::format_day(MAX_DAY)
-            ),
-        ))
+        Err(outside_dates(field, &time::format_day(d)))
     }
 }
 
@@ -373,16 +365,20 @@ fn check_ts(field: &str, t: Ts) -> Result<(), FieldError> {
     if (i64::from(MIN_DAY)..=i64::from(MAX_DAY)).contains(&d) {
         Ok(())
     } else {
-        Err(FieldError::new(
-            field,
-            format!(
-                "{} is outside {}..={}",
-                crate::echo(&time::format_ts(t)),
-                time::format_day(MIN_DAY),
-                time::format_day(MAX_DAY)
-            ),
-        ))
+        Err(outside_dates(field, &time::format_ts(t)))
     }
+}
+
+fn outside_dates(field: &str, shown: &str) -> FieldError {
+    FieldError::new(
+        field,
+        format!(
+            "{} is outside {}..={}",
+            crate::echo(shown),
+            time::format_day(MIN_DAY),
+            time::format_day(MAX_DAY)
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------------

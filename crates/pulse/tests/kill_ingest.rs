@@ -3,9 +3,10 @@
 //! there in full, the batch in flight is there entirely or not at all, and
 //! every stored record is exactly what was sent.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use pulse_proto::v1 as pb;
 use pulse_proto::v1::ingest_service_client::IngestServiceClient;
@@ -13,42 +14,14 @@ use pulse_proto::v1::ingest_service_client::IngestServiceClient;
 const PER_BATCH: usize = 2_000;
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse"))
-        .arg("--data-dir")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse"));
+    cmd.arg("--data-dir")
         .arg(dir)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env_remove("PULSE_CONFIG")
         .env("PULSE_METRICS__ENABLED", "false")
-        .env("PULSE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // A hang guard, not a speed check.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if line.contains("serving gRPC") {
-                // Keep draining so the child never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
-                return child;
-            }
-            seen.push(line);
-        } else if let Ok(Some(s)) = child.try_wait() {
-            panic!("pulse serve exited with {s}: {seen:#?}");
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("pulse serve did not start: {seen:#?}");
+        .env("PULSE_LOG", "info");
+    common::spawn_serving(cmd, "pulse serve")
 }
 
 fn account(batch: usize, j: usize) -> pb::Record {

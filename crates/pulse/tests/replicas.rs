@@ -6,9 +6,10 @@
 //! Needs PostgreSQL: `PULSE_TEST_DATABASE_URL` (`.ci/run` sets it); without
 //! it the test says so and passes.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,8 +51,8 @@ fn start(dir: &Path, url: &str, name: &str) -> Server {
         "[scoring]\nrefresh_seconds = 1\nweekly_runs = true\n[lists]\nschedule = false\n[server]\npromotion_watch_secs = 1\n[metrics]\nenabled = false\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pulse"))
-        .arg("--config")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pulse"));
+    cmd.arg("--config")
         .arg(&cfg)
         .arg("--data-dir")
         .arg(dir.join(name))
@@ -61,34 +62,11 @@ fn start(dir: &Path, url: &str, name: &str) -> Server {
         .arg(url)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("PULSE_CLOCK", TODAY)
-        .env("PULSE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if line.contains("serving gRPC") {
-                std::thread::spawn(move || while rx.recv().is_ok() {});
-                return Server { child, port };
-            }
-            seen.push(line);
-        } else if let Ok(Some(s)) = child.try_wait() {
-            panic!("{name} exited with {s}: {seen:#?}");
-        }
+        .env("PULSE_LOG", "info");
+    Server {
+        child: common::spawn_serving(cmd, name),
+        port,
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("{name} did not start: {seen:#?}");
 }
 
 async fn scoring(port: u16) -> ScoringServiceClient<tonic::transport::Channel> {

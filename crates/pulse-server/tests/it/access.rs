@@ -16,8 +16,8 @@ use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
-use crate::TestServer;
 use crate::models::MemoryRegistry;
+use crate::{Raw, TestServer};
 
 const KEYS: [(&str, Role, &str); 4] = [
     (
@@ -105,37 +105,6 @@ async fn call(
             Ok(())
         }
         (true, true) => unreachable!("Pulse has no bidirectional RPC"),
-    }
-}
-
-/// A request already encoded: sent as is.
-#[derive(Clone, PartialEq, Default)]
-struct Raw(Vec<u8>);
-
-impl std::fmt::Debug for Raw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Raw({} bytes)", self.0.len())
-    }
-}
-
-impl Message for Raw {
-    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.0);
-    }
-    fn merge_field(
-        &mut self,
-        _: u32,
-        _: prost::encoding::WireType,
-        _: &mut impl bytes::Buf,
-        _: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        unreachable!("only sent")
-    }
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) {
-        self.0.clear();
     }
 }
 

@@ -30,10 +30,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::TestServer;
 use crate::models::{MemoryRegistry, ingest_synthetic_until};
 use crate::scoring::{train, wait_ready};
 use crate::today;
+use crate::{Raw, TestServer};
 
 /// Every message type of the Pulse protos, by full name (`.pulse.v1.X`).
 struct Schema {
@@ -240,37 +240,6 @@ impl Gen {
             }
             Type::Message | Type::Group => {}
         }
-    }
-}
-
-/// A request already encoded, sent as is.
-#[derive(Clone, PartialEq, Default)]
-struct Raw(Vec<u8>);
-
-impl std::fmt::Debug for Raw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Raw({} bytes)", self.0.len())
-    }
-}
-
-impl Message for Raw {
-    fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-    fn merge_field(
-        &mut self,
-        _: u32,
-        _: WireType,
-        _: &mut impl prost::bytes::Buf,
-        _: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        unreachable!("only sent")
-    }
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) {
-        self.0.clear();
     }
 }
 
