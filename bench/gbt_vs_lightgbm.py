@@ -286,6 +286,48 @@ def run_python(name: str, rust: dict, args: argparse.Namespace) -> dict:
     p = lr.predict_proba(x[test])[:, 1]
     m = metrics(p, y_test)
     models["sklearn_logistic"] = summary([{**m, "roc_auc_uncalibrated": m["roc_auc"]}], wall, cpu, calibration=["none"])
+
+    # Issue 17: Pulse as `pulse train --table` serves it (model selection by cross-validation on
+    # the train + calibration rows, refit with cross-fitted calibration) against peers that also
+    # learn from every non-test row: LightGBM tuned sensibly (300 trees, learning rate 0.03,
+    # 15 leaves, otherwise its defaults) and scikit-learn's default LogisticRegression on
+    # one-hot categories. Churn tables only.
+    sel = rust["pulse"].get("selected")
+    if sel:
+        fit_rows = part != 2
+        p = np.load(out / f"{name}.pulse_selected.npy")[0]
+        m = metrics(p, y_test)
+        models["pulse_selected"] = summary(
+            [{**m, "roc_auc_uncalibrated": m["roc_auc"]}], sel["train_seconds"], sel["train_cpu_seconds"],
+            calibration=sel["calibration"], served=sel["selection"]["served"], selection=sel["selection"],
+        )
+        import lightgbm as lgb
+
+        tuned = lgb.LGBMClassifier(
+            objective="binary", n_estimators=300, learning_rate=0.03, num_leaves=15,
+            random_state=0, n_jobs=args.threads, verbose=-1,
+        )
+        x_fit_df = frame(x[fit_rows], names, cats)
+        c0, t0 = time.process_time(), time.perf_counter()
+        tuned.fit(x_fit_df, y[fit_rows])
+        wall, cpu = [time.perf_counter() - t0], [time.process_time() - c0]
+        m = metrics(tuned.predict_proba(x_test_df)[:, 1], y_test)
+        models["lightgbm_tuned"] = summary([{**m, "roc_auc_uncalibrated": m["roc_auc"]}], wall, cpu, calibration=["none"])
+        lr = sklearn_model(x.shape[1], cats)
+        c0, t0 = time.process_time(), time.perf_counter()
+        lr.fit(x[fit_rows], y[fit_rows])
+        wall, cpu = [time.perf_counter() - t0], [time.process_time() - c0]
+        m = metrics(lr.predict_proba(x[test])[:, 1], y_test)
+        models["sklearn_logistic_all"] = summary([{**m, "roc_auc_uncalibrated": m["roc_auc"]}], wall, cpu, calibration=["none"])
+        # smartcore's estimators (issue 17, item 5), trained by the Rust half on the same rows.
+        for sc in sel.get("smartcore", []):
+            p = np.clip(np.load(out / f"{name}.{sc['key']}.npy")[0], 0.0, 1.0)  # sums of 100 tree votes can pass 1 by an ulp
+            m = metrics(p, y_test)
+            models[sc["key"]] = summary(
+                [{**m, "roc_auc_uncalibrated": m["roc_auc"]}], [sc["train_seconds"]], [sc["train_seconds"]],
+                calibration=["none"],
+            )
+            SELECTED_NAMES.setdefault(sc["key"], sc["label"])
     return {
         "dataset": name,
         "source": rust["source"],
@@ -314,6 +356,11 @@ MODEL_NAMES = {
     "pulse_logistic": "Pulse logistic (linfa)",
     "sklearn_logistic": "scikit-learn LogisticRegression",
 }
+SELECTED_NAMES = {
+    "pulse_selected": "Pulse, as served (selection + refit)",
+    "lightgbm_tuned": "LightGBM tuned (300 trees, lr 0.03, 15 leaves)",
+    "sklearn_logistic_all": "scikit-learn LogisticRegression (one-hot)",
+}
 
 
 def table(results: list[dict]) -> str:
@@ -330,6 +377,49 @@ def table(results: list[dict]) -> str:
                 f"| {m['pr_auc']:.4f} | {m['brier']:.4f} | {m['fastest_seconds']:.2f} | {m['fastest_cpu_seconds']:.2f} |"
             )
     return "\n".join(lines)
+
+
+def selected_table(results: list[dict]) -> str:
+    """Issue 17's comparison: every model learns from the same train + calibration rows."""
+    lines = [
+        "| dataset | model | ROC-AUC | PR-AUC | Brier | train s | served candidate |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if "pulse_selected" not in r["models"]:
+            continue
+        for key, label in SELECTED_NAMES.items():
+            if key not in r["models"]:
+                continue
+            m = r["models"][key]
+            served = m.get("served", "")
+            lines.append(
+                f"| {LABELS[r['dataset']]} | {label} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['brier']:.4f} "
+                f"| {m['fastest_seconds']:.2f} | {served} |"
+            )
+    return "\n".join(lines)
+
+
+def selected_targets(results: list[dict]) -> list[str]:
+    out, gaps = [], []
+    for r in results:
+        ms = r["models"]
+        if "pulse_selected" not in ms:
+            continue
+        best_key = max(("lightgbm_tuned", "sklearn_logistic_all"), key=lambda k: ms[k]["roc_auc"])
+        gap = ms["pulse_selected"]["roc_auc"] - ms[best_key]["roc_auc"]
+        gaps.append(gap)
+        out.append(
+            f"{'MET ' if gap >= -AUC_MARGIN else 'MISS'} {LABELS[r['dataset']]}: Pulse as served ROC-AUC "
+            f"{ms['pulse_selected']['roc_auc']:.4f} vs the better peer ({SELECTED_NAMES[best_key]}) "
+            f"{ms[best_key]['roc_auc']:.4f} ({gap:+.4f}; target >= {-AUC_MARGIN:+.3f})"
+        )
+    if gaps:
+        mean = sum(gaps) / len(gaps)
+        out.append(
+            f"{'MET ' if mean > 0 else 'MISS'} mean gap to the better peer over {len(gaps)} tables: {mean:+.4f} (target > 0)"
+        )
+    return out
 
 
 def targets(results: list[dict]) -> list[str]:
@@ -393,7 +483,10 @@ def main() -> None:
         results.append(run_python(name, rust, args))
         print(f"  {name} done in {time.perf_counter() - t0:.1f} s; load average {load_average()}", flush=True)
     md = table(results)
-    checks = targets(results)
+    sel_md = selected_table(results)
+    if sel_md.count("\n") > 1:
+        md += "\n\n" + sel_md
+    checks = targets(results) + selected_targets(results)
     print()
     print(md)
     print()

@@ -84,7 +84,7 @@ pub enum Work {
     /// Churn and expansion models (and the time-to-churn model with churn)
     /// from the account histories. `trigger`: manual, scheduled or drift.
     Accounts {
-        config: TrainConfig,
+        config: Box<TrainConfig>,
         kinds: Vec<ModelKind>,
         trigger: &'static str,
     },
@@ -388,7 +388,7 @@ impl JobRun {
                 config,
                 kinds,
                 trigger,
-            } => self.train(config, kinds, trigger).await,
+            } => self.train(*config, kinds, trigger).await,
             Work::Sentiment { corpus, seed } => self
                 .train_sentiment(corpus, seed)
                 .await
@@ -662,7 +662,7 @@ pub fn spawn_schedule(
         };
         let start = |trigger: &'static str| {
             let work = Work::Accounts {
-                config: config.clone(),
+                config: Box::new(config.clone()),
                 kinds: vec![ModelKind::Churn, ModelKind::Expansion],
                 trigger,
             };

@@ -84,6 +84,38 @@ pub struct CardEvaluation {
     pub importance: Vec<FeatureImportance>,
     /// Single-feature separation on the training rows.
     pub leakage: Option<LeakageReport>,
+    /// How the served model was chosen, when it was chosen by
+    /// cross-validation (the tabular path).
+    pub selection: Option<CardSelection>,
+}
+
+/// The model selection behind a served model: every candidate's
+/// cross-validated figures on the training rows, the finalists' held-out
+/// figures, and why the served one won.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CardSelection {
+    pub folds: usize,
+    /// What decided, in words.
+    pub criterion: String,
+    /// Best first.
+    pub candidates: Vec<CardCandidate>,
+    /// Name of the served candidate.
+    pub served: String,
+    /// Why it was served, in words.
+    pub reason: String,
+}
+
+/// One candidate of a selection.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CardCandidate {
+    pub name: String,
+    pub cv_log_loss: f64,
+    pub cv_roc_auc: f64,
+    pub cv_pr_auc: f64,
+    /// On the held-out rows, for the finalists (the best of each family).
+    pub held_out: Option<Metrics>,
 }
 
 /// Time range of the training data (same units as `Dataset::time`; Pulse uses day numbers).

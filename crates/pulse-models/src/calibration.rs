@@ -16,9 +16,19 @@
 //!   to a straight line); it also picks the direction from the Pearson correlation (a calibration
 //!   map must be non-decreasing whatever the slice says) and panics (`assert!`) instead of
 //!   returning errors. Ours is pinned to scikit-learn's `IsotonicRegression` in the tests.
-//! - **Auto** (default): 5-fold cross-validated log-loss of both on the calibration slice picks
-//!   one, and it is refitted on the whole slice. Isotonic needs data: with fewer than 200 rows or
-//!   fewer than 20 of either class, Auto picks Platt.
+//! - **Centred isotonic** (Oron & Flournoy's centred isotonic regression): the same PAV
+//!   blocks, but one knot per block at the block's mean margin, interpolated linearly between
+//!   knots. Plain isotonic is flat inside every block, so dozens of rows share one probability
+//!   and a list cannot rank them; the centred map is strictly increasing between the first and
+//!   last knots, so it keeps the model's ranking there (ROC-AUC is preserved) while staying
+//!   non-parametric.
+//! - **Beta calibration** (Kull, Silva Filho & Flach, 2017): `p = sigmoid(c + a ln s - b ln(1-s))`
+//!   with `s = sigmoid(margin)`; it contains Platt scaling and the identity, and bends
+//!   differently at the two ends. `a` and `b` are kept >= 0 (a negative one is fixed at 0 and the
+//!   other refitted), so the map is non-decreasing.
+//! - **Auto** (default): 5-fold cross-validated log-loss on the calibration slice picks among
+//!   Platt, beta and centred isotonic, and the winner is refitted on the whole slice. Isotonic
+//!   needs data: with fewer than 200 rows or fewer than 20 of either class, it is not tried.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +44,10 @@ pub enum CalibrationMethod {
     None,
     Platt,
     Isotonic,
-    /// Cross-validated choice between Platt and isotonic.
+    /// Isotonic with one knot per block, interpolated (keeps the ranking).
+    CentredIsotonic,
+    Beta,
+    /// Cross-validated choice among Platt, beta and centred isotonic.
     #[default]
     Auto,
 }
@@ -54,6 +67,15 @@ pub enum Calibrator {
         low: f64,
         high: f64,
     },
+    /// Piecewise-linear map through block centres (same form as `Isotonic`).
+    CentredIsotonic {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        low: f64,
+        high: f64,
+    },
+    /// `sigmoid(c + a ln s - b ln(1 - s))`, `s = sigmoid(margin)`, `a, b >= 0`.
+    Beta { a: f64, b: f64, c: f64 },
 }
 
 const MIN_ROWS_FOR_ISOTONIC: usize = 200;
@@ -110,6 +132,8 @@ impl Calibrator {
             CalibrationMethod::None => Ok(Calibrator::Identity),
             CalibrationMethod::Platt => Self::fit_platt(margins, labels),
             CalibrationMethod::Isotonic => Self::fit_isotonic(margins, labels),
+            CalibrationMethod::CentredIsotonic => Self::fit_centred_isotonic(margins, labels),
+            CalibrationMethod::Beta => Self::fit_beta(margins, labels),
             CalibrationMethod::Auto => Self::fit_auto(margins, labels),
         }
     }
@@ -120,6 +144,8 @@ impl Calibrator {
             Calibrator::Identity => CalibrationMethod::None,
             Calibrator::Platt { .. } => CalibrationMethod::Platt,
             Calibrator::Isotonic { .. } => CalibrationMethod::Isotonic,
+            Calibrator::CentredIsotonic { .. } => CalibrationMethod::CentredIsotonic,
+            Calibrator::Beta { .. } => CalibrationMethod::Beta,
         }
     }
 
@@ -128,9 +154,11 @@ impl Calibrator {
         match self {
             Calibrator::Identity => sigmoid(margin),
             Calibrator::Platt { a, b } => sigmoid(a * margin + b),
-            Calibrator::Isotonic { x, y, low, high } => {
+            Calibrator::Isotonic { x, y, low, high }
+            | Calibrator::CentredIsotonic { x, y, low, high } => {
                 interpolate(x, y, margin).clamp(*low, *high)
             }
+            Calibrator::Beta { a, b, c } => sigmoid(beta_z(*a, *b, *c, margin)),
         }
     }
 
@@ -139,7 +167,11 @@ impl Calibrator {
         let ok = match self {
             Calibrator::Identity => true,
             Calibrator::Platt { a, b } => a.is_finite() && b.is_finite(),
-            Calibrator::Isotonic { x, y, low, high } => {
+            Calibrator::Beta { a, b, c } => {
+                a.is_finite() && b.is_finite() && c.is_finite() && *a >= 0.0 && *b >= 0.0
+            }
+            Calibrator::Isotonic { x, y, low, high }
+            | Calibrator::CentredIsotonic { x, y, low, high } => {
                 !x.is_empty()
                     && x.len() == y.len()
                     && x.windows(2).all(|w| w[0] <= w[1])
@@ -235,9 +267,63 @@ impl Calibrator {
         })
     }
 
+    /// Centred isotonic calibration: one knot per PAV block at its mean margin.
+    pub fn fit_centred_isotonic(margins: &[f64], labels: &[bool]) -> Result<Self, ModelError> {
+        check_input(margins, labels)?;
+        let y: Vec<f64> = labels.iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
+        let blocks = pav_blocks(margins, &y);
+        let eps = 0.5 / (margins.len() as f64 + 1.0);
+        Ok(Calibrator::CentredIsotonic {
+            x: blocks.iter().map(|b| b.x_sum / b.w).collect(),
+            y: blocks.iter().map(|b| b.y_sum / b.w).collect(),
+            low: eps,
+            high: 1.0 - eps,
+        })
+    }
+
+    /// Beta calibration by Newton's method on `[ln s, -ln(1-s)]`; a negative
+    /// `a` or `b` is fixed at 0 and the other refitted.
+    pub fn fit_beta(margins: &[f64], labels: &[bool]) -> Result<Self, ModelError> {
+        check_input(margins, labels)?;
+        let feats: Vec<[f64; 2]> = margins
+            .iter()
+            .map(|&m| [-softplus(-m), softplus(m)])
+            .collect();
+        let mut w = logistic2(&feats, labels, [true, true]);
+        if w[1] < 0.0 || w[2] < 0.0 {
+            let keep = if w[1] >= w[2] {
+                [true, false]
+            } else {
+                [false, true]
+            };
+            w = logistic2(&feats, labels, keep);
+            w[1] = w[1].max(0.0);
+            w[2] = w[2].max(0.0);
+        }
+        let cal = Calibrator::Beta {
+            a: w[1],
+            b: w[2],
+            c: w[0],
+        };
+        cal.validate()
+            .map_err(|_| ModelError::calibration("beta calibration diverged"))?;
+        Ok(cal)
+    }
+
     fn fit_auto(margins: &[f64], labels: &[bool]) -> Result<Self, ModelError> {
         let (pos, neg) = check_input(margins, labels)?;
-        if margins.len() < MIN_ROWS_FOR_ISOTONIC || pos.min(neg) < MIN_CLASS_FOR_ISOTONIC {
+        let isotonic_ok =
+            margins.len() >= MIN_ROWS_FOR_ISOTONIC && pos.min(neg) >= MIN_CLASS_FOR_ISOTONIC;
+        let methods: &[CalibrationMethod] = if isotonic_ok {
+            &[
+                CalibrationMethod::Platt,
+                CalibrationMethod::Beta,
+                CalibrationMethod::CentredIsotonic,
+            ]
+        } else {
+            &[CalibrationMethod::Platt, CalibrationMethod::Beta]
+        };
+        if margins.len() < 2 * AUTO_FOLDS || pos.min(neg) < AUTO_FOLDS {
             return Self::fit_platt(margins, labels);
         }
         // Stratified fold assignment from a fixed seed, so the choice is reproducible.
@@ -249,8 +335,7 @@ impl Calibrator {
                 fold[i] = k % AUTO_FOLDS;
             }
         }
-        let mut oof_platt = vec![0.0; margins.len()];
-        let mut oof_iso = vec![0.0; margins.len()];
+        let mut oof = vec![vec![0.0; margins.len()]; methods.len()];
         for f in 0..AUTO_FOLDS {
             let (mut tm, mut tl) = (Vec::new(), Vec::new());
             for i in 0..margins.len() {
@@ -259,30 +344,130 @@ impl Calibrator {
                     tl.push(labels[i]);
                 }
             }
-            let platt = Self::fit_platt(&tm, &tl)?;
-            let iso = Self::fit_isotonic(&tm, &tl)?;
-            for i in (0..margins.len()).filter(|&i| fold[i] == f) {
-                oof_platt[i] = platt.probability(margins[i]);
-                oof_iso[i] = iso.probability(margins[i]);
+            for (k, &method) in methods.iter().enumerate() {
+                let cal = Self::fit(method, &tm, &tl)?;
+                for i in (0..margins.len()).filter(|&i| fold[i] == f) {
+                    oof[k][i] = cal.probability(margins[i]);
+                }
             }
         }
-        let lp = log_loss(&oof_platt, labels)?;
-        let li = log_loss(&oof_iso, labels)?;
-        if li < lp {
-            Self::fit_isotonic(margins, labels)
-        } else {
-            Self::fit_platt(margins, labels)
+        // Ties go to the simpler map (Platt first).
+        let mut best = (f64::INFINITY, CalibrationMethod::Platt);
+        for (k, &method) in methods.iter().enumerate() {
+            let l = log_loss(&oof[k], labels)?;
+            if l < best.0 - 1e-12 {
+                best = (l, method);
+            }
         }
+        Self::fit(best.1, margins, labels)
     }
 }
 
-/// Pool-adjacent-violators on `(x, y)`; returns the interpolation knots `(x_k, value_k)`:
-/// the first and last x of every block (ties in x are pooled before PAV, as scikit-learn does).
-fn pav(x: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// The logit of beta calibration.
+fn beta_z(a: f64, b: f64, c: f64, margin: f64) -> f64 {
+    // ln s = -softplus(-m), -ln(1 - s) = softplus(m)
+    c - a * softplus(-margin) + b * softplus(margin)
+}
+
+/// Logistic regression of `labels` on up to two features (`use_` says
+/// which) plus an intercept, by damped Newton steps: `[w0, w1, w2]`.
+pub(crate) fn logistic2(x: &[[f64; 2]], labels: &[bool], use_: [bool; 2]) -> [f64; 3] {
+    let mut w = [0.0f64; 3];
+    let on = [true, use_[0], use_[1]];
+    let loss = |w: &[f64; 3]| -> f64 {
+        x.iter()
+            .zip(labels)
+            .map(|(r, &t)| {
+                let z = w[0] + w[1] * r[0] + w[2] * r[1];
+                softplus(z) - if t { z } else { 0.0 }
+            })
+            .sum()
+    };
+    let mut current = loss(&w);
+    for _ in 0..100 {
+        let mut g = [0.0f64; 3];
+        let mut h = [[0.0f64; 3]; 3];
+        for (r, &t) in x.iter().zip(labels) {
+            let v = [1.0, r[0], r[1]];
+            let p = sigmoid(w[0] + w[1] * r[0] + w[2] * r[1]);
+            let d = p - if t { 1.0 } else { 0.0 };
+            let s = (p * (1.0 - p)).max(1e-12);
+            for i in 0..3 {
+                g[i] += d * v[i];
+                for j in 0..3 {
+                    h[i][j] += s * v[i] * v[j];
+                }
+            }
+        }
+        for i in 0..3 {
+            if !on[i] {
+                g[i] = 0.0;
+                h[i] = [0.0; 3];
+                for row in h.iter_mut() {
+                    row[i] = 0.0;
+                }
+                h[i][i] = 1.0;
+            } else {
+                h[i][i] += 1e-9 * x.len() as f64;
+            }
+        }
+        let Some(step) = solve3(h, g) else { break };
+        let mut t = 1.0;
+        let mut moved = false;
+        while t > 1e-10 {
+            let cand = [w[0] - t * step[0], w[1] - t * step[1], w[2] - t * step[2]];
+            let l = loss(&cand);
+            if l.is_finite() && l <= current {
+                moved = current - l > 1e-13 * current.abs().max(1.0);
+                w = cand;
+                current = l;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !moved {
+            break;
+        }
+    }
+    w
+}
+
+/// Solves the 3x3 system `h s = g` (Cramer's rule); `None` if singular.
+fn solve3(h: [[f64; 3]; 3], g: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(h);
+    if !d.is_finite() || d.abs() < 1e-300 {
+        return None;
+    }
+    let mut s = [0.0; 3];
+    for (k, sk) in s.iter_mut().enumerate() {
+        let mut m = h;
+        for i in 0..3 {
+            m[i][k] = g[i];
+        }
+        *sk = det(m) / d;
+    }
+    Some(s)
+}
+
+/// One pooled block of PAV.
+struct Block {
+    y_sum: f64,
+    w: f64,
+    x_sum: f64,
+    x_first: f64,
+    x_last: f64,
+}
+
+/// Pool-adjacent-violators blocks in increasing x (ties in x pooled first).
+fn pav_blocks(x: &[f64], y: &[f64]) -> Vec<Block> {
     let mut order: Vec<usize> = (0..x.len()).collect();
     order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    // Blocks: (sum_y, weight, x_first, x_last).
-    let mut blocks: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut blocks: Vec<Block> = Vec::new();
     let mut i = 0;
     while i < order.len() {
         let xv = x[order[i]];
@@ -292,26 +477,41 @@ fn pav(x: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
             w += 1.0;
             i += 1;
         }
-        blocks.push((s, w, xv, xv));
+        blocks.push(Block {
+            y_sum: s,
+            w,
+            x_sum: xv * w,
+            x_first: xv,
+            x_last: xv,
+        });
         while blocks.len() >= 2 {
-            let (s2, w2, _, l2) = blocks[blocks.len() - 1];
-            let (s1, w1, f1, _) = blocks[blocks.len() - 2];
-            if s1 / w1 <= s2 / w2 {
+            let n = blocks.len();
+            if blocks[n - 2].y_sum / blocks[n - 2].w <= blocks[n - 1].y_sum / blocks[n - 1].w {
                 break;
             }
-            blocks.pop();
-            let last = blocks.len() - 1;
-            blocks[last] = (s1 + s2, w1 + w2, f1, l2);
+            let b2 = blocks.pop().expect("two blocks");
+            let b1 = blocks.last_mut().expect("one block");
+            b1.y_sum += b2.y_sum;
+            b1.w += b2.w;
+            b1.x_sum += b2.x_sum;
+            b1.x_last = b2.x_last;
         }
     }
+    blocks
+}
+
+/// Pool-adjacent-violators on `(x, y)`; returns the interpolation knots `(x_k, value_k)`:
+/// the first and last x of every block (ties in x are pooled before PAV, as scikit-learn does).
+fn pav(x: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let blocks = pav_blocks(x, y);
     let mut kx = Vec::with_capacity(2 * blocks.len());
     let mut ky = Vec::with_capacity(2 * blocks.len());
-    for (s, w, first, last) in blocks {
-        kx.push(first);
-        ky.push(s / w);
-        if last > first {
-            kx.push(last);
-            ky.push(s / w);
+    for b in blocks {
+        kx.push(b.x_first);
+        ky.push(b.y_sum / b.w);
+        if b.x_last > b.x_first {
+            kx.push(b.x_last);
+            ky.push(b.y_sum / b.w);
         }
     }
     (kx, ky)
@@ -479,6 +679,8 @@ mod tests {
         for method in [
             CalibrationMethod::Platt,
             CalibrationMethod::Isotonic,
+            CalibrationMethod::CentredIsotonic,
+            CalibrationMethod::Beta,
             CalibrationMethod::Auto,
         ] {
             let c = Calibrator::fit(method, cm, cl).unwrap();
@@ -498,6 +700,82 @@ mod tests {
         assert!(
             (a - 1.0 / 3.0).abs() < 0.05 && (b + 2.0 / 3.0).abs() < 0.15,
             "{a} {b}"
+        );
+    }
+
+    #[test]
+    fn centred_isotonic_keeps_the_ranking_that_plain_isotonic_ties() {
+        let mut r = SplitMix64::new(5);
+        let n = 3000;
+        let mut margins = Vec::with_capacity(n);
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let m = r.normal() * 1.5 - 1.0;
+            margins.push(m);
+            labels.push(r.next_f64() < sigmoid(m));
+        }
+        let plain = Calibrator::fit_isotonic(&margins, &labels).unwrap();
+        let centred = Calibrator::fit_centred_isotonic(&margins, &labels).unwrap();
+        let Calibrator::CentredIsotonic { x, y, .. } = &centred else {
+            panic!("centred expected")
+        };
+        // One knot per block, values non-decreasing, knots increasing.
+        assert!(x.windows(2).all(|w| w[0] < w[1]) && y.windows(2).all(|w| w[0] <= w[1]));
+        let distinct = |c: &Calibrator| {
+            let mut p: Vec<u64> = margins
+                .iter()
+                .map(|&m| c.probability(m).to_bits())
+                .collect();
+            p.sort_unstable();
+            p.dedup();
+            p.len()
+        };
+        let (dp, dc) = (distinct(&plain), distinct(&centred));
+        assert!(dc > 10 * dp, "centred {dc} distinct vs plain {dp}");
+        // Inside the knots the map is strictly increasing wherever the block
+        // values differ: the ranking of the margins is kept.
+        let inside: Vec<f64> = margins
+            .iter()
+            .copied()
+            .filter(|&m| m > x[0] && m < x[x.len() - 1])
+            .collect();
+        let p: Vec<f64> = inside.iter().map(|&m| centred.probability(m)).collect();
+        let labels_inside: Vec<bool> = margins
+            .iter()
+            .zip(&labels)
+            .filter(|(m, _)| **m > x[0] && **m < x[x.len() - 1])
+            .map(|(_, &l)| l)
+            .collect();
+        let auc_m = crate::metrics::roc_auc(&inside, &labels_inside).unwrap();
+        let auc_p = crate::metrics::roc_auc(&p, &labels_inside).unwrap();
+        assert!((auc_m - auc_p).abs() < 1e-3, "{auc_m} vs {auc_p}");
+        centred.validate().unwrap();
+    }
+
+    #[test]
+    fn beta_recovers_a_known_map_and_stays_monotone() {
+        // True probability: sigmoid(0.3 + 1.5 ln s - 0.5 ln(1 - s)), s = sigmoid(m).
+        let mut r = SplitMix64::new(9);
+        let (mut margins, mut labels) = (Vec::new(), Vec::new());
+        for _ in 0..20_000 {
+            let m = r.normal() * 2.0;
+            margins.push(m);
+            labels.push(r.next_f64() < sigmoid(beta_z(1.5, 0.5, 0.3, m)));
+        }
+        let Calibrator::Beta { a, b, c } = Calibrator::fit_beta(&margins, &labels).unwrap() else {
+            panic!("beta expected")
+        };
+        assert!(
+            (a - 1.5).abs() < 0.15 && (b - 0.5).abs() < 0.15 && (c - 0.3).abs() < 0.2,
+            "{a} {b} {c}"
+        );
+        // A decreasing relation cannot make the map decreasing.
+        let flipped: Vec<bool> = labels.iter().map(|l| !l).collect();
+        let cal = Calibrator::fit_beta(&margins, &flipped).unwrap();
+        let grid: Vec<f64> = (-40..=40).map(|i| f64::from(i) / 5.0).collect();
+        assert!(
+            grid.windows(2)
+                .all(|w| cal.probability(w[0]) <= cal.probability(w[1]))
         );
     }
 }

@@ -26,7 +26,7 @@ use crate::logistic::LogisticParams;
 use crate::metrics::{
     CalibrationBin, Curves, Metrics, TopK, average_precision, calibration_table, roc_auc,
 };
-use crate::model::{CalibratedModel, Model};
+use crate::model::{CalibratedModel, HyperParameters, Model};
 use crate::rng::SplitMix64;
 use crate::scorecard::{FittedScorecard, ScorecardConfig};
 
@@ -416,38 +416,29 @@ pub fn evaluate(
 /// `CalibratedClassifierCV(ensemble=False)` does the same).
 pub fn refit_cross_calibrated(
     ds: &Dataset,
-    params: &crate::GbtParams,
+    params: &HyperParameters,
     method: CalibrationMethod,
     folds: usize,
     seed: u64,
 ) -> Result<CalibratedModel, ModelError> {
-    let params = params.check_ref()?;
     let folds = folds.max(2);
     let labels = ds.y();
-    let mut fold = vec![0usize; labels.len()];
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        crate::rng::SplitMix64::new(seed).shuffle(&mut idx);
-        for (k, i) in idx.into_iter().enumerate() {
-            fold[i] = k % folds;
-        }
-    }
+    let fold = crate::selection::stratified_folds(labels, folds, seed);
     let mut oof = vec![0.0; labels.len()];
     for f in 0..folds {
-        let train: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] != f).collect();
-        let held: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] == f).collect();
+        let (held, train): (Vec<usize>, Vec<usize>) =
+            (0..labels.len()).partition(|&i| fold[i] == f);
         if held.is_empty() {
             continue;
         }
-        let model = Model::Gbt(Box::new(params.fit(&ds.select_rows(&train)?)?));
+        let model = params.fit(&ds.select_rows(&train)?)?;
         let margins = model.margins(ds.select_rows(&held)?.x())?;
         for (i, m) in held.into_iter().zip(margins) {
             oof[i] = m;
         }
     }
     let calibrator = Calibrator::fit(method, &oof, labels)?;
-    let model = Model::Gbt(Box::new(params.fit(ds)?));
-    CalibratedModel::new(model, calibrator)
+    CalibratedModel::new(params.fit(ds)?, calibrator)
 }
 
 /// Time-based backtest: train before `cutoff` (last 20% of that period calibrates), test at or
@@ -613,10 +604,10 @@ mod tests {
     #[test]
     fn the_served_refit_uses_every_row_and_out_of_fold_calibration() {
         let ds = linear_problem(800, 3);
-        let params = GbtParams::new().iterations(40);
+        let params = HyperParameters::Gbt(GbtParams::new().iterations(40).check().unwrap());
         let served = refit_cross_calibrated(&ds, &params, CalibrationMethod::Platt, 5, 7).unwrap();
         // The model is the one fitted on every row.
-        let full = Model::Gbt(Box::new(params.check_ref().unwrap().fit(&ds).unwrap()));
+        let full = params.fit(&ds).unwrap();
         let margins = full.margins(ds.x()).unwrap();
         assert_eq!(served.model().margins(ds.x()).unwrap(), margins);
         // Its calibration saw only out-of-fold margins: not the map fitted

@@ -167,25 +167,73 @@ impl GbtValidParams {
     pub fn fit(&self, data: &Dataset) -> Result<GbtModel, ModelError> {
         self.validate()?;
         let x = data.x();
-        let used_columns: Vec<usize> = (0..x.ncols())
-            .filter(|&j| has_variance(x.column(j).iter().copied()))
-            .collect();
-        let n = x.nrows();
-        if used_columns.is_empty() {
-            return Err(ModelError::boosting("every feature is constant or missing"));
+        let used_columns = used_columns(x)?;
+        let cols = column_major(x, &used_columns);
+        let matrix = Matrix::new(&cols, x.nrows(), used_columns.len());
+        let y = targets(data.y());
+        let mut booster = self.booster();
+        booster
+            .fit_unweighted(&matrix, &y, None)
+            .map_err(ModelError::boosting)?;
+        GbtModel::from_parts(
+            self.clone(),
+            data.feature_names().to_vec(),
+            used_columns,
+            booster,
+        )
+    }
+
+    /// Fits on `train` while watching the log-loss on `valid` after every
+    /// round, stopping `patience` rounds after the best one (at most
+    /// `iterations` rounds): the early-stopping half of a cross-validation.
+    /// The [`WatchedFit`] predicts with any prefix of its rounds.
+    pub fn fit_watched(
+        &self,
+        train: &Dataset,
+        valid: &Dataset,
+        patience: usize,
+    ) -> Result<WatchedFit, ModelError> {
+        self.validate()?;
+        if train.n_features() != valid.n_features() {
+            return Err(ModelError::FeatureCount {
+                expected: train.n_features(),
+                got: valid.n_features(),
+            });
         }
-        // forust wants a column-major matrix.
-        let mut cols = Vec::with_capacity(n * used_columns.len());
-        for &j in &used_columns {
-            cols.extend(x.column(j).iter().copied());
-        }
-        let matrix = Matrix::new(&cols, n, used_columns.len());
-        let y: Vec<f64> = data
-            .y()
-            .iter()
-            .map(|&b| if b { 1.0 } else { 0.0 })
-            .collect();
-        let mut booster = GradientBooster::default()
+        let used_columns = used_columns(train.x())?;
+        let cols = column_major(train.x(), &used_columns);
+        let matrix = Matrix::new(&cols, train.n_rows(), used_columns.len());
+        let y = targets(train.y());
+        let vcols = column_major(valid.x(), &used_columns);
+        let vmatrix = Matrix::new(&vcols, valid.n_rows(), used_columns.len());
+        let vy = targets(valid.y());
+        let vw = vec![1.0; vy.len()];
+        let mut booster = self
+            .booster()
+            .set_early_stopping_rounds(Some(patience.max(1)));
+        let w = vec![1.0; y.len()];
+        booster
+            .fit(&matrix, &y, &w, Some(vec![(vmatrix, &vy, &vw)]))
+            .map_err(ModelError::boosting)?;
+        let curve = booster
+            .evaluation_history
+            .as_ref()
+            .map(|h| (0..h.rows).map(|i| *h.get(i, 0)).collect())
+            .unwrap_or_default();
+        Ok(WatchedFit {
+            booster,
+            used_columns,
+            curve,
+        })
+    }
+
+    /// A builder starting from these parameters (to change a few).
+    pub fn to_builder(&self) -> GbtParams {
+        GbtParams(self.clone())
+    }
+
+    fn booster(&self) -> GradientBooster {
+        GradientBooster::default()
             .set_objective_type(ObjectiveType::LogLoss)
             .set_iterations(self.iterations)
             .set_learning_rate(self.learning_rate)
@@ -206,17 +254,54 @@ impl GbtValidParams {
             .set_parallel(self.parallel)
             // Histograms built row by row from a tiled copy of the binned data (module docs).
             .set_tiled_histograms(true)
-            .set_initialize_base_score(true);
-        booster
-            .fit_unweighted(&matrix, &y, None)
-            .map_err(ModelError::boosting)?;
-        GbtModel::from_parts(
-            self.clone(),
-            data.feature_names().to_vec(),
-            used_columns,
-            booster,
-        )
+            .set_initialize_base_score(true)
     }
+}
+
+/// A booster fitted with a validation set watched (see
+/// [`GbtValidParams::fit_watched`]).
+pub struct WatchedFit {
+    booster: GradientBooster,
+    used_columns: Vec<usize>,
+    /// Validation log-loss (uncalibrated) after round 1, 2, ...; shorter than
+    /// `iterations` when the fit stopped early.
+    pub curve: Vec<f64>,
+}
+
+impl WatchedFit {
+    /// Raw margins of `x` from the first `rounds` trees (all of them if fewer
+    /// were grown).
+    pub fn margins(&mut self, x: ArrayView2<'_, f64>, rounds: usize) -> Vec<f64> {
+        let cols = column_major(x, &self.used_columns);
+        let matrix = Matrix::new(&cols, x.nrows(), self.used_columns.len());
+        let grown = self.booster.trees.len().max(1);
+        self.booster.prediction_iteration = Some(rounds.clamp(1, grown));
+        self.booster.predict(&matrix, false)
+    }
+}
+
+/// Columns with at least two distinct non-missing values.
+fn used_columns(x: ArrayView2<'_, f64>) -> Result<Vec<usize>, ModelError> {
+    let used: Vec<usize> = (0..x.ncols())
+        .filter(|&j| has_variance(x.column(j).iter().copied()))
+        .collect();
+    if used.is_empty() {
+        return Err(ModelError::boosting("every feature is constant or missing"));
+    }
+    Ok(used)
+}
+
+/// forust wants a column-major matrix.
+fn column_major(x: ArrayView2<'_, f64>, used: &[usize]) -> Vec<f64> {
+    let mut cols = Vec::with_capacity(x.nrows() * used.len());
+    for &j in used {
+        cols.extend(x.column(j).iter().copied());
+    }
+    cols
+}
+
+fn targets(y: &[bool]) -> Vec<f64> {
+    y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect()
 }
 
 fn has_variance(mut values: impl Iterator<Item = f64>) -> bool {

@@ -58,14 +58,15 @@ mod metrics;
 mod model;
 mod rng;
 mod scorecard;
+mod selection;
 mod tabular;
 #[cfg(test)]
 mod testutil;
 mod treeshap;
 
 pub use artifact::{
-    ARTIFACT_FORMAT, CardEvaluation, CardInfo, DataWindow, ModelArtifact, ModelCard, ModelKind,
-    ModelPayload, RowCounts,
+    ARTIFACT_FORMAT, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow,
+    ModelArtifact, ModelCard, ModelKind, ModelPayload, RowCounts,
 };
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use dataset::Dataset;
@@ -76,7 +77,7 @@ pub use evaluation::{
     backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen, refit_cross_calibrated,
 };
 pub use explain::{Contributions, Driver, FeatureImportance, top_drivers};
-pub use gbt::{GbtModel, GbtParams, GbtValidParams};
+pub use gbt::{GbtModel, GbtParams, GbtValidParams, WatchedFit};
 pub use logistic::{LogisticModel, LogisticParams, LogisticValidParams};
 pub use metrics::{
     CALIBRATION_BINS, CalibrationBin, Curves, Metrics, TopK, average_precision, brier,
@@ -87,6 +88,9 @@ pub use model::{Algorithm, CalibratedModel, HyperParameters, Model, Score};
 pub use scorecard::{
     Component, ComponentScore, ComponentWeights, Direction, FittedScorecard, HealthScore,
     Normalisation, ScorecardConfig, ScorecardInput,
+};
+pub use selection::{
+    CandidateInput, CandidateScore, GbtShape, Selection, SelectionConfig, fit_stack, select,
 };
 pub use tabular::{
     CategoricalEncoding, EncoderOptions, LabelSpec, NUMERIC_SHARE, Table, TableEncoder, is_missing,

@@ -204,7 +204,7 @@ impl ModelService for ModelSvc {
             .into_status());
         }
         let work = Work::Accounts {
-            config,
+            config: Box::new(config),
             kinds,
             trigger: "manual",
         };

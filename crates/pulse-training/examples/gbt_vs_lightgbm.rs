@@ -49,6 +49,9 @@ struct Prepared {
     categorical: Vec<usize>,
     source: String,
     split_method: String,
+    /// The same rows with one-hot categories, for `pulse train --table`'s
+    /// model selection (churn tables only).
+    linear: Option<Dataset>,
 }
 
 fn main() -> Result<(), BoxError> {
@@ -101,6 +104,7 @@ fn main() -> Result<(), BoxError> {
         categorical,
         source,
         split_method,
+        linear,
     } = p;
     for part in [&split.train, &split.calibration, &split.test] {
         if !part.windows(2).all(|w| w[0] < w[1]) {
@@ -151,6 +155,32 @@ fn main() -> Result<(), BoxError> {
     let lr_metrics = Metrics::compute(&lr_p, test.y(), TopK::Fraction(0.1))?;
     let load_after = load_average();
 
+    // `pulse train --table`: candidates cross-validated on the train and
+    // calibration rows, the winner fitted on them with cross-fitted
+    // calibration and scored on the test rows.
+    let selected = match &linear {
+        None => None,
+        Some(linear) => {
+            let mut fit_rows = split.train.clone();
+            fit_rows.extend_from_slice(&split.calibration);
+            fit_rows.sort_unstable();
+            let (c0, t0) = (process_cpu_seconds(), Instant::now());
+            let o = pulse_training::select_and_report(&ds, linear, &fit_rows, &split.test, &cfg)?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = process_cpu_seconds() - c0;
+            let winner = o.selection.winner().name.clone();
+            let p = o.test_probabilities[&winner].clone();
+            let m = Metrics::compute(&p, test.y(), TopK::Fraction(0.1))?;
+            let smartcore = smartcore_candidates(
+                &ds.select_rows(&fit_rows)?,
+                &linear.select_rows(&fit_rows)?,
+                &test,
+                &linear.select_rows(&split.test)?,
+            )?;
+            Some((o.card(&cfg), p, m, wall, cpu, smartcore))
+        }
+    };
+
     // Everything the Python half needs.
     let (n, f) = (ds.n_rows(), ds.n_features());
     let mut part = vec![3u8; n];
@@ -174,6 +204,35 @@ fn main() -> Result<(), BoxError> {
         lr_p.iter().copied(),
         &[1, lr_p.len()],
     )?;
+    if let Some((_, p, .., smartcore)) = &selected {
+        write_npy_f64(
+            &stem("pulse_selected.npy"),
+            p.iter().copied(),
+            &[1, p.len()],
+        )?;
+        for (key, _, p, _) in smartcore {
+            write_npy_f64(
+                &stem(&format!("{key}.npy")),
+                p.iter().copied(),
+                &[1, p.len()],
+            )?;
+        }
+    }
+    let selected_json = selected.as_ref().map(|(card, _, m, wall, cpu, sc)| {
+        json!({
+            "seeds": [0],
+            "train_seconds": [wall],
+            "train_cpu_seconds": [cpu],
+            "calibration": [format!("{:?}", cfg.calibration)],
+            "roc_auc_uncalibrated": [m.roc_auc],
+            "metrics": [m],
+            "selection": card,
+            "smartcore": sc
+                .iter()
+                .map(|(key, label, _, secs)| json!({"key": key, "label": label, "train_seconds": secs}))
+                .collect::<Vec<_>>(),
+        })
+    });
     let report = json!({
         "dataset": name,
         "source": source,
@@ -207,6 +266,7 @@ fn main() -> Result<(), BoxError> {
                 "roc_auc_uncalibrated": [lr_raw_auc],
                 "metrics": [lr_metrics],
             },
+            "selected": selected_json,
         },
     });
     std::fs::write(stem("json"), serde_json::to_vec_pretty(&report)?)?;
@@ -219,6 +279,128 @@ fn main() -> Result<(), BoxError> {
         lr_wall
     );
     Ok(())
+}
+
+/// smartcore's estimators that give probabilities, as candidates would be
+/// trained (on the selection's rows) and scored on the test rows: bagged
+/// decision trees (smartcore 0.7's random forest only votes, with no
+/// probabilities) and k-nearest neighbours on standardised one-hot rows.
+/// Missing values are imputed with training medians (smartcore has no NaN
+/// handling). Returns (key, label, test probabilities, fit + predict seconds).
+#[allow(clippy::type_complexity)]
+fn smartcore_candidates(
+    trees_fit: &Dataset,
+    linear_fit: &Dataset,
+    trees_test: &Dataset,
+    linear_test: &Dataset,
+) -> Result<Vec<(String, String, Vec<f64>, f64)>, BoxError> {
+    use smartcore::linalg::basic::arrays::Array;
+    use smartcore::linalg::basic::matrix::DenseMatrix;
+    use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
+    use smartcore::tree::decision_tree_classifier::{
+        DecisionTreeClassifier, DecisionTreeClassifierParameters,
+    };
+
+    // Median imputation (and, for kNN, standardisation) learned on the fit rows.
+    let prepare = |fit: &Dataset, scale: bool| {
+        let x = fit.x();
+        (0..x.ncols())
+            .map(|j| {
+                let mut v: Vec<f64> = x
+                    .column(j)
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                let med = if v.is_empty() { 0.0 } else { v[v.len() / 2] };
+                let n = x.nrows() as f64;
+                let filled = x
+                    .column(j)
+                    .iter()
+                    .map(|&v| if v.is_nan() { med } else { v })
+                    .collect::<Vec<_>>();
+                let mean = filled.iter().sum::<f64>() / n;
+                let sd = (filled.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                if scale && sd > 1e-12 {
+                    (med, mean, sd)
+                } else {
+                    (med, 0.0, 1.0)
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let matrix = |d: &Dataset, rows: Option<&[usize]>, pre: &[(f64, f64, f64)]| {
+        let x = d.x();
+        let idx: Vec<usize> = rows.map_or_else(|| (0..x.nrows()).collect(), <[usize]>::to_vec);
+        let data: Vec<Vec<f64>> = idx
+            .iter()
+            .map(|&i| {
+                x.row(i)
+                    .iter()
+                    .zip(pre)
+                    .map(|(&v, &(med, mean, sd))| ((if v.is_nan() { med } else { v }) - mean) / sd)
+                    .collect()
+            })
+            .collect();
+        DenseMatrix::from_2d_vec(&data)
+    };
+    let labels = |d: &Dataset, rows: Option<&[usize]>| -> Vec<u32> {
+        let y = d.y();
+        rows.map_or_else(|| (0..y.len()).collect(), <[usize]>::to_vec)
+            .into_iter()
+            .map(|i| u32::from(y[i]))
+            .collect()
+    };
+    let mut out = Vec::new();
+
+    let pre = prepare(trees_fit, false);
+    let test_x = matrix(trees_test, None, &pre)?;
+    let t0 = Instant::now();
+    let n_trees = 100;
+    let mut rng = Rng::new(7);
+    let mut probs = vec![0.0; trees_test.n_rows()];
+    for _ in 0..n_trees {
+        let rows: Vec<usize> = (0..trees_fit.n_rows())
+            .map(|_| (rng.next_f64() * trees_fit.n_rows() as f64) as usize)
+            .collect();
+        let x = matrix(trees_fit, Some(&rows), &pre)?;
+        let y = labels(trees_fit, Some(&rows));
+        let tree = DecisionTreeClassifier::fit(
+            &x,
+            &y,
+            DecisionTreeClassifierParameters::default().with_min_samples_leaf(5),
+        )?;
+        let p = tree.predict_proba(&test_x)?;
+        for (i, v) in probs.iter_mut().enumerate() {
+            *v += *p.get((i, 1)) / f64::from(n_trees);
+        }
+    }
+    out.push((
+        "smartcore_bagged_trees".to_string(),
+        format!("smartcore bagged decision trees ({n_trees}, min leaf 5)"),
+        probs,
+        t0.elapsed().as_secs_f64(),
+    ));
+
+    let pre = prepare(linear_fit, true);
+    let t0 = Instant::now();
+    let x = matrix(linear_fit, None, &pre)?;
+    let knn = KNNClassifier::fit(
+        &x,
+        &labels(linear_fit, None),
+        KNNClassifierParameters::default().with_k(50),
+    )?;
+    let p = knn.predict_proba(&matrix(linear_test, None, &pre)?)?;
+    out.push((
+        "smartcore_knn".to_string(),
+        "smartcore k-nearest neighbours (k 50, standardised one-hot)".to_string(),
+        p.iter()
+            .map(|r| if r.len() > 1 { r[1] } else { 0.0 })
+            .collect(),
+        t0.elapsed().as_secs_f64(),
+    ));
+    Ok(out)
 }
 
 /// A churn CSV encoded and split as `pulse train --table` does (no time column).
@@ -252,6 +434,15 @@ fn churn_table(
     };
     let encoder = TableEncoder::fit(&table, &label, &options)?;
     let ds = encoder.dataset(&table)?;
+    let linear = TableEncoder::fit(
+        &table,
+        &label,
+        &EncoderOptions {
+            categorical: pulse_models::CategoricalEncoding::OneHot,
+            ..options.clone()
+        },
+    )?
+    .dataset(&table)?;
     let cats = encoder.categorical_columns();
     let categorical = encoder
         .feature_sources()
@@ -271,6 +462,7 @@ fn churn_table(
         split: idx,
         categorical,
         source: path.display().to_string(),
+        linear: Some(linear),
         split_method: format!(
             "stratified (as `pulse train --table` without a time column): test {:.0}%, calibration {:.0}%, seed 42",
             cfg.test_fraction * 100.0,
@@ -297,6 +489,7 @@ fn synthetic(cfg: &TrainConfig) -> Result<Prepared, BoxError> {
     let (split, cutoff) = data.backtest_split(cfg);
     let idx = split.indices(&ds)?;
     Ok(Prepared {
+        linear: None,
         ds,
         split: idx,
         categorical: Vec::new(),
@@ -370,6 +563,7 @@ fn numeric(
     let names = (0..p).map(|j| format!("x{j:02}")).collect();
     let ds = Dataset::new(x, y, names)?;
     Ok(Prepared {
+        linear: None,
         ds,
         split: SplitIndices {
             train: (0..n_train).collect(),

@@ -3,7 +3,9 @@
 //! scorecard's component weights. Serde with defaults, so the binary can embed
 //! it in its TOML configuration as `[training]`.
 
-use pulse_models::{CalibrationMethod, ComponentWeights, GbtParams, LogisticParams};
+use pulse_models::{
+    CalibrationMethod, ComponentWeights, GbtParams, LogisticParams, SelectionConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -51,6 +53,9 @@ pub struct TrainConfig {
     pub calibration: CalibrationMethod,
     /// Weights of the rule-based scorecard's five components.
     pub scorecard_weights: ComponentWeights,
+    /// Candidates and cross-validation of the model selection (`pulse train
+    /// --table`).
+    pub selection: SelectionConfig,
 }
 
 impl Default for TrainConfig {
@@ -70,6 +75,7 @@ impl Default for TrainConfig {
             logistic: LogisticParams::new(),
             calibration: CalibrationMethod::Auto,
             scorecard_weights: ComponentWeights::default(),
+            selection: SelectionConfig::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod error;
 mod pipeline;
 mod realised;
 mod scorecard;
+mod selection;
 mod table;
 
 #[cfg(test)]
@@ -47,4 +48,5 @@ pub use pipeline::{
 };
 pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
 pub use scorecard::{default_inputs, scorecard_inputs};
+pub use selection::{SelectionOutcome, select_and_report};
 pub use table::{ROW_NUMBER, TableSpec, describe_table, parse_time_cell, train_table};

@@ -631,6 +631,7 @@ pub fn train_kind(
         ablation: ablation_report,
         importance: eval.report.gbt_importance.clone(),
         leakage: Some(leakage),
+        selection: None,
     };
     let info = CardInfo {
         version: format!("{kind}-unsaved"),

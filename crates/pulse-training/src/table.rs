@@ -4,24 +4,33 @@
 //! artifact so `pulse score --table` encodes new rows exactly as in training.
 //!
 //! - With a time column: a time-based backtest, test = rows at the latest
-//!   `test_fraction` of the distinct times, calibration = the latest
-//!   `calibration_fraction` of the rest. The table's label horizon is unknown,
-//!   so there is no purge gap; the card says so.
-//! - Without: a stratified random split (test `test_fraction`, calibration
-//!   `calibration_fraction`, seed 42).
+//!   `test_fraction` of the distinct times. The table's label horizon is
+//!   unknown, so there is no purge gap; the card says so.
+//! - Without: a stratified random split (test `test_fraction`, seed 42).
+//!
+//! On the other (training) rows, candidates are cross-validated
+//! ([`pulse_models::select`]): GBTs of several shapes with their rounds
+//! chosen by early stopping on ordinal-coded categories, and logistic models
+//! on one-hot categories. The best by cross-validated log-loss is served; the
+//! best of each family (and their blend) is also fitted on all training rows,
+//! calibrated on its out-of-fold margins and measured on the test rows, for
+//! the card. The served model is then refitted on every row with cross-fitted
+//! calibration ([`pulse_models::refit_cross_calibrated`]).
 //!
 //! The leakage gate runs on the training rows as for account models. There is
-//! no scorecard (the columns have no known meaning) and no ablation; the
-//! served model is the evaluated one.
+//! no scorecard (the columns have no known meaning) and no ablation.
 
 use std::collections::BTreeSet;
 
 use pulse_core::time::{parse_day, parse_ts};
+use pulse_models::is_missing;
 use pulse_models::{
-    CardEvaluation, CardInfo, DataWindow, EncoderOptions, LabelSpec, ModelArtifact, ModelKind,
-    ModelPayload, RowCounts, Split, Table, TableEncoder, TopK, TrainingConfig, evaluate,
-    is_missing, leakage_screen,
+    CandidateInput, CardEvaluation, CardInfo, CategoricalEncoding, DataWindow, EncoderOptions,
+    LabelSpec, ModelArtifact, ModelKind, ModelPayload, RowCounts, Split, Table, TableEncoder,
+    leakage_screen,
 };
+
+use crate::selection::select_and_report;
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
@@ -41,9 +50,6 @@ pub struct TableSpec {
     /// Columns that are not features (leaky or irrelevant ones).
     pub drop_columns: Vec<String>,
 }
-
-/// Folds of the out-of-fold calibration of the refitted served model.
-const REFIT_FOLDS: usize = 5;
 
 /// The id a table without an id column records: predictions name rows by
 /// their 1-based number in the file.
@@ -110,7 +116,10 @@ pub fn parse_time_cell(cell: &str) -> Option<i64> {
     parse_ts("time", t).ok()
 }
 
-/// Trains and evaluates a GBT (with the logistic baseline beside it) on a table.
+/// Chooses, evaluates and refits a model for a table: candidates (GBTs of
+/// several shapes, logistic models) are cross-validated on the training rows,
+/// the finalists are measured on the held-out rows, and the winner is refitted
+/// on every row.
 pub fn train_table(
     table: &Table,
     spec: &TableSpec,
@@ -163,6 +172,7 @@ pub fn train_table(
         }
         None => None,
     };
+    // Trees read categories as ordinal codes; the linear model one-hot.
     let options = EncoderOptions {
         drop_columns: drop,
         ..Default::default()
@@ -172,10 +182,26 @@ pub fn train_table(
             key: "table",
             reason: e.to_string(),
         })?;
-    let mut ds = encoder.dataset(table).map_err(|e| TrainError::Config {
+    let linear_encoder = TableEncoder::fit(
+        table,
+        &spec.label,
+        &EncoderOptions {
+            categorical: CategoricalEncoding::OneHot,
+            ..options
+        },
+    )
+    .map_err(|e| TrainError::Config {
         key: "table",
         reason: e.to_string(),
     })?;
+    let encode = |enc: &TableEncoder| {
+        enc.dataset(table).map_err(|e| TrainError::Config {
+            key: "table",
+            reason: e.to_string(),
+        })
+    };
+    let mut ds = encode(&encoder)?;
+    let linear_ds = encode(&linear_encoder)?;
     let (split, cutoff, window) = match &time {
         Some(t) => {
             ds = ds.with_time(t.clone())?;
@@ -220,7 +246,11 @@ pub fn train_table(
     let idx = split
         .indices(&ds)
         .map_err(|e| TrainError::no_data(e.to_string()))?;
-    let leakage = leakage_screen(&ds.select_rows(&idx.train)?, cfg.leakage_threshold)?;
+    // Calibration is cross-fitted, so the split's calibration part trains too.
+    let mut fit_rows = idx.train.clone();
+    fit_rows.extend_from_slice(&idx.calibration);
+    fit_rows.sort_unstable();
+    let leakage = leakage_screen(&ds.select_rows(&fit_rows)?, cfg.leakage_threshold)?;
     if !leakage.flagged.is_empty() && !cfg.allow_leakage {
         return Err(TrainError::Leakage {
             kind: spec.kind.as_str(),
@@ -228,34 +258,38 @@ pub fn train_table(
             features: leakage.flagged,
         });
     }
-    let eval = evaluate(
-        &ds,
-        &split,
-        &TrainingConfig {
-            gbt: cfg.gbt.clone(),
-            logistic: cfg.logistic.clone(),
-            calibration: cfg.calibration,
-            scorecard: None,
-            top_k: TopK::Count(cfg.capacity),
-        },
-    )?;
+    let outcome = select_and_report(&ds, &linear_ds, &fit_rows, &idx.test, cfg)?;
+    let winner = outcome.selection.winner();
+    let (served_ds, served_encoder) = match winner.input {
+        Some(CandidateInput::Linear) => (&linear_ds, linear_encoder),
+        _ => (&ds, encoder),
+    };
+    let served_params = winner
+        .params
+        .clone()
+        .ok_or_else(|| TrainError::no_data("the selection named no single model"))?;
     // The honest figures are reported; the model served uses every row.
-    let served =
-        pulse_models::refit_cross_calibrated(&ds, &cfg.gbt, cfg.calibration, REFIT_FOLDS, 42)?;
+    let served = pulse_models::refit_cross_calibrated(
+        served_ds,
+        &served_params,
+        cfg.calibration,
+        cfg.selection.folds,
+        cfg.selection.seed,
+    )?;
     let rows = RowCounts {
-        train: eval.split.train.len(),
-        calibration: eval.split.calibration.len(),
-        test: eval.split.test.len(),
+        train: fit_rows.len(),
+        calibration: 0,
+        test: idx.test.len(),
     };
     let method = match (&spec.time_column, cutoff) {
         (Some(t), Some(c)) => format!(
-            "time-based backtest on column {t}: test = rows with {t} >= {c}, calibration = latest {:.0}% of the rest; no purge gap (the label horizon of a table is unknown: make sure no training label is resolved after {c})",
-            cfg.calibration_fraction * 100.0
+            "time-based backtest on column {t}: test = rows with {t} >= {c}; candidates chosen by {}-fold cross-validation on the earlier rows, calibration cross-fitted on them; no purge gap (the label horizon of a table is unknown: make sure no training label is resolved after {c})",
+            cfg.selection.folds
         ),
         _ => format!(
-            "stratified random split: test {:.0}%, calibration {:.0}%, seed 42 (no time column: rows are assumed independent)",
+            "stratified random split: test {:.0}%, seed 42 (no time column: rows are assumed independent); candidates chosen by {}-fold cross-validation on the other rows, calibration cross-fitted on them",
             cfg.test_fraction * 100.0,
-            cfg.calibration_fraction * 100.0
+            cfg.selection.folds
         ),
     };
     let mut notes = vec![
@@ -270,14 +304,19 @@ pub fn train_table(
             spec.id_column.as_deref().unwrap_or(ROW_NUMBER)
         ),
         format!(
-            "served model: after the evaluation, refitted on all {} rows and calibrated on {REFIT_FOLDS}-fold out-of-fold predictions (no row set aside); the figures above are the evaluation's (model trained on the train rows, calibrated on the calibration rows, measured on the test rows)",
-            ds.n_rows()
+            "served model: {}, chosen by cross-validation, then refitted on all {} rows and calibrated on {}-fold out-of-fold predictions (no row set aside); the held-out figures are from before the refit (fitted on the {} training rows, measured on the {} test rows)",
+            winner.name,
+            ds.n_rows(),
+            cfg.selection.folds,
+            fit_rows.len(),
+            idx.test.len()
         ),
         format!(
             "precision_at_k and recall_at_k: the top {} rows of the whole test set (K = capacity)",
             cfg.capacity
         ),
-        "categorical columns are ordinal-coded for both models (fine for trees, a rough encoding for the logistic baseline)".to_string(),
+        "categorical columns: ordinal codes for the trees, one-hot for the logistic model"
+            .to_string(),
     ];
     if !leakage.flagged.is_empty() {
         notes.push(format!(
@@ -291,28 +330,40 @@ pub fn train_table(
             cfg.leakage_threshold
         ));
     }
+    let served_report = outcome
+        .held_out
+        .get(&winner.name)
+        .ok_or_else(|| TrainError::no_data("the served candidate has no held-out report"))?;
     let mut models = std::collections::BTreeMap::new();
-    models.insert("gbt".to_string(), eval.report.gbt.metrics.clone());
-    models.insert("logistic".to_string(), eval.report.logistic.metrics.clone());
+    let mut curves = std::collections::BTreeMap::new();
+    for (family, name) in [("gbt", "gbt"), ("logistic", "logistic"), ("blend", "blend")] {
+        if let Some(c) = outcome.selection.best_of(family)
+            && let Some(r) = outcome.held_out.get(&c.name)
+        {
+            models.insert(name.to_string(), r.metrics.clone());
+            curves.insert(name.to_string(), r.curves.clone());
+        }
+    }
     let info = CardInfo {
         version: format!("table-{}-unsaved", spec.kind),
         kind: spec.kind,
         created_at: created_at.to_string(),
         data_window: window,
         rows: rows.clone(),
-        label_rate: eval.report.train_positive_rate,
-        metrics: Some(eval.report.gbt.metrics.clone()),
-        calibration_table: eval.report.gbt.calibration_table.clone(),
+        label_rate: ds.select_rows(&fit_rows)?.positive_rate(),
+        metrics: Some(served_report.metrics.clone()),
+        calibration_table: served_report.calibration_table.clone(),
         training_seconds: 0.0,
         evaluation: Some(CardEvaluation {
             method,
             cutoff,
             rows,
             models,
-            curves: eval.report.curves(),
+            curves,
             ablation: None,
-            importance: eval.report.gbt_importance.clone(),
+            importance: outcome.importance.clone(),
             leakage: Some(leakage),
+            selection: Some(outcome.card(cfg)),
         }),
         notes,
         id_column: Some(
@@ -325,7 +376,7 @@ pub fn train_table(
         info,
         ModelPayload {
             model: served,
-            encoder: Some(encoder),
+            encoder: Some(served_encoder),
             scorecard: None,
         },
     )?;

@@ -35,6 +35,13 @@ fn quick() -> TrainConfig {
     TrainConfig {
         gbt: GbtParams::new().iterations(60),
         ablation: false,
+        selection: pulse_models::SelectionConfig {
+            folds: 3,
+            max_rounds: 300,
+            patience: 20,
+            learning_rate: 0.1,
+            ..Default::default()
+        },
         ..TrainConfig::default()
     }
 }
@@ -262,11 +269,39 @@ fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
     };
     let m = train_table(&table(1200, false), &spec, &quick(), "t").unwrap();
     let card = &m.artifact.card;
-    assert_eq!(card.feature_schema, vec!["plan", "usage"]);
+    // The risk is linear in usage and plan: the one-hot logistic model wins
+    // the cross-validation and is served with its own encoder.
+    let e = card.evaluation.as_ref().unwrap();
+    let sel = e.selection.as_ref().unwrap();
+    assert!(sel.served.starts_with("logistic"), "{sel:#?}");
+    assert_eq!(card.feature_schema, vec!["plan=basic", "plan=pro", "usage"]);
+    // Every candidate has its cross-validated figures, best first; the
+    // finalists (best GBT, best logistic, the blend) their held-out ones.
+    assert!(
+        sel.candidates
+            .windows(2)
+            .all(|w| w[0].cv_log_loss <= w[1].cv_log_loss)
+    );
+    let held: Vec<&str> = sel
+        .candidates
+        .iter()
+        .filter(|c| c.held_out.is_some())
+        .map(|c| c.name.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(held.len(), 3, "{held:?}");
+    for family in ["gbt", "logistic", "blend"] {
+        assert!(held.contains(&family), "{held:?}");
+        assert!(e.models.contains_key(family));
+    }
+    let served = sel
+        .candidates
+        .iter()
+        .find(|c| c.name == sel.served)
+        .unwrap();
+    assert_eq!(card.metrics.as_ref(), served.held_out.as_ref());
     assert!(card.metrics.as_ref().unwrap().roc_auc > 0.6);
     assert!(m.artifact.payload.encoder.is_some());
     assert!(check_account_model(&m.artifact).is_err());
-    let e = card.evaluation.as_ref().unwrap();
     assert!(e.method.starts_with("time-based") && e.rows.test > 0);
     // The served model is refitted on every row, the figures the evaluation's.
     assert!(
@@ -305,7 +340,13 @@ fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
         ..spec.clone()
     };
     let m = train_table(&table(800, true), &dropped, &quick(), "t").unwrap();
-    assert_eq!(m.artifact.card.feature_schema, vec!["plan", "usage"]);
+    assert!(
+        !m.artifact
+            .card
+            .feature_schema
+            .iter()
+            .any(|f| f.starts_with("closed_account"))
+    );
     let bad = TableSpec {
         id_column: Some("nope".into()),
         ..spec

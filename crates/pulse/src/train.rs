@@ -480,6 +480,30 @@ fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()
     )
 }
 
+/// Every candidate of a model selection, and why the served one won.
+fn print_selection(o: &mut impl Write, s: &pulse_models::CardSelection) -> anyhow::Result<()> {
+    writeln!(o, "  model selection: {}", s.criterion)?;
+    writeln!(
+        o,
+        "    {:<58} {:>11} {:>10} {:>9} {:>16}",
+        "candidate", "CV log-loss", "CV ROC-AUC", "CV PR-AUC", "held-out ROC-AUC"
+    )?;
+    for c in &s.candidates {
+        let mark = if c.name == s.served { "*" } else { " " };
+        let held = c
+            .held_out
+            .as_ref()
+            .map_or("-".to_string(), |m| format!("{:.4}", m.roc_auc));
+        writeln!(
+            o,
+            "  {mark} {:<58} {:>11.4} {:>10.4} {:>9.4} {:>16}",
+            c.name, c.cv_log_loss, c.cv_roc_auc, c.cv_pr_auc, held
+        )?;
+    }
+    writeln!(o, "  served (*): {}: {}", s.served, s.reason)?;
+    Ok(())
+}
+
 /// The backtest comparison, ablation and top drivers of a card.
 fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
     writeln!(o)?;
@@ -515,10 +539,13 @@ fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
         format!("P@{k}{weekly}"),
         format!("R@{k}{weekly}")
     )?;
-    for name in ["gbt", "logistic", "scorecard"] {
+    for name in ["gbt", "logistic", "blend", "scorecard"] {
         if let Some(m) = e.models.get(name) {
             metric_row(o, name, m)?;
         }
+    }
+    if let Some(s) = &e.selection {
+        print_selection(o, s)?;
     }
     // Ties among calibrated probabilities: rows a list cannot rank apart
     // (it orders them by the raw margin).
