@@ -916,9 +916,48 @@ pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
     }
     w.write_record(&header)?;
     let model = &artifact.payload.model;
+    // Drivers are per column of the table: a one-hot model's contributions
+    // (`Plan=Basic`, `Plan=Pro`, ...) are summed per source column, which
+    // keeps them exact (they add up to the margin); a categorical column is
+    // named with the row's value (`Plan=Basic`).
+    let sources = encoder.feature_sources();
+    let mut columns: Vec<String> = Vec::new();
+    let slot: Vec<usize> = sources
+        .iter()
+        .map(|src| match columns.iter().position(|c| c == src) {
+            Some(k) => k,
+            None => {
+                columns.push(src.clone());
+                columns.len() - 1
+            }
+        })
+        .collect();
+    let categorical = encoder.categorical_columns();
+    let one_hot: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| {
+            categorical
+                .contains(&c.as_str())
+                .then(|| table.column_index(c))
+                .flatten()
+        })
+        .collect();
     for (i, row) in x.rows().into_iter().enumerate() {
         let row = row.to_vec();
-        let s = model.score_row(&row)?;
+        let mut s = model.score_row(&row)?;
+        let mut by_column = vec![0.0; columns.len()];
+        for (k, c) in slot.iter().zip(&s.contributions) {
+            by_column[*k] += c;
+        }
+        let names: Vec<String> = columns
+            .iter()
+            .zip(&one_hot)
+            .map(|(c, j)| match j {
+                Some(j) => format!("{c}={}", table.rows[i][*j].trim()),
+                None => c.clone(),
+            })
+            .collect();
+        s.contributions = by_column;
         let mut rec = vec![
             match id_at {
                 Some(j) => table.rows[i][j].clone(),
@@ -926,7 +965,7 @@ pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
             },
             format!("{:.6}", s.probability),
         ];
-        let drivers = model.drivers(&s, args.drivers);
+        let drivers = pulse_models::top_drivers(&names, &s.contributions, args.drivers);
         for k in 0..args.drivers {
             match drivers.get(k) {
                 Some(d) => {

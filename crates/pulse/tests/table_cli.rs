@@ -101,6 +101,10 @@ fn a_messy_export_trains_and_scores_without_hand_editing() {
         );
     }
     assert!(stdout.contains("saved table-v1"), "{stdout}");
+    // The model selection is shown: every candidate, the served one marked.
+    assert!(stdout.contains("model selection:"), "{stdout}");
+    assert!(stdout.contains("served (*):"), "{stdout}");
+    assert!(stdout.contains("logistic alpha"), "{stdout}");
 
     // Scored by row number (no id column).
     let preds = dir.path().join("p.csv");
@@ -122,4 +126,25 @@ fn a_messy_export_trains_and_scores_without_hand_editing() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 600);
     assert!(rows[0].starts_with("1,") && rows[599].starts_with("600,"));
+    // Drivers name the table's columns (a categorical one with the row's
+    // value), whichever encoding the served model reads.
+    let export = messy_csv();
+    let source: Vec<&str> = export.lines().skip(1).collect();
+    let plain = [
+        "Customer Tenure (months)",
+        "Monthly Charges",
+        "Has Partner?",
+        "Discount",
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<&str> = row.split(',').collect();
+        let plan = source[i].rsplit(',').nth(1).unwrap();
+        for driver in [cells[2], cells[4], cells[6]] {
+            assert!(
+                plain.contains(&driver) || driver == format!("Plan Type={plan}"),
+                "row {}: driver {driver:?} (plan {plan})",
+                i + 1
+            );
+        }
+    }
 }
