@@ -287,7 +287,7 @@ def run_python(name: str, rust: dict, args: argparse.Namespace) -> dict:
     m = metrics(p, y_test)
     models["sklearn_logistic"] = summary([{**m, "roc_auc_uncalibrated": m["roc_auc"]}], wall, cpu, calibration=["none"])
 
-    # Issue 17: Pulse as `pulse train --table` serves it (model selection by cross-validation on
+    # Pulse as `pulse train --table` serves it (model selection by cross-validation on
     # the train + calibration rows, refit with cross-fitted calibration) against peers that also
     # learn from every non-test row: LightGBM tuned sensibly (300 trees, learning rate 0.03,
     # 15 leaves, otherwise its defaults) and scikit-learn's default LogisticRegression on
@@ -319,7 +319,7 @@ def run_python(name: str, rust: dict, args: argparse.Namespace) -> dict:
         wall, cpu = [time.perf_counter() - t0], [time.process_time() - c0]
         m = metrics(lr.predict_proba(x[test])[:, 1], y_test)
         models["sklearn_logistic_all"] = summary([{**m, "roc_auc_uncalibrated": m["roc_auc"]}], wall, cpu, calibration=["none"])
-        # smartcore's estimators (issue 17, item 5), trained by the Rust half on the same rows.
+        # smartcore's estimators, trained by the Rust half on the same rows.
         for sc in sel.get("smartcore", []):
             p = np.clip(np.load(out / f"{name}.{sc['key']}.npy")[0], 0.0, 1.0)  # sums of 100 tree votes can pass 1 by an ulp
             m = metrics(p, y_test)
@@ -380,7 +380,7 @@ def table(results: list[dict]) -> str:
 
 
 def selected_table(results: list[dict]) -> str:
-    """Issue 17's comparison: every model learns from the same train + calibration rows."""
+    """Pulse as served vs tuned peers: every model learns from the same train + calibration rows."""
     lines = [
         "| dataset | model | ROC-AUC | PR-AUC | Brier | train s | served candidate |",
         "|---|---|---|---|---|---|---|",

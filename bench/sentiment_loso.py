@@ -16,7 +16,7 @@ scikit-learn TF-IDF + LogisticRegression, on the same rows, in one run.
 4. Prints one table of macro-F1 per left-out source (scikit-learn's f1_score, average="macro":
    the classes present in the truth or the predictions, as Pulse's own evaluation counts them;
    the UCI sets have no neutral class, so a neutral prediction there costs every model the same
-   way), writes it to bench-out/sentiment_loso/results.md, and checks issue 17's targets:
+   way), writes it to bench-out/sentiment_loso/results.md, and checks the targets:
    Pulse above the TF-IDF baseline on every left-out source, and Pulse's mean at least 0.12
    above VADER's.
 """
