@@ -46,7 +46,6 @@ the scheduler rather than LightGBM. Spinning can help a little on an idle machin
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -100,21 +99,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def ensure_venv(venv: Path) -> None:
-    """Re-executes this script inside `venv`, creating and filling it first if needed."""
-    if Path(sys.prefix).resolve() == venv.resolve():
-        return
-    py = venv / "bin" / "python"
-    stamp = venv / ".requirements.sha256"
-    want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if not py.exists():
-        print(f"creating {venv}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        print(f"installing {REQUIREMENTS.relative_to(ROOT)} into {venv}", flush=True)
-        subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], check=True)
-        stamp.write_text(want + "\n")
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
+    """Re-executes this script inside `venv` (see bench_venv.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_venv import ensure_venv as ensure
+
+    ensure(venv, REQUIREMENTS, __file__)
 
 
 # --- 2. the Rust half ---------------------------------------------------------------------------

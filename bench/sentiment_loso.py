@@ -24,7 +24,6 @@ scikit-learn TF-IDF + LogisticRegression, on the same rows, in one run.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -45,19 +44,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def ensure_venv(venv: Path) -> None:
-    if Path(sys.prefix).resolve() == venv.resolve():
-        return
-    py = venv / "bin" / "python"
-    stamp = venv / ".requirements.sha256"
-    want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if not py.exists():
-        print(f"creating {venv}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        print(f"installing {REQUIREMENTS.relative_to(ROOT)} into {venv}", flush=True)
-        subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], check=True)
-        stamp.write_text(want + "\n")
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
+    """Re-executes this script inside `venv` (see bench_venv.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_venv import ensure_venv as ensure
+
+    ensure(venv, REQUIREMENTS, __file__)
 
 
 def load_average() -> float:

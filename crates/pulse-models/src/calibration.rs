@@ -34,7 +34,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 use crate::metrics::log_loss;
-use crate::rng::SplitMix64;
 
 /// Which calibrator to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -327,14 +326,7 @@ impl Calibrator {
             return Self::fit_platt(margins, labels);
         }
         // Stratified fold assignment from a fixed seed, so the choice is reproducible.
-        let mut fold = vec![0usize; margins.len()];
-        for class in [true, false] {
-            let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-            SplitMix64::new(0x5EED_CA1B).shuffle(&mut idx);
-            for (k, i) in idx.into_iter().enumerate() {
-                fold[i] = k % AUTO_FOLDS;
-            }
-        }
+        let fold = crate::selection::stratified_folds(labels, AUTO_FOLDS, 0x5EED_CA1B);
         let mut oof = vec![vec![0.0; margins.len()]; methods.len()];
         for f in 0..AUTO_FOLDS {
             let (mut tm, mut tl) = (Vec::new(), Vec::new());
