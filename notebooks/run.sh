@@ -75,7 +75,7 @@ echo "== forecast backtest (stored in the time-to-churn model's card)" >&2
 "$PULSE" --data-dir "$work/data" forecast backtest >"$work/backtest.log" 2>&1 \
     || { tail -30 "$work/backtest.log" >&2; exit 1; }
 
-"$PULSE" --data-dir "$work/data" serve --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+PULSE_WEB__ENABLED=false "$PULSE" --data-dir "$work/data" serve --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

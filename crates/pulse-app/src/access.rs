@@ -176,6 +176,11 @@ impl ApiKeys {
         self.keys.len()
     }
 
+    /// The configured key named `name` (a signed-in session names its key).
+    pub fn by_name(&self, name: &str) -> Option<&ApiKey> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
     /// The configured key whose hash is the hash of `presented`. Every stored
     /// hash is compared, each in constant time, so the time taken does not
     /// tell how much of a hash matched nor which key did.
@@ -270,6 +275,70 @@ pub fn check_exposure(e: &Exposure) -> Result<Vec<String>, ExposureError> {
         ));
     }
     Ok(warnings)
+}
+
+/// What a request path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a key.
+    Open,
+    /// A key of at least this role.
+    Role(Role),
+}
+
+/// Who may call what: the first rule whose pattern matches the request path
+/// (`/package.Service/Method`) wins. A pattern ending in `*` matches every
+/// path that starts with what comes before the `*`; any other pattern matches
+/// that path only. A path no rule matches needs [`Role::Admin`], so a new
+/// service or method is closed until a rule opens it.
+///
+/// | pattern | access |
+/// |---|---|
+/// | `/grpc.health.v1.Health/*`, `/grpc.reflection.*` | open |
+/// | `/pulse.v1.ScoringService/RunScoring` | analyst (listed before the ScoringService rule) |
+/// | `/pulse.v1.ScoringService/*`, `/pulse.v1.AccountService/*`, `/pulse.v1.ListService/*`, `/pulse.v1.SentimentService/Analyze` | reader |
+/// | `/pulse.v1.ModelService/Promote*` | admin |
+/// | `/pulse.v1.ListService/GenerateLists` | analyst (listed before the ListService rule) |
+/// | `/pulse.v1.ModelService/*`, `/pulse.v1.ForecastService/*`, `/pulse.v1.ReportService/*` | analyst |
+/// | `/pulse.v1.IngestService/*`, anything else | admin |
+pub const ACCESS_RULES: &[(&str, Access)] = &[
+    ("/grpc.health.v1.Health/*", Access::Open),
+    ("/grpc.reflection.*", Access::Open),
+    // Before the ScoringService rule: a run rescores the base and is stored.
+    (
+        "/pulse.v1.ScoringService/RunScoring",
+        Access::Role(Role::Analyst),
+    ),
+    ("/pulse.v1.ScoringService/*", Access::Role(Role::Reader)),
+    ("/pulse.v1.AccountService/*", Access::Role(Role::Reader)),
+    // Before the ListService rule: generating writes a week's lists for everyone.
+    (
+        "/pulse.v1.ListService/GenerateLists",
+        Access::Role(Role::Analyst),
+    ),
+    // Lists, and recording the outreach done from them (RecordOutreach).
+    ("/pulse.v1.ListService/*", Access::Role(Role::Reader)),
+    (
+        "/pulse.v1.SentimentService/Analyze",
+        Access::Role(Role::Reader),
+    ),
+    // Before the ModelService rule: promotion changes what every caller is served.
+    ("/pulse.v1.ModelService/Promote*", Access::Role(Role::Admin)),
+    ("/pulse.v1.ModelService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.ForecastService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.ReportService/*", Access::Role(Role::Analyst)),
+    ("/pulse.v1.IngestService/*", Access::Role(Role::Admin)),
+];
+
+/// The access `path` needs under [`ACCESS_RULES`] (admin when no rule matches).
+pub fn required_access(path: &str) -> Access {
+    ACCESS_RULES
+        .iter()
+        .find(|(pattern, _)| match pattern.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == *pattern,
+        })
+        .map_or(Access::Role(Role::Admin), |(_, access)| *access)
 }
 
 #[cfg(test)]

@@ -81,6 +81,33 @@ impl<V: Clone> ResultCache<V> {
     }
 }
 
+/// The cache key of an analyst call (a forecast, a report, realised
+/// performance) with `params`: the store's write generation, the models in
+/// service (churn, expansion, time-to-churn), today, and the parameters. Every
+/// front end keys its cache with it, so none serves an answer older than
+/// the data or the models.
+pub fn analyst_key(
+    store: &pulse_store::Store,
+    scoring: &crate::serving::Scoring,
+    call: &str,
+    params: &str,
+) -> String {
+    let models = match scoring.current() {
+        Some(s) => format!(
+            "{}+{}+{}",
+            s.engine.churn_version(),
+            s.engine.expansion_version().unwrap_or("-"),
+            s.survival.as_ref().map_or("-", |m| m.card.version.as_str())
+        ),
+        None => "-".to_string(),
+    };
+    format!(
+        "{call}|g{}|{models}|{}|{params}",
+        store.generation(),
+        scoring.clock().today()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

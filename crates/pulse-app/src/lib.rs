@@ -13,6 +13,7 @@
 //! codes, so the same question gets the same answer on every front end.
 
 pub mod access;
+pub mod accounts;
 pub mod cache;
 pub mod dir_registry;
 pub mod error;

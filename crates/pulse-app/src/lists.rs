@@ -390,6 +390,11 @@ fn parse_rows<T: for<'de> Deserialize<'de>>(rows: Vec<ListRow>) -> Result<Vec<T>
 
 /// The at-risk rows of a stored run (only the owners' slices when
 /// `capacity_only`), best first.
+///
+/// Ranks, scores and reasons are the run's, as generated; `contacted` also
+/// shows the outreach recorded during the list's week (to its Sunday's
+/// end), so the week's work shows on its list, and a past week rereads as
+/// it stood when the week ended.
 pub async fn risk_rows(
     store: &Store,
     lists: &StoredLists,
@@ -400,6 +405,31 @@ pub async fn risk_rows(
         .list_rows(lists.run.list_run_id, &filter.store_filter(RISK))
         .await?;
     let mut rows: Vec<RiskRow> = parse_rows(rows)?;
+    let (from, to) = (
+        ts_of_day(lists.run.week_start),
+        ts_of_day(lists.run.week_start + 7),
+    );
+    let mut during: HashMap<String, LastContact> = HashMap::new();
+    for o in store.outreach_between(from, to, None).await? {
+        // Oldest first: the latest wins.
+        during.insert(
+            o.account_id.clone(),
+            LastContact {
+                day: day_of_ts(o.contacted_at),
+                play: o.play,
+                owner: o.owner,
+                channel: o.channel,
+                outcome: o.outcome.to_string(),
+            },
+        );
+    }
+    for r in &mut rows {
+        if let Some(c) = during.get(&r.account_id)
+            && r.contacted.as_ref().is_none_or(|old| old.day <= c.day)
+        {
+            r.contacted = Some(c.clone());
+        }
+    }
     if capacity_only {
         rows.retain(|r| r.in_capacity);
     }

@@ -10,6 +10,7 @@
 //! passes `generated_at`), no printing; never depends on tokio, sqlx, tonic,
 //! prost or clap. All text from data is HTML-escaped.
 
+pub mod chart;
 mod html;
 mod views;
 

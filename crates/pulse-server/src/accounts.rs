@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{account_out, contact_out, relationship_out};
 use crate::error::{IntoStatus, OrStatus};
 use pulse_app::AppError;
-use pulse_core::{FieldError, Persona, Sentiment};
+use pulse_core::FieldError;
 
 pub(crate) struct AccountSvc {
     pub(crate) store: Store,
@@ -73,14 +73,7 @@ impl AccountService for AccountSvc {
             .into_status());
         }
         let map = self.store.persona_map(&id).await.or_status()?;
-        let negative_executive_sponsor = map.iter().any(|r| {
-            r.contact.active
-                && r.contact.persona == Persona::ExecutiveSponsor
-                && (r.contact.sentiment == Sentiment::Negative
-                    || r.latest_interaction
-                        .as_ref()
-                        .is_some_and(|i| i.label == Sentiment::Negative))
-        });
+        let negative_executive_sponsor = pulse_app::accounts::negative_executive_sponsor(&map);
         Ok(Response::new(pb::Relationships {
             account_id: id,
             relationships: map.into_iter().map(relationship_out).collect(),

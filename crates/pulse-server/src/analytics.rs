@@ -15,7 +15,6 @@ use pulse_store::Store;
 pub(crate) struct Analytics {
     store: Store,
     scoring: Arc<pulse_app::serving::Scoring>,
-    clock: pulse_core::Clock,
     /// At most this many analyst calls compute at once.
     pub(crate) pool: CpuPool,
     pub(crate) forecasts: Arc<ResultCache<pb::ForecastResponse>>,
@@ -27,7 +26,6 @@ impl Analytics {
     pub(crate) fn new(
         store: Store,
         scoring: Arc<pulse_app::serving::Scoring>,
-        clock: pulse_core::Clock,
         pool: CpuPool,
         ttl: std::time::Duration,
     ) -> Analytics {
@@ -35,7 +33,6 @@ impl Analytics {
         Analytics {
             store,
             scoring,
-            clock,
             pool,
             forecasts: Arc::new(ResultCache::new(ttl, n)),
             reports: Arc::new(ResultCache::new(ttl, n)),
@@ -47,19 +44,6 @@ impl Analytics {
     /// the models in service (churn, expansion, time-to-churn), today, and
     /// the parameters.
     pub(crate) fn key(&self, call: &str, params: &str) -> String {
-        let models = match self.scoring.current() {
-            Some(s) => format!(
-                "{}+{}+{}",
-                s.engine.churn_version(),
-                s.engine.expansion_version().unwrap_or("-"),
-                s.survival.as_ref().map_or("-", |m| m.card.version.as_str())
-            ),
-            None => "-".to_string(),
-        };
-        format!(
-            "{call}|g{}|{models}|{}|{params}",
-            self.store.generation(),
-            self.clock.today()
-        )
+        pulse_app::cache::analyst_key(&self.store, &self.scoring, call, params)
     }
 }

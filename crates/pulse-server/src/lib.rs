@@ -280,7 +280,6 @@ pub async fn serve(
     let analytics = analytics::Analytics::new(
         state.store.clone(),
         state.scoring.clone(),
-        state.clock().clone(),
         state.analyst.clone(),
         state.analyst_cache,
     );

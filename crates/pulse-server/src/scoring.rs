@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use pulse_core::FieldError;
-use pulse_core::time::{Day, day_of_ts, format_day, format_ts, parse_day};
+use pulse_core::time::{Day, format_day, format_ts, parse_day};
 use pulse_features::Feature;
 use pulse_forecast::ChurnCurve;
 use pulse_proto::v1 as pb;
@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status};
 
 use crate::error::{IntoStatus, OrStatus, status};
 use pulse_app::AppError;
+use pulse_app::accounts;
 use pulse_app::serving::{Scoring, Serving};
 
 /// Most ids one `ScoreBatch` call may name.
@@ -29,7 +30,6 @@ pub const MAX_SCORE_BATCH: usize = 200_000;
 /// Most scores in one streamed message.
 pub const MAX_CHUNK: usize = 10_000;
 const DEFAULT_CHUNK: usize = 1_000;
-const TREND_WEEKS: i32 = 12;
 
 pub(crate) struct ScoringSvc {
     pub(crate) store: Store,
@@ -113,6 +113,17 @@ fn live_out(serving: &Serving, s: &AccountScore, i: usize, k: usize) -> pb::Scor
     out
 }
 
+/// An application-layer score answer, as the response message.
+fn answer_out(a: &accounts::ScoreAnswer, k: usize) -> pb::ScoreResponse {
+    let source = match a.source {
+        accounts::ScoreSource::Live => pb::ScoreSource::Live,
+        accounts::ScoreSource::Stored => pb::ScoreSource::Stored,
+    };
+    let mut out = score_out(&a.score, k, source, a.run_id);
+    out.churn_curve = a.curve.as_ref().map(|(c, v)| curve_out(c, v));
+    out
+}
+
 pub(crate) fn curve_out(c: &ChurnCurve, version: &str) -> pb::ChurnCurve {
     pb::ChurnCurve {
         within_30d: c.within_30d,
@@ -155,13 +166,7 @@ fn interaction_out(i: &InteractionView) -> pb::ProfileInteraction {
 }
 
 fn stored(explanation: &str) -> Result<AccountScore, AppError> {
-    AccountScore::from_json(explanation).map_err(|e| {
-        AppError::Store(pulse_store::StoreError::Corrupt {
-            table: "account_scores",
-            id: String::new(),
-            reason: format!("explanation does not parse: {e}"),
-        })
-    })
+    accounts::parse_stored(explanation)
 }
 
 /// The feature schema raw vectors are checked against (GetFeatureSchema).
@@ -202,41 +207,18 @@ type ScoreStream = Pin<Box<dyn Stream<Item = Result<pb::ScoreBatchResponse, Stat
 
 impl ScoringSvc {
     fn top_k(&self, requested: u32) -> Result<usize, AppError> {
-        let n = pulse_features::n_features();
-        match requested as usize {
-            0 => Ok(self.scoring.settings().config.top_drivers),
-            k if k <= n => Ok(k),
-            k => Err(
-                FieldError::new("top_drivers", format!("{k} is more than the {n} features")).into(),
-            ),
-        }
+        accounts::top_k(&self.scoring, "top_drivers", requested)
     }
 
-    /// Not in the live population: NOT_FOUND for an unknown account, else
-    /// FAILED_PRECONDITION (churned or not started yet).
     async fn not_live(&self, id: &str, as_of: Day) -> AppError {
-        match self.store.account(id).await {
-            Ok(Some(_)) => AppError::FailedPrecondition(format!(
-                "account '{id}' is not a customer as of {} (churned or not started): it has no live score; ask for a past date (as_of) to read a stored one",
-                format_day(as_of)
-            )),
-            Ok(None) => AppError::NotFound {
-                what: "account",
-                id: id.to_string(),
-            },
-            Err(e) => e.into(),
-        }
+        accounts::not_live(&self.store, id, as_of).await
     }
 
     fn population<'a>(
         &self,
         serving: &'a Serving,
     ) -> Result<&'a Arc<pulse_scoring::ScoredPopulation>, AppError> {
-        serving.scored.as_ref().ok_or_else(|| {
-            AppError::Unavailable(
-                "the scoring population is still being built; retry in a few seconds".into(),
-            )
-        })
+        accounts::population(serving)
     }
 
     async fn score_account(
@@ -245,72 +227,8 @@ impl ScoringSvc {
         as_of: Option<Day>,
         k: usize,
     ) -> Result<pb::ScoreResponse, AppError> {
-        let serving = self.scoring.require()?;
-        let scored = self.population(&serving)?;
-        let live_day = scored.population.as_of;
-        if let Some(day) = as_of.filter(|d| *d < live_day) {
-            return self.score_stored(id, day, k).await;
-        }
-        if let Some(day) = as_of.filter(|d| *d > live_day) {
-            return Err(FieldError::new(
-                "as_of",
-                format!(
-                    "{} is after the latest features ({}); scores describe what is known",
-                    format_day(day),
-                    format_day(live_day)
-                ),
-            )
-            .into());
-        }
-        let Some(i) = scored.population.position(id) else {
-            return Err(self.not_live(id, live_day).await);
-        };
-        let s = &scored.scores[i];
-        if k <= scored.top_k {
-            return Ok(live_out(&serving, s, i, k));
-        }
-        // More drivers than were stored: TreeSHAP on the CPU pool.
-        let (engine, population) = (serving.engine.clone(), scored.clone());
-        let full = self
-            .cpu
-            .run("scoring drivers", move || {
-                engine.score(
-                    &population.population.subject(i),
-                    Some(&population.population.reference),
-                    k,
-                )
-            })
-            .await??;
-        Ok(live_out(&serving, &full, i, k))
-    }
-
-    async fn score_stored(
-        &self,
-        id: &str,
-        day: Day,
-        k: usize,
-    ) -> Result<pb::ScoreResponse, AppError> {
-        match self.store.score_as_of(id, day).await? {
-            Some((run, s)) => Ok(score_out(
-                &stored(&s.explanation)?,
-                k,
-                pb::ScoreSource::Stored,
-                run.run_id,
-            )),
-            None => match self.store.account(id).await? {
-                Some(_) => Err(AppError::NotFound {
-                    what: "stored score of account",
-                    id: format!(
-                        "{id}' on or before '{}: past scores come from stored scoring runs (ScoringService.RunScoring or `pulse scores run --as-of DATE`)",
-                        format_day(day)
-                    ),
-                }),
-                None => Err(AppError::NotFound {
-                    what: "account",
-                    id: id.to_string(),
-                }),
-            },
-        }
+        let a = accounts::score(&self.scoring, &self.store, &self.cpu, id, as_of, k).await?;
+        Ok(answer_out(&a, k))
     }
 
     fn raw_subject(fv: &pb::FeatureVector) -> Result<(Vec<f64>, Option<&str>), AppError> {
@@ -611,72 +529,12 @@ impl ScoringService for ScoringSvc {
         request: Request<pb::GetAccountProfileRequest>,
     ) -> Result<Response<pb::AccountProfile>, Status> {
         let r = request.into_inner();
-        let id = required_id("account_id", &r.account_id).or_status()?;
-        let n = match r.interactions {
-            0 => 10,
-            n @ 1..=100 => n,
-            n => {
-                return Err(AppError::from(FieldError::new(
-                    "interactions",
-                    format!("{n} is over the limit of 100"),
-                ))
-                .into_status());
-            }
-        };
-        let account = self
-            .store
-            .account(&id)
+        let p = accounts::profile(&self.scoring, &self.store, &r.account_id, r.interactions)
             .await
-            .or_status()?
-            .ok_or_else(|| AppError::NotFound {
-                what: "account",
-                id: id.clone(),
-            })
             .or_status()?;
-        let now = self.scoring.clock().now();
-        let today = day_of_ts(now);
         let k = self.scoring.settings().config.top_drivers;
-
-        // The live score when the account is a current customer, else its
-        // latest stored one.
-        let serving = self.scoring.current();
-        let live = serving.as_ref().and_then(|s| {
-            let scored = s.scored.as_ref()?;
-            let i = scored.population.position(&id)?;
-            Some((i, scored.scores[i].clone()))
-        });
-        let trend = self
-            .store
-            .score_trend(&id, today - 7 * TREND_WEEKS, today)
-            .await
-            .or_status()?;
-        let mut trend_scores = Vec::with_capacity(trend.len());
-        for (run, s) in &trend {
-            trend_scores.push((run.as_of, stored(&s.explanation).or_status()?));
-        }
-        let score = match (&live, trend.last()) {
-            (Some((i, s)), _) => serving.as_ref().map(|sv| live_out(sv, s, *i, k)),
-            (None, Some((run, _))) => trend_scores
-                .last()
-                .map(|(_, s)| score_out(s, k, pb::ScoreSource::Stored, run.run_id)),
-            (None, None) => None,
-        };
-        let change_summary = match trend_scores.as_slice() {
-            [.., (from_day, a), (_, b)] => attribute_change(a, b, &format_day(*from_day)).summary,
-            _ => String::new(),
-        };
-
-        let recent = self
-            .store
-            .recent_interactions(&id, now, n)
-            .await
-            .or_status()?;
-        let open = self.store.open_interactions(&id, now).await.or_status()?;
-        let personas = self
-            .store
-            .persona_map(&id)
-            .await
-            .or_status()?
+        let personas = p
+            .people
             .into_iter()
             .map(|r| {
                 let (c, l) = (r.contact, r.latest_interaction);
@@ -699,30 +557,31 @@ impl ScoringService for ScoringSvc {
                 }
             })
             .collect();
-        let days_to_renewal = account.renewal_date.map_or(0, |d| d - today);
+        let account = p.account;
         Ok(Response::new(pb::AccountProfile {
             account_id: account.id.clone(),
             name: account.name.clone(),
             segment: account.segment.to_string(),
             owner: account.owner.clone(),
             plan: account.plan.clone(),
-            arr: live.as_ref().map_or(12.0 * account.mrr, |(_, s)| s.arr),
+            arr: p.arr,
             renewal_date: account.renewal_date.map(format_day).unwrap_or_default(),
-            days_to_renewal,
-            score,
-            trend: trend
+            days_to_renewal: p.days_to_renewal.unwrap_or(0),
+            score: p.score.as_ref().map(|a| answer_out(a, k)),
+            trend: p
+                .trend
                 .iter()
-                .map(|(run, s)| pb::TrendPoint {
-                    as_of: format_day(run.as_of),
-                    health: s.health,
-                    band: s.band.clone(),
-                    churn_probability: s.churn_probability,
+                .map(|t| pb::TrendPoint {
+                    as_of: format_day(t.run.as_of),
+                    health: t.stored.health,
+                    band: t.stored.band.clone(),
+                    churn_probability: t.stored.churn_probability,
                 })
                 .collect(),
-            recent_interactions: recent.iter().map(interaction_out).collect(),
-            open_issues: open.iter().map(interaction_out).collect(),
+            recent_interactions: p.recent_interactions.iter().map(interaction_out).collect(),
+            open_issues: p.open_issues.iter().map(interaction_out).collect(),
             personas,
-            change_summary,
+            change_summary: p.change_summary,
         }))
     }
 

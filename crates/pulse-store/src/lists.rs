@@ -404,6 +404,22 @@ impl Store {
         rows.into_iter().map(outreach_of).collect()
     }
 
+    /// An account's recorded outreach, newest first, at most `limit`.
+    pub async fn account_outreach(
+        &self,
+        account_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Outreach>, StoreError> {
+        let sql = format!(
+            "SELECT id, account_id, play, owner, channel, contacted_at, outcome, note \
+             FROM outreach WHERE account_id = $1 ORDER BY contacted_at DESC, id LIMIT {limit}"
+        );
+        let rows: Vec<OutreachRow> = on_backend!(self, p => {
+            sqlx::query_as::<_, OutreachRow>(&sql).bind(account_id).fetch_all(p).await?
+        });
+        rows.into_iter().map(outreach_of).collect()
+    }
+
     /// The outreach record with id `id`, if any.
     pub async fn outreach(&self, id: &str) -> Result<Option<Outreach>, StoreError> {
         let sql = "SELECT id, account_id, play, owner, channel, contacted_at, outcome, note \

@@ -182,6 +182,34 @@ impl Store {
         })
     }
 
+    /// Accounts whose id is `query` or whose name contains it, ignoring
+    /// case: the exact id first, then by name; at most `limit`.
+    pub async fn search_accounts(
+        &self,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        let q = query.trim().to_lowercase();
+        let mut like = String::with_capacity(q.len() + 2);
+        like.push('%');
+        for c in q.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                like.push('\\');
+            }
+            like.push(c);
+        }
+        like.push('%');
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE LOWER(id) = $1 OR LOWER(id) LIKE $2 ESCAPE '\\' OR LOWER(name) LIKE $2 ESCAPE '\\' \
+             ORDER BY CASE WHEN LOWER(id) = $1 THEN 0 ELSE 1 END, name, id LIMIT {limit}",
+            select_list::<Account>("")
+        );
+        on_backend!(self, p => {
+            let rows = sqlx::query(&sql).bind(&q).bind(&like).fetch_all(p).await?;
+            rows.iter().map(entity_of).collect()
+        })
+    }
+
     /// The latest observation of every contact of an account, by id.
     pub async fn current_contacts(&self, account_id: &str) -> Result<Vec<Contact>, StoreError> {
         let sql = format!(
@@ -350,6 +378,60 @@ mod tests {
         i.contact_id = Some(contact.into());
         i.opened_at = opened_at;
         Record::Interaction(i)
+    }
+
+    #[tokio::test]
+    async fn search_finds_an_id_or_a_part_of_a_name_ignoring_case() {
+        for store in crate::test_stores("search").await {
+            let mut records = Vec::new();
+            for (id, name) in [
+                ("a-1", "Acme Payroll"),
+                ("a-2", "Northwind 50% Club"),
+                ("b-7", "acme_west"),
+                ("A-10", "Zed"),
+            ] {
+                let mut a = account(id);
+                a.name = name.into();
+                records.push(Record::Account(a));
+            }
+            let out = store
+                .ingest(records.into_iter().enumerate().collect())
+                .await
+                .unwrap();
+            assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+            let ids = |v: Vec<Account>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+            let b = store.backend_name();
+            // The exact id first, then by name.
+            assert_eq!(
+                ids(store.search_accounts("a-1", 10).await.unwrap()),
+                ["a-1", "A-10"],
+                "{b}"
+            );
+            assert_eq!(
+                ids(store.search_accounts("ACME", 10).await.unwrap()),
+                ["a-1", "b-7"],
+                "{b}"
+            );
+            // LIKE's wildcards are literal characters.
+            assert_eq!(
+                ids(store.search_accounts("50%", 10).await.unwrap()),
+                ["a-2"],
+                "{b}"
+            );
+            assert_eq!(
+                ids(store.search_accounts("e_w", 10).await.unwrap()),
+                ["b-7"],
+                "{b}"
+            );
+            assert_eq!(store.search_accounts("acme", 1).await.unwrap().len(), 1);
+            assert!(
+                store
+                    .search_accounts("nothing", 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
     }
 
     #[tokio::test]

@@ -8,6 +8,8 @@
 //! fresh SQLite file per run, without and with sentiment scoring, and prints
 //! rows/s per entity, the process's CPU seconds and the machine's load.
 //!
+//! `pulse bench console`: the server time of each web console page.
+//!
 //! `pulse bench explain`: the in-process cost of scoring one feature vector
 //! with the promoted models, as a raw-feature `Score` does.
 
@@ -40,6 +42,13 @@ enum BenchWhat {
         /// Drivers formatted per score.
         #[arg(long, default_value_t = 3)]
         top_drivers: usize,
+    },
+    /// Server time of each web console page on the store in use (in
+    /// process, no socket): the first call and the median of the rest.
+    Console {
+        /// Calls per page after the first.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
     },
     /// Import a synthetic base into fresh SQLite files and report rows/s per entity.
     Import {
@@ -79,6 +88,12 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Explain { runs, top_drivers } => {
             let store = crate::open_store(cfg).await?;
             let r = explain(cfg, &store, runs.max(1), top_drivers).await;
+            store.close().await;
+            r
+        }
+        BenchWhat::Console { runs } => {
+            let store = crate::open_store(cfg).await?;
+            let r = console(cfg, &store, runs.max(1)).await;
             store.close().await;
             r
         }
@@ -166,6 +181,82 @@ async fn explain(
         1e6 / best,
         checksum / (runs * n) as f64
     );
+    Ok(())
+}
+
+/// `pulse bench console`: each page of the web console answered in process,
+/// the first call (cold: caches empty) and the median and maximum of `runs`
+/// more, over the store in use with its promoted models.
+async fn console(cfg: &Config, store: &pulse_store::Store, runs: usize) -> anyhow::Result<()> {
+    let scoring = crate::scores_cmd::ready_scoring(cfg, store).await?;
+    let registry = std::sync::Arc::new(crate::train::open_registry(cfg)?);
+    let mut state = pulse_web::WebState::new(store.clone(), scoring, registry);
+    state.lists = cfg.lists.clone();
+    state.currency = cfg.web.currency.clone();
+    let router = pulse_web::router(state);
+    let l = pulse_app::lists::load(store, "week", "")
+        .await
+        .context("the console's pages need a generated week: run `pulse lists generate`")?;
+    let top = pulse_app::lists::risk_rows(
+        store,
+        &l,
+        &pulse_app::lists::RowFilter::new("", "", "", 1)?,
+        false,
+    )
+    .await?;
+    let first = top
+        .first()
+        .context("the latest week's at-risk list is empty")?;
+    let q = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let pages = [
+        format!("/accounts/{}", q(&first.account_id)),
+        "/lists".to_string(),
+        format!("/lists?owner={}", q(&first.owner)),
+        "/lists?format=csv&top=10000".to_string(),
+        format!("/owners/{}", q(&first.owner)),
+        format!("/search?q={}", q(&first.name[..first.name.len().min(4)])),
+        "/leadership".to_string(),
+        "/models".to_string(),
+    ];
+    println!(
+        "web console pages, in process, {runs} calls each after the first (load average {})",
+        load_average()
+    );
+    println!(
+        "{:<44} {:>6} {:>10} {:>11} {:>10} {:>10}",
+        "page", "status", "bytes", "first ms", "median ms", "max ms"
+    );
+    for page in &pages {
+        let started = Instant::now();
+        let (status, bytes) = pulse_web::get_page(&router, page)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let first_ms = started.elapsed().as_secs_f64() * 1e3;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            pulse_web::get_page(&router, page)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let shown: String = page.chars().take(44).collect();
+        println!(
+            "{shown:<44} {status:>6} {bytes:>10} {first_ms:>11.1} {:>10.1} {:>10.1}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) model_ops: ModelOpsConfig,
     /// The Prometheus endpoint (`[metrics]`).
     pub(crate) metrics: MetricsConfig,
+    /// The web console (`[web]`).
+    pub(crate) web: WebConfig,
     /// Where "today" comes from: the system clock, or the fixed instant of
     /// `PULSE_CLOCK` (`2026-06-30` or RFC 3339), which replays a past day
     /// and pins the date in tests. Not a file setting.
@@ -144,6 +146,34 @@ impl ModelOpsConfig {
             );
         }
         Ok(())
+    }
+}
+
+/// `[web]`: Customer Central, the web console, on an HTTP address of its
+/// own. A non-loopback address follows the same rules as the gRPC address
+/// (keys, or `server.insecure_no_auth`); put TLS in front of it with a proxy.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct WebConfig {
+    /// Serve the console (`pulse serve` only).
+    pub(crate) enabled: bool,
+    /// Its listen address.
+    pub(crate) addr: SocketAddr,
+    /// The currency every amount is shown in (the data's own: Pulse does
+    /// not convert).
+    pub(crate) currency: String,
+    /// How long a signed-in session lasts, in hours.
+    pub(crate) session_hours: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            addr: "127.0.0.1:8080".parse().expect("valid default address"),
+            currency: "USD".into(),
+            session_hours: 8,
+        }
     }
 }
 
@@ -265,6 +295,7 @@ impl Default for Config {
             survival: pulse_forecast::SurvivalConfig::default(),
             model_ops: ModelOpsConfig::default(),
             metrics: MetricsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -346,6 +377,18 @@ impl Config {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 _ => bail!("PULSE_METRICS__ENABLED: '{v}' is not true or false"),
+            };
+        }
+        if let Some(v) = env("PULSE_WEB__ADDR") {
+            cfg.web.addr = v
+                .parse()
+                .with_context(|| format!("PULSE_WEB__ADDR: '{v}' is not host:port"))?;
+        }
+        if let Some(v) = env("PULSE_WEB__ENABLED") {
+            cfg.web.enabled = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => bail!("PULSE_WEB__ENABLED: '{v}' is not true or false"),
             };
         }
         if let Some(v) = env("PULSE_MODELS__DIR") {

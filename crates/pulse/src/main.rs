@@ -621,6 +621,15 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         format!("{open} -H \"authorization: Bearer $PULSE_API_KEY\"")
     };
     println!();
+    if cfg.web.enabled {
+        println!(
+            "Customer Central, the web console: http://{}/accounts/{first}  (this week's lists: http://{}/lists)",
+            cfg.web.addr, cfg.web.addr
+        );
+        if !cfg.auth.keys.is_empty() {
+            println!("  (access control is on: sign in with an API key)");
+        }
+    }
     println!("Pulse is ready on {addr}. Try, with grpcurl (server reflection is on):");
     if !cfg.auth.keys.is_empty() {
         println!("  (access control is on: export PULSE_API_KEY=<a key of role analyst or admin>)");
@@ -690,6 +699,20 @@ fn check_exposure(cfg: &Config, tls: bool) -> anyhow::Result<pulse_server::ApiKe
     })?;
     for w in warnings {
         tracing::warn!("{w}");
+    }
+    if cfg.web.enabled {
+        // The console is plain HTTP: the same rules, never with TLS.
+        let warnings = pulse_app::access::check_exposure(&pulse_app::access::Exposure {
+            addr: cfg.web.addr.ip(),
+            keys: !keys.is_empty(),
+            tls: false,
+            allow_no_auth: cfg.server.insecure_no_auth,
+            allow_plaintext: cfg.server.insecure_plaintext,
+        })
+        .map_err(|e| anyhow::anyhow!("web.addr: {e} (or set [web] enabled = false)"))?;
+        for w in warnings {
+            tracing::warn!("web console: {w}");
+        }
     }
     Ok(keys)
 }
@@ -761,9 +784,42 @@ async fn serve(
     } else {
         None
     };
+    let web = if cfg.web.enabled {
+        let listener = TcpListener::bind(cfg.web.addr).await.with_context(|| {
+            format!(
+                "web.addr: binding {} (another server there? set [web] addr, or enabled = false)",
+                cfg.web.addr
+            )
+        })?;
+        tracing::info!(addr = %listener.local_addr()?, "serving the web console");
+        let mut web = pulse_web::WebState::new(
+            state.store.clone(),
+            state.scoring.clone(),
+            state.registry.clone(),
+        );
+        web.api_keys = state.api_keys.clone();
+        web.lists = state.lists.clone();
+        web.cpu = state.cpu.clone();
+        web.analyst = state.analyst.clone();
+        web.analyst_cache = state.analyst_cache;
+        web.currency = cfg.web.currency.clone();
+        web.signer = pulse_web::Signer::random(std::time::Duration::from_secs(
+            cfg.web.session_hours.max(1) * 3600,
+        ));
+        Some(tokio::spawn(async move {
+            if let Err(e) = pulse_web::serve(listener, web, std::future::pending()).await {
+                tracing::error!(error = %e, "the web console stopped");
+            }
+        }))
+    } else {
+        None
+    };
     pulse_server::serve(listener, state, tls, pulse_app::runtime::shutdown_signal()).await?;
     if let Some(m) = metrics {
         m.abort();
+    }
+    if let Some(w) = web {
+        w.abort();
     }
     store.close().await;
     tracing::info!("stopped");

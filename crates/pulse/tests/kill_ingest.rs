@@ -20,6 +20,7 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env_remove("PULSE_CONFIG")
         .env("PULSE_METRICS__ENABLED", "false")
+        .env("PULSE_WEB__ENABLED", "false")
         .env("PULSE_LOG", "info");
     common::spawn_serving(cmd, "pulse serve")
 }

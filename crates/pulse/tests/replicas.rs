@@ -62,6 +62,7 @@ fn start(dir: &Path, url: &str, name: &str) -> Server {
         .arg(url)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("PULSE_CLOCK", TODAY)
+        .env("PULSE_WEB__ENABLED", "false")
         .env("PULSE_LOG", "info");
     Server {
         child: common::spawn_serving(cmd, name),

@@ -12,6 +12,7 @@ fn pulse(dir: &std::path::Path) -> Command {
         .arg(dir)
         .env_remove("PULSE_CONFIG")
         .env("PULSE_METRICS__ENABLED", "false")
+        .env("PULSE_WEB__ENABLED", "false")
         .env("PULSE_LOG", "info");
     c
 }
