@@ -12,6 +12,8 @@
 //! for promotion (`promote`) gets it whatever the comparison says; the
 //! decision records that it was asked, with the numbers when there are some.
 
+/// What `realised_performance` measures per past scoring run.
+pub use pulse_training::RunPerformance;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -106,16 +106,31 @@ pub(crate) struct Shared {
     pub(crate) s: WebState,
     pub(crate) forecasts: Arc<ResultCache<Arc<pulse_app::forecast::ForecastResult>>>,
     pub(crate) reports: Arc<ResultCache<Arc<pulse_app::report::Report>>>,
+    /// A week's lists as read (with the week's outreach), per filter.
+    pub(crate) lists: Arc<ResultCache<Arc<pages::ListsData>>>,
+    /// An owner's portfolio and the outreach report, per week.
+    pub(crate) owners: Arc<ResultCache<Arc<pages::OwnerData>>>,
+    pub(crate) performance: Arc<ResultCache<Arc<Vec<pulse_app::model_ops::RunPerformance>>>>,
 }
 
 /// The console's routes.
 pub fn router(state: WebState) -> Router {
+    routes(shared(state))
+}
+
+fn shared(state: WebState) -> Shared {
     let n = pulse_app::cache::DEFAULT_ENTRIES;
-    let shared = Shared {
+    Shared {
         forecasts: Arc::new(ResultCache::new(state.analyst_cache, n)),
         reports: Arc::new(ResultCache::new(state.analyst_cache, n)),
+        lists: Arc::new(ResultCache::new(state.analyst_cache, n)),
+        owners: Arc::new(ResultCache::new(state.analyst_cache, n)),
+        performance: Arc::new(ResultCache::new(state.analyst_cache, n)),
         s: state,
-    };
+    }
+}
+
+fn routes(shared: Shared) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/static/console.css", get(pages::stylesheet))
@@ -137,15 +152,39 @@ pub fn router(state: WebState) -> Router {
         .with_state(shared)
 }
 
-/// Serves the console on `listener` until `shutdown` resolves.
+/// How often the leadership page's forecast and report are recomputed in
+/// the background when data or models changed (so its first view does not
+/// wait for them).
+const WARM_EVERY: Duration = Duration::from_secs(60);
+
+/// Serves the console on `listener` until `shutdown` resolves. A background
+/// task keeps the leadership page's default forecast and report computed.
 pub async fn serve(
     listener: TcpListener,
     state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let shared = shared(state);
+    let warm = {
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let ready = pages::warm(&sh).await;
+                // Until the models and population are loaded, look again soon.
+                let pause = if ready {
+                    WARM_EVERY
+                } else {
+                    Duration::from_secs(2)
+                };
+                tokio::time::sleep(pause).await;
+            }
+        })
+    };
+    let served = axum::serve(listener, routes(shared))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    warm.abort();
+    served
 }
 
 /// Answers one GET of `path` in process (no socket): the status and the

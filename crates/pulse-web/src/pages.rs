@@ -1008,6 +1008,57 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// What the lists page reads for a week and a filter.
+pub(crate) struct ListsData {
+    all: Vec<pulse_lists::RiskRow>,
+    risers: Vec<pulse_lists::MoverRow>,
+    newly_red: Vec<pulse_lists::MoverRow>,
+    expansion: Vec<pulse_lists::ExpansionRow>,
+    /// Every generated week, newest first (the week picker).
+    weeks: Vec<String>,
+}
+
+/// A week's lists for a filter, from the cache while nothing was written
+/// (recording an outreach is a write).
+async fn lists_data(
+    sh: &Shared,
+    stored: &applists::StoredLists,
+    filter: &RowFilter,
+    q: &ListQuery,
+) -> Result<Arc<ListsData>, AppError> {
+    let key = pulse_app::cache::analyst_key(
+        &sh.s.store,
+        &sh.s.scoring,
+        "web-lists",
+        &format!(
+            "{}|{}|{}\u{1f}{}\u{1f}{}",
+            stored.run.list_run_id, stored.run.generation, q.owner, q.segment, q.band
+        ),
+    );
+    if let Some(hit) = sh.lists.get(&key) {
+        return Ok(hit);
+    }
+    let all = applists::risk_rows(&sh.s.store, stored, filter, false).await?;
+    let (risers, newly_red) = applists::mover_rows(&sh.s.store, stored, filter).await?;
+    let expansion = applists::expansion_rows(&sh.s.store, stored, filter).await?;
+    let weeks =
+        sh.s.store
+            .list_runs(104)
+            .await?
+            .into_iter()
+            .map(|r| r.week)
+            .collect();
+    let data = Arc::new(ListsData {
+        all,
+        risers,
+        newly_red,
+        expansion,
+        weeks,
+    });
+    sh.lists.put(key, data.clone());
+    Ok(data)
+}
+
 pub(crate) async fn lists(
     State(sh): State<Shared>,
     headers: HeaderMap,
@@ -1026,10 +1077,11 @@ pub(crate) async fn lists(
         Ok(l) => l,
         Err(e) => return error_page(&sh, &ctx, e),
     };
-    let all = match applists::risk_rows(&sh.s.store, &stored, &filter, false).await {
-        Ok(r) => r,
+    let data = match lists_data(&sh, &stored, &filter, &q).await {
+        Ok(d) => d,
         Err(e) => return error_page(&sh, &ctx, e),
     };
+    let all = &data.all;
     let cur = &sh.s.currency;
     if q.format == "csv" {
         let mut out = String::from(
@@ -1076,21 +1128,9 @@ pub(crate) async fn lists(
                 .into_response(),
         );
     }
-    let (risers, newly_red) = match applists::mover_rows(&sh.s.store, &stored, &filter).await {
-        Ok(m) => m,
-        Err(e) => return error_page(&sh, &ctx, e),
-    };
-    let expansion = match applists::expansion_rows(&sh.s.store, &stored, &filter).await {
-        Ok(e) => e,
-        Err(e) => return error_page(&sh, &ctx, e),
-    };
-    let weeks = match sh.s.store.list_runs(104).await {
-        Ok(w) => w.into_iter().map(|r| r.week).collect(),
-        Err(e) => return error_page(&sh, &ctx, e.into()),
-    };
     let capacity = stored.params.config.capacity_per_owner;
     let mut slices: BTreeMap<String, SliceView> = BTreeMap::new();
-    for r in &all {
+    for r in all.iter() {
         let s = slices.entry(r.owner.clone()).or_insert_with(|| SliceView {
             owner: r.owner.clone(),
             owner_q: query_value(&r.owner),
@@ -1143,7 +1183,7 @@ pub(crate) async fn lists(
     let page = ListsPage {
         nav: ctx.nav(&sh),
         week: run.week.clone(),
-        weeks,
+        weeks: data.weeks.clone(),
         owner: q.owner.clone(),
         segment: q.segment.clone(),
         band: q.band.clone(),
@@ -1165,9 +1205,10 @@ pub(crate) async fn lists(
         total_rows: all.len(),
         rows,
         slices: slices.into_values().collect(),
-        risers: risers.iter().map(mover_view).collect(),
-        newly_red: newly_red.iter().map(mover_view).collect(),
-        expansion: expansion
+        risers: data.risers.iter().map(mover_view).collect(),
+        newly_red: data.newly_red.iter().map(mover_view).collect(),
+        expansion: data
+            .expansion
             .iter()
             .take(top)
             .map(|e| ExpansionView {
@@ -1274,6 +1315,42 @@ struct OwnerPage {
     method: String,
 }
 
+/// What the owner page reads: the owner's portfolio in a week, and the
+/// outreach report over the twelve weeks up to it.
+pub(crate) struct OwnerData {
+    stored: applists::StoredLists,
+    portfolio: pulse_lists::Portfolio,
+    plays: Vec<pulse_lists::PlayReport>,
+    from: String,
+    to: String,
+}
+
+async fn owner_data(sh: &Shared, owner: &str, week: &str) -> Result<Arc<OwnerData>, AppError> {
+    let key = pulse_app::cache::analyst_key(
+        &sh.s.store,
+        &sh.s.scoring,
+        "web-owner",
+        &format!("{owner}\u{1f}{week}"),
+    );
+    if let Some(hit) = sh.owners.get(&key) {
+        return Ok(hit);
+    }
+    let (stored, portfolio) = applists::portfolio(&sh.s.store, owner, week).await?;
+    let to = stored.run.week.clone();
+    let from = pulse_lists::Week::of(stored.run.week_start - 7 * 12).label;
+    let (_, plays) =
+        applists::outreach_report(&sh.s.store, &sh.s.lists, &from, &to, now(sh)).await?;
+    let data = Arc::new(OwnerData {
+        stored,
+        portfolio,
+        plays,
+        from,
+        to,
+    });
+    sh.owners.put(key, data.clone());
+    Ok(data)
+}
+
 pub(crate) async fn owner(
     State(sh): State<Shared>,
     headers: HeaderMap,
@@ -1285,18 +1362,17 @@ pub(crate) async fn owner(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let (stored, p) = match applists::portfolio(&sh.s.store, &owner, &q.week).await {
-        Ok(x) => x,
+    let data = match owner_data(&sh, &owner, &q.week).await {
+        Ok(d) => d,
         Err(e) => return error_page(&sh, &ctx, e),
     };
-    // The outreach report over the last quarter of weeks up to this one.
-    let to = stored.run.week.clone();
-    let from = pulse_lists::Week::of(stored.run.week_start - 7 * 12).label;
-    let (_, plays) =
-        match applists::outreach_report(&sh.s.store, &sh.s.lists, &from, &to, now(&sh)).await {
-            Ok(r) => r,
-            Err(e) => return error_page(&sh, &ctx, e),
-        };
+    let (stored, p, plays, from, to) = (
+        &data.stored,
+        &data.portfolio,
+        &data.plays,
+        &data.from,
+        &data.to,
+    );
     let cur = &sh.s.currency;
     let o = &p.outreach;
     let page = OwnerPage {
@@ -1455,7 +1531,10 @@ async fn forecast(
 }
 
 async fn report_of(sh: &Shared, period: &str) -> Result<Arc<pulse_app::report::Report>, AppError> {
-    let key = pulse_app::cache::analyst_key(&sh.s.store, &sh.s.scoring, "report", period);
+    // Keyed by the quarter's label, so "" (the next quarter) and its label
+    // are one entry.
+    let (period, _, _) = pulse_app::report::parse_period(period, sh.s.scoring.clock().today())?;
+    let key = pulse_app::cache::analyst_key(&sh.s.store, &sh.s.scoring, "report", &period);
     if let Some(hit) = sh.reports.get(&key) {
         return Ok(hit);
     }
@@ -1467,13 +1546,41 @@ async fn report_of(sh: &Shared, period: &str) -> Result<Arc<pulse_app::report::R
             &sh.s.lists,
             sh.s.expansion_horizon_days,
             sh.s.threads,
-            period,
+            &period,
             sh.s.scoring.clock(),
         )
         .await?,
     );
     sh.reports.put(key, r.clone());
     Ok(r)
+}
+
+/// Computes the leadership page's default forecast and report, the models
+/// page's realised performance and this week's lists when they are not
+/// cached; false while no model and population are in service yet.
+pub(crate) async fn warm(sh: &Shared) -> bool {
+    let Some(serving) = sh.s.scoring.current() else {
+        return false;
+    };
+    if serving.scored.is_none() {
+        return false;
+    }
+    if let Err(e) = forecast(sh, pulse_app::forecast::DEFAULT_HORIZON_DAYS).await {
+        tracing::debug!(error = %e, "warming the leadership forecast");
+    }
+    if let Err(e) = report_of(sh, "").await {
+        tracing::debug!(error = %e, "warming the leadership report");
+    }
+    if let Err(e) = performance(sh).await {
+        tracing::debug!(error = %e, "warming the models page");
+    }
+    if let Ok(stored) = applists::load(&sh.s.store, "week", "").await
+        && let Ok(filter) = RowFilter::new("", "", "", 0)
+        && let Err(e) = lists_data(sh, &stored, &filter, &ListQuery::default()).await
+    {
+        tracing::debug!(error = %e, "warming this week's lists");
+    }
+    true
 }
 
 fn interval(i: pulse_forecast::Interval, f: impl Fn(f64) -> String) -> String {
@@ -1738,6 +1845,23 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
     }
 }
 
+/// Realised performance of the last 12 scoring runs (top 100), cached.
+async fn performance(
+    sh: &Shared,
+) -> Result<Arc<Vec<pulse_app::model_ops::RunPerformance>>, AppError> {
+    let key =
+        pulse_app::cache::analyst_key(&sh.s.store, &sh.s.scoring, "web-performance", "12|100");
+    if let Some(hit) = sh.performance.get(&key) {
+        return Ok(hit);
+    }
+    let horizon = i32::try_from(sh.s.scoring.settings().horizon_days).unwrap_or(90);
+    let p = Arc::new(
+        pulse_app::model_ops::realised_performance(&sh.s.store, horizon, 12, 100, now(sh)).await?,
+    );
+    sh.performance.put(key, p.clone());
+    Ok(p)
+}
+
 pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Response {
     let ctx = match context(&sh, &headers, "/models") {
         Ok(c) => c,
@@ -1764,14 +1888,10 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
         Ok(d) => d.into_iter().next(),
         Err(e) => return error_page(&sh, &ctx, e.into()),
     };
-    let horizon = i32::try_from(sh.s.scoring.settings().horizon_days).unwrap_or(90);
-    let performance =
-        match pulse_app::model_ops::realised_performance(&sh.s.store, horizon, 12, 100, now(&sh))
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return error_page(&sh, &ctx, e),
-        };
+    let performance = match performance(&sh).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&sh, &ctx, e),
+    };
     let serving = [ModelKind::Churn, ModelKind::Expansion]
         .iter()
         .filter_map(|k| entries.iter().find(|e| e.card.kind == *k && e.promoted))
