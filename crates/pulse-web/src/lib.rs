@@ -110,6 +110,8 @@ pub(crate) struct Shared {
     pub(crate) lists: Arc<ResultCache<Arc<pages::ListsData>>>,
     /// An owner's portfolio and the outreach report, per week.
     pub(crate) owners: Arc<ResultCache<Arc<pages::OwnerData>>>,
+    /// The outreach report per play, per range of weeks.
+    pub(crate) plays: Arc<ResultCache<Arc<Vec<pulse_lists::PlayReport>>>>,
     pub(crate) performance: Arc<ResultCache<Arc<Vec<pulse_app::model_ops::RunPerformance>>>>,
 }
 
@@ -125,6 +127,7 @@ fn shared(state: WebState) -> Shared {
         reports: Arc::new(ResultCache::new(state.analyst_cache, n)),
         lists: Arc::new(ResultCache::new(state.analyst_cache, n)),
         owners: Arc::new(ResultCache::new(state.analyst_cache, n)),
+        plays: Arc::new(ResultCache::new(state.analyst_cache, n)),
         performance: Arc::new(ResultCache::new(state.analyst_cache, n)),
         s: state,
     }

@@ -1320,9 +1320,33 @@ struct OwnerPage {
 pub(crate) struct OwnerData {
     stored: applists::StoredLists,
     portfolio: pulse_lists::Portfolio,
-    plays: Vec<pulse_lists::PlayReport>,
+    plays: Arc<Vec<pulse_lists::PlayReport>>,
     from: String,
     to: String,
+}
+
+/// The outreach report per play over the twelve weeks up to `stored`'s
+/// week (every owner's outreach: one report, shared by the owner pages).
+async fn plays(
+    sh: &Shared,
+    stored: &applists::StoredLists,
+) -> Result<(String, String, Arc<Vec<pulse_lists::PlayReport>>), AppError> {
+    let to = stored.run.week.clone();
+    let from = pulse_lists::Week::of(stored.run.week_start - 7 * 12).label;
+    let key = pulse_app::cache::analyst_key(
+        &sh.s.store,
+        &sh.s.scoring,
+        "web-plays",
+        &format!("{from}|{to}"),
+    );
+    if let Some(hit) = sh.plays.get(&key) {
+        return Ok((from, to, hit));
+    }
+    let (_, plays) =
+        applists::outreach_report(&sh.s.store, &sh.s.lists, &from, &to, now(sh)).await?;
+    let plays = Arc::new(plays);
+    sh.plays.put(key, plays.clone());
+    Ok((from, to, plays))
 }
 
 async fn owner_data(sh: &Shared, owner: &str, week: &str) -> Result<Arc<OwnerData>, AppError> {
@@ -1336,10 +1360,7 @@ async fn owner_data(sh: &Shared, owner: &str, week: &str) -> Result<Arc<OwnerDat
         return Ok(hit);
     }
     let (stored, portfolio) = applists::portfolio(&sh.s.store, owner, week).await?;
-    let to = stored.run.week.clone();
-    let from = pulse_lists::Week::of(stored.run.week_start - 7 * 12).label;
-    let (_, plays) =
-        applists::outreach_report(&sh.s.store, &sh.s.lists, &from, &to, now(sh)).await?;
+    let (from, to, plays) = plays(sh, &stored).await?;
     let data = Arc::new(OwnerData {
         stored,
         portfolio,
@@ -1574,11 +1595,15 @@ pub(crate) async fn warm(sh: &Shared) -> bool {
     if let Err(e) = performance(sh).await {
         tracing::debug!(error = %e, "warming the models page");
     }
-    if let Ok(stored) = applists::load(&sh.s.store, "week", "").await
-        && let Ok(filter) = RowFilter::new("", "", "", 0)
-        && let Err(e) = lists_data(sh, &stored, &filter, &ListQuery::default()).await
-    {
-        tracing::debug!(error = %e, "warming this week's lists");
+    if let Ok(stored) = applists::load(&sh.s.store, "week", "").await {
+        if let Ok(filter) = RowFilter::new("", "", "", 0)
+            && let Err(e) = lists_data(sh, &stored, &filter, &ListQuery::default()).await
+        {
+            tracing::debug!(error = %e, "warming this week's lists");
+        }
+        if let Err(e) = plays(sh, &stored).await {
+            tracing::debug!(error = %e, "warming the outreach report");
+        }
     }
     true
 }
