@@ -75,6 +75,17 @@ fn list_row<T: Serialize>(kind: &str, rank: u32, key: [&str; 4], value: f64, row
     }
 }
 
+/// What a list row says of an outreach record.
+fn last_contact_of(o: Outreach) -> LastContact {
+    LastContact {
+        day: day_of_ts(o.contacted_at),
+        play: o.play,
+        owner: o.owner,
+        channel: o.channel,
+        outcome: o.outcome.to_string(),
+    }
+}
+
 /// The candidates of a week: every account of the scoring run with its
 /// stored score, last week's score, its latest recent outreach, and the
 /// commercial facts (seats, seat use, days to renewal) as of the run's day.
@@ -119,16 +130,7 @@ pub async fn candidates(
         .await?
     {
         // Oldest first: the latest wins.
-        last_contact.insert(
-            o.account_id.clone(),
-            LastContact {
-                day: day_of_ts(o.contacted_at),
-                play: o.play,
-                owner: o.owner,
-                channel: o.channel,
-                outcome: o.outcome.to_string(),
-            },
-        );
+        last_contact.insert(o.account_id.clone(), last_contact_of(o));
     }
     let (histories, _excluded) =
         crate::serving::load_usable_histories(store, Some(as_of_ts)).await?;
@@ -412,16 +414,7 @@ pub async fn risk_rows(
     let mut during: HashMap<String, LastContact> = HashMap::new();
     for o in store.outreach_between(from, to, None).await? {
         // Oldest first: the latest wins.
-        during.insert(
-            o.account_id.clone(),
-            LastContact {
-                day: day_of_ts(o.contacted_at),
-                play: o.play,
-                owner: o.owner,
-                channel: o.channel,
-                outcome: o.outcome.to_string(),
-            },
-        );
+        during.insert(o.account_id.clone(), last_contact_of(o));
     }
     for r in &mut rows {
         if let Some(c) = during.get(&r.account_id)

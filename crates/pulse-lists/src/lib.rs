@@ -24,7 +24,8 @@ pub use report::{
     outreach_report, portfolio,
 };
 pub use risk::{
-    Change, MoverRow, Movers, RiskList, RiskRow, RiskSummary, held_out, movers, risk_list,
+    Change, MoverRow, Movers, RISK_CSV_HEADER, RiskList, RiskRow, RiskSummary, held_out, movers,
+    risk_csv_record, risk_list,
 };
 pub use week::{Week, parse_week};
 

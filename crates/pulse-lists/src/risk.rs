@@ -293,6 +293,69 @@ pub fn movers(candidates: &[Candidate], cfg: &ListConfig) -> Movers {
     Movers { risers, newly_red }
 }
 
+/// The columns of an at-risk list as CSV (`pulse lists export`, the web
+/// console's download), in [`risk_csv_record`]'s order.
+pub const RISK_CSV_HEADER: [&str; 24] = [
+    "week",
+    "rank",
+    "account_id",
+    "name",
+    "owner",
+    "segment",
+    "arr",
+    "churn_probability",
+    "health",
+    "band",
+    "arr_at_risk",
+    "churn_probability_change",
+    "health_change",
+    "driver_1",
+    "driver_2",
+    "driver_3",
+    "suggested_play",
+    "days_to_renewal",
+    "contacted_day",
+    "contacted_play",
+    "contacted_outcome",
+    "owner_rank",
+    "in_capacity",
+    "held_back",
+];
+
+/// One at-risk row of week `week` as CSV cells (see [`RISK_CSV_HEADER`]).
+pub fn risk_csv_record(week: &str, r: &RiskRow) -> Vec<String> {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let d = |i: usize| r.drivers.get(i).cloned().unwrap_or_default();
+    let c = r.contacted.as_ref();
+    vec![
+        week.to_string(),
+        r.rank.to_string(),
+        r.account_id.clone(),
+        r.name.clone(),
+        r.owner.clone(),
+        r.segment.clone(),
+        format!("{:.2}", r.arr),
+        format!("{:.6}", r.churn_probability),
+        format!("{:.2}", r.health),
+        r.band.clone(),
+        format!("{:.2}", r.arr_at_risk),
+        opt(r.change.map(|c| format!("{:.6}", c.churn_probability))),
+        opt(r.change.map(|c| format!("{:.2}", c.health))),
+        d(0),
+        d(1),
+        d(2),
+        r.suggested_play.clone(),
+        opt(r.days_to_renewal.map(|d| d.to_string())),
+        c.map(|c| pulse_core::time::format_day(c.day))
+            .unwrap_or_default(),
+        c.map(|c| c.play.clone()).unwrap_or_default(),
+        c.map(|c| c.outcome.clone()).unwrap_or_default(),
+        r.owner_rank.to_string(),
+        r.in_capacity.to_string(),
+        r.held_back.to_string(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

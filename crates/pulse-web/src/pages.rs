@@ -91,37 +91,18 @@ fn now(sh: &Shared) -> i64 {
 /// The request's context, or the response to send instead (the sign-in
 /// page for a page request without a valid session).
 fn context(sh: &Shared, headers: &HeaderMap, path: &str) -> Result<Ctx, Box<Response>> {
-    let (nonce_value, new_nonce) = match cookie(headers, CSRF_COOKIE) {
-        Some(n) if n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            (n.to_string(), None)
-        }
-        _ => {
-            let n = nonce();
-            (n.clone(), Some(n))
-        }
-    };
-    let csrf = sh.s.signer.csrf_token(&nonce_value);
-    if sh.s.api_keys.is_empty() {
-        return Ok(Ctx {
-            caller: None,
-            open: true,
-            csrf,
-            new_nonce,
-        });
+    let mut ctx = anonymous_ctx(sh, headers);
+    if ctx.open {
+        return Ok(ctx);
     }
-    let caller = cookie(headers, SESSION_COOKIE)
+    ctx.caller = cookie(headers, SESSION_COOKIE)
         .and_then(|v| sh.s.signer.verify_session(v, now(sh), &sh.s.api_keys));
-    match caller {
-        Some(c) => Ok(Ctx {
-            caller: Some(c),
-            open: false,
-            csrf,
-            new_nonce,
-        }),
-        None => Err(Box::new(
+    if ctx.caller.is_none() {
+        return Err(Box::new(
             Redirect::to(&format!("/signin?next={}", query_value(path))).into_response(),
-        )),
+        ));
     }
+    Ok(ctx)
 }
 
 /// Checks a form's CSRF token against the nonce cookie.
@@ -996,7 +977,10 @@ fn mover_view(m: &pulse_lists::MoverRow) -> MoverView {
 
 fn csv_field(s: &str) -> String {
     // Cells a spreadsheet would run as a formula are prefixed with a quote.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    // (A negative number stays a number.)
+    let formula = s.starts_with(['=', '+', '@'])
+        || (s.starts_with('-') && !s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+    let s = if formula {
         format!("'{s}")
     } else {
         s.to_string()
@@ -1084,31 +1068,13 @@ pub(crate) async fn lists(
     let all = &data.all;
     let cur = &sh.s.currency;
     if q.format == "csv" {
-        let mut out = String::from(
-            "rank,account_id,name,owner,segment,band,health,churn_probability,arr,arr_at_risk,first_driver,suggested_play,days_to_renewal,contacted,in_owner_slice\n",
-        );
+        let mut out = pulse_lists::RISK_CSV_HEADER.join(",");
+        out.push('\n');
         for r in all.iter().take(top) {
-            let cells = [
-                r.rank.to_string(),
-                r.account_id.clone(),
-                r.name.clone(),
-                r.owner.clone(),
-                r.segment.clone(),
-                r.band.clone(),
-                format!("{:.1}", r.health),
-                format!("{:.4}", r.churn_probability),
-                format!("{:.0}", r.arr),
-                format!("{:.0}", r.arr_at_risk),
-                r.drivers.first().cloned().unwrap_or_default(),
-                r.suggested_play.clone(),
-                r.days_to_renewal.map(|d| d.to_string()).unwrap_or_default(),
-                r.contacted
-                    .as_ref()
-                    .map(|c| format!("{} {}", day(c.day), c.outcome))
-                    .unwrap_or_default(),
-                r.in_capacity.to_string(),
-            ];
-            let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+            let line: Vec<String> = pulse_lists::risk_csv_record(&stored.run.week, r)
+                .iter()
+                .map(|c| csv_field(c))
+                .collect();
             out.push_str(&line.join(","));
             out.push('\n');
         }
@@ -1997,4 +1963,19 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
             .collect(),
     };
     render(&ctx, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused_but_numbers_kept() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("-cmd"), "'-cmd");
+        assert_eq!(csv_field("-0.012"), "-0.012");
+        assert_eq!(csv_field("-3"), "-3");
+    }
 }

@@ -486,61 +486,9 @@ async fn export(
             let mut w = csv::Writer::from_writer(&mut sink);
             match &rows {
                 Rows::Risk(rows) => {
-                    w.write_record([
-                        "week",
-                        "rank",
-                        "account_id",
-                        "name",
-                        "owner",
-                        "segment",
-                        "arr",
-                        "churn_probability",
-                        "health",
-                        "band",
-                        "arr_at_risk",
-                        "churn_probability_change",
-                        "health_change",
-                        "driver_1",
-                        "driver_2",
-                        "driver_3",
-                        "suggested_play",
-                        "days_to_renewal",
-                        "contacted_day",
-                        "contacted_play",
-                        "contacted_outcome",
-                        "owner_rank",
-                        "in_capacity",
-                        "held_back",
-                    ])?;
+                    w.write_record(pulse_lists::RISK_CSV_HEADER)?;
                     for r in rows {
-                        let d = |i: usize| r.drivers.get(i).cloned().unwrap_or_default();
-                        let c = r.contacted.as_ref();
-                        w.write_record([
-                            l.run.week.clone(),
-                            r.rank.to_string(),
-                            r.account_id.clone(),
-                            r.name.clone(),
-                            r.owner.clone(),
-                            r.segment.clone(),
-                            format!("{:.2}", r.arr),
-                            format!("{:.6}", r.churn_probability),
-                            format!("{:.2}", r.health),
-                            r.band.clone(),
-                            format!("{:.2}", r.arr_at_risk),
-                            opt_num(r.change.map(|c| format!("{:.6}", c.churn_probability))),
-                            opt_num(r.change.map(|c| format!("{:.2}", c.health))),
-                            d(0),
-                            d(1),
-                            d(2),
-                            r.suggested_play.clone(),
-                            opt_num(r.days_to_renewal),
-                            c.map(|c| format_day(c.day)).unwrap_or_default(),
-                            c.map(|c| c.play.clone()).unwrap_or_default(),
-                            c.map(|c| c.outcome.clone()).unwrap_or_default(),
-                            r.owner_rank.to_string(),
-                            r.in_capacity.to_string(),
-                            r.held_back.to_string(),
-                        ])?;
+                        w.write_record(pulse_lists::risk_csv_record(&l.run.week, r))?;
                     }
                 }
                 Rows::Expansion(rows) => {
