@@ -283,6 +283,8 @@ pub async fn profile(
         (None, None) => None,
     };
     let score = score.map(|mut a| {
+        // Scores stored before timing was told apart may list it as a driver.
+        a.score.drivers.retain(|d| d.cause.is_reason());
         a.score.drivers.truncate(k);
         a
     });

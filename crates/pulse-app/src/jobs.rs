@@ -465,6 +465,7 @@ impl JobRun {
             data_end: None,
             clock: s.clock.clone(),
             survival: s.survival.clone(),
+            truth: None,
         };
         let (jobs, id) = (s.clone(), self.id.clone());
         let result = train_and_decide(

@@ -160,6 +160,10 @@ pub async fn candidates(
         let row = pos.map(|i| population.rows.row(i));
         let acct = accounts.get(&s.account_id);
         let text = |m: Option<&str>, a: Option<&str>| m.or(a).unwrap_or_default().to_string();
+        let reason = a
+            .play_cause
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
         out.push(Candidate {
             name: text(meta.map(|m| m.name.as_str()), acct.map(|a| a.name.as_str())),
             owner: text(
@@ -179,7 +183,10 @@ pub async fn candidates(
             quadrant: s.quadrant.clone(),
             experience: a.experience,
             expansion_probability: s.expansion_probability,
-            drivers: a.drivers.iter().map(|d| d.sentence.clone()).collect(),
+            drivers: a.reasons().map(|d| d.sentence.clone()).collect(),
+            reason,
+            churn_before_renewal: a.urgency.churn_before_renewal,
+            base_play: a.base_play,
             suggested_play: a.suggested_play,
             days_to_renewal: row.and_then(|r| finite(r[renewal_col])).map(|d| d as i32),
             seats: row.and_then(|r| finite(r[seats_col])),

@@ -88,6 +88,9 @@ pub struct TrainRequest {
     /// Fit the time-to-churn model too (before the account models, on the
     /// same histories) when `kinds` holds churn; `None`: leave it as it is.
     pub survival: Option<SurvivalConfig>,
+    /// Known churn reasons (a synthetic base's truth): the churn card then
+    /// reports how often the backtest's reasons match them.
+    pub truth: Option<Arc<pulse_training::ReasonTruth>>,
 }
 
 /// What became of the time-to-churn model in a training run.
@@ -173,7 +176,7 @@ pub async fn train_and_decide(
         };
         let data = TrainingData::build(&histories, req.data_end, &req.config)?;
         let snapshot_seconds = started.elapsed().as_secs_f64();
-        let out = train_on(
+        let mut out = train_on(
             &data,
             &req.kinds,
             &req.config,
@@ -182,6 +185,21 @@ pub async fn train_and_decide(
             &mut || started.elapsed().as_secs_f64(),
             &mut progress,
         )?;
+        if let Some(truth) = &req.truth {
+            let ids: Vec<String> = histories.iter().map(|h| h.account.id.clone()).collect();
+            for m in out.models.iter_mut().filter(|m| m.kind == ModelKind::Churn) {
+                let r = pulse_training::reason_accuracy(
+                    &data,
+                    &ids,
+                    m.backtest_model(),
+                    &req.config,
+                    truth,
+                )?;
+                if let Some(e) = m.artifact.card.evaluation.as_mut() {
+                    e.reasons = Some(r);
+                }
+            }
+        }
         let mut comparisons: Vec<Option<Comparison>> = Vec::new();
         let mut references: Vec<Option<String>> = Vec::new();
         for m in &out.models {

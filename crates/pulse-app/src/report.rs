@@ -132,8 +132,7 @@ pub async fn build(
                 arr: s.arr,
                 drivers: pulse_scoring::AccountScore::from_json(&s.explanation)
                     .map(|a| {
-                        a.drivers
-                            .iter()
+                        a.reasons()
                             .map(|d| (d.feature.clone(), d.contribution))
                             .collect()
                     })

@@ -217,29 +217,6 @@ impl Scoring {
         }
     }
 
-    /// Every account's churn curve with `survival` (blocking pool).
-    async fn curves(
-        &self,
-        survival: Option<Arc<SurvivalModel>>,
-        scored: &Arc<ScoredPopulation>,
-    ) -> Option<Arc<Vec<ChurnCurve>>> {
-        let survival = survival?;
-        let scored = scored.clone();
-        match tokio::task::spawn_blocking(move || survival.curves(scored.population.rows.view()))
-            .await
-        {
-            Ok(Ok(c)) => Some(Arc::new(c)),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "computing churn curves");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "computing churn curves");
-                None
-            }
-        }
-    }
-
     /// Builds the population as of `as_of` (an instant) on the blocking
     /// pool, from the usable histories ([`load_usable_histories`]).
     async fn build_population(&self, as_of: Ts) -> Result<Population, AppError> {
@@ -261,18 +238,35 @@ impl Scoring {
             .unwrap_or(0)
     }
 
+    /// Scores the population (blocking pool) and, with a survival model,
+    /// each account's churn curve, whose probability before the renewal
+    /// goes into the score's urgency.
     async fn score_population(
         &self,
         population: Population,
         engine: Arc<Engine>,
-    ) -> Result<ScoredPopulation, AppError> {
+        survival: Option<Arc<SurvivalModel>>,
+    ) -> Result<(ScoredPopulation, Option<Arc<Vec<ChurnCurve>>>), AppError> {
         let threads = self.settings.threads;
         tokio::task::spawn_blocking(move || {
-            ScoredPopulation::score(population, &engine, STORED_DRIVERS, threads)
+            let mut scored = ScoredPopulation::score(population, &engine, STORED_DRIVERS, threads)?;
+            let curves = survival.and_then(|s| match s.curves(scored.population.rows.view()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "computing churn curves");
+                    None
+                }
+            });
+            if let Some(curves) = &curves {
+                for (score, curve) in scored.scores.iter_mut().zip(curves) {
+                    score.urgency.churn_before_renewal = curve.before_renewal;
+                }
+            }
+            Ok((scored, curves.map(Arc::new)))
         })
         .await
         .map_err(|e| internal("scoring", e))?
-        .map_err(|e| AppError::FailedPrecondition(e.to_string()))
+        .map_err(|e: pulse_scoring::ScoringError| AppError::FailedPrecondition(e.to_string()))
     }
 
     /// Reloads the promoted models and rescores the population with them,
@@ -292,7 +286,10 @@ impl Scoring {
             None => self.build_population(self.now()).await?,
         };
         let started = Instant::now();
-        let scored = self.score_population(population, engine.clone()).await?;
+        let survival = self.load_survival().await;
+        let (scored, curves) = self
+            .score_population(population, engine.clone(), survival.clone())
+            .await?;
         tracing::info!(
             churn = engine.churn_version(),
             expansion = ?engine.expansion_version(),
@@ -302,8 +299,6 @@ impl Scoring {
         );
         self.dirty.store(false, Ordering::Release);
         let scored = Arc::new(scored);
-        let survival = self.load_survival().await;
-        let curves = self.curves(survival.clone(), &scored).await;
         self.swap(Serving {
             engine,
             scored: Some(scored),
@@ -322,8 +317,8 @@ impl Scoring {
         self.dirty.store(false, Ordering::Release);
         let started = Instant::now();
         let population = self.build_population(self.now()).await?;
-        let scored = self
-            .score_population(population, current.engine.clone())
+        let (scored, curves) = self
+            .score_population(population, current.engine.clone(), current.survival.clone())
             .await?;
         tracing::info!(
             accounts = scored.scores.len(),
@@ -337,7 +332,6 @@ impl Scoring {
             .is_some_and(|l| Arc::ptr_eq(&l.engine, &current.engine))
         {
             let scored = Arc::new(scored);
-            let curves = self.curves(current.survival.clone(), &scored).await;
             self.swap(Serving {
                 engine: current.engine.clone(),
                 scored: Some(scored),
@@ -394,8 +388,13 @@ impl Scoring {
                 };
                 let population = self.build_population(at).await?;
                 Arc::new(
-                    self.score_population(population, serving.engine.clone())
-                        .await?,
+                    self.score_population(
+                        population,
+                        serving.engine.clone(),
+                        serving.survival.clone(),
+                    )
+                    .await?
+                    .0,
                 )
             }
         };

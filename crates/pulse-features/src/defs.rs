@@ -75,6 +75,120 @@ impl std::fmt::Display for Family {
     }
 }
 
+/// What a feature tells a CSM about an account's churn risk: *when* the
+/// account can leave, or *why* it may want to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Context and timing (days to renewal, tenure, segment, size): it
+    /// changes how urgent an account is, not what to talk about. It is
+    /// shown as urgency, never as a reason.
+    Context,
+    /// Something the customer experiences and a CSM can act on (support,
+    /// adoption, relationships, sentiment, billing, operations, surveys).
+    Actionable,
+    /// Missing knowledge about the account (how long since anyone asked for
+    /// feedback): the action is to close the gap.
+    Gap,
+}
+
+/// The cause a driver points to: its family when it is actionable, a data
+/// gap, or context. Plays are chosen by cause, and the list's reasons are
+/// counted by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Support,
+    Sentiment,
+    Relationships,
+    Adoption,
+    Commercial,
+    Operational,
+    Surveys,
+    /// No recent feedback (no NPS or CSAT answer, or an old one).
+    DataGap,
+    /// Timing and context; never a reason.
+    Context,
+}
+
+impl Cause {
+    /// The causes a reason can be, in catalogue order (every one but context).
+    pub const ACTIONABLE: &'static [Cause] = &[
+        Cause::Support,
+        Cause::Sentiment,
+        Cause::Relationships,
+        Cause::Adoption,
+        Cause::Commercial,
+        Cause::Operational,
+        Cause::Surveys,
+        Cause::DataGap,
+    ];
+
+    /// The cause's snake_case name (a family's name, `data_gap`, `context`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Support => "support",
+            Cause::Sentiment => "sentiment",
+            Cause::Relationships => "relationships",
+            Cause::Adoption => "adoption",
+            Cause::Commercial => "commercial",
+            Cause::Operational => "operational",
+            Cause::Surveys => "surveys",
+            Cause::DataGap => "data_gap",
+            Cause::Context => "context",
+        }
+    }
+
+    /// The cause named `name`.
+    pub fn from_name(name: &str) -> Option<Cause> {
+        Cause::ACTIONABLE
+            .iter()
+            .chain(&[Cause::Context])
+            .copied()
+            .find(|c| c.as_str() == name)
+    }
+
+    /// How a CSM calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Support => "support experience",
+            Cause::Sentiment => "sentiment",
+            Cause::Relationships => "relationships",
+            Cause::Adoption => "adoption",
+            Cause::Commercial => "billing and pricing",
+            Cause::Operational => "operational incidents",
+            Cause::Surveys => "survey feedback",
+            Cause::DataGap => "data gap",
+            Cause::Context => "timing and context",
+        }
+    }
+
+    /// Whether a driver with this cause is a reason (not context).
+    pub fn is_reason(self) -> bool {
+        self != Cause::Context
+    }
+}
+
+impl From<Family> for Cause {
+    fn from(f: Family) -> Cause {
+        match f {
+            Family::Support => Cause::Support,
+            Family::Sentiment => Cause::Sentiment,
+            Family::Relationships => Cause::Relationships,
+            Family::Adoption => Cause::Adoption,
+            Family::Commercial => Cause::Commercial,
+            Family::Operational => Cause::Operational,
+            Family::Surveys => Cause::Surveys,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One feature: what it is called, what it measures and over which window,
 /// which values it can take and how a CSM says them.
 ///
@@ -84,6 +198,8 @@ pub struct FeatureDef {
     /// Stable snake_case identifier (the column name).
     pub name: &'static str,
     pub family: Family,
+    /// Whether it says when (context) or why (actionable, a data gap).
+    pub role: Role,
     /// What it measures, including when it is missing (NaN).
     pub description: &'static str,
     /// The time span it looks at (`7d`, `30d vs prior 90d`, `at t`, `all to t`).
@@ -106,6 +222,20 @@ pub struct FeatureDef {
     /// The rule-based scorecard's use of it.
     #[serde(skip)]
     pub scorecard: Scorecard,
+}
+
+impl FeatureDef {
+    /// The cause a value of this feature points to: context for a context
+    /// feature; a data gap for a gap feature, and for a survey feature with
+    /// no answer (NaN); else the feature's family.
+    pub fn cause(&self, value: f64) -> Cause {
+        match self.role {
+            Role::Context => Cause::Context,
+            Role::Gap => Cause::DataGap,
+            Role::Actionable if value.is_nan() && self.family == Family::Surveys => Cause::DataGap,
+            Role::Actionable => self.family.into(),
+        }
+    }
 }
 
 /// The closed range of valid values of a feature.
@@ -344,6 +474,7 @@ impl Feature {
     pub const fn def(self) -> FeatureDef {
         use Family::*;
         use Missing::{Never, When};
+        use Role::*;
         use Scorecard::{Healthier, Riskier, Unused};
         use ScorecardComponent as C;
         use Value::*;
@@ -352,6 +483,7 @@ impl Feature {
             Feature::Interactions7d => FeatureDef {
                 name: "interactions_7d",
                 family: Support,
+                role: Actionable,
                 window: "7d",
                 unit: "count",
                 description: "Interactions (tickets, chats, calls, emails) opened in the window",
@@ -368,6 +500,7 @@ impl Feature {
             Feature::Interactions30d => FeatureDef {
                 name: "interactions_30d",
                 family: Support,
+                role: Actionable,
                 window: "30d",
                 unit: "count",
                 description: "Interactions opened in the window",
@@ -384,6 +517,7 @@ impl Feature {
             Feature::Interactions90d => FeatureDef {
                 name: "interactions_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Interactions opened in the window",
@@ -400,6 +534,7 @@ impl Feature {
             Feature::InteractionsTrend => FeatureDef {
                 name: "interactions_trend",
                 family: Support,
+                role: Actionable,
                 window: "30d vs prior 90d",
                 unit: "ratio [-1,1]",
                 description: "Change in interactions per day, (recent - prior) / (recent + prior); 0 when both windows are empty",
@@ -412,6 +547,7 @@ impl Feature {
             Feature::OpenInteractions => FeatureDef {
                 name: "open_interactions",
                 family: Support,
+                role: Actionable,
                 window: "all to t",
                 unit: "count",
                 description: "Interactions opened at or before t and not resolved at t",
@@ -424,6 +560,7 @@ impl Feature {
             Feature::FirstResponseHours90d => FeatureDef {
                 name: "first_response_hours_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "hours",
                 description: "Mean time to first response of interactions opened in the window and answered by t; NaN if none",
@@ -440,6 +577,7 @@ impl Feature {
             Feature::FcrRate90d => FeatureDef {
                 name: "fcr_rate_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Share of interactions opened in the window and resolved by t that took one contact (first contact resolution); NaN if none resolved",
@@ -456,6 +594,7 @@ impl Feature {
             Feature::ResolutionHours90d => FeatureDef {
                 name: "resolution_hours_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "hours",
                 description: "Mean time to resolution of interactions opened in the window and resolved by t; NaN if none",
@@ -472,6 +611,7 @@ impl Feature {
             Feature::EscalationRate90d => FeatureDef {
                 name: "escalation_rate_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Share escalated among interactions opened in the window and resolved by t (the flag has no time of its own, so it counts once resolved); NaN if none resolved",
@@ -484,6 +624,7 @@ impl Feature {
             Feature::ReopenRate90d => FeatureDef {
                 name: "reopen_rate_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Share reopened among interactions opened in the window and resolved by t; NaN if none resolved",
@@ -496,6 +637,7 @@ impl Feature {
             Feature::ContactsToResolve90d => FeatureDef {
                 name: "contacts_to_resolve_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "contacts",
                 description: "Mean contacts it took to resolve interactions opened in the window and resolved by t; NaN if none",
@@ -512,6 +654,7 @@ impl Feature {
             Feature::RepeatTopicContacts90d => FeatureDef {
                 name: "repeat_topic_contacts_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Interactions in the window about a topic already raised earlier in the window (\"I had to explain this three times\"); empty topics never repeat",
@@ -528,6 +671,7 @@ impl Feature {
             Feature::CsatMean90d => FeatureDef {
                 name: "csat_mean_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "score 1-5",
                 description: "Mean CSAT of interactions opened in the window and resolved by t; NaN if none rated",
@@ -540,6 +684,7 @@ impl Feature {
             Feature::CsatLowShare90d => FeatureDef {
                 name: "csat_low_share_90d",
                 family: Support,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Share of rated interactions (as csat_mean_90d) with CSAT 1 or 2; NaN if none rated",
@@ -553,6 +698,7 @@ impl Feature {
             Feature::SentimentMean30d => FeatureDef {
                 name: "sentiment_mean_30d",
                 family: Sentiment,
+                role: Actionable,
                 window: "30d",
                 unit: "score [-1,1]",
                 description: "Mean model sentiment of interactions opened in the window; NaN if none is scored",
@@ -565,6 +711,7 @@ impl Feature {
             Feature::SentimentMean90d => FeatureDef {
                 name: "sentiment_mean_90d",
                 family: Sentiment,
+                role: Actionable,
                 window: "90d",
                 unit: "score [-1,1]",
                 description: "Mean model sentiment of interactions opened in the window; NaN if none is scored",
@@ -577,6 +724,7 @@ impl Feature {
             Feature::SentimentNegativeShare90d => FeatureDef {
                 name: "sentiment_negative_share_90d",
                 family: Sentiment,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Share of scored interactions in the window with sentiment below -1/3 (negative); NaN if none is scored",
@@ -589,6 +737,7 @@ impl Feature {
             Feature::SentimentMin30d => FeatureDef {
                 name: "sentiment_min_30d",
                 family: Sentiment,
+                role: Actionable,
                 window: "30d",
                 unit: "score [-1,1]",
                 description: "Most negative interaction sentiment in the window; NaN if none is scored",
@@ -605,6 +754,7 @@ impl Feature {
             Feature::SentimentTrend => FeatureDef {
                 name: "sentiment_trend",
                 family: Sentiment,
+                role: Actionable,
                 window: "30d vs prior 90d",
                 unit: "score difference",
                 description: "Mean sentiment of the last 30 days minus that of the 90 days before; NaN if either has no scored interaction",
@@ -630,6 +780,7 @@ impl Feature {
             Feature::SurveySentimentMean180d => FeatureDef {
                 name: "survey_sentiment_mean_180d",
                 family: Sentiment,
+                role: Actionable,
                 window: "180d",
                 unit: "score [-1,1]",
                 description: "Mean model sentiment of survey comments answered in the window; NaN if none is scored",
@@ -643,6 +794,7 @@ impl Feature {
             Feature::ContactsActive => FeatureDef {
                 name: "contacts_active",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "count",
                 description: "Contacts whose latest observation at or before t is active",
@@ -655,6 +807,7 @@ impl Feature {
             Feature::RelationshipStrengthMean => FeatureDef {
                 name: "relationship_strength_mean",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "level 1-4",
                 description: "Mean relationship strength over active contacts; NaN if none",
@@ -667,6 +820,7 @@ impl Feature {
             Feature::ChampionStrength => FeatureDef {
                 name: "champion_strength",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "level 1-4",
                 description: "Strongest relationship among active champions; NaN if no active champion",
@@ -679,6 +833,7 @@ impl Feature {
             Feature::ChampionSentiment => FeatureDef {
                 name: "champion_sentiment",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "score [-1,1]",
                 description: "Mean sentiment (negative -1, neutral 0, positive 1) of active champions; NaN if none",
@@ -691,6 +846,7 @@ impl Feature {
             Feature::ExecSponsorStrength => FeatureDef {
                 name: "exec_sponsor_strength",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "level 1-4",
                 description: "Strongest relationship among active executive sponsors; NaN if none",
@@ -703,6 +859,7 @@ impl Feature {
             Feature::ExecSponsorSentiment => FeatureDef {
                 name: "exec_sponsor_sentiment",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "score [-1,1]",
                 description: "Mean sentiment of active executive sponsors; NaN if none",
@@ -715,6 +872,7 @@ impl Feature {
             Feature::AdminStrength => FeatureDef {
                 name: "admin_strength",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "level 1-4",
                 description: "Strongest relationship among active admins; NaN if none",
@@ -727,6 +885,7 @@ impl Feature {
             Feature::AdminSentiment => FeatureDef {
                 name: "admin_sentiment",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "score [-1,1]",
                 description: "Mean sentiment of active admins; NaN if none",
@@ -739,6 +898,7 @@ impl Feature {
             Feature::ChampionLeft => FeatureDef {
                 name: "champion_left",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "0/1",
                 description: "1 if a contact whose latest observation at or before t is a champion is marked inactive (the champion left)",
@@ -754,6 +914,7 @@ impl Feature {
             Feature::ExecSponsorPresent => FeatureDef {
                 name: "exec_sponsor_present",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "0/1",
                 description: "1 if there is an active executive sponsor",
@@ -769,6 +930,7 @@ impl Feature {
             Feature::ExecSponsorNegative => FeatureDef {
                 name: "exec_sponsor_negative",
                 family: Relationships,
+                role: Actionable,
                 window: "at t",
                 unit: "0/1",
                 description: "1 if an active executive sponsor's sentiment is negative",
@@ -784,6 +946,7 @@ impl Feature {
             Feature::ExecSponsorInteractionSentiment => FeatureDef {
                 name: "exec_sponsor_interaction_sentiment",
                 family: Relationships,
+                role: Actionable,
                 window: "180d",
                 unit: "score [-1,1]",
                 description: "Model sentiment of the latest scored interaction opened in the window by a contact who is an active executive sponsor at t; NaN if none",
@@ -801,6 +964,7 @@ impl Feature {
             Feature::ActiveUsersPerSeat30d => FeatureDef {
                 name: "active_users_per_seat_30d",
                 family: Adoption,
+                role: Actionable,
                 window: "30d",
                 unit: "fraction",
                 description: "Mean active users per usage row in the window divided by seats at t (daily rows give DAU, weekly rows WAU); 0 with no row in the window; NaN if no usage is known or seats at t are 0 or unknown",
@@ -814,6 +978,7 @@ impl Feature {
             Feature::ActiveUsersTrend => FeatureDef {
                 name: "active_users_trend",
                 family: Adoption,
+                role: Actionable,
                 window: "30d vs prior 90d",
                 unit: "ratio [-1,1]",
                 description: "Change in mean active users per row, (recent - prior) / (recent + prior); NaN if either window has no usage row",
@@ -826,6 +991,7 @@ impl Feature {
             Feature::LoginsPerDay7d => FeatureDef {
                 name: "logins_per_day_7d",
                 family: Adoption,
+                role: Actionable,
                 window: "7d",
                 unit: "logins/day",
                 description: "Logins per covered day of the usage rows in the window; 0 with no row in the window; NaN if no usage is known",
@@ -838,6 +1004,7 @@ impl Feature {
             Feature::LoginsPerDay30d => FeatureDef {
                 name: "logins_per_day_30d",
                 family: Adoption,
+                role: Actionable,
                 window: "30d",
                 unit: "logins/day",
                 description: "Logins per covered day of the usage rows in the window; 0 with no row in the window; NaN if no usage is known",
@@ -850,6 +1017,7 @@ impl Feature {
             Feature::LoginsTrend => FeatureDef {
                 name: "logins_trend",
                 family: Adoption,
+                role: Actionable,
                 window: "30d vs prior 90d",
                 unit: "ratio [-1,1]",
                 description: "Change in logins per day, (recent - prior) / (recent + prior); NaN if either window has no usage row",
@@ -862,6 +1030,7 @@ impl Feature {
             Feature::FeatureBreadth30d => FeatureDef {
                 name: "feature_breadth_30d",
                 family: Adoption,
+                role: Actionable,
                 window: "30d",
                 unit: "features",
                 description: "Most distinct key features used in one usage row of the window; 0 with no row in the window; NaN if no usage is known",
@@ -874,6 +1043,7 @@ impl Feature {
             Feature::DaysSinceActive => FeatureDef {
                 name: "days_since_active",
                 family: Adoption,
+                role: Actionable,
                 window: "all to t",
                 unit: "days",
                 description: "Days from the last complete usage day to the end of the latest period with an active user or a login; NaN if never active",
@@ -893,6 +1063,7 @@ impl Feature {
             Feature::Mrr => FeatureDef {
                 name: "mrr",
                 family: Commercial,
+                role: Context,
                 window: "at t",
                 unit: "currency/month",
                 description: "MRR at t from subscription events (never the account's current value when events exist)",
@@ -905,6 +1076,7 @@ impl Feature {
             Feature::Seats => FeatureDef {
                 name: "seats",
                 family: Commercial,
+                role: Context,
                 window: "at t",
                 unit: "seats",
                 description: "Seats at t from subscription events; NaN when events exist but none tells the seats at t",
@@ -917,6 +1089,7 @@ impl Feature {
             Feature::SegmentSize => FeatureDef {
                 name: "segment_size",
                 family: Commercial,
+                role: Context,
                 window: "static",
                 unit: "ordinal",
                 description: "Customer segment: 0 SMB, 1 mid-market, 2 enterprise",
@@ -929,6 +1102,7 @@ impl Feature {
             Feature::TenureDays => FeatureDef {
                 name: "tenure_days",
                 family: Commercial,
+                role: Context,
                 window: "at t",
                 unit: "days",
                 description: "Days since the account's start date (negative before it starts)",
@@ -942,6 +1116,7 @@ impl Feature {
             Feature::DaysToRenewal => FeatureDef {
                 name: "days_to_renewal",
                 family: Commercial,
+                role: Context,
                 window: "at t",
                 unit: "days",
                 description: "Days to the next annual anniversary of the start date (0 on the day); NaN before the start date",
@@ -954,6 +1129,7 @@ impl Feature {
             Feature::MrrChange90d => FeatureDef {
                 name: "mrr_change_90d",
                 family: Commercial,
+                role: Actionable,
                 window: "90d",
                 unit: "fraction",
                 description: "Relative MRR change, (MRR at t - MRR 90 days before) / MRR 90 days before; NaN if MRR then was 0",
@@ -971,6 +1147,7 @@ impl Feature {
             Feature::Downgrades90d => FeatureDef {
                 name: "downgrades_90d",
                 family: Commercial,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Downgrade events in the window",
@@ -983,6 +1160,7 @@ impl Feature {
             Feature::Downgrades180d => FeatureDef {
                 name: "downgrades_180d",
                 family: Commercial,
+                role: Actionable,
                 window: "180d",
                 unit: "count",
                 description: "Downgrade events in the window",
@@ -995,6 +1173,7 @@ impl Feature {
             Feature::Upgrades180d => FeatureDef {
                 name: "upgrades_180d",
                 family: Commercial,
+                role: Actionable,
                 window: "180d",
                 unit: "count",
                 description: "Upgrade events in the window",
@@ -1007,6 +1186,7 @@ impl Feature {
             Feature::PaymentFailures90d => FeatureDef {
                 name: "payment_failures_90d",
                 family: Commercial,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Failed payment events in the window",
@@ -1024,6 +1204,7 @@ impl Feature {
             Feature::MissedPayroll90d => FeatureDef {
                 name: "missed_payroll_90d",
                 family: Operational,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Missed payroll deadlines in the window",
@@ -1040,6 +1221,7 @@ impl Feature {
             Feature::MissedPayroll180d => FeatureDef {
                 name: "missed_payroll_180d",
                 family: Operational,
+                role: Actionable,
                 window: "180d",
                 unit: "count",
                 description: "Missed payroll deadlines in the window",
@@ -1056,6 +1238,7 @@ impl Feature {
             Feature::TaxErrors90d => FeatureDef {
                 name: "tax_errors_90d",
                 family: Operational,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Tax filing errors in the window",
@@ -1072,6 +1255,7 @@ impl Feature {
             Feature::TaxErrors180d => FeatureDef {
                 name: "tax_errors_180d",
                 family: Operational,
+                role: Actionable,
                 window: "180d",
                 unit: "count",
                 description: "Tax filing errors in the window",
@@ -1088,6 +1272,7 @@ impl Feature {
             Feature::OnboardingCompleted => FeatureDef {
                 name: "onboarding_completed",
                 family: Operational,
+                role: Actionable,
                 window: "all to t",
                 unit: "0/1",
                 description: "1 if onboarding was completed at or before t",
@@ -1103,6 +1288,7 @@ impl Feature {
             Feature::OnboardingDays => FeatureDef {
                 name: "onboarding_days",
                 family: Operational,
+                role: Actionable,
                 window: "all to t",
                 unit: "days",
                 description: "Days from onboarding start (its event, else the start date) to completion; NaN if not completed by t",
@@ -1116,6 +1302,7 @@ impl Feature {
             Feature::TrainingCompleted => FeatureDef {
                 name: "training_completed",
                 family: Operational,
+                role: Actionable,
                 window: "all to t",
                 unit: "0/1",
                 description: "1 if the customer completed training at or before t",
@@ -1130,7 +1317,8 @@ impl Feature {
             },
             Feature::PriceIncrease90d => FeatureDef {
                 name: "price_increase_90d",
-                family: Operational,
+                family: Commercial,
+                role: Actionable,
                 window: "90d",
                 unit: "count",
                 description: "Price increases in the window",
@@ -1148,6 +1336,7 @@ impl Feature {
             Feature::NpsLatest => FeatureDef {
                 name: "nps_latest",
                 family: Surveys,
+                role: Actionable,
                 window: "all to t",
                 unit: "score 0-10",
                 description: "Latest NPS answer at or before t; NaN if none",
@@ -1160,6 +1349,7 @@ impl Feature {
             Feature::NpsTrend => FeatureDef {
                 name: "nps_trend",
                 family: Surveys,
+                role: Actionable,
                 window: "all to t",
                 unit: "score difference",
                 description: "Latest NPS answer minus the one before it; NaN with fewer than two",
@@ -1177,6 +1367,7 @@ impl Feature {
             Feature::DaysSinceNps => FeatureDef {
                 name: "days_since_nps",
                 family: Surveys,
+                role: Gap,
                 window: "all to t",
                 unit: "days",
                 description: "Days since the latest NPS answer; NaN if none",
@@ -1189,6 +1380,7 @@ impl Feature {
             Feature::CsatSurveyLatest => FeatureDef {
                 name: "csat_survey_latest",
                 family: Surveys,
+                role: Actionable,
                 window: "all to t",
                 unit: "score 1-5",
                 description: "Latest CSAT survey answer at or before t; NaN if none",
@@ -1247,16 +1439,21 @@ pub fn feature_index(name: &str) -> Option<usize> {
 /// the README and for people reading explanations.
 pub fn markdown_table() -> String {
     let mut s = String::with_capacity(FEATURES.len() * 160);
-    s.push_str("| # | feature | family | window | unit | meaning |\n");
-    s.push_str("|---|---|---|---|---|---|\n");
+    s.push_str("| # | feature | family | role | window | unit | meaning |\n");
+    s.push_str("|---|---|---|---|---|---|---|\n");
     for (i, f) in FEATURES.iter().enumerate() {
         // Writing to a String cannot fail.
         let _ = writeln!(
             s,
-            "| {} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} |",
             i,
             f.name,
             f.family.as_str(),
+            match f.role {
+                Role::Context => "context",
+                Role::Actionable => "actionable",
+                Role::Gap => "data gap",
+            },
             f.window,
             f.unit,
             f.description.replace('|', "\\|")
@@ -1285,6 +1482,21 @@ mod tests {
             assert!(!f.description.is_empty() && !f.description.ends_with('.'));
             assert!(!f.window.is_empty() && !f.unit.is_empty());
         }
+        let context: Vec<&str> = features()
+            .iter()
+            .filter(|f| f.role == Role::Context)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(
+            context,
+            [
+                "mrr",
+                "seats",
+                "segment_size",
+                "tenure_days",
+                "days_to_renewal"
+            ]
+        );
         assert_eq!(Feature::ALL.len(), n);
         assert_eq!(Feature::CsatSurveyLatest.index(), n - 1);
         assert_eq!(features()[Feature::Mrr.index()].name, "mrr");
@@ -1321,10 +1533,34 @@ mod tests {
     }
 
     #[test]
+    fn causes_separate_when_from_why() {
+        let def = |f: Feature| f.def();
+        assert_eq!(def(Feature::DaysToRenewal).cause(7.0), Cause::Context);
+        assert_eq!(def(Feature::TenureDays).cause(f64::NAN), Cause::Context);
+        assert_eq!(def(Feature::DaysSinceNps).cause(480.0), Cause::DataGap);
+        assert_eq!(def(Feature::NpsLatest).cause(f64::NAN), Cause::DataGap);
+        assert_eq!(def(Feature::NpsLatest).cause(3.0), Cause::Surveys);
+        assert_eq!(def(Feature::CsatMean90d).cause(2.0), Cause::Support);
+        assert_eq!(def(Feature::PriceIncrease90d).cause(1.0), Cause::Commercial);
+        assert_eq!(def(Feature::LoginsTrend).cause(f64::NAN), Cause::Adoption);
+        for c in Cause::ACTIONABLE {
+            assert!(c.is_reason());
+            assert_eq!(Cause::from_name(c.as_str()), Some(*c));
+        }
+        assert_eq!(Cause::from_name("context"), Some(Cause::Context));
+        assert!(!Cause::Context.is_reason());
+        // Every family is the cause of some feature.
+        for fam in Family::ALL {
+            let c = Cause::from(*fam);
+            assert!(features().iter().any(|f| f.cause(1.0) == c), "{fam}");
+        }
+    }
+
+    #[test]
     fn markdown_table_has_one_row_per_feature() {
         let t = markdown_table();
         assert_eq!(t.lines().count(), features().len() + 2);
-        assert!(t.contains("| 0 | `interactions_7d` | support | 7d | count |"));
+        assert!(t.contains("| 0 | `interactions_7d` | support | actionable | 7d | count |"));
         assert!(t.lines().all(|l| l.starts_with('|') && l.ends_with('|')));
     }
 }

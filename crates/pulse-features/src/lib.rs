@@ -49,8 +49,8 @@ mod tests;
 
 pub use compute::{NEGATIVE_SENTIMENT_BELOW, compute, compute_matrix};
 pub use defs::{
-    Family, Feature, FeatureDef, Missing, Range, Says, Scorecard, ScorecardComponent, Sentence,
-    Value, feature_index, features, markdown_table, n_features,
+    Cause, Family, Feature, FeatureDef, Missing, Range, Role, Says, Scorecard, ScorecardComponent,
+    Sentence, Value, feature_index, features, markdown_table, n_features,
 };
 pub use history::{
     AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, Records,

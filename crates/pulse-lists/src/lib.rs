@@ -24,8 +24,8 @@ pub use report::{
     outreach_report, portfolio,
 };
 pub use risk::{
-    Change, MoverRow, Movers, RISK_CSV_HEADER, RiskList, RiskRow, RiskSummary, held_out, movers,
-    risk_csv_record, risk_list,
+    CONCENTRATED_SHARE, Change, MoverRow, Movers, RISK_CSV_HEADER, ReasonMix, RiskList, RiskRow,
+    RiskSummary, Share, held_out, movers, reason_mix, risk_csv_record, risk_list,
 };
 pub use week::{Week, parse_week};
 
@@ -76,10 +76,17 @@ pub struct Candidate {
     /// without a scorecard.
     pub experience: Option<f64>,
     pub expansion_probability: Option<f64>,
-    /// Driver sentences, strongest first.
+    /// Reason sentences (actionable drivers), strongest first.
     pub drivers: Vec<String>,
+    /// The play with its urgency prefix.
     pub suggested_play: String,
+    /// The play alone.
+    pub base_play: String,
+    /// The cause of the strongest reason; empty when there is none.
+    pub reason: String,
     pub days_to_renewal: Option<i32>,
+    /// Probability of churning before the renewal, when known.
+    pub churn_before_renewal: Option<f64>,
     /// Seats at the as-of day, when known.
     pub seats: Option<f64>,
     /// Mean active users per seat over the last 30 days (may exceed 1).
@@ -150,8 +157,11 @@ pub(crate) mod testutil {
                 "usage fell 30%".into(),
                 "a fourth driver".into(),
             ],
-            suggested_play: "Champion call".into(),
+            suggested_play: "Before the renewal in 45 days: Champion call".into(),
+            base_play: "Champion call".into(),
+            reason: "relationships".into(),
             days_to_renewal: Some(45),
+            churn_before_renewal: Some(p / 2.0),
             seats: Some(20.0),
             active_users_per_seat: Some(0.8),
             previous: None,

@@ -40,10 +40,21 @@ pub struct RiskRow {
     pub arr_at_risk: f64,
     /// Since the previous week's run; `None` when it had no score then.
     pub change: Option<Change>,
-    /// The top three drivers as sentences.
+    /// The top three reasons (actionable drivers) as sentences.
     pub drivers: Vec<String>,
+    /// The play with its urgency prefix ("Before the renewal in 7 days: ...").
     pub suggested_play: String,
     pub days_to_renewal: Option<i32>,
+    /// The cause of the strongest risk-raising reason, the one the play
+    /// addresses (`adoption`, `data_gap`, ...); empty for a band's play.
+    #[serde(default)]
+    pub reason: String,
+    /// The play alone, without its urgency prefix.
+    #[serde(default)]
+    pub base_play: String,
+    /// Probability of churning before the renewal (time-to-churn curve).
+    #[serde(default)]
+    pub churn_before_renewal: Option<f64>,
     /// The latest outreach within `contacted_days` before the list.
     pub contacted: Option<LastContact>,
     /// 1-based position within the owner's own accounts on the list.
@@ -75,6 +86,102 @@ pub struct RiskSummary {
     pub holdout: usize,
     /// ARR at risk of the whole list.
     pub total_arr_at_risk: f64,
+    /// What the owners' slices are about: rows per play and per cause.
+    #[serde(default)]
+    pub reasons: ReasonMix,
+}
+
+/// A list dominated by one play or one cause is flagged when the top share
+/// is above this.
+pub const CONCENTRATED_SHARE: f64 = 0.4;
+
+/// Rows of one play or one cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub name: String,
+    pub rows: usize,
+    /// rows / the rows counted.
+    pub share: f64,
+}
+
+/// The reasons of the owners' slices: how many rows each play and each
+/// cause of the strongest reason take, most first, and whether one
+/// dominates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReasonMix {
+    /// Rows counted (the owners' slices).
+    pub rows: usize,
+    /// By play (without the urgency prefix), most first.
+    pub plays: Vec<Share>,
+    /// By the cause of each row's strongest reason, most first.
+    pub causes: Vec<Share>,
+    /// The top play or the top cause is above [`CONCENTRATED_SHARE`].
+    pub concentrated: bool,
+    /// The mix in one sentence, concentrated or not.
+    pub statement: String,
+}
+
+fn shares<'a>(names: impl Iterator<Item = &'a str>, total: usize) -> Vec<Share> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for n in names {
+        *counts.entry(n).or_default() += 1;
+    }
+    let mut out: Vec<Share> = counts
+        .into_iter()
+        .map(|(name, rows)| Share {
+            name: name.to_string(),
+            rows,
+            share: rows as f64 / total.max(1) as f64,
+        })
+        .collect();
+    out.sort_by(|a, b| b.rows.cmp(&a.rows).then(a.name.cmp(&b.name)));
+    out
+}
+
+/// The reason mix of `rows`.
+pub fn reason_mix<'a>(rows: impl Iterator<Item = &'a RiskRow> + Clone) -> ReasonMix {
+    let n = rows.clone().count();
+    if n == 0 {
+        return ReasonMix {
+            statement: "no rows in the owners' slices".into(),
+            ..Default::default()
+        };
+    }
+    let plays = shares(rows.clone().map(|r| r.base_play.as_str()), n);
+    let causes = shares(
+        rows.map(|r| {
+            if r.reason.is_empty() {
+                "none"
+            } else {
+                r.reason.as_str()
+            }
+        }),
+        n,
+    );
+    let (tp, tc) = (&plays[0], &causes[0]);
+    let concentrated = tp.share > CONCENTRATED_SHARE || tc.share > CONCENTRATED_SHARE;
+    let pct = |s: f64| format!("{:.0}%", 100.0 * s);
+    let statement = format!(
+        "{}: the top play \"{}\" is on {} of {n} rows ({} plays in all); the top cause, {}, on {} ({} causes)",
+        if concentrated {
+            "Concentrated"
+        } else {
+            "Varied"
+        },
+        tp.name,
+        pct(tp.share),
+        plays.len(),
+        tc.name.replace('_', " "),
+        pct(tc.share),
+        causes.len()
+    );
+    ReasonMix {
+        rows: n,
+        plays,
+        causes,
+        concentrated,
+        statement,
+    }
 }
 
 /// The at-risk list of a week.
@@ -150,6 +257,9 @@ fn row(c: &Candidate, rank: u32, cfg: &ListConfig, today: Day) -> RiskRow {
         drivers: c.drivers.iter().take(ROW_DRIVERS).cloned().collect(),
         suggested_play: c.suggested_play.clone(),
         days_to_renewal: c.days_to_renewal,
+        reason: c.reason.clone(),
+        base_play: c.base_play.clone(),
+        churn_before_renewal: c.churn_before_renewal,
         contacted,
         owner_rank: 0,
         in_capacity: false,
@@ -204,6 +314,7 @@ pub fn risk_list(candidates: &[Candidate], cfg: &ListConfig, today: Day) -> Risk
         save_rate: cfg.save_rate,
         holdout: holdout.len(),
         total_arr_at_risk: rows.iter().map(|r| r.arr_at_risk).sum(),
+        reasons: reason_mix(rows.iter().filter(|r| r.in_capacity)),
     };
     RiskList {
         rows,
@@ -295,7 +406,8 @@ pub fn movers(candidates: &[Candidate], cfg: &ListConfig) -> Movers {
 
 /// The columns of an at-risk list as CSV (`pulse lists export`, the web
 /// console's download), in [`risk_csv_record`]'s order.
-pub const RISK_CSV_HEADER: [&str; 24] = [
+/// Columns added later go at the end, so existing readers keep working.
+pub const RISK_CSV_HEADER: [&str; 27] = [
     "week",
     "rank",
     "account_id",
@@ -320,6 +432,9 @@ pub const RISK_CSV_HEADER: [&str; 24] = [
     "owner_rank",
     "in_capacity",
     "held_back",
+    "reason",
+    "play",
+    "churn_before_renewal",
 ];
 
 /// One at-risk row of week `week` as CSV cells (see [`RISK_CSV_HEADER`]).
@@ -353,6 +468,9 @@ pub fn risk_csv_record(week: &str, r: &RiskRow) -> Vec<String> {
         r.owner_rank.to_string(),
         r.in_capacity.to_string(),
         r.held_back.to_string(),
+        r.reason.clone(),
+        r.base_play.clone(),
+        opt(r.churn_before_renewal.map(|p| format!("{p:.6}"))),
     ]
 }
 
@@ -364,6 +482,60 @@ mod tests {
 
     fn ids(rows: &[RiskRow]) -> Vec<&str> {
         rows.iter().map(|r| r.account_id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_reason_mix_counts_plays_and_causes_of_the_slices() {
+        let mut cs: Vec<Candidate> = (0..10)
+            .map(|i| {
+                cand(
+                    &format!("a{i}"),
+                    "dana",
+                    0.5 - 0.01 * f64::from(i),
+                    10_000.0,
+                )
+            })
+            .collect();
+        // Six of ten on one play: concentrated.
+        for c in cs.iter_mut().skip(6) {
+            c.base_play = "Adoption workshop".into();
+            c.reason = "adoption".into();
+        }
+        let cfg = ListConfig::default();
+        let l = risk_list(&cs, &cfg, 20_000);
+        let mix = &l.summary.reasons;
+        assert_eq!(mix.rows, 10);
+        assert_eq!(mix.plays[0].name, "Champion call");
+        assert_eq!(mix.plays[0].rows, 6);
+        assert!((mix.plays[0].share - 0.6).abs() < 1e-12);
+        assert_eq!(mix.causes[1].name, "adoption");
+        assert!(mix.concentrated);
+        assert!(
+            mix.statement.starts_with("Concentrated"),
+            "{}",
+            mix.statement
+        );
+        assert!(
+            mix.statement.contains("60% of 10 rows"),
+            "{}",
+            mix.statement
+        );
+        // Spread over four plays and causes: not concentrated.
+        for (i, c) in cs.iter_mut().enumerate() {
+            c.base_play = format!("play {}", i % 4);
+            c.reason = ["support", "adoption", "data_gap", "commercial"][i % 4].into();
+        }
+        let mix = risk_list(&cs, &cfg, 20_000).summary.reasons;
+        assert!(!mix.concentrated, "{}", mix.statement);
+        assert!(mix.statement.starts_with("Varied"), "{}", mix.statement);
+        assert_eq!(mix.causes.len(), 4);
+        // Only the owners' slices count.
+        let cfg = ListConfig {
+            capacity_per_owner: 2,
+            ..Default::default()
+        };
+        assert_eq!(risk_list(&cs, &cfg, 20_000).summary.reasons.rows, 2);
+        assert_eq!(reason_mix([].iter()).rows, 0);
     }
 
     #[test]

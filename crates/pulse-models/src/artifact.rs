@@ -87,6 +87,46 @@ pub struct CardEvaluation {
     /// How the served model was chosen, when it was chosen by
     /// cross-validation (the tabular path).
     pub selection: Option<CardSelection>,
+    /// Whether the backtest's reasons match the known churn reasons (only
+    /// when training was given them, e.g. a synthetic base's truth).
+    #[serde(default)]
+    pub reasons: Option<ReasonAccuracy>,
+}
+
+/// Reason accuracy: for churners that were on a backtest list before they
+/// left, how often the cause of the strongest risk-raising reason matches
+/// the known reason, against a baseline that always names the most common one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReasonAccuracy {
+    /// How the rows were chosen and matched, in words.
+    pub method: String,
+    /// Known reason -> the causes that count as a match.
+    pub mapping: Vec<(String, Vec<String>)>,
+    /// Explainable churners on a list before they left.
+    pub churners: usize,
+    /// Of them, those whose top cause matched their reason.
+    pub matched: usize,
+    pub accuracy: f64,
+    /// The most common known reason and its share (the baseline's accuracy).
+    pub baseline_reason: String,
+    pub baseline_accuracy: f64,
+    /// Per known reason: churners, matched, and the causes Pulse named.
+    pub by_reason: Vec<ReasonRow>,
+    /// Churners with an exogenous reason (no signal can explain them),
+    /// reported apart, with the causes Pulse named.
+    pub exogenous: Vec<ReasonRow>,
+}
+
+/// One known reason's row of the reason-accuracy table.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReasonRow {
+    pub reason: String,
+    pub churners: usize,
+    pub matched: usize,
+    /// The causes Pulse named for them, most often first (cause, count).
+    pub named: Vec<(String, usize)>,
 }
 
 /// The model selection behind a served model: every candidate's

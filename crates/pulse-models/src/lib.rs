@@ -66,7 +66,7 @@ mod treeshap;
 
 pub use artifact::{
     ARTIFACT_FORMAT, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow,
-    ModelArtifact, ModelCard, ModelKind, ModelPayload, RowCounts,
+    ModelArtifact, ModelCard, ModelKind, ModelPayload, ReasonAccuracy, ReasonRow, RowCounts,
 };
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use dataset::Dataset;

@@ -368,14 +368,22 @@ pub fn render(d: &ReportData) -> String {
     for r in d.at_risk.iter().take(10) {
         let _ = write!(
             h,
-            "<li><b>{}</b> ({}, {} ARR, {} churn risk, owner {}): {}. Why: {}.</li>",
+            "<li><b>{}</b> ({}, {} ARR, {} churn risk, owner {}): {}. Why: {}.{}</li>",
             esc(&r.name),
             esc(&r.segment),
             money(r.arr),
             pct(r.churn_probability),
             esc(&r.owner),
             esc(&r.suggested_play),
-            esc(&r.drivers.join("; "))
+            esc(&r.drivers.join("; ")),
+            match (r.days_to_renewal, r.churn_before_renewal) {
+                (Some(d), Some(p)) => format!(
+                    " When: renews in {d} days, {} chance of churning before then.",
+                    pct(p)
+                ),
+                (Some(d), None) => format!(" When: renews in {d} days."),
+                _ => String::new(),
+            }
         );
     }
     if let Some(x) = d.drivers.first() {

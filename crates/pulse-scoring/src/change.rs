@@ -129,6 +129,9 @@ mod tests {
             arr_at_risk: 0.0,
             drivers: vec![],
             suggested_play: String::new(),
+            base_play: String::new(),
+            play_cause: None,
+            urgency: Default::default(),
             base_value: base,
             margin,
             families: fams

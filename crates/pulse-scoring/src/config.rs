@@ -7,6 +7,8 @@ use crate::ScoringError;
 
 /// One row of the play table: when `feature` (or any feature starting with
 /// `feature` when it ends in `*`) raises an account's churn risk, suggest `play`.
+/// Only actionable features have plays: timing and context (days to
+/// renewal, tenure, segment, size) make a play urgent, they do not choose it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlayRule {
@@ -46,6 +48,11 @@ pub struct ScoringConfig {
     pub top_drivers: usize,
     /// Driver -> play, first match wins.
     pub plays: Vec<PlayRule>,
+    /// Play when the strongest reason is a data gap (no recent survey answer).
+    pub gap_play: String,
+    /// A play is prefixed "Before the renewal in N days" when the renewal is
+    /// at most this many days away.
+    pub urgent_renewal_days: u32,
     /// Play when no risk-raising driver has one, by band.
     pub red_play: String,
     pub yellow_play: String,
@@ -65,6 +72,10 @@ impl Default for ScoringConfig {
             quadrant_cut: 50.0,
             top_drivers: 3,
             plays: default_plays(),
+            gap_play:
+                "Ask for feedback: send the NPS survey and ask how it is going on the next call"
+                    .into(),
+            urgent_renewal_days: 90,
             red_play: "Risk review: owner calls the main contact this week".into(),
             yellow_play: "Proactive check-in call".into(),
             green_play: "Nurture: share best practices and look for expansion".into(),
@@ -122,7 +133,6 @@ pub fn default_plays() -> Vec<PlayRule> {
             "mrr_change_90d",
             "Value review: map spend to outcomes before renewal",
         ),
-        PlayRule::new("days_to_renewal", "Start the renewal conversation early"),
         PlayRule::new("onboarding_*", "Guided setup session to finish onboarding"),
         PlayRule::new("training_completed", "Schedule admin training"),
         PlayRule::new(
@@ -226,15 +236,39 @@ impl ScoringConfig {
         if self.refresh_seconds == 0 {
             return bad("scoring.refresh_seconds", "must be at least 1".into());
         }
+        if self.gap_play.trim().is_empty() {
+            return bad("scoring.gap_play", "is empty".into());
+        }
+        if self.urgent_renewal_days > 366 {
+            return bad(
+                "scoring.urgent_renewal_days",
+                format!("{} is more than a year", self.urgent_renewal_days),
+            );
+        }
         if self.top_drivers == 0 {
             return bad("scoring.top_drivers", "must be at least 1".into());
         }
         for (i, p) in self.plays.iter().enumerate() {
-            let known = pulse_features::features().iter().any(|f| p.matches(f.name));
-            if !known {
+            let matched: Vec<&pulse_features::FeatureDef> = pulse_features::features()
+                .iter()
+                .filter(|f| p.matches(f.name))
+                .collect();
+            if matched.is_empty() {
                 return bad(
                     &format!("scoring.plays[{i}].feature"),
                     format!("'{}' matches no feature", p.feature),
+                );
+            }
+            if let Some(f) = matched
+                .iter()
+                .find(|f| f.role == pulse_features::Role::Context)
+            {
+                return bad(
+                    &format!("scoring.plays[{i}].feature"),
+                    format!(
+                        "'{}' matches {}, a timing and context feature: it sets how urgent a play is (scoring.urgent_renewal_days), not which play; give plays to actionable features",
+                        p.feature, f.name
+                    ),
                 );
             }
             if p.play.trim().is_empty() {
@@ -287,5 +321,13 @@ mod tests {
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains("scoring.plays[0].feature"), "{e}");
         assert!(e.contains("no_such_feature"), "{e}");
+        // Timing is urgency, not a reason: no play for it.
+        let cfg = ScoringConfig {
+            plays: vec![PlayRule::new("days_to_renewal", "Renewal call")],
+            ..Default::default()
+        };
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("scoring.plays[0].feature"), "{e}");
+        assert!(e.contains("timing and context"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //! quadrant, expansion, drivers with sentences and plays.
 
 use pulse_core::time::Day;
-use pulse_features::{Family, Feature, FeatureDef};
+use pulse_features::{Cause, Family, Feature, FeatureDef, Role};
 use pulse_models::{CalibratedModel, Component, FittedScorecard, ModelArtifact, ModelKind};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +72,10 @@ pub struct Comparison {
 pub struct ExplainedDriver {
     pub feature: String,
     pub family: String,
+    /// What it points to: its family when actionable, a data gap, or
+    /// context (timing). Derived from the feature and its value.
+    #[serde(default = "unknown_cause")]
+    pub cause: Cause,
     /// The account's real value; `None` when unknown.
     pub value: Option<f64>,
     pub comparison: Option<Comparison>,
@@ -80,6 +84,30 @@ pub struct ExplainedDriver {
     pub sentence: String,
     /// The play for this driver when it raises risk and the table has one.
     pub play: Option<String>,
+}
+
+fn unknown_cause() -> Cause {
+    Cause::Context
+}
+
+/// When an account can leave, apart from why: the renewal, and how much
+/// timing and context (days to renewal, tenure, segment, size) add to the
+/// churn margin.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Urgency {
+    /// Days to the next renewal (the `days_to_renewal` feature); `None`
+    /// when unknown.
+    pub days_to_renewal: Option<f64>,
+    /// The renewal is within `scoring.urgent_renewal_days`.
+    pub urgent: bool,
+    /// Summed log-odds contribution of the context features.
+    pub context_contribution: f64,
+    /// Probability of churning before the renewal from the time-to-churn
+    /// curve; `None` without a survival model or a known renewal.
+    #[serde(default)]
+    pub churn_before_renewal: Option<f64>,
+    /// "renews in 7 days", or empty when unknown.
+    pub text: String,
 }
 
 /// A family's summed contribution (log-odds).
@@ -108,9 +136,20 @@ pub struct AccountScore {
     pub expansion_probability: Option<f64>,
     pub arr: f64,
     pub arr_at_risk: f64,
-    /// Strongest first.
+    /// The reasons: the strongest actionable drivers (and data gaps),
+    /// strongest first. Timing and context are in `urgency`.
     pub drivers: Vec<ExplainedDriver>,
+    /// The play with its urgency prefix ("Before the renewal in 7 days: ...").
     pub suggested_play: String,
+    /// The play alone, without the urgency prefix.
+    #[serde(default)]
+    pub base_play: String,
+    /// The cause the play addresses; `None` for the band's default play.
+    #[serde(default)]
+    pub play_cause: Option<Cause>,
+    /// When: the renewal and the context's part of the margin.
+    #[serde(default)]
+    pub urgency: Urgency,
     pub base_value: f64,
     pub margin: f64,
     /// Every family's summed contribution, in catalogue order.
@@ -125,8 +164,24 @@ impl AccountScore {
         serde_json::to_string(self).expect("an account score always serialises")
     }
 
+    /// A stored explanation. Causes are derived from each driver's feature
+    /// and value, so explanations stored before causes existed read the same.
     pub fn from_json(s: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(s)
+        let mut score: AccountScore = serde_json::from_str(s)?;
+        for d in &mut score.drivers {
+            if let Some(f) = Feature::from_name(&d.feature) {
+                d.cause = f.def().cause(d.value.unwrap_or(f64::NAN));
+            }
+        }
+        if score.base_play.is_empty() {
+            score.base_play = score.suggested_play.clone();
+        }
+        Ok(score)
+    }
+
+    /// The reasons among the drivers (every driver but context ones).
+    pub fn reasons(&self) -> impl Iterator<Item = &ExplainedDriver> {
+        self.drivers.iter().filter(|d| d.cause.is_reason())
     }
 }
 
@@ -154,6 +209,7 @@ pub struct Engine {
     config: ScoringConfig,
     defs: &'static [FeatureDef],
     mrr_col: usize,
+    renewal_col: usize,
 }
 
 fn check_artifact(a: &ModelArtifact, kind: ModelKind) -> Result<(), ScoringError> {
@@ -202,7 +258,8 @@ impl Engine {
             horizon_days,
             config,
             defs: pulse_features::features(),
-            mrr_col: pulse_features::feature_index("mrr").expect("mrr is a feature"),
+            mrr_col: Feature::Mrr.index(),
+            renewal_col: Feature::DaysToRenewal.index(),
         })
     }
 
@@ -249,7 +306,7 @@ impl Engine {
         top_k: usize,
     ) -> Result<(AccountScore, Vec<ExplainedDriver>), ScoringError> {
         let (score, contributions) = self.score_with_contributions(s, reference, top_k)?;
-        let all = self.drivers(s, reference, &contributions, contributions.len());
+        let all = self.drivers(s, reference, &contributions, contributions.len(), false);
         Ok((score, all))
     }
 
@@ -263,7 +320,8 @@ impl Engine {
         let p = self.churn.calibrator().probability(margin);
         let base_value = self.churn.model().base_value();
         let mut score = self.assemble(s, p, margin, base_value)?;
-        score.suggested_play = self.band_play(score.band).to_string();
+        score.base_play = self.band_play(score.band).to_string();
+        score.suggested_play = self.with_urgency(&score.urgency, &score.base_play);
         Ok(score)
     }
 
@@ -286,8 +344,18 @@ impl Engine {
         self.check_row(s)?;
         let sc = self.churn.score_row(s.row)?;
         let mut score = self.assemble(s, sc.probability, sc.margin, sc.base_value)?;
-        score.drivers = self.drivers(s, reference, &sc.contributions, top_k);
-        score.suggested_play = self.suggested_play(&sc.contributions, score.band);
+        score.drivers = self.drivers(s, reference, &sc.contributions, top_k, true);
+        score.urgency.context_contribution = self
+            .defs
+            .iter()
+            .zip(&sc.contributions)
+            .filter(|(d, _)| d.role == Role::Context)
+            .map(|(_, c)| c)
+            .sum();
+        let (play, cause) = self.play(s.row, &sc.contributions, score.band);
+        score.suggested_play = self.with_urgency(&score.urgency, &play);
+        score.base_play = play;
+        score.play_cause = cause;
         score.families = Family::ALL
             .iter()
             .map(|fam| FamilyContribution {
@@ -340,6 +408,9 @@ impl Engine {
             arr_at_risk: p * arr,
             drivers: Vec::new(),
             suggested_play: String::new(),
+            base_play: String::new(),
+            play_cause: None,
+            urgency: self.urgency(s.row),
             base_value,
             margin,
             families: Vec::new(),
@@ -393,22 +464,27 @@ impl Engine {
         idx
     }
 
+    /// The `k` strongest drivers by |contribution|; with `reasons_only`,
+    /// among the actionable and data-gap features only (the "why").
     fn drivers(
         &self,
         s: &Subject<'_>,
         reference: Option<&Reference>,
         contributions: &[f64],
         k: usize,
+        reasons_only: bool,
     ) -> Vec<ExplainedDriver> {
+        let eligible = |j: usize| !reasons_only || self.defs[j].role != Role::Context;
         if k >= contributions.len() {
             return Self::order(contributions)
                 .into_iter()
+                .filter(|&j| eligible(j))
                 .map(|j| self.driver(s, reference, j, contributions[j]))
                 .collect();
         }
         // Partial selection: only k drivers are formatted.
         let mut best: Vec<usize> = Vec::with_capacity(k + 1);
-        for j in 0..contributions.len() {
+        for j in (0..contributions.len()).filter(|&j| eligible(j)) {
             let pos = best
                 .iter()
                 .position(|&b| contributions[j].abs() > contributions[b].abs())
@@ -423,17 +499,63 @@ impl Engine {
             .collect()
     }
 
-    fn suggested_play(&self, contributions: &[f64], band: Band) -> String {
+    /// The play of the strongest risk-raising reason that has one (a data
+    /// gap's is `gap_play`), with the cause it addresses; else the band's.
+    fn play(&self, row: &[f64], contributions: &[f64], band: Band) -> (String, Option<Cause>) {
         let mut risers: Vec<usize> = (0..contributions.len())
-            .filter(|&j| contributions[j] > 0.0)
+            .filter(|&j| contributions[j] > 0.0 && self.defs[j].role != Role::Context)
             .collect();
         risers.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
         for j in risers {
-            if let Some(p) = self.config.play_for(self.defs[j].name) {
-                return p.to_string();
+            let cause = self.defs[j].cause(row[j]);
+            if let Some(p) = self.driver_play(j, cause) {
+                return (p.to_string(), Some(cause));
             }
         }
-        self.band_play(band).to_string()
+        (self.band_play(band).to_string(), None)
+    }
+
+    /// The play for feature `j` pointing to `cause`, if any.
+    fn driver_play(&self, j: usize, cause: Cause) -> Option<&str> {
+        match cause {
+            Cause::Context => None,
+            Cause::DataGap => Some(&self.config.gap_play),
+            _ => self.config.play_for(self.defs[j].name),
+        }
+    }
+
+    /// The renewal and whether it is urgent; the context contribution is
+    /// filled in with the contributions.
+    fn urgency(&self, row: &[f64]) -> Urgency {
+        let days = row[self.renewal_col];
+        let known = days.is_finite();
+        Urgency {
+            days_to_renewal: known.then_some(days),
+            urgent: known && days <= f64::from(self.config.urgent_renewal_days),
+            context_contribution: 0.0,
+            churn_before_renewal: None,
+            text: if known {
+                phrases::say(Feature::DaysToRenewal, days)
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// `play` with the urgency prefix when the renewal is urgent.
+    fn with_urgency(&self, urgency: &Urgency, play: &str) -> String {
+        match urgency.days_to_renewal {
+            Some(d) if urgency.urgent => {
+                let d = d.round() as i64;
+                let when = match d {
+                    0 => "today".to_string(),
+                    1 => "in 1 day".to_string(),
+                    d => format!("in {d} days"),
+                };
+                format!("Before the renewal {when}: {play}")
+            }
+            _ => play.to_string(),
+        }
     }
 
     /// The band's default play.
@@ -460,12 +582,14 @@ impl Engine {
             sentence.push_str(", ");
             sentence.push_str(&c.text);
         }
+        let cause = def.cause(v);
         let play = (contribution > 0.0)
-            .then(|| self.config.play_for(def.name).map(str::to_string))
+            .then(|| self.driver_play(j, cause).map(str::to_string))
             .flatten();
         ExplainedDriver {
             feature: def.name.to_string(),
             family: def.family.as_str().to_string(),
+            cause,
             value: v.is_finite().then_some(v),
             comparison,
             contribution,

@@ -62,6 +62,14 @@ fn labels(x: &Array2<f64>, seed: u64) -> Vec<bool> {
 }
 
 fn artifact(kind: ModelKind, seed: u64) -> ModelArtifact {
+    artifact_with(kind, seed, labels)
+}
+
+fn artifact_with(
+    kind: ModelKind,
+    seed: u64,
+    labels: fn(&Array2<f64>, u64) -> Vec<bool>,
+) -> ModelArtifact {
     let names: Vec<String> = pulse_features::features()
         .iter()
         .map(|f| f.name.to_string())
@@ -136,10 +144,14 @@ fn contributions_add_up_to_the_margin_and_drivers_are_the_strongest() {
         let fam: f64 = score.families.iter().map(|f| f.contribution).sum();
         assert!((score.base_value + fam - score.margin).abs() < 1e-6);
         assert_eq!(score.drivers.len(), 3);
-        for (d, a) in score.drivers.iter().zip(&all) {
+        for (d, a) in score
+            .drivers
+            .iter()
+            .zip(all.iter().filter(|d| d.cause.is_reason()))
+        {
             assert_eq!(
                 d, a,
-                "the top drivers are the first of the full explanation"
+                "the top drivers are the first reasons of the full explanation"
             );
         }
         for w in all.windows(2) {
@@ -181,7 +193,9 @@ fn scores_without_drivers_equal_the_explained_ones_but_for_the_explanation() {
             Band::Yellow => &e.config().yellow_play,
             Band::Green => &e.config().green_play,
         };
-        assert_eq!(&quick.suggested_play, band_play);
+        assert_eq!(&quick.base_play, band_play);
+        assert!(quick.suggested_play.ends_with(band_play.as_str()));
+        assert_eq!(quick.urgency.days_to_renewal, full.urgency.days_to_renewal);
     }
     let short = [0.0; 3];
     let s = Subject {
@@ -257,16 +271,139 @@ fn suggested_play_is_the_strongest_risk_raising_drivers() {
                     .filter(|d| d.contribution > 0.0 && d.play.is_some())
                     .max_by(|a, b| a.contribution.total_cmp(&b.contribution))
                     .unwrap();
-                assert_eq!(score.suggested_play, first.play.clone().unwrap());
+                assert_eq!(score.base_play, first.play.clone().unwrap());
+                assert_eq!(score.play_cause, Some(first.cause));
                 let _ = p;
             }
-            None => assert!(!score.suggested_play.is_empty()),
+            None => {
+                assert!(!score.suggested_play.is_empty());
+                assert_eq!(score.play_cause, None);
+            }
+        }
+        // The urgency prefix is there exactly when the renewal is near.
+        let days = s.row[col("days_to_renewal")];
+        let urgent = days.is_finite() && days <= 90.0;
+        assert_eq!(score.urgency.urgent, urgent, "{days}");
+        if urgent {
+            assert_eq!(
+                score.suggested_play,
+                format!(
+                    "Before the renewal in {} days: {}",
+                    days.round(),
+                    score.base_play
+                )
+                .replace("in 1 days", "in 1 day")
+                .replace("in 0 days", "today")
+            );
+        } else {
+            assert_eq!(score.suggested_play, score.base_play);
         }
         for d in &all {
             if d.contribution <= 0.0 {
                 assert!(d.play.is_none(), "only risk-raising drivers carry a play");
             }
         }
+    }
+}
+
+/// Churn driven mostly by an imminent renewal, and by poor CSAT.
+fn renewal_labels(x: &Array2<f64>, seed: u64) -> Vec<bool> {
+    let mut r = Lcg(seed);
+    x.rows()
+        .into_iter()
+        .map(|row| {
+            let days = row[col("days_to_renewal")];
+            let near = if days.is_finite() && days < 60.0 {
+                3.0
+            } else {
+                0.0
+            };
+            let csat = row[col("csat_mean_90d")];
+            let poor = if csat.is_finite() && csat < 2.5 {
+                1.0
+            } else {
+                0.0
+            };
+            let logit: f64 = -2.5 + near + poor;
+            r.next() < 1.0 / (1.0 + (-logit).exp())
+        })
+        .collect()
+}
+
+#[test]
+fn timing_is_urgency_and_never_a_reason() {
+    let e = Engine::new(
+        artifact_with(ModelKind::Churn, 21, renewal_labels),
+        None,
+        90,
+        ScoringConfig::default(),
+    )
+    .unwrap();
+    let pop = population(80);
+    let mut renewal_strongest = 0;
+    for i in 0..pop.len() {
+        let s = pop.subject(i);
+        let (score, all) = e.explain(&s, Some(&pop.reference), 3).unwrap();
+        // Explain keeps every feature, context included: the sum identity.
+        assert_eq!(all.len(), pulse_features::n_features());
+        let total: f64 = score.base_value + all.iter().map(|d| d.contribution).sum::<f64>();
+        assert!((total - score.margin).abs() < 1e-6);
+        if all[0].feature == "days_to_renewal" {
+            renewal_strongest += 1;
+        }
+        // The why: actionable drivers only, the strongest of them.
+        assert_eq!(score.drivers.len(), 3);
+        let reasons: Vec<&ExplainedDriver> = all.iter().filter(|d| d.cause.is_reason()).collect();
+        for (d, r) in score.drivers.iter().zip(&reasons) {
+            assert_eq!(d.feature, r.feature);
+            assert!(d.cause.is_reason(), "{}", d.feature);
+        }
+        // The when: the renewal and the context's share of the margin.
+        let context: f64 = all
+            .iter()
+            .filter(|d| d.cause == pulse_features::Cause::Context)
+            .map(|d| d.contribution)
+            .sum();
+        assert!((score.urgency.context_contribution - context).abs() < 1e-9);
+        let days = s.row[col("days_to_renewal")];
+        assert_eq!(
+            score.urgency.days_to_renewal,
+            days.is_finite().then_some(days)
+        );
+        if days.is_finite() {
+            assert!(
+                score.urgency.text.starts_with("renews in"),
+                "{}",
+                score.urgency.text
+            );
+        }
+        assert!(!score.suggested_play.contains("renewal conversation"));
+        // Round trip keeps causes, urgency and the play's parts.
+        assert_eq!(AccountScore::from_json(&score.to_json()).unwrap(), score);
+    }
+    assert!(
+        renewal_strongest > 0,
+        "the fixture should make timing the strongest driver somewhere"
+    );
+}
+
+#[test]
+fn explanations_stored_before_causes_read_with_causes() {
+    let e = engine();
+    let pop = population(5);
+    let score = e.score(&pop.subject(0), Some(&pop.reference), 3).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&score.to_json()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("urgency");
+    o.remove("base_play");
+    o.remove("play_cause");
+    for d in o["drivers"].as_array_mut().unwrap() {
+        d.as_object_mut().unwrap().remove("cause");
+    }
+    let old = AccountScore::from_json(&v.to_string()).unwrap();
+    assert_eq!(old.base_play, score.suggested_play);
+    for (a, b) in old.drivers.iter().zip(&score.drivers) {
+        assert_eq!(a.cause, b.cause, "{}", a.feature);
     }
 }
 

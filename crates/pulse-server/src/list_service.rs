@@ -54,8 +54,28 @@ pub(crate) fn run_out(l: &StoredLists) -> pb::ListRun {
             expansion_accounts: l.params.expansion_accounts as u32,
             risers: l.params.risers as u32,
             newly_red: l.params.newly_red as u32,
+            reasons: Some(mix_out(&s.reasons)),
         }),
         params_json: r.params.clone(),
+    }
+}
+
+fn mix_out(m: &pulse_lists::ReasonMix) -> pb::ReasonMix {
+    let shares = |v: &[pulse_lists::Share]| {
+        v.iter()
+            .map(|s| pb::ReasonShare {
+                name: s.name.clone(),
+                rows: s.rows as u32,
+                share: s.share,
+            })
+            .collect()
+    };
+    pb::ReasonMix {
+        rows: m.rows as u32,
+        plays: shares(&m.plays),
+        causes: shares(&m.causes),
+        concentrated: m.concentrated,
+        statement: m.statement.clone(),
     }
 }
 
@@ -90,6 +110,9 @@ fn risk_out(r: &RiskRow) -> pb::RiskRow {
         owner_rank: r.owner_rank,
         in_capacity: r.in_capacity,
         held_back: r.held_back,
+        reason: r.reason.clone(),
+        base_play: r.base_play.clone(),
+        churn_before_renewal: r.churn_before_renewal,
     }
 }
 

@@ -72,6 +72,7 @@ fn driver_out(d: &ExplainedDriver) -> pb::Driver {
         contribution: d.contribution,
         sentence: d.sentence.clone(),
         play: d.play.clone().unwrap_or_default(),
+        cause: d.cause.as_str().to_string(),
     }
 }
 
@@ -103,6 +104,18 @@ fn score_out(
         source: source as i32,
         score_run_id: run_id,
         churn_curve: None,
+        urgency: Some(pb::Urgency {
+            days_to_renewal: s.urgency.days_to_renewal,
+            urgent: s.urgency.urgent,
+            churn_before_renewal: s.urgency.churn_before_renewal,
+            context_contribution: s.urgency.context_contribution,
+            text: s.urgency.text.clone(),
+        }),
+        base_play: s.base_play.clone(),
+        play_cause: s
+            .play_cause
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -702,6 +715,7 @@ mod tests {
         let d = ExplainedDriver {
             feature: "nps_latest".into(),
             family: "surveys".into(),
+            cause: pulse_features::Cause::DataGap,
             value: None,
             comparison: None,
             contribution: 0.1,
@@ -711,5 +725,6 @@ mod tests {
         let p = driver_out(&d);
         assert!(p.value.is_nan());
         assert_eq!(p.play, "");
+        assert_eq!(p.cause, "data_gap");
     }
 }

@@ -1708,26 +1708,35 @@ impl<'w> Sim<'w> {
         self.notice_done = false;
     }
 
-    /// Why a health-driven churn happened, weighted by the drivers.
+    /// Why a health-driven churn happened. With the weights' probability,
+    /// it is a reason the relationship does not show (`competitor`,
+    /// `budget_cuts`); otherwise it is the largest of the account's own
+    /// deficits (price shock, support experience, adoption, a lost
+    /// champion), so each of those reasons follows its own traces in the
+    /// data. One uniform draw either way.
     fn reason(&mut self) -> &'static str {
         let lost = self.active(Persona::Champion).is_none() && self.champion_left_day.is_some();
-        let weights = [
+        let own = [
             ("price", 2.5 * self.shock + 0.05),
             ("support_experience", 3.0 * (0.65 - self.s).max(0.0) + 0.05),
             ("low_adoption", 3.0 * (0.6 - self.a).max(0.0) + 0.05),
             ("champion_left", if lost { 0.6 } else { 0.0 }),
+        ];
+        let other = [
             ("competitor", 0.15),
             ("budget_cuts", 0.1 + 0.1 * (-self.u).max(0.0)),
         ];
-        let total: f64 = weights.iter().map(|w| w.1).sum();
+        let total: f64 = own.iter().chain(&other).map(|w| w.1).sum();
         let mut x = self.rng.gen_range(0.0..total);
-        for (r, wt) in weights {
-            x -= wt;
-            if x < 0.0 {
+        for (r, wt) in other {
+            if x < wt {
                 return r;
             }
+            x -= wt;
         }
-        "competitor"
+        own.iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or("competitor", |w| w.0)
     }
 
     fn churn(&mut self, day: Day, kind: ChurnKind, reason: &'static str) {

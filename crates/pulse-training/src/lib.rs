@@ -26,6 +26,7 @@ mod drift;
 mod error;
 mod pipeline;
 mod realised;
+mod reasons;
 mod scorecard;
 mod selection;
 mod table;
@@ -47,6 +48,9 @@ pub use pipeline::{
     feature_names, train_kind, train_models, train_on, weekly_at_k,
 };
 pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
+pub use reasons::{
+    EXOGENOUS_REASONS, KnownChurn, REASON_CAUSES, ReasonTruth, reason_accuracy, top_cause,
+};
 pub use scorecard::{default_inputs, scorecard_inputs};
 pub use selection::{SelectionOutcome, select_and_report};
 pub use table::{ROW_NUMBER, TableSpec, describe_table, parse_time_cell, train_table};

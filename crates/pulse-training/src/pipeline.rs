@@ -632,6 +632,7 @@ pub fn train_kind(
         importance: eval.report.gbt_importance.clone(),
         leakage: Some(leakage),
         selection: None,
+        reasons: None,
     };
     let info = CardInfo {
         version: format!("{kind}-unsaved"),

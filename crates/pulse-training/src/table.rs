@@ -364,6 +364,7 @@ pub fn train_table(
             importance: outcome.importance.clone(),
             leakage: Some(leakage),
             selection: Some(outcome.card(cfg)),
+            reasons: None,
         }),
         notes,
         id_column: Some(

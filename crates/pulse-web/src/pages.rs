@@ -482,7 +482,7 @@ pub(crate) struct DriverView {
     sentence: String,
     comparison: String,
     contribution: String,
-    family: String,
+    cause: String,
 }
 
 pub(crate) struct InteractionRow {
@@ -545,6 +545,8 @@ pub(crate) struct ScoreView {
     source: String,
     models: String,
     play: String,
+    /// The urgency, apart from the reasons.
+    when: String,
     drivers: Vec<DriverView>,
     curve: Option<CurveView>,
 }
@@ -604,6 +606,23 @@ fn interaction_row(i: &pulse_store::InteractionView) -> InteractionRow {
     }
 }
 
+/// The urgency in one sentence: the renewal, the probability before it,
+/// and what timing and context add to the churn score.
+fn when_text(u: &pulse_scoring::Urgency) -> String {
+    let mut parts = Vec::new();
+    if !u.text.is_empty() {
+        parts.push(u.text.clone());
+    }
+    if let Some(p) = u.churn_before_renewal {
+        parts.push(format!("{} chance of churning before the renewal", pct(p)));
+    }
+    parts.push(format!(
+        "timing and context add {:+.2} to the log-odds",
+        u.context_contribution
+    ));
+    parts.join("; ")
+}
+
 fn score_view(sh: &Shared, a: &accounts::ScoreAnswer) -> ScoreView {
     let s = &a.score;
     ScoreView {
@@ -633,9 +652,9 @@ fn score_view(sh: &Shared, a: &accounts::ScoreAnswer) -> ScoreView {
                 .unwrap_or_default()
         ),
         play: s.suggested_play.clone(),
+        when: when_text(&s.urgency),
         drivers: s
-            .drivers
-            .iter()
+            .reasons()
             .map(|d| DriverView {
                 sentence: d.sentence.clone(),
                 // The sentence usually states its comparison already.
@@ -646,7 +665,7 @@ fn score_view(sh: &Shared, a: &accounts::ScoreAnswer) -> ScoreView {
                     .filter(|t| !d.sentence.contains(t.as_str()))
                     .unwrap_or_default(),
                 contribution: format!("{:+.2}", d.contribution),
-                family: d.family.clone(),
+                cause: d.cause.label().to_string(),
             })
             .collect(),
         curve: a.curve.as_ref().map(|(c, v)| CurveView {
@@ -950,6 +969,10 @@ struct ListsPage {
     total_rows: usize,
     rows: Vec<RiskView>,
     slices: Vec<SliceView>,
+    /// What the owners' slices are about (plays and causes), and whether
+    /// one reason dominates.
+    reasons: String,
+    concentrated: bool,
     risers: Vec<MoverView>,
     newly_red: Vec<MoverView>,
     expansion: Vec<ExpansionView>,
@@ -1171,6 +1194,8 @@ pub(crate) async fn lists(
         total_rows: all.len(),
         rows,
         slices: slices.into_values().collect(),
+        reasons: stored.params.summary.reasons.statement.clone(),
+        concentrated: stored.params.summary.reasons.concentrated,
         risers: data.risers.iter().map(mover_view).collect(),
         newly_red: data.newly_red.iter().map(mover_view).collect(),
         expansion: data
@@ -1737,6 +1762,16 @@ pub(crate) struct ModelView {
     calibration: String,
     metrics: Vec<MetricView>,
     charts: Vec<String>,
+    /// The reason-accuracy summary and rows, when the card has them.
+    reasons: String,
+    reason_rows: Vec<ReasonView>,
+}
+
+pub(crate) struct ReasonView {
+    reason: String,
+    churners: usize,
+    matched: String,
+    named: String,
 }
 
 pub(crate) struct VersionView {
@@ -1825,6 +1860,39 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
             ));
         }
     }
+    let accuracy = card.evaluation.as_ref().and_then(|e| e.reasons.as_ref());
+    let reasons = accuracy.map_or_else(String::new, |r| {
+        format!(
+            "The play's cause matches the known churn reason for {} of {} explainable churners on a backtest list ({}); a baseline that always names \"{}\" gets {}.",
+            r.matched,
+            r.churners,
+            pct(r.accuracy),
+            r.baseline_reason,
+            pct(r.baseline_accuracy)
+        )
+    });
+    let reason_rows = accuracy.map_or_else(Vec::new, |r| {
+        let row = |x: &pulse_models::ReasonRow, exogenous: bool| ReasonView {
+            reason: x.reason.replace('_', " "),
+            churners: x.churners,
+            matched: if exogenous {
+                "exogenous: not counted".into()
+            } else {
+                x.matched.to_string()
+            },
+            named: x
+                .named
+                .iter()
+                .map(|(c, n)| format!("{} {n}", c.replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        r.by_reason
+            .iter()
+            .map(|x| row(x, false))
+            .chain(r.exogenous.iter().map(|x| row(x, true)))
+            .collect()
+    });
     ModelView {
         kind: id.to_string(),
         version: card.version.clone(),
@@ -1833,6 +1901,8 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
         calibration: format!("{:?}", card.calibration),
         metrics,
         charts,
+        reasons,
+        reason_rows,
     }
 }
 

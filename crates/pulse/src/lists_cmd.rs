@@ -252,6 +252,7 @@ async fn generate(cfg: &Config, store: &pulse_store::Store, week: &str) -> anyho
         pulse_lists::money(s.expected_saved_arr),
         100.0 * s.save_rate
     );
+    println!("  reasons in the slices: {}", s.reasons.statement);
     println!(
         "  expansion-ready: {}; risers: {}; newly red: {}",
         saved.params.expansion_accounts, saved.params.risers, saved.params.newly_red
@@ -338,6 +339,9 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                 pulse_lists::money(s.expected_saved_arr),
                 100.0 * s.save_rate
             )?;
+            if !s.reasons.statement.is_empty() {
+                writeln!(out, "Reasons in the slices: {}", s.reasons.statement)?;
+            }
             writeln!(
                 out,
                 "{:>5} {:<14} {:<22} {:<10} {:<10} {:>10} {:>6} {:<6} {:>7} {:>7}  {:<30} {:<40} contacted",
@@ -351,7 +355,7 @@ async fn show(store: &pulse_store::Store, f: &Filters, out: &mut dyn Write) -> a
                 "band",
                 "change",
                 "renewal",
-                "top driver",
+                "top reason",
                 "play"
             )?;
             for r in &rows {

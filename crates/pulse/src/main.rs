@@ -542,12 +542,25 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             registry.dir().display()
         );
         let rule = cfg.model_ops.rule()?;
+        // A synthetic base knows why each account left: the churn card
+        // reports whether the reasons match.
+        let truth_file = cfg
+            .data_dir
+            .join("synthetic")
+            .join("truth")
+            .join("truth_accounts.csv");
+        let truth = if truth_file.is_file() {
+            Some(std::sync::Arc::new(train::read_truth(&truth_file)?))
+        } else {
+            None
+        };
         let how = train::TrainHow {
             config: &cfg.training,
             survival: &cfg.survival,
             rule: &rule,
             promote: true,
             data_end: None,
+            truth,
         };
         train::train_store(&store, &registry, &untrained, how).await?;
         println!();
@@ -577,8 +590,11 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
             .await
             {
                 Ok(Some(l)) => println!(
-                    "  {}: {} accounts ranked, {} in the owners' slices",
-                    l.run.week, l.params.summary.accounts, l.params.summary.in_capacity
+                    "  {}: {} accounts ranked, {} in the owners' slices. {}",
+                    l.run.week,
+                    l.params.summary.accounts,
+                    l.params.summary.in_capacity,
+                    l.params.summary.reasons.statement
                 ),
                 Ok(None) => {}
                 Err(e) => println!("  {}: {e}", week.label),

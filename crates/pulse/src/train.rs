@@ -47,6 +47,10 @@ pub(crate) struct TrainArgs {
     /// and snapshots stop there [default: all data].
     #[arg(long)]
     data_end: Option<String>,
+    /// Known churn reasons (`truth/truth_accounts.csv` of `pulse synth`):
+    /// the churn card then reports how often the backtest's reasons match.
+    #[arg(long, conflicts_with = "table")]
+    truth: Option<PathBuf>,
     /// Train from a CSV feature table instead of the store (one row per customer or customer-date).
     #[arg(long, requires = "label")]
     table: Option<PathBuf>,
@@ -199,6 +203,10 @@ pub(crate) async fn run_train(cfg: &Config, args: TrainArgs) -> anyhow::Result<(
         rule: &rule,
         promote: args.promote,
         data_end,
+        truth: match &args.truth {
+            Some(p) => Some(std::sync::Arc::new(read_truth(p)?)),
+            None => None,
+        },
     };
     let result = train_store(&store, &registry, &kinds, how).await;
     store.close().await;
@@ -253,13 +261,55 @@ pub(crate) fn print_survival_calibration(
 /// How [`train_store`] trains: the models' settings, the time-to-churn
 /// model's, the promotion rule, whether to promote unconditionally, and the
 /// last day of data to use (`None`: all).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct TrainHow<'a> {
     pub(crate) config: &'a TrainConfig,
     pub(crate) survival: &'a pulse_forecast::SurvivalConfig,
     pub(crate) rule: &'a DecisionRule,
     pub(crate) promote: bool,
     pub(crate) data_end: Option<pulse_core::time::Day>,
+    pub(crate) truth: Option<std::sync::Arc<pulse_training::ReasonTruth>>,
+}
+
+/// Reads the churned accounts' reasons from a `truth_accounts.csv`
+/// (`account_id`, `churned`, `churn_day`, `churn_reason`); errors name the
+/// file, the line and the column.
+pub(crate) fn read_truth(path: &std::path::Path) -> anyhow::Result<pulse_training::ReasonTruth> {
+    let mut r = csv::Reader::from_path(path)
+        .with_context(|| format!("--truth: reading {}", path.display()))?;
+    let headers = r.headers()?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--truth: {} has no '{name}' column (expected pulse synth's truth_accounts.csv)",
+                path.display()
+            )
+        })
+    };
+    let (id, churned, day, reason) = (
+        col("account_id")?,
+        col("churned")?,
+        col("churn_day")?,
+        col("churn_reason")?,
+    );
+    let mut out = pulse_training::ReasonTruth::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.with_context(|| format!("--truth: {} line {line}", path.display()))?;
+        if rec.get(churned) != Some("true") {
+            continue;
+        }
+        let d = pulse_core::time::parse_day("churn_day", rec.get(day).unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("--truth: {} line {line}: {e}", path.display()))?;
+        out.insert(
+            rec.get(id).unwrap_or_default().to_string(),
+            pulse_training::KnownChurn {
+                reason: rec.get(reason).unwrap_or_default().to_string(),
+                day: d,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Trains `kinds` on the store's data, saves them, compares each with its
@@ -278,6 +328,7 @@ pub(crate) async fn train_store(
         rule,
         promote,
         data_end,
+        truth,
     } = how;
     let started = Instant::now();
     let stamp = move || format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
@@ -319,6 +370,7 @@ pub(crate) async fn train_store(
         data_end,
         clock: registry.clock().clone(),
         survival: Some(survival.clone()),
+        truth,
     };
     let mut last: Option<(pulse_training::Stage, Option<ModelKind>)> = None;
     let result = pulse_app::train_and_decide(
@@ -606,6 +658,48 @@ fn print_comparison(o: &mut impl Write, c: &ModelCard) -> anyhow::Result<()> {
             l.threshold,
             l.flagged.len(),
             s.join(", ")
+        )?;
+    }
+    if let Some(r) = &e.reasons {
+        print_reason_accuracy(o, r)?;
+    }
+    Ok(())
+}
+
+/// The reason-accuracy table of a churn card.
+pub(crate) fn print_reason_accuracy(
+    o: &mut impl Write,
+    r: &pulse_models::ReasonAccuracy,
+) -> std::io::Result<()> {
+    writeln!(
+        o,
+        "  reason accuracy: the play's cause matches the known reason for {} of {} explainable churners on a backtest list ({:.1}%); baseline, always \"{}\": {:.1}%",
+        r.matched,
+        r.churners,
+        100.0 * r.accuracy,
+        r.baseline_reason,
+        100.0 * r.baseline_accuracy
+    )?;
+    for row in r.by_reason.iter().chain(&r.exogenous) {
+        let exo = r.exogenous.iter().any(|x| x.reason == row.reason);
+        let named: Vec<String> = row
+            .named
+            .iter()
+            .take(3)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        writeln!(
+            o,
+            "    {:<20} {:>5} churners {:>5} matched{}  named: {}",
+            row.reason,
+            row.churners,
+            if exo {
+                "-".to_string()
+            } else {
+                row.matched.to_string()
+            },
+            if exo { " (exogenous)" } else { "" },
+            named.join(", ")
         )?;
     }
     Ok(())

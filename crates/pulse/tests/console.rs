@@ -247,13 +247,22 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     // What the API says: the latest week's at-risk list, and the first
     // row's score (the population builds in the background: retry).
     let mut risk = Vec::new();
+    let mut mix = String::new();
     let mut stream = lists
         .get_risk_list(authed(pb::ListRequest::default(), ANALYST_KEY))
         .await
         .unwrap()
         .into_inner();
     while let Some(chunk) = stream.next().await {
-        risk.extend(chunk.unwrap().rows);
+        let chunk = chunk.unwrap();
+        if let Some(r) = chunk.run.as_ref().and_then(|r| r.summary.as_ref()) {
+            mix = r
+                .reasons
+                .as_ref()
+                .map(|m| m.statement.clone())
+                .unwrap_or_default();
+        }
+        risk.extend(chunk.rows);
     }
     assert!(risk.len() >= 5, "{} rows", risk.len());
     let first = risk[0].account_id.clone();
@@ -372,6 +381,12 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
         text(&page, "body").await
     );
     let shown = attrs(&page, "#risk-list tbody tr", "data-account").await;
+    // The list says what its slices are about, as GetRiskList does.
+    assert!(!mix.is_empty());
+    assert_eq!(
+        text(&page, "#reason-mix").await,
+        format!("Reasons in the slices: {mix}")
+    );
     let api: Vec<String> = risk.iter().take(10).map(|r| r.account_id.clone()).collect();
     assert_eq!(
         &shown[..10],
@@ -389,6 +404,11 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     assert_eq!(text(&page, "#band").await, score.band);
     let first_driver = text(&page, "#drivers li .driver").await;
     assert_eq!(first_driver, score.drivers[0].sentence);
+    // The when, apart from the why: Score's urgency, and its play.
+    let urgency = score.urgency.as_ref().expect("Score's urgency");
+    let when = text(&page, "#when").await;
+    assert!(when.starts_with(&urgency.text), "{when} / {}", urgency.text);
+    assert_eq!(text(&page, "#play").await, score.suggested_play);
     shoot(&page, &shots, "account").await;
 
     // Record an outreach through the form.

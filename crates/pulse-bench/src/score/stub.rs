@@ -76,6 +76,7 @@ fn bare_template() -> pb::ScoreResponse {
         contribution: c,
         sentence: sentence.into(),
         play: "Support review: assign a named support lead for a month".into(),
+        cause: family.into(),
     };
     pb::ScoreResponse {
         account_id: String::new(),
@@ -89,6 +90,15 @@ fn bare_template() -> pb::ScoreResponse {
         experience: 41.0,
         expansion_probability: Some(0.05),
         arr: 48_000.0,
+        urgency: Some(pb::Urgency {
+            days_to_renewal: Some(41.0),
+            urgent: true,
+            churn_before_renewal: Some(0.1702),
+            context_contribution: 0.22,
+            text: "renews in 41 days".into(),
+        }),
+        base_play: "Support review: assign a named support lead for a month".into(),
+        play_cause: "support".into(),
         // Live by-id scores carry the time-to-churn curve when a survival model is trained.
         churn_curve: Some(pb::ChurnCurve {
             within_30d: 0.031,
@@ -308,6 +318,9 @@ impl Stub {
             experience: f64::NAN,
             expansion_probability: None,
             arr,
+            urgency: None,
+            base_play: String::new(),
+            play_cause: String::new(),
             churn_curve: None,
             arr_at_risk: p * arr,
             drivers: order
@@ -321,6 +334,7 @@ impl Stub {
                     contribution: s.contributions[j],
                     sentence: format!("{} is {}", defs[j].name, values[j]),
                     play: String::new(),
+                    cause: defs[j].cause(values[j]).as_str().into(),
                 })
                 .collect(),
             suggested_play: String::new(),
@@ -564,6 +578,7 @@ impl ScoringService for Stub {
                         contribution: 0.0,
                         sentence: String::new(),
                         play: String::new(),
+                        cause: d.cause(v).as_str().into(),
                     })
                     .collect();
                 let score = pb::ScoreResponse {

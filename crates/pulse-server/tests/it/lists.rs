@@ -192,6 +192,23 @@ async fn two_weeks_of_lists_outreach_portfolio_and_errors() {
     .unwrap()
     .1;
     assert_eq!(only_slice.len() as u32, summary.in_capacity);
+    // The reasons of the slices: counted per play and per cause, and said.
+    let mix = summary.reasons.as_ref().expect("reason mix");
+    assert_eq!(mix.rows, summary.in_capacity);
+    assert_eq!(mix.plays.iter().map(|p| p.rows).sum::<u32>(), mix.rows);
+    assert_eq!(mix.causes.iter().map(|p| p.rows).sum::<u32>(), mix.rows);
+    let top = mix.plays[0].share;
+    assert_eq!(mix.concentrated, top > 0.4 || mix.causes[0].share > 0.4);
+    assert!(
+        mix.statement.contains(&mix.plays[0].name),
+        "{}",
+        mix.statement
+    );
+    for r in &only_slice {
+        assert!(r.suggested_play.ends_with(r.base_play.as_str()));
+        assert!(mix.plays.iter().any(|p| p.name == r.base_play));
+        assert_ne!(r.reason, "context");
+    }
 
     // Week-over-week change against the first week's scores (ranked or held out).
     let (_, rows1) = risk(&mut c, all(&w1.label)).await.unwrap();

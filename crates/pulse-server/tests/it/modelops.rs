@@ -64,6 +64,7 @@ async fn setup(change: Option<i32>, champion_end: i32) -> (AppState, Store) {
             data_end: Some(champion_end),
             clock: crate::clock(),
             survival: None,
+            truth: None,
         },
         None,
         |_| {},

@@ -153,6 +153,32 @@ async fn score_explain_batch_runs_profile_and_errors() {
     assert_eq!(s.drivers.len(), 3);
     assert!(s.drivers.iter().all(|d| !d.sentence.is_empty()));
     assert!(!s.suggested_play.is_empty());
+    // The why and the when apart: the drivers are reasons, timing is urgency.
+    let context = [
+        "days_to_renewal",
+        "tenure_days",
+        "segment_size",
+        "mrr",
+        "seats",
+    ];
+    for a in all.iter().take(200) {
+        let r = score_id(&mut c, &a.account_id, "").await.unwrap();
+        for d in &r.drivers {
+            assert!(!context.contains(&d.feature.as_str()), "{}", d.feature);
+            assert_ne!(d.cause, "context");
+            assert!(!d.cause.is_empty());
+        }
+        let u = r.urgency.as_ref().expect("urgency");
+        if let Some(days) = u.days_to_renewal {
+            assert!(u.text.starts_with("renews in"), "{}", u.text);
+            assert_eq!(u.urgent, days <= 90.0);
+            assert_eq!(r.suggested_play.starts_with("Before the renewal"), u.urgent);
+        }
+        assert!(r.suggested_play.ends_with(r.base_play.as_str()));
+        let curve = r.churn_curve.as_ref().and_then(|c| c.before_renewal);
+        assert_eq!(u.churn_before_renewal, curve);
+        assert!(!r.suggested_play.contains("renewal conversation"));
+    }
     assert_eq!(s.models.as_ref().unwrap().churn, "churn-v1");
     assert_eq!(s.models.as_ref().unwrap().expansion, "expansion-v1");
 
@@ -169,6 +195,12 @@ async fn score_explain_batch_runs_profile_and_errors() {
         .unwrap()
         .into_inner();
     assert_eq!(e.contributions.len(), pulse_features::n_features());
+    // Explain keeps the context features (the sum identity needs them).
+    assert!(
+        e.contributions
+            .iter()
+            .any(|d| d.feature == "days_to_renewal" && d.cause == "context")
+    );
     let total: f64 = e.base_value + e.contributions.iter().map(|d| d.contribution).sum::<f64>();
     assert!((total - e.margin).abs() < 1e-6, "{total} vs {}", e.margin);
     let values: HashMap<String, f64> = e

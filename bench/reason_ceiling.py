@@ -1,0 +1,75 @@
+"""How well could anyone name why a synthetic account churned?
+
+Reads a base's ground truth (`pulse synth --out DIR` writes DIR/truth/) and,
+for every health-driven churner, takes the hidden state of its last simulated
+week before the churn (price shock, support quality, adoption, business
+climate) to name the reason an oracle would: the largest of the generator's
+reason weights (docs/synthetic-base.md). The oracle's hit rate is the ceiling
+of any reason-accuracy measure on that base: no model sees more than the
+hidden state. `champion_left` is left out (the state file does not say whether
+the champion was lost) and exogenous churns are not health-driven.
+
+    python3 bench/reason_ceiling.py DIR/truth
+
+Standard library only.
+"""
+
+import collections
+import csv
+import sys
+from pathlib import Path
+
+EXOGENOUS = {"out_of_business", "acquired"}
+
+
+def weights(week):
+    shock = float(week["price_shock"])
+    s = float(week["support_quality"])
+    a = float(week["adoption"])
+    u = float(week["business"])
+    return {
+        "price": 2.5 * shock + 0.05,
+        "support_experience": 3 * max(0.65 - s, 0) + 0.05,
+        "low_adoption": 3 * max(0.6 - a, 0) + 0.05,
+        "competitor": 0.15,
+        "budget_cuts": 0.1 + 0.1 * max(-u, 0),
+    }
+
+
+def main(truth: Path) -> None:
+    churners = {
+        r["account_id"]: r
+        for r in csv.DictReader(open(truth / "truth_accounts.csv", newline=""))
+        if r["churned"] == "true" and r["churn_reason"] not in EXOGENOUS
+    }
+    last = {}
+    for w in csv.DictReader(open(truth / "truth_health.csv", newline="")):
+        c = churners.get(w["account_id"])
+        if c is not None and w["week"] <= c["churn_day"]:
+            last[w["account_id"]] = w
+    n = hit = 0
+    by = collections.Counter()
+    hits = collections.Counter()
+    for a, c in churners.items():
+        reason = c["churn_reason"]
+        if reason == "champion_left" or a not in last:
+            continue
+        w = weights(last[a])
+        guess = max(w, key=w.get)
+        n += 1
+        by[reason] += 1
+        if guess == reason:
+            hit += 1
+            hits[reason] += 1
+    common = by.most_common(1)[0] if by else ("-", 0)
+    print(f"health-driven churners (champion_left aside): {n}")
+    print(f"oracle (largest reason weight of the hidden state): {hit / max(n, 1):.1%}")
+    print(f"always '{common[0]}': {common[1] / max(n, 1):.1%}")
+    for reason, k in by.most_common():
+        print(f"  {reason:<20} {k:>5} churners, oracle right for {hits[reason]}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: reason_ceiling.py DIR/truth")
+    main(Path(sys.argv[1]))
