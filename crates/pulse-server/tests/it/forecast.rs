@@ -382,7 +382,12 @@ async fn the_report_has_its_sections_and_the_forecast_figures() {
     }
     // Three weekly runs in the health trend, actions from the at-risk list.
     assert_eq!(html.matches(" green: ").count(), 3);
-    assert!(html[html.find("id=\"actions\"").unwrap()..].contains("<li><b>"));
+    let actions = &html[html.find("id=\"actions\"").unwrap()..];
+    assert!(actions.contains("<li><b>"));
+    // Each action says why (reasons) and, apart, when (the renewal).
+    assert!(actions.contains(". Why: "), "{actions}");
+    assert!(actions.contains(" When: renews in "), "{actions}");
+    assert!(!actions.contains("Why: renews in"), "{actions}");
     // Self-contained: no script, no external reference.
     assert!(!html.contains("<script"));
     assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("url("));

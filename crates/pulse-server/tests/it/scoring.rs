@@ -524,6 +524,11 @@ async fn score_explain_batch_runs_profile_and_errors() {
         p.score.as_ref().unwrap().churn_probability,
         s.churn_probability
     );
+    // The profile's score: reasons, and the when apart, as Score says.
+    let ps = p.score.as_ref().unwrap();
+    assert_eq!(ps.urgency, s.urgency);
+    assert_eq!(ps.suggested_play, s.suggested_play);
+    assert!(ps.drivers.iter().all(|d| d.cause != "context"));
     assert_eq!(p.trend.len(), 2);
     assert_eq!(p.trend[0].as_of, d1);
     // What the stored data determines: the account's record, its newest five
