@@ -26,7 +26,7 @@
 
 use std::collections::BTreeSet;
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, ShapeBuilder};
 use pulse_core::SubscriptionKind;
 use pulse_core::time::{Day, day_of_ts, format_day};
 use pulse_features::{
@@ -165,6 +165,11 @@ pub fn hazard_feature_names() -> Vec<String> {
 /// Person-period rows at as-of days `first, first + step, ... <= last`,
 /// censored at `data_end` (see the module docs). Churn events after
 /// `data_end` are ignored, so full histories can be censored at any day.
+///
+/// The matrix is column-major (the layout the GBT reads, so fitting copies
+/// nothing) and built in two passes: the rows first, then each (account,
+/// as-of day)'s features, computed once and written to its intervals' rows
+/// in blocks.
 pub fn person_periods(
     hs: &[AccountHistory],
     first: Day,
@@ -176,7 +181,6 @@ pub fn person_periods(
     let width = nf + 1;
     let i_days = cfg.interval_days.max(1);
     let step = cfg.step_days.max(1);
-    let mut data = Vec::new();
     let mut pp = PersonPeriods {
         x: Array2::zeros((0, width)),
         event: Vec::new(),
@@ -184,13 +188,11 @@ pub fn person_periods(
         as_of: Vec::new(),
         interval: Vec::new(),
     };
-    let mut row = vec![0.0; nf];
     let last = last.min(data_end - i_days);
     for (i, h) in hs.iter().enumerate() {
         let mut t = first;
         while t <= last {
             if is_customer_at(h, end_of_day(t)) {
-                compute(h, end_of_day(t), &mut row);
                 let churn = days_to_churn(h, t);
                 for k in 0..cfg.intervals {
                     let end = (k as i32 + 1) * i_days;
@@ -198,8 +200,6 @@ pub fn person_periods(
                         break; // right-censored: not fully observed
                     }
                     let event = churn.is_some_and(|d| d <= end);
-                    data.extend_from_slice(&row);
-                    data.push(k as f64);
                     pp.event.push(event);
                     pp.account.push(i);
                     pp.as_of.push(t);
@@ -213,10 +213,31 @@ pub fn person_periods(
         }
     }
     let n = pp.event.len();
-    pp.x = match Array2::from_shape_vec((n, width), data) {
-        Ok(x) => x,
-        Err(_) => unreachable!("one row of {width} values per person-period"),
-    };
+    let mut x = Array2::<f64>::zeros((n, width).f());
+    const BLOCK: usize = 4_096;
+    let mut block = vec![0.0; BLOCK * width];
+    let mut row = vec![0.0; nf];
+    let mut r0 = 0;
+    while r0 < n {
+        let r1 = (r0 + BLOCK).min(n);
+        for r in r0..r1 {
+            let new_group =
+                r == 0 || pp.account[r] != pp.account[r - 1] || pp.as_of[r] != pp.as_of[r - 1];
+            if new_group {
+                compute(&hs[pp.account[r]], end_of_day(pp.as_of[r]), &mut row);
+            }
+            let out = &mut block[(r - r0) * width..(r - r0 + 1) * width];
+            out[..nf].copy_from_slice(&row);
+            out[nf] = pp.interval[r] as f64;
+        }
+        for (j, mut col) in x.columns_mut().into_iter().enumerate() {
+            for r in r0..r1 {
+                col[r] = block[(r - r0) * width + j];
+            }
+        }
+        r0 = r1;
+    }
+    pp.x = x;
     pp
 }
 
@@ -403,8 +424,12 @@ fn to_vec(v: ArrayView1<'_, f64>) -> Vec<f64> {
     v.iter().copied().collect()
 }
 
-fn fit_hazard(pp: &PersonPeriods, cfg: &SurvivalConfig) -> Result<Model, ForecastError> {
-    let ds = Dataset::new(pp.x.clone(), pp.event.clone(), hazard_feature_names())?;
+/// Fits the hazard GBT on the person-periods' matrix, which it takes (the
+/// largest allocation of training: 7.2 M rows x 62 columns at 50,000
+/// accounts), leaving `pp.x` empty.
+fn fit_hazard(pp: &mut PersonPeriods, cfg: &SurvivalConfig) -> Result<Model, ForecastError> {
+    let x = std::mem::replace(&mut pp.x, Array2::zeros((0, 0)));
+    let ds = Dataset::new(x, pp.event.clone(), hazard_feature_names())?;
     let gbt = cfg.gbt.check_ref()?.fit(&ds)?;
     Ok(Model::Gbt(Box::new(gbt)))
 }
@@ -447,7 +472,7 @@ pub fn fit_survival(
             )),
         }
     }
-    let pp = person_periods(hs, first, end, end, cfg);
+    let mut pp = person_periods(hs, first, end, end, cfg);
     let events = pp.event.iter().filter(|&&e| e).count();
     if events == 0 || events == pp.len() {
         return Err(ForecastError::no_data(format!(
@@ -455,7 +480,7 @@ pub fn fit_survival(
             pp.len()
         )));
     }
-    let model = fit_hazard(&pp, cfg)?;
+    let model = fit_hazard(&mut pp, cfg)?;
     let accounts: BTreeSet<usize> = pp.account.iter().copied().collect();
     let card = SurvivalCard {
         version: "survival-unsaved".into(),
@@ -494,7 +519,7 @@ pub fn fit_hazard_only(
             cfg.warmup_days
         )));
     }
-    let pp = person_periods(hs, first, data_end, data_end, cfg);
+    let mut pp = person_periods(hs, first, data_end, data_end, cfg);
     let events = pp.event.iter().filter(|&&e| e).count();
     if events == 0 || events == pp.len() {
         return Err(ForecastError::no_data(format!(
@@ -503,7 +528,7 @@ pub fn fit_hazard_only(
             format_day(data_end)
         )));
     }
-    let model = fit_hazard(&pp, cfg)?;
+    let model = fit_hazard(&mut pp, cfg)?;
     let card = SurvivalCard {
         version: format!("survival-as-of-{}", format_day(data_end)),
         created_at: String::new(),
@@ -566,7 +591,7 @@ fn backtest_horizon(
     if cutoff - 1 - cfg.interval_days < first + 2 * cfg.step_days {
         return Ok(None);
     }
-    let train = person_periods(hs, first, cutoff - 1, cutoff - 1, cfg);
+    let mut train = person_periods(hs, first, cutoff - 1, cutoff - 1, cfg);
     let events = train.event.iter().filter(|&&e| e).count();
     if events == 0 || events == train.len() {
         return Ok(None);
@@ -586,7 +611,7 @@ fn backtest_horizon(
             forecast_backtest: Vec::new(),
             notes: Vec::new(),
         },
-        model: CalibratedModel::new(fit_hazard(&train, cfg)?, Calibrator::Identity)?,
+        model: CalibratedModel::new(fit_hazard(&mut train, cfg)?, Calibrator::Identity)?,
     };
     // Test as-of days on the same grid as training, from the cutoff.
     let mut xs = Vec::new();

@@ -74,9 +74,10 @@ pub enum ModelError {
     Dataset(#[from] DatasetError),
     #[error(transparent)]
     Param(#[from] ParamError),
-    /// The logistic regression solver failed (wraps linfa-logistic).
-    #[error(transparent)]
-    Logistic(#[from] linfa_logistic::error::Error),
+    /// The logistic regression solver failed (argmin's L-BFGS, or a
+    /// non-finite result).
+    #[error("logistic regression failed: {reason}")]
+    Logistic { reason: String },
     /// forust-ml refused the data or parameters.
     #[error("gradient boosting failed: {reason}")]
     Boosting { reason: String },

@@ -291,13 +291,22 @@ fn used_columns(x: ArrayView2<'_, f64>) -> Result<Vec<usize>, ModelError> {
     Ok(used)
 }
 
-/// forust wants a column-major matrix.
-fn column_major(x: ArrayView2<'_, f64>, used: &[usize]) -> Vec<f64> {
+/// forust wants a column-major matrix: `x` itself when it is column-major
+/// and every column is used (a large training matrix is not copied), else a
+/// column-major copy of the used columns.
+fn column_major<'a>(x: ArrayView2<'a, f64>, used: &[usize]) -> std::borrow::Cow<'a, [f64]> {
+    let all = used.len() == x.ncols() && used.iter().enumerate().all(|(i, &j)| i == j);
+    if all
+        && x.t().is_standard_layout()
+        && let Some(cells) = x.to_slice_memory_order()
+    {
+        return std::borrow::Cow::Borrowed(cells);
+    }
     let mut cols = Vec::with_capacity(x.nrows() * used.len());
     for &j in used {
         cols.extend(x.column(j).iter().copied());
     }
-    cols
+    std::borrow::Cow::Owned(cols)
 }
 
 fn targets(y: &[bool]) -> Vec<f64> {
@@ -539,21 +548,39 @@ impl GbtModel {
         let (n, p) = x.dim();
         let mut values = Array2::zeros((n, p));
         let mut margins = Array1::zeros(n);
-        let mut scratch = Scratch::default();
-        let mut row = vec![0.0; p];
-        let mut out = vec![0.0; p];
-        for i in 0..n {
-            row.iter_mut()
-                .zip(x.row(i).iter())
-                .for_each(|(b, v)| *b = *v);
-            self.forest.contributions(&row, &mut out, &mut scratch);
-            values
-                .row_mut(i)
-                .iter_mut()
-                .zip(&out)
-                .for_each(|(d, s)| *d = *s);
-            margins[i] = self.forest.margin(&row);
-        }
+        // Rows are independent: large batches (the backtest's importance
+        // over every held-out row) are split over the cores, each row
+        // computed exactly as alone.
+        const CHUNK: usize = 2_048;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(n.div_ceil(CHUNK))
+            .max(1);
+        let per = n.div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for ((xs, mut vs), mut ms) in x
+                .axis_chunks_iter(Axis(0), per)
+                .zip(values.axis_chunks_iter_mut(Axis(0), per))
+                .zip(margins.axis_chunks_iter_mut(Axis(0), per))
+            {
+                s.spawn(move || {
+                    let mut scratch = Scratch::default();
+                    let mut row = vec![0.0; p];
+                    let mut out = vec![0.0; p];
+                    for i in 0..xs.nrows() {
+                        row.iter_mut()
+                            .zip(xs.row(i).iter())
+                            .for_each(|(b, v)| *b = *v);
+                        self.forest.contributions(&row, &mut out, &mut scratch);
+                        vs.row_mut(i)
+                            .iter_mut()
+                            .zip(&out)
+                            .for_each(|(d, s)| *d = *s);
+                        ms[i] = self.forest.margin(&row);
+                    }
+                });
+            }
+        });
         Ok(Contributions {
             feature_names: self.feature_names.clone(),
             base_value: self.base_value(),
@@ -567,6 +594,7 @@ impl GbtModel {
 mod tests {
     use super::*;
     use crate::testutil::interaction_problem;
+    use ndarray::ShapeBuilder;
 
     #[test]
     fn params_reject_invalid_values() {
@@ -588,6 +616,61 @@ mod tests {
             assert_eq!(err.param, name);
         }
         assert!(GbtParams::new().check().is_ok());
+    }
+
+    #[test]
+    fn a_column_major_matrix_is_read_in_place_and_fits_the_same_model() {
+        let (ds, _) = interaction_problem(800, 5);
+        let x = ds.x();
+        let all: Vec<usize> = (0..x.ncols()).collect();
+        // Row-major: copied; column-major with every column used: borrowed.
+        assert!(matches!(column_major(x, &all), std::borrow::Cow::Owned(_)));
+        let mut f = ndarray::Array2::<f64>::zeros(x.raw_dim().f());
+        f.assign(&x);
+        assert!(matches!(
+            column_major(f.view(), &all),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // Bit for bit (the matrix has missing values, and NaN != NaN).
+        let bits =
+            |c: std::borrow::Cow<'_, [f64]>| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert!(bits(column_major(f.view(), &all)) == bits(column_major(x, &all)));
+        // A subset of the columns is always a copy.
+        assert!(matches!(
+            column_major(f.view(), &all[1..]),
+            std::borrow::Cow::Owned(_)
+        ));
+        let params = GbtParams::new().iterations(20).check().unwrap();
+        let a = params.fit(&ds).unwrap();
+        let fds = Dataset::new(f, ds.y().to_vec(), ds.feature_names().to_vec()).unwrap();
+        let b = params.fit(&fds).unwrap();
+        assert!(a.margins(x).unwrap() == b.margins(x).unwrap());
+    }
+
+    #[test]
+    fn batch_contributions_split_over_threads_equal_each_row_alone() {
+        // More rows than one chunk, and a count that does not divide evenly.
+        let (ds, _) = interaction_problem(5_003, 9);
+        let model = GbtParams::new()
+            .iterations(15)
+            .check()
+            .unwrap()
+            .fit(&ds)
+            .unwrap();
+        let c = model.contributions(ds.x()).unwrap();
+        let mut out = vec![0.0; ds.n_features()];
+        for i in [0, 1, 2_047, 2_048, 2_502, 4_095, 5_002] {
+            let row: Vec<f64> = ds.x().row(i).to_vec();
+            let margin = model.explain_row(&row, &mut out).unwrap();
+            assert!(
+                c.values
+                    .row(i)
+                    .iter()
+                    .zip(&out)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            assert_eq!(c.margins[i].to_bits(), margin.to_bits(), "row {i}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! ```text
 //! Dataset::new(x, y, names)?.with_time(days)?          validated design matrix
 //! GbtParams::new().iterations(..).check()?.fit(&ds)?   -> GbtModel      (forust-ml)
-//! LogisticParams::new().alpha(..).check()?.fit(&ds)?   -> LogisticModel (linfa-logistic)
+//! LogisticParams::new().alpha(..).check()?.fit(&ds)?   -> LogisticModel (own L-BFGS evaluation on argmin, linfa-logistic's objective)
 //! CalibratedModel::calibrate(model.into(), &held_out, CalibrationMethod::Auto)?
 //! model.score_row(&row)?            -> Score { probability, margin, base_value, contributions }
 //! evaluate(&ds, &Split::Time { .. } | &Split::Stratified { .. }, &TrainingConfig)?
