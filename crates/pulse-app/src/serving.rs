@@ -90,6 +90,9 @@ pub struct Scoring {
     settings: ScoringSettings,
     serving: RwLock<Option<Arc<Serving>>>,
     dirty: AtomicBool,
+    /// A first load of the promoted models has finished (or failed): until
+    /// then, "no model" means "not loaded yet" and is UNAVAILABLE.
+    attempted: AtomicBool,
     rebuild: tokio::sync::Mutex<()>,
 }
 
@@ -136,6 +139,7 @@ impl Scoring {
             settings,
             serving: RwLock::new(None),
             dirty: AtomicBool::new(true),
+            attempted: AtomicBool::new(false),
             rebuild: tokio::sync::Mutex::new(()),
         }
     }
@@ -161,9 +165,20 @@ impl Scoring {
             .clone()
     }
 
-    /// The engine, or FAILED_PRECONDITION saying how to get one.
+    /// The engine; UNAVAILABLE while the first load of the models (and the
+    /// population they score) is under way, FAILED_PRECONDITION saying how
+    /// to get one when no churn model is promoted.
     pub fn require(&self) -> Result<Arc<Serving>, AppError> {
-        self.current().ok_or(AppError::NoModel {
+        if let Some(s) = self.current() {
+            return Ok(s);
+        }
+        if !self.attempted.load(Ordering::Acquire) {
+            return Err(AppError::Unavailable(
+                "the models are loading (the server started moments ago): retry in a few seconds"
+                    .into(),
+            ));
+        }
+        Err(AppError::NoModel {
             kind: "churn",
             hint: TRAIN_HINT,
         })
@@ -272,6 +287,12 @@ impl Scoring {
     /// Reloads the promoted models and rescores the population with them,
     /// then swaps both in. Returns whether a churn model is in service.
     pub async fn reload_models(&self) -> Result<bool, AppError> {
+        let r = self.load_and_swap().await;
+        self.attempted.store(true, Ordering::Release);
+        r
+    }
+
+    async fn load_and_swap(&self) -> Result<bool, AppError> {
         let _guard = self.rebuild.lock().await;
         let Some(engine) = self.load_engine().await? else {
             return Ok(false);
@@ -589,4 +610,32 @@ pub fn spawn_promotion_watch(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_model_is_unavailable_while_loading_and_a_precondition_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::at_day(pulse_core::time::parse_day("d", "2026-11-30").unwrap());
+        let registry =
+            Arc::new(crate::dir_registry::DirRegistry::open(dir.path(), clock.clone()).unwrap());
+        let store = Store::in_memory().await.unwrap();
+        let scoring = Scoring::new(
+            store,
+            registry,
+            ScoringSettings::new(ScoringConfig::default(), 90, clock),
+        );
+        // Before the first load has finished: retry later.
+        let e = scoring.require().unwrap_err();
+        assert!(matches!(e, AppError::Unavailable(_)), "{e:?}");
+        assert!(e.to_string().contains("loading"), "{e}");
+        // Loaded, and nothing is promoted: say how to get a model.
+        assert!(!scoring.reload_models().await.unwrap());
+        let e = scoring.require().unwrap_err();
+        assert!(matches!(e, AppError::NoModel { .. }), "{e:?}");
+        assert!(e.to_string().contains("pulse train"), "{e}");
+    }
 }

@@ -231,6 +231,71 @@ impl Store {
         })
     }
 
+    /// Drops the database `name` on the PostgreSQL server of `server_url` (any
+    /// database there the user can connect to) if it exists, creates it
+    /// empty, and returns its URL. For benchmarks that need a fresh store;
+    /// `name` must be a plain identifier.
+    pub async fn recreate_postgres_database(
+        server_url: &str,
+        name: &str,
+    ) -> Result<String, StoreError> {
+        let url = Self::postgres_database_url(server_url, name)?;
+        Self::drop_postgres_database(server_url, name).await?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(server_url)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(url)
+    }
+
+    /// Drops the database `name` on the server of `server_url` if it exists
+    /// (after the connections to it are closed).
+    pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), StoreError> {
+        Self::postgres_database_url(server_url, name)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(server_url)
+            .await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// `server_url` with its database replaced by `name`.
+    fn postgres_database_url(server_url: &str, name: &str) -> Result<String, StoreError> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let (base, query) = match server_url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (server_url, None),
+        };
+        let Some((prefix, _)) = base
+            .rsplit_once('/')
+            .filter(|(p, _)| p.contains("://") && !p.ends_with('/'))
+        else {
+            return Err(StoreError::UnsupportedUrl {
+                url: server_url.to_string(),
+            });
+        };
+        if !plain || !server_url.starts_with("postgres") {
+            return Err(StoreError::UnsupportedUrl {
+                url: format!("{server_url} (database '{name}')"),
+            });
+        }
+        Ok(match query {
+            Some(q) => format!("{prefix}/{name}?{q}"),
+            None => format!("{prefix}/{name}"),
+        })
+    }
+
     /// Connects to PostgreSQL with every table in `schema`, which is dropped
     /// and created anew when `fresh` is set. Tests use this to isolate runs
     /// that share one database.
@@ -378,6 +443,24 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_benchmark_database_url_replaces_only_the_database_name() {
+        let url = |s, n| super::Store::postgres_database_url(s, n);
+        assert_eq!(
+            url("postgres://postgres@127.0.0.1:5432/test", "pulse_bench").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/pulse_bench"
+        );
+        assert_eq!(
+            url("postgres://u:p@h/db?sslmode=disable", "b1").unwrap(),
+            "postgres://u:p@h/b1?sslmode=disable"
+        );
+        // Not a plain identifier, not PostgreSQL, no database part.
+        assert!(url("postgres://h/test", "x; DROP").is_err());
+        assert!(url("postgres://h/test", "Bench").is_err());
+        assert!(url("sqlite://data/pulse.db", "b").is_err());
+        assert!(url("postgres://h", "b").is_err());
     }
 
     #[test]

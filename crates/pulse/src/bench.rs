@@ -8,6 +8,9 @@
 //! fresh SQLite file per run, without and with sentiment scoring, and prints
 //! rows/s per entity, the process's CPU seconds and the machine's load.
 //!
+//! `pulse bench pipeline`: every step of the product on a fresh store, each
+//! in its own process (see `bench_pipeline`).
+//!
 //! `pulse bench console`: the server time of each web console page.
 //!
 //! `pulse bench explain`: the in-process cost of scoring one feature vector
@@ -33,6 +36,10 @@ pub(crate) struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 enum BenchWhat {
+    /// The whole pipeline on a fresh store: synth, import, training, the
+    /// week's scoring run, lists, forecast and report, and a server start to
+    /// its first Score; wall time, CPU seconds and peak memory per step.
+    Pipeline(crate::bench_pipeline::PipelineArgs),
     /// In-process cost of scoring one feature vector (what a raw-feature Score
     /// costs without gRPC): the promoted models over every live account's row.
     Explain {
@@ -85,6 +92,7 @@ enum SentimentMode {
 
 pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchWhat::Pipeline(args) => crate::bench_pipeline::run(cfg, args).await,
         BenchWhat::Explain { runs, top_drivers } => {
             let store = crate::open_store(cfg).await?;
             let r = explain(cfg, &store, runs.max(1), top_drivers).await;
@@ -261,7 +269,7 @@ async fn console(cfg: &Config, store: &pulse_store::Store, runs: usize) -> anyho
 }
 
 /// The machine's load averages (1, 5, 15 minutes), as `/proc/loadavg` says.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))

@@ -7,6 +7,7 @@
 //! the server together.
 
 mod bench;
+mod bench_pipeline;
 mod config;
 mod forecast_backtest;
 mod forecast_cmd;

@@ -111,10 +111,19 @@ async fn score_explain_batch_runs_profile_and_errors() {
     ingest_synthetic_until(&store, 300, 18, end).await;
     let registry = Arc::new(MemoryRegistry::default());
 
-    // Before any model: FAILED_PRECONDITION saying how to train one.
+    // Before any model: UNAVAILABLE while the server looks for one, then
+    // FAILED_PRECONDITION saying how to train one.
     let server = TestServer::start_with(crate::state(store.clone(), registry.clone())).await;
     let mut c = ScoringServiceClient::new(server.channel.clone());
-    let err = score_id(&mut c, "a", "").await.unwrap_err();
+    let mut err = score_id(&mut c, "a", "").await.unwrap_err();
+    for _ in 0..600 {
+        if err.code() != Code::Unavailable {
+            break;
+        }
+        assert!(err.message().contains("loading"), "{}", err.message());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        err = score_id(&mut c, "a", "").await.unwrap_err();
+    }
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("pulse train"), "{}", err.message());
     server.stop().await;
