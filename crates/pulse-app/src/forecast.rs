@@ -127,81 +127,148 @@ pub fn compute(
     (horizon, as_of, group_by): (i32, Day, GroupBy),
     mc: MonteCarlo,
 ) -> Result<ForecastResult, AppError> {
-    let at = pulse_features::end_of_day(as_of);
-    let Some(churn) = registry.promoted(ModelKind::Churn)? else {
-        return Err(AppError::NoModel {
-            kind: "churn",
-            hint: crate::serving::TRAIN_HINT,
-        });
-    };
-    let Some(survival) = registry.latest_survival()? else {
-        return Err(AppError::FailedPrecondition(
-            "no time-to-churn model: `pulse train` trains one with the churn model".into(),
-        ));
-    };
-    let expansion = match registry.promoted(ModelKind::Expansion)? {
-        Some(v) => Some((v.clone(), registry.get(&v)?)),
-        None => None,
-    };
-    let population = Population::build(histories, at, threads);
-    if population.is_empty() {
-        return Err(AppError::FailedPrecondition(format!(
-            "no account was a customer at the end of {}",
-            format_day(as_of)
-        )));
-    }
-    let rows = population.rows.view();
-    let p_churn = survival
-        .churn_within(rows, horizon)
-        .map_err(forecast_error)?;
-    let p_exp: Vec<f64> = match &expansion {
-        Some((_, a)) => a
-            .payload
-            .model
-            .predict_proba(rows)
-            .map_err(|e| AppError::FailedPrecondition(format!("expansion model: {e}")))?
-            .to_vec(),
-        None => vec![0.0; population.len()],
-    };
-    let outlooks: Vec<AccountOutlook> = population
-        .accounts
-        .iter()
-        .zip(p_churn.iter().zip(&p_exp))
-        .map(|(a, (&pc, &pe))| AccountOutlook {
-            id: a.id.clone(),
-            segment: a.segment.clone(),
-            owner: a.owner.clone(),
-            plan: a.plan.clone(),
-            arr: a.arr,
-            p_churn: pc,
-            p_expand: expansion_over(pe, expansion_horizon_days, horizon, pc),
-        })
-        .collect();
-    let last = actuals(histories, as_of - horizon, as_of, group_by);
-    let assumptions = last
-        .iter()
-        .find(|a| a.group == "total")
-        .map(Assumptions::from_actuals)
-        .unwrap_or_default();
-    let mut forecast =
-        pulse_forecast::forecast(&outlooks, as_of, horizon, group_by, assumptions, mc, &last)
-            .map_err(forecast_error)?;
-    forecast.methods.push(format!(
-        "churn probability over {horizon} days: time-to-churn model {} (features as of the end of {}); expansion: {}",
-        survival.card.version,
-        format_day(as_of),
-        match &expansion {
-            Some((v, _)) => format!(
-                "model {v}'s {expansion_horizon_days}-day probability at a constant rate over {horizon} days"
-            ),
-            None => "no promoted expansion model, so none is forecast".into(),
+    Outlook::build(histories, registry, threads, as_of)?.forecast(
+        histories,
+        expansion_horizon_days,
+        (horizon, group_by),
+        mc,
+    )
+}
+
+/// What every horizon's forecast as of one day shares: the customers and
+/// their features, each one's per-interval hazards from the time-to-churn
+/// model, and its expansion probability. Built once, it answers any number
+/// of horizons (the report asks for six) without rebuilding features or
+/// re-running a model.
+pub struct Outlook {
+    as_of: Day,
+    population: Population,
+    /// Per-interval hazards from the newest time-to-churn model, row-major
+    /// (`intervals` per account).
+    hazards: Vec<f64>,
+    intervals: usize,
+    interval_days: i32,
+    /// The promoted expansion model's probability over its own horizon.
+    p_expand: Vec<f64>,
+    churn_model: String,
+    expansion_model: Option<String>,
+    survival_model: String,
+}
+
+impl Outlook {
+    /// The customers at the end of `as_of` and their model outputs;
+    /// blocking.
+    pub fn build(
+        histories: &[AccountHistory],
+        registry: &dyn ModelRegistry,
+        threads: usize,
+        as_of: Day,
+    ) -> Result<Outlook, AppError> {
+        let at = pulse_features::end_of_day(as_of);
+        let Some(churn) = registry.promoted(ModelKind::Churn)? else {
+            return Err(AppError::NoModel {
+                kind: "churn",
+                hint: crate::serving::TRAIN_HINT,
+            });
+        };
+        let Some(survival) = registry.latest_survival()? else {
+            return Err(AppError::FailedPrecondition(
+                "no time-to-churn model: `pulse train` trains one with the churn model".into(),
+            ));
+        };
+        let expansion = match registry.promoted(ModelKind::Expansion)? {
+            Some(v) => Some((v.clone(), registry.get(&v)?)),
+            None => None,
+        };
+        let population = Population::build(histories, at, threads);
+        if population.is_empty() {
+            return Err(AppError::FailedPrecondition(format!(
+                "no account was a customer at the end of {}",
+                format_day(as_of)
+            )));
         }
-    ));
-    Ok(ForecastResult {
-        forecast,
-        churn_model: churn,
-        expansion_model: expansion.map(|(v, _)| v),
-        survival_model: survival.card.version.clone(),
-        warnings: Vec::new(),
-    })
+        let rows = population.rows.view();
+        let hz = survival.hazards(rows).map_err(forecast_error)?;
+        let intervals = hz.ncols().max(1);
+        let hazards: Vec<f64> = hz.iter().copied().collect();
+        let p_expand: Vec<f64> = match &expansion {
+            Some((_, a)) => a
+                .payload
+                .model
+                .predict_proba(rows)
+                .map_err(|e| AppError::FailedPrecondition(format!("expansion model: {e}")))?
+                .to_vec(),
+            None => vec![0.0; population.len()],
+        };
+        Ok(Outlook {
+            as_of,
+            population,
+            hazards,
+            intervals,
+            interval_days: survival.card.interval_days,
+            p_expand,
+            churn_model: churn,
+            expansion_model: expansion.map(|(v, _)| v),
+            survival_model: survival.card.version.clone(),
+        })
+    }
+
+    /// The forecast over `horizon` days, grouped by `group_by`;
+    /// `histories` give last period's actuals and must be those the
+    /// outlook was built from.
+    pub fn forecast(
+        &self,
+        histories: &[AccountHistory],
+        expansion_horizon_days: i32,
+        (horizon, group_by): (i32, GroupBy),
+        mc: MonteCarlo,
+    ) -> Result<ForecastResult, AppError> {
+        check_horizon(horizon).map_err(forecast_error)?;
+        let as_of = self.as_of;
+        let outlooks: Vec<AccountOutlook> = self
+            .population
+            .accounts
+            .iter()
+            .zip(self.hazards.chunks(self.intervals).zip(&self.p_expand))
+            .map(|(a, (h, &pe))| {
+                let pc = pulse_forecast::churn_within(h, self.interval_days, horizon);
+                AccountOutlook {
+                    id: a.id.clone(),
+                    segment: a.segment.clone(),
+                    owner: a.owner.clone(),
+                    plan: a.plan.clone(),
+                    arr: a.arr,
+                    p_churn: pc,
+                    p_expand: expansion_over(pe, expansion_horizon_days, horizon, pc),
+                }
+            })
+            .collect();
+        let last = actuals(histories, as_of - horizon, as_of, group_by);
+        let assumptions = last
+            .iter()
+            .find(|a| a.group == "total")
+            .map(Assumptions::from_actuals)
+            .unwrap_or_default();
+        let mut forecast =
+            pulse_forecast::forecast(&outlooks, as_of, horizon, group_by, assumptions, mc, &last)
+                .map_err(forecast_error)?;
+        forecast.methods.push(format!(
+            "churn probability over {horizon} days: time-to-churn model {} (features as of the end of {}); expansion: {}",
+            self.survival_model,
+            format_day(as_of),
+            match &self.expansion_model {
+                Some(v) => format!(
+                    "model {v}'s {expansion_horizon_days}-day probability at a constant rate over {horizon} days"
+                ),
+                None => "no promoted expansion model, so none is forecast".into(),
+            }
+        ));
+        Ok(ForecastResult {
+            forecast,
+            churn_model: self.churn_model.clone(),
+            expansion_model: self.expansion_model.clone(),
+            survival_model: self.survival_model.clone(),
+            warnings: Vec::new(),
+        })
+    }
 }

@@ -16,7 +16,7 @@ use pulse_report::{ReportData, ScoreFact, band_week, kpis, quadrant_counts, top_
 use pulse_store::Store;
 
 use crate::error::AppError;
-use crate::forecast::compute;
+use crate::forecast::Outlook;
 use crate::registry::ModelRegistry;
 
 /// A rendered report.
@@ -194,24 +194,14 @@ pub async fn build(
     let reg = registry.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let mc = MonteCarlo::default();
-        let main = compute(
-            &hs,
-            reg.as_ref(),
-            expansion_horizon_days,
-            threads,
-            (horizon, as_of, GroupBy::Segment),
-            mc,
-        )?;
+        // Features and model outputs as of the day before the period, once
+        // for the six forecasts below.
+        let outlook = Outlook::build(&hs, reg.as_ref(), threads, as_of)?;
+        let main =
+            outlook.forecast(&hs, expansion_horizon_days, (horizon, GroupBy::Segment), mc)?;
         let mut by_h = Vec::new();
         for h in [30, 91, 182, 273, 365] {
-            let f = compute(
-                &hs,
-                reg.as_ref(),
-                expansion_horizon_days,
-                threads,
-                (h, as_of, GroupBy::Total),
-                mc,
-            )?;
+            let f = outlook.forecast(&hs, expansion_horizon_days, (h, GroupBy::Total), mc)?;
             by_h.push((h, f.forecast));
         }
         let start = pulse_training::data_span(&hs).map_or(as_of, |s| s.0);

@@ -19,9 +19,9 @@
 
 use std::collections::BTreeMap;
 
+use pulse_core::rng::{SplitMix64, mix};
 use pulse_core::time::Day;
 use pulse_features::{AccountHistory, churn_label, end_of_day, is_customer_at, mrr_at};
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::dist::{Interval, MonteCarlo, pmf_interval, poisson_binomial, sample_interval};
@@ -258,7 +258,7 @@ pub fn forecast(
     let methods = vec![
             "churned accounts: exact Poisson-binomial distribution of the sum of the accounts' churn probabilities (dynamic programming)".into(),
             format!(
-                "churned ARR, expansion ARR, GRR and NRR: Monte Carlo, {} draws with fixed seed {} (ChaCha8), each draw deciding churn, expansion or neither for every account",
+                "churned ARR, expansion ARR, GRR and NRR: Monte Carlo, {} draws with fixed seed {} (SplitMix64 streams), each draw deciding churn, expansion or neither for every account",
                 mc.draws, mc.seed
             ),
             format!(
@@ -295,46 +295,24 @@ fn group_forecast(
         i80: pmf_interval(&pmf, 0.8),
         i95: pmf_interval(&pmf, 0.95),
     };
-    // Seeded per group name, so a group's figures do not depend on the others.
-    let seed = mc.seed ^ fnv1a(name);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let (mut churned, mut expansion, mut grr, mut nrr) = (
-        Vec::with_capacity(mc.draws),
-        Vec::with_capacity(mc.draws),
-        Vec::with_capacity(mc.draws),
-        Vec::with_capacity(mc.draws),
-    );
     let r = assumptions.contraction_rate;
     let u = assumptions.expansion_uplift;
-    let ratios = &assumptions.expansion_ratios;
-    let mean_ratio = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
-    let scale = if mean_ratio > 0.0 {
-        u / mean_ratio
+    // Seeded per group name, so a group's figures do not depend on the others.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (mut churned, mut expansion) =
+        simulate(members, assumptions, mc, mc.seed ^ fnv1a(name), threads);
+    let (mut grr, mut nrr): (Vec<f64>, Vec<f64>) = if arr > 0.0 {
+        churned
+            .iter()
+            .zip(&expansion)
+            .map(|(&c, &e)| {
+                let kept = (arr - c) * (1.0 - r);
+                (kept / arr, (kept + e) / arr)
+            })
+            .unzip()
     } else {
-        0.0
+        (Vec::new(), Vec::new())
     };
-    for _ in 0..mc.draws {
-        let (mut c, mut e) = (0.0, 0.0);
-        for a in members {
-            let x: f64 = rng.r#gen();
-            if x < a.p_churn {
-                c += a.arr;
-            } else if x < a.p_churn + a.p_expand {
-                e += if ratios.is_empty() || scale == 0.0 {
-                    a.arr * u
-                } else {
-                    a.arr * ratios[rng.gen_range(0..ratios.len())] * scale
-                };
-            }
-        }
-        let kept = (arr - c) * (1.0 - r);
-        churned.push(c);
-        expansion.push(e);
-        if arr > 0.0 {
-            grr.push(kept / arr);
-            nrr.push((kept + e) / arr);
-        }
-    }
     let exp_churn: f64 = members.iter().map(|a| a.p_churn * a.arr).sum();
     let exp_expand: f64 = members.iter().map(|a| a.p_expand * a.arr * u).sum();
     let contraction = (arr - exp_churn) * r;
@@ -364,6 +342,102 @@ fn group_forecast(
         last_period,
     }
 }
+
+/// Draws of the members' churned and expansion ARR: in each draw every
+/// account churns with its `p_churn`, else expands with its `p_expand`, else
+/// neither. The draws are cut into [`MC_BLOCKS`] blocks, each with its own
+/// SplitMix64 stream from `seed` and the block number, run on the machine's
+/// cores: the result depends on the seed, never on the thread count. An
+/// account's uniform draw is compared as an integer against `p · 2^64`,
+/// with its ARR and thresholds in flat arrays the loop streams through.
+fn simulate(
+    members: &[&AccountOutlook],
+    assumptions: &Assumptions,
+    mc: MonteCarlo,
+    seed: u64,
+    threads: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let to_threshold = |p: f64| {
+        if p >= 1.0 {
+            u64::MAX
+        } else {
+            // Exact below 2^64: p < 1 and the product is truncated.
+            (p.max(0.0) * 18_446_744_073_709_551_616.0) as u64
+        }
+    };
+    let churn_at: Vec<u64> = members.iter().map(|a| to_threshold(a.p_churn)).collect();
+    let expand_at: Vec<u64> = members
+        .iter()
+        .map(|a| to_threshold(a.p_churn + a.p_expand))
+        .collect();
+    let arr: Vec<f64> = members.iter().map(|a| a.arr).collect();
+    let u = assumptions.expansion_uplift;
+    let ratios = &assumptions.expansion_ratios;
+    let mean_ratio = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
+    let scale = if mean_ratio > 0.0 {
+        u / mean_ratio
+    } else {
+        0.0
+    };
+    let mut churned = vec![0.0; mc.draws];
+    let mut expansion = vec![0.0; mc.draws];
+    let block = mc.draws.div_ceil(MC_BLOCKS).max(1);
+    let run_block = |b: usize, c_out: &mut [f64], e_out: &mut [f64]| {
+        let mut rng = SplitMix64::new(mix(seed, b as u64));
+        for (c_slot, e_slot) in c_out.iter_mut().zip(e_out.iter_mut()) {
+            let (mut c, mut e) = (0.0, 0.0);
+            for i in 0..arr.len() {
+                let x = rng.next_u64();
+                if x < churn_at[i] {
+                    c += arr[i];
+                } else if x < expand_at[i] {
+                    e += if ratios.is_empty() || scale == 0.0 {
+                        arr[i] * u
+                    } else {
+                        arr[i] * ratios[rng.below(ratios.len())] * scale
+                    };
+                }
+            }
+            *c_slot = c;
+            *e_slot = e;
+        }
+    };
+    let blocks: Vec<McBlock> = churned
+        .chunks_mut(block)
+        .zip(expansion.chunks_mut(block))
+        .enumerate()
+        .collect();
+    let threads = threads.min(blocks.len()).max(1);
+    if threads == 1 {
+        for (b, (c, e)) in blocks {
+            run_block(b, c, e);
+        }
+    } else {
+        // Block b goes to thread b % threads.
+        let mut per_thread: Vec<Vec<McBlock>> = (0..threads).map(|_| Vec::new()).collect();
+        for (b, slices) in blocks {
+            per_thread[b % threads].push((b, slices));
+        }
+        std::thread::scope(|scope| {
+            for work in per_thread {
+                let run_block = &run_block;
+                scope.spawn(move || {
+                    for (b, (c, e)) in work {
+                        run_block(b, c, e);
+                    }
+                });
+            }
+        });
+    }
+    (churned, expansion)
+}
+
+/// Blocks of Monte Carlo draws, each with its own generator stream.
+const MC_BLOCKS: usize = 16;
+
+/// One block of draws: its index (which picks its stream) and its slices of
+/// the churned and expansion ARR outputs.
+type McBlock<'a> = (usize, (&'a mut [f64], &'a mut [f64]));
 
 fn fnv1a(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -456,6 +530,7 @@ pub fn expansion_over(p_model: f64, model_days: i32, horizon_days: i32, p_churn:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     fn acct(id: &str, seg: &str, arr: f64, pc: f64, pe: f64) -> AccountOutlook {
         AccountOutlook {
@@ -527,6 +602,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f, g);
+    }
+
+    #[test]
+    fn monte_carlo_draws_do_not_depend_on_the_thread_count_and_average_right() {
+        let accts: Vec<AccountOutlook> = (0..300)
+            .map(|i| {
+                let p = f64::from(i % 10) / 40.0;
+                acct(&format!("a{i}"), "smb", 1000.0 + f64::from(i), p, 0.1)
+            })
+            .collect();
+        let members: Vec<&AccountOutlook> = accts.iter().collect();
+        let asm = Assumptions {
+            expansion_uplift: 0.2,
+            contraction_rate: 0.0,
+            expansion_ratios: vec![0.1, 0.3],
+        };
+        let mc = MonteCarlo {
+            draws: 4_000,
+            seed: 9,
+        };
+        let one = simulate(&members, &asm, mc, 9, 1);
+        for threads in [2, 3, 16, 64] {
+            assert_eq!(simulate(&members, &asm, mc, 9, threads), one, "{threads}");
+        }
+        assert_ne!(simulate(&members, &asm, mc, 10, 2), one, "another seed");
+        // The draws' mean churned and expansion ARR match the expectations.
+        let exp_churn: f64 = accts.iter().map(|a| a.p_churn * a.arr).sum();
+        let exp_expand: f64 = accts.iter().map(|a| a.p_expand * a.arr * 0.2).sum();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(
+            (mean(&one.0) / exp_churn - 1.0).abs() < 0.01,
+            "{}",
+            mean(&one.0)
+        );
+        assert!(
+            (mean(&one.1) / exp_expand - 1.0).abs() < 0.02,
+            "{}",
+            mean(&one.1)
+        );
     }
 
     #[test]
