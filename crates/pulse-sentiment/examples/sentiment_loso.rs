@@ -30,6 +30,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         .ok_or("usage: sentiment_loso OUT_DIR")?;
     fs::create_dir_all(&out)?;
     let corpus = common::load_corpus()?;
+    // `PULSE_SENTIMENT_PARAMS`: a JSON `TrainParams` to evaluate something
+    // other than the default model. Missing fields take their defaults,
+    // except `balance_power`, which reads as 1.0 (full balance) the way it
+    // does for models stored before it existed.
+    let params: TrainParams = match std::env::var("PULSE_SENTIMENT_PARAMS") {
+        Ok(json) => serde_json::from_str(&json)?,
+        Err(_) => TrainParams::default(),
+    };
     let sources: BTreeSet<&str> = corpus.iter().map(|(s, _)| *s).collect();
     let mut w = BufWriter::new(fs::File::create(format!("{out}/corpus.csv"))?);
     writeln!(w, "row,source,label,text")?;
@@ -54,7 +62,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|(_, d)| (d.text.as_str(), d.label))
             .collect();
         let started = Instant::now();
-        let model = SentimentModel::train(&train, &TrainParams::default())?;
+        let model = SentimentModel::train(&train, &params)?;
         let secs = started.elapsed().as_secs_f64();
         let test: Vec<(usize, (&str, Sentiment))> = corpus
             .iter()

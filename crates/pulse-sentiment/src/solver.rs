@@ -175,27 +175,28 @@ impl Gradient for Problem<'_> {
 }
 
 /// Fit `k` classes (`y` in `0..k`, `k` in 2..=3) from zero parameters, as
-/// linfa does. With `balanced`, each class's rows weigh `n / (k · n_class)`
-/// in the loss (scikit-learn's `class_weight="balanced"`), so every class
-/// counts as much as the others in total; linfa has no row weights.
+/// linfa does. With `balance` > 0, each class's rows weigh
+/// `(n / (k · n_class))^balance` in the loss: 1 is scikit-learn's
+/// `class_weight="balanced"` (every class counts as much as the others in
+/// total), 0 plain log-loss; linfa has no row weights.
 pub(crate) fn fit(
     x: &Csr,
     y: &[usize],
     k: usize,
-    balanced: bool,
+    balance: f64,
     alpha: f64,
     max_iterations: u64,
     gradient_tolerance: f64,
 ) -> Result<Fitted, SentimentError> {
     let mut class_weights = [1.0f64; 3];
-    if balanced {
+    if balance > 0.0 {
         let mut counts = [0usize; 3];
         for &c in y {
             counts[c] += 1;
         }
         for c in 0..k {
             if counts[c] > 0 {
-                class_weights[c] = y.len() as f64 / (k as f64 * counts[c] as f64);
+                class_weights[c] = (y.len() as f64 / (k as f64 * counts[c] as f64)).powf(balance);
             }
         }
     }
@@ -302,8 +303,8 @@ mod tests {
                 y.push(label);
             }
         }
-        let plain = fit(&x, &y, 3, false, 1.0, 200, 1e-8).unwrap();
-        let balanced = fit(&x, &y, 3, true, 1.0, 200, 1e-8).unwrap();
+        let plain = fit(&x, &y, 3, 0.0, 1.0, 200, 1e-8).unwrap();
+        let balanced = fit(&x, &y, 3, 1.0, 1.0, 200, 1e-8).unwrap();
         let margin = |f: &Fitted| f.intercept[0] - f.intercept[1];
         assert!(margin(&balanced) < margin(&plain) - 0.1);
     }
@@ -311,7 +312,7 @@ mod tests {
     #[test]
     fn fit_reaches_a_stationary_point() {
         let (x, y) = toy();
-        let fitted = fit(&x, &y, 3, false, 0.1, 500, 1e-8).unwrap();
+        let fitted = fit(&x, &y, 3, 0.0, 0.1, 500, 1e-8).unwrap();
         let mut w = fitted.weights.clone();
         w.extend(&fitted.intercept);
         let p = Problem {
