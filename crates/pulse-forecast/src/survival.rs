@@ -354,6 +354,12 @@ impl SurvivalModel {
 
     /// Per-interval hazards of each row of account features (one row per
     /// account, catalogue order): `rows x intervals`.
+    ///
+    /// Each account's person-period rows (its features and the interval
+    /// index) are built one at a time in a small buffer, never as a
+    /// `rows x intervals` matrix (at 50,000 accounts that matrix was most of
+    /// a forecast's memory), and the accounts are split over the cores; every
+    /// hazard is computed exactly as for a single row.
     pub fn hazards(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>, ForecastError> {
         let k = self.card.intervals;
         let nf = n_features();
@@ -363,6 +369,56 @@ impl SurvivalModel {
                 format!("{} columns, expected {nf}", x.ncols()),
             ));
         }
+        let n = x.nrows();
+        let mut out = vec![0.0; n * k];
+        if n == 0 || k == 0 {
+            return Array2::from_shape_vec((n, k), out)
+                .map_err(|e| ForecastError::invalid("features", e.to_string()));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let chunk = n.div_ceil(threads).max(1);
+        let model = &self.model;
+        let run = |first: usize, dst: &mut [f64]| -> Result<(), ForecastError> {
+            let mut buf = vec![0.0; nf + 1];
+            for (i, hz) in dst.chunks_mut(k).enumerate() {
+                for (b, v) in buf.iter_mut().zip(x.row(first + i).iter()) {
+                    *b = *v;
+                }
+                for (j, h) in hz.iter_mut().enumerate() {
+                    buf[nf] = j as f64;
+                    *h = model.probability_row(&buf)?;
+                }
+            }
+            Ok(())
+        };
+        let results: Vec<Result<(), ForecastError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = out
+                .chunks_mut(chunk * k)
+                .enumerate()
+                .map(|(c, dst)| {
+                    let run = &run;
+                    scope.spawn(move || run(c * chunk, dst))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<(), _>>()?;
+        Array2::from_shape_vec((n, k), out)
+            .map_err(|e| ForecastError::invalid("features", e.to_string()))
+    }
+
+    /// The hazards the way they were computed before [`Self::hazards`]
+    /// stopped building it: one `rows x intervals` person-period matrix
+    /// predicted in one batch.
+    #[cfg(test)]
+    pub(crate) fn hazards_in_one_batch(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
+        let (k, nf) = (self.card.intervals, n_features());
         let mut big = Array2::<f64>::zeros((x.nrows() * k, nf + 1));
         for (i, r) in x.rows().into_iter().enumerate() {
             for j in 0..k {
@@ -373,10 +429,8 @@ impl SurvivalModel {
                 out[nf] = j as f64;
             }
         }
-        let p = self.model.predict_proba(big.view())?;
-        let flat: Vec<f64> = p.to_vec();
-        Array2::from_shape_vec((x.nrows(), k), flat)
-            .map_err(|e| ForecastError::invalid("features", e.to_string()))
+        let p = self.model.predict_proba(big.view()).unwrap();
+        Array2::from_shape_vec((x.nrows(), k), p.to_vec()).unwrap()
     }
 
     /// `P(churn within days)` for each row.

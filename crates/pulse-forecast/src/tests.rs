@@ -127,6 +127,14 @@ fn the_fitted_curve_is_monotone_calibrated_on_held_out_days_and_round_trips() {
         .cloned()
         .collect();
     let x = compute_matrix(&current, end_of_day(end));
+    // Hazards split over the cores, one row at a time, are the batch's.
+    let hz = m.hazards(x.view()).unwrap();
+    assert_eq!(hz.dim(), (x.nrows(), card.intervals));
+    assert_eq!(hz, m.hazards_in_one_batch(x.view()));
+    let one = m.hazards(x.select(ndarray::Axis(0), &[3]).view()).unwrap();
+    assert_eq!(one.row(0), hz.row(3));
+    let none = x.select(ndarray::Axis(0), &[]);
+    assert_eq!(m.hazards(none.view()).unwrap().nrows(), 0);
     let curves = m.curves(x.view()).unwrap();
     for c in &curves {
         assert!(c.within_30d <= c.within_90d);

@@ -246,6 +246,11 @@ struct Grouped<'a, T> {
     /// The account of the previous row: rows come grouped by account, so the
     /// hash lookup runs once per account and table.
     last: Option<(String, Option<usize>)>,
+    /// The rows of the account being read. They move into that account's
+    /// list, sized exactly, when its rows end: growing every list by
+    /// doubling left up to half of each unused and, at 50,000 accounts,
+    /// most of a weekly step's peak memory in freed, fragmented blocks.
+    pending: Vec<T>,
     orphans: u64,
     started: std::time::Instant,
 }
@@ -256,6 +261,7 @@ impl<'a, T: Fact> Grouped<'a, T> {
             index,
             by_account: (0..index.len()).map(|_| Vec::new()).collect(),
             last: None,
+            pending: Vec::new(),
             orphans: 0,
             started: std::time::Instant::now(),
         }
@@ -266,16 +272,14 @@ impl<'a, T: Fact> Grouped<'a, T> {
         let i = match &self.last {
             Some((id, i)) if id == account => *i,
             _ => {
+                self.flush();
                 let i = self.index.get(account).copied();
                 self.last = Some((account.to_string(), i));
                 i
             }
         };
         match i {
-            Some(i) => {
-                let fact = T::decode(r, account)?;
-                self.by_account[i].push(fact);
-            }
+            Some(_) => self.pending.push(T::decode(r, account)?),
             // Ingest checks references, so this is a row whose account was
             // removed behind Pulse's back; it cannot belong to any history.
             None => self.orphans += 1,
@@ -283,7 +287,17 @@ impl<'a, T: Fact> Grouped<'a, T> {
         Ok(())
     }
 
-    fn finish(self) -> Vec<Vec<T>> {
+    /// Moves the pending rows into their account's list.
+    fn flush(&mut self) {
+        if let Some((_, Some(i))) = &self.last {
+            let list = &mut self.by_account[*i];
+            list.reserve_exact(self.pending.len());
+            list.append(&mut self.pending);
+        }
+    }
+
+    fn finish(mut self) -> Vec<Vec<T>> {
+        self.flush();
         tracing::debug!(
             table = T::TABLE,
             rows = self.by_account.iter().map(Vec::len).sum::<usize>(),
@@ -324,15 +338,17 @@ type Parts = (
     Vec<Vec<OperationalFact>>,
 );
 
-/// A read-only connection that maps the file into memory (SQLite then reads
-/// pages in place instead of copying them through its page cache).
+/// A read-only connection. Memory mapping is off: mapped pages count in the
+/// process's resident memory, and at 50,000 accounts they were half of a
+/// weekly step's peak (1.73 GB with the file mapped, 0.89 GB without, for
+/// `pulse forecast`), against about 5% more wall time without it.
 fn open_read_only(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "mmap_size", 1i64 << 31)?;
+    conn.pragma_update(None, "mmap_size", 0i64)?;
     Ok(conn)
 }
 
@@ -668,6 +684,12 @@ mod tests {
                 all.iter()
                     .any(|h| !h.usage.is_empty() && !h.contacts.is_empty())
             );
+            // Every list is allocated to its exact length (no doubling slack).
+            for h in &all {
+                assert_eq!(h.interactions.capacity(), h.interactions.len());
+                assert_eq!(h.usage.capacity(), h.usage.len());
+                assert_eq!(h.contacts.capacity(), h.contacts.len());
+            }
 
             // Only what happened by `until`; every account is still there.
             let until = ts_of_day(parse_day("until", "2026-03-15").unwrap()) + 12 * 3600;
