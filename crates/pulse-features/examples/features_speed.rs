@@ -69,7 +69,7 @@ fn history(r: &mut Rng, i: usize, first: Day, last: Day) -> AccountHistory {
                 first_response_at: Some(opened_at + r.below(86_400) as Ts),
                 resolved_at: (r.below(10) > 0).then(|| opened_at + r.below(7 * 86_400) as Ts),
                 channel: Channel::ALL[r.below(4) as usize],
-                topic: TOPICS[r.below(TOPICS.len() as u64) as usize].to_string(),
+                topic: TOPICS[r.below(TOPICS.len() as u64) as usize].into(),
                 escalated: r.below(10) == 0,
                 reopened: r.below(12) == 0,
                 contacts_to_resolve: 1 + r.below(3) as i64,
@@ -91,7 +91,7 @@ fn history(r: &mut Rng, i: usize, first: Day, last: Day) -> AccountHistory {
         .collect();
     h.contacts = (0..5 + r.below(6))
         .map(|c| ContactFact {
-            contact_id: format!("c-{}", c % 5),
+            contact_id: format!("c-{}", c % 5).into(),
             persona: Persona::ALL[(c % 5) as usize],
             relationship_strength: 1 + r.below(4) as i64,
             sentiment: Sentiment::ALL[r.below(3) as usize],

@@ -9,6 +9,7 @@
 //! must not feed its own actions into the score it acts on, so nothing here can
 //! see them.
 
+use compact_str::CompactString;
 use pulse_core::op_kind;
 use pulse_core::time::{Day, Ts};
 use pulse_core::{
@@ -167,7 +168,8 @@ impl AccountHistory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactFact {
     /// The contact's external id: observations with the same id are the same person.
-    pub contact_id: String,
+    /// Ids up to 24 bytes are kept inline, without an allocation of their own.
+    pub contact_id: CompactString,
     pub persona: Persona,
     /// 1 (weak) to 4 (strong).
     pub relationship_strength: i64,
@@ -180,7 +182,7 @@ pub struct ContactFact {
 impl From<&Contact> for ContactFact {
     fn from(c: &Contact) -> Self {
         ContactFact {
-            contact_id: c.id.clone(),
+            contact_id: CompactString::from(c.id.as_str()),
             persona: c.persona,
             relationship_strength: c.relationship_strength,
             sentiment: c.sentiment,
@@ -204,7 +206,7 @@ pub struct InteractionFact {
     pub first_response_at: Option<Ts>,
     pub resolved_at: Option<Ts>,
     pub channel: Channel,
-    pub topic: String,
+    pub topic: CompactString,
     pub escalated: bool,
     pub reopened: bool,
     /// 1 is first-contact resolution.
@@ -214,7 +216,7 @@ pub struct InteractionFact {
     /// Model sentiment of the text in [-1, 1]; `None` (or NaN) until scored.
     pub sentiment: Option<f32>,
     /// The contact who wrote or called, if known (per-persona sentiment).
-    pub contact_id: Option<String>,
+    pub contact_id: Option<CompactString>,
 }
 
 impl From<&Interaction> for InteractionFact {
@@ -224,13 +226,13 @@ impl From<&Interaction> for InteractionFact {
             first_response_at: i.first_response_at,
             resolved_at: i.resolved_at,
             channel: i.channel,
-            topic: i.topic.clone(),
+            topic: CompactString::from(i.topic.as_str()),
             escalated: i.escalated,
             reopened: i.reopened,
             contacts_to_resolve: i.contacts_to_resolve,
             csat: i.csat,
             sentiment: None,
-            contact_id: i.contact_id.clone(),
+            contact_id: i.contact_id.as_deref().map(CompactString::from),
         }
     }
 }

@@ -48,7 +48,7 @@ fn interaction(opened_at: Ts) -> InteractionFact {
         first_response_at: None,
         resolved_at: None,
         channel: Channel::Ticket,
-        topic: String::new(),
+        topic: Default::default(),
         escalated: false,
         reopened: false,
         contacts_to_resolve: 1,
@@ -415,7 +415,7 @@ fn exec_sponsor_interaction_sentiment_is_the_latest_a_sponsor_wrote() {
     ];
     let by = |who: Option<&str>, at: Ts, s: Option<f32>| InteractionFact {
         sentiment: s,
-        contact_id: who.map(str::to_string),
+        contact_id: who.map(Into::into),
         ..interaction(at)
     };
     h.interactions = vec![

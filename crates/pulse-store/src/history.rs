@@ -130,7 +130,7 @@ impl Fact for ContactFact {
         ORDER BY account_id, observed_at";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(ContactFact {
-            contact_id: r.text(1)?.to_string(),
+            contact_id: r.text(1)?.into(),
             persona: r
                 .text(2)?
                 .parse()
@@ -157,7 +157,7 @@ impl Fact for InteractionFact {
                 .text(1)?
                 .parse()
                 .map_err(|e| corrupt(Self::TABLE, account, e))?,
-            topic: r.text(2)?.to_string(),
+            topic: r.text(2)?.into(),
             opened_at: r.int(3)?,
             first_response_at: r.opt_int(4)?,
             resolved_at: r.opt_int(5)?,
@@ -166,7 +166,7 @@ impl Fact for InteractionFact {
             contacts_to_resolve: r.int(8)?,
             csat: r.opt_int(9)?,
             sentiment: r.opt_real(10)?.map(|s| s as f32),
-            contact_id: r.opt_text(11)?.map(str::to_string),
+            contact_id: r.opt_text(11)?.map(Into::into),
         })
     }
 }

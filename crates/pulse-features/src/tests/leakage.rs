@@ -46,13 +46,13 @@ fn arb_interaction() -> impl Strategy<Value = InteractionFact> {
                     first_response_at: fr.map(|d| opened_at + d),
                     resolved_at: res.map(|d| opened_at + d),
                     channel: Channel::ALL[topic],
-                    topic: ["", "payroll", "tax", "benefits"][topic].to_string(),
+                    topic: ["", "payroll", "tax", "benefits"][topic].into(),
                     escalated,
                     reopened,
                     contacts_to_resolve: ctr,
                     csat,
                     sentiment,
-                    contact_id: contact.map(|c| format!("c{c}")),
+                    contact_id: contact.map(|c| format!("c{c}").into()),
                 }
             },
         )
@@ -69,7 +69,7 @@ fn arb_contact() -> impl Strategy<Value = ContactFact> {
     )
         .prop_map(
             |(observed_at, id, persona, strength, sentiment, active)| ContactFact {
-                contact_id: format!("c{id}"),
+                contact_id: format!("c{id}").into(),
                 persona: Persona::ALL[persona],
                 relationship_strength: strength,
                 sentiment: Sentiment::ALL[sentiment],
@@ -251,7 +251,7 @@ fn mutate_future(h: &AccountHistory, t: Ts, seed: u64) -> AccountHistory {
             Fate::Keep => contacts.push(c.clone()),
             Fate::Delete => {}
             Fate::Change => contacts.push(ContactFact {
-                contact_id: format!("c{}", r.below(5)),
+                contact_id: format!("c{}", r.below(5)).into(),
                 persona: r.pick(Persona::ALL),
                 relationship_strength: 1 + r.below(4) as i64,
                 sentiment: r.pick(Sentiment::ALL),
@@ -262,7 +262,7 @@ fn mutate_future(h: &AccountHistory, t: Ts, seed: u64) -> AccountHistory {
     }
     for _ in 0..r.below(3) {
         contacts.push(ContactFact {
-            contact_id: format!("c{}", r.below(5)),
+            contact_id: format!("c{}", r.below(5)).into(),
             persona: r.pick(Persona::ALL),
             relationship_strength: 1 + r.below(4) as i64,
             sentiment: r.pick(Sentiment::ALL),
@@ -280,13 +280,13 @@ fn mutate_future(h: &AccountHistory, t: Ts, seed: u64) -> AccountHistory {
             first_response_at: r.coin().then(|| opened_at + r.below(1_000) as i64),
             resolved_at: r.coin().then(|| opened_at + r.below(100_000) as i64),
             channel: r.pick(Channel::ALL),
-            topic: r.pick(&["", "payroll", "tax"]).to_string(),
+            topic: r.pick(&["", "payroll", "tax"]).into(),
             escalated: r.coin(),
             reopened: r.coin(),
             contacts_to_resolve: 1 + r.below(5) as i64,
             csat: r.coin().then(|| 1 + r.below(5) as i64),
             sentiment: r.coin().then(|| r.below(200) as f32 / 100.0 - 1.0),
-            contact_id: r.coin().then(|| format!("c{}", r.below(4))),
+            contact_id: r.coin().then(|| format!("c{}", r.below(4)).into()),
         }
     };
     for i in &h.interactions {

@@ -569,7 +569,7 @@ async fn score_explain_batch_runs_profile_and_errors() {
         (
             pulse_core::time::format_ts(i.opened_at),
             i.channel.to_string(),
-            i.topic.clone(),
+            i.topic.to_string(),
         )
     };
     let mut up_to_now: Vec<_> = history
