@@ -143,6 +143,14 @@ async fn pipeline(
     scratch_url: &str,
 ) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("finding the pulse executable")?;
+    // Without the default sentiment model the "import with sentiment" step
+    // would quietly import without it, and time the wrong thing.
+    let model = crate::sentiment_cmd::DEFAULT_MODEL;
+    if !(Path::new(model).is_file() || work.join(model).is_file()) {
+        bail!(
+            "the step \"import with sentiment\" needs the default sentiment model, and {model} is not in the working directory: run the benchmark from the checkout's root"
+        );
+    }
     let synth_dir = work.join("synthetic");
     let end = pulse_core::time::format_day(cfg.clock.today() - 1);
     let backend = match args.backend {

@@ -8,8 +8,18 @@ use std::process::{Command, Output};
 
 const TODAY: &str = "2026-11-30";
 
+/// The checkout's root, where the default sentiment model is.
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn bench(dir: &Path, extra: &[&str]) -> Output {
+    bench_in(&root(), dir, extra)
+}
+
+fn bench_in(cwd: &Path, dir: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .current_dir(cwd)
         .arg("--data-dir")
         .arg(dir)
         .args([
@@ -83,6 +93,18 @@ fn check_table(table: &str, backend: &str) {
     let first: f64 = server[1].parse().unwrap();
     assert!(first > 0.0, "{server:?}");
     assert!(server[4].parse::<f64>().unwrap() > 1.0, "{server:?}");
+}
+
+#[test]
+fn without_the_sentiment_model_the_benchmark_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bench_in(dir.path(), &dir.path().join("data"), &[]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("needs the default sentiment model") && stderr.contains("checkout's root"),
+        "{stderr}"
+    );
 }
 
 #[test]
