@@ -101,6 +101,48 @@ pub async fn build(
         crate::serving::load_usable_histories(store, Some(pulse_features::end_of_day(as_of)))
             .await?;
     let histories = Arc::new(histories);
+    let segment_of: HashMap<String, String> = histories
+        .iter()
+        .map(|h| (h.account.id.clone(), h.account.segment.to_string()))
+        .collect();
+    let hs = histories;
+    let reg = registry.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let mc = MonteCarlo::default();
+        // Features and model outputs as of the day before the period, once
+        // for the six forecasts below.
+        let outlook = Outlook::build(&hs, reg.as_ref(), threads, as_of)?;
+        let main =
+            outlook.forecast(&hs, expansion_horizon_days, (horizon, GroupBy::Segment), mc)?;
+        let mut by_h = Vec::new();
+        for h in [30, 91, 182, 273, 365] {
+            let f = outlook.forecast(&hs, expansion_horizon_days, (h, GroupBy::Total), mc)?;
+            by_h.push((h, f.forecast));
+        }
+        let start = pulse_training::data_span(&hs).map_or(as_of, |s| s.0);
+        let mut past = Vec::new();
+        for k in (1..=4).rev() {
+            let from = as_of - k * horizon;
+            if from - 120 < start {
+                continue;
+            }
+            if let Some(a) = actuals(&hs, from, from + horizon, GroupBy::Total)
+                .into_iter()
+                .next()
+            {
+                past.push(a);
+            }
+        }
+        let kp = kpis(&hs, as_of - 365, as_of);
+        let churn_card = reg.get(&main.churn_model)?.card;
+        let survival = reg.latest_survival()?;
+        Ok((main, by_h, past, kp, churn_card, survival))
+    })
+    .await
+    .map_err(|e| AppError::internal("report task", e))??;
+    let (main, by_h, past, kp, churn_card, survival) = out;
+    // The histories (most of the report's memory) are dropped with the task
+    // above, before the stored runs and lists are read.
     // Stored runs up to as_of: the last 13 weeks for the band trend, the
     // latest for quadrants and drivers.
     let mut runs: Vec<_> = store
@@ -145,10 +187,6 @@ pub async fn build(
     }
     let quadrants = quadrant_counts(&latest);
     let drivers = top_drivers(&latest, 8);
-    let segment_of: HashMap<&str, String> = histories
-        .iter()
-        .map(|h| (h.account.id.as_str(), h.account.segment.to_string()))
-        .collect();
     let driver_segments = drivers
         .iter()
         .filter_map(|d| {
@@ -190,42 +228,6 @@ pub async fn build(
         .map(|(_, p)| p)
         .unwrap_or_default();
 
-    let hs = histories.clone();
-    let reg = registry.clone();
-    let out = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let mc = MonteCarlo::default();
-        // Features and model outputs as of the day before the period, once
-        // for the six forecasts below.
-        let outlook = Outlook::build(&hs, reg.as_ref(), threads, as_of)?;
-        let main =
-            outlook.forecast(&hs, expansion_horizon_days, (horizon, GroupBy::Segment), mc)?;
-        let mut by_h = Vec::new();
-        for h in [30, 91, 182, 273, 365] {
-            let f = outlook.forecast(&hs, expansion_horizon_days, (h, GroupBy::Total), mc)?;
-            by_h.push((h, f.forecast));
-        }
-        let start = pulse_training::data_span(&hs).map_or(as_of, |s| s.0);
-        let mut past = Vec::new();
-        for k in (1..=4).rev() {
-            let from = as_of - k * horizon;
-            if from - 120 < start {
-                continue;
-            }
-            if let Some(a) = actuals(&hs, from, from + horizon, GroupBy::Total)
-                .into_iter()
-                .next()
-            {
-                past.push(a);
-            }
-        }
-        let kp = kpis(&hs, as_of - 365, as_of);
-        let churn_card = reg.get(&main.churn_model)?.card;
-        let survival = reg.latest_survival()?;
-        Ok((main, by_h, past, kp, churn_card, survival))
-    })
-    .await
-    .map_err(|e| AppError::internal("report task", e))??;
-    let (main, by_h, past, kp, churn_card, survival) = out;
     let (survival_calibration, backtest) = survival
         .map(|m| (m.card.calibration.clone(), m.card.forecast_backtest.clone()))
         .unwrap_or_default();
