@@ -300,14 +300,17 @@ impl DirRegistry {
         }
     }
 
-    fn sentiment_card(&self, version: &str) -> Result<SentimentCard, RegistryError> {
-        let text = self.read_text(version)?;
-        let c: SentimentCardOnly =
-            serde_json::from_str(&text).map_err(|e| RegistryError::Refused {
-                version: version.to_string(),
-                reason: format!("not a sentiment model file: {e}"),
-            })?;
-        Ok(c.card)
+    /// The newest survival model's version (the one in service).
+    fn newest_survival(&self) -> Result<Option<String>, RegistryError> {
+        Ok(self
+            .versions()?
+            .into_iter()
+            .filter_map(|v| {
+                let n = parse_version(&v).filter(|(f, _)| *f == SURVIVAL)?.1;
+                Some((n, v))
+            })
+            .max()
+            .map(|(_, v)| v))
     }
 
     fn versions(&self) -> Result<Vec<String>, RegistryError> {
@@ -547,6 +550,16 @@ impl ModelRegistry for DirRegistry {
         })
     }
 
+    fn sentiment_card(&self, version: &str) -> Result<SentimentCard, RegistryError> {
+        let text = self.read_text(version)?;
+        let c: SentimentCardOnly =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Refused {
+                version: version.to_string(),
+                reason: format!("not a sentiment model file: {e}"),
+            })?;
+        Ok(c.card)
+    }
+
     fn promoted_sentiment(&self) -> Result<Option<String>, RegistryError> {
         Ok(self.read_index()?.promoted.get(SENTIMENT).cloned())
     }
@@ -568,16 +581,7 @@ impl ModelRegistry for DirRegistry {
     }
 
     fn latest_survival(&self) -> Result<Option<SurvivalModel>, RegistryError> {
-        let Some(version) = self
-            .versions()?
-            .into_iter()
-            .filter_map(|v| {
-                let n = parse_version(&v).filter(|(f, _)| *f == SURVIVAL)?.1;
-                Some((n, v))
-            })
-            .max()
-            .map(|(_, v)| v)
-        else {
+        let Some(version) = self.newest_survival()? else {
             return Ok(None);
         };
         let text = self.read_text(&version)?;
@@ -595,6 +599,16 @@ impl ModelRegistry for DirRegistry {
         }
         f.model.check().map_err(|e| refused(e.to_string()))?;
         Ok(Some(f.model))
+    }
+
+    fn latest_survival_card(&self) -> Result<Option<pulse_forecast::SurvivalCard>, RegistryError> {
+        let Some(version) = self.newest_survival()? else {
+            return Ok(None);
+        };
+        let text = self.read_text(&version)?;
+        let f: SurvivalCardFile =
+            serde_json::from_str(&text).map_err(|e| storage(format!("reading {version}"), e))?;
+        Ok(Some(f.model.card))
     }
 
     fn list_survival(&self) -> Result<Vec<pulse_forecast::SurvivalCard>, RegistryError> {
@@ -699,6 +713,10 @@ mod tests {
             .map(|c| c.version)
             .collect();
         assert_eq!(listed, ["survival-v2", "survival-v1"]);
+        assert_eq!(
+            reg.latest_survival_card().unwrap().map(|c| c.version),
+            Some("survival-v2".to_string())
+        );
         // Not listed with the account models.
         reg.save(artifact(ModelKind::Churn, pulse_training::feature_names()))
             .unwrap();
@@ -831,6 +849,15 @@ mod tests {
             .map(|e| e.card.version)
             .collect();
         assert_eq!(listed, ["sentiment-v2", "sentiment-v1"]);
+        let one = reg.sentiment_card("sentiment-v1").unwrap();
+        assert_eq!(
+            (one.version.as_str(), one.fingerprint.as_str()),
+            ("sentiment-v1", model.version())
+        );
+        assert!(matches!(
+            reg.sentiment_card("sentiment-v9"),
+            Err(RegistryError::NotFound { .. })
+        ));
         assert_eq!(
             reg.get_sentiment("sentiment-v1").unwrap().version(),
             model.version()

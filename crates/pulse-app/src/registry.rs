@@ -121,6 +121,13 @@ pub trait ModelRegistry: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// The card of one sentiment model, without its model.
+    fn sentiment_card(&self, version: &str) -> Result<SentimentCard, RegistryError> {
+        Err(RegistryError::NotFound {
+            version: version.to_string(),
+        })
+    }
+
     /// Makes `version` the sentiment model in service, atomically.
     fn promote_sentiment(&self, version: &str) -> Result<SentimentPromotion, RegistryError> {
         Err(RegistryError::NotFound {
@@ -151,6 +158,12 @@ pub trait ModelRegistry: Send + Sync + std::fmt::Debug {
     /// The cards of every survival model, newest (the one in service) first.
     fn list_survival(&self) -> Result<Vec<SurvivalCard>, RegistryError> {
         Ok(Vec::new())
+    }
+
+    /// The card of the survival model in service (the newest), without
+    /// reading its model or any older one.
+    fn latest_survival_card(&self) -> Result<Option<SurvivalCard>, RegistryError> {
+        Ok(self.list_survival()?.into_iter().next())
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use pulse_sentiment::SentimentModel;
+use pulse_sentiment::{SentimentCard, SentimentModel};
 
 /// The sentiment model in service, shared by `SentimentService`, ingest and
 /// `ModelService` (which swaps it on promotion). Clones share the slot.
@@ -21,6 +21,9 @@ struct Served {
     model: Arc<SentimentModel>,
     /// `sentiment-v<N>` when the model came from the registry.
     registry_version: Option<String>,
+    /// The card of a model read from a file, kept beside it; a registry
+    /// model's card is the registry's.
+    file_card: Option<Arc<SentimentCard>>,
 }
 
 impl SentimentSlot {
@@ -29,7 +32,24 @@ impl SentimentSlot {
         SentimentSlot(Arc::new(RwLock::new(model.map(|model| Served {
             model,
             registry_version,
+            file_card: None,
         }))))
+    }
+
+    /// A slot serving a model read from a file, with the card kept beside
+    /// it (if any).
+    pub fn from_file(model: Arc<SentimentModel>, card: Option<Arc<SentimentCard>>) -> Self {
+        SentimentSlot(Arc::new(RwLock::new(Some(Served {
+            model,
+            registry_version: None,
+            file_card: card,
+        }))))
+    }
+
+    /// The card of the model in service when it was read from a file (a
+    /// registry model's card is in the registry, under its version).
+    pub fn file_card(&self) -> Option<Arc<SentimentCard>> {
+        self.read().and_then(|s| s.file_card)
     }
 
     /// The model in service now.
@@ -48,6 +68,7 @@ impl SentimentSlot {
         *slot = Some(Served {
             model,
             registry_version,
+            file_card: None,
         });
     }
 

@@ -293,8 +293,30 @@ pub fn drivers_chart(drivers: &[DriverShare]) -> String {
     s
 }
 
+/// The churn model's reliability chart, as the report shows it.
 pub fn calibration_chart(bins: &[CalibrationBin], model: &str) -> String {
-    let mut s = svg_open("chart-calibration", "calibration of the churn model");
+    reliability_chart(
+        "chart-calibration",
+        "calibration of the churn model",
+        &format!(
+            "Calibration of {model} on held-out weeks: observed vs predicted churn rate per bin"
+        ),
+        bins,
+        "Churn model calibration (points on the dashed diagonal are perfectly calibrated).",
+    )
+}
+
+/// A reliability chart: each bin's observed rate against its mean predicted
+/// probability, a point sized by its rows, over the dashed diagonal of
+/// perfect calibration. `id` must be unique on its page.
+pub fn reliability_chart(
+    id: &str,
+    aria: &str,
+    title: &str,
+    bins: &[CalibrationBin],
+    caption: &str,
+) -> String {
+    let mut s = svg_open(id, aria);
     let hi = bins
         .iter()
         .map(|b| b.mean_predicted.max(b.observed_rate))
@@ -329,14 +351,7 @@ pub fn calibration_chart(bins: &[CalibrationBin], model: &str) -> String {
         "end",
         &format!("predicted (to {})", pct(hi)),
     ));
-    s.push_str(&label(
-        PAD,
-        16.0,
-        "start",
-        &format!(
-            "Calibration of {model} on held-out weeks: observed vs predicted churn rate per bin"
-        ),
-    ));
+    s.push_str(&label(PAD, 16.0, "start", title));
     if bins.is_empty() {
         s.push_str(&label(
             W / 2.0,
@@ -345,9 +360,7 @@ pub fn calibration_chart(bins: &[CalibrationBin], model: &str) -> String {
             "no calibration table in the model card",
         ));
     }
-    s.push_str(&svg_close(
-        "Churn model calibration (points on the dashed diagonal are perfectly calibrated).",
-    ));
+    s.push_str(&svg_close(caption));
     s
 }
 

@@ -11,6 +11,9 @@
 //! (`common/mod.rs`). `HELDOUT.csv` (`text,label,source`) is what
 //! `bench/vader_baseline.py` scores VADER on, so both see the same texts.
 //! Set `PULSE_SENTIMENT_DATA` to read the corpus from another directory.
+//! The model's card (held-out figures, tied to the model by its
+//! fingerprint) is written beside it as `MODEL.card.json`; set
+//! `PULSE_CARD_DATE` (RFC 3339) to date it.
 
 mod common;
 
@@ -20,7 +23,10 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-use pulse_sentiment::{Evaluation, Sentiment, SentimentModel, TrainParams, evaluate};
+use pulse_sentiment::{
+    Evaluation, HeldOutReport, Sentiment, SentimentCard, SentimentModel, TrainParams,
+    TrainingSource, evaluate, write_card_beside,
+};
 
 /// Support-style sentences the corpus does not contain, shown with their
 /// explanations as a smell test.
@@ -76,6 +82,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect();
     let eval = evaluate(&model, &test_pairs);
     println!("\nheld-out, all sources\n{eval}");
+    let held_out = HeldOutReport {
+        seed: common::SPLIT_SEED,
+        held_out_fraction: common::TEST_FRACTION,
+        train_documents: train.len(),
+        held_out_documents: test.len(),
+        evaluation: eval.clone(),
+    };
     let mut by_source: BTreeMap<&str, Vec<(&str, Sentiment)>> = BTreeMap::new();
     for (source, d) in &test {
         by_source
@@ -114,6 +127,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let json = model.to_json();
     fs::write(&model_path, &json)?;
     println!("\nwrote {model_path} ({} bytes)", json.len());
+    // The card the console shows for the default model; its fingerprint ties
+    // it to this file.
+    let created = std::env::var("PULSE_CARD_DATE").unwrap_or_else(|_| "unknown".into());
+    let card = SentimentCard::new(&model, TrainingSource::Corpus, held_out, created);
+    let card_path = write_card_beside(std::path::Path::new(&model_path), &card)?;
+    println!("wrote {}", card_path.display());
     if let Some(path) = heldout_path {
         let mut w = BufWriter::new(fs::File::create(&path)?);
         writeln!(w, "text,label,source")?;

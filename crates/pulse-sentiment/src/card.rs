@@ -4,6 +4,8 @@
 //! Shared by `pulse sentiment train` and `ModelService.TrainSentiment`, so
 //! both report the same figures for the same corpus and seed.
 
+use std::path::{Path, PathBuf};
+
 use pulse_core::Sentiment;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +85,62 @@ impl SentimentCard {
     }
 }
 
+/// Where the card of a model file is kept: `NAME.card.json` beside
+/// `NAME.json` (`sentiment-default.json` -> `sentiment-default.card.json`).
+pub fn card_path(model_path: &Path) -> PathBuf {
+    let stem = model_path
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    model_path.with_file_name(format!("{stem}.card.json"))
+}
+
+/// Writes `card` beside the model file at `model_path` (see [`card_path`]).
+pub fn write_card_beside(
+    model_path: &Path,
+    card: &SentimentCard,
+) -> Result<PathBuf, SentimentError> {
+    let path = card_path(model_path);
+    let mut json = serde_json::to_vec_pretty(card)?;
+    json.push(b'\n');
+    std::fs::write(&path, json).map_err(|e| SentimentError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(path)
+}
+
+/// The card kept beside the model file at `model_path`: `Ok(None)` when there
+/// is none, an error when it cannot be read or describes another model (its
+/// fingerprint is not `model`'s).
+pub fn read_card_beside(
+    model_path: &Path,
+    model: &SentimentModel,
+) -> Result<Option<SentimentCard>, SentimentError> {
+    let path = card_path(model_path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(SentimentError::Io {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let card: SentimentCard = serde_json::from_str(&text)?;
+    if card.fingerprint != model.version() {
+        return Err(SentimentError::InvalidModel {
+            reason: format!(
+                "{} describes model {}, not {}: retrain, or delete the stale card",
+                path.display(),
+                card.fingerprint,
+                model.version()
+            ),
+        });
+    }
+    Ok(Some(card))
+}
+
 /// Trains on `1 - HELD_OUT_FRACTION` of `docs` (stratified by label, seeded)
 /// and evaluates on the rest.
 pub fn train_held_out(
@@ -156,5 +214,49 @@ mod tests {
             train_held_out(Vec::new(), 1),
             Err(SentimentError::EmptyCorpus)
         ));
+    }
+
+    #[test]
+    fn a_card_is_kept_beside_its_model_file_and_refused_for_another_model() {
+        let corpus = crate::model::tests::toy_corpus();
+        let docs = |n: usize| -> Vec<(String, Sentiment)> {
+            corpus
+                .iter()
+                .cycle()
+                .take(corpus.len() * n)
+                .map(|(t, l)| (t.to_string(), *l))
+                .collect()
+        };
+        let dir = std::env::temp_dir().join(format!("pulse-card-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model_path = dir.join("sentiment-default.json");
+        assert_eq!(
+            card_path(&model_path),
+            dir.join("sentiment-default.card.json")
+        );
+
+        let (model, report) = train_held_out(docs(5), 7).unwrap();
+        assert!(read_card_beside(&model_path, &model).unwrap().is_none());
+        let card = SentimentCard::new(
+            &model,
+            TrainingSource::Corpus,
+            report,
+            "2026-12-04T00:00:00Z",
+        );
+        write_card_beside(&model_path, &card).unwrap();
+        let back = read_card_beside(&model_path, &model).unwrap().unwrap();
+        assert_eq!(back.fingerprint, model.version());
+        assert_eq!(back.held_out.train_documents, card.held_out.train_documents);
+
+        let (other, _) = train_held_out(docs(6), 8).unwrap();
+        assert_ne!(other.version(), model.version());
+        let err = read_card_beside(&model_path, &other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sentiment-default.card.json") && err.contains(other.version()),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -40,6 +40,9 @@ pub enum SentimentError {
     /// The sparse solver's optimiser failed.
     #[error("optimiser failed: {reason}")]
     Solver { reason: String },
+    /// A file beside a model could not be read or written.
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
     /// JSON (de)serialisation failed, including the underlying reader or writer.
     #[error(transparent)]
     Json(#[from] serde_json::Error),

@@ -34,7 +34,8 @@ pub mod tokenize;
 mod weak;
 
 pub use card::{
-    DEFAULT_SEED, HELD_OUT_FRACTION, HeldOutReport, SentimentCard, TrainingSource, train_held_out,
+    DEFAULT_SEED, HELD_OUT_FRACTION, HeldOutReport, SentimentCard, TrainingSource, card_path,
+    read_card_beside, train_held_out, write_card_beside,
 };
 pub use corpus::{
     LabelledText, RatedText, as_pairs, parse_labelled_csv, parse_uci, parse_vader_groundtruth,

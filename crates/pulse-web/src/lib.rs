@@ -29,11 +29,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use pulse_app::ModelRegistry;
 use pulse_app::access::ApiKeys;
 use pulse_app::cache::ResultCache;
 use pulse_app::limits::CpuPool;
 use pulse_app::serving::Scoring;
+use pulse_app::{ModelRegistry, SentimentSlot};
 use pulse_lists::ListConfig;
 use pulse_store::Store;
 use tokio::net::TcpListener;
@@ -63,6 +63,8 @@ pub struct WebState {
     /// The currency every amount is shown in.
     pub currency: String,
     pub signer: Signer,
+    /// The sentiment model in service (its card is shown on `/models`).
+    pub sentiment: SentimentSlot,
 }
 
 impl std::fmt::Debug for WebState {
@@ -96,6 +98,7 @@ impl WebState {
             expansion_horizon_days: horizon,
             currency: "USD".into(),
             signer: Signer::random(DEFAULT_SESSION_TTL),
+            sentiment: SentimentSlot::default(),
         }
     }
 }

@@ -1477,7 +1477,24 @@ pub(crate) struct CalibrationView {
     predicted: String,
     observed: String,
     brier: String,
+    ece: String,
     roc_auc: String,
+}
+
+/// One horizon of the time-to-churn model's held-out calibration.
+fn calibration_view(c: &pulse_forecast::HorizonCalibration) -> CalibrationView {
+    CalibrationView {
+        horizon_days: c.horizon_days,
+        window: format!("{} to {}", c.test_from, c.test_to),
+        rows: c.test_rows,
+        predicted: pct(c.mean_predicted),
+        observed: pct(c.observed_rate),
+        brier: format!("{:.4}", c.brier),
+        ece: format!("{:.4}", c.ece),
+        roc_auc: c
+            .roc_auc
+            .map_or_else(|| "n/a".into(), |v| format!("{v:.3}")),
+    }
 }
 
 pub(crate) struct BacktestView {
@@ -1669,17 +1686,7 @@ pub(crate) async fn leadership(
         calibration: d
             .survival_calibration
             .iter()
-            .map(|c| CalibrationView {
-                horizon_days: c.horizon_days,
-                window: format!("{} to {}", c.test_from, c.test_to),
-                rows: c.test_rows,
-                predicted: pct(c.mean_predicted),
-                observed: pct(c.observed_rate),
-                brier: format!("{:.4}", c.brier),
-                roc_auc: c
-                    .roc_auc
-                    .map_or_else(|| "n/a".into(), |v| format!("{v:.3}")),
-            })
+            .map(calibration_view)
             .collect(),
         backtest: d
             .backtest
@@ -1807,12 +1814,153 @@ struct ModelsPage {
     nav: Nav,
     serving: Vec<ModelView>,
     versions: Vec<VersionView>,
-    survival: String,
-    sentiment: String,
+    survival: Option<SurvivalView>,
+    sentiment: SentimentView,
     decisions: Vec<DecisionView>,
     drift: String,
     drift_level: String,
     performance: Vec<PerformanceView>,
+}
+
+/// The time-to-churn model's card.
+pub(crate) struct SurvivalView {
+    version: String,
+    created: String,
+    data: String,
+    calibration: Vec<CalibrationView>,
+    charts: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn survival_view(card: &pulse_forecast::SurvivalCard) -> SurvivalView {
+    let n = |v: usize| pulse_core::money::grouped(v as f64);
+    SurvivalView {
+        version: card.version.clone(),
+        created: card.created_at.clone(),
+        data: format!(
+            "Trained on {} to {}: {} accounts, {} account-periods and {} churn events, in {} intervals of {} days.",
+            card.data_start,
+            card.data_end,
+            n(card.accounts),
+            n(card.rows),
+            n(card.events),
+            card.intervals,
+            card.interval_days
+        ),
+        calibration: card.calibration.iter().map(calibration_view).collect(),
+        charts: card
+            .calibration
+            .iter()
+            .map(|c| {
+                chart::reliability_chart(
+                    &format!("chart-survival-{}", c.horizon_days),
+                    &format!("calibration of churn within {} days", c.horizon_days),
+                    &format!(
+                        "Churn within {} days: observed vs predicted, {} to {}",
+                        c.horizon_days, c.test_from, c.test_to
+                    ),
+                    &c.table,
+                    &format!(
+                        "Time-to-churn calibration at {} days on held-out as-of days (points on the dashed diagonal are perfectly calibrated).",
+                        c.horizon_days
+                    ),
+                )
+            })
+            .collect(),
+        notes: card.notes.clone(),
+    }
+}
+
+/// The sentiment model in service and its card.
+pub(crate) struct SentimentView {
+    title: String,
+    about: String,
+    held_out: String,
+    classes: Vec<ClassView>,
+}
+
+pub(crate) struct ClassView {
+    class: &'static str,
+    precision: String,
+    recall: String,
+    f1: String,
+    support: u32,
+    predicted: [u32; 3],
+}
+
+const CLASSES: [&str; 3] = ["negative", "neutral", "positive"];
+
+fn sentiment_view(
+    served: Option<(Arc<pulse_sentiment::SentimentModel>, Option<String>)>,
+    card: Option<&pulse_sentiment::SentimentCard>,
+) -> SentimentView {
+    let Some((model, registry_version)) = served else {
+        return SentimentView {
+            title: "none".into(),
+            about: "No sentiment model is in service: interaction sentiment is not scored. Train one with pulse sentiment train.".into(),
+            held_out: String::new(),
+            classes: Vec::new(),
+        };
+    };
+    let summary = model.summary();
+    let c = summary.class_counts;
+    let about = format!(
+        "Trained on {} texts ({} negative, {} neutral, {} positive): {} word and {} character features, temperature {:.3}.",
+        pulse_core::money::grouped(c.iter().sum::<usize>() as f64),
+        pulse_core::money::grouped(c[0] as f64),
+        pulse_core::money::grouped(c[1] as f64),
+        pulse_core::money::grouped(c[2] as f64),
+        pulse_core::money::grouped(summary.word_features as f64),
+        pulse_core::money::grouped(summary.char_features as f64),
+        model.temperature()
+    );
+    let title = match &registry_version {
+        Some(v) => format!("{v} (model {})", model.version()),
+        None => format!("the default model file (model {})", model.version()),
+    };
+    let Some(card) = card else {
+        return SentimentView {
+            title,
+            about,
+            held_out: "Its card is not available, so its held-out figures are unknown here (for the default model, train_default writes it beside the model file).".into(),
+            classes: Vec::new(),
+        };
+    };
+    let h = &card.held_out;
+    let e = &h.evaluation;
+    let probability = e.probability.map_or_else(String::new, |p| {
+        format!(
+            ", log-loss {:.3}, Brier {:.3}, top-label ECE {:.3}",
+            p.log_loss, p.brier, p.ece
+        )
+    });
+    SentimentView {
+        title,
+        about,
+        held_out: format!(
+            "Held out: {} texts ({} of every label, seed {}), trained on the other {} ({}): accuracy {:.3}, macro-F1 {:.3}{probability}. Card dated {}.",
+            pulse_core::money::grouped(h.held_out_documents as f64),
+            pct(h.held_out_fraction),
+            h.seed,
+            pulse_core::money::grouped(h.train_documents as f64),
+            card.source.as_str().replace('_', " "),
+            e.accuracy,
+            e.macro_f1,
+            card.created_at
+        ),
+        classes: CLASSES
+            .iter()
+            .enumerate()
+            .map(|(i, class)| ClassView {
+                class,
+                precision: format!("{:.3}", e.per_class[i].precision),
+                recall: format!("{:.3}", e.per_class[i].recall),
+                f1: format!("{:.3}", e.per_class[i].f1),
+                support: e.per_class[i].support,
+                predicted: e.confusion[i],
+            })
+            .collect(),
+    }
 }
 
 fn metric_view(name: &str, m: &pulse_models::Metrics) -> MetricView {
@@ -1833,9 +1981,15 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
     if let Some(m) = &card.metrics {
         metrics.push(metric_view("served (held-out test rows)", m));
     }
-    let mut charts = vec![chart::calibration_chart(
+    let mut charts = vec![chart::reliability_chart(
+        &format!("chart-{id}-calibration"),
+        &format!("calibration of the {id} model"),
+        &format!(
+            "Calibration of {} on held-out rows: observed vs predicted rate per bin",
+            card.version
+        ),
         &card.calibration_table,
-        &card.version,
+        "Points on the dashed diagonal are perfectly calibrated.",
     )];
     if let Some(ev) = &card.evaluation {
         for (name, m) in &ev.models {
@@ -1929,14 +2083,20 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
         Err(r) => return *r,
     };
     let registry = sh.s.registry.clone();
+    let served = sh.s.sentiment.current();
+    let file_card = sh.s.sentiment.file_card();
+    let registry_version = served.as_ref().and_then(|(_, v)| v.clone());
     let listed = tokio::task::spawn_blocking(move || {
         let entries = registry.list()?;
-        let survival = registry.latest_survival()?;
-        let sentiment = registry.promoted_sentiment()?;
-        Ok::<_, pulse_app::RegistryError>((entries, survival, sentiment))
+        let survival = registry.latest_survival_card()?;
+        let card = match registry_version {
+            Some(v) => Some(Arc::new(registry.sentiment_card(&v)?)),
+            None => file_card,
+        };
+        Ok::<_, pulse_app::RegistryError>((entries, survival, card))
     })
     .await;
-    let (entries, survival, sentiment) = match listed {
+    let (entries, survival, sentiment_card) = match listed {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error_page(&sh, &ctx, e.into()),
         Err(e) => return error_page(&sh, &ctx, AppError::internal("reading the registry", e)),
@@ -1972,17 +2132,8 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
                 promoted: e.promoted,
             })
             .collect(),
-        survival: survival.map_or_else(
-            || "none trained".into(),
-            |m| {
-                format!(
-                    "{} ({} calibration horizons)",
-                    m.card.version,
-                    m.card.calibration.len()
-                )
-            },
-        ),
-        sentiment: sentiment.unwrap_or_else(|| "the built-in default".into()),
+        survival: survival.as_ref().map(survival_view),
+        sentiment: sentiment_view(served, sentiment_card.as_deref()),
         decisions: decisions
             .iter()
             .map(|d| DecisionView {

@@ -201,6 +201,7 @@ async fn console(cfg: &Config, store: &pulse_store::Store, runs: usize) -> anyho
     let mut state = pulse_web::WebState::new(store.clone(), scoring, registry);
     state.lists = cfg.lists.clone();
     state.currency = cfg.web.currency.clone();
+    state.sentiment = crate::sentiment_cmd::serving_slot(cfg)?;
     let router = pulse_web::router(state);
     let l = pulse_app::lists::load(store, "week", "")
         .await

@@ -820,6 +820,7 @@ async fn serve(
         web.analyst = state.analyst.clone();
         web.analyst_cache = state.analyst_cache;
         web.currency = cfg.web.currency.clone();
+        web.sentiment = state.sentiment.clone();
         web.signer = pulse_web::Signer::random(std::time::Duration::from_secs(
             cfg.web.session_hours.max(1) * 3600,
         ));

@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pulse_app::{ModelRegistry, SentimentSlot};
 use pulse_core::TextScorer;
 use pulse_sentiment::{
-    Sentiment, SentimentCard, SentimentModel, TrainingSource, parse_labelled_csv, train_held_out,
-    weak_label,
+    Sentiment, SentimentCard, SentimentModel, TrainingSource, parse_labelled_csv, read_card_beside,
+    train_held_out, weak_label, write_card_beside,
 };
 use pulse_store::{RatedStoredText, Store, TextSource};
 
@@ -206,7 +206,19 @@ pub(crate) fn serving_slot(cfg: &Config) -> anyhow::Result<SentimentSlot> {
         tracing::info!(%version, model = model.version(), "promoted sentiment model loaded");
         return Ok(SentimentSlot::new(Some(Arc::new(model)), Some(version)));
     }
-    Ok(SentimentSlot::new(load_file_model(cfg)?, None))
+    let Some((path, model)) = find_file_model(cfg)? else {
+        return Ok(SentimentSlot::default());
+    };
+    // A missing or stale card is no reason to refuse the model: the console
+    // then says its held-out figures are unknown.
+    let card = match read_card_beside(&path, &model) {
+        Ok(card) => card.map(Arc::new),
+        Err(e) => {
+            tracing::warn!(error = %e, "the default sentiment model's card is not used");
+            None
+        }
+    };
+    Ok(SentimentSlot::from_file(model, card))
 }
 
 /// The model for `import` (and `demo`): the registry's promoted one, else the
@@ -221,6 +233,11 @@ pub(crate) fn load_default_model(cfg: &Config) -> anyhow::Result<Option<Arc<Sent
 }
 
 fn load_file_model(cfg: &Config) -> anyhow::Result<Option<Arc<SentimentModel>>> {
+    Ok(find_file_model(cfg)?.map(|(_, m)| m))
+}
+
+/// The first default model file that exists, read, with its path.
+fn find_file_model(cfg: &Config) -> anyhow::Result<Option<(PathBuf, Arc<SentimentModel>)>> {
     let candidates = default_candidates(cfg);
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
         tracing::warn!(
@@ -231,7 +248,7 @@ fn load_file_model(cfg: &Config) -> anyhow::Result<Option<Arc<SentimentModel>>> 
     };
     let model = read_model(path)?;
     tracing::info!(path = %path.display(), version = model.version(), "sentiment model loaded");
-    Ok(Some(Arc::new(model)))
+    Ok(Some((path.clone(), Arc::new(model))))
 }
 
 fn predict_file(
@@ -403,16 +420,22 @@ fn train_docs(
         e.accuracy,
         e.macro_f1
     );
+    let card = SentimentCard::new(&model, source, report, cfg.clock.now_rfc3339());
     if let Some(out) = out {
         let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
         let mut w = BufWriter::new(file);
         model.write_json(&mut w)?;
         w.flush()?;
-        println!("model {} -> {}", model.version(), out.display());
+        let card_file = write_card_beside(out, &card)?;
+        println!(
+            "model {} -> {} (card {})",
+            model.version(),
+            out.display(),
+            card_file.display()
+        );
         return Ok(());
     }
     let registry = open_registry(cfg)?;
-    let card = SentimentCard::new(&model, source, report, cfg.clock.now_rfc3339());
     let mut entry = registry.save_sentiment(card, &model)?;
     if promote {
         let p = registry.promote_sentiment(&entry.card.version)?;
@@ -488,5 +511,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("m.json"), "{err}");
+    }
+
+    #[test]
+    fn a_model_trained_to_a_file_is_served_with_the_card_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let out = dir.path().join(DEFAULT_MODEL);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let docs: Vec<(String, Sentiment)> = [
+            ("still waiting, this is terrible", Sentiment::Negative),
+            ("not resolved, awful", Sentiment::Negative),
+            ("please send the invoice", Sentiment::Neutral),
+            ("the meeting is on Tuesday", Sentiment::Neutral),
+            ("thanks, great support", Sentiment::Positive),
+            ("fantastic, fixed quickly", Sentiment::Positive),
+        ]
+        .iter()
+        .cycle()
+        .take(60)
+        .map(|(t, l)| (t.to_string(), *l))
+        .collect();
+        train_docs(docs, TrainingSource::Corpus, Some(&out), false, 7, &cfg).unwrap();
+
+        let slot = serving_slot(&cfg).unwrap();
+        let card = slot.file_card().expect("the card beside the model");
+        assert_eq!(card.fingerprint, slot.get().unwrap().version());
+        assert_eq!(
+            card.held_out.train_documents + card.held_out.held_out_documents,
+            60
+        );
+
+        // A card of another model is not shown, and the model still serves.
+        let card_file = pulse_sentiment::card_path(&out);
+        let text = std::fs::read_to_string(&card_file).unwrap();
+        std::fs::write(
+            &card_file,
+            text.replace(&card.fingerprint, "sentiment-000000000000"),
+        )
+        .unwrap();
+        let slot = serving_slot(&cfg).unwrap();
+        assert!(slot.get().is_some());
+        assert!(slot.file_card().is_none());
     }
 }

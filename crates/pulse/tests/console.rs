@@ -235,7 +235,10 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     let mut cmd = pulse(dir.path());
     cmd.arg("--config")
         .arg(&cfg)
-        .args(["serve", "--addr", &format!("127.0.0.1:{grpc_port}")]);
+        .args(["serve", "--addr", &format!("127.0.0.1:{grpc_port}")])
+        // From the checkout's root, the server finds the default sentiment
+        // model and its card, as `pulse demo` run from the README does.
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let _server = Server(common::spawn_serving(cmd, "pulse serve"));
     let web = format!("http://127.0.0.1:{web_port}");
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{grpc_port}"))
@@ -463,6 +466,35 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     open(&page, &format!("{web}/models")).await;
     assert!(text(&page, "h1").await.contains("Models"));
     assert!(!page.find_elements("svg").await.unwrap().is_empty());
+    // Every model in service has its card: churn and expansion with their
+    // own charts, the time-to-churn model's calibration per horizon, and the
+    // default sentiment model's held-out figures from the card beside it.
+    for id in ["#chart-churn-calibration", "#chart-churn-roc"] {
+        assert_eq!(page.find_elements(id).await.unwrap().len(), 1, "{id}");
+    }
+    let horizons = page
+        .find_elements("#survival-calibration tbody tr")
+        .await
+        .unwrap()
+        .len();
+    assert!(horizons >= 1, "time-to-churn calibration rows");
+    assert_eq!(
+        page.find_elements("#survival svg").await.unwrap().len(),
+        horizons,
+        "one reliability chart per horizon"
+    );
+    let held_out = text(&page, "#sentiment-held-out").await;
+    assert!(
+        held_out.contains("macro-F1 0.") && held_out.contains("(20.0% of every label"),
+        "{held_out}"
+    );
+    assert_eq!(
+        page.find_elements("#sentiment-classes tbody tr")
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     shoot(&page, &shots, "models").await;
     open(
         &page,
