@@ -190,7 +190,13 @@ impl Outlook {
         let rows = population.rows.view();
         let hz = survival.hazards(rows).map_err(forecast_error)?;
         let intervals = hz.ncols().max(1);
-        let hazards: Vec<f64> = hz.iter().copied().collect();
+        // Standard (row-major) layout, as `hazards` builds it: the vector
+        // is taken as is, without a copy.
+        let hazards: Vec<f64> = if hz.is_standard_layout() {
+            hz.into_raw_vec_and_offset().0
+        } else {
+            hz.iter().copied().collect()
+        };
         let p_expand: Vec<f64> = match &expansion {
             Some((_, a)) => a
                 .payload

@@ -100,7 +100,6 @@ pub async fn build(
     let (histories, excluded) =
         crate::serving::load_usable_histories(store, Some(pulse_features::end_of_day(as_of)))
             .await?;
-    let histories = Arc::new(histories);
     let segment_of: HashMap<String, String> = histories
         .iter()
         .map(|h| (h.account.id.clone(), h.account.segment.to_string()))

@@ -284,6 +284,11 @@ impl Scoring {
         .map_err(|e: pulse_scoring::ScoringError| AppError::FailedPrecondition(e.to_string()))
     }
 
+    /// Whether the first load of the promoted models has finished (or failed).
+    pub fn first_load_done(&self) -> bool {
+        self.attempted.load(Ordering::Acquire)
+    }
+
     /// Reloads the promoted models and rescores the population with them,
     /// then swaps both in. Returns whether a churn model is in service.
     pub async fn reload_models(&self) -> Result<bool, AppError> {
@@ -586,7 +591,11 @@ pub fn spawn_promotion_watch(
                 )
             });
             let promoted = (churn, expansion);
-            if promoted.0.is_some()
+            // Until the server's own first load has finished, nothing is
+            // served yet and a promotion is not news: announcing it would
+            // load the same models twice at every start.
+            if scoring.first_load_done()
+                && promoted.0.is_some()
                 && serving.as_ref() != Some(&promoted)
                 && announced.as_ref() != Some(&promoted)
             {
@@ -637,5 +646,67 @@ mod tests {
         let e = scoring.require().unwrap_err();
         assert!(matches!(e, AppError::NoModel { .. }), "{e:?}");
         assert!(e.to_string().contains("pulse train"), "{e}");
+    }
+
+    /// A registry where churn-v1 is promoted but cannot be read.
+    #[derive(Debug)]
+    struct PromotedOnly;
+
+    impl ModelRegistry for PromotedOnly {
+        fn list(&self) -> Result<Vec<crate::RegistryEntry>, crate::RegistryError> {
+            Ok(Vec::new())
+        }
+        fn get(&self, version: &str) -> Result<pulse_models::ModelArtifact, crate::RegistryError> {
+            Err(crate::RegistryError::NotFound {
+                version: version.to_string(),
+            })
+        }
+        fn save(
+            &self,
+            _: pulse_models::ModelArtifact,
+        ) -> Result<crate::RegistryEntry, crate::RegistryError> {
+            Err(crate::RegistryError::Storage("read only".into()))
+        }
+        fn promote(&self, version: &str) -> Result<crate::Promotion, crate::RegistryError> {
+            Err(crate::RegistryError::NotFound {
+                version: version.to_string(),
+            })
+        }
+        fn promoted(&self, kind: ModelKind) -> Result<Option<String>, crate::RegistryError> {
+            Ok((kind == ModelKind::Churn).then(|| "churn-v1".to_string()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_promotion_watch_waits_for_the_first_load_before_announcing() {
+        let clock = Clock::at_day(pulse_core::time::parse_day("d", "2026-11-30").unwrap());
+        let registry: Arc<dyn ModelRegistry> = Arc::new(PromotedOnly);
+        let scoring = Arc::new(Scoring::new(
+            Store::in_memory().await.unwrap(),
+            registry.clone(),
+            ScoringSettings::new(ScoringConfig::default(), 90, clock),
+        ));
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let watch = spawn_promotion_watch(
+            registry,
+            scoring.clone(),
+            crate::SentimentSlot::default(),
+            tx,
+            Duration::from_millis(10),
+        );
+        // The first load is under way: the promoted churn-v1 is what it
+        // loads, not a promotion by another server.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(*rx.borrow(), 0);
+        // The first load is over and churn-v1 is still not served (it
+        // could not be read): now the watch asks for a reload.
+        assert!(scoring.reload_models().await.is_err());
+        let mut waited = 0;
+        while *rx.borrow() == 0 && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        assert_eq!(*rx.borrow(), 1, "announced once");
+        watch.abort();
     }
 }

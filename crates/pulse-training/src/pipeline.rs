@@ -24,9 +24,10 @@ use ndarray::{Array2, Axis, concatenate};
 use pulse_core::time::{Day, day_of_ts, format_day};
 use pulse_features::{AccountHistory, Family, Snapshots, features, snapshots};
 use pulse_models::{
-    Calibrator, CardEvaluation, CardInfo, DataWindow, Dataset, DatasetError, FeatureFamily,
-    Metrics, Model, ModelArtifact, ModelKind, ModelPayload, RowCounts, Split, TopK, TrainingConfig,
-    ablation, evaluate, fit_calibrated, leakage_screen,
+    Calibrator, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow, Dataset,
+    DatasetError, FeatureFamily, Metrics, Model, ModelArtifact, ModelKind, ModelPayload, RowCounts,
+    Split, TopK, TrainingConfig, ablation, average_precision, evaluate, fit_calibrated,
+    leakage_screen, log_loss, roc_auc,
 };
 use serde::Serialize;
 
@@ -285,7 +286,7 @@ fn parallel_snapshots(
 pub struct TrainedModel {
     pub kind: ModelKind,
     pub artifact: ModelArtifact,
-    /// The backtest's calibrated GBT (trained on rows before the cutoff),
+    /// The backtest model of the served algorithm (trained on rows before the cutoff),
     /// when the served model is a refit; `None` when the artifact is the
     /// backtest model itself. A challenger is compared through it.
     pub backtest: Option<pulse_models::CalibratedModel>,
@@ -490,7 +491,11 @@ pub fn train_kind(
         top_k: TopK::Count(cfg.capacity),
     };
     let eval = evaluate(&ds, &split, &tc)?;
-    let mut models = weekly_metrics(&ds, &eval, &idx.test, cfg.capacity)?;
+    let models = weekly_metrics(&ds, &eval, &idx.test, cfg.capacity)?;
+    progress(report(Stage::Backtest, 0.25));
+    let before_cutoff: Vec<usize> = idx.train.iter().chain(&idx.calibration).copied().collect();
+    let selection = select_served(&ds, &before_cutoff, &models, cfg)?;
+    let logistic_served = selection.served == "logistic";
 
     let ablation_report = if cfg.ablation {
         progress(report(Stage::Ablation, 0.35));
@@ -558,9 +563,14 @@ pub fn train_kind(
                 test: eval.split.test.len(),
             };
             let rate = eval.report.train_positive_rate;
+            let served = if logistic_served {
+                eval.logistic
+            } else {
+                eval.gbt
+            };
             (
                 ModelPayload {
-                    model: eval.gbt,
+                    model: served,
                     encoder: None,
                     scorecard: eval.scorecard,
                 },
@@ -573,8 +583,12 @@ pub fn train_kind(
             let (train, cal) = latest_slice(&ds, cfg.calibration_fraction)?;
             let train_ds = ds.select_rows(&train)?;
             let cal_ds = ds.select_rows(&cal)?;
-            let gbt = cfg.gbt.check_ref()?.fit(&train_ds)?;
-            let model = fit_calibrated(Model::Gbt(Box::new(gbt)), Some(&cal_ds), cfg.calibration)?;
+            let base = if logistic_served {
+                Model::Logistic(cfg.logistic.check_ref()?.fit(&train_ds)?)
+            } else {
+                Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit(&train_ds)?))
+            };
+            let model = fit_calibrated(base, Some(&cal_ds), cfg.calibration)?;
             let scorecard = cfg
                 .scorecard()
                 .fit(train_ds.x(), train_ds.feature_names())?;
@@ -599,12 +613,21 @@ pub fn train_kind(
                     test: 0,
                 },
                 train_ds.positive_rate(),
-                Some(eval.gbt),
+                Some(if logistic_served {
+                    eval.logistic
+                } else {
+                    eval.gbt
+                }),
             )
         }
     };
 
-    let gbt_metrics = models.remove("gbt");
+    let served_metrics = models.get(selection.served.as_str()).cloned();
+    let served_calibration = if logistic_served {
+        eval.report.logistic.calibration_table.clone()
+    } else {
+        eval.report.gbt.calibration_table.clone()
+    };
     let evaluation = CardEvaluation {
         method: format!(
             "time-based backtest: test = as-of days from {} ({} of {} days), training rows need t + {}d < cutoff, calibration = latest {:.0}% of training rows",
@@ -620,18 +643,12 @@ pub fn train_kind(
             calibration: eval.split.calibration.len(),
             test: eval.split.test.len(),
         },
-        models: {
-            let mut m = models;
-            if let Some(g) = &gbt_metrics {
-                m.insert("gbt".into(), g.clone());
-            }
-            m
-        },
+        models,
         curves: eval.report.curves(),
         ablation: ablation_report,
         importance: eval.report.gbt_importance.clone(),
         leakage: Some(leakage),
-        selection: None,
+        selection: Some(selection),
         reasons: None,
     };
     let info = CardInfo {
@@ -644,8 +661,8 @@ pub fn train_kind(
         }),
         rows,
         label_rate,
-        metrics: gbt_metrics,
-        calibration_table: eval.report.gbt.calibration_table.clone(),
+        metrics: served_metrics,
+        calibration_table: served_calibration,
         training_seconds: 0.0,
         evaluation: Some(evaluation),
         notes,
@@ -657,6 +674,117 @@ pub fn train_kind(
         kind,
         artifact,
         backtest,
+    })
+}
+
+/// Chooses the served algorithm on training rows only, by an inner
+/// backtest built like the outer one: the rows before the backtest cutoff
+/// (its training and calibration rows) are cut again at the start of their
+/// latest `test_fraction` of as-of days; a GBT and a logistic model with the
+/// run's settings are fitted on the rows before that inner cutoff (minus the
+/// horizon, so no label resolves after it) and score the rows from it on.
+/// The higher PR-AUC wins; a tie keeps the GBT. Without the purge an account
+/// seen a week earlier in training would vouch for itself, which favours the
+/// trees. The held-out test days decide nothing: their figures are reported
+/// beside each candidate. With too little history for the inner backtest,
+/// the GBT is served and the card says why.
+fn select_served(
+    ds: &Dataset,
+    before_cutoff: &[usize],
+    held_out: &std::collections::BTreeMap<String, Metrics>,
+    cfg: &TrainConfig,
+) -> Result<CardSelection, TrainError> {
+    let time = ds.time().ok_or_else(|| {
+        TrainError::no_data("account snapshots carry their as-of day".to_string())
+    })?;
+    let mut days: Vec<Day> = before_cutoff.iter().map(|&i| time[i] as Day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let fallback = |why: String| CardSelection {
+        folds: 0,
+        criterion: "an inner backtest on the rows before the backtest cutoff".into(),
+        candidates: Vec::new(),
+        served: "gbt".into(),
+        reason: format!("the GBT, the default: {why}"),
+    };
+    if days.len() < 2 {
+        return Ok(fallback(format!(
+            "{} as-of day(s) before the cutoff are too few for an inner backtest",
+            days.len()
+        )));
+    }
+    let inner = cutoff_day(&days, cfg.test_fraction);
+    let purge_end = i64::from(inner) - i64::from(cfg.horizon_days);
+    let fit_rows: Vec<usize> = before_cutoff
+        .iter()
+        .copied()
+        .filter(|&i| time[i] < purge_end)
+        .collect();
+    let val_rows: Vec<usize> = before_cutoff
+        .iter()
+        .copied()
+        .filter(|&i| time[i] >= i64::from(inner))
+        .collect();
+    let both = |rows: &[usize]| {
+        let pos = rows.iter().filter(|&&i| ds.y()[i]).count();
+        pos > 0 && pos < rows.len()
+    };
+    if !both(&fit_rows) || !both(&val_rows) {
+        return Ok(fallback(format!(
+            "the inner backtest at {} ({} rows to fit before it minus the {}-day purge, {} to score) lacks one class",
+            format_day(inner),
+            fit_rows.len(),
+            cfg.horizon_days,
+            val_rows.len()
+        )));
+    }
+    let fit = ds.select_rows(&fit_rows)?;
+    let val = ds.select_rows(&val_rows)?;
+    let y = val.y();
+    let models = [
+        ("gbt", Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit(&fit)?))),
+        (
+            "logistic",
+            Model::Logistic(cfg.logistic.check_ref()?.fit(&fit)?),
+        ),
+    ];
+    let mut candidates = Vec::new();
+    for (name, model) in &models {
+        let probs: Vec<f64> = model
+            .margins(val.x())?
+            .iter()
+            .map(|m| 1.0 / (1.0 + (-m).exp()))
+            .collect();
+        candidates.push(CardCandidate {
+            name: name.to_string(),
+            cv_log_loss: log_loss(&probs, y)?,
+            cv_roc_auc: roc_auc(&probs, y)?,
+            cv_pr_auc: average_precision(&probs, y)?,
+            held_out: held_out.get(*name).cloned(),
+        });
+    }
+    // Best first; the sort is stable, so a tie keeps the GBT first.
+    candidates.sort_by(|a, b| b.cv_pr_auc.total_cmp(&a.cv_pr_auc));
+    let (best, other) = (&candidates[0], &candidates[1]);
+    let reason = format!(
+        "PR-AUC {:.4} against {}'s {:.4} on the inner backtest",
+        best.cv_pr_auc, other.name, other.cv_pr_auc
+    );
+    let val_days = days.iter().filter(|&&d| d >= inner).count();
+    Ok(CardSelection {
+        folds: 0,
+        criterion: format!(
+            "PR-AUC of each candidate's uncalibrated output on an inner backtest of the rows before the cutoff: fitted on as-of days before {} minus the {}-day purge ({} rows), scored on the {} as-of days from {} ({} rows); the held-out test days decide nothing",
+            format_day(inner),
+            cfg.horizon_days,
+            fit_rows.len(),
+            val_days,
+            format_day(inner),
+            val_rows.len()
+        ),
+        served: best.name.clone(),
+        reason,
+        candidates,
     })
 }
 

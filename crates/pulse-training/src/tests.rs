@@ -4,7 +4,7 @@
 
 use pulse_core::time::parse_day;
 use pulse_features::{AccountHistory, Records, histories_from_records};
-use pulse_models::{GbtParams, LabelSpec, ModelArtifact, ModelKind, Table};
+use pulse_models::{Algorithm, GbtParams, LabelSpec, Model, ModelArtifact, ModelKind, Table};
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
 use crate::{
@@ -87,7 +87,28 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
         roc("logistic")
     );
     assert!(roc("gbt") > 0.7, "{}", roc("gbt"));
-    assert_eq!(card.metrics.as_ref().unwrap().roc_auc, roc("gbt"));
+    // The served algorithm was chosen on the validation rows; the card's
+    // metrics and algorithm are the winner's.
+    let sel = e
+        .selection
+        .as_ref()
+        .expect("the served algorithm is selected");
+    assert_eq!(sel.candidates.len(), 2);
+    assert_eq!(sel.candidates[0].name, sel.served);
+    assert!(sel.candidates[0].cv_pr_auc >= sel.candidates[1].cv_pr_auc);
+    for c in &sel.candidates {
+        assert_eq!(c.held_out.as_ref(), Some(&e.models[c.name.as_str()]));
+        assert!(c.cv_log_loss > 0.0 && c.cv_roc_auc > 0.5, "{c:?}");
+    }
+    assert_eq!(card.metrics.as_ref(), Some(&e.models[sel.served.as_str()]));
+    assert_eq!(
+        card.algorithm,
+        if sel.served == "gbt" {
+            Algorithm::Gbt
+        } else {
+            Algorithm::Logistic
+        }
+    );
     assert_eq!(card.feature_schema.len(), pulse_features::n_features());
     assert_eq!(e.importance.len(), pulse_features::n_features());
     assert!(e.leakage.as_ref().unwrap().flagged.is_empty());
@@ -173,6 +194,43 @@ fn ablation_and_the_backtest_model_as_final_fit() {
             .iter()
             .any(|n| n.starts_with("served model: the backtest model"))
     );
+}
+
+#[test]
+fn a_weaker_gbt_loses_the_selection_and_the_logistic_model_is_served() {
+    let hs = base(400, 24);
+    // One tree of one split: the logistic model ranks the validation rows
+    // better, so it is the one refitted and served.
+    let cfg = TrainConfig {
+        gbt: GbtParams::new().iterations(1).max_depth(1),
+        ablation: false,
+        ..TrainConfig::default()
+    };
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let m = train_kind(&data, ModelKind::Churn, &cfg, "t", &mut |_| {}).unwrap();
+    let card = &m.artifact.card;
+    let e = card.evaluation.as_ref().unwrap();
+    let sel = e.selection.as_ref().unwrap();
+    assert_eq!(sel.served, "logistic", "{sel:?}");
+    assert!(sel.reason.contains("PR-AUC"), "{}", sel.reason);
+    assert_eq!(card.algorithm, Algorithm::Logistic);
+    assert!(matches!(
+        m.artifact.payload.model.model(),
+        Model::Logistic(_)
+    ));
+    assert!(matches!(m.backtest_model().model(), Model::Logistic(_)));
+    assert_eq!(card.metrics.as_ref(), Some(&e.models["logistic"]));
+    check_account_model(&m.artifact).unwrap();
+    // It scores and explains like the GBT: contributions sum to the margin.
+    let x = data.dataset(ModelKind::Churn).unwrap();
+    let rows = x.x().select(ndarray::Axis(0), &[0, 1, 2]);
+    let model = m.artifact.payload.model.model();
+    let margins = model.margins(rows.view()).unwrap();
+    let c = model.contributions(rows.view()).unwrap();
+    for (i, margin) in margins.iter().enumerate() {
+        let sum = c.base_value + c.values.row(i).sum();
+        assert!((sum - margin).abs() < 1e-9, "{sum} vs {margin}");
+    }
 }
 
 #[test]

@@ -1768,6 +1768,8 @@ pub(crate) struct ModelView {
     created: String,
     calibration: String,
     metrics: Vec<MetricView>,
+    /// Why this algorithm is served, when the card records a selection.
+    selection: String,
     charts: Vec<String>,
     /// The reason-accuracy summary and rows, when the card has them.
     reasons: String,
@@ -1995,7 +1997,12 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
         for (name, m) in &ev.models {
             metrics.push(metric_view(&format!("{name} ({})", ev.method), m));
         }
-        if let Some((name, c)) = ev.curves.iter().next() {
+        // The served algorithm's curves (the first when no selection says).
+        let served = ev.selection.as_ref().map(|sel| sel.served.as_str());
+        let curves = served
+            .and_then(|n| ev.curves.get_key_value(n))
+            .or_else(|| ev.curves.iter().next());
+        if let Some((name, c)) = curves {
             charts.push(chart::curve_chart(
                 &format!("chart-{id}-roc"),
                 &format!("ROC curve, {name}"),
@@ -2047,9 +2054,20 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
             .chain(r.exogenous.iter().map(|x| row(x, true)))
             .collect()
     });
+    let selection = card
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.selection.as_ref())
+        .map_or_else(String::new, |sel| {
+            format!(
+                "Served: {}, chosen by {}: {}.",
+                sel.served, sel.criterion, sel.reason
+            )
+        });
     ModelView {
         kind: id.to_string(),
         version: card.version.clone(),
+        selection,
         algorithm: format!("{:?}", card.algorithm),
         created: card.created_at.clone(),
         calibration: format!("{:?}", card.calibration),

@@ -535,10 +535,17 @@ fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()
 /// Every candidate of a model selection, and why the served one won.
 fn print_selection(o: &mut impl Write, s: &pulse_models::CardSelection) -> anyhow::Result<()> {
     writeln!(o, "  model selection: {}", s.criterion)?;
+    // Tables select by cross-validation; account models on a validation
+    // slice of the training rows (`folds` is 0).
+    let on = if s.folds == 0 { "val." } else { "CV" };
     writeln!(
         o,
-        "    {:<58} {:>11} {:>10} {:>9} {:>16}",
-        "candidate", "CV log-loss", "CV ROC-AUC", "CV PR-AUC", "held-out ROC-AUC"
+        "    {:<58} {:>12} {:>12} {:>11} {:>16}",
+        "candidate",
+        format!("{on} log-loss"),
+        format!("{on} ROC-AUC"),
+        format!("{on} PR-AUC"),
+        "held-out ROC-AUC"
     )?;
     for c in &s.candidates {
         let mark = if c.name == s.served { "*" } else { " " };
@@ -548,7 +555,7 @@ fn print_selection(o: &mut impl Write, s: &pulse_models::CardSelection) -> anyho
             .map_or("-".to_string(), |m| format!("{:.4}", m.roc_auc));
         writeln!(
             o,
-            "  {mark} {:<58} {:>11.4} {:>10.4} {:>9.4} {:>16}",
+            "  {mark} {:<58} {:>12.4} {:>12.4} {:>11.4} {:>16}",
             c.name, c.cv_log_loss, c.cv_roc_auc, c.cv_pr_auc, held
         )?;
     }

@@ -472,6 +472,11 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     for id in ["#chart-churn-calibration", "#chart-churn-roc"] {
         assert_eq!(page.find_elements(id).await.unwrap().len(), 1, "{id}");
     }
+    let chosen = text(&page, "#selection-churn").await;
+    assert!(
+        chosen.starts_with("Served: ") && chosen.contains("PR-AUC"),
+        "{chosen}"
+    );
     let horizons = page
         .find_elements("#survival-calibration tbody tr")
         .await
