@@ -41,6 +41,8 @@ pub struct StoredLists {
 pub const RISK: &str = "risk";
 pub const HOLDOUT: &str = "holdout";
 pub const EXPANSION: &str = "expansion";
+/// The band stored with every expansion row (they are all healthy).
+pub const EXPANSION_BAND: &str = "green";
 pub const MOVER: &str = "mover";
 pub const NEWLY_RED: &str = "newly_red";
 
@@ -239,7 +241,7 @@ pub async fn generate(
         rows.push(list_row(
             EXPANSION,
             r.rank,
-            [&r.account_id, &r.owner, &r.segment, "green"],
+            [&r.account_id, &r.owner, &r.segment, EXPANSION_BAND],
             r.expected_expansion_arr,
             r,
         ));
@@ -376,6 +378,19 @@ impl RowFilter {
             band,
             top,
         })
+    }
+
+    /// Whether a row with these keys passes: the same test as the store's
+    /// filter on its `owner`, `segment` and `band` columns (an expansion
+    /// row's band is [`EXPANSION_BAND`]).
+    pub fn matches(&self, owner: &str, segment: &str, band: &str) -> bool {
+        let ok = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        ok(&self.owner, owner) && ok(&self.segment, segment) && ok(&self.band, band)
+    }
+
+    /// Whether it filters at all.
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_none() && self.segment.is_none() && self.band.is_none()
     }
 
     fn store_filter(&self, kind: &str) -> ListRowFilter {
@@ -820,5 +835,22 @@ mod tests {
                 .unwrap_err()
                 .contains("lists.schedule_day")
         );
+    }
+
+    #[test]
+    fn a_filter_matches_rows_as_the_store_does() {
+        let all = RowFilter::new("", "", "", 0).unwrap();
+        assert!(all.is_empty() && all.matches("Ana", "smb", "red"));
+        let f = RowFilter::new(" Ana ", "smb", "red", 0).unwrap();
+        assert!(!f.is_empty());
+        assert!(f.matches("Ana", "smb", "red"));
+        assert!(!f.matches("Ana", "smb", "yellow"));
+        assert!(
+            !f.matches("ana", "smb", "red"),
+            "owners are matched exactly"
+        );
+        assert!(!f.matches("Ana", "mid_market", "red"));
+        let red = RowFilter::new("", "", "red", 0).unwrap();
+        assert!(!red.matches("Ana", "smb", EXPANSION_BAND));
     }
 }

@@ -1026,28 +1026,67 @@ pub(crate) struct ListsData {
 }
 
 /// A week's lists for a filter, from the cache while nothing was written
-/// (recording an outreach is a write).
+/// (recording an outreach is a write). A filtered view is cut in memory
+/// from the whole week's rows (themselves read once and cached, and
+/// precomputed by `pulse serve` for this week), with the store's own
+/// test ([`RowFilter::matches`]), so a filter nobody asked for yet costs no
+/// query.
 async fn lists_data(
     sh: &Shared,
     stored: &applists::StoredLists,
     filter: &RowFilter,
-    q: &ListQuery,
+) -> Result<Arc<ListsData>, AppError> {
+    let all = week_data(sh, stored).await?;
+    if filter.is_empty() {
+        return Ok(all);
+    }
+    Ok(Arc::new(ListsData {
+        all: all
+            .all
+            .iter()
+            .filter(|r| filter.matches(&r.owner, &r.segment, &r.band))
+            .cloned()
+            .collect(),
+        risers: all
+            .risers
+            .iter()
+            .filter(|r| filter.matches(&r.owner, &r.segment, &r.band))
+            .cloned()
+            .collect(),
+        newly_red: all
+            .newly_red
+            .iter()
+            .filter(|r| filter.matches(&r.owner, &r.segment, &r.band))
+            .cloned()
+            .collect(),
+        expansion: all
+            .expansion
+            .iter()
+            .filter(|r| filter.matches(&r.owner, &r.segment, applists::EXPANSION_BAND))
+            .cloned()
+            .collect(),
+        weeks: all.weeks.clone(),
+    }))
+}
+
+/// A week's whole lists (no filter), cached.
+async fn week_data(
+    sh: &Shared,
+    stored: &applists::StoredLists,
 ) -> Result<Arc<ListsData>, AppError> {
     let key = pulse_app::cache::analyst_key(
         &sh.s.store,
         &sh.s.scoring,
         "web-lists",
-        &format!(
-            "{}|{}|{}\u{1f}{}\u{1f}{}",
-            stored.run.list_run_id, stored.run.generation, q.owner, q.segment, q.band
-        ),
+        &format!("{}|{}", stored.run.list_run_id, stored.run.generation),
     );
     if let Some(hit) = sh.lists.get(&key) {
         return Ok(hit);
     }
-    let all = applists::risk_rows(&sh.s.store, stored, filter, false).await?;
-    let (risers, newly_red) = applists::mover_rows(&sh.s.store, stored, filter).await?;
-    let expansion = applists::expansion_rows(&sh.s.store, stored, filter).await?;
+    let filter = RowFilter::new("", "", "", 0)?;
+    let all = applists::risk_rows(&sh.s.store, stored, &filter, false).await?;
+    let (risers, newly_red) = applists::mover_rows(&sh.s.store, stored, &filter).await?;
+    let expansion = applists::expansion_rows(&sh.s.store, stored, &filter).await?;
     let weeks =
         sh.s.store
             .list_runs(104)
@@ -1084,7 +1123,7 @@ pub(crate) async fn lists(
         Ok(l) => l,
         Err(e) => return error_page(&sh, &ctx, e),
     };
-    let data = match lists_data(&sh, &stored, &filter, &q).await {
+    let data = match lists_data(&sh, &stored, &filter).await {
         Ok(d) => d,
         Err(e) => return error_page(&sh, &ctx, e),
     };
@@ -1604,9 +1643,7 @@ pub(crate) async fn warm(sh: &Shared) -> bool {
         tracing::debug!(error = %e, "warming the models page");
     }
     if let Ok(stored) = applists::load(&sh.s.store, "week", "").await {
-        if let Ok(filter) = RowFilter::new("", "", "", 0)
-            && let Err(e) = lists_data(sh, &stored, &filter, &ListQuery::default()).await
-        {
+        if let Err(e) = week_data(sh, &stored).await {
             tracing::debug!(error = %e, "warming this week's lists");
         }
         if let Err(e) = plays(sh, &stored).await {

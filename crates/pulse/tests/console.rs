@@ -398,6 +398,35 @@ async fn the_console_shows_what_the_api_says_in_a_real_browser() {
     );
     shoot(&page, &shots, "lists").await;
 
+    // A filtered view (cut in memory from the week's rows) shows what
+    // GetRiskList's filter (a query) returns.
+    let (segment, band) = (risk[0].segment.clone(), risk[0].band.clone());
+    let mut filtered = Vec::new();
+    let mut stream = lists
+        .get_risk_list(authed(
+            pb::ListRequest {
+                segment: segment.clone(),
+                band: band.clone(),
+                ..Default::default()
+            },
+            ANALYST_KEY,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(chunk) = stream.next().await {
+        filtered.extend(chunk.unwrap().rows.into_iter().map(|r| r.account_id));
+    }
+    open(
+        &page,
+        &format!("{web}/lists?segment={segment}&band={band}&owner="),
+    )
+    .await;
+    let shown = attrs(&page, "#risk-list tbody tr", "data-account").await;
+    let n = shown.len().min(filtered.len());
+    assert!(n > 0, "{segment} {band}");
+    assert_eq!(&shown[..n], &filtered[..n], "{segment} {band}");
+
     // The account page agrees with Score.
     open(&page, &format!("{web}/accounts/{first}")).await;
     assert_eq!(
