@@ -14,12 +14,52 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// Default most entries kept.
 pub const DEFAULT_ENTRIES: usize = 64;
 
-/// A small map of results with a time to live.
+/// Longest a stale result ([`ResultCache::get_stale`]) is served.
+pub const MAX_STALE: Duration = Duration::from_secs(30 * 60);
+
+/// A small map of results with a time to live. It also keeps the latest
+/// result per key without its write generation, for front ends that show
+/// the previous answer while a new one computes.
 #[derive(Debug)]
 pub struct ResultCache<V> {
     ttl: Duration,
     max: usize,
     entries: Mutex<HashMap<String, (Instant, V)>>,
+    latest: Mutex<HashMap<String, (Instant, V)>>,
+}
+
+/// A key without its write generation (`call|g12|rest` -> `call|rest`).
+fn generation_free(key: &str) -> String {
+    let mut parts = key.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(call), Some(g), Some(rest))
+            if g.len() > 1 && g.starts_with('g') && g[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{call}|{rest}")
+        }
+        _ => key.to_string(),
+    }
+}
+
+/// Keeps `value` under `key` in `entries`, dropping entries older than
+/// `keep` and, when full, the oldest.
+fn insert<V>(
+    entries: &mut HashMap<String, (Instant, V)>,
+    key: String,
+    value: V,
+    keep: Duration,
+    max: usize,
+) {
+    entries.retain(|_, (at, _)| at.elapsed() < keep);
+    if entries.len() >= max
+        && let Some(oldest) = entries
+            .iter()
+            .min_by_key(|(_, (at, _))| *at)
+            .map(|(k, _)| k.clone())
+    {
+        entries.remove(&oldest);
+    }
+    entries.insert(key, (Instant::now(), value));
 }
 
 impl<V: Clone> Default for ResultCache<V> {
@@ -35,6 +75,7 @@ impl<V: Clone> ResultCache<V> {
             ttl,
             max: max.max(1),
             entries: Mutex::new(HashMap::new()),
+            latest: Mutex::new(HashMap::new()),
         }
     }
 
@@ -57,18 +98,25 @@ impl<V: Clone> ResultCache<V> {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.lock();
-        let ttl = self.ttl;
-        entries.retain(|_, (at, _)| at.elapsed() < ttl);
-        if entries.len() >= self.max
-            && let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-        {
-            entries.remove(&oldest);
-        }
-        entries.insert(key, (Instant::now(), value));
+        insert(
+            &mut self.latest.lock().unwrap_or_else(|p| p.into_inner()),
+            generation_free(&key),
+            value.clone(),
+            MAX_STALE,
+            self.max,
+        );
+        insert(&mut self.lock(), key, value, self.ttl, self.max);
+    }
+
+    /// The latest value put under `key` but for its write generation (an
+    /// answer computed before a later write, or one that expired), at most
+    /// [`MAX_STALE`] old. The fresh one, when there is one, is `get`'s.
+    pub fn get_stale(&self, key: &str) -> Option<V> {
+        let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest
+            .get(&generation_free(key))
+            .filter(|(at, _)| at.elapsed() < MAX_STALE)
+            .map(|(_, v)| v.clone())
     }
 
     /// Entries held (fresh or not).
@@ -130,5 +178,30 @@ mod tests {
         short.put("a".into(), 1);
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(short.get("a"), None, "expired");
+        assert_eq!(short.get_stale("a"), Some(1), "but still the latest");
+    }
+
+    #[test]
+    fn a_stale_value_is_the_latest_for_the_same_call_models_day_and_parameters() {
+        let c: ResultCache<u32> = ResultCache::new(Duration::from_secs(3600), 8);
+        c.put("web-forecast|g3|churn-v1+-+-|20000|91".into(), 1);
+        c.put("web-forecast|g5|churn-v1+-+-|20000|91".into(), 2);
+        // After another write: nothing fresh, the latest is there.
+        let key = "web-forecast|g6|churn-v1+-+-|20000|91";
+        assert_eq!(c.get(key), None);
+        assert_eq!(c.get_stale(key), Some(2));
+        // Other parameters, models or day: nothing.
+        assert_eq!(c.get_stale("web-forecast|g6|churn-v1+-+-|20000|30"), None);
+        assert_eq!(c.get_stale("web-forecast|g6|churn-v2+-+-|20000|91"), None);
+        assert_eq!(c.get_stale("web-forecast|g6|churn-v1+-+-|20001|91"), None);
+        assert_eq!(generation_free("a|b"), "a|b");
+        assert_eq!(generation_free("a|gx|b"), "a|gx|b");
+        let off: ResultCache<u32> = ResultCache::new(Duration::ZERO, 2);
+        off.put(key.into(), 1);
+        assert_eq!(
+            off.get_stale(key),
+            None,
+            "a cache that is off keeps nothing"
+        );
     }
 }

@@ -116,6 +116,9 @@ pub(crate) struct Shared {
     /// The outreach report per play, per range of weeks.
     pub(crate) plays: Arc<ResultCache<Arc<Vec<pulse_lists::PlayReport>>>>,
     pub(crate) performance: Arc<ResultCache<Arc<Vec<pulse_app::model_ops::RunPerformance>>>>,
+    /// Keys of results being recomputed in the background while a page
+    /// shows the previous one.
+    pub(crate) refreshing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The console's routes.
@@ -132,6 +135,7 @@ fn shared(state: WebState) -> Shared {
         owners: Arc::new(ResultCache::new(state.analyst_cache, n)),
         plays: Arc::new(ResultCache::new(state.analyst_cache, n)),
         performance: Arc::new(ResultCache::new(state.analyst_cache, n)),
+        refreshing: Arc::default(),
         s: state,
     }
 }

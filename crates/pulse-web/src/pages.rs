@@ -21,6 +21,7 @@ use serde::Deserialize;
 use crate::Shared;
 use crate::session::{CSRF_COOKIE, SESSION_COOKIE, cookie, nonce, set_cookie};
 use crate::view::{day, days_from_now, money, opt_pct, pct, pts, query_value, ts_day};
+use pulse_app::cache::ResultCache;
 
 const STYLESHEET: &str = include_str!("../static/console.css");
 const FAVICON: &str = include_str!("../static/favicon.svg");
@@ -1563,9 +1564,68 @@ struct LeadershipPage {
     warnings: Vec<String>,
 }
 
+/// An analyst result through `cache`: the fresh one under `key`; else,
+/// with `Fresh::OrStale`, the latest one for the same call, models, day and
+/// parameters (computed before a later write, or expired) while `compute`
+/// refreshes it in the background (once per key at a time); else computed
+/// now. A page shows the previous answer for the seconds a new one takes,
+/// rather than making its reader wait for it.
+async fn cached<V, F, Fut>(
+    sh: &Shared,
+    cache: &Arc<ResultCache<V>>,
+    key: String,
+    fresh: Fresh,
+    compute: F,
+) -> Result<V, AppError>
+where
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce(Shared) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<V, AppError>> + Send + 'static,
+{
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit);
+    }
+    if fresh == Fresh::OrStale
+        && let Some(stale) = cache.get_stale(&key)
+    {
+        let first = sh
+            .refreshing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone());
+        if first {
+            let (sh, cache) = (sh.clone(), cache.clone());
+            tokio::spawn(async move {
+                match compute(sh.clone()).await {
+                    Ok(v) => cache.put(key.clone(), v),
+                    Err(e) => tracing::debug!(error = %e, "refreshing a console result"),
+                }
+                sh.refreshing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+            });
+        }
+        return Ok(stale);
+    }
+    let v = compute(sh.clone()).await?;
+    cache.put(key, v.clone());
+    Ok(v)
+}
+
+/// Whether a cached result may be an earlier one while a new one computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// Pages: the previous answer now, the new one on the next view.
+    OrStale,
+    /// The background warm-up: compute what is missing.
+    Only,
+}
+
 async fn forecast(
     sh: &Shared,
     horizon: i32,
+    fresh: Fresh,
 ) -> Result<Arc<pulse_app::forecast::ForecastResult>, AppError> {
     let key = pulse_app::cache::analyst_key(
         &sh.s.store,
@@ -1573,54 +1633,54 @@ async fn forecast(
         "web-forecast",
         &horizon.to_string(),
     );
-    if let Some(hit) = sh.forecasts.get(&key) {
-        return Ok(hit);
-    }
-    let _slot = sh.s.analyst.slot("a forecast").await?;
-    let q = pulse_app::forecast::ForecastQuery {
-        horizon_days: horizon,
-        as_of: String::new(),
-        group_by: "segment".into(),
-        monte_carlo: pulse_forecast::MonteCarlo::default(),
-    };
-    let r = Arc::new(
-        pulse_app::forecast::run(
-            &sh.s.store,
-            sh.s.registry.clone(),
-            sh.s.expansion_horizon_days,
-            sh.s.threads,
-            &q,
-            sh.s.scoring.clock().today(),
-        )
-        .await?,
-    );
-    sh.forecasts.put(key, r.clone());
-    Ok(r)
+    cached(sh, &sh.forecasts, key, fresh, move |sh| async move {
+        let _slot = sh.s.analyst.slot("a forecast").await?;
+        let q = pulse_app::forecast::ForecastQuery {
+            horizon_days: horizon,
+            as_of: String::new(),
+            group_by: "segment".into(),
+            monte_carlo: pulse_forecast::MonteCarlo::default(),
+        };
+        Ok(Arc::new(
+            pulse_app::forecast::run(
+                &sh.s.store,
+                sh.s.registry.clone(),
+                sh.s.expansion_horizon_days,
+                sh.s.threads,
+                &q,
+                sh.s.scoring.clock().today(),
+            )
+            .await?,
+        ))
+    })
+    .await
 }
 
-async fn report_of(sh: &Shared, period: &str) -> Result<Arc<pulse_app::report::Report>, AppError> {
+async fn report_of(
+    sh: &Shared,
+    period: &str,
+    fresh: Fresh,
+) -> Result<Arc<pulse_app::report::Report>, AppError> {
     // Keyed by the quarter's label, so "" (the next quarter) and its label
     // are one entry.
     let (period, _, _) = pulse_app::report::parse_period(period, sh.s.scoring.clock().today())?;
     let key = pulse_app::cache::analyst_key(&sh.s.store, &sh.s.scoring, "report", &period);
-    if let Some(hit) = sh.reports.get(&key) {
-        return Ok(hit);
-    }
-    let _slot = sh.s.analyst.slot("a report").await?;
-    let r = Arc::new(
-        pulse_app::report::build(
-            &sh.s.store,
-            sh.s.registry.clone(),
-            &sh.s.lists,
-            sh.s.expansion_horizon_days,
-            sh.s.threads,
-            &period,
-            sh.s.scoring.clock(),
-        )
-        .await?,
-    );
-    sh.reports.put(key, r.clone());
-    Ok(r)
+    cached(sh, &sh.reports, key, fresh, move |sh| async move {
+        let _slot = sh.s.analyst.slot("a report").await?;
+        Ok(Arc::new(
+            pulse_app::report::build(
+                &sh.s.store,
+                sh.s.registry.clone(),
+                &sh.s.lists,
+                sh.s.expansion_horizon_days,
+                sh.s.threads,
+                &period,
+                sh.s.scoring.clock(),
+            )
+            .await?,
+        ))
+    })
+    .await
 }
 
 /// Computes the leadership page's default forecast and report, the models
@@ -1633,13 +1693,13 @@ pub(crate) async fn warm(sh: &Shared) -> bool {
     if serving.scored.is_none() {
         return false;
     }
-    if let Err(e) = forecast(sh, pulse_app::forecast::DEFAULT_HORIZON_DAYS).await {
+    if let Err(e) = forecast(sh, pulse_app::forecast::DEFAULT_HORIZON_DAYS, Fresh::Only).await {
         tracing::debug!(error = %e, "warming the leadership forecast");
     }
-    if let Err(e) = report_of(sh, "").await {
+    if let Err(e) = report_of(sh, "", Fresh::Only).await {
         tracing::debug!(error = %e, "warming the leadership report");
     }
-    if let Err(e) = performance(sh).await {
+    if let Err(e) = performance(sh, Fresh::Only).await {
         tracing::debug!(error = %e, "warming the models page");
     }
     if let Ok(stored) = applists::load(&sh.s.store, "week", "").await {
@@ -1669,11 +1729,11 @@ pub(crate) async fn leadership(
     let horizon = q
         .horizon
         .unwrap_or(pulse_app::forecast::DEFAULT_HORIZON_DAYS);
-    let f = match forecast(&sh, horizon).await {
+    let f = match forecast(&sh, horizon, Fresh::OrStale).await {
         Ok(f) => f,
         Err(e) => return error_page(&sh, &ctx, e),
     };
-    let rep = match report_of(&sh, q.period.trim()).await {
+    let rep = match report_of(&sh, q.period.trim(), Fresh::OrStale).await {
         Ok(r) => r,
         Err(e) => return error_page(&sh, &ctx, e),
     };
@@ -1758,7 +1818,7 @@ pub(crate) async fn report(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let rep = match report_of(&sh, q.period.trim()).await {
+    let rep = match report_of(&sh, q.period.trim(), Fresh::OrStale).await {
         Ok(r) => r,
         Err(e) => return error_page(&sh, &ctx, e),
     };
@@ -2118,18 +2178,18 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
 /// Realised performance of the last 12 scoring runs (top 100), cached.
 async fn performance(
     sh: &Shared,
+    fresh: Fresh,
 ) -> Result<Arc<Vec<pulse_app::model_ops::RunPerformance>>, AppError> {
     let key =
         pulse_app::cache::analyst_key(&sh.s.store, &sh.s.scoring, "web-performance", "12|100");
-    if let Some(hit) = sh.performance.get(&key) {
-        return Ok(hit);
-    }
-    let horizon = i32::try_from(sh.s.scoring.settings().horizon_days).unwrap_or(90);
-    let p = Arc::new(
-        pulse_app::model_ops::realised_performance(&sh.s.store, horizon, 12, 100, now(sh)).await?,
-    );
-    sh.performance.put(key, p.clone());
-    Ok(p)
+    cached(sh, &sh.performance, key, fresh, |sh| async move {
+        let horizon = i32::try_from(sh.s.scoring.settings().horizon_days).unwrap_or(90);
+        Ok(Arc::new(
+            pulse_app::model_ops::realised_performance(&sh.s.store, horizon, 12, 100, now(&sh))
+                .await?,
+        ))
+    })
+    .await
 }
 
 pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Response {
@@ -2164,7 +2224,7 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
         Ok(d) => d.into_iter().next(),
         Err(e) => return error_page(&sh, &ctx, e.into()),
     };
-    let performance = match performance(&sh).await {
+    let performance = match performance(&sh, Fresh::OrStale).await {
         Ok(p) => p,
         Err(e) => return error_page(&sh, &ctx, e),
     };
@@ -2243,7 +2303,73 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{Fresh, cached, csv_field};
+    use pulse_app::cache::ResultCache;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_page_gets_the_previous_answer_while_a_new_one_computes() {
+        let store = pulse_store::Store::in_memory().await.unwrap();
+        let clock = pulse_core::Clock::at_day(20_000);
+        let dir = std::env::temp_dir().join(format!("pulse-web-cached-{}", std::process::id()));
+        let registry: Arc<dyn pulse_app::ModelRegistry> =
+            Arc::new(pulse_app::dir_registry::DirRegistry::open(&dir, clock.clone()).unwrap());
+        let scoring = Arc::new(pulse_app::serving::Scoring::new(
+            store.clone(),
+            registry.clone(),
+            pulse_app::serving::ScoringSettings::new(Default::default(), 90, clock),
+        ));
+        let sh = crate::shared(crate::WebState::new(store, scoring, registry));
+        let cache: Arc<ResultCache<u32>> = Arc::new(ResultCache::new(Duration::from_secs(60), 8));
+        let answer = |v: u32| move |_| async move { Ok(v) };
+
+        // Nothing cached: computed now.
+        let k1 = "t|g1|m|20000|p".to_string();
+        assert_eq!(
+            cached(&sh, &cache, k1.clone(), Fresh::OrStale, answer(1))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            cached(&sh, &cache, k1, Fresh::OrStale, answer(9))
+                .await
+                .unwrap(),
+            1
+        );
+        // After a write (another generation): the previous answer at once,
+        // the new one computed behind it.
+        let k2 = "t|g2|m|20000|p".to_string();
+        assert_eq!(
+            cached(&sh, &cache, k2.clone(), Fresh::OrStale, answer(2))
+                .await
+                .unwrap(),
+            1
+        );
+        let mut waited = 0;
+        while cache.get(&k2).is_none() && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            waited += 1;
+        }
+        assert_eq!(cache.get(&k2), Some(2));
+        assert_eq!(
+            cached(&sh, &cache, k2, Fresh::OrStale, answer(9))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(sh.refreshing.lock().unwrap().is_empty());
+        // The warm-up never takes a stale answer.
+        let k3 = "t|g3|m|20000|p".to_string();
+        assert_eq!(
+            cached(&sh, &cache, k3, Fresh::Only, answer(3))
+                .await
+                .unwrap(),
+            3
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused_but_numbers_kept() {
