@@ -44,6 +44,31 @@ pub struct Column {
     pub ty: ColumnType,
     /// Whether the value may be absent (an `Option` field, stored as NULL).
     pub optional: bool,
+    /// What an import field holds, finer than [`ColumnType`]: a mapping
+    /// (`pulse import --mapping`) reads dates, numbers and flags by it.
+    pub value: ValueKind,
+    /// Whether an import row must give it: a blank field is an error (no
+    /// default, not optional).
+    pub required: bool,
+}
+
+/// What an import field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    /// Free or short text, or an external id.
+    Text,
+    /// One name of an enumeration.
+    Choice,
+    /// A whole number.
+    Int,
+    /// An amount of money (a decimal number).
+    Money,
+    /// `true` / `false`.
+    Flag,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An instant, RFC 3339.
+    Instant,
 }
 
 /// Receives one record's values in column order, typed as they are stored.
@@ -105,6 +130,9 @@ pub(crate) trait TextEnum: Copy + FromStr<Err = String> {
 pub(crate) trait Kind<T> {
     const TYPE: ColumnType;
     const OPTIONAL: bool = false;
+    const VALUE: ValueKind;
+    /// Whether a blank field parses (to an empty or absent value).
+    const BLANK_OK: bool;
     /// Parses an import field (`field` names it in errors).
     fn parse(field: &str, s: &str) -> Result<T, FieldError>;
     /// [`Kind::parse`], with a blank field meaning `default`.
@@ -182,6 +210,8 @@ pub(crate) mod kind {
 
     impl Kind<String> for Id {
         const TYPE: ColumnType = ColumnType::Text;
+        const VALUE: ValueKind = ValueKind::Text;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<String, FieldError> {
             parse_id(field, s)
         }
@@ -198,6 +228,8 @@ pub(crate) mod kind {
 
     impl Kind<Option<String>> for OptId {
         const TYPE: ColumnType = ColumnType::Text;
+        const VALUE: ValueKind = ValueKind::Text;
+        const BLANK_OK: bool = true;
         const OPTIONAL: bool = true;
         fn parse(field: &str, s: &str) -> Result<Option<String>, FieldError> {
             optional(field, s, parse_id)
@@ -218,6 +250,8 @@ pub(crate) mod kind {
         ($kind:ident, |$s:ident| $parse:expr) => {
             impl Kind<String> for $kind {
                 const TYPE: ColumnType = ColumnType::Text;
+                const VALUE: ValueKind = ValueKind::Text;
+                const BLANK_OK: bool = true;
                 fn parse(_field: &str, $s: &str) -> Result<String, FieldError> {
                     Ok($parse)
                 }
@@ -239,6 +273,8 @@ pub(crate) mod kind {
 
     impl<T: TextEnum> Kind<T> for Choice {
         const TYPE: ColumnType = ColumnType::Text;
+        const VALUE: ValueKind = ValueKind::Choice;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<T, FieldError> {
             parse_enum(field, s)
         }
@@ -256,6 +292,8 @@ pub(crate) mod kind {
 
     impl Kind<i64> for Int {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Int;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<i64, FieldError> {
             parse_i64(field, s)
         }
@@ -272,6 +310,8 @@ pub(crate) mod kind {
 
     impl Kind<Option<i64>> for OptInt {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Int;
+        const BLANK_OK: bool = true;
         const OPTIONAL: bool = true;
         fn parse(field: &str, s: &str) -> Result<Option<i64>, FieldError> {
             optional(field, s, parse_i64)
@@ -289,6 +329,8 @@ pub(crate) mod kind {
 
     impl Kind<f64> for Money {
         const TYPE: ColumnType = ColumnType::Real;
+        const VALUE: ValueKind = ValueKind::Money;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<f64, FieldError> {
             parse_f64(field, s)
         }
@@ -311,6 +353,8 @@ pub(crate) mod kind {
 
     impl Kind<bool> for Flag {
         const TYPE: ColumnType = ColumnType::Bool;
+        const VALUE: ValueKind = ValueKind::Flag;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<bool, FieldError> {
             required(field, s, |field, s| parse_bool(field, s, false))
         }
@@ -327,6 +371,8 @@ pub(crate) mod kind {
 
     impl Kind<Day> for Date {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Date;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<Day, FieldError> {
             time::parse_day(field, s)
         }
@@ -343,6 +389,8 @@ pub(crate) mod kind {
 
     impl Kind<Option<Day>> for OptDate {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Date;
+        const BLANK_OK: bool = true;
         const OPTIONAL: bool = true;
         fn parse(field: &str, s: &str) -> Result<Option<Day>, FieldError> {
             time::parse_opt_day(field, s)
@@ -360,6 +408,8 @@ pub(crate) mod kind {
 
     impl Kind<Ts> for Instant {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Instant;
+        const BLANK_OK: bool = false;
         fn parse(field: &str, s: &str) -> Result<Ts, FieldError> {
             time::parse_ts(field, s)
         }
@@ -376,6 +426,8 @@ pub(crate) mod kind {
 
     impl Kind<Option<Ts>> for OptInstant {
         const TYPE: ColumnType = ColumnType::Int;
+        const VALUE: ValueKind = ValueKind::Instant;
+        const BLANK_OK: bool = true;
         const OPTIONAL: bool = true;
         fn parse(field: &str, s: &str) -> Result<Option<Ts>, FieldError> {
             time::parse_opt_ts(field, s)
@@ -421,6 +473,12 @@ macro_rules! entity {
     (@stored $f:ident $stored:literal) => {
         $stored
     };
+    (@no_default) => {
+        true
+    };
+    (@no_default $default:expr) => {
+        false
+    };
     (@parse $kind:ident, $ty:ty, $f:ident, $v:expr) => {
         <$crate::column::kind::$kind as $crate::column::Kind<$ty>>::parse(stringify!($f), $v)
     };
@@ -457,6 +515,9 @@ macro_rules! entity {
                     stored: entity!(@stored $f $($stored)?),
                     ty: <$crate::column::kind::$kind as $crate::column::Kind<$ty>>::TYPE,
                     optional: <$crate::column::kind::$kind as $crate::column::Kind<$ty>>::OPTIONAL,
+                    value: <$crate::column::kind::$kind as $crate::column::Kind<$ty>>::VALUE,
+                    required: !<$crate::column::kind::$kind as $crate::column::Kind<$ty>>::BLANK_OK
+                        && entity!(@no_default $($default)?),
                 }
             ),+];
 
@@ -495,6 +556,27 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn required_columns_are_those_a_blank_field_cannot_fill() {
+        use crate::entity::Interaction;
+        let required: Vec<&str> = Interaction::COLUMN_DEFS
+            .iter()
+            .filter(|c| c.required)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(required, ["id", "account_id", "channel", "opened_at"]);
+        let kind = |n: &str| {
+            Interaction::COLUMN_DEFS
+                .iter()
+                .find(|c| c.name == n)
+                .map(|c| c.value)
+        };
+        assert_eq!(kind("resolved_at"), Some(ValueKind::Instant));
+        assert_eq!(kind("csat"), Some(ValueKind::Int));
+        assert_eq!(kind("escalated"), Some(ValueKind::Flag));
+        assert_eq!(kind("channel"), Some(ValueKind::Choice));
+    }
     use crate::entity::*;
 
     /// Collects what a record hands to the store, as text.

@@ -181,6 +181,20 @@ impl EntityKind {
         }
     }
 
+    /// The column definitions of this entity (names, kinds, which are required).
+    pub fn column_defs(self) -> &'static [crate::Column] {
+        match self {
+            EntityKind::Account => Account::COLUMN_DEFS,
+            EntityKind::Contact => Contact::COLUMN_DEFS,
+            EntityKind::Interaction => Interaction::COLUMN_DEFS,
+            EntityKind::Usage => Usage::COLUMN_DEFS,
+            EntityKind::Subscription => SubscriptionEvent::COLUMN_DEFS,
+            EntityKind::Survey => SurveyResponse::COLUMN_DEFS,
+            EntityKind::Operational => OperationalEvent::COLUMN_DEFS,
+            EntityKind::Outreach => Outreach::COLUMN_DEFS,
+        }
+    }
+
     /// Recognises the entity of a CSV file from its header (the set of columns
     /// that only this entity's files have).
     pub fn from_header(header: &[&str]) -> Option<EntityKind> {

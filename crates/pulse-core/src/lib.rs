@@ -17,7 +17,7 @@ pub mod scorer;
 pub mod time;
 
 pub use clock::Clock;
-pub use column::{Column, ColumnSink, ColumnSource, ColumnType, Columns};
+pub use column::{Column, ColumnSink, ColumnSource, ColumnType, Columns, ValueKind};
 pub use entity::*;
 pub use error::{FieldError, cap, echo};
 pub use scorer::TextScorer;

@@ -43,6 +43,14 @@ pub struct BatchOutcome {
     pub rejected: Vec<Rejected>,
 }
 
+/// The accounts and contacts a dry run's earlier batches would have stored
+/// ([`Store::ingest_dry_run`]).
+#[derive(Debug, Default)]
+pub struct DryRunIds {
+    accounts: HashSet<String>,
+    contacts: HashSet<String>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct KnownIds {
     accounts: HashSet<String>,
@@ -394,7 +402,7 @@ impl Split {
                     if $r.account_id != last_account {
                         if !account_known(&$r.account_id) {
                             let e = unknown_account(&$r.account_id);
-                            reject(rejected, item.pos, $kind, $r.key().into_owned(), e);
+                            reject(rejected, item.pos, $kind, pulse_core::Entity::key($r), e);
                             return false;
                         }
                         last_account.clear();
@@ -409,7 +417,7 @@ impl Split {
                                 "contact_id",
                                 format!("contact '{c}' does not exist"),
                             );
-                            reject(rejected, item.pos, $kind, $r.key().into_owned(), e);
+                            reject(rejected, item.pos, $kind, pulse_core::Entity::key($r), e);
                             return false;
                         }
                         last_contact.clear();
@@ -572,7 +580,7 @@ impl Store {
         if let Some(w) = self.sqlite_batch_writer() {
             return crate::on_thread("pulse-ingest", move || w.ingest(records, sentiment)).await;
         }
-        self.ingest_sqlx(Split::new(records, sentiment)).await
+        self.ingest_sqlx(Split::new(records, sentiment), None).await
     }
 
     /// For an SQLite file store, a handle that ingests on the calling
@@ -586,10 +594,45 @@ impl Store {
         })
     }
 
-    async fn ingest_sqlx(&self, mut s: Split) -> Result<BatchOutcome, StoreError> {
+    /// Checks a batch exactly as [`ingest`](Self::ingest) would store it
+    /// (references, inserted and updated counts, rejections) and writes
+    /// nothing: its transaction is rolled back. `seen` holds the accounts
+    /// and contacts of the dry run's earlier batches, which later batches
+    /// may refer to.
+    pub async fn ingest_dry_run(
+        &self,
+        records: Vec<(usize, Record)>,
+        seen: &mut DryRunIds,
+    ) -> Result<BatchOutcome, StoreError> {
+        self.ingest_sqlx(Split::new(records, None), Some(seen))
+            .await
+    }
+
+    async fn ingest_sqlx(
+        &self,
+        mut s: Split,
+        dry: Option<&mut DryRunIds>,
+    ) -> Result<BatchOutcome, StoreError> {
         let (want_accounts, want_contacts) = s.wanted();
-        let accounts_ok = self.existing(want_accounts, "accounts", true).await?;
-        let contacts_ok = self.existing(want_contacts, "contacts", false).await?;
+        let (seen_accounts, seen_contacts): (Vec<String>, Vec<String>) = match dry.as_deref() {
+            Some(d) => (
+                want_accounts
+                    .iter()
+                    .filter(|a| d.accounts.contains(*a))
+                    .cloned()
+                    .collect(),
+                want_contacts
+                    .iter()
+                    .filter(|c| d.contacts.contains(*c))
+                    .cloned()
+                    .collect(),
+            ),
+            None => Default::default(),
+        };
+        let mut accounts_ok = self.existing(want_accounts, "accounts", true).await?;
+        let mut contacts_ok = self.existing(want_contacts, "contacts", false).await?;
+        accounts_ok.extend(seen_accounts);
+        contacts_ok.extend(seen_contacts);
         s.check_refs(&accounts_ok, &contacts_ok);
         let (new_accounts, new_contacts) = s.new_ids();
         let (rows, mut out) = Rows::deduplicated(s);
@@ -662,10 +705,20 @@ impl Store {
             write!(rows.scored_surveys, Scored<SurveyResponse>);
             write!(rows.operational, OperationalEvent);
             write!(rows.outreach, Outreach);
-            tx.commit().await?;
+            if dry.is_some() {
+                tx.rollback().await?;
+            } else {
+                tx.commit().await?;
+            }
         });
 
-        self.known_ids().extend(new_accounts, new_contacts);
+        match dry {
+            Some(d) => {
+                d.accounts.extend(new_accounts);
+                d.contacts.extend(new_contacts);
+            }
+            None => self.known_ids().extend(new_accounts, new_contacts),
+        }
         Ok(out)
     }
 
@@ -1038,6 +1091,8 @@ pub(crate) mod tests {
             stored: name,
             ty,
             optional: true,
+            value: pulse_core::ValueKind::Text,
+            required: false,
         };
         w.columns.extend([
             sentiment("sentiment_score", ColumnType::Real),

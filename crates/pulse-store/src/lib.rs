@@ -34,7 +34,8 @@ use sqlx::sqlite::{
 };
 
 pub use ingest::{
-    BatchOutcome, BatchSentiment, Rejected, SqliteBatchWriter, TextScore, score_batch, scored_text,
+    BatchOutcome, BatchSentiment, DryRunIds, Rejected, SqliteBatchWriter, TextScore, score_batch,
+    scored_text,
 };
 pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};
 pub use model_ops::{DriftCheck, ModelDecision};

@@ -80,6 +80,11 @@ enum BenchWhat {
         /// Keep the generated files and databases (under <data-dir>/bench-import).
         #[arg(long)]
         keep: bool,
+        /// Also import the same base written in vendors' export shapes
+        /// (`pulse synth --format`) through the presets, runs interleaved
+        /// with the native ones, and report mapped / native.
+        #[arg(long)]
+        mapped: bool,
     },
 }
 
@@ -113,6 +118,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             sentiment,
             batch_size,
             keep,
+            mapped,
         } => {
             let work = cfg.data_dir.join("bench-import");
             let files = match from {
@@ -126,7 +132,29 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
                     dir
                 }
             };
-            let r = import(cfg, &work, &files, runs.max(1), sentiment, batch_size).await;
+            let vendor = if mapped {
+                let dir = work.join("vendor");
+                copy_files(&files, &dir)?;
+                let formats: Vec<String> = crate::vendor_export::FORMATS
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect();
+                crate::vendor_export::convert(&dir, &formats)?;
+                let mapping = crate::presets::load_all(&formats, &[])?.expect("presets were given");
+                Some((dir, mapping))
+            } else {
+                None
+            };
+            let r = import(
+                cfg,
+                &work,
+                &files,
+                vendor,
+                runs.max(1),
+                sentiment,
+                batch_size,
+            )
+            .await;
             if !keep {
                 std::fs::remove_dir_all(&work)
                     .with_context(|| format!("removing {}", work.display()))?;
@@ -283,6 +311,7 @@ async fn import_once(
     files: &[PathBuf],
     batch_size: usize,
     sentiment: Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
+    mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
 ) -> anyhow::Result<(Vec<FileReport>, f64, Option<f64>)> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -295,6 +324,8 @@ async fn import_once(
         rejects_path: dir.join("import-rejects.csv"),
         progress: false,
         sentiment,
+        mapping,
+        dry_run: false,
     };
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
@@ -305,15 +336,38 @@ async fn import_once(
     Ok((report.files, wall, cpu))
 }
 
+/// Copies the import files of `from` (not `truth/`) into `to`.
+fn copy_files(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for f in crate::expand_paths(&[from.to_path_buf()], None)? {
+        let name = f.file_name().expect("a file");
+        std::fs::copy(&f, to.join(name)).with_context(|| format!("copying {}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// One entity's files in one run: name, rows, seconds, CPU seconds,
+/// inserted, updated, rejected.
+type KindTotals = (String, u64, f64, Option<f64>, u64, u64, u64);
+
+/// One way of importing: label, sentiment model, files, mapping.
+type ImportMode = (
+    String,
+    Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
+    Vec<PathBuf>,
+    Option<std::sync::Arc<crate::mapping::Mapping>>,
+);
+
 async fn import(
     cfg: &Config,
     work: &Path,
     from: &Path,
+    vendor: Option<(PathBuf, crate::mapping::Mapping)>,
     runs: usize,
     mode: SentimentMode,
     batch_size: usize,
 ) -> anyhow::Result<()> {
-    let files = crate::expand_paths(&[from.to_path_buf()])?;
+    let files = crate::expand_paths(&[from.to_path_buf()], None)?;
     let model = match mode {
         SentimentMode::Off => None,
         SentimentMode::On | SentimentMode::Both => {
@@ -325,7 +379,7 @@ async fn import(
             }
         }
     };
-    let modes: Vec<(
+    let sentiments: Vec<(
         &str,
         Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
     )> = match mode {
@@ -333,6 +387,28 @@ async fn import(
         SentimentMode::On => vec![("with sentiment", model)],
         SentimentMode::Both => vec![("no sentiment", None), ("with sentiment", model)],
     };
+    let mut modes: Vec<ImportMode> = Vec::new();
+    for (label, model) in &sentiments {
+        match &vendor {
+            None => modes.push((label.to_string(), model.clone(), files.clone(), None)),
+            Some((dir, mapping)) => {
+                let mapping = std::sync::Arc::new(mapping.clone());
+                let vendor_files = crate::expand_paths(std::slice::from_ref(dir), Some(&mapping))?;
+                modes.push((
+                    format!("native, {label}"),
+                    model.clone(),
+                    files.clone(),
+                    None,
+                ));
+                modes.push((
+                    format!("mapped, {label}"),
+                    model.clone(),
+                    vendor_files,
+                    Some(mapping),
+                ));
+            }
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut o = std::io::stdout().lock();
     writeln!(
@@ -341,12 +417,16 @@ async fn import(
         from.display(),
         load_average()
     )?;
-    // The best rows/s of each file in each mode.
+    // The best rows/s of each entity in each mode, and each mode's walls.
     let mut best: Vec<(String, u64, Vec<f64>)> = Vec::new();
-    for (m, (label, model)) in modes.iter().enumerate() {
-        for run in 1..=runs {
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    // Runs interleave the modes, so a change in the machine's load touches all.
+    for run in 1..=runs {
+        for (m, (label, model, files, mapping)) in modes.iter().enumerate() {
             let dir = work.join(format!("run-{m}-{run}"));
-            let (reports, wall, cpu) = import_once(&dir, &files, batch_size, model.clone()).await?;
+            let (reports, wall, cpu) =
+                import_once(&dir, files, batch_size, model.clone(), mapping.clone()).await?;
+            walls[m].push(wall);
             let rows: u64 = reports.iter().map(|f| f.rows).sum();
             let cpu = cpu.map_or(String::new(), |c| format!(", {c:.1} CPU-s"));
             writeln!(
@@ -354,29 +434,41 @@ async fn import(
                 "{label}, run {run}: {rows} rows in {wall:.2}s{cpu}, load average after {}",
                 load_average()
             )?;
+            // Per entity: files of one kind (two Delighted files) add up.
+            let mut kinds: Vec<KindTotals> = Vec::new();
             for f in &reports {
                 let name = f.kind.map_or("?", |k| k.as_str()).to_string();
-                let rate = f.rows as f64 / f.elapsed.as_secs_f64().max(1e-9);
-                let cpu = f.cpu.map_or(String::new(), |c| {
+                let at = match kinds.iter().position(|k| k.0 == name) {
+                    Some(i) => i,
+                    None => {
+                        kinds.push((name, 0, 0.0, Some(0.0), 0, 0, 0));
+                        kinds.len() - 1
+                    }
+                };
+                let k = &mut kinds[at];
+                k.1 += f.rows;
+                k.2 += f.elapsed.as_secs_f64();
+                k.3 = k.3.zip(f.cpu).map(|(a, b)| a + b);
+                k.4 += f.inserted;
+                k.5 += f.updated;
+                k.6 += f.rejected;
+            }
+            for (name, rows, secs, cpu, ins, upd, rej) in kinds {
+                let rate = rows as f64 / secs.max(1e-9);
+                let cpu = cpu.map_or(String::new(), |c| {
                     format!(
                         ", {c:.2} CPU-s = {:.0} rows per CPU-s",
-                        f.rows as f64 / c.max(1e-9)
+                        rows as f64 / c.max(1e-9)
                     )
                 });
                 writeln!(
                     o,
-                    "  {name:<20} {:>10} rows {:>8.2}s {:>10.0} rows/s  ({} inserted, {} updated, {} rejected{cpu})",
-                    f.rows,
-                    f.elapsed.as_secs_f64(),
-                    rate,
-                    f.inserted,
-                    f.updated,
-                    f.rejected
+                    "  {name:<20} {rows:>10} rows {secs:>8.2}s {rate:>10.0} rows/s  ({ins} inserted, {upd} updated, {rej} rejected{cpu})",
                 )?;
                 let at = match best.iter().position(|b| b.0 == name) {
                     Some(i) => i,
                     None => {
-                        best.push((name.clone(), f.rows, vec![0.0; modes.len()]));
+                        best.push((name.clone(), rows, vec![0.0; modes.len()]));
                         best.len() - 1
                     }
                 };
@@ -389,16 +481,43 @@ async fn import(
         "best rows/s of {runs} run(s):\n  {:<20} {:>10}",
         "entity", "rows"
     )?;
-    for (label, _) in &modes {
-        write!(o, " {label:>16}")?;
+    for (label, ..) in &modes {
+        write!(o, " {label:>26}")?;
+    }
+    if vendor.is_some() {
+        write!(o, " {:>16}", "mapped/native")?;
     }
     writeln!(o)?;
     for (name, rows, rates) in &best {
         write!(o, "  {name:<20} {rows:>10}")?;
         for r in rates {
-            write!(o, " {r:>16.0}")?;
+            write!(o, " {r:>26.0}")?;
+        }
+        if vendor.is_some() {
+            let ratios: Vec<String> = rates
+                .chunks(2)
+                .map(|p| format!("{:.2}x", p[1] / p[0].max(1e-9)))
+                .collect();
+            write!(o, " {:>16}", ratios.join(" "))?;
         }
         writeln!(o)?;
+    }
+    if vendor.is_some() {
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for pair in (0..modes.len()).collect::<Vec<_>>().chunks(2) {
+            let (n, m) = (median(&walls[pair[0]]), median(&walls[pair[1]]));
+            writeln!(
+                o,
+                "median wall: {} {n:.2}s, {} {m:.2}s: mapped runs at {:.2}x native speed",
+                modes[pair[0]].0,
+                modes[pair[1]].0,
+                n / m.max(1e-9)
+            )?;
+        }
     }
     Ok(())
 }
@@ -420,7 +539,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_import_benchmark_runs_on_a_small_base_and_cleans_up() {
+    async fn the_import_benchmark_runs_native_and_mapped_on_a_small_base_and_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
             data_dir: dir.path().to_path_buf(),
@@ -435,6 +554,7 @@ mod tests {
                 sentiment: SentimentMode::Off,
                 batch_size: 100,
                 keep: false,
+                mapped: true,
             },
         };
         run(&cfg, args).await.unwrap();

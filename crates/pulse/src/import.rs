@@ -22,9 +22,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use pulse_core::time::Ts;
 use pulse_core::{EntityKind, FieldError, Fields, Record};
 use pulse_sentiment::SentimentModel;
-use pulse_store::{BatchSentiment, Rejected, Store};
+use pulse_store::{BatchSentiment, DryRunIds, Rejected, Store};
+
+use crate::mapping::{Bound, EntityMap, Joins, MappedRow, Mapping, Row};
 
 /// Records per store transaction.
 pub(crate) const DEFAULT_BATCH: usize = 20_000;
@@ -38,6 +41,11 @@ pub(crate) struct ImportOptions {
     /// Scores interaction and survey text as it is stored; `None` stores
     /// NULL sentiment.
     pub(crate) sentiment: Option<Arc<SentimentModel>>,
+    /// How export files become records (`--mapping`, `--preset`); files no
+    /// block reads are read as native files.
+    pub(crate) mapping: Option<Arc<Mapping>>,
+    /// Read, check and count everything; write nothing.
+    pub(crate) dry_run: bool,
 }
 
 /// What one file contributed.
@@ -49,9 +57,110 @@ pub(crate) struct FileReport {
     pub(crate) inserted: u64,
     pub(crate) updated: u64,
     pub(crate) rejected: u64,
+    /// Rows a mapping's `when` left out.
+    pub(crate) skipped: u64,
     pub(crate) elapsed: Duration,
     /// CPU seconds the whole process used meanwhile (Linux only).
     pub(crate) cpu: Option<f64>,
+    /// The mapping block that read it (its mapping and line), if any.
+    pub(crate) block: Option<String>,
+    /// `(field, column)` of each field read from a column.
+    pub(crate) columns_read: Vec<(String, String)>,
+    /// Columns of the file nothing reads.
+    pub(crate) unmapped: Vec<String>,
+    /// Earliest and latest time of the records read (their main date).
+    pub(crate) range: Option<(Ts, Ts)>,
+    /// Rejections by field and reason, with the first few examples.
+    pub(crate) reasons: Vec<RejectGroup>,
+}
+
+/// Rejections of one field for one kind of reason.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RejectGroup {
+    pub(crate) field: String,
+    /// The reason with quoted values replaced by `…`.
+    pub(crate) pattern: String,
+    pub(crate) count: u64,
+    /// `(line, id, reason)` of the first few.
+    pub(crate) examples: Vec<(usize, String, String)>,
+}
+
+/// Examples kept per rejection group.
+const EXAMPLES: usize = 3;
+
+impl FileReport {
+    fn note_rejects(&mut self, rejected: &[Rejected]) {
+        for r in rejected {
+            let pattern = quoted_out(&r.error.reason);
+            let g = match self
+                .reasons
+                .iter_mut()
+                .position(|g| g.field == r.error.field && g.pattern == pattern)
+            {
+                Some(i) => &mut self.reasons[i],
+                None => {
+                    self.reasons.push(RejectGroup {
+                        field: r.error.field.clone(),
+                        pattern,
+                        ..Default::default()
+                    });
+                    self.reasons.last_mut().expect("just pushed")
+                }
+            };
+            g.count += 1;
+            if g.examples.len() < EXAMPLES {
+                g.examples
+                    .push((r.position, r.id.clone(), r.error.reason.clone()));
+            }
+        }
+    }
+
+    fn note_range(&mut self, r: Option<(Ts, Ts)>) {
+        if let Some((a, b)) = r {
+            self.range = Some(match self.range {
+                None => (a, b),
+                Some((x, y)) => (x.min(a), y.max(b)),
+            });
+        }
+    }
+}
+
+/// The earliest and latest main time of some records.
+fn time_range(records: &[(usize, Record)]) -> (Option<Ts>, Option<Ts>) {
+    let times = records.iter().map(|(_, r)| main_time(r));
+    (times.clone().min(), times.max())
+}
+
+/// `'x' is not a date` -> `'…' is not a date`, so that reasons group.
+fn quoted_out(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut inside = false;
+    for c in reason.chars() {
+        if c == '\'' {
+            if !inside {
+                out.push_str("'…'");
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The time a record is about, for the date range of a file.
+fn main_time(r: &Record) -> Ts {
+    use pulse_core::time::ts_of_day;
+    match r {
+        Record::Account(a) => ts_of_day(a.start_date),
+        Record::Contact(c) => c.observed_at,
+        Record::Interaction(i) => i.opened_at,
+        Record::Usage(u) => ts_of_day(u.day),
+        Record::Subscription(s) => s.occurred_at,
+        Record::Survey(s) => s.responded_at,
+        Record::Operational(o) => o.occurred_at,
+        Record::Outreach(o) => o.contacted_at,
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -121,6 +230,8 @@ fn kind_of(path: &Path) -> anyhow::Result<EntityKind> {
 struct Parsed {
     records: Vec<(usize, Record)>,
     rejected: Vec<Rejected>,
+    /// Rows a mapping's `when` left out.
+    skipped: u64,
     /// The scores of the records' text, when a model is given.
     sentiment: Option<BatchSentiment>,
 }
@@ -129,17 +240,26 @@ struct Parsed {
 /// (parse and store) in line order.
 struct Written {
     rows: u64,
+    skipped: u64,
+    /// Earliest and latest main time of the batch's records.
+    range: Option<(Ts, Ts)>,
     inserted: u64,
     updated: u64,
     rejected: Vec<Rejected>,
 }
 
 impl Written {
-    fn new(rows: u64, mut rejected: Vec<Rejected>, out: pulse_store::BatchOutcome) -> Written {
+    fn new(
+        (rows, skipped): (u64, u64),
+        mut rejected: Vec<Rejected>,
+        out: pulse_store::BatchOutcome,
+    ) -> Written {
         rejected.extend(out.rejected);
         rejected.sort_by_key(|r| r.position);
         Written {
             rows,
+            skipped,
+            range: None,
             inserted: out.inserted,
             updated: out.updated,
             rejected,
@@ -148,15 +268,19 @@ impl Written {
 }
 
 impl Parsed {
-    /// Rows read, good and bad.
-    fn rows(&self) -> u64 {
-        (self.records.len() + self.rejected.len()) as u64
+    /// Rows read (good, bad and skipped), and rows skipped.
+    fn rows(&self) -> (u64, u64) {
+        (
+            (self.records.len() + self.rejected.len()) as u64 + self.skipped,
+            self.skipped,
+        )
     }
 
     fn new(batch_size: usize) -> Parsed {
         Parsed {
             records: Vec::with_capacity(batch_size),
             rejected: Vec::new(),
+            skipped: 0,
             sentiment: None,
         }
     }
@@ -238,19 +362,82 @@ fn reject(kind: EntityKind, line: usize, id: &str, e: FieldError) -> Rejected {
     }
 }
 
+/// How a file's rows become records.
+#[derive(Clone)]
+enum Reading {
+    /// Pulse's own columns.
+    Native(EntityKind),
+    /// A mapping block bound to the file's header (for JSON Lines, to the
+    /// block's own column list), with the join keys seen so far.
+    Mapped {
+        bound: Arc<Bound>,
+        joins: Arc<Joins>,
+    },
+}
+
+impl Reading {
+    fn kind(&self) -> EntityKind {
+        match self {
+            Reading::Native(k) => *k,
+            Reading::Mapped { bound, .. } => bound.kind,
+        }
+    }
+}
+
+/// The id a rejected row is reported under.
+fn id_field(kind: EntityKind) -> &'static str {
+    if kind == EntityKind::Usage {
+        "account_id"
+    } else {
+        "id"
+    }
+}
+
+/// Maps one row with a mapping block: the record, or why not; `None` when
+/// the block's `when` leaves the row out. Keys the row offers for joins go
+/// to `keys`.
+fn mapped_record(
+    bound: &Bound,
+    joins: &Joins,
+    row: &Row<'_>,
+    line: usize,
+    buf: &mut MappedRow,
+    keys: &mut Joins,
+) -> Option<Result<(usize, Record), Rejected>> {
+    if !bound.keeps(row) {
+        return None;
+    }
+    let kind = bound.kind;
+    let out = bound
+        .apply(row, joins, buf)
+        .and_then(|()| Record::from_fields(kind, &*buf));
+    Some(match out {
+        Ok(r) => {
+            if bound.offers_keys() {
+                bound.offer_keys(row, &r.key(), r.account_id(), keys);
+            }
+            Ok((line, r))
+        }
+        Err(e) => Err(reject(kind, line, buf.value(id_field(kind)), e)),
+    })
+}
+
 /// Reads `path` on the calling thread, scores each batch with `model`, and
-/// sends batches down `tx`.
+/// sends batches down `tx`. Returns the join keys the file's records offer.
 fn read_file(
     path: &Path,
-    kind: EntityKind,
+    reading: &Reading,
     batch_size: usize,
     model: Option<&SentimentModel>,
     bar: &ProgressBar,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Parsed>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Joins> {
+    let kind = reading.kind();
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut cur = Parsed::new(batch_size);
+    let mut keys = Joins::default();
+    let mut mapped = MappedRow::default();
     let flush = |cur: &mut Parsed, force: bool| -> bool {
         if force || cur.records.len() >= batch_size {
             let mut full = std::mem::replace(cur, Parsed::new(batch_size));
@@ -262,6 +449,7 @@ fn read_file(
             true
         }
     };
+    let key = id_field(kind);
     match format_of(path)? {
         Format::Csv => {
             let mut r = csv::ReaderBuilder::new()
@@ -271,59 +459,49 @@ fn read_file(
                 .headers()
                 .with_context(|| format!("{}: reading the header", path.display()))?
                 .clone();
-            let index: HashMap<String, usize> = header
-                .iter()
-                .enumerate()
-                .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
-                .collect();
-            let unknown: Vec<&str> = header
-                .iter()
-                .filter(|h| {
-                    !kind
-                        .columns()
-                        .contains(&h.trim().to_ascii_lowercase().as_str())
-                })
-                .collect();
-            if !unknown.is_empty() {
-                tracing::warn!(file = %path.display(), columns = ?unknown, "ignoring unknown columns");
-            }
-            let key = if kind == EntityKind::Usage {
-                "account_id"
-            } else {
-                "id"
+            let columns: Vec<(&'static str, Option<usize>)> = match reading {
+                Reading::Native(kind) => native_columns(path, *kind, &header)?,
+                Reading::Mapped { .. } => Vec::new(),
             };
-            if !index.contains_key(key) {
-                bail!(
-                    "{}: the header has no '{key}' column (expected columns: {})",
-                    path.display(),
-                    kind.columns().join(",")
-                );
-            }
-            let columns: Vec<(&'static str, Option<usize>)> = kind
-                .columns()
-                .iter()
-                .map(|c| (*c, index.get(*c).copied()))
-                .collect();
+            let crlf = usize::from(ends_lines_with_crlf(path)?);
             let mut rec = csv::StringRecord::new();
             let mut n = 0u64;
             loop {
-                let line = r.position().line() as usize;
-                match r.read_record(&mut rec) {
+                let before = r.position().line() as usize;
+                let read = r.read_record(&mut rec);
+                // Where the record starts. After a CRLF line end the reader
+                // counts the line when it reads the next record, one behind.
+                let line = crlf
+                    + match &read {
+                        Ok(true) => rec.position().map_or(before, |p| p.line() as usize),
+                        _ => before,
+                    };
+                match read {
                     Ok(false) => break,
-                    Ok(true) => {
-                        let row = CsvRow {
-                            rec: &rec,
-                            columns: &columns,
-                            next: Cell::new(0),
-                        };
-                        match Record::from_fields(kind, &row) {
-                            Ok(x) => cur.records.push((line, x)),
-                            Err(e) => cur.rejected.push(reject(kind, line, row.get(key), e)),
+                    Ok(true) => match reading {
+                        Reading::Native(kind) => {
+                            let row = CsvRow {
+                                rec: &rec,
+                                columns: &columns,
+                                next: Cell::new(0),
+                            };
+                            match Record::from_fields(*kind, &row) {
+                                Ok(x) => cur.records.push((line, x)),
+                                Err(e) => cur.rejected.push(reject(*kind, line, row.get(key), e)),
+                            }
                         }
-                    }
+                        Reading::Mapped { bound, joins } => {
+                            let get = |i: usize| rec.get(i).unwrap_or("");
+                            match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
+                                None => cur.skipped += 1,
+                                Some(Ok(x)) => cur.records.push(x),
+                                Some(Err(e)) => cur.rejected.push(e),
+                            }
+                        }
+                    },
                     Err(e) => cur.rejected.push(reject(
                         kind,
-                        line,
+                        e.position().map_or(line, |p| crlf + p.line() as usize),
                         "",
                         FieldError::new("row", e.to_string()),
                     )),
@@ -333,7 +511,7 @@ fn read_file(
                     bar.set_position(r.position().byte());
                 }
                 if !flush(&mut cur, false) {
-                    return Ok(());
+                    return Ok(keys);
                 }
             }
             bar.set_position(r.position().byte());
@@ -343,6 +521,14 @@ fn read_file(
             let mut buf = String::new();
             let mut line = 0usize;
             let mut bytes = 0u64;
+            let wanted: Vec<String> = match reading {
+                Reading::Mapped { bound, .. } => bound
+                    .read_columns()
+                    .iter()
+                    .map(|c| c.to_lowercase())
+                    .collect(),
+                Reading::Native(_) => Vec::new(),
+            };
             loop {
                 buf.clear();
                 let read = reader.by_ref().read_line(&mut buf)?;
@@ -354,33 +540,87 @@ fn read_file(
                 if buf.trim().is_empty() {
                     continue;
                 }
-                match json_fields(&buf) {
-                    Ok(map) => {
-                        let id = if kind == EntityKind::Usage {
-                            map.get("account_id")
-                        } else {
-                            map.get("id")
-                        };
-                        let id = id.cloned().unwrap_or_default();
-                        match Record::from_fields(kind, &map) {
+                match (json_fields(&buf), reading) {
+                    (Ok(map), Reading::Native(kind)) => {
+                        let id = map.get(key).cloned().unwrap_or_default();
+                        match Record::from_fields(*kind, &map) {
                             Ok(x) => cur.records.push((line, x)),
-                            Err(e) => cur.rejected.push(reject(kind, line, &id, e)),
+                            Err(e) => cur.rejected.push(reject(*kind, line, &id, e)),
                         }
                     }
-                    Err(e) => cur.rejected.push(reject(kind, line, "", e)),
+                    (Ok(map), Reading::Mapped { bound, joins }) => {
+                        let get = |i: usize| map.get(&wanted[i]).map(String::as_str).unwrap_or("");
+                        match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
+                            None => cur.skipped += 1,
+                            Some(Ok(x)) => cur.records.push(x),
+                            Some(Err(e)) => cur.rejected.push(e),
+                        }
+                    }
+                    (Err(e), _) => cur.rejected.push(reject(kind, line, "", e)),
                 }
                 if line.is_multiple_of(4096) {
                     bar.set_position(bytes);
                 }
                 if !flush(&mut cur, false) {
-                    return Ok(());
+                    return Ok(keys);
                 }
             }
             bar.set_position(bytes);
         }
     }
     flush(&mut cur, true);
-    Ok(())
+    Ok(keys)
+}
+
+/// Whether the file's first line ends with CRLF (as exports from Windows
+/// tools and many vendors do).
+fn ends_lines_with_crlf(path: &Path) -> anyhow::Result<bool> {
+    let mut head = Vec::with_capacity(4096);
+    File::open(path)
+        .with_context(|| format!("opening {}", path.display()))?
+        .take(1 << 16)
+        .read_to_end(&mut head)?;
+    Ok(head
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r'))
+}
+
+/// Where each of the entity's columns sits in a native file's header.
+fn native_columns(
+    path: &Path,
+    kind: EntityKind,
+    header: &csv::StringRecord,
+) -> anyhow::Result<Vec<(&'static str, Option<usize>)>> {
+    let index: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
+        .collect();
+    let unknown: Vec<&str> = header
+        .iter()
+        .filter(|h| {
+            !kind
+                .columns()
+                .contains(&h.trim().to_ascii_lowercase().as_str())
+        })
+        .collect();
+    if !unknown.is_empty() {
+        tracing::warn!(file = %path.display(), columns = ?unknown, "ignoring unknown columns");
+    }
+    let key = id_field(kind);
+    if !index.contains_key(key) {
+        bail!(
+            "{}: the header has no '{key}' column (expected columns: {})",
+            path.display(),
+            kind.columns().join(",")
+        );
+    }
+    Ok(kind
+        .columns()
+        .iter()
+        .map(|c| (*c, index.get(*c).copied()))
+        .collect())
 }
 
 /// One JSON object as text fields: strings as they are, numbers and booleans
@@ -405,6 +645,99 @@ fn json_fields(line: &str) -> Result<HashMap<String, String>, FieldError> {
     Ok(out)
 }
 
+/// One file to read, and how.
+struct Job {
+    kind: EntityKind,
+    path: PathBuf,
+    block: Option<EntityMap>,
+    bound: Option<Arc<Bound>>,
+}
+
+/// The files to read, in load order (an entity only refers to kinds loaded
+/// before it), each bound to the mapping blocks that read it. Every
+/// mapped file's header is checked against its block before any row of any
+/// file is read.
+fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>> {
+    if paths.is_empty() {
+        bail!("no files given");
+    }
+    let mut jobs = Vec::new();
+    for p in paths {
+        if !p.is_file() {
+            bail!("{}: no such file", p.display());
+        }
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let blocks = mapping.map(|m| m.blocks_for(&name)).unwrap_or_default();
+        if blocks.is_empty() {
+            jobs.push(Job {
+                kind: kind_of(p)?,
+                path: p.clone(),
+                block: None,
+                bound: None,
+            });
+            continue;
+        }
+        let shown = p.display().to_string();
+        let csv_header = match format_of(p)? {
+            Format::Csv => {
+                let mut r =
+                    csv::Reader::from_path(p).with_context(|| format!("opening {shown}"))?;
+                Some(
+                    r.headers()
+                        .with_context(|| format!("{shown}: reading the header"))?
+                        .iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Format::JsonLines => None,
+        };
+        for b in blocks {
+            let header = csv_header.clone().unwrap_or_else(|| b.columns());
+            let bound = b
+                .bind(&header, &shown)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping_label(mapping)))?;
+            jobs.push(Job {
+                kind: b.kind,
+                path: p.clone(),
+                block: Some(b.clone()),
+                bound: Some(Arc::new(bound)),
+            });
+        }
+    }
+    jobs.sort_by_key(|j| j.kind);
+    for j in &jobs {
+        let Some(b) = &j.block else { continue };
+        for (k, key, line) in b.joins() {
+            let offered = jobs.iter().any(|o| {
+                o.kind == k
+                    && o.block
+                        .as_ref()
+                        .is_some_and(|ob| ob.keys.iter().any(|x| x.name == key))
+            });
+            if !offered {
+                bail!(
+                    "{}: line {line}: {} joins on {k}.{key}, so the {k} export must be in the same \
+                     import, and no file given is read by the {k} block",
+                    mapping_label(mapping),
+                    j.path.display()
+                );
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+fn mapping_label(m: Option<&Mapping>) -> String {
+    match m {
+        Some(m) if !m.name.is_empty() => format!("mapping '{}'", m.name),
+        _ => "mapping".to_string(),
+    }
+}
+
 /// Loads every file into the store.
 pub(crate) async fn import(
     store: &Store,
@@ -414,18 +747,22 @@ pub(crate) async fn import(
     if paths.is_empty() {
         bail!("no files given");
     }
-    let mut files = Vec::new();
-    for p in paths {
-        if !p.is_file() {
-            bail!("{}: no such file", p.display());
-        }
-        files.push((kind_of(p)?, p.clone()));
-    }
-    files.sort_by_key(|(k, _)| *k);
+    let jobs = plan(paths, opts.mapping.as_deref())?;
 
     let mut report = ImportReport::default();
     let mut rejects: Option<csv::Writer<File>> = None;
-    for (kind, path) in files {
+    let mut joins = Joins::default();
+    let mut dry_ids = DryRunIds::default();
+    for job in jobs {
+        let path = job.path;
+        let kind = job.kind;
+        let reading = match &job.bound {
+            None => Reading::Native(kind),
+            Some(b) => Reading::Mapped {
+                bound: b.clone(),
+                joins: Arc::new(joins.clone()),
+            },
+        };
         let started = Instant::now();
         let cpu0 = crate::bench::cpu_seconds();
         let size = std::fs::metadata(&path)?.len();
@@ -449,12 +786,17 @@ pub(crate) async fn import(
         let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
         let reader = {
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
-            let model = opts.sentiment.clone();
+            // A dry run scores nothing: it writes no sentiment.
+            let model = opts.sentiment.clone().filter(|_| !opts.dry_run);
             std::thread::Builder::new()
                 .name("pulse-import-read".into())
                 .spawn(move || {
-                    if let Err(e) = read_file(&path, kind, batch, model.as_deref(), &bar, &tx) {
-                        let _ = tx.blocking_send(Err(e));
+                    match read_file(&path, &reading, batch, model.as_deref(), &bar, &tx) {
+                        Ok(keys) => keys,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            Joins::default()
+                        }
                     }
                 })
                 .context("starting the reader thread")?
@@ -462,14 +804,26 @@ pub(crate) async fn import(
         let mut fr = FileReport {
             path: path.clone(),
             kind: Some(kind),
+            block: job
+                .block
+                .as_ref()
+                .map(|b| format!("{}, block at line {}", b.source, b.line)),
             ..Default::default()
         };
+        if let Some(b) = &job.bound {
+            fr.columns_read = b
+                .read
+                .iter()
+                .map(|(f, c)| (f.to_string(), c.clone()))
+                .collect();
+            fr.unmapped = b.unmapped.clone();
+        }
         // An SQLite file is written on a thread of its own fed straight by
         // the reader, so no batch waits on this task; other stores are
         // written from here.
         let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
         let mut rx = Some(rx);
-        let writer = match store.sqlite_batch_writer() {
+        let writer = match store.sqlite_batch_writer().filter(|_| !opts.dry_run) {
             Some(w) => {
                 let path = path.clone();
                 let mut rx = rx.take().expect("not taken yet");
@@ -479,10 +833,13 @@ pub(crate) async fn import(
                         while let Some(parsed) = rx.blocking_recv() {
                             let done = parsed.and_then(|p| {
                                 let rows = p.rows();
+                                let (first, last) = time_range(&p.records);
                                 let out = w
                                     .ingest(p.records, p.sentiment)
                                     .with_context(|| format!("writing {}", path.display()))?;
-                                Ok(Written::new(rows, p.rejected, out))
+                                let mut w = Written::new(rows, p.rejected, out);
+                                w.range = first.zip(last);
+                                Ok(w)
                             });
                             let failed = done.is_err();
                             if wtx.blocking_send(done).is_err() || failed {
@@ -513,17 +870,27 @@ pub(crate) async fn import(
                 };
                 let parsed = parsed?;
                 let rows = parsed.rows();
-                let out = store
-                    .ingest_with_sentiment(parsed.records, parsed.sentiment)
-                    .await
-                    .with_context(|| format!("writing {}", path.display()))?;
-                Written::new(rows, parsed.rejected, out)
+                let (first, last) = time_range(&parsed.records);
+                let out = if opts.dry_run {
+                    store.ingest_dry_run(parsed.records, &mut dry_ids).await
+                } else {
+                    store
+                        .ingest_with_sentiment(parsed.records, parsed.sentiment)
+                        .await
+                }
+                .with_context(|| format!("writing {}", path.display()))?;
+                let mut w = Written::new(rows, parsed.rejected, out);
+                w.range = first.zip(last);
+                w
             };
+            fr.note_range(done.range);
+            fr.note_rejects(&done.rejected);
+            fr.skipped += done.skipped;
             fr.rows += done.rows;
             fr.inserted += done.inserted;
             fr.updated += done.updated;
             fr.rejected += done.rejected.len() as u64;
-            if !done.rejected.is_empty() {
+            if !done.rejected.is_empty() && !opts.dry_run {
                 if rejects.is_none() {
                     if let Some(dir) = opts.rejects_path.parent() {
                         std::fs::create_dir_all(dir)?;
@@ -552,9 +919,10 @@ pub(crate) async fn import(
             h.join()
                 .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
         }
-        reader
+        let keys = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
+        joins.merge(keys);
         bar.finish_and_clear();
         fr.elapsed = started.elapsed();
         fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
@@ -564,6 +932,98 @@ pub(crate) async fn import(
         w.flush()?;
     }
     Ok(report)
+}
+
+/// Writes `items` after `lead`, comma-separated, in lines of at most 100
+/// characters indented under the first.
+fn wrapped(out: &mut dyn std::io::Write, lead: &str, items: &[String]) -> std::io::Result<()> {
+    let mut line = lead.to_string();
+    for (i, it) in items.iter().enumerate() {
+        let piece = if i + 1 < items.len() {
+            format!("{it}, ")
+        } else {
+            it.clone()
+        };
+        if line.len() + piece.len() > 100 && line.len() > lead.len() {
+            writeln!(out, "{}", line.trim_end())?;
+            line = " ".repeat(lead.len());
+        }
+        line.push_str(&piece);
+    }
+    writeln!(out, "{line}")
+}
+
+/// Writes what a dry run found: per file, the rows and what would become
+/// of them, the dates, how each column was read, and the rejections by
+/// reason with examples.
+pub(crate) fn write_dry_run(
+    report: &ImportReport,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use pulse_core::time::{day_of_ts, format_day};
+    writeln!(out, "Dry run: nothing was written.")?;
+    let (mut unknown_accounts, mut unknown_contacts) = (0u64, 0u64);
+    for f in &report.files {
+        let kind = f.kind.map(|k| k.as_str()).unwrap_or("?");
+        let how = f.block.as_deref().unwrap_or("native columns");
+        writeln!(out)?;
+        writeln!(out, "{} -> {kind} ({how})", f.path.display())?;
+        writeln!(
+            out,
+            "  rows {}: {} would be inserted, {} updated, {} rejected, {} left out by `when`",
+            f.rows, f.inserted, f.updated, f.rejected, f.skipped
+        )?;
+        if let Some((a, b)) = f.range {
+            writeln!(
+                out,
+                "  dates {} .. {}",
+                format_day(day_of_ts(a)),
+                format_day(day_of_ts(b))
+            )?;
+        }
+        if !f.columns_read.is_empty() {
+            let read: Vec<String> = f
+                .columns_read
+                .iter()
+                .map(|(field, col)| format!("{field} <- \"{col}\""))
+                .collect();
+            wrapped(out, "  columns read: ", &read)?;
+        }
+        if !f.unmapped.is_empty() {
+            wrapped(out, "  columns left unmapped: ", &f.unmapped)?;
+        }
+        if !f.reasons.is_empty() {
+            writeln!(out, "  rejected, by reason:")?;
+            let mut groups: Vec<&RejectGroup> = f.reasons.iter().collect();
+            groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+            for g in groups {
+                if g.pattern.contains("does not exist") || g.pattern.starts_with("no account") {
+                    if g.field.starts_with("contact_id") {
+                        unknown_contacts += g.count;
+                    } else {
+                        unknown_accounts += g.count;
+                    }
+                }
+                writeln!(out, "  {:>8}  {}: {}", g.count, g.field, g.pattern)?;
+                for (line, id, reason) in &g.examples {
+                    let id = if id.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (id {id})")
+                    };
+                    writeln!(out, "            line {line}{id}: {reason}")?;
+                }
+            }
+        }
+    }
+    let (rows, ins, upd, rej) = report.totals();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "total: {rows} rows; {ins} would be inserted, {upd} updated, {rej} rejected \
+         ({unknown_accounts} refer to unknown accounts, {unknown_contacts} to unknown contacts)"
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -604,6 +1064,8 @@ mod tests {
             rejects_path: rejects,
             progress: false,
             sentiment: None,
+            mapping: None,
+            dry_run: false,
         }
     }
 
@@ -769,6 +1231,55 @@ mod tests {
                     _ => panic!("{} row {i}: {g:?} vs {e:?}", store.backend_name()),
                 }
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_counts_what_an_import_would_do_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // CRLF line ends, as many exports have: lines are still the file's.
+        let accounts = write(
+            dir.path(),
+            "accounts.csv",
+            "id,name,segment,plan,mrr,seats,start_date\r\n\
+             a-1,Acme,smb,core,100,3,2025-01-01\r\n\
+             a-2,Bad,smb,core,-5,3,2025-01-01\r\n",
+        );
+        let usage = write(
+            dir.path(),
+            "usage.csv",
+            "account_id,day,active_users,logins\r\n\
+             a-1,2026-01-05,2,9\r\n\
+             a-2,2026-01-05,2,9\r\n\
+             a-1,bad,2,9\r\n",
+        );
+        for (n, store) in stores(dir.path(), "dry_run").await.into_iter().enumerate() {
+            let b = store.backend_name();
+            let mut opts = options(dir.path().join(format!("dry-{n}.csv")), 1);
+            opts.dry_run = true;
+            let files = [usage.clone(), accounts.clone()];
+            let dry = import(&store, &files, &opts).await.unwrap();
+            // a-1 is inserted by its own batch, and usage may refer to it.
+            assert_eq!(dry.totals(), (5, 2, 0, 3), "{b} {n}");
+            let lines: Vec<(usize, &str)> = dry
+                .files
+                .iter()
+                .flat_map(|f| f.reasons.iter())
+                .flat_map(|g| g.examples.iter().map(|(l, id, _)| (*l, id.as_str())))
+                .collect();
+            assert!(lines.contains(&(3, "a-2")), "{b} {n}: {lines:?}");
+            assert!(lines.contains(&(3, "a-2/2026-01-05")), "{b} {n}: {lines:?}");
+            assert!(lines.contains(&(4, "a-1")), "{b} {n}: {lines:?}");
+            let counts = store.table_counts().await.unwrap();
+            assert!(counts.iter().all(|(_, c)| *c == 0), "{b} {n}: {counts:?}");
+            assert!(
+                !opts.rejects_path.exists(),
+                "a dry run writes no rejects file"
+            );
+
+            opts.dry_run = false;
+            let real = import(&store, &files, &opts).await.unwrap();
+            assert_eq!(real.totals(), dry.totals(), "{b} {n}");
         }
     }
 

@@ -14,10 +14,13 @@ mod forecast_cmd;
 mod import;
 mod keys_cmd;
 mod lists_cmd;
+mod mapping;
 mod model_ops_cmd;
+mod presets;
 mod scores_cmd;
 mod sentiment_cmd;
 mod train;
+mod vendor_export;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -92,6 +95,27 @@ enum Command {
         /// load you can re-run.
         #[arg(long, default_value = "full")]
         synchronous: pulse_store::Durability,
+        /// A mapping file (TOML) saying how another system's export files
+        /// become Pulse records; files no block of it reads are read as
+        /// native files. See docs/bring-your-own-data.md.
+        /// May be given several times.
+        #[arg(long)]
+        mapping: Vec<PathBuf>,
+        /// A shipped mapping for a common export (`pulse presets` lists
+        /// them), e.g. zendesk-tickets; may be given several times, and with
+        /// --mapping.
+        #[arg(long)]
+        preset: Vec<String>,
+        /// Read and check everything and say what would happen; write
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The shipped import mappings for common exports: list them, or print
+    /// one (to copy and edit).
+    Presets {
+        /// The preset to print.
+        name: Option<String>,
     },
     /// Generate a synthetic customer base as import files.
     Synth(SynthArgs),
@@ -195,6 +219,12 @@ struct SynthArgs {
     /// behaviour changes, to see drift and retraining at work.
     #[arg(long)]
     price_regime_from: Option<String>,
+    /// Write these entities in a vendor's export shape instead of Pulse's
+    /// (hubspot-companies, hubspot-contacts, zendesk-tickets,
+    /// delighted-responses): the same base, to import with
+    /// `pulse import --preset`. May be given several times.
+    #[arg(long = "format")]
+    formats: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -253,21 +283,56 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
             rejects,
             no_sentiment,
             synchronous,
+            mapping,
+            preset,
+            dry_run,
         } => {
-            let store = pulse_app::runtime::open_store_with(
-                &cfg.database_url(),
-                &cfg.data_dir,
-                synchronous,
-            )
-            .await?;
+            // The mapping is checked before anything is opened.
+            let mapping = presets::load_all(&preset, &mapping)?;
+            let url = cfg.database_url();
+            // A dry run against a store that does not exist yet checks
+            // against an empty one in memory, and creates nothing.
+            let absent = url
+                .strip_prefix("sqlite://")
+                .is_some_and(|p| !Path::new(p).exists());
+            let store = if dry_run && absent {
+                Store::in_memory().await?
+            } else {
+                pulse_app::runtime::open_store_with(&url, &cfg.data_dir, synchronous).await?
+            };
             let rejects_path = rejects.unwrap_or_else(|| cfg.data_dir.join("import-rejects.csv"));
-            let sentiment = if no_sentiment {
+            let sentiment = if no_sentiment || dry_run {
                 None
             } else {
                 sentiment_cmd::load_default_model(&cfg)?
             };
-            run_import(&store, &paths, batch_size, rejects_path, sentiment).await?;
+            let opts = ImportOptions {
+                batch_size,
+                rejects_path,
+                progress: std::io::stderr().is_terminal(),
+                sentiment,
+                mapping: mapping.map(std::sync::Arc::new),
+                dry_run,
+            };
+            run_import(&store, &paths, opts).await?;
             store.close().await;
+            Ok(())
+        }
+        Command::Presets { name } => {
+            let mut out = std::io::stdout().lock();
+            match name {
+                Some(n) => out.write_all(presets::text(&n)?.as_bytes())?,
+                None => {
+                    for p in presets::PRESETS {
+                        writeln!(out, "{:<24} {}", p.name, p.summary)?;
+                    }
+                    writeln!(
+                        out,
+                        "\n`pulse presets NAME > my.toml` prints one to edit; \
+                         `pulse import --preset NAME --dry-run FILES` checks an export against it."
+                    )?;
+                }
+            }
             Ok(())
         }
         Command::Sentiment(args) => sentiment_cmd::run(args, &cfg).await,
@@ -290,7 +355,16 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
                 end,
                 regime,
                 &args.out,
-            )
+            )?;
+            for p in vendor_export::convert(&args.out, &args.formats)? {
+                println!("wrote {}", p.display());
+            }
+            for (f, loss) in vendor_export::LOSSES {
+                if args.formats.iter().any(|x| x == f) {
+                    println!("{f} cannot carry: {loss}");
+                }
+            }
+            Ok(())
         }
         Command::Train(args) => train::run_train(&cfg, args).await,
         Command::Models(args) => train::run_models(&cfg, args).await,
@@ -324,7 +398,10 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 
 /// Expands directories into the entity files they hold (ground truth and
 /// other files are skipped).
-fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+fn expand_paths(
+    paths: &[PathBuf],
+    mapping: Option<&mapping::Mapping>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -338,7 +415,8 @@ fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                         .unwrap_or_default();
                     f.is_file()
                         && (name.ends_with(".csv") || name.ends_with(".jsonl"))
-                        && pulse_core::EntityKind::from_file_name(&name).is_some()
+                        && (pulse_core::EntityKind::from_file_name(&name).is_some()
+                            || mapping.is_some_and(|m| !m.blocks_for(&name).is_empty()))
                 })
                 .collect();
             if found.is_empty() {
@@ -353,23 +431,15 @@ fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-async fn run_import(
-    store: &Store,
-    paths: &[PathBuf],
-    batch_size: usize,
-    rejects_path: PathBuf,
-    sentiment: Option<std::sync::Arc<pulse_sentiment::SentimentModel>>,
-) -> anyhow::Result<()> {
-    let files = expand_paths(paths)?;
-    let opts = ImportOptions {
-        batch_size,
-        rejects_path,
-        progress: std::io::stderr().is_terminal(),
-        sentiment,
-    };
+async fn run_import(store: &Store, paths: &[PathBuf], opts: ImportOptions) -> anyhow::Result<()> {
+    let files = expand_paths(paths, opts.mapping.as_deref())?;
     let started = Instant::now();
     let report = import::import(store, &files, &opts).await?;
     let mut out = std::io::stdout().lock();
+    if opts.dry_run {
+        import::write_dry_run(&report, &mut out)?;
+        return Ok(());
+    }
     writeln!(
         out,
         "{:<28} {:>10} {:>10} {:>10} {:>10} {:>12}",
@@ -509,14 +579,15 @@ async fn demo(cfg: &Config, accounts: usize, months: u32, no_serve: bool) -> any
         );
         synth(accounts, months, 42, cfg.clock.today() - 1, None, &dir)?;
         println!("Loading it");
-        run_import(
-            &store,
-            &[dir],
-            DEFAULT_BATCH,
-            cfg.data_dir.join("import-rejects.csv"),
-            sentiment_cmd::load_default_model(cfg)?,
-        )
-        .await?;
+        let opts = ImportOptions {
+            batch_size: DEFAULT_BATCH,
+            rejects_path: cfg.data_dir.join("import-rejects.csv"),
+            progress: std::io::stderr().is_terminal(),
+            sentiment: sentiment_cmd::load_default_model(cfg)?,
+            mapping: None,
+            dry_run: false,
+        };
+        run_import(&store, &[dir], opts).await?;
     } else {
         println!("The store already holds {have_accounts} accounts: using them");
     }

@@ -1,0 +1,286 @@
+//! Mappings from parsing to mapped records: every error names its line.
+
+use super::*;
+use pulse_core::Record;
+
+const MAPPING: &str = r#"
+name = "test"
+timezone = "+01:00"
+
+[[entity]]
+kind = "account"
+files = ["companies*.csv"]
+[entity.keys]
+domain = "Domain"
+[entity.fields]
+id = "Record ID"
+name = "Company name"
+segment = { column = "Tier", map = { "Mid Market" = "mid_market", "*" = "smb" } }
+plan = { value = "core" }
+mrr = { expr = "{ARR} / 12" }
+seats = "Employees"
+start_date = { column = "Created", format = "%m/%d/%Y" }
+status = { column = "Stage", map = { customer = "active", "former customer" = "churned" } }
+
+[[entity]]
+kind = "interaction"
+files = "*tickets*.csv"
+when = { "Status" = ["solved", "closed"] }
+[entity.fields]
+id = { template = "zd-{Id}" }
+account_id = { column = "Requester email", extract = "email_domain", join = "account.domain" }
+channel = { column = "Via", map = { "web form" = "ticket", mail = "email", voice = "call" } }
+opened_at = { column = "Created at", format = "%Y-%m-%d %H:%M:%S" }
+first_response_at = { column = "Created at", format = "%Y-%m-%d %H:%M:%S", add_minutes = "First reply time in minutes" }
+escalated = { column = "Priority", map = { urgent = "true", high = "true", "*" = "false" } }
+csat = { column = "Satisfaction Score", map = { good = "5", bad = "1", "*" = "" } }
+subject = "Subject"
+"#;
+
+fn header(cols: &[&str]) -> Vec<String> {
+    cols.iter().map(|s| s.to_string()).collect()
+}
+
+fn map_row(b: &Bound, joins: &Joins, row: &[&str]) -> Result<Record, FieldError> {
+    let mut out = MappedRow::default();
+    b.apply(&|i| row[i], joins, &mut out)?;
+    Record::from_fields(b.kind, &out)
+}
+
+#[test]
+fn a_mapping_turns_export_rows_into_records() {
+    let m = Mapping::parse(MAPPING).unwrap();
+    assert_eq!(m.entities.len(), 2);
+    assert_eq!(m.blocks_for("companies-2026.csv").len(), 1);
+    assert_eq!(m.blocks_for("Tickets.CSV".to_lowercase().as_str()).len(), 1);
+
+    let acct_header = header(&[
+        "Record ID",
+        "Company name",
+        "Tier",
+        "ARR",
+        "Employees",
+        "Created",
+        "Stage",
+        "Domain",
+        "Phone",
+    ]);
+    let b = m.entities[0].bind(&acct_header, "companies.csv").unwrap();
+    assert_eq!(b.unmapped, ["Phone"]);
+    let row = [
+        "acct-1",
+        "Acme",
+        "Mid Market",
+        "12,000.00",
+        "40",
+        "3/5/2026",
+        "Customer",
+        "acme.com",
+        "555",
+    ];
+    let Record::Account(a) = map_row(&b, &Joins::default(), &row).unwrap() else {
+        panic!("an account")
+    };
+    assert_eq!(a.segment, pulse_core::Segment::MidMarket);
+    assert_eq!(a.mrr, 1000.0);
+    assert_eq!(a.plan, "core");
+    assert_eq!(pulse_core::time::format_day(a.start_date), "2026-03-05");
+    assert_eq!(a.status, pulse_core::AccountStatus::Active);
+    let mut joins = Joins::default();
+    b.offer_keys(&|i| row[i], "acct-1", "acct-1", &mut joins);
+
+    let t_header = header(&[
+        "Id",
+        "Requester email",
+        "Via",
+        "Created at",
+        "First reply time in minutes",
+        "Priority",
+        "Satisfaction Score",
+        "Subject",
+        "Status",
+    ]);
+    let t = m.entities[1].bind(&t_header, "tickets.csv").unwrap();
+    let row = [
+        "17",
+        "ana@ACME.com",
+        "Web form",
+        "2026-03-05 10:00:00",
+        "90",
+        "Urgent",
+        "Offered",
+        "Help",
+        "solved",
+    ];
+    assert!(t.keeps(&|i| row[i]));
+    let Record::Interaction(i) = map_row(&t, &joins, &row).unwrap() else {
+        panic!("an interaction")
+    };
+    assert_eq!(i.id, "zd-17");
+    assert_eq!(i.account_id, "acct-1");
+    assert_eq!(i.channel, pulse_core::Channel::Ticket);
+    // 10:00 at +01:00 is 09:00 UTC; the first reply came 90 minutes later.
+    assert_eq!(
+        pulse_core::time::format_ts(i.opened_at),
+        "2026-03-05T09:00:00Z"
+    );
+    assert_eq!(
+        i.first_response_at
+            .map(pulse_core::time::format_ts)
+            .as_deref(),
+        Some("2026-03-05T10:30:00Z")
+    );
+    assert!(i.escalated);
+    assert_eq!(i.csat, None);
+
+    let open = [
+        "18",
+        "ana@acme.com",
+        "Mail",
+        "2026-03-05 10:00:00",
+        "",
+        "low",
+        "Good",
+        "x",
+        "open",
+    ];
+    assert!(!t.keeps(&|i| open[i]));
+
+    // A ticket from a domain no account has, and one with a bad date.
+    let stranger = [
+        "19",
+        "bo@else.org",
+        "Mail",
+        "2026-03-05 10:00:00",
+        "",
+        "low",
+        "Good",
+        "x",
+        "solved",
+    ];
+    let e = map_row(&t, &joins, &stranger).unwrap_err();
+    assert_eq!(e.field, "account_id (column \"Requester email\")");
+    assert_eq!(e.reason, "no account has domain 'else.org'");
+    let bad = [
+        "20",
+        "ana@acme.com",
+        "Mail",
+        "05/03/2026",
+        "",
+        "low",
+        "Good",
+        "x",
+        "solved",
+    ];
+    let e = map_row(&t, &joins, &bad).unwrap_err();
+    assert_eq!(e.field, "opened_at (column \"Created at\")");
+    assert!(
+        e.reason
+            .contains("does not match the format %Y-%m-%d %H:%M:%S"),
+        "{}",
+        e.reason
+    );
+    // The native rules still hold: an unknown channel is the entity's error.
+    let twitter = [
+        "21",
+        "ana@acme.com",
+        "Twitter",
+        "2026-03-05 10:00:00",
+        "",
+        "low",
+        "Good",
+        "x",
+        "solved",
+    ];
+    let e = map_row(&t, &joins, &twitter).unwrap_err();
+    assert_eq!(e.field, "channel");
+}
+
+fn line_of(text: &str) -> MappingError {
+    Mapping::parse(text).unwrap_err()
+}
+
+#[test]
+fn mistakes_in_a_mapping_name_their_line() {
+    let base = "[[entity]]\nkind = \"usage\"\nfiles = \"u.csv\"\n[entity.fields]\naccount_id = \"A\"\nday = \"D\"\nactive_users = \"U\"\nlogins = \"L\"\n";
+    assert!(Mapping::parse(base).is_ok());
+
+    let e = line_of(&format!("{base}loginz = \"X\"\n"));
+    assert_eq!(e.line, 9);
+    assert!(
+        e.message.contains("'loginz' is not a field of usage"),
+        "{e}"
+    );
+
+    let e = line_of(&base.replace("logins = \"L\"\n", ""));
+    assert_eq!(e.line, 2);
+    assert!(
+        e.message
+            .contains("does not map 'logins', which is required"),
+        "{e}"
+    );
+
+    let e = line_of(&base.replace(
+        "day = \"D\"",
+        "day = { column = \"D\", format = \"%d/%m\" }",
+    ));
+    assert_eq!(e.line, 6);
+    assert!(e.message.contains("no year"), "{e}");
+
+    let e = line_of(&base.replace("day = \"D\"", "day = { colum = \"D\" }"));
+    assert_eq!(e.line, 6);
+    assert!(e.message.contains("'colum' is not a rule key"), "{e}");
+
+    let e = line_of(&base.replace("kind = \"usage\"", "kind = \"tickets\""));
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("is not an entity"), "{e}");
+
+    let joined = Mapping::parse(&base.replace(
+        "account_id = \"A\"",
+        "account_id = { column = \"A\", join = \"account.crm_id\" }",
+    ))
+    .unwrap();
+    let e = Mapping::combine(vec![("usage.toml".into(), joined)]).unwrap_err();
+    assert!(e.starts_with("usage.toml: line 5: "), "{e}");
+    assert!(e.contains("offers the key 'crm_id'"), "{e}");
+
+    let e = line_of(&format!("timezone = \"Europe/Paris\"\n{base}"));
+    assert_eq!(e.line, 1);
+
+    let e = line_of(&base.replace("files = \"u.csv\"", "filez = \"u.csv\""));
+    assert_eq!(e.line, 3);
+}
+
+#[test]
+fn a_missing_column_is_named_with_the_closest_one() {
+    let m = Mapping::parse(MAPPING).unwrap();
+    let h = header(&[
+        "Id",
+        "Requester Email",
+        "Via",
+        "Created At",
+        "Priority",
+        "Subject",
+        "Status",
+    ]);
+    let e = m.entities[1].bind(&h, "tickets.csv").unwrap_err();
+    // Case is forgiven; a column that is not there is named, with its line.
+    assert_eq!(e.line, 29);
+    assert_eq!(
+        e.message,
+        "column \"First reply time in minutes\" is not in tickets.csv"
+    );
+    let h = header(&[
+        "Id",
+        "Requester email",
+        "Via",
+        "Created",
+        "First reply time in minutes",
+        "Priority",
+        "Satisfaction Score",
+        "Subject",
+        "Status",
+    ]);
+    let e = m.entities[1].bind(&h, "tickets.csv").unwrap_err();
+    assert!(e.message.contains("did you mean \"Created\""), "{e}");
+}

@@ -1,0 +1,317 @@
+//! How a mapping reads dates, times and numbers written the way other
+//! systems write them.
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use pulse_core::time::{Day, Ts, day_of};
+
+/// At most this many characters of a value are quoted in an error.
+const CLIP: usize = 40;
+
+pub(crate) fn clip(s: &str) -> String {
+    if s.chars().count() <= CLIP {
+        s.to_string()
+    } else {
+        let mut c: String = s.chars().take(CLIP).collect();
+        c.push('…');
+        c
+    }
+}
+
+/// How times are written: formats (none: RFC 3339 and the native forms)
+/// and the time zone of times written without an offset.
+#[derive(Debug, Clone)]
+pub(crate) struct TimeSpec {
+    formats: Vec<String>,
+    offset: FixedOffset,
+}
+
+impl Default for TimeSpec {
+    fn default() -> Self {
+        TimeSpec {
+            formats: Vec::new(),
+            offset: FixedOffset::east_opt(0).expect("UTC is an offset"),
+        }
+    }
+}
+
+/// The native forms tried when a rule gives no format.
+const NATIVE_NAIVE: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+];
+
+impl TimeSpec {
+    /// `UTC`, `Z`, or a fixed offset: `+02:00`, `-0500`, `+05`.
+    pub(crate) fn with_timezone(&self, tz: &str) -> Result<TimeSpec, String> {
+        let t = tz.trim();
+        let offset = if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t == "GMT" {
+            Some(0)
+        } else {
+            parse_offset(t.strip_prefix("UTC").unwrap_or(t))
+        };
+        let Some(secs) = offset else {
+            return Err(format!(
+                "timezone '{tz}' is not UTC or a fixed offset such as +01:00 or -05:00 \
+                 (zone names with daylight saving, such as Europe/Berlin, are not supported: \
+                 export in UTC or give the offset)"
+            ));
+        };
+        let offset = FixedOffset::east_opt(secs)
+            .ok_or_else(|| format!("timezone '{tz}' is outside -23:59..+23:59"))?;
+        Ok(TimeSpec {
+            formats: self.formats.clone(),
+            offset,
+        })
+    }
+
+    /// Formats in chrono's strftime syntax (`%d/%m/%Y %H:%M`), or `unix`
+    /// (seconds) and `unix_ms` (milliseconds since 1970).
+    pub(crate) fn with_formats(&self, formats: Vec<String>) -> Result<TimeSpec, String> {
+        for f in &formats {
+            if f == "unix" || f == "unix_ms" {
+                continue;
+            }
+            if f.trim().is_empty() {
+                return Err("format: a format is empty".into());
+            }
+            if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+                return Err(format!(
+                    "format '{f}' is not a valid strftime format (e.g. %Y-%m-%d %H:%M:%S)"
+                ));
+            }
+            if !f.contains("%Y") && !f.contains("%y") && !f.contains("%F") && !f.contains("%s") {
+                return Err(format!("format '{f}' has no year (%Y, %y or %F)"));
+            }
+        }
+        Ok(TimeSpec {
+            formats,
+            offset: self.offset,
+        })
+    }
+
+    /// The instant, and the calendar day in the rule's time zone.
+    pub(crate) fn parse(&self, s: &str) -> Result<(Ts, Day), String> {
+        let s = s.trim();
+        let local = |n: NaiveDateTime| -> (Ts, Day) {
+            let ts = n.and_utc().timestamp() - i64::from(self.offset.local_minus_utc());
+            (ts, day_of(n.date()))
+        };
+        let aware = |t: DateTime<FixedOffset>| -> (Ts, Day) {
+            let here = t.with_timezone(&self.offset);
+            (t.timestamp(), day_of(here.date_naive()))
+        };
+        if self.formats.is_empty() {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Ok(aware(t));
+            }
+            for f in NATIVE_NAIVE {
+                if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+                    return Ok(local(n));
+                }
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                return Ok(local(d.and_time(NaiveTime::MIN)));
+            }
+            return Err(format!(
+                "'{}' is not a date or time (RFC 3339 or YYYY-MM-DD HH:MM:SS; give the column's \
+                 format in the mapping, e.g. format = \"%d/%m/%Y %H:%M\")",
+                clip(s)
+            ));
+        }
+        for f in &self.formats {
+            match f.as_str() {
+                "unix" | "unix_ms" => {
+                    let Ok(v) = s.parse::<f64>() else { continue };
+                    let secs = if f == "unix" { v } else { v / 1000.0 };
+                    let Some(t) = DateTime::from_timestamp(secs.floor() as i64, 0) else {
+                        continue;
+                    };
+                    return Ok(aware(t.fixed_offset()));
+                }
+                _ => {}
+            }
+            if let Ok(t) = DateTime::parse_from_str(s, f) {
+                return Ok(aware(t));
+            }
+            if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+                return Ok(local(n));
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+                return Ok(local(d.and_time(NaiveTime::MIN)));
+            }
+        }
+        Err(format!(
+            "'{}' does not match the format {}",
+            clip(s),
+            self.formats.join(" or ")
+        ))
+    }
+}
+
+fn parse_offset(t: &str) -> Option<i32> {
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
+        _ => return None,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+/// How numbers are written: the decimal separator; the other of `.` and
+/// `,`, spaces and apostrophes group thousands. Currency symbols and a
+/// three-letter currency code are ignored, `(12.50)` is negative.
+#[derive(Debug, Clone)]
+pub(crate) struct NumberFormat {
+    decimal: char,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat { decimal: '.' }
+    }
+}
+
+impl NumberFormat {
+    pub(crate) fn new(decimal: &str) -> Result<NumberFormat, String> {
+        match decimal {
+            "." => Ok(NumberFormat { decimal: '.' }),
+            "," => Ok(NumberFormat { decimal: ',' }),
+            other => Err(format!("decimal '{other}' is not \".\" or \",\"")),
+        }
+    }
+
+    pub(crate) fn parse(&self, s: &str) -> Option<f64> {
+        let mut t = s.trim();
+        let mut negative = false;
+        if let Some(inner) = t.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+            negative = true;
+            t = inner.trim();
+        }
+        // A currency code before or after the amount.
+        let code = |x: &str| x.len() == 3 && x.chars().all(|c| c.is_ascii_uppercase());
+        if let Some((a, b)) = t.split_once(char::is_whitespace) {
+            if code(a) {
+                t = b.trim();
+            } else if code(b.trim()) {
+                t = a.trim();
+            }
+        }
+        let group = if self.decimal == '.' { ',' } else { '.' };
+        let mut out = String::with_capacity(t.len());
+        for c in t.chars() {
+            match c {
+                '0'..='9' | '-' | '+' => out.push(c),
+                c if c == self.decimal => out.push('.'),
+                c if c == group => {}
+                ' ' | '\u{a0}' | '\u{202f}' | '\'' | '$' | '€' | '£' | '¥' => {}
+                'e' | 'E' if self.decimal == '.' => out.push(c),
+                _ => return None,
+            }
+        }
+        let v: f64 = out.parse().ok()?;
+        if !v.is_finite() {
+            return None;
+        }
+        Some(if negative { -v } else { v })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulse_core::time::parse_ts;
+
+    #[test]
+    fn times_in_a_zone_and_a_format() {
+        let utc = TimeSpec::default();
+        assert_eq!(
+            utc.parse("2026-03-01 14:05:00").unwrap().0,
+            parse_ts("t", "2026-03-01T14:05:00Z").unwrap()
+        );
+        let berlin = utc.with_timezone("+01:00").unwrap();
+        assert_eq!(
+            berlin.parse("2026-03-01 14:05").unwrap().0,
+            parse_ts("t", "2026-03-01T13:05:00Z").unwrap()
+        );
+        // A bare date is that day where it was written.
+        let (ts, day) = berlin.parse("2026-03-01").unwrap();
+        assert_eq!(pulse_core::time::format_day(day), "2026-03-01");
+        assert_eq!(ts, parse_ts("t", "2026-02-28T23:00:00Z").unwrap());
+        // An explicit offset wins over the zone.
+        assert_eq!(
+            berlin.parse("2026-03-01T14:05:00-05:00").unwrap().0,
+            parse_ts("t", "2026-03-01T19:05:00Z").unwrap()
+        );
+        let us = utc
+            .with_formats(vec!["%m/%d/%Y %I:%M %p".into(), "%m/%d/%Y".into()])
+            .unwrap();
+        assert_eq!(
+            us.parse("3/15/2026 2:30 PM").unwrap().0,
+            parse_ts("t", "2026-03-15T14:30:00Z").unwrap()
+        );
+        assert_eq!(
+            pulse_core::time::format_day(us.parse("3/15/2026").unwrap().1),
+            "2026-03-15"
+        );
+        let unix = utc.with_formats(vec!["unix_ms".into()]).unwrap();
+        assert_eq!(unix.parse("1772373900000").unwrap().0, 1_772_373_900);
+        let e = us.parse("2026-03-15").unwrap_err();
+        assert!(
+            e.contains("does not match the format %m/%d/%Y %I:%M %p or %m/%d/%Y"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_zones_and_formats_are_refused() {
+        let t = TimeSpec::default();
+        assert!(
+            t.with_timezone("Europe/Berlin")
+                .unwrap_err()
+                .contains("fixed offset")
+        );
+        assert!(t.with_timezone("+25:00").is_err());
+        assert!(
+            t.with_formats(vec!["%Q-%m".into()])
+                .unwrap_err()
+                .contains("strftime")
+        );
+        assert!(
+            t.with_formats(vec!["%d/%m".into()])
+                .unwrap_err()
+                .contains("no year")
+        );
+    }
+
+    #[test]
+    fn numbers_as_people_write_them() {
+        let en = NumberFormat::default();
+        assert_eq!(en.parse("1,234.50"), Some(1234.5));
+        assert_eq!(en.parse("$ 12.00"), Some(12.0));
+        assert_eq!(en.parse("USD 99"), Some(99.0));
+        assert_eq!(en.parse("(12.50)"), Some(-12.5));
+        assert_eq!(en.parse("twelve"), None);
+        assert_eq!(en.parse("12abc"), None);
+        let de = NumberFormat::new(",").unwrap();
+        assert_eq!(de.parse("1.234,50 €"), Some(1234.5));
+        assert_eq!(de.parse("1 234,5"), Some(1234.5));
+        assert!(NumberFormat::new(";").is_err());
+    }
+}

@@ -1,0 +1,442 @@
+//! The synthetic base in other systems' export shapes
+//! (`pulse synth --format PRESET`), so the same world can be imported
+//! through each preset, and a test can check that it gives the native store.
+//!
+//! Each format reads the native files `pulse synth` wrote and replaces one
+//! of them by the vendor's file: HubSpot's companies and contacts exports,
+//! Zendesk's ticket export, Delighted's response exports. Accounts get an
+//! email domain and contacts an email address (the synthetic base has
+//! neither), made from their names and unique in the base. What a vendor's
+//! format cannot carry is listed in [`LOSSES`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// The formats `pulse synth --format` writes: the presets' names.
+pub(crate) const FORMATS: &[&str] = &[
+    "hubspot-companies",
+    "hubspot-contacts",
+    "zendesk-tickets",
+    "delighted-responses",
+];
+
+/// What each format cannot carry exactly, as the round-trip test expects it.
+pub(crate) const LOSSES: &[(&str, &str)] = &[(
+    "zendesk-tickets",
+    "first replies to the minute (\"First reply time in minutes\"); satisfaction as good \
+     (CSAT 4-5 -> 5), bad (1-2 -> 1) or none (3); no ticket body (the CSV export has no \
+     descriptions)",
+)];
+
+type Row = HashMap<String, String>;
+
+fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec?;
+        out.push(
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+fn write(path: &Path, header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `professional_services` -> `Professional Services`.
+fn title(s: &str) -> String {
+    s.split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Letters and digits of a name, lower case.
+fn slug(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A unique value made from `base`: `base`, then `base2`, `base3`...
+fn unique(
+    base: String,
+    taken: &mut HashSet<String>,
+    join: &dyn Fn(&str, usize) -> String,
+) -> String {
+    if taken.insert(base.clone()) {
+        return base;
+    }
+    (2..)
+        .map(|n| join(&base, n))
+        .find(|c| taken.insert(c.clone()))
+        .expect("some suffix is free")
+}
+
+/// Each account's email domain: its name without "Inc."-like endings,
+/// made unique.
+fn domains(accounts: &[Row]) -> HashMap<String, String> {
+    let mut taken = HashSet::new();
+    accounts
+        .iter()
+        .map(|a| {
+            let mut s = slug(&a["name"]);
+            if s.is_empty() {
+                s = slug(&a["id"]);
+            }
+            let d = unique(s, &mut taken, &|b, n| format!("{b}{n}"));
+            (a["id"].clone(), format!("{d}.example.com"))
+        })
+        .collect()
+}
+
+/// Each contact's email: first.last@domain, made unique.
+fn emails(contacts: &[Row], domains: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut taken = HashSet::new();
+    let mut out = HashMap::new();
+    for c in contacts {
+        if out.contains_key(&c["id"]) {
+            continue;
+        }
+        let local: Vec<String> = c["name"].split_whitespace().map(slug).collect();
+        let mut local = local.join(".");
+        if local.is_empty() {
+            local = slug(&c["id"]);
+        }
+        let domain = domains.get(&c["account_id"]).cloned().unwrap_or_default();
+        let e = unique(format!("{local}@{domain}"), &mut taken, &|b, n| {
+            let (l, d) = b.split_once('@').unwrap_or((b, ""));
+            format!("{l}{n}@{d}")
+        });
+        out.insert(c["id"].clone(), e);
+    }
+    out
+}
+
+/// `2026-03-01T14:05:00Z` -> `2026-03-01 14:05:00` (UTC).
+fn spaced(ts: &str) -> String {
+    ts.trim_end_matches('Z').replace('T', " ")
+}
+
+fn seconds(ts: &str) -> Option<i64> {
+    pulse_core::time::parse_opt_ts("t", ts).ok().flatten()
+}
+
+/// Replaces native files of `dir` by the vendor files of `formats`.
+/// Returns the files written.
+pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    for f in formats {
+        if !FORMATS.contains(&f.as_str()) {
+            bail!("--format: '{f}' is not one of {}", FORMATS.join(", "));
+        }
+    }
+    let accounts = read(&dir.join("accounts.csv"))?;
+    let contacts = read(&dir.join("contacts.csv"))?;
+    let domains = domains(&accounts);
+    let emails = emails(&contacts, &domains);
+    let names: HashMap<&str, &str> = contacts
+        .iter()
+        .map(|c| (c["id"].as_str(), c["name"].as_str()))
+        .collect();
+    let account_names: HashMap<&str, &str> = accounts
+        .iter()
+        .map(|a| (a["id"].as_str(), a["name"].as_str()))
+        .collect();
+    let mut written = Vec::new();
+    let mut replaced = Vec::new();
+    for f in formats {
+        match f.as_str() {
+            "hubspot-companies" => {
+                let header = [
+                    "Record ID",
+                    "Company name",
+                    "Company Domain Name",
+                    "Industry",
+                    "Number of Employees",
+                    "Annual Revenue",
+                    "Lifecycle Stage",
+                    "Company owner",
+                    "Create Date",
+                    "Became a Customer Date",
+                    "Country/Region",
+                    "Customer Segment",
+                    "Plan",
+                    "Annual Recurring Revenue",
+                    "Renewal Date",
+                    "Region",
+                ];
+                let rows: Vec<Vec<String>> = accounts
+                    .iter()
+                    .map(|a| {
+                        let start = &a["start_date"];
+                        let created = pulse_core::time::parse_day("d", start)
+                            .map(|d| pulse_core::time::format_day(d - 30))
+                            .unwrap_or_else(|_| start.clone());
+                        let mrr: f64 = a["mrr"].parse().unwrap_or(0.0);
+                        vec![
+                            a["id"].clone(),
+                            a["name"].clone(),
+                            domains[&a["id"]].clone(),
+                            title(&a["industry"]),
+                            a["seats"].clone(),
+                            String::new(),
+                            if a["status"] == "churned" {
+                                "Other"
+                            } else {
+                                "Customer"
+                            }
+                            .into(),
+                            a["owner"].clone(),
+                            format!("{created} 09:00"),
+                            format!("{start} 00:00"),
+                            "United States".into(),
+                            match a["segment"].as_str() {
+                                "smb" => "SMB".to_string(),
+                                "mid_market" => "Mid-Market".to_string(),
+                                other => title(other),
+                            },
+                            title(&a["plan"]),
+                            format!("{:.2}", mrr * 12.0),
+                            a["renewal_date"].clone(),
+                            title(&a["region"]),
+                        ]
+                    })
+                    .collect();
+                let p = dir.join("hubspot-companies.csv");
+                write(&p, &header, &rows)?;
+                written.push(p);
+                replaced.push("accounts.csv");
+            }
+            "hubspot-contacts" => {
+                let header = [
+                    "Record ID",
+                    "First Name",
+                    "Last Name",
+                    "Email",
+                    "Job Title",
+                    "Buying Role",
+                    "Associated Company IDs",
+                    "Lifecycle Stage",
+                    "Last Modified Date",
+                    "Relationship Strength",
+                    "Sentiment",
+                    "Contact Status",
+                ];
+                let rows: Vec<Vec<String>> = contacts
+                    .iter()
+                    .map(|c| {
+                        let (first, last) = c["name"].split_once(' ').unwrap_or((&c["name"], ""));
+                        vec![
+                            c["id"].clone(),
+                            first.to_string(),
+                            last.to_string(),
+                            emails[&c["id"]].clone(),
+                            title(&c["persona"]),
+                            match c["persona"].as_str() {
+                                "champion" => "Champion",
+                                "executive_sponsor" => "Executive Sponsor",
+                                "billing" => "Budget Holder",
+                                "end_user" => "End User",
+                                _ => "Other",
+                            }
+                            .into(),
+                            c["account_id"].clone(),
+                            "Customer".into(),
+                            spaced(&c["observed_at"]),
+                            c["relationship_strength"].clone(),
+                            title(&c["sentiment"]),
+                            if c["active"] == "false" {
+                                "Inactive"
+                            } else {
+                                "Active"
+                            }
+                            .into(),
+                        ]
+                    })
+                    .collect();
+                let p = dir.join("hubspot-contacts.csv");
+                write(&p, &header, &rows)?;
+                written.push(p);
+                replaced.push("contacts.csv");
+            }
+            "zendesk-tickets" => {
+                let header = [
+                    "Summation column",
+                    "Id",
+                    "Requester",
+                    "Requester id",
+                    "Requester external id",
+                    "Requester email",
+                    "Requester domain",
+                    "Submitter",
+                    "Assignee",
+                    "Group",
+                    "Subject",
+                    "Tags",
+                    "Status",
+                    "Priority",
+                    "Via",
+                    "Ticket type",
+                    "Created at",
+                    "Updated at",
+                    "Organization",
+                    "Solved at",
+                    "Resolution time",
+                    "Satisfaction Score",
+                    "Reopens",
+                    "Replies",
+                    "First reply time in minutes",
+                    "Full resolution time in minutes",
+                    "Topic [list]",
+                ];
+                let rows: Vec<Vec<String>> = read(&dir.join("interactions.csv"))?
+                    .iter()
+                    .map(|i| {
+                        let opened = seconds(&i["opened_at"]).unwrap_or(0);
+                        let first = seconds(&i["first_response_at"]);
+                        let solved = seconds(&i["resolved_at"]);
+                        let contact = i["contact_id"].as_str();
+                        let minutes = |t: Option<i64>| {
+                            t.map(|t| ((t - opened) as f64 / 60.0).round().to_string())
+                                .unwrap_or_default()
+                        };
+                        vec![
+                            "1".into(),
+                            i["id"].clone(),
+                            names.get(contact).copied().unwrap_or("").to_string(),
+                            String::new(),
+                            contact.to_string(),
+                            emails.get(contact).cloned().unwrap_or_default(),
+                            domains.get(&i["account_id"]).cloned().unwrap_or_default(),
+                            String::new(),
+                            "Support Agent".into(),
+                            "Support".into(),
+                            i["subject"].clone(),
+                            String::new(),
+                            if solved.is_some() { "Solved" } else { "Open" }.into(),
+                            if i["escalated"] == "true" {
+                                "Urgent"
+                            } else {
+                                "Normal"
+                            }
+                            .into(),
+                            match i["channel"].as_str() {
+                                "email" => "Mail",
+                                "chat" => "Chat",
+                                "call" => "Voice",
+                                _ => "Web form",
+                            }
+                            .into(),
+                            "Question".into(),
+                            spaced(&i["opened_at"]),
+                            spaced(if i["resolved_at"].is_empty() {
+                                &i["opened_at"]
+                            } else {
+                                &i["resolved_at"]
+                            }),
+                            account_names
+                                .get(i["account_id"].as_str())
+                                .copied()
+                                .unwrap_or("")
+                                .to_string(),
+                            spaced(&i["resolved_at"]),
+                            solved
+                                .map(|t| ((t - opened) as f64 / 3600.0).round().to_string())
+                                .unwrap_or_default(),
+                            match i["csat"].as_str() {
+                                "4" | "5" => "Good",
+                                "1" | "2" => "Bad",
+                                "3" => "Offered",
+                                _ => "Not Offered",
+                            }
+                            .into(),
+                            if i["reopened"] == "true" { "1" } else { "0" }.into(),
+                            i["contacts_to_resolve"].clone(),
+                            minutes(first),
+                            minutes(solved),
+                            title(&i["topic"]),
+                        ]
+                    })
+                    .collect();
+                let p = dir.join("zendesk-tickets.csv");
+                write(&p, &header, &rows)?;
+                written.push(p);
+                replaced.push("interactions.csv");
+            }
+            "delighted-responses" => {
+                let header = [
+                    "Response ID",
+                    "Score",
+                    "Comment",
+                    "Email",
+                    "Name",
+                    "Created At",
+                    "Permalink",
+                    "Tags",
+                    "Notes",
+                    "Company Domain",
+                ];
+                let surveys = read(&dir.join("survey_responses.csv"))?;
+                for kind in ["nps", "csat"] {
+                    let rows: Vec<Vec<String>> = surveys
+                        .iter()
+                        .filter(|s| s["kind"] == kind)
+                        .map(|s| {
+                            let contact = s["contact_id"].as_str();
+                            vec![
+                                s["id"].clone(),
+                                s["score"].clone(),
+                                s["comment"].clone(),
+                                emails.get(contact).cloned().unwrap_or_default(),
+                                names.get(contact).copied().unwrap_or("").to_string(),
+                                spaced(&s["responded_at"]),
+                                String::new(),
+                                String::new(),
+                                String::new(),
+                                domains.get(&s["account_id"]).cloned().unwrap_or_default(),
+                            ]
+                        })
+                        .collect();
+                    let p = dir.join(format!("delighted-{kind}.csv"));
+                    write(&p, &header, &rows)?;
+                    written.push(p);
+                }
+                replaced.push("survey_responses.csv");
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    for r in replaced {
+        std::fs::remove_file(dir.join(r)).with_context(|| format!("removing {r}"))?;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests;

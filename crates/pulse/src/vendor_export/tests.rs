@@ -1,0 +1,159 @@
+//! The vendor-shaped synthetic base against the native import.
+
+use super::*;
+use crate::import::{ImportOptions, import};
+use pulse_core::{Columns, EntityKind};
+use pulse_store::Store;
+use sqlx::Row as _;
+
+/// Every stored row of `table`, each column as text, in key order.
+async fn rows(db: &Path, table: &str, kind: EntityKind) -> Vec<Vec<Option<String>>> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let cols: Vec<String> = stored_columns(kind)
+        .iter()
+        .map(|c| format!("CAST({c} AS TEXT)"))
+        .collect();
+    let n = cols.len();
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY {}",
+        cols.join(", "),
+        (1..=n)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let out = sqlx::query(&sql)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (0..n).map(|i| r.get::<Option<String>, _>(i)).collect())
+        .collect();
+    pool.close().await;
+    out
+}
+
+fn stored_columns(kind: EntityKind) -> &'static [&'static str] {
+    use pulse_core::*;
+    match kind {
+        EntityKind::Account => Account::STORED_COLUMNS,
+        EntityKind::Contact => Contact::STORED_COLUMNS,
+        EntityKind::Interaction => Interaction::STORED_COLUMNS,
+        EntityKind::Usage => Usage::STORED_COLUMNS,
+        EntityKind::Subscription => SubscriptionEvent::STORED_COLUMNS,
+        EntityKind::Survey => SurveyResponse::STORED_COLUMNS,
+        EntityKind::Operational => OperationalEvent::STORED_COLUMNS,
+        EntityKind::Outreach => Outreach::STORED_COLUMNS,
+    }
+}
+
+const TABLES: &[(&str, EntityKind)] = &[
+    ("accounts", EntityKind::Account),
+    ("contacts", EntityKind::Contact),
+    ("interactions", EntityKind::Interaction),
+    ("usage", EntityKind::Usage),
+    ("subscription_events", EntityKind::Subscription),
+    ("survey_responses", EntityKind::Survey),
+    ("operational_events", EntityKind::Operational),
+];
+
+/// A native interaction row as the Zendesk CSV carries it ([`LOSSES`]).
+fn as_zendesk_carries(row: &mut [Option<String>]) {
+    let col = |n: &str| {
+        Interaction::STORED_COLUMNS
+            .iter()
+            .position(|c| *c == n)
+            .unwrap()
+    };
+    use pulse_core::Interaction;
+    let opened: i64 = row[col("opened_at")].as_deref().unwrap().parse().unwrap();
+    if let Some(f) = row[col("first_response_at")].as_deref() {
+        let f: i64 = f.parse().unwrap();
+        let minutes = ((f - opened) as f64 / 60.0).round() as i64;
+        row[col("first_response_at")] = Some((opened + minutes * 60).to_string());
+    }
+    let csat = &mut row[col("csat")];
+    *csat = match csat.as_deref() {
+        Some("4" | "5") => Some("5".into()),
+        Some("1" | "2") => Some("1".into()),
+        _ => None,
+    };
+    row[col("body")] = Some(String::new());
+}
+
+async fn import_dir(db: &Path, dir: &Path, mapping: Option<crate::mapping::Mapping>) {
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let files = crate::expand_paths(&[dir.to_path_buf()], mapping.as_ref()).unwrap();
+    let opts = ImportOptions {
+        batch_size: 500,
+        rejects_path: db.with_extension("rejects.csv"),
+        progress: false,
+        sentiment: None,
+        mapping: mapping.map(std::sync::Arc::new),
+        dry_run: false,
+    };
+    let report = import(&store, &files, &opts).await.unwrap();
+    let (rows, _, _, rejected) = report.totals();
+    assert!(rows > 0);
+    assert_eq!(
+        rejected,
+        0,
+        "{}: {:?}",
+        dir.display(),
+        std::fs::read_to_string(db.with_extension("rejects.csv")).ok()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_vendor_shaped_base_imports_through_the_presets_into_the_native_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let native = tmp.path().join("native");
+    let end = pulse_core::time::parse_day("end", "2026-11-22").unwrap();
+    crate::synth(40, 3, 11, end, None, &native).unwrap();
+    let vendor = tmp.path().join("vendor");
+    std::fs::create_dir_all(&vendor).unwrap();
+    for e in std::fs::read_dir(&native).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, vendor.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let all: Vec<String> = FORMATS.iter().map(|f| f.to_string()).collect();
+    let written = convert(&vendor, &all).unwrap();
+    assert_eq!(written.len(), 5);
+    assert!(!vendor.join("accounts.csv").exists());
+
+    let a = tmp.path().join("native.db");
+    let b = tmp.path().join("vendor.db");
+    import_dir(&a, &native, None).await;
+    let mapping = crate::presets::load_all(&all, &[]).unwrap();
+    import_dir(&b, &vendor, mapping).await;
+
+    for (table, kind) in TABLES {
+        let mut want = rows(&a, table, *kind).await;
+        let got = rows(&b, table, *kind).await;
+        if *kind == EntityKind::Interaction {
+            want.iter_mut().for_each(|r| as_zendesk_carries(r));
+        }
+        assert!(!want.is_empty(), "{table}");
+        assert_eq!(got.len(), want.len(), "{table}: row counts");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{table}: {:?}", stored_columns(*kind));
+        }
+    }
+}
+
+#[test]
+fn every_format_is_a_preset() {
+    for f in FORMATS {
+        assert!(crate::presets::text(f).is_ok(), "{f}");
+    }
+    for (f, _) in LOSSES {
+        assert!(FORMATS.contains(f));
+    }
+}
