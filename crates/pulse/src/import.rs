@@ -751,7 +751,9 @@ pub(crate) async fn import(
 
     let mut report = ImportReport::default();
     let mut rejects: Option<csv::Writer<File>> = None;
-    let mut joins = Joins::default();
+    // Shared with each mapped file's reader; extended (without a copy,
+    // the reader being done) by the keys each file offers.
+    let mut joins = Arc::new(Joins::default());
     let mut dry_ids = DryRunIds::default();
     for job in jobs {
         let path = job.path;
@@ -760,7 +762,7 @@ pub(crate) async fn import(
             None => Reading::Native(kind),
             Some(b) => Reading::Mapped {
                 bound: b.clone(),
-                joins: Arc::new(joins.clone()),
+                joins: joins.clone(),
             },
         };
         let started = Instant::now();
@@ -922,7 +924,7 @@ pub(crate) async fn import(
         let keys = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
-        joins.merge(keys);
+        Arc::make_mut(&mut joins).merge(keys);
         bar.finish_and_clear();
         fr.elapsed = started.elapsed();
         fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);

@@ -182,3 +182,49 @@ fn vendor_exports_import_through_presets_after_a_dry_run_names_their_problems() 
     let t2 = total(&again);
     assert_eq!((t2[1], t2[2], t2[3]), (0, t1[1], 2), "{again}");
 }
+
+/// `training-data/samples/` is what `pulse synth --format` writes, byte for
+/// byte, and imports through the presets without a rejected row.
+#[test]
+fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let fresh = dir.join("samples");
+    let mut synth = pulse(dir);
+    synth.args([
+        "synth",
+        "--accounts",
+        "50",
+        "--months",
+        "3",
+        "--seed",
+        "42",
+        "--end",
+        "2026-11-22",
+        "--out",
+    ]);
+    synth.arg(&fresh);
+    for p in PRESETS {
+        synth.args(["--format", p]);
+    }
+    run(&mut synth);
+    let mut names: Vec<String> = std::fs::read_dir(&shipped)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for n in &names {
+        let want = std::fs::read(fresh.join(n)).unwrap_or_default();
+        let got = std::fs::read(shipped.join(n)).unwrap();
+        assert!(
+            got == want,
+            "training-data/samples/{n} differs from what `pulse synth --format` writes now: \
+             regenerate it (training-data/README.md)"
+        );
+    }
+    let out = run(import(dir, &["--dry-run"]).arg(&shipped));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains(" 0 rejected (0 refer to unknown"), "{report}");
+}

@@ -848,14 +848,49 @@ impl EntityMap {
 /// account.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Joins {
-    tables: HashMap<(EntityKind, String), HashMap<String, (String, String)>>,
+    /// Per `(entity, key)`: the key's values and their records.
+    tables: Vec<((EntityKind, String), JoinTable)>,
 }
+
+/// A key's value (lower case) -> the record's id and account.
+type JoinTable = HashMap<String, (String, String)>;
 
 impl Joins {
     pub(crate) fn merge(&mut self, other: Joins) {
-        for (k, t) in other.tables {
-            self.tables.entry(k).or_default().extend(t);
+        for ((k, key), t) in other.tables {
+            self.table_mut(k, &key).extend(t);
         }
+    }
+
+    fn table(&self, kind: EntityKind, key: &str) -> Option<&JoinTable> {
+        self.tables
+            .iter()
+            .find(|((k, n), _)| *k == kind && n == key)
+            .map(|(_, t)| t)
+    }
+
+    fn table_mut(&mut self, kind: EntityKind, key: &str) -> &mut JoinTable {
+        let at = match self
+            .tables
+            .iter()
+            .position(|((k, n), _)| *k == kind && n == key)
+        {
+            Some(i) => i,
+            None => {
+                self.tables.push(((kind, key.to_string()), HashMap::new()));
+                self.tables.len() - 1
+            }
+        };
+        &mut self.tables[at].1
+    }
+}
+
+/// `s` in lower case, borrowed when it already is.
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(s.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -953,9 +988,7 @@ impl Bound {
                 let v = buf.trim().to_lowercase();
                 if !v.is_empty() {
                     joins
-                        .tables
-                        .entry((self.kind, name.clone()))
-                        .or_default()
+                        .table_mut(self.kind, name)
                         .insert(v, (record_id.to_string(), account_id.to_string()));
                 }
             }
@@ -1054,8 +1087,8 @@ fn value_of(
         }
     }
     if let Some(map) = &r.map {
-        let key = out.trim().to_lowercase();
-        if let Some(v) = map.get(&key) {
+        let key = lower(out.trim());
+        if let Some(v) = map.get(key.as_ref()) {
             out.clear();
             out.push_str(v);
         } else if let Some(o) = &r.map_other
@@ -1091,11 +1124,8 @@ fn value_of(
         if out.is_empty() {
             return Ok(());
         }
-        let wanted = out.trim().to_lowercase();
-        let hit = joins
-            .tables
-            .get(&(*k, key.clone()))
-            .and_then(|t| t.get(&wanted));
+        let wanted = lower(out.trim());
+        let hit = joins.table(*k, key).and_then(|t| t.get(wanted.as_ref()));
         let Some((id, account)) = hit else {
             return Err(FieldError::new(
                 label(),
@@ -1129,13 +1159,18 @@ fn value_of(
             }
             out.clear();
             if kind == ValueKind::Date {
-                out.push_str(&pulse_core::time::format_day(day));
+                value::push_day(out, day);
             } else {
-                out.push_str(&pulse_core::time::format_ts(ts));
+                value::push_ts(out, ts);
             }
         }
         ValueKind::Int | ValueKind::Money => {
-            if !matches!(r.source, Source::Expr(_)) || r.scale.is_some() {
+            // Plain digits are already import text.
+            let plain = r.scale.is_none()
+                && out.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && out.bytes().filter(|&b| b == b'.').count() <= 1
+                && out.as_bytes().first().is_some_and(u8::is_ascii_digit);
+            if !plain && (!matches!(r.source, Source::Expr(_)) || r.scale.is_some()) {
                 let mut v = r.number.parse(out).ok_or_else(|| {
                     FieldError::new(label(), format!("'{}' is not a number", value::clip(out)))
                 })?;
@@ -1160,19 +1195,21 @@ fn value_of(
             }
         }
         ValueKind::Choice => {
-            let norm: String = out
-                .trim()
-                .chars()
-                .map(|c| {
-                    if c == ' ' || c == '-' {
-                        '_'
-                    } else {
-                        c.to_ascii_lowercase()
-                    }
-                })
-                .collect();
-            out.clear();
-            out.push_str(&norm);
+            let plain = |c: char| !(c == ' ' || c == '-' || c.is_ascii_uppercase());
+            if !out.chars().all(plain) || out.trim().len() != out.len() {
+                let norm: String = out
+                    .trim()
+                    .chars()
+                    .map(|c| {
+                        if c == ' ' || c == '-' {
+                            '_'
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect();
+                *out = norm;
+            }
         }
         ValueKind::Flag | ValueKind::Text => {}
     }

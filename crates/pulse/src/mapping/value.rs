@@ -1,8 +1,11 @@
 //! How a mapping reads dates, times and numbers written the way other
 //! systems write them.
 
-use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, NaiveTime, Timelike};
 use pulse_core::time::{Day, Ts, day_of};
 
 /// At most this many characters of a value are quoted in an error.
@@ -22,8 +25,45 @@ pub(crate) fn clip(s: &str) -> String {
 /// and the time zone of times written without an offset.
 #[derive(Debug, Clone)]
 pub(crate) struct TimeSpec {
-    formats: Vec<String>,
+    formats: Vec<Format>,
     offset: FixedOffset,
+}
+
+/// One format, compiled once.
+#[derive(Debug, Clone)]
+enum Format {
+    Unix,
+    UnixMs,
+    Items(Arc<Vec<Item<'static>>>, String),
+}
+
+impl Format {
+    fn text(&self) -> &str {
+        match self {
+            Format::Unix => "unix",
+            Format::UnixMs => "unix_ms",
+            Format::Items(_, t) => t,
+        }
+    }
+}
+
+fn compile(f: &str) -> Option<Format> {
+    StrftimeItems::new(f)
+        .parse_to_owned()
+        .ok()
+        .map(|items| Format::Items(Arc::new(items), f.to_string()))
+}
+
+/// The native forms, compiled once.
+fn native_formats() -> &'static [Format] {
+    static F: OnceLock<Vec<Format>> = OnceLock::new();
+    F.get_or_init(|| {
+        NATIVE_NAIVE
+            .iter()
+            .chain(["%Y-%m-%d"].iter())
+            .map(|f| compile(f).expect("a valid format"))
+            .collect()
+    })
 }
 
 impl Default for TimeSpec {
@@ -72,8 +112,14 @@ impl TimeSpec {
     /// Formats in chrono's strftime syntax (`%d/%m/%Y %H:%M`), or `unix`
     /// (seconds) and `unix_ms` (milliseconds since 1970).
     pub(crate) fn with_formats(&self, formats: Vec<String>) -> Result<TimeSpec, String> {
+        let mut compiled = Vec::new();
         for f in &formats {
-            if f == "unix" || f == "unix_ms" {
+            if f == "unix" {
+                compiled.push(Format::Unix);
+                continue;
+            }
+            if f == "unix_ms" {
+                compiled.push(Format::UnixMs);
                 continue;
             }
             if f.trim().is_empty() {
@@ -87,9 +133,10 @@ impl TimeSpec {
             if !f.contains("%Y") && !f.contains("%y") && !f.contains("%F") && !f.contains("%s") {
                 return Err(format!("format '{f}' has no year (%Y, %y or %F)"));
             }
+            compiled.push(compile(f).ok_or_else(|| format!("format '{f}' is not valid"))?);
         }
         Ok(TimeSpec {
-            formats,
+            formats: compiled,
             offset: self.offset,
         })
     }
@@ -97,25 +144,14 @@ impl TimeSpec {
     /// The instant, and the calendar day in the rule's time zone.
     pub(crate) fn parse(&self, s: &str) -> Result<(Ts, Day), String> {
         let s = s.trim();
-        let local = |n: NaiveDateTime| -> (Ts, Day) {
-            let ts = n.and_utc().timestamp() - i64::from(self.offset.local_minus_utc());
-            (ts, day_of(n.date()))
-        };
-        let aware = |t: DateTime<FixedOffset>| -> (Ts, Day) {
-            let here = t.with_timezone(&self.offset);
-            (t.timestamp(), day_of(here.date_naive()))
-        };
         if self.formats.is_empty() {
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                return Ok(aware(t));
+                return Ok(self.aware(t));
             }
-            for f in NATIVE_NAIVE {
-                if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
-                    return Ok(local(n));
+            for f in native_formats() {
+                if let Some(v) = self.try_format(f, s) {
+                    return Ok(v);
                 }
-            }
-            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                return Ok(local(d.and_time(NaiveTime::MIN)));
             }
             return Err(format!(
                 "'{}' is not a date or time (RFC 3339 or YYYY-MM-DD HH:MM:SS; give the column's \
@@ -124,33 +160,119 @@ impl TimeSpec {
             ));
         }
         for f in &self.formats {
-            match f.as_str() {
-                "unix" | "unix_ms" => {
-                    let Ok(v) = s.parse::<f64>() else { continue };
-                    let secs = if f == "unix" { v } else { v / 1000.0 };
-                    let Some(t) = DateTime::from_timestamp(secs.floor() as i64, 0) else {
-                        continue;
-                    };
-                    return Ok(aware(t.fixed_offset()));
-                }
-                _ => {}
-            }
-            if let Ok(t) = DateTime::parse_from_str(s, f) {
-                return Ok(aware(t));
-            }
-            if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
-                return Ok(local(n));
-            }
-            if let Ok(d) = NaiveDate::parse_from_str(s, f) {
-                return Ok(local(d.and_time(NaiveTime::MIN)));
+            if let Some(v) = self.try_format(f, s) {
+                return Ok(v);
             }
         }
         Err(format!(
             "'{}' does not match the format {}",
             clip(s),
-            self.formats.join(" or ")
+            self.formats
+                .iter()
+                .map(Format::text)
+                .collect::<Vec<_>>()
+                .join(" or ")
         ))
     }
+
+    fn local(&self, n: NaiveDateTime) -> (Ts, Day) {
+        let ts = n.and_utc().timestamp() - i64::from(self.offset.local_minus_utc());
+        (ts, day_of(n.date()))
+    }
+
+    fn aware(&self, t: DateTime<FixedOffset>) -> (Ts, Day) {
+        let here = t.with_timezone(&self.offset);
+        (t.timestamp(), day_of(here.date_naive()))
+    }
+
+    /// One parse of `s` with `f`: an instant when the text has an offset, a
+    /// local time when it has a time, else a local date at midnight.
+    fn try_format(&self, f: &Format, s: &str) -> Option<(Ts, Day)> {
+        match f {
+            Format::Unix | Format::UnixMs => {
+                let v = s.parse::<f64>().ok()?;
+                let secs = if matches!(f, Format::Unix) {
+                    v
+                } else {
+                    v / 1000.0
+                };
+                let t = DateTime::from_timestamp(secs.floor() as i64, 0)?;
+                Some(self.aware(t.fixed_offset()))
+            }
+            Format::Items(items, text) => {
+                if let Some(n) = fast_naive(text, s) {
+                    return Some(self.local(n));
+                }
+                let mut p = Parsed::new();
+                chrono::format::parse(&mut p, s, items.iter()).ok()?;
+                if p.offset().is_some() {
+                    return p.to_datetime().ok().map(|t| self.aware(t));
+                }
+                if let Ok(n) = p.to_naive_datetime_with_offset(0) {
+                    return Some(self.local(n));
+                }
+                p.to_naive_date()
+                    .ok()
+                    .map(|d| self.local(d.and_time(NaiveTime::MIN)))
+            }
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or with a `T`) read without chrono's parser, for
+/// the formats that say exactly that: most exports write it, and a mapped
+/// import reads one per time field.
+fn fast_naive(format: &str, s: &str) -> Option<NaiveDateTime> {
+    let sep = match format {
+        "%Y-%m-%d %H:%M:%S" => b' ',
+        "%Y-%m-%dT%H:%M:%S" => b'T',
+        _ => return None,
+    };
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != sep
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |v, &c| {
+            c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    Some(date.and_time(time))
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SSZ` (what `pulse_core::time::format_ts`
+/// writes, without its formatting machinery: a mapped import writes one per
+/// time field).
+pub(crate) fn push_ts(out: &mut String, ts: Ts) {
+    match DateTime::from_timestamp(ts, 0) {
+        Some(t) => {
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+        }
+        None => out.push_str(&pulse_core::time::format_ts(ts)),
+    }
+}
+
+/// Appends `YYYY-MM-DD`.
+pub(crate) fn push_day(out: &mut String, day: Day) {
+    let d = pulse_core::time::date_of(day);
+    let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
 }
 
 fn parse_offset(t: &str) -> Option<i32> {
@@ -259,6 +381,13 @@ mod tests {
             berlin.parse("2026-03-01T14:05:00-05:00").unwrap().0,
             parse_ts("t", "2026-03-01T19:05:00Z").unwrap()
         );
+        let plain = utc.with_formats(vec!["%Y-%m-%d %H:%M:%S".into()]).unwrap();
+        assert_eq!(
+            plain.parse("2026-03-01 14:05:09").unwrap().0,
+            parse_ts("t", "2026-03-01T14:05:09Z").unwrap()
+        );
+        assert!(plain.parse("2026-02-30 14:05:09").is_err());
+        assert!(plain.parse("2026-03-01 14:05").is_err());
         let us = utc
             .with_formats(vec!["%m/%d/%Y %I:%M %p".into(), "%m/%d/%Y".into()])
             .unwrap();
