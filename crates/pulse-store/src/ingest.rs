@@ -892,7 +892,7 @@ pub(crate) mod tests {
 
     /// Negative when the text says "broken", positive when it says "great",
     /// nothing for blank text, neutral otherwise.
-    struct WordScorer;
+    pub(crate) struct WordScorer;
 
     impl TextScorer for WordScorer {
         fn score(&self, text: &str) -> Option<(f64, Sentiment)> {

@@ -15,6 +15,7 @@ mod ingest;
 mod leases;
 mod lists;
 mod model_ops;
+mod privacy;
 mod profile;
 mod read;
 mod scores;
@@ -39,6 +40,7 @@ pub use ingest::{
 };
 pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};
 pub use model_ops::{DriftCheck, ModelDecision};
+pub use privacy::{AuditEntry, ERASED_NAME, Erased};
 pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};

@@ -226,5 +226,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     }
     let out = run(import(dir, &["--dry-run"]).arg(&shipped));
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains(" 0 rejected (0 refer to unknown"), "{report}");
+    assert!(
+        report.contains(" 0 rejected (0 refer to unknown"),
+        "{report}"
+    );
 }
