@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod limits;
 pub mod lists;
 pub mod model_ops;
+pub mod privacy;
 pub mod registry;
 pub mod report;
 pub mod runtime;

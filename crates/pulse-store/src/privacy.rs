@@ -88,6 +88,11 @@ impl Store {
     pub async fn forget_account(&self, id: &str, at: Ts) -> Result<Option<Erased>, StoreError> {
         let out = on_backend!(self, p => {
             let mut tx = p.begin().await?;
+            // A write first: on SQLite the transaction then holds the write
+            // lock (waiting for it if another writer has it) before it reads,
+            // instead of failing to upgrade a read snapshot another writer
+            // has moved past.
+            exec!(tx, "UPDATE accounts SET name = name WHERE id = $1", id);
             let name: Option<(String,)> = sqlx::query_as("SELECT name FROM accounts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -148,6 +153,8 @@ impl Store {
     pub async fn forget_contact(&self, id: &str, at: Ts) -> Result<Option<Erased>, StoreError> {
         let out = on_backend!(self, p => {
             let mut tx = p.begin().await?;
+            // A write first (see forget_account).
+            exec!(tx, "UPDATE contacts SET name = name WHERE id = $1", id);
             let found: Vec<(String, String)> = sqlx::query_as(
                 "SELECT DISTINCT name, account_id FROM contacts WHERE id = $1",
             )

@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) metrics: MetricsConfig,
     /// The web console (`[web]`).
     pub(crate) web: WebConfig,
+    /// Personal data (`[privacy]`): text retention.
+    pub(crate) privacy: PrivacyConfig,
     /// Where "today" comes from: the system clock, or the fixed instant of
     /// `PULSE_CLOCK` (`2026-06-30` or RFC 3339), which replays a past day
     /// and pins the date in tests. Not a file setting.
@@ -147,6 +149,16 @@ impl ModelOpsConfig {
         }
         Ok(())
     }
+}
+
+/// `[privacy]`: how long interaction and survey text is kept.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PrivacyConfig {
+    /// Drop interaction and survey text older than this many days, once its
+    /// sentiment is stored (after each `pulse import`, and by `pulse privacy
+    /// retention`); unset keeps text.
+    pub(crate) text_retention_days: Option<u32>,
 }
 
 /// `[web]`: Customer Central, the web console, on an HTTP address of its
@@ -296,6 +308,7 @@ impl Default for Config {
             model_ops: ModelOpsConfig::default(),
             metrics: MetricsConfig::default(),
             web: WebConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

@@ -111,6 +111,16 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Accounts: erase one's personal data.
+    Accounts {
+        #[command(subcommand)]
+        what: AccountsCmd,
+    },
+    /// Personal data: text retention and the audit log of erasures.
+    Privacy {
+        #[command(subcommand)]
+        what: PrivacyCmd,
+    },
     /// The shipped import mappings for common exports: list them, or print
     /// one (to copy and edit).
     Presets {
@@ -195,6 +205,36 @@ impl TlsArgs {
         cfg.server.insecure_no_auth |= self.insecure_no_auth;
         cfg.server.insecure_plaintext |= self.insecure_plaintext;
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCmd {
+    /// Erase the personal data of an account and its contacts (names,
+    /// interaction text, survey comments, details, notes), keeping what the
+    /// models need; recorded in the audit log. With --contact, one contact's.
+    Forget {
+        /// The account's id (or the contact's, with --contact).
+        id: String,
+        /// ID is a contact's.
+        #[arg(long)]
+        contact: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrivacyCmd {
+    /// Drop interaction and survey text older than N days whose sentiment
+    /// is stored.
+    Retention {
+        /// Days of text to keep [default: `[privacy] text_retention_days`].
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// The latest erasures and retention runs, newest first.
+    Audit {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +355,61 @@ async fn run(cmd: Command, mut cfg: Config) -> anyhow::Result<()> {
                 dry_run,
             };
             run_import(&store, &paths, opts).await?;
+            if let Some(days) = cfg.privacy.text_retention_days
+                && !dry_run
+            {
+                let e = pulse_app::privacy::apply_retention(&store, days, cfg.clock.now()).await?;
+                println!(
+                    "text retention ({days} days): text dropped from {} interactions and {} survey answers",
+                    e.interactions, e.surveys
+                );
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Accounts {
+            what: AccountsCmd::Forget { id, contact },
+        } => {
+            use pulse_app::privacy::{ForgetTarget, forget};
+            let store = open_store(&cfg).await?;
+            let target = if contact {
+                ForgetTarget::Contact(id)
+            } else {
+                ForgetTarget::Account(id)
+            };
+            let e = forget(&store, &target, cfg.clock.now()).await?;
+            store.close().await;
+            println!("erased; rows changed: {}", e.summary());
+            Ok(())
+        }
+        Command::Privacy { what } => {
+            let store = open_store(&cfg).await?;
+            match what {
+                PrivacyCmd::Retention { days } => {
+                    let Some(days) = days.or(cfg.privacy.text_retention_days) else {
+                        bail!(
+                            "no retention set: give --days N, or text_retention_days under [privacy]"
+                        );
+                    };
+                    let e =
+                        pulse_app::privacy::apply_retention(&store, days, cfg.clock.now()).await?;
+                    println!(
+                        "text older than {days} days dropped from {} interactions and {} survey answers",
+                        e.interactions, e.surveys
+                    );
+                }
+                PrivacyCmd::Audit { limit } => {
+                    for a in store.audit_log(limit).await? {
+                        println!(
+                            "{}  {:<16} {:<24} {}",
+                            time::format_ts(a.at),
+                            a.action,
+                            a.subject,
+                            a.detail
+                        );
+                    }
+                }
+            }
             store.close().await;
             Ok(())
         }
