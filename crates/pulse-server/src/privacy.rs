@@ -38,6 +38,7 @@ impl PrivacyService for PrivacySvc {
             operational_events: e.operational,
             outreach: e.outreach,
             copies: e.copies,
+            join_keys: e.join_keys,
         }))
     }
 

@@ -12,6 +12,7 @@
 
 mod history;
 mod ingest;
+mod join_keys;
 mod leases;
 mod lists;
 mod model_ops;
@@ -38,6 +39,7 @@ pub use ingest::{
     BatchOutcome, BatchSentiment, DryRunIds, Rejected, SqliteBatchWriter, TextScore, score_batch,
     scored_text,
 };
+pub use join_keys::JoinKey;
 pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};
 pub use model_ops::{DriftCheck, ModelDecision};
 pub use privacy::{AuditEntry, ERASED_NAME, Erased};

@@ -8,8 +8,9 @@
 //! and NPS scores, and the sentiment already computed from the text.
 //! [`Store::drop_old_text`] applies the text retention: interaction and
 //! survey text older than a day is dropped once its sentiment is stored.
-//! Each is one transaction, and leaves an entry in `audit_log` with counts,
-//! never the erased values.
+//! Join keys that found the erased (an email address) are deleted. Each is
+//! one transaction, and leaves an entry in `audit_log` with counts, never
+//! the erased values.
 
 use pulse_core::time::Ts;
 
@@ -29,20 +30,23 @@ pub struct Erased {
     pub outreach: u64,
     /// Stored list rows and score explanations that named the erased.
     pub copies: u64,
+    /// Join keys of import mappings (an email address) that found them.
+    pub join_keys: u64,
 }
 
 impl Erased {
     /// `contacts=3 interactions=12 ...`: the audit entry's detail.
     pub fn summary(&self) -> String {
         format!(
-            "accounts={} contacts={} interactions={} surveys={} operational={} outreach={} copies={}",
+            "accounts={} contacts={} interactions={} surveys={} operational={} outreach={} copies={} join_keys={}",
             self.accounts,
             self.contacts,
             self.interactions,
             self.surveys,
             self.operational,
             self.outreach,
-            self.copies
+            self.copies,
+            self.join_keys
         )
     }
 }
@@ -124,6 +128,7 @@ impl Store {
                     "UPDATE operational_events SET detail = '' WHERE account_id = $1 AND detail <> ''", id),
                 outreach: exec!(tx, "UPDATE outreach SET note = '' WHERE account_id = $1 AND note <> ''", id),
                 copies: 0,
+                join_keys: exec!(tx, "DELETE FROM join_keys WHERE account_id = $1", id),
             };
             for n in &names {
                 let esc = json_escaped(n);
@@ -171,6 +176,8 @@ impl Store {
                      WHERE contact_id = $1 AND (subject <> '' OR body <> '')", id),
                 surveys: exec!(tx,
                     "UPDATE survey_responses SET comment = '' WHERE contact_id = $1 AND comment <> ''", id),
+                join_keys: exec!(tx,
+                    "DELETE FROM join_keys WHERE kind = 'contact' AND record_id = $1", id),
                 ..Erased::default()
             };
             for (name, account) in found.iter().filter(|(n, _)| !n.is_empty()) {

@@ -709,26 +709,46 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
         }
     }
     jobs.sort_by_key(|j| j.kind);
-    for j in &jobs {
+    Ok(jobs)
+}
+
+/// The join keys the jobs need, as earlier imports stored them. A join on
+/// a key that no file of this import offers and no earlier import stored is
+/// refused before anything is read.
+async fn stored_joins(
+    store: &Store,
+    jobs: &[Job],
+    mapping: Option<&Mapping>,
+) -> anyhow::Result<Joins> {
+    let mut joins = Joins::default();
+    let mut loaded: Vec<(EntityKind, String)> = Vec::new();
+    for j in jobs {
         let Some(b) = &j.block else { continue };
         for (k, key, line) in b.joins() {
+            if !loaded.iter().any(|(lk, lkey)| *lk == k && lkey == key) {
+                loaded.push((k, key.to_string()));
+                for (value, id, account) in store.join_keys(k.as_str(), key).await? {
+                    joins.insert(k, key, value, id, account);
+                }
+            }
             let offered = jobs.iter().any(|o| {
                 o.kind == k
                     && o.block
                         .as_ref()
                         .is_some_and(|ob| ob.keys.iter().any(|x| x.name == key))
             });
-            if !offered {
+            if !offered && !joins.has(k, key) {
                 bail!(
-                    "{}: line {line}: {} joins on {k}.{key}, so the {k} export must be in the same \
-                     import, and no file given is read by the {k} block",
+                    "{}: line {line}: {} joins on {k}.{key}: give the {k} export in the same \
+                     import (no file given is read by a {k} block offering '{key}', and no \
+                     earlier import stored that key)",
                     mapping_label(mapping),
                     j.path.display()
                 );
             }
         }
     }
-    Ok(jobs)
+    Ok(joins)
 }
 
 fn mapping_label(m: Option<&Mapping>) -> String {
@@ -752,8 +772,9 @@ pub(crate) async fn import(
     let mut report = ImportReport::default();
     let mut rejects: Option<csv::Writer<File>> = None;
     // Shared with each mapped file's reader; extended (without a copy,
-    // the reader being done) by the keys each file offers.
-    let mut joins = Arc::new(Joins::default());
+    // the reader being done) by the keys each file offers. It starts with
+    // the keys earlier imports stored.
+    let mut joins = Arc::new(stored_joins(store, &jobs, opts.mapping.as_deref()).await?);
     let mut dry_ids = DryRunIds::default();
     for job in jobs {
         let path = job.path;
@@ -924,6 +945,18 @@ pub(crate) async fn import(
         let keys = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
+        if !opts.dry_run {
+            for (kind, key, values) in keys.tables() {
+                let rows: Vec<pulse_store::JoinKey> = values
+                    .iter()
+                    .map(|(v, (id, account))| (v.clone(), id.clone(), account.clone()))
+                    .collect();
+                store
+                    .save_join_keys(kind.as_str(), key, &rows)
+                    .await
+                    .with_context(|| format!("storing the join keys of {}", path.display()))?;
+            }
+        }
         Arc::make_mut(&mut joins).merge(keys);
         bar.finish_and_clear();
         fr.elapsed = started.elapsed();

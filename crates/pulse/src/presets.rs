@@ -71,9 +71,7 @@ pub(crate) fn load_all(presets: &[String], files: &[PathBuf]) -> anyhow::Result<
     for path in files {
         parts.push((path.display().to_string(), load_file(path)?));
     }
-    Mapping::combine(parts)
-        .map(Some)
-        .map_err(anyhow::Error::msg)
+    Ok(Some(Mapping::combine(parts)))
 }
 
 /// Reads and checks a mapping file.
@@ -95,14 +93,9 @@ mod tests {
         let all: Vec<String> = PRESETS.iter().map(|p| p.name.to_string()).collect();
         let m = load_all(&all, &[]).unwrap().unwrap();
         assert!(m.entities.len() >= PRESETS.len());
-        // The help desk's tickets join on the CRM's domains: alone, the
-        // preset says what is missing.
-        let e = load_all(&["zendesk-tickets".into()], &[]).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("no account block offers the key 'domain'"),
-            "{e}"
-        );
+        // Alone, a preset that joins is a valid mapping: the keys may come
+        // from an earlier import (the import checks).
+        assert!(load_all(&["zendesk-tickets".into()], &[]).is_ok());
         assert!(
             text("zendesk")
                 .unwrap_err()

@@ -224,6 +224,7 @@ async fn all_text(store: &Store) -> String {
         "list_rows",
         "account_scores",
         "audit_log",
+        "join_keys",
     ];
     let mut out = String::new();
     for t in tables {
@@ -247,8 +248,18 @@ async fn forgetting_an_account_leaves_no_erased_value_and_keeps_the_aggregates()
     for store in crate::test_stores("privacy_account").await {
         let b = store.backend_name();
         seed(&store).await;
+        let key = |v: &str, id: &str| (v.to_string(), id.to_string(), "a-1".to_string());
+        store
+            .save_join_keys("contact", "email", &[key("ada.lovelace@zq.example", "c-1")])
+            .await
+            .unwrap();
+        store
+            .save_join_keys("account", "domain", &[key("zq.example", "a-1")])
+            .await
+            .unwrap();
         let before = all_text(&store).await;
         assert!(before.contains(SECRET) && before.contains(ACCOUNT), "{b}");
+        assert!(before.contains("ada.lovelace@zq.example"), "{b}");
 
         let e = store.forget_account("a-1", 42).await.unwrap().unwrap();
         assert_eq!(
@@ -264,8 +275,15 @@ async fn forgetting_an_account_leaves_no_erased_value_and_keeps_the_aggregates()
             "{b}"
         );
         assert_eq!(e.copies, 3, "{b}: the list row twice, the explanation once");
+        assert_eq!(e.join_keys, 2, "{b}");
         let after = all_text(&store).await;
-        for erased in [ACCOUNT, "Countess", SECRET, "Payroll"] {
+        for erased in [
+            ACCOUNT,
+            "Countess",
+            SECRET,
+            "Payroll",
+            "ada.lovelace@zq.example",
+        ] {
             assert!(
                 !after.contains(erased),
                 "{b}: '{erased}' is still stored:\n{after}"

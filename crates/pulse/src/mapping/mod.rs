@@ -361,11 +361,11 @@ impl Mapping {
     }
 
     /// Several mappings as one (`--preset a --preset b --mapping c.toml`):
-    /// their blocks together. Checks that every join names a key some block
-    /// offers.
-    pub(crate) fn combine(parts: Vec<(String, Mapping)>) -> Result<Mapping, String> {
+    /// their blocks together. A join to a key no block offers is checked by
+    /// the import, against the keys earlier imports stored.
+    pub(crate) fn combine(parts: Vec<(String, Mapping)>) -> Mapping {
         let mut names = Vec::new();
-        let mut entities: Vec<(String, EntityMap)> = Vec::new();
+        let mut entities: Vec<EntityMap> = Vec::new();
         for (source, m) in parts {
             names.push(if m.name.is_empty() {
                 source.clone()
@@ -374,30 +374,13 @@ impl Mapping {
             });
             entities.extend(m.entities.into_iter().map(|mut e| {
                 e.source = source.clone();
-                (source.clone(), e)
+                e
             }));
         }
-        for (source, e) in &entities {
-            for f in &e.fields {
-                if let Some((k, key)) = &f.rule.join {
-                    let offered = entities
-                        .iter()
-                        .any(|(_, o)| o.kind == *k && o.keys.iter().any(|x| &x.name == key));
-                    if !offered {
-                        return Err(format!(
-                            "{source}: line {}: join = \"{k}.{key}\": no {k} block offers the key \
-                             '{key}' (add it under [entity.keys] of a {k} block, or give the \
-                             mapping or preset of the {k} export too)",
-                            f.line
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(Mapping {
+        Mapping {
             name: names.join(" + "),
-            entities: entities.into_iter().map(|(_, e)| e).collect(),
-        })
+            entities,
+        }
     }
 
     /// The blocks that read a file of this name.
@@ -860,6 +843,28 @@ impl Joins {
         for ((k, key), t) in other.tables {
             self.table_mut(k, &key).extend(t);
         }
+    }
+
+    /// Adds one key value (stored by an earlier import).
+    pub(crate) fn insert(
+        &mut self,
+        kind: EntityKind,
+        key: &str,
+        value: String,
+        id: String,
+        account: String,
+    ) {
+        self.table_mut(kind, key).insert(value, (id, account));
+    }
+
+    /// Every key: its entity, name and values.
+    pub(crate) fn tables(&self) -> impl Iterator<Item = (EntityKind, &str, &JoinTable)> {
+        self.tables.iter().map(|((k, n), t)| (*k, n.as_str(), t))
+    }
+
+    /// Whether any value of this key is known.
+    pub(crate) fn has(&self, kind: EntityKind, key: &str) -> bool {
+        self.table(kind, key).is_some_and(|t| !t.is_empty())
     }
 
     fn table(&self, kind: EntityKind, key: &str) -> Option<&JoinTable> {

@@ -235,15 +235,6 @@ fn mistakes_in_a_mapping_name_their_line() {
     assert_eq!(e.line, 2);
     assert!(e.message.contains("is not an entity"), "{e}");
 
-    let joined = Mapping::parse(&base.replace(
-        "account_id = \"A\"",
-        "account_id = { column = \"A\", join = \"account.crm_id\" }",
-    ))
-    .unwrap();
-    let e = Mapping::combine(vec![("usage.toml".into(), joined)]).unwrap_err();
-    assert!(e.starts_with("usage.toml: line 5: "), "{e}");
-    assert!(e.contains("offers the key 'crm_id'"), "{e}");
-
     let e = line_of(&format!("timezone = \"Europe/Paris\"\n{base}"));
     assert_eq!(e.line, 1);
 
