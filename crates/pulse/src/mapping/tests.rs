@@ -235,7 +235,7 @@ fn mistakes_in_a_mapping_name_their_line() {
     assert_eq!(e.line, 2);
     assert!(e.message.contains("is not an entity"), "{e}");
 
-    let e = line_of(&format!("timezone = \"Europe/Paris\"\n{base}"));
+    let e = line_of(&format!("timezone = \"Europe/Pariss\"\n{base}"));
     assert_eq!(e.line, 1);
 
     let e = line_of(&base.replace("files = \"u.csv\"", "filez = \"u.csv\""));

@@ -26,7 +26,15 @@ pub(crate) fn clip(s: &str) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct TimeSpec {
     formats: Vec<Format>,
-    offset: FixedOffset,
+    zone: Zone,
+}
+
+/// The time zone of times written without an offset.
+#[derive(Debug, Clone, Copy)]
+enum Zone {
+    Fixed(FixedOffset),
+    /// A zone with daylight saving time (`Europe/Berlin`).
+    Named(chrono_tz::Tz),
 }
 
 /// One format, compiled once.
@@ -70,7 +78,7 @@ impl Default for TimeSpec {
     fn default() -> Self {
         TimeSpec {
             formats: Vec::new(),
-            offset: FixedOffset::east_opt(0).expect("UTC is an offset"),
+            zone: Zone::Fixed(FixedOffset::east_opt(0).expect("UTC is an offset")),
         }
     }
 }
@@ -86,7 +94,8 @@ const NATIVE_NAIVE: &[&str] = &[
 ];
 
 impl TimeSpec {
-    /// `UTC`, `Z`, or a fixed offset: `+02:00`, `-0500`, `+05`.
+    /// `UTC`, `Z`, a fixed offset (`+02:00`, `-0500`, `+05`), or a zone of
+    /// the IANA database with its daylight saving time (`Europe/Berlin`).
     pub(crate) fn with_timezone(&self, tz: &str) -> Result<TimeSpec, String> {
         let t = tz.trim();
         let offset = if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t == "GMT" {
@@ -94,18 +103,21 @@ impl TimeSpec {
         } else {
             parse_offset(t.strip_prefix("UTC").unwrap_or(t))
         };
-        let Some(secs) = offset else {
-            return Err(format!(
-                "timezone '{tz}' is not UTC or a fixed offset such as +01:00 or -05:00 \
-                 (zone names with daylight saving, such as Europe/Berlin, are not supported: \
-                 export in UTC or give the offset)"
-            ));
+        let zone = match offset {
+            Some(secs) => Zone::Fixed(
+                FixedOffset::east_opt(secs)
+                    .ok_or_else(|| format!("timezone '{tz}' is outside -23:59..+23:59"))?,
+            ),
+            None => Zone::Named(t.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!(
+                    "timezone '{tz}' is not UTC, a fixed offset such as +01:00, or a zone \
+                     such as Europe/Berlin or America/New_York"
+                )
+            })?),
         };
-        let offset = FixedOffset::east_opt(secs)
-            .ok_or_else(|| format!("timezone '{tz}' is outside -23:59..+23:59"))?;
         Ok(TimeSpec {
             formats: self.formats.clone(),
-            offset,
+            zone,
         })
     }
 
@@ -137,7 +149,7 @@ impl TimeSpec {
         }
         Ok(TimeSpec {
             formats: compiled,
-            offset: self.offset,
+            zone: self.zone,
         })
     }
 
@@ -175,14 +187,31 @@ impl TimeSpec {
         ))
     }
 
+    /// A wall-clock time in the zone. Of the hour a clock is set back, the
+    /// first; a time in the hour a clock skips reads as an hour later.
     fn local(&self, n: NaiveDateTime) -> (Ts, Day) {
-        let ts = n.and_utc().timestamp() - i64::from(self.offset.local_minus_utc());
+        let ts = match self.zone {
+            Zone::Fixed(o) => n.and_utc().timestamp() - i64::from(o.local_minus_utc()),
+            Zone::Named(tz) => {
+                use chrono::TimeZone;
+                match tz.from_local_datetime(&n).earliest() {
+                    Some(t) => t.timestamp(),
+                    None => tz
+                        .from_local_datetime(&(n + chrono::Duration::hours(1)))
+                        .earliest()
+                        .map_or_else(|| n.and_utc().timestamp(), |t| t.timestamp()),
+                }
+            }
+        };
         (ts, day_of(n.date()))
     }
 
     fn aware(&self, t: DateTime<FixedOffset>) -> (Ts, Day) {
-        let here = t.with_timezone(&self.offset);
-        (t.timestamp(), day_of(here.date_naive()))
+        let day = match self.zone {
+            Zone::Fixed(o) => t.with_timezone(&o).date_naive(),
+            Zone::Named(tz) => t.with_timezone(&tz).date_naive(),
+        };
+        (t.timestamp(), day_of(day))
     }
 
     /// One parse of `s` with `f`: an instant when the text has an offset, a
@@ -409,12 +438,41 @@ mod tests {
     }
 
     #[test]
+    fn zones_with_daylight_saving() {
+        let ny = TimeSpec::default()
+            .with_timezone("America/New_York")
+            .unwrap();
+        // -05:00 in winter, -04:00 in summer.
+        assert_eq!(
+            ny.parse("2026-01-15 09:00:00").unwrap().0,
+            parse_ts("t", "2026-01-15T14:00:00Z").unwrap()
+        );
+        assert_eq!(
+            ny.parse("2026-07-15 09:00:00").unwrap().0,
+            parse_ts("t", "2026-07-15T13:00:00Z").unwrap()
+        );
+        // 2026-03-08 02:30 does not exist there (clocks go 02:00 -> 03:00):
+        // read as 03:30 EDT; 01:30 on 2026-11-01 happens twice: the first.
+        assert_eq!(
+            ny.parse("2026-03-08 02:30:00").unwrap().0,
+            parse_ts("t", "2026-03-08T07:30:00Z").unwrap()
+        );
+        assert_eq!(
+            ny.parse("2026-11-01 01:30:00").unwrap().0,
+            parse_ts("t", "2026-11-01T05:30:00Z").unwrap()
+        );
+        // A UTC instant late in the evening there is that day there.
+        let (_, day) = ny.parse("2026-07-16T02:00:00Z").unwrap();
+        assert_eq!(pulse_core::time::format_day(day), "2026-07-15");
+    }
+
+    #[test]
     fn bad_zones_and_formats_are_refused() {
         let t = TimeSpec::default();
         assert!(
-            t.with_timezone("Europe/Berlin")
+            t.with_timezone("Europe/Berlinn")
                 .unwrap_err()
-                .contains("fixed offset")
+                .contains("Europe/Berlin or America/New_York")
         );
         assert!(t.with_timezone("+25:00").is_err());
         assert!(
