@@ -86,6 +86,29 @@ macro_rules! exec {
     };
 }
 
+/// Replaces `name` by [`ERASED_NAME`] in `account`'s stored list rows and
+/// score explanations (JSON text); the rows changed.
+macro_rules! scrub_copies {
+    ($tx:expr, $name:expr, $account:expr) => {{
+        let esc = json_escaped($name);
+        exec!(
+            $tx,
+            "UPDATE list_rows SET row_json = REPLACE(row_json, $1, $2) \
+             WHERE account_id = $3 AND REPLACE(row_json, $1, $2) <> row_json",
+            &esc,
+            ERASED_NAME,
+            $account
+        ) + exec!(
+            $tx,
+            "UPDATE account_scores SET explanation = REPLACE(explanation, $1, $2) \
+                 WHERE account_id = $3 AND REPLACE(explanation, $1, $2) <> explanation",
+            &esc,
+            ERASED_NAME,
+            $account
+        )
+    }};
+}
+
 impl Store {
     /// Erases an account's personal data and its contacts'; `None` when no
     /// such account is stored.
@@ -131,15 +154,7 @@ impl Store {
                 join_keys: exec!(tx, "DELETE FROM join_keys WHERE account_id = $1", id),
             };
             for n in &names {
-                let esc = json_escaped(n);
-                e.copies += exec!(tx,
-                    "UPDATE list_rows SET row_json = REPLACE(row_json, $1, $2) \
-                     WHERE account_id = $3 AND REPLACE(row_json, $1, $2) <> row_json",
-                    &esc, ERASED_NAME, id);
-                e.copies += exec!(tx,
-                    "UPDATE account_scores SET explanation = REPLACE(explanation, $1, $2) \
-                     WHERE account_id = $3 AND REPLACE(explanation, $1, $2) <> explanation",
-                    &esc, ERASED_NAME, id);
+                e.copies += scrub_copies!(tx, n, id);
             }
             exec!(tx,
                 "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, 'forget_account', $2, $3)",
@@ -181,15 +196,7 @@ impl Store {
                 ..Erased::default()
             };
             for (name, account) in found.iter().filter(|(n, _)| !n.is_empty()) {
-                let esc = json_escaped(name);
-                e.copies += exec!(tx,
-                    "UPDATE list_rows SET row_json = REPLACE(row_json, $1, $2) \
-                     WHERE account_id = $3 AND REPLACE(row_json, $1, $2) <> row_json",
-                    &esc, ERASED_NAME, account);
-                e.copies += exec!(tx,
-                    "UPDATE account_scores SET explanation = REPLACE(explanation, $1, $2) \
-                     WHERE account_id = $3 AND REPLACE(explanation, $1, $2) <> explanation",
-                    &esc, ERASED_NAME, account);
+                e.copies += scrub_copies!(tx, name, account);
             }
             exec!(tx,
                 "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, 'forget_contact', $2, $3)",
