@@ -1029,6 +1029,18 @@ pub(crate) mod tests {
                         }
                     }
                     tables.insert(name, t);
+                } else if head == ["DROP", "TABLE"] {
+                    tables.remove(&words[2].to_ascii_lowercase());
+                } else if head == ["ALTER", "TABLE"]
+                    && words.len() == 6
+                    && words[3].eq_ignore_ascii_case("RENAME")
+                    && words[4].eq_ignore_ascii_case("TO")
+                {
+                    // A table renamed (a table rebuilt under a new name).
+                    let t = tables
+                        .remove(&words[2].to_ascii_lowercase())
+                        .expect("ALTER TABLE of a created table");
+                    tables.insert(words[5].to_ascii_lowercase(), t);
                 } else if head == ["ALTER", "TABLE"] {
                     let name = words[2].to_ascii_lowercase();
                     let t = tables

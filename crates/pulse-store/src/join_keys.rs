@@ -12,14 +12,38 @@ const ROWS_PER_INSERT: usize = 1_000;
 impl Store {
     /// Stores (or moves) key values of `kind` (`account` or `contact`)
     /// named `key`; a value already stored now finds the given record.
+    ///
+    /// An SQLite file is written through the store's rusqlite connection,
+    /// one cached single-row statement per key in one transaction: sqlx
+    /// binds SQLite parameters by name, and finding each of a 5,000-value
+    /// `INSERT`'s names took longer than the whole import of the contacts
+    /// that offered the keys.
     pub async fn save_join_keys(
         &self,
         kind: &str,
         key: &str,
-        keys: &[JoinKey],
+        keys: Vec<JoinKey>,
     ) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
+        }
+        if let Some(conn) = &self.sqlite_writer {
+            let (conn, kind, key) = (conn.clone(), kind.to_string(), key.to_string());
+            return crate::on_thread("pulse-join-keys", move || {
+                let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO join_keys (kind, key_name, value, record_id, account_id)                          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, key_name, value) DO UPDATE                          SET record_id = excluded.record_id, account_id = excluded.account_id",
+                    )?;
+                    for (value, id, account) in &keys {
+                        stmt.execute([&kind, &key, value, id, account])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
         }
         on_backend!(self, p => {
             let mut tx = p.begin().await?;
@@ -81,12 +105,12 @@ mod tests {
                 .save_join_keys(
                     "account",
                     "domain",
-                    &[k("acme.com", "a-1"), k("b.com", "a-2")],
+                    vec![k("acme.com", "a-1"), k("b.com", "a-2")],
                 )
                 .await
                 .unwrap();
             store
-                .save_join_keys("account", "domain", &[k("acme.com", "a-3")])
+                .save_join_keys("account", "domain", vec![k("acme.com", "a-3")])
                 .await
                 .unwrap();
             let mut got = store.join_keys("account", "domain").await.unwrap();

@@ -952,7 +952,7 @@ pub(crate) async fn import(
                     .map(|(v, (id, account))| (v.clone(), id.clone(), account.clone()))
                     .collect();
                 store
-                    .save_join_keys(kind.as_str(), key, &rows)
+                    .save_join_keys(kind.as_str(), key, rows)
                     .await
                     .with_context(|| format!("storing the join keys of {}", path.display()))?;
             }

@@ -250,11 +250,15 @@ async fn forgetting_an_account_leaves_no_erased_value_and_keeps_the_aggregates()
         seed(&store).await;
         let key = |v: &str, id: &str| (v.to_string(), id.to_string(), "a-1".to_string());
         store
-            .save_join_keys("contact", "email", &[key("ada.lovelace@zq.example", "c-1")])
+            .save_join_keys(
+                "contact",
+                "email",
+                vec![key("ada.lovelace@zq.example", "c-1")],
+            )
             .await
             .unwrap();
         store
-            .save_join_keys("account", "domain", &[key("zq.example", "a-1")])
+            .save_join_keys("account", "domain", vec![key("zq.example", "a-1")])
             .await
             .unwrap();
         let before = all_text(&store).await;
