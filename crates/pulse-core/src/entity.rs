@@ -254,6 +254,14 @@ pub trait Entity: Columns {
 // ---------------------------------------------------------------------------
 // Field parsing helpers shared by every entity.
 
+/// A record's `deleted_at`, when it has one, is an instant in range.
+fn check_deleted_at(t: Option<Ts>) -> Result<(), FieldError> {
+    match t {
+        Some(t) => check_ts("deleted_at", t),
+        None => Ok(()),
+    }
+}
+
 /// A required, trimmed external id.
 pub fn parse_id(field: &str, s: &str) -> Result<String, FieldError> {
     let s = s.trim();
@@ -467,6 +475,9 @@ entity! {
         /// False once the person has left the customer.
         pub active: bool => Flag or true,
         pub observed_at: Ts => Instant,
+        /// When the record was deleted at its source: from then on features
+        /// leave it out (before then they count it, as they did).
+        pub deleted_at: Option<Ts> => OptInstant,
     }
 }
 
@@ -485,6 +496,7 @@ impl Entity for Contact {
         check_id("account_id", &self.account_id)?;
         check_text("name", &self.name, MAX_SHORT_TEXT, false)?;
         check_ts("observed_at", self.observed_at)?;
+        check_deleted_at(self.deleted_at)?;
         in_range("relationship_strength", self.relationship_strength, 1, 4)
     }
 }
@@ -508,6 +520,9 @@ entity! {
         pub csat: Option<i64> => OptInt,
         pub subject: String => Verbatim,
         pub body: String => Verbatim,
+        /// When the record was deleted at its source: from then on features
+        /// leave it out (before then they count it, as they did).
+        pub deleted_at: Option<Ts> => OptInstant,
     }
 }
 
@@ -531,6 +546,7 @@ impl Entity for Interaction {
         check_text("subject", &self.subject, MAX_SHORT_TEXT, false)?;
         check_text("body", &self.body, MAX_TEXT, false)?;
         check_ts("opened_at", self.opened_at)?;
+        check_deleted_at(self.deleted_at)?;
         if let Some(t) = self.first_response_at {
             check_ts("first_response_at", t)?;
         }
@@ -606,6 +622,9 @@ entity! {
         pub plan: String => Trimmed,
         /// Why, for churns and downgrades.
         pub reason: String => Trimmed,
+        /// When the record was deleted at its source: from then on features
+        /// leave it out (before then they count it, as they did).
+        pub deleted_at: Option<Ts> => OptInstant,
     }
 }
 
@@ -623,6 +642,7 @@ impl Entity for SubscriptionEvent {
         check_id("id", &self.id)?;
         check_id("account_id", &self.account_id)?;
         check_ts("occurred_at", self.occurred_at)?;
+        check_deleted_at(self.deleted_at)?;
         money("mrr_before", self.mrr_before)?;
         money("mrr_after", self.mrr_after)?;
         if let Some(s) = self.seats_before {
@@ -651,6 +671,9 @@ entity! {
         pub score: i64 => Int,
         pub comment: String => Verbatim,
         pub responded_at: Ts => Instant,
+        /// When the record was deleted at its source: from then on features
+        /// leave it out (before then they count it, as they did).
+        pub deleted_at: Option<Ts> => OptInstant,
     }
 }
 
@@ -671,6 +694,7 @@ impl Entity for SurveyResponse {
             check_id("contact_id", c)?;
         }
         check_ts("responded_at", self.responded_at)?;
+        check_deleted_at(self.deleted_at)?;
         match self.kind {
             SurveyKind::Nps => in_range("score", self.score, 0, 10)?,
             SurveyKind::Csat => in_range("score", self.score, 1, 5)?,
@@ -689,6 +713,9 @@ entity! {
         pub kind: String => Lowered,
         pub occurred_at: Ts => Instant,
         pub detail: String => Verbatim,
+        /// When the record was deleted at its source: from then on features
+        /// leave it out (before then they count it, as they did).
+        pub deleted_at: Option<Ts> => OptInstant,
     }
 }
 
@@ -719,6 +746,7 @@ impl Entity for OperationalEvent {
         check_id("account_id", &self.account_id)?;
         check_text("kind", &self.kind, 100, true)?;
         check_ts("occurred_at", self.occurred_at)?;
+        check_deleted_at(self.deleted_at)?;
         if !self
             .kind
             .chars()

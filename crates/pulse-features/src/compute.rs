@@ -23,7 +23,8 @@ pub const NEGATIVE_SENTIMENT_BELOW: f32 = -1.0 / 3.0;
 /// [`crate::features`] order. Missing values are `f64::NAN`.
 ///
 /// Only what was known at `as_of` is read: events at exactly `as_of` count,
-/// events one second later do not. The lists of `h` must be sorted
+/// events one second later do not, and a record deleted at its source counts
+/// only before its deletion ([`AccountHistory::known_at`]). The lists of `h` must be sorted
 /// ([`AccountHistory::sort`]).
 ///
 /// # Panics
@@ -34,6 +35,8 @@ pub fn compute(h: &AccountHistory, as_of: Ts, out: &mut [f64]) {
         n_features(),
         "feature buffer has the wrong length"
     );
+    // Records deleted at their source count until their deletion.
+    let h = &*h.known_at(as_of);
     debug_assert!(h.is_sorted(), "account history is not sorted");
     out.fill(f64::NAN);
     let mut o = Out(out);

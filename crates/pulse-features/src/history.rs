@@ -31,7 +31,8 @@ pub struct Records<'a> {
     pub operational: &'a [OperationalEvent],
 }
 
-/// One sorted history per account, in the accounts' order. Records of an
+/// One sorted history per account, in the accounts' order. Records deleted
+/// at their source (`deleted_at`) go to [`AccountHistory::deleted`]. Records of an
 /// account not in `accounts` are skipped (the store's loader refuses them
 /// at ingest; this is for in-memory sets).
 pub fn histories_from_records(r: Records<'_>) -> Vec<AccountHistory> {
@@ -61,14 +62,20 @@ pub fn histories_from_records(r: Records<'_>) -> Vec<AccountHistory> {
         &mut hs,
         r.contacts,
         |c| &c.account_id,
-        |h, c| h.contacts.push(c.into()),
+        |h, c| match c.deleted_at {
+            Some(t) => h.deleted_mut().contacts.push((c.into(), t)),
+            None => h.contacts.push(c.into()),
+        },
     );
     push(
         &at,
         &mut hs,
         r.interactions,
         |i| &i.account_id,
-        |h, i| h.interactions.push(i.into()),
+        |h, i| match i.deleted_at {
+            Some(t) => h.deleted_mut().interactions.push((i.into(), t)),
+            None => h.interactions.push(i.into()),
+        },
     );
     push(
         &at,
@@ -82,21 +89,30 @@ pub fn histories_from_records(r: Records<'_>) -> Vec<AccountHistory> {
         &mut hs,
         r.subscriptions,
         |e| &e.account_id,
-        |h, e| h.subscriptions.push(e.into()),
+        |h, e| match e.deleted_at {
+            Some(t) => h.deleted_mut().subscriptions.push((e.into(), t)),
+            None => h.subscriptions.push(e.into()),
+        },
     );
     push(
         &at,
         &mut hs,
         r.surveys,
         |s| &s.account_id,
-        |h, s| h.surveys.push(s.into()),
+        |h, s| match s.deleted_at {
+            Some(t) => h.deleted_mut().surveys.push((s.into(), t)),
+            None => h.surveys.push(s.into()),
+        },
     );
     push(
         &at,
         &mut hs,
         r.operational,
         |e| &e.account_id,
-        |h, e| h.operational.push(e.into()),
+        |h, e| match e.deleted_at {
+            Some(t) => h.deleted_mut().operational.push((e.into(), t)),
+            None => h.operational.push(e.into()),
+        },
     );
     for h in &mut hs {
         h.sort();
@@ -125,6 +141,35 @@ pub struct AccountHistory {
     pub surveys: Vec<SurveyFact>,
     /// Sorted by `occurred_at`.
     pub operational: Vec<OperationalFact>,
+    /// Facts deleted at their source, kept apart: none of the lists above
+    /// holds them, and [`AccountHistory::known_at`] puts back those still
+    /// in their source at an instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Box<Deleted>>,
+}
+
+/// Facts deleted at their source, each with the instant of its deletion.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub contacts: Vec<(ContactFact, Ts)>,
+    pub interactions: Vec<(InteractionFact, Ts)>,
+    pub subscriptions: Vec<(SubscriptionFact, Ts)>,
+    pub surveys: Vec<(SurveyFact, Ts)>,
+    pub operational: Vec<(OperationalFact, Ts)>,
+}
+
+impl Deleted {
+    /// Whether any fact was still in its source at `t` (deleted after it).
+    fn any_after(&self, t: Ts) -> bool {
+        fn after<F>(v: &[(F, Ts)], t: Ts) -> bool {
+            v.iter().any(|(_, d)| *d > t)
+        }
+        after(&self.contacts, t)
+            || after(&self.interactions, t)
+            || after(&self.subscriptions, t)
+            || after(&self.surveys, t)
+            || after(&self.operational, t)
+    }
 }
 
 impl AccountHistory {
@@ -138,7 +183,45 @@ impl AccountHistory {
             subscriptions: Vec::new(),
             surveys: Vec::new(),
             operational: Vec::new(),
+            deleted: None,
         }
+    }
+
+    /// The facts deleted at their source, created on first use.
+    pub fn deleted_mut(&mut self) -> &mut Deleted {
+        self.deleted.get_or_insert_with(Box::default)
+    }
+
+    /// The history as its sources held it at `as_of`: the lists, plus the
+    /// facts deleted after `as_of` (a fact deleted at or before it is left
+    /// out). Borrowed, with no copy, when no such fact exists, which is
+    /// every account with no deletion.
+    pub fn known_at(&self, as_of: Ts) -> std::borrow::Cow<'_, AccountHistory> {
+        use std::borrow::Cow;
+        let Some(d) = self.deleted.as_deref().filter(|d| d.any_after(as_of)) else {
+            return Cow::Borrowed(self);
+        };
+        fn with<F: Clone>(live: &[F], gone: &[(F, Ts)], as_of: Ts) -> Vec<F> {
+            let mut v = live.to_vec();
+            v.extend(
+                gone.iter()
+                    .filter(|(_, d)| *d > as_of)
+                    .map(|(f, _)| f.clone()),
+            );
+            v
+        }
+        let mut h = AccountHistory {
+            account: self.account.clone(),
+            contacts: with(&self.contacts, &d.contacts, as_of),
+            interactions: with(&self.interactions, &d.interactions, as_of),
+            usage: self.usage.clone(),
+            subscriptions: with(&self.subscriptions, &d.subscriptions, as_of),
+            surveys: with(&self.surveys, &d.surveys, as_of),
+            operational: with(&self.operational, &d.operational, as_of),
+            deleted: None,
+        };
+        h.sort();
+        Cow::Owned(h)
     }
 
     /// Sorts every list by its time. The sort is stable: events at the same

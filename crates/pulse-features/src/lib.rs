@@ -53,7 +53,7 @@ pub use defs::{
     Sentence, Value, feature_index, features, markdown_table, n_features,
 };
 pub use history::{
-    AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, Records,
+    AccountHistory, ContactFact, Deleted, InteractionFact, OpKind, OperationalFact, Records,
     SubscriptionFact, SurveyFact, UsageFact, histories_from_records,
 };
 pub use labels::{

@@ -226,6 +226,88 @@ fn windows_include_t_and_exclude_their_lower_bound() {
     );
 }
 
+#[test]
+fn a_record_deleted_at_its_source_counts_until_its_deletion() {
+    let t = t0();
+    let mut h = history();
+    h.interactions = vec![interaction(t - 20 * DAY), interaction(t - 10 * DAY)];
+    h.surveys = vec![survey(SurveyKind::Nps, 9, t - 30 * DAY, None)];
+    // A ticket and an NPS answer deleted at the source five days before t.
+    let gone_at = t - 5 * DAY;
+    h.deleted_mut()
+        .interactions
+        .push((interaction(t - 12 * DAY), gone_at));
+    h.deleted_mut()
+        .surveys
+        .push((survey(SurveyKind::Nps, 2, t - 8 * DAY, None), gone_at));
+    // Before the deletion both count, exactly as if never deleted.
+    let mut whole = history();
+    whole.interactions = vec![
+        interaction(t - 20 * DAY),
+        interaction(t - 12 * DAY),
+        interaction(t - 10 * DAY),
+    ];
+    whole.surveys = vec![
+        survey(SurveyKind::Nps, 9, t - 30 * DAY, None),
+        survey(SurveyKind::Nps, 2, t - 8 * DAY, None),
+    ];
+    let before = gone_at - 1;
+    assert_eq!(bits(&feats(&h, before)), bits(&feats(&whole, before)));
+    check(&feats(&h, before), &[("interactions_30d", 3.0)]);
+    // From the deletion on, neither does.
+    let mut kept = history();
+    kept.interactions = h.interactions.clone();
+    kept.surveys = h.surveys.clone();
+    for at in [gone_at, t] {
+        assert_eq!(bits(&feats(&h, at)), bits(&feats(&kept, at)), "{at}");
+    }
+    check(&feats(&h, t), &[("interactions_30d", 2.0)]);
+    // With nothing deleted after the instant, the view is the history itself.
+    assert!(matches!(h.known_at(t), std::borrow::Cow::Borrowed(_)));
+    assert!(matches!(h.known_at(before), std::borrow::Cow::Owned(_)));
+}
+
+/// Records with `deleted_at` go to the deleted facts of their history.
+#[test]
+fn records_deleted_at_their_source_are_kept_apart() {
+    let t = t0();
+    let mut a = account();
+    a.id = "a-1".into();
+    let ticket = |id: &str, deleted_at: Option<Ts>| pulse_core::Interaction {
+        id: id.into(),
+        account_id: "a-1".into(),
+        contact_id: None,
+        channel: Channel::Ticket,
+        topic: "payroll_run".into(),
+        opened_at: t - 3 * DAY,
+        first_response_at: None,
+        resolved_at: None,
+        escalated: false,
+        reopened: false,
+        contacts_to_resolve: 1,
+        csat: None,
+        subject: String::new(),
+        body: String::new(),
+        deleted_at,
+    };
+    let interactions = [ticket("i-1", None), ticket("i-2", Some(t - DAY))];
+    let hs = histories_from_records(Records {
+        accounts: &[a],
+        contacts: &[],
+        interactions: &interactions,
+        usage: &[],
+        subscriptions: &[],
+        surveys: &[],
+        operational: &[],
+    });
+    assert_eq!(hs[0].interactions.len(), 1);
+    let d = hs[0].deleted.as_deref().expect("a deleted record");
+    assert_eq!(d.interactions.len(), 1);
+    assert_eq!(d.interactions[0].1, t - DAY);
+    check(&feats(&hs[0], t - 2 * DAY), &[("interactions_7d", 2.0)]);
+    check(&feats(&hs[0], t), &[("interactions_7d", 1.0)]);
+}
+
 fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -795,6 +877,7 @@ fn snapshots_keep_customers_and_drop_censored_rows() {
 #[test]
 fn conversions_drop_text_and_leave_sentiment_unscored() {
     let i = pulse_core::Interaction {
+        deleted_at: None,
         id: "i-1".into(),
         account_id: "a-1".into(),
         contact_id: None,
@@ -816,6 +899,7 @@ fn conversions_drop_text_and_leave_sentiment_unscored() {
         (10, Some(30), "tax", None)
     );
     let e = pulse_core::OperationalEvent {
+        deleted_at: None,
         id: "o".into(),
         account_id: "a-1".into(),
         kind: "tax_filing_error".into(),

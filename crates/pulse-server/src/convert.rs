@@ -61,6 +61,7 @@ impl TryFrom<pb::Record> for RecordIn {
             }
             Some(E::Account(x)) => Record::Account(account_in(x)?),
             Some(E::Contact(x)) => Record::Contact(Contact {
+                deleted_at: time::parse_opt_ts("deleted_at", &x.deleted_at)?,
                 id: parse_id("id", &x.id)?,
                 account_id: parse_id("account_id", &x.account_id)?,
                 name: x.name.trim().to_string(),
@@ -71,6 +72,7 @@ impl TryFrom<pb::Record> for RecordIn {
                 observed_at: time::parse_ts("observed_at", &x.observed_at)?,
             }),
             Some(E::Interaction(x)) => Record::Interaction(Interaction {
+                deleted_at: time::parse_opt_ts("deleted_at", &x.deleted_at)?,
                 id: parse_id("id", &x.id)?,
                 account_id: parse_id("account_id", &x.account_id)?,
                 contact_id: opt_id("contact_id", &x.contact_id)?,
@@ -95,6 +97,7 @@ impl TryFrom<pb::Record> for RecordIn {
                 features_used: x.features_used,
             }),
             Some(E::SubscriptionEvent(x)) => Record::Subscription(SubscriptionEvent {
+                deleted_at: time::parse_opt_ts("deleted_at", &x.deleted_at)?,
                 id: parse_id("id", &x.id)?,
                 account_id: parse_id("account_id", &x.account_id)?,
                 kind: parse_enum("kind", &x.kind)?,
@@ -107,6 +110,7 @@ impl TryFrom<pb::Record> for RecordIn {
                 reason: x.reason.trim().to_string(),
             }),
             Some(E::SurveyResponse(x)) => Record::Survey(SurveyResponse {
+                deleted_at: time::parse_opt_ts("deleted_at", &x.deleted_at)?,
                 id: parse_id("id", &x.id)?,
                 account_id: parse_id("account_id", &x.account_id)?,
                 contact_id: opt_id("contact_id", &x.contact_id)?,
@@ -116,6 +120,7 @@ impl TryFrom<pb::Record> for RecordIn {
                 responded_at: time::parse_ts("responded_at", &x.responded_at)?,
             }),
             Some(E::OperationalEvent(x)) => Record::Operational(OperationalEvent {
+                deleted_at: time::parse_opt_ts("deleted_at", &x.deleted_at)?,
                 id: parse_id("id", &x.id)?,
                 account_id: parse_id("account_id", &x.account_id)?,
                 kind: x.kind.trim().to_ascii_lowercase(),
@@ -187,6 +192,7 @@ pub(crate) fn contact_out(c: Contact) -> pb::Contact {
         sentiment: c.sentiment.to_string(),
         active: Some(c.active),
         observed_at: format_ts(c.observed_at),
+        deleted_at: c.deleted_at.map(format_ts).unwrap_or_default(),
     }
 }
 
@@ -326,6 +332,29 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.field, "entity");
+    }
+
+    #[test]
+    fn a_record_deleted_at_its_source_carries_its_instant() {
+        let with = |deleted_at: &str| {
+            let mut r = interaction(None, "2026-03-01T10:00:00Z");
+            if let Some(pb::record::Entity::Interaction(i)) = &mut r.entity {
+                i.deleted_at = deleted_at.into();
+            }
+            RecordIn::try_from(r)
+        };
+        let Record::Interaction(i) = with("2026-04-01T00:00:00Z").unwrap().0 else {
+            panic!("an interaction")
+        };
+        assert_eq!(
+            i.deleted_at.map(format_ts).as_deref(),
+            Some("2026-04-01T00:00:00Z")
+        );
+        let Record::Interaction(i) = with("").unwrap().0 else {
+            panic!("an interaction")
+        };
+        assert_eq!(i.deleted_at, None);
+        assert_eq!(with("soon").err().unwrap().field, "deleted_at");
     }
 
     #[test]

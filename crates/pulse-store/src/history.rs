@@ -32,8 +32,8 @@ use std::path::Path;
 use futures::TryStreamExt;
 use pulse_core::time::{Day, Ts, day_of_ts};
 use pulse_features::{
-    AccountHistory, ContactFact, InteractionFact, OpKind, OperationalFact, SubscriptionFact,
-    SurveyFact, UsageFact,
+    AccountHistory, ContactFact, Deleted, InteractionFact, OpKind, OperationalFact,
+    SubscriptionFact, SurveyFact, UsageFact,
 };
 
 use crate::read::AccountFilter;
@@ -120,13 +120,28 @@ trait Fact: Sized + Send {
     const TABLE: &'static str;
     const SQL: &'static str;
     const BY_DAY: bool = false;
+    /// The column of `deleted_at`, for records a source can delete.
+    const DELETED_AT: Option<usize> = None;
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError>;
+    /// Files a fact deleted at `at` with its account's deleted facts.
+    fn file_deleted(self, _at: Ts, _d: &mut Deleted) {}
+}
+
+/// The `Fact` items of a table whose records a source can delete.
+macro_rules! deletable {
+    ($col:expr, $list:ident) => {
+        const DELETED_AT: Option<usize> = Some($col);
+        fn file_deleted(self, at: Ts, d: &mut Deleted) {
+            d.$list.push((self, at));
+        }
+    };
 }
 
 impl Fact for ContactFact {
     const TABLE: &'static str = "contacts";
+    deletable!(7, contacts);
     const SQL: &'static str = "SELECT account_id, id, persona, relationship_strength, sentiment, \
-        active, observed_at FROM contacts WHERE observed_at <= $1 \
+        active, observed_at, deleted_at FROM contacts WHERE observed_at <= $1 \
         ORDER BY account_id, observed_at";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(ContactFact {
@@ -148,9 +163,10 @@ impl Fact for ContactFact {
 
 impl Fact for InteractionFact {
     const TABLE: &'static str = "interactions";
+    deletable!(12, interactions);
     const SQL: &'static str = "SELECT account_id, channel, topic, opened_at, first_response_at, \
-        resolved_at, escalated, reopened, contacts_to_resolve, csat, sentiment_score, contact_id \
-        FROM interactions WHERE opened_at <= $1 ORDER BY account_id, opened_at";
+        resolved_at, escalated, reopened, contacts_to_resolve, csat, sentiment_score, contact_id, \
+        deleted_at FROM interactions WHERE opened_at <= $1 ORDER BY account_id, opened_at";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(InteractionFact {
             channel: r
@@ -191,8 +207,9 @@ impl Fact for UsageFact {
 
 impl Fact for SubscriptionFact {
     const TABLE: &'static str = "subscription_events";
+    deletable!(7, subscriptions);
     const SQL: &'static str = "SELECT account_id, kind, occurred_at, mrr_before, mrr_after, \
-        seats_before, seats_after FROM subscription_events WHERE occurred_at <= $1 \
+        seats_before, seats_after, deleted_at FROM subscription_events WHERE occurred_at <= $1 \
         ORDER BY account_id, occurred_at, id";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(SubscriptionFact {
@@ -211,8 +228,9 @@ impl Fact for SubscriptionFact {
 
 impl Fact for SurveyFact {
     const TABLE: &'static str = "survey_responses";
-    const SQL: &'static str = "SELECT account_id, kind, score, responded_at, sentiment_score \
-        FROM survey_responses WHERE responded_at <= $1 \
+    deletable!(5, surveys);
+    const SQL: &'static str = "SELECT account_id, kind, score, responded_at, sentiment_score, \
+        deleted_at FROM survey_responses WHERE responded_at <= $1 \
         ORDER BY account_id, responded_at, id";
     fn decode(r: &impl Cols, account: &str) -> Result<Self, StoreError> {
         Ok(SurveyFact {
@@ -229,7 +247,8 @@ impl Fact for SurveyFact {
 
 impl Fact for OperationalFact {
     const TABLE: &'static str = "operational_events";
-    const SQL: &'static str = "SELECT account_id, kind, occurred_at FROM operational_events \
+    deletable!(3, operational);
+    const SQL: &'static str = "SELECT account_id, kind, occurred_at, deleted_at FROM operational_events \
         WHERE occurred_at <= $1 ORDER BY account_id, occurred_at";
     fn decode(r: &impl Cols, _account: &str) -> Result<Self, StoreError> {
         Ok(OperationalFact {
@@ -251,9 +270,15 @@ struct Grouped<'a, T> {
     /// doubling left up to half of each unused and, at 50,000 accounts,
     /// most of a weekly step's peak memory in freed, fragmented blocks.
     pending: Vec<T>,
+    /// Rows deleted at their source: `(account index, fact, deleted at)`.
+    /// Few or none, so kept apart from the per-account lists.
+    deleted: Vec<(usize, T, Ts)>,
     orphans: u64,
     started: std::time::Instant,
 }
+
+/// One table's rows per account, and its rows deleted at their source.
+type Table<T> = (Vec<Vec<T>>, Vec<(usize, T, Ts)>);
 
 impl<'a, T: Fact> Grouped<'a, T> {
     fn new(index: &'a HashMap<String, usize>) -> Self {
@@ -262,6 +287,7 @@ impl<'a, T: Fact> Grouped<'a, T> {
             by_account: (0..index.len()).map(|_| Vec::new()).collect(),
             last: None,
             pending: Vec::new(),
+            deleted: Vec::new(),
             orphans: 0,
             started: std::time::Instant::now(),
         }
@@ -278,11 +304,16 @@ impl<'a, T: Fact> Grouped<'a, T> {
                 i
             }
         };
-        match i {
-            Some(_) => self.pending.push(T::decode(r, account)?),
+        let deleted = match T::DELETED_AT {
+            Some(col) => r.opt_int(col)?,
+            None => None,
+        };
+        match (i, deleted) {
+            (Some(_), None) => self.pending.push(T::decode(r, account)?),
+            (Some(i), Some(at)) => self.deleted.push((i, T::decode(r, account)?, at)),
             // Ingest checks references, so this is a row whose account was
             // removed behind Pulse's back; it cannot belong to any history.
-            None => self.orphans += 1,
+            (None, _) => self.orphans += 1,
         }
         Ok(())
     }
@@ -296,11 +327,12 @@ impl<'a, T: Fact> Grouped<'a, T> {
         }
     }
 
-    fn finish(mut self) -> Vec<Vec<T>> {
+    fn finish(mut self) -> Table<T> {
         self.flush();
         tracing::debug!(
             table = T::TABLE,
             rows = self.by_account.iter().map(Vec::len).sum::<usize>(),
+            deleted = self.deleted.len(),
             seconds = self.started.elapsed().as_secs_f64(),
             "table loaded"
         );
@@ -311,7 +343,7 @@ impl<'a, T: Fact> Grouped<'a, T> {
                 "rows whose account does not exist were skipped"
             );
         }
-        self.by_account
+        (self.by_account, self.deleted)
     }
 }
 
@@ -330,12 +362,12 @@ impl Until {
 
 /// The six event tables, each grouped by account.
 type Parts = (
-    Vec<Vec<ContactFact>>,
-    Vec<Vec<InteractionFact>>,
-    Vec<Vec<UsageFact>>,
-    Vec<Vec<SubscriptionFact>>,
-    Vec<Vec<SurveyFact>>,
-    Vec<Vec<OperationalFact>>,
+    Table<ContactFact>,
+    Table<InteractionFact>,
+    Table<UsageFact>,
+    Table<SubscriptionFact>,
+    Table<SurveyFact>,
+    Table<OperationalFact>,
 );
 
 /// A read-only connection. Memory mapping is off: mapped pages count in the
@@ -372,7 +404,7 @@ fn read_file_table<T: Fact>(
     path: &Path,
     index: &HashMap<String, usize>,
     until: Until,
-) -> Result<Vec<Vec<T>>, StoreError> {
+) -> Result<Table<T>, StoreError> {
     let conn = open_read_only(path)?;
     let mut stmt = conn.prepare(T::SQL)?;
     let mut rows = stmt.query([until.bound::<T>()])?;
@@ -412,7 +444,7 @@ impl Store {
         &self,
         index: &HashMap<String, usize>,
         until: Until,
-    ) -> Result<Vec<Vec<T>>, StoreError> {
+    ) -> Result<Table<T>, StoreError> {
         let mut g = Grouped::<T>::new(index);
         on_backend!(self, p => {
             let mut rows = sqlx::query(T::SQL).bind(until.bound::<T>()).fetch(p);
@@ -479,6 +511,12 @@ impl Store {
             };
 
         let mut out = Vec::with_capacity(accounts.len());
+        let (contacts, c_gone) = contacts;
+        let (interactions, i_gone) = interactions;
+        let (usage, _) = usage;
+        let (subscriptions, s_gone) = subscriptions;
+        let (surveys, v_gone) = surveys;
+        let (operational, o_gone) = operational;
         let parts = contacts
             .into_iter()
             .zip(interactions)
@@ -498,7 +536,19 @@ impl Store {
             h.sort();
             out.push(h);
         }
+        file_deleted(&mut out, c_gone);
+        file_deleted(&mut out, i_gone);
+        file_deleted(&mut out, s_gone);
+        file_deleted(&mut out, v_gone);
+        file_deleted(&mut out, o_gone);
         Ok(out)
+    }
+}
+
+/// Files each deleted row with its account's deleted facts.
+fn file_deleted<T: Fact>(hs: &mut [AccountHistory], rows: Vec<(usize, T, Ts)>) {
+    for (i, fact, at) in rows {
+        fact.file_deleted(at, hs[i].deleted_mut());
     }
 }
 
@@ -701,6 +751,116 @@ mod tests {
                     .sum()
             };
             assert!(n(&early) < n(&all) && n(&early) > 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn records_deleted_at_their_source_load_apart_and_a_reimport_restores_them() {
+        let b = base();
+        let stores = crate::test_stores("deleted_at").await;
+        for store in stores {
+            let name = store.backend_name();
+            load_into(&store, &b).await;
+            let before = store.load_histories(None).await.unwrap();
+            assert!(before.iter().all(|h| h.deleted.is_none()), "{name}");
+            // One interaction, survey answer, contact, subscription and
+            // operational event of one account, deleted at the source.
+            let a = &b.accounts[0].id;
+            let at = ts_of_day(parse_day("gone", "2026-05-01").unwrap());
+            let mut marked: Vec<Record> = Vec::new();
+            let first = |v: Vec<Record>| v.into_iter().next().expect("a record of the account");
+            marked.push(first(
+                b.interactions
+                    .iter()
+                    .filter(|r| &r.account_id == a)
+                    .map(|r| {
+                        Record::Interaction(pulse_core::Interaction {
+                            deleted_at: Some(at),
+                            ..r.clone()
+                        })
+                    })
+                    .collect(),
+            ));
+            marked.push(first(
+                b.contacts
+                    .iter()
+                    .filter(|r| &r.account_id == a)
+                    .map(|r| {
+                        Record::Contact(pulse_core::Contact {
+                            deleted_at: Some(at),
+                            ..r.clone()
+                        })
+                    })
+                    .collect(),
+            ));
+            marked.push(first(
+                b.subscriptions
+                    .iter()
+                    .filter(|r| &r.account_id == a)
+                    .map(|r| {
+                        Record::Subscription(pulse_core::SubscriptionEvent {
+                            deleted_at: Some(at),
+                            ..r.clone()
+                        })
+                    })
+                    .collect(),
+            ));
+            let batch: Vec<(usize, Record)> = marked.iter().cloned().enumerate().collect();
+            let out = store.ingest(batch).await.unwrap();
+            assert_eq!((out.inserted, out.updated), (0, 3), "{name}");
+            let after = store.load_histories(None).await.unwrap();
+            let (h0, h1) = (&before[0], &after[0]);
+            assert_eq!(&h1.account.id, a);
+            let d = h1.deleted.as_deref().expect("deleted facts");
+            assert_eq!(
+                (
+                    d.interactions.len(),
+                    d.contacts.len(),
+                    d.subscriptions.len()
+                ),
+                (1, 1, 1),
+                "{name}"
+            );
+            assert!(d.interactions.iter().all(|(_, t)| *t == at));
+            assert_eq!(h1.interactions.len() + 1, h0.interactions.len(), "{name}");
+            assert_eq!(h1.contacts.len() + 1, h0.contacts.len(), "{name}");
+            assert_eq!(h1.subscriptions.len() + 1, h0.subscriptions.len(), "{name}");
+            // The other accounts are untouched.
+            assert_eq!(&after[1..], &before[1..], "{name}");
+            // Before the deletion, features see the history as it was.
+            let mut row0 = vec![0.0; pulse_features::n_features()];
+            let mut row1 = row0.clone();
+            pulse_features::compute(h0, at - 1, &mut row0);
+            pulse_features::compute(h1, at - 1, &mut row1);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&row0), bits(&row1), "{name}");
+
+            // The records exported again without the mark are restored.
+            let restore: Vec<(usize, Record)> = marked
+                .into_iter()
+                .map(|r| match r {
+                    Record::Interaction(i) => Record::Interaction(pulse_core::Interaction {
+                        deleted_at: None,
+                        ..i
+                    }),
+                    Record::Contact(c) => Record::Contact(pulse_core::Contact {
+                        deleted_at: None,
+                        ..c
+                    }),
+                    Record::Subscription(e) => {
+                        Record::Subscription(pulse_core::SubscriptionEvent {
+                            deleted_at: None,
+                            ..e
+                        })
+                    }
+                    other => other,
+                })
+                .enumerate()
+                .collect();
+            store.ingest(restore).await.unwrap();
+            let again = store.load_histories(None).await.unwrap();
+            check_same(&again, &before);
+            assert!(again[0].deleted.is_none(), "{name}");
         }
     }
 

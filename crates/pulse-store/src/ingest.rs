@@ -873,6 +873,7 @@ pub(crate) mod tests {
 
     pub(crate) fn interaction(id: &str, account: &str) -> Interaction {
         Interaction {
+            deleted_at: None,
             id: id.into(),
             account_id: account.into(),
             contact_id: None,
@@ -1242,6 +1243,7 @@ pub(crate) mod tests {
         blank.subject = " ".into();
         blank.body = String::new();
         let survey = |id: &str, comment: &str| SurveyResponse {
+            deleted_at: None,
             id: id.into(),
             account_id: "a-1".into(),
             contact_id: None,
@@ -1322,6 +1324,7 @@ pub(crate) mod tests {
         let mut bad_csat = interaction("i-3", "a-1");
         bad_csat.csat = Some(9);
         let contact = Contact {
+            deleted_at: None,
             id: "c-1".into(),
             account_id: "a-1".into(),
             name: "Sam".into(),

@@ -727,6 +727,7 @@ mod tests {
             recs.push((
                 4,
                 Record::Subscription(pulse_core::SubscriptionEvent {
+                    deleted_at: None,
                     id: "s-1".into(),
                     account_id: "a-1".into(),
                     kind: SubscriptionKind::Churn,

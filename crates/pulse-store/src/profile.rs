@@ -169,6 +169,7 @@ mod tests {
             Record::Account(account("a-1")),
             Record::Account(account("a-2")),
             Record::Contact(pulse_core::Contact {
+                deleted_at: None,
                 id: "c-1".into(),
                 account_id: "a-1".into(),
                 name: "Sam".into(),

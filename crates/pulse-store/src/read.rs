@@ -362,6 +362,7 @@ mod tests {
 
     fn contact(id: &str, persona: Persona, sentiment: Sentiment, at: Ts) -> Record {
         Record::Contact(Contact {
+            deleted_at: None,
             id: id.into(),
             account_id: "a-1".into(),
             name: format!("Person {id}"),
@@ -447,6 +448,7 @@ mod tests {
         let b = account("a-2");
         let t = 1_700_000_000;
         let mut gone = Contact {
+            deleted_at: None,
             id: "c-2".into(),
             account_id: "a-1".into(),
             name: "Lee".into(),

@@ -165,6 +165,7 @@ mod tests {
             records.push(Record::Interaction(interaction(&format!("i-{i}"), "a-1")));
         }
         records.push(Record::Survey(SurveyResponse {
+            deleted_at: None,
             id: "s-1".into(),
             account_id: "a-1".into(),
             contact_id: None,

@@ -216,9 +216,17 @@ mod tests {
             .has_headers(false)
             .from_writer(Vec::new());
         let mut fields = Vec::new();
+        // Generated files leave out `deleted_at` (see `write::header`).
+        let skip = E::COLUMNS
+            .iter()
+            .position(|c| *c == crate::write::WRITTEN_WITHOUT);
         for r in rows {
             fields.clear();
             r.write_fields(&mut fields);
+            if let Some(i) = skip {
+                assert!(fields[i].is_empty(), "nothing generated is deleted");
+                fields.remove(i);
+            }
             w.write_record(&fields).unwrap();
         }
         w.into_inner().unwrap()

@@ -503,6 +503,7 @@ impl<'w> Sim<'w> {
         }
         let secs = self.rng.gen_range(13 * 3600..22 * 3600);
         self.contacts.push(Contact {
+            deleted_at: None,
             id: person.id.clone(),
             account_id: self.p.id.clone(),
             name: person.name.clone(),
@@ -625,6 +626,7 @@ impl<'w> Sim<'w> {
         let secs = self.rng.gen_range(13 * 3600..22 * 3600);
         let c = &self.people[i];
         self.contacts.push(Contact {
+            deleted_at: None,
             id: c.id.clone(),
             account_id: self.p.id.clone(),
             name: c.name.clone(),
@@ -647,6 +649,7 @@ impl<'w> Sim<'w> {
     fn op(&mut self, kind: &'static str, day: Day, detail: String) {
         let secs = self.rng.gen_range(12 * 3600..23 * 3600);
         self.ops.push(OperationalEvent {
+            deleted_at: None,
             id: String::new(),
             account_id: self.p.id.clone(),
             kind: kind.to_string(),
@@ -668,6 +671,7 @@ impl<'w> Sim<'w> {
             _ => (self.mrr, self.seats),
         };
         self.subs.push(SubscriptionEvent {
+            deleted_at: None,
             id: String::new(),
             account_id: self.p.id.clone(),
             kind,
@@ -889,6 +893,7 @@ impl<'w> Sim<'w> {
             self.csat_links
                 .push((self.interactions.len(), self.surveys.len()));
             self.surveys.push(SurveyResponse {
+                deleted_at: None,
                 id: String::new(),
                 account_id: self.p.id.clone(),
                 contact_id: spec.contact.map(|c| self.people[c].id.clone()),
@@ -899,6 +904,7 @@ impl<'w> Sim<'w> {
             });
         }
         self.interactions.push(Interaction {
+            deleted_at: None,
             id: String::new(),
             account_id: self.p.id.clone(),
             contact_id: spec.contact.map(|c| self.people[c].id.clone()),
@@ -1544,6 +1550,7 @@ impl<'w> Sim<'w> {
                 text::write_nps_comment(&msg, score, driver, &mut self.rng, &mut comment);
             }
             self.surveys.push(SurveyResponse {
+                deleted_at: None,
                 id: String::new(),
                 account_id: self.p.id.clone(),
                 contact_id: Some(self.people[i].id.clone()),

@@ -66,6 +66,9 @@ impl SynthSummary {
     }
 }
 
+/// The import column a generated file leaves out.
+pub(crate) const WRITTEN_WITHOUT: &str = "deleted_at";
+
 /// Accounts per batch: large enough to keep the workers busy, small
 /// enough to bound memory (two batches in flight per worker).
 const BATCH: usize = 64;
@@ -189,9 +192,11 @@ fn render(world: &World, range: Range<usize>) -> Result<Rendered, SynthError> {
     Ok(r)
 }
 
+/// The header of a file: the entity's columns but `deleted_at`, which
+/// marks a record deleted at its source and which nothing here deletes.
 fn header(columns: &[&str]) -> Result<Vec<u8>, SynthError> {
     let mut w = writer();
-    w.write_record(columns)
+    w.write_record(columns.iter().filter(|c| **c != WRITTEN_WITHOUT))
         .map_err(|e| SynthError::csv("header", e))?;
     w.into_inner()
         .map_err(|e| SynthError::io("header", e.into_error()))

@@ -1214,6 +1214,7 @@ mod tests {
             ));
             texts.push(
                 pulse_store::scored_text(&Record::Interaction(pulse_core::Interaction {
+                    deleted_at: None,
                     id: String::new(),
                     account_id: String::new(),
                     contact_id: None,

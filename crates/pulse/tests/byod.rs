@@ -217,6 +217,81 @@ fn vendor_exports_import_through_presets_after_a_dry_run_names_their_problems() 
         rows.len() as u64 - 2,
         "all but the two broken tickets stored"
     );
+
+    // A ticket deleted in the help desk: the next export keeps it with the
+    // status "deleted", and a copy of the preset marks it with a
+    // field-level `when`. The import updates it in place; exported again
+    // with its old status, it is restored.
+    let preset = run(pulse(dir).args(["presets", "zendesk-tickets"])).stdout;
+    let mine = String::from_utf8(preset).unwrap()
+        + "deleted_at = { column = \"Updated at\", format = [\"%Y-%m-%d %H:%M:%S\", \"%Y-%m-%d %H:%M\"], when = { Status = \"deleted\" } }\n";
+    let mapping = dir.join("tickets-with-deletes.toml");
+    std::fs::write(&mapping, mine).unwrap();
+    let gone = rows[0][col("Id")].to_string();
+    let status = rows[0][col("Status")].to_string();
+    let updated_at = rows[0][col("Updated at")].to_string();
+    let write_tickets = |path: &Path, first_status: &str| {
+        let mut w = csv::Writer::from_path(path).unwrap();
+        w.write_record(&header).unwrap();
+        for (k, row) in rows.iter().enumerate() {
+            let mut row = row.clone();
+            if k == 0 {
+                set(&mut row, col("Status"), first_status);
+            }
+            w.write_record(&row).unwrap();
+        }
+        w.flush().unwrap();
+    };
+    let deleted_export = dir.join("deleted").join("zendesk-tickets.csv");
+    std::fs::create_dir_all(deleted_export.parent().unwrap()).unwrap();
+    let with_mapping = |d: &Path, file: &Path| {
+        let mut c = pulse(d);
+        c.args(["import", "--no-sentiment", "--mapping"])
+            .arg(&mapping)
+            .arg(file);
+        c
+    };
+    let stored_deleted_at = || -> Option<i64> {
+        let url = format!("sqlite://{}", later.join("data").join("pulse.db").display());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                let v: Option<i64> =
+                    sqlx::query_scalar("SELECT deleted_at FROM interactions WHERE id = ?")
+                        .bind(&gone)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                pool.close().await;
+                v
+            })
+    };
+    write_tickets(&deleted_export, "Deleted");
+    let out = run(&mut with_mapping(&later, &deleted_export));
+    let t4 = total(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        (t4[1], t4[2]),
+        (0, rows.len() as u64 - 2),
+        "updated in place"
+    );
+    let t = updated_at.trim();
+    let want = parse_utc(t, "%Y-%m-%d %H:%M:%S")
+        .or_else(|| parse_utc(t, "%Y-%m-%d %H:%M"))
+        .expect("the export's Updated at");
+    assert_eq!(stored_deleted_at(), Some(want), "ticket {gone}");
+    write_tickets(&deleted_export, &status);
+    run(&mut with_mapping(&later, &deleted_export));
+    assert_eq!(stored_deleted_at(), None, "ticket {gone} restored");
+}
+
+/// Seconds since the epoch of a UTC time written in `fmt`.
+fn parse_utc(s: &str, fmt: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(s, fmt)
+        .ok()
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// `training-data/samples/` is what `pulse synth --format` writes, byte for

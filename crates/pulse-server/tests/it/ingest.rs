@@ -48,6 +48,7 @@ fn interaction(id: &str, account: &str, csat: Option<i64>) -> pb::Record {
 fn contact(id: &str, account: &str, active: bool, at: &str) -> pb::Record {
     pb::Record {
         entity: Some(pb::record::Entity::Contact(pb::Contact {
+            deleted_at: String::new(),
             id: id.into(),
             account_id: account.into(),
             name: "Sam Lee".into(),

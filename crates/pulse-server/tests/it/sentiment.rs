@@ -135,6 +135,7 @@ async fn relationships_show_a_sponsor_turned_negative_in_what_they_wrote() {
     let server = server(Some(default_model())).await;
     let contact = |id: &str, persona: &str| pb::Record {
         entity: Some(pb::record::Entity::Contact(pb::Contact {
+            deleted_at: String::new(),
             id: id.into(),
             account_id: "a-1".into(),
             name: format!("Person {id}"),

@@ -143,6 +143,49 @@ struct Rule {
     join: Option<(EntityKind, String)>,
     /// `lower`, or `snake` (`Tax Withholding` -> `tax_withholding`).
     case: Option<Case>,
+    /// The field has a value only in rows where these columns hold these
+    /// values (`deleted_at` only when `Status` is `deleted`).
+    when: Vec<(String, WhenValues)>,
+}
+
+/// Values a `when` keeps (compared in lower case after trimming); `None`
+/// keeps any non-blank value.
+type WhenValues = Option<Vec<String>>;
+
+/// Reads a `when` condition's values: a value, a list, or `"*"`.
+fn when_values(spec: &toml::Value, line: usize) -> Result<WhenValues, MappingError> {
+    Ok(match spec {
+        toml::Value::String(s) if s == "*" => None,
+        toml::Value::String(s) => Some(vec![s.trim().to_lowercase()]),
+        toml::Value::Array(a) => Some(
+            a.iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.trim().to_lowercase()),
+                    other => Err(err(line, format!("when: {other} is not a text value"))),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        other => {
+            return Err(err(
+                line,
+                format!(
+                    "when: {other} is not a value, a list of values, or \"*\" (any non-blank value)"
+                ),
+            ));
+        }
+    })
+}
+
+/// Whether a row's value (trimmed) is one of `values`.
+fn holds(v: &str, values: &WhenValues) -> bool {
+    let v = v.trim();
+    match values {
+        None => !v.is_empty(),
+        Some(vs) => {
+            let v = v.to_lowercase();
+            vs.contains(&v)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -208,6 +251,7 @@ const RULE_KEYS: &[&str] = &[
     "add_minutes",
     "join",
     "case",
+    "when",
 ];
 
 struct Lines<'a>(&'a str);
@@ -316,28 +360,7 @@ impl Mapping {
             let mut when = Vec::new();
             for (column, spec) in &e.when {
                 let wline = lines.of(column);
-                let values = match spec.get_ref() {
-                    toml::Value::String(s) if s == "*" => None,
-                    toml::Value::String(s) => Some(vec![s.trim().to_lowercase()]),
-                    toml::Value::Array(a) => Some(
-                        a.iter()
-                            .map(|v| match v {
-                                toml::Value::String(s) => Ok(s.trim().to_lowercase()),
-                                other => {
-                                    Err(err(wline, format!("when: {other} is not a text value")))
-                                }
-                            })
-                            .collect::<Result<_, _>>()?,
-                    ),
-                    other => {
-                        return Err(err(
-                            wline,
-                            format!(
-                                "when: {other} is not a value, a list of values, or \"*\" (any non-blank value)"
-                            ),
-                        ));
-                    }
-                };
+                let values = when_values(spec.get_ref(), wline)?;
                 when.push(When {
                     line: wline,
                     column: column.get_ref().clone(),
@@ -441,6 +464,7 @@ fn rule(
         add_minutes: None,
         join: None,
         case: None,
+        when: Vec::new(),
     };
     let t = match spec.get_ref() {
         toml::Value::String(col) => {
@@ -600,6 +624,20 @@ fn rule(
             ));
         }
     };
+    match t.get("when") {
+        None => {}
+        Some(toml::Value::Table(w)) => {
+            for (column, values) in w {
+                r.when.push((column.clone(), when_values(values, line)?));
+            }
+        }
+        Some(other) => {
+            return Err(err(
+                line,
+                format!("when: {other} is not a table such as {{ Status = \"deleted\" }}"),
+            ));
+        }
+    }
     if let Some(j) = text("join")? {
         let Some((k, key)) = j.split_once('.') else {
             return Err(err(
@@ -675,6 +713,8 @@ struct BoundRule {
     rule: Rule,
     /// Position of each of [`rule_columns`], in order.
     at: Vec<usize>,
+    /// Position and values of each of the rule's `when` columns.
+    when: Vec<(usize, WhenValues)>,
 }
 
 /// A block bound to one file's header.
@@ -737,6 +777,7 @@ impl EntityMap {
         };
         for f in &self.fields {
             rule_columns(&f.rule).into_iter().for_each(&mut push);
+            f.rule.when.iter().for_each(|(c, _)| push(c));
         }
         for k in &self.keys {
             rule_columns(&k.rule).into_iter().for_each(&mut push);
@@ -763,9 +804,24 @@ impl EntityMap {
                 used[i] = true;
                 at.push(i);
             }
+            let mut when = Vec::new();
+            for (c, values) in &r.when {
+                let Some(i) = find(header, c) else {
+                    let hint = closest(header, c)
+                        .map(|h| format!(" (did you mean \"{h}\"?)"))
+                        .unwrap_or_default();
+                    return Err(err(
+                        line,
+                        format!("when: column \"{c}\" is not in {file}{hint}"),
+                    ));
+                };
+                used[i] = true;
+                when.push((i, values.clone()));
+            }
             Ok(BoundRule {
                 rule: r.clone(),
                 at,
+                when,
             })
         };
         let mut fields = Vec::new();
@@ -942,16 +998,7 @@ impl Bound {
 
     /// Whether the row is one this block reads (its `when` conditions hold).
     pub(crate) fn keeps(&self, row: &Row<'_>) -> bool {
-        self.when.iter().all(|(i, values)| {
-            let v = row(*i).trim();
-            match values {
-                None => !v.is_empty(),
-                Some(vs) => {
-                    let v = v.to_lowercase();
-                    vs.contains(&v)
-                }
-            }
-        })
+        self.when.iter().all(|(i, values)| holds(row(*i), values))
     }
 
     /// Maps one row into `out`. A value that cannot be read is an error
@@ -1020,6 +1067,10 @@ fn value_of(
     out: &mut String,
 ) -> Result<(), FieldError> {
     let r = &b.rule;
+    if !b.when.iter().all(|(i, values)| holds(row(*i), values)) {
+        // Blank: the row is not one the field's `when` gives a value in.
+        return Ok(());
+    }
     let named = |k: usize| format!("{field} (column \"{}\")", from_col(b, k));
     let mut source_col = 0usize;
     match &r.source {

@@ -275,3 +275,62 @@ fn a_missing_column_is_named_with_the_closest_one() {
     let e = m.entities[1].bind(&h, "tickets.csv").unwrap_err();
     assert!(e.message.contains("did you mean \"Created\""), "{e}");
 }
+
+#[test]
+fn a_field_when_gives_a_value_only_in_the_rows_it_names() {
+    let text = r#"
+[[entity]]
+kind = "operational_event"
+files = "*events*.csv"
+[entity.fields]
+id = "Id"
+account_id = "Account"
+kind = "Type"
+occurred_at = { column = "Created", format = "%Y-%m-%d %H:%M:%S" }
+deleted_at = { column = "Updated", format = "%Y-%m-%d %H:%M:%S", when = { Status = ["deleted", "archived"] } }
+"#;
+    let m = Mapping::parse(text).unwrap();
+    let b = m.entities[0]
+        .bind(
+            &header(&["Id", "Account", "Type", "Created", "Updated", "Status"]),
+            "events.csv",
+        )
+        .unwrap();
+    // The condition's column counts as read.
+    assert!(b.unmapped.is_empty(), "{:?}", b.unmapped);
+    let row = |status: &'static str| {
+        [
+            "e-1",
+            "acct-1",
+            "tax_filing_error",
+            "2026-03-05 10:00:00",
+            "2026-04-01 08:00:00",
+            status,
+        ]
+    };
+    let deleted_at = |status| match map_row(&b, &Joins::default(), &row(status)).unwrap() {
+        Record::Operational(e) => e.deleted_at.map(pulse_core::time::format_ts),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(deleted_at(" Deleted "), Some("2026-04-01T08:00:00Z".into()));
+    assert_eq!(deleted_at("archived"), Some("2026-04-01T08:00:00Z".into()));
+    assert_eq!(deleted_at("open"), None);
+
+    // A condition on a column the file lacks names the line and the closest column.
+    let e = m.entities[0]
+        .bind(
+            &header(&["Id", "Account", "Type", "Created", "Updated", "State"]),
+            "events.csv",
+        )
+        .unwrap_err();
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("when: column \"Status\""), "{e}");
+    // A `when` that is not a table is refused with its line.
+    let bad = text.replace(
+        "when = { Status = [\"deleted\", \"archived\"] }",
+        "when = \"deleted\"",
+    );
+    let e = Mapping::parse(&bad).unwrap_err();
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("is not a table"), "{e}");
+}
