@@ -73,7 +73,8 @@ fn view_of(r: ViewRow) -> Result<InteractionView, StoreError> {
 
 impl Store {
     /// An account's latest `limit` interactions opened at or before `before`,
-    /// newest first.
+    /// newest first. One deleted at its source by `before` is left out, as
+    /// features leave it out.
     pub async fn recent_interactions(
         &self,
         account_id: &str,
@@ -83,6 +84,7 @@ impl Store {
         let sql = format!(
             "SELECT {VIEW_COLS} FROM interactions \
              WHERE account_id = $1 AND opened_at <= $2 \
+             AND (deleted_at IS NULL OR deleted_at > $4) \
              ORDER BY opened_at DESC, id DESC LIMIT $3"
         );
         let rows: Vec<ViewRow> = on_backend!(self, p => {
@@ -90,6 +92,7 @@ impl Store {
                 .bind(account_id)
                 .bind(before)
                 .bind(i64::from(limit))
+                .bind(before)
                 .fetch_all(p)
                 .await?
         });
@@ -98,7 +101,7 @@ impl Store {
 
     /// An account's interactions that were open at `before`: opened at or
     /// before it and not resolved by then (unresolved, or resolved later),
-    /// newest first.
+    /// and not deleted at its source by then, newest first.
     pub async fn open_interactions(
         &self,
         account_id: &str,
@@ -108,11 +111,13 @@ impl Store {
             "SELECT {VIEW_COLS} FROM interactions \
              WHERE account_id = $1 AND opened_at <= $2 \
              AND (resolved_at IS NULL OR resolved_at > $3) \
+             AND (deleted_at IS NULL OR deleted_at > $4) \
              ORDER BY opened_at DESC, id DESC"
         );
         let rows: Vec<ViewRow> = on_backend!(self, p => {
             sqlx::query_as::<_, ViewRow>(&sql)
                 .bind(account_id)
+                .bind(before)
                 .bind(before)
                 .bind(before)
                 .fetch_all(p)
@@ -281,6 +286,29 @@ mod tests {
             ids(store.open_interactions("a-2", cut).await.unwrap()),
             ["i-5"],
             "{b}"
+        );
+
+        // i-2 deleted at its source at t + 3,000: shown before, not after.
+        let mut gone = at("i-2", "a-1", 2_000, None);
+        gone.deleted_at = Some(t + 3_000);
+        store
+            .ingest(vec![(0, Record::Interaction(gone))])
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(store.recent_interactions("a-1", cut, 10).await.unwrap()),
+            ["i-6", "i-3", "i-1", "i-7"],
+            "{b}"
+        );
+        assert_eq!(
+            ids(store.open_interactions("a-1", cut).await.unwrap()),
+            ["i-7"],
+            "{b}"
+        );
+        assert_eq!(
+            ids(store.open_interactions("a-1", t + 2_999).await.unwrap()),
+            ["i-2", "i-7"],
+            "{b}: not yet deleted"
         );
     }
 }
