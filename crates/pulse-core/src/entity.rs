@@ -866,6 +866,19 @@ impl Record {
         }
     }
 
+    /// When the record was deleted at its source (`None` for accounts,
+    /// usage and outreach, which are not deleted this way).
+    pub fn deleted_at(&self) -> Option<Ts> {
+        match self {
+            Record::Contact(r) => r.deleted_at,
+            Record::Interaction(r) => r.deleted_at,
+            Record::Subscription(r) => r.deleted_at,
+            Record::Survey(r) => r.deleted_at,
+            Record::Operational(r) => r.deleted_at,
+            Record::Account(_) | Record::Usage(_) | Record::Outreach(_) => None,
+        }
+    }
+
     /// Parses one record of a known kind from named fields.
     pub fn from_fields(kind: EntityKind, f: &dyn Fields) -> Result<Record, FieldError> {
         Ok(match kind {

@@ -59,6 +59,8 @@ pub(crate) struct FileReport {
     pub(crate) rejected: u64,
     /// Rows a mapping's `when` left out.
     pub(crate) skipped: u64,
+    /// Records read that are marked deleted at their source.
+    pub(crate) deleted: u64,
     pub(crate) elapsed: Duration,
     /// CPU seconds the whole process used meanwhile (Linux only).
     pub(crate) cpu: Option<f64>,
@@ -132,6 +134,14 @@ fn time_range(records: &[(usize, Record)]) -> (Option<Ts>, Option<Ts>) {
 }
 
 /// `'x' is not a date` -> `'…' is not a date`, so that reasons group.
+/// How many records are marked deleted at their source.
+fn deleted_count(records: &[(usize, Record)]) -> u64 {
+    records
+        .iter()
+        .filter(|(_, r)| r.deleted_at().is_some())
+        .count() as u64
+}
+
 fn quoted_out(reason: &str) -> String {
     let mut out = String::with_capacity(reason.len());
     let mut inside = false;
@@ -243,6 +253,8 @@ struct Written {
     skipped: u64,
     /// Earliest and latest main time of the batch's records.
     range: Option<(Ts, Ts)>,
+    /// Records marked deleted at their source.
+    deleted: u64,
     inserted: u64,
     updated: u64,
     rejected: Vec<Rejected>,
@@ -260,6 +272,7 @@ impl Written {
             rows,
             skipped,
             range: None,
+            deleted: 0,
             inserted: out.inserted,
             updated: out.updated,
             rejected,
@@ -857,11 +870,13 @@ pub(crate) async fn import(
                             let done = parsed.and_then(|p| {
                                 let rows = p.rows();
                                 let (first, last) = time_range(&p.records);
+                                let deleted = deleted_count(&p.records);
                                 let out = w
                                     .ingest(p.records, p.sentiment)
                                     .with_context(|| format!("writing {}", path.display()))?;
                                 let mut w = Written::new(rows, p.rejected, out);
                                 w.range = first.zip(last);
+                                w.deleted = deleted;
                                 Ok(w)
                             });
                             let failed = done.is_err();
@@ -894,6 +909,7 @@ pub(crate) async fn import(
                 let parsed = parsed?;
                 let rows = parsed.rows();
                 let (first, last) = time_range(&parsed.records);
+                let deleted = deleted_count(&parsed.records);
                 let out = if opts.dry_run {
                     store.ingest_dry_run(parsed.records, &mut dry_ids).await
                 } else {
@@ -904,11 +920,13 @@ pub(crate) async fn import(
                 .with_context(|| format!("writing {}", path.display()))?;
                 let mut w = Written::new(rows, parsed.rejected, out);
                 w.range = first.zip(last);
+                w.deleted = deleted;
                 w
             };
             fr.note_range(done.range);
             fr.note_rejects(&done.rejected);
             fr.skipped += done.skipped;
+            fr.deleted += done.deleted;
             fr.rows += done.rows;
             fr.inserted += done.inserted;
             fr.updated += done.updated;
@@ -1008,6 +1026,13 @@ pub(crate) fn write_dry_run(
             "  rows {}: {} would be inserted, {} updated, {} rejected, {} left out by `when`",
             f.rows, f.inserted, f.updated, f.rejected, f.skipped
         )?;
+        if f.deleted > 0 {
+            writeln!(
+                out,
+                "  {} marked deleted at the source: features leave them out from their deletion",
+                f.deleted
+            )?;
+        }
         if let Some((a, b)) = f.range {
             writeln!(
                 out,

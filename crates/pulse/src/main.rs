@@ -569,6 +569,14 @@ async fn run_import(store: &Store, paths: &[PathBuf], opts: ImportOptions) -> an
         rej,
         started.elapsed().as_secs_f64()
     )?;
+    for f in report.files.iter().filter(|f| f.deleted > 0) {
+        writeln!(
+            out,
+            "{}: {} marked deleted at the source; features leave them out from their deletion",
+            f.path.display(),
+            f.deleted
+        )?;
+    }
     if let Some(p) = &report.rejects_written {
         writeln!(out, "rejected rows and their reasons: {}", p.display())?;
     }

@@ -270,8 +270,19 @@ fn vendor_exports_import_through_presets_after_a_dry_run_names_their_problems() 
             })
     };
     write_tickets(&deleted_export, "Deleted");
+    let dry = run(with_mapping(&later, &deleted_export).arg("--dry-run"));
+    let dry = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.contains("  1 marked deleted at the source: features leave them out"),
+        "{dry}"
+    );
     let out = run(&mut with_mapping(&later, &deleted_export));
-    let t4 = total(&String::from_utf8_lossy(&out.stdout));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("zendesk-tickets.csv: 1 marked deleted at the source"),
+        "{said}"
+    );
+    let t4 = total(&said);
     assert_eq!(
         (t4[1], t4[2]),
         (0, rows.len() as u64 - 2),
