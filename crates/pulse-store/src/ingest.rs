@@ -4,10 +4,12 @@
 //! in the same batch may refer to them. A record that refers to an unknown
 //! account or contact is rejected with its position, id, field and reason, and
 //! the rest of the batch is stored. Re-sending a record with the same key
-//! updates it in place (`ON CONFLICT ... DO UPDATE` through sqlx; an insert
-//! that changed nothing, then an `UPDATE`, on an SQLite file, see
-//! `sqlite_ingest.rs`), so replaying a file or a stream never duplicates
-//! anything.
+//! updates it in place (`COPY`, then `ON CONFLICT ... DO UPDATE` from a
+//! temporary table for the rows already stored, on PostgreSQL, see
+//! `pg_copy.rs`; an insert that changed nothing, then an `UPDATE`, on an
+//! SQLite file, see `sqlite_ingest.rs`; multi-row `ON CONFLICT ... DO UPDATE`
+//! through sqlx on in-memory SQLite), so replaying a file or a stream never
+//! duplicates anything.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -568,7 +570,8 @@ impl Store {
     /// caller ([`score_batch`]); `None` leaves the stored sentiment as it is.
     ///
     /// An SQLite file is written through rusqlite on a thread of its own
-    /// (`sqlite_ingest.rs`), PostgreSQL and in-memory SQLite through sqlx;
+    /// (`sqlite_ingest.rs`), PostgreSQL through `COPY` (`pg_copy.rs`) and
+    /// in-memory SQLite through sqlx's multi-row upserts;
     /// both give the same rows, counts and rejections (the store tests run
     /// every case on each).
     pub async fn ingest_with_sentiment(
@@ -637,80 +640,115 @@ impl Store {
         let (new_accounts, new_contacts) = s.new_ids();
         let (rows, mut out) = Rows::deduplicated(s);
 
-        on_backend!(self, pool => {
-            let mut tx = pool.begin().await?;
-            macro_rules! write {
-                ($rows:expr, $ty:ty) => {{
-                    let rows: Vec<$ty> = $rows;
-                    if !rows.is_empty() {
-                        // Which keys are already stored (for inserted/updated counts)?
-                        let mut stored: HashSet<String> = HashSet::new();
-                        let lookups: Vec<&str> = {
-                            let set: HashSet<&str> = rows.iter().map(|r| r.lookup()).collect();
-                            set.into_iter().collect()
-                        };
-                        let key_cols = <$ty as Row>::KEY.join(", ");
-                        // An empty table (the first bulk load) has nothing to look up.
-                        let probe = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t", <$ty as Row>::TABLE);
-                        let (any,): (i64,) = sqlx::query_as(&probe).fetch_one(&mut *tx).await?;
-                        let lookups = if any == 0 { Vec::new() } else { lookups };
-                        for chunk in lookups.chunks(LOOKUP_CHUNK) {
-                            let sql = format!(
-                                "SELECT {key_cols} FROM {} WHERE {} IN ({})",
-                                <$ty as Row>::TABLE,
-                                <$ty as Row>::LOOKUP,
-                                self.params().list(chunk.len())
-                            );
-                            let mut q = sqlx::query(&sql);
-                            for id in chunk {
-                                q = q.bind(*id);
-                            }
-                            for row in q.fetch_all(&mut *tx).await? {
-                                stored.insert(stored_key::<$ty, _>(&row)?);
-                            }
+        // PostgreSQL loads each kind through COPY (`pg_copy.rs`); in-memory
+        // SQLite takes multi-row upserts.
+        macro_rules! each_kind {
+            ($write:ident) => {
+                $write!(rows.accounts, Account);
+                $write!(rows.contacts, Contact);
+                $write!(rows.interactions, Interaction);
+                $write!(rows.scored_interactions, Scored<Interaction>);
+                $write!(rows.usage, Usage);
+                $write!(rows.subscriptions, SubscriptionEvent);
+                $write!(rows.surveys, SurveyResponse);
+                $write!(rows.scored_surveys, Scored<SurveyResponse>);
+                $write!(rows.operational, OperationalEvent);
+                $write!(rows.outreach, Outreach);
+            };
+        }
+        match &self.backend {
+            crate::Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                macro_rules! copy {
+                    ($rows:expr, $ty:ty) => {{
+                        let rows: Vec<$ty> = $rows;
+                        if !rows.is_empty() {
+                            let n = rows.len() as u64;
+                            let updated = crate::pg_copy::upsert(&mut *tx, rows).await?;
+                            out.updated += updated;
+                            out.inserted += n - updated;
                         }
-                        let per_stmt = (MAX_BINDS / <$ty as Row>::COLS.len()).max(1);
-                        let mut rows = rows;
-                        while !rows.is_empty() {
-                            let take = per_stmt.min(rows.len());
-                            let chunk: Vec<$ty> = rows.drain(..take).collect();
-                            let mut values = Vec::with_capacity(take * <$ty as Row>::COLS.len());
-                            for r in chunk {
-                                if stored.contains(r.key().as_ref()) {
-                                    out.updated += 1;
-                                } else {
-                                    out.inserted += 1;
+                    }};
+                }
+                each_kind!(copy);
+                if dry.is_some() {
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
+                }
+            }
+            crate::Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                macro_rules! write {
+                    ($rows:expr, $ty:ty) => {{
+                        let rows: Vec<$ty> = $rows;
+                        if !rows.is_empty() {
+                            // Which keys are already stored (for inserted/updated counts)?
+                            let mut stored: HashSet<String> = HashSet::new();
+                            let lookups: Vec<&str> = {
+                                let set: HashSet<&str> = rows.iter().map(|r| r.lookup()).collect();
+                                set.into_iter().collect()
+                            };
+                            let key_cols = <$ty as Row>::KEY.join(", ");
+                            // An empty table (the first bulk load) has nothing to look up.
+                            let probe = format!(
+                                "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t",
+                                <$ty as Row>::TABLE
+                            );
+                            let (any,): (i64,) = sqlx::query_as(&probe).fetch_one(&mut *tx).await?;
+                            let lookups = if any == 0 { Vec::new() } else { lookups };
+                            for chunk in lookups.chunks(LOOKUP_CHUNK) {
+                                let sql = format!(
+                                    "SELECT {key_cols} FROM {} WHERE {} IN ({})",
+                                    <$ty as Row>::TABLE,
+                                    <$ty as Row>::LOOKUP,
+                                    self.params().list(chunk.len())
+                                );
+                                let mut q = sqlx::query(&sql);
+                                for id in chunk {
+                                    q = q.bind(*id);
                                 }
-                                r.push_values(&mut values);
+                                for row in q.fetch_all(&mut *tx).await? {
+                                    stored.insert(stored_key::<$ty, _>(&row)?);
+                                }
                             }
-                            let sql = upsert_sql(
-                                <$ty as Row>::TABLE,
-                                <$ty as Row>::COLS,
-                                <$ty as Row>::KEY,
-                                take,
-                                self.params(),
-                            );
-                            bind_all(sqlx::query(&sql), &values).execute(&mut *tx).await?;
+                            let per_stmt = (MAX_BINDS / <$ty as Row>::COLS.len()).max(1);
+                            let mut rows = rows;
+                            while !rows.is_empty() {
+                                let take = per_stmt.min(rows.len());
+                                let chunk: Vec<$ty> = rows.drain(..take).collect();
+                                let mut values =
+                                    Vec::with_capacity(take * <$ty as Row>::COLS.len());
+                                for r in chunk {
+                                    if stored.contains(r.key().as_ref()) {
+                                        out.updated += 1;
+                                    } else {
+                                        out.inserted += 1;
+                                    }
+                                    r.push_values(&mut values);
+                                }
+                                let sql = upsert_sql(
+                                    <$ty as Row>::TABLE,
+                                    <$ty as Row>::COLS,
+                                    <$ty as Row>::KEY,
+                                    take,
+                                    self.params(),
+                                );
+                                bind_all(sqlx::query(&sql), &values)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
-                    }
-                }};
+                    }};
+                }
+                each_kind!(write);
+                if dry.is_some() {
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
+                }
             }
-            write!(rows.accounts, Account);
-            write!(rows.contacts, Contact);
-            write!(rows.interactions, Interaction);
-            write!(rows.scored_interactions, Scored<Interaction>);
-            write!(rows.usage, Usage);
-            write!(rows.subscriptions, SubscriptionEvent);
-            write!(rows.surveys, SurveyResponse);
-            write!(rows.scored_surveys, Scored<SurveyResponse>);
-            write!(rows.operational, OperationalEvent);
-            write!(rows.outreach, Outreach);
-            if dry.is_some() {
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-            }
-        });
+        }
 
         match dry {
             Some(d) => {
@@ -1360,6 +1398,121 @@ pub(crate) mod tests {
             ]
         );
         assert!(out.rejected[0].error.reason.contains("a-404"));
+    }
+
+    #[tokio::test]
+    async fn text_and_numbers_are_stored_exactly() {
+        for store in crate::test_stores("stored_exactly").await {
+            stores_exactly(store).await;
+        }
+    }
+
+    /// Every byte a bulk format could take for a delimiter or a NULL, and
+    /// reals that only read back exactly when written in full.
+    async fn stores_exactly(store: Store) {
+        let mut a = account("a-\\N");
+        a.name = "Tab\there, \\N, back\\slash".into();
+        a.mrr = 1.0 / 3.0;
+        let mut i = interaction("i-1", &a.id);
+        i.subject = "\\N".into();
+        i.body = "line one\r\nline two\n\ttabbed \\ and \\\\ Ünïcode ✓ \u{1f}".into();
+        i.first_response_at = Some(1_700_000_060);
+        i.escalated = true;
+        let mut blank = interaction("i-2", &a.id);
+        blank.subject = String::new();
+        blank.csat = None;
+        let out = store
+            .ingest(vec![
+                (0, Record::Account(a.clone())),
+                (1, Record::Interaction(i.clone())),
+                (2, Record::Interaction(blank.clone())),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            (out.inserted, out.updated),
+            (3, 0),
+            "{}",
+            store.backend_name()
+        );
+        let stored = store.account(&a.id).await.unwrap().unwrap();
+        assert_eq!(stored.name, a.name, "{}", store.backend_name());
+        assert_eq!(
+            stored.mrr.to_bits(),
+            a.mrr.to_bits(),
+            "{}",
+            store.backend_name()
+        );
+        type Stored = (String, String, String, Option<i64>, Option<i64>, bool);
+        let rows: Vec<Stored> = on_backend!(store, p => {
+            sqlx::query_as(
+                "SELECT id, subject, body, first_response_at, csat, escalated \
+                 FROM interactions ORDER BY id",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap()
+        });
+        let want = |r: &Interaction| {
+            (
+                r.id.clone(),
+                r.subject.clone(),
+                r.body.clone(),
+                r.first_response_at,
+                r.csat,
+                r.escalated,
+            )
+        };
+        assert_eq!(
+            rows,
+            vec![want(&i), want(&blank)],
+            "{}",
+            store.backend_name()
+        );
+    }
+
+    #[tokio::test]
+    async fn new_records_before_stored_ones_in_one_batch() {
+        for store in crate::test_stores("new_before_stored").await {
+            new_before_stored(store).await;
+        }
+    }
+
+    /// A batch whose stored record comes after new ones (PostgreSQL's copy
+    /// straight into the table stops at it and the batch is upserted).
+    async fn new_before_stored(store: Store) {
+        let name = store.backend_name();
+        store
+            .ingest(vec![
+                (0, Record::Account(account("a-1"))),
+                (1, Record::Interaction(interaction("i-9", "a-1"))),
+            ])
+            .await
+            .unwrap();
+        let mut changed = interaction("i-9", "a-1");
+        changed.csat = Some(1);
+        let mut batch: Vec<(usize, Record)> = (0..50)
+            .map(|n| {
+                (
+                    n,
+                    Record::Interaction(interaction(&format!("i-{n:02}"), "a-1")),
+                )
+            })
+            .collect();
+        batch.push((50, Record::Interaction(changed)));
+        let out = store.ingest(batch).await.unwrap();
+        assert_eq!((out.inserted, out.updated), (50, 1), "{name}");
+        assert_eq!(
+            store.record_counts("a-1").await.unwrap().interactions,
+            51,
+            "{name}"
+        );
+        let h = store.load_histories(None).await.unwrap();
+        let csat: Vec<Option<i64>> = h[0].interactions.iter().map(|i| i.csat).collect();
+        assert_eq!(csat.len(), 51, "{name}");
+        // i-9 changed; the others as first sent.
+        assert_eq!(csat.iter().filter(|c| **c == Some(1)).count(), 1, "{name}");
+        assert_eq!(csat.iter().filter(|c| **c == Some(4)).count(), 50, "{name}");
     }
 
     #[tokio::test]

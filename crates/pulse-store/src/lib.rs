@@ -16,6 +16,7 @@ mod join_keys;
 mod leases;
 mod lists;
 mod model_ops;
+mod pg_copy;
 mod privacy;
 mod profile;
 mod read;
