@@ -10,9 +10,10 @@
 //! Each child runs this same executable with the bench's data directory,
 //! database and model registry. CPU seconds come from the child's
 //! `/proc/<pid>/stat` read when it has exited but is not yet reaped (a
-//! zombie keeps its times), peak memory from `VmHWM` in `/proc/<pid>/status`
-//! sampled every 20 ms (the high-water mark, so a sample misses only what
-//! grows in the last 20 ms). Linux only; elsewhere those columns are blank.
+//! zombie keeps its times), peak memory from `VmHWM` in `/proc/<pid>/status`:
+//! sampled every 20 ms while it runs, and written by the step itself as it
+//! ends ([`write_own_usage`], so a step shorter than a sample still has its
+//! peak). Linux only; elsewhere those columns are blank.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,31 @@ use crate::config::Config;
 /// The database names the PostgreSQL run creates (and drops unless `--keep`).
 const PG_DATABASE: &str = "pulse_bench_pipeline";
 const PG_SCRATCH: &str = "pulse_bench_pipeline_scratch";
+
+/// When set, a `pulse` process writes its peak resident memory (kB) to
+/// this file as it ends ([`write_own_usage`]).
+pub(crate) const USAGE_ENV: &str = "PULSE_BENCH_USAGE";
+
+/// Writes this process's `VmHWM` (kB) to the file named by [`USAGE_ENV`],
+/// if it is set. Called by `main` after the command, so that a step of the
+/// benchmark reports the peak of its whole run however short it was.
+pub(crate) fn write_own_usage() {
+    let Some(path) = std::env::var_os(USAGE_ENV) else {
+        return;
+    };
+    if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .as_deref()
+        .and_then(peak_kb)
+    {
+        let _ = std::fs::write(path, format!("{kb}\n"));
+    }
+}
+
+/// The peak (kB) a step wrote with [`write_own_usage`].
+fn reported_peak_kb(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
 
 /// How often a running step's memory and state are read.
 const SAMPLE: Duration = Duration::from_millis(20);
@@ -361,6 +387,9 @@ fn child(exe: &Path, cfg: &Config, work: &Path, url: &str) -> Command {
 fn run_step(mut cmd: Command, log: &Path) -> anyhow::Result<StepCost> {
     let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     cmd.stdout(out.try_clone()?).stderr(out);
+    let usage = log.with_extension("usage");
+    let _ = std::fs::remove_file(&usage);
+    cmd.env(USAGE_ENV, &usage);
     let t0 = Instant::now();
     let mut child = cmd.spawn().context("starting a step")?;
     let mut probe = Probe::new(child.id());
@@ -380,10 +409,15 @@ fn run_step(mut cmd: Command, log: &Path) -> anyhow::Result<StepCost> {
     if !status.success() {
         bail!("the step failed ({status}); its output:\n{}", tail(log, 30));
     }
+    let reported = reported_peak_kb(&usage).map(|kb| kb as f64 / 1024.0);
+    let _ = std::fs::remove_file(&usage);
     Ok(StepCost {
         wall,
         cpu: probe.cpu,
-        peak_mb: probe.peak_mb,
+        peak_mb: match (probe.peak_mb, reported) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        },
     })
 }
 

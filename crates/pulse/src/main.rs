@@ -19,6 +19,7 @@ mod model_ops_cmd;
 mod presets;
 mod scores_cmd;
 mod sentiment_cmd;
+mod tombstones;
 mod train;
 mod vendor_export;
 
@@ -287,7 +288,10 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(cli.command, cfg))
+    let result = rt.block_on(run(cli.command, cfg));
+    drop(rt);
+    bench_pipeline::write_own_usage();
+    result
 }
 
 fn init_tracing(cfg: &Config) -> anyhow::Result<()> {
@@ -511,6 +515,7 @@ fn expand_paths(
                     f.is_file()
                         && (name.ends_with(".csv") || name.ends_with(".jsonl"))
                         && (pulse_core::EntityKind::from_file_name(&name).is_some()
+                            || tombstones::is_tombstone_file(f)
                             || mapping.is_some_and(|m| !m.blocks_for(&name).is_empty()))
                 })
                 .collect();

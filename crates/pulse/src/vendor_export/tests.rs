@@ -157,3 +157,13 @@ fn every_format_is_a_preset() {
         assert!(FORMATS.contains(f));
     }
 }
+
+#[test]
+fn no_format_reads_nothing() {
+    // A directory without the base's files: asking for no format must not
+    // open them (`pulse synth` without --format on a large base).
+    let dir = tempfile::tempdir().unwrap();
+    assert!(convert(dir.path(), &[]).unwrap().is_empty());
+    let err = convert(dir.path(), &["zendesk-tickets".to_string()]).unwrap_err();
+    assert!(format!("{err:#}").contains("accounts.csv"), "{err:#}");
+}
