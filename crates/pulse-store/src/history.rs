@@ -805,9 +805,20 @@ mod tests {
                     })
                     .collect(),
             ));
+            let counts0 = store.record_counts(a).await.unwrap();
             let batch: Vec<(usize, Record)> = marked.iter().cloned().enumerate().collect();
             let out = store.ingest(batch).await.unwrap();
             assert_eq!((out.inserted, out.updated), (0, 3), "{name}");
+            // The account page's counts leave the deleted records out.
+            let counts1 = store.record_counts(a).await.unwrap();
+            assert_eq!(counts1.interactions + 1, counts0.interactions, "{name}");
+            assert_eq!(
+                counts1.subscription_events + 1,
+                counts0.subscription_events,
+                "{name}"
+            );
+            assert!(counts1.contacts <= counts0.contacts, "{name}");
+            assert_eq!(counts1.usage, counts0.usage, "{name}");
             let after = store.load_histories(None).await.unwrap();
             let (h0, h1) = (&before[0], &after[0]);
             assert_eq!(&h1.account.id, a);
@@ -858,6 +869,7 @@ mod tests {
                 .enumerate()
                 .collect();
             store.ingest(restore).await.unwrap();
+            assert_eq!(store.record_counts(a).await.unwrap(), counts0, "{name}");
             let again = store.load_histories(None).await.unwrap();
             check_same(&again, &before);
             assert!(again[0].deleted.is_none(), "{name}");

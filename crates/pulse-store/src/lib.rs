@@ -23,6 +23,7 @@ mod read;
 mod scores;
 mod sentiment;
 mod sqlite_ingest;
+mod tombstones;
 mod train_jobs;
 mod value;
 
@@ -48,6 +49,7 @@ pub use profile::InteractionView;
 pub use read::{AccountFilter, ContactRelationship, RecordCounts, ScoredInteraction};
 pub use scores::{NewScoreRun, ScoreRunInfo, StoredScore};
 pub use sentiment::{RatedStoredText, StoredText, TextSource};
+pub use tombstones::{Tombstone, TombstoneOutcome, deletable_table};
 pub use train_jobs::TrainJobRecord;
 
 /// Errors from the store. Database errors are internal: callers show them as

@@ -277,15 +277,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Record counts of one account.
+    /// Record counts of one account; records deleted at their source are
+    /// left out, as features leave them out from their deletion.
     pub async fn record_counts(&self, account_id: &str) -> Result<RecordCounts, StoreError> {
         let sql = "SELECT \
-            (SELECT COUNT(DISTINCT id) FROM contacts WHERE account_id = $1), \
-            (SELECT COUNT(*) FROM interactions WHERE account_id = $1), \
+            (SELECT COUNT(DISTINCT id) FROM contacts WHERE account_id = $1 AND deleted_at IS NULL), \
+            (SELECT COUNT(*) FROM interactions WHERE account_id = $1 AND deleted_at IS NULL), \
             (SELECT COUNT(*) FROM usage WHERE account_id = $1), \
-            (SELECT COUNT(*) FROM subscription_events WHERE account_id = $1), \
-            (SELECT COUNT(*) FROM survey_responses WHERE account_id = $1), \
-            (SELECT COUNT(*) FROM operational_events WHERE account_id = $1), \
+            (SELECT COUNT(*) FROM subscription_events WHERE account_id = $1 AND deleted_at IS NULL), \
+            (SELECT COUNT(*) FROM survey_responses WHERE account_id = $1 AND deleted_at IS NULL), \
+            (SELECT COUNT(*) FROM operational_events WHERE account_id = $1 AND deleted_at IS NULL), \
             (SELECT COUNT(*) FROM outreach WHERE account_id = $1)";
         type Counts = (i64, i64, i64, i64, i64, i64, i64);
         let c: Counts = on_backend!(self, p => {

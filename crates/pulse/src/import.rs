@@ -90,8 +90,85 @@ pub(crate) struct RejectGroup {
 /// Examples kept per rejection group.
 const EXAMPLES: usize = 3;
 
+/// One rejected row as the report and the rejects file show it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RejectRow<'a> {
+    pub(crate) line: usize,
+    /// The entity it was read as (as the file says it, for a tombstone).
+    pub(crate) entity: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) error: &'a FieldError,
+}
+
+impl<'a> From<&'a Rejected> for RejectRow<'a> {
+    fn from(r: &'a Rejected) -> Self {
+        RejectRow {
+            line: r.position,
+            entity: r.kind.as_str(),
+            id: &r.id,
+            error: &r.error,
+        }
+    }
+}
+
+/// The rejects file, opened at the first rejection of an import.
+pub(crate) struct RejectsFile<'o> {
+    opts: &'o ImportOptions,
+    writer: Option<csv::Writer<File>>,
+}
+
+impl<'o> RejectsFile<'o> {
+    pub(crate) fn new(opts: &'o ImportOptions) -> Self {
+        RejectsFile { opts, writer: None }
+    }
+
+    /// Writes `rows` of `path` (nothing in a dry run), opening the file
+    /// and noting it in `report` the first time.
+    pub(crate) fn write<'a>(
+        &mut self,
+        report: &mut ImportReport,
+        path: &Path,
+        rows: impl IntoIterator<Item = RejectRow<'a>>,
+    ) -> anyhow::Result<()> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let file = path.display().to_string();
+        for r in rows {
+            if self.writer.is_none() {
+                let to = &self.opts.rejects_path;
+                if let Some(dir) = to.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let mut w = csv::Writer::from_path(to)
+                    .with_context(|| format!("creating {}", to.display()))?;
+                w.write_record(["file", "line", "entity", "id", "field", "reason"])?;
+                self.writer = Some(w);
+                report.rejects_written = Some(to.clone());
+            }
+            let w = self.writer.as_mut().expect("opened above");
+            w.write_record([
+                file.as_str(),
+                &r.line.to_string(),
+                r.entity,
+                r.id,
+                &r.error.field,
+                &r.error.reason,
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(self) -> anyhow::Result<()> {
+        if let Some(mut w) = self.writer {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 impl FileReport {
-    fn note_rejects(&mut self, rejected: &[Rejected]) {
+    pub(crate) fn note_rejects<'a>(&mut self, rejected: impl IntoIterator<Item = RejectRow<'a>>) {
         for r in rejected {
             let pattern = quoted_out(&r.error.reason);
             let g = match self
@@ -112,7 +189,7 @@ impl FileReport {
             g.count += 1;
             if g.examples.len() < EXAMPLES {
                 g.examples
-                    .push((r.position, r.id.clone(), r.error.reason.clone()));
+                    .push((r.line, r.id.to_string(), r.error.reason.clone()));
             }
         }
     }
@@ -638,7 +715,7 @@ fn native_columns(
 
 /// One JSON object as text fields: strings as they are, numbers and booleans
 /// printed, null as empty.
-fn json_fields(line: &str) -> Result<HashMap<String, String>, FieldError> {
+pub(crate) fn json_fields(line: &str) -> Result<HashMap<String, String>, FieldError> {
     let v: serde_json::Value = serde_json::from_str(line)
         .map_err(|e| FieldError::new("line", format!("is not JSON: {e}")))?;
     let serde_json::Value::Object(obj) = v else {
@@ -780,15 +857,27 @@ pub(crate) async fn import(
     if paths.is_empty() {
         bail!("no files given");
     }
-    let jobs = plan(paths, opts.mapping.as_deref())?;
+    // Tombstones mark what is stored, so they go after every record file.
+    let (tombstone_files, paths): (Vec<&PathBuf>, Vec<PathBuf>) = {
+        let (t, p): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+            .iter()
+            .partition(|p| crate::tombstones::is_tombstone_file(p));
+        (t, p.into_iter().cloned().collect())
+    };
+    let jobs = if paths.is_empty() {
+        Vec::new()
+    } else {
+        plan(&paths, opts.mapping.as_deref())?
+    };
 
     let mut report = ImportReport::default();
-    let mut rejects: Option<csv::Writer<File>> = None;
+    let mut rejects = RejectsFile::new(opts);
     // Shared with each mapped file's reader; extended (without a copy,
     // the reader being done) by the keys each file offers. It starts with
     // the keys earlier imports stored.
     let mut joins = Arc::new(stored_joins(store, &jobs, opts.mapping.as_deref()).await?);
     let mut dry_ids = DryRunIds::default();
+    let mut dry_seen = crate::tombstones::DrySeen::default();
     for job in jobs {
         let path = job.path;
         let kind = job.kind;
@@ -911,6 +1000,9 @@ pub(crate) async fn import(
                 let (first, last) = time_range(&parsed.records);
                 let deleted = deleted_count(&parsed.records);
                 let out = if opts.dry_run {
+                    if !tombstone_files.is_empty() {
+                        dry_seen.note(&parsed.records);
+                    }
                     store.ingest_dry_run(parsed.records, &mut dry_ids).await
                 } else {
                     store
@@ -924,37 +1016,18 @@ pub(crate) async fn import(
                 w
             };
             fr.note_range(done.range);
-            fr.note_rejects(&done.rejected);
+            fr.note_rejects(done.rejected.iter().map(RejectRow::from));
             fr.skipped += done.skipped;
             fr.deleted += done.deleted;
             fr.rows += done.rows;
             fr.inserted += done.inserted;
             fr.updated += done.updated;
             fr.rejected += done.rejected.len() as u64;
-            if !done.rejected.is_empty() && !opts.dry_run {
-                if rejects.is_none() {
-                    if let Some(dir) = opts.rejects_path.parent() {
-                        std::fs::create_dir_all(dir)?;
-                    }
-                    let mut w = csv::Writer::from_path(&opts.rejects_path)
-                        .with_context(|| format!("creating {}", opts.rejects_path.display()))?;
-                    w.write_record(["file", "line", "entity", "id", "field", "reason"])?;
-                    rejects = Some(w);
-                    report.rejects_written = Some(opts.rejects_path.clone());
-                }
-                let w = rejects.as_mut().expect("opened above");
-                let file = path.display().to_string();
-                for r in done.rejected {
-                    w.write_record([
-                        file.as_str(),
-                        &r.position.to_string(),
-                        r.kind.as_str(),
-                        &r.id,
-                        &r.error.field,
-                        &r.error.reason,
-                    ])?;
-                }
-            }
+            rejects.write(
+                &mut report,
+                &path,
+                done.rejected.iter().map(RejectRow::from),
+            )?;
         }
         if let Some(h) = writer {
             h.join()
@@ -981,9 +1054,12 @@ pub(crate) async fn import(
         fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
         report.files.push(fr);
     }
-    if let Some(mut w) = rejects {
-        w.flush()?;
+    for path in tombstone_files {
+        let fr = crate::tombstones::import(store, path, opts, &dry_seen, &mut report, &mut rejects)
+            .await?;
+        report.files.push(fr);
     }
+    rejects.flush()?;
     Ok(report)
 }
 
@@ -1017,8 +1093,13 @@ pub(crate) fn write_dry_run(
     writeln!(out, "Dry run: nothing was written.")?;
     let (mut unknown_accounts, mut unknown_contacts) = (0u64, 0u64);
     for f in &report.files {
-        let kind = f.kind.map(|k| k.as_str()).unwrap_or("?");
-        let how = f.block.as_deref().unwrap_or("native columns");
+        // Only a tombstone file has no entity of its own.
+        let kind = f.kind.map(|k| k.as_str()).unwrap_or("tombstones");
+        let how = match (&f.block, f.kind) {
+            (Some(b), _) => b.as_str(),
+            (None, Some(_)) => "native columns",
+            (None, None) => "entity, id, deleted_at",
+        };
         writeln!(out)?;
         writeln!(out, "{} -> {kind} ({how})", f.path.display())?;
         writeln!(
@@ -1292,6 +1373,93 @@ mod tests {
                     _ => panic!("{} row {i}: {g:?} vs {e:?}", store.backend_name()),
                 }
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_file_marks_stored_records_after_the_record_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = write(
+            dir.path(),
+            "accounts.csv",
+            "id,name,segment,plan,mrr,seats,start_date\n\
+             a-1,Acme,smb,core,100,3,2025-01-01\n",
+        );
+        let interactions = write(
+            dir.path(),
+            "interactions.csv",
+            "id,account_id,channel,topic,opened_at,subject,body\n\
+             i-1,a-1,ticket,payroll_run,2026-03-01T10:00:00Z,Hi,one\n\
+             i-2,a-1,ticket,payroll_run,2026-03-02T10:00:00Z,Hi,two\n",
+        );
+        // Given first: tombstones still go after the records they mark.
+        let tombstones = write(
+            dir.path(),
+            "zendesk-tombstones.csv",
+            "entity,id,deleted_at\n\
+             interaction,i-1,2026-04-01T00:00:00Z\n\
+             interaction,i-404,2026-04-01T00:00:00Z\n\
+             account,a-1,2026-04-01T00:00:00Z\n\
+             interaction,i-2,soon\n",
+        );
+        let files = [tombstones.clone(), interactions.clone(), accounts.clone()];
+        for (n, store) in stores(dir.path(), "tombstones")
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let b = store.backend_name();
+            // A dry run says what would be marked and marks nothing.
+            let mut opts = options(dir.path().join(format!("t-dry-{n}.csv")), 100);
+            opts.dry_run = true;
+            let dry = import(&store, &files, &opts).await.unwrap();
+            let t = dry.files.last().unwrap();
+            assert_eq!(
+                (t.kind, t.rows, t.updated, t.rejected),
+                (None, 4, 1, 3),
+                "{b}"
+            );
+            let mut text = Vec::new();
+            write_dry_run(&dry, &mut text).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            assert!(
+                text.contains("zendesk-tombstones.csv -> tombstones"),
+                "{text}"
+            );
+            assert!(text.contains("1 marked deleted at the source"), "{text}");
+
+            let opts = options(dir.path().join(format!("t-{n}.csv")), 100);
+            let report = import(&store, &files, &opts).await.unwrap();
+            let t = report.files.last().unwrap();
+            assert_eq!(t.path, tombstones, "{b}");
+            assert_eq!(
+                (t.rows, t.updated, t.deleted, t.rejected),
+                (4, 1, 1, 3),
+                "{b}"
+            );
+            let rejects = std::fs::read_to_string(&opts.rejects_path).unwrap();
+            for want in [
+                ",3,interaction,i-404,id,no stored interaction has the id 'i-404'",
+                ",4,account,a-1,entity,\"'account' is not one of",
+                ",5,interaction,i-2,deleted_at,",
+            ] {
+                assert!(rejects.contains(want), "{b}: {want} in {rejects}");
+            }
+            let h = store.load_histories(None).await.unwrap();
+            let d = h[0].deleted.as_deref().expect("i-1 deleted");
+            assert_eq!(d.interactions.len(), 1, "{b}");
+            assert_eq!(
+                store.record_counts("a-1").await.unwrap().interactions,
+                1,
+                "{b}"
+            );
+
+            // Re-importing the interactions without a tombstone restores i-1.
+            import(&store, std::slice::from_ref(&interactions), &opts)
+                .await
+                .unwrap();
+            let h = store.load_histories(None).await.unwrap();
+            assert!(h[0].deleted.is_none(), "{b}");
         }
     }
 
