@@ -28,6 +28,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use pulse_core::time::{Day, Ts, day_of_ts};
@@ -498,15 +499,30 @@ impl Store {
                     .await?
                 }
                 None => {
-                    let index = &index;
-                    futures::try_join!(
-                        self.read_table::<ContactFact>(index, until),
-                        self.read_table::<InteractionFact>(index, until),
-                        self.read_table::<UsageFact>(index, until),
-                        self.read_table::<SubscriptionFact>(index, until),
-                        self.read_table::<SurveyFact>(index, until),
-                        self.read_table::<OperationalFact>(index, until),
-                    )?
+                    // Each table on a task of its own, so that decoding the
+                    // rows runs on every core, not only the one polling.
+                    let index = Arc::new(index);
+                    fn spawn<T: Fact + Send + 'static>(
+                        store: &Store,
+                        index: &Arc<HashMap<String, usize>>,
+                        until: Until,
+                    ) -> tokio::task::JoinHandle<Result<Table<T>, StoreError>> {
+                        let (store, index) = (store.clone(), index.clone());
+                        tokio::spawn(async move { store.read_table::<T>(&index, until).await })
+                    }
+                    async fn join<T>(
+                        h: tokio::task::JoinHandle<Result<T, StoreError>>,
+                    ) -> Result<T, StoreError> {
+                        h.await
+                            .map_err(|e| StoreError::Load(format!("a table reader failed: {e}")))?
+                    }
+                    let c = spawn::<ContactFact>(self, &index, until);
+                    let i = spawn::<InteractionFact>(self, &index, until);
+                    let u = spawn::<UsageFact>(self, &index, until);
+                    let s = spawn::<SubscriptionFact>(self, &index, until);
+                    let v = spawn::<SurveyFact>(self, &index, until);
+                    let o = spawn::<OperationalFact>(self, &index, until);
+                    futures::try_join!(join(c), join(i), join(u), join(s), join(v), join(o))?
                 }
             };
 
