@@ -1516,6 +1516,49 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn postgres_leaves_a_row_sent_again_unchanged_as_it_is() {
+        for store in crate::test_stores("unchanged_rows").await {
+            let crate::Backend::Postgres(pool) = &store.backend else {
+                continue;
+            };
+            let version = |id: &'static str| async move {
+                let (v,): (String,) =
+                    sqlx::query_as("SELECT xmin::text FROM interactions WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(pool)
+                        .await
+                        .unwrap();
+                v
+            };
+            let batch = || {
+                vec![
+                    (0, Record::Account(account("a-1"))),
+                    (1, Record::Interaction(interaction("i-1", "a-1"))),
+                    (2, Record::Interaction(interaction("i-2", "a-1"))),
+                ]
+            };
+            store.ingest(batch()).await.unwrap();
+            let (v1, v2) = (version("i-1").await, version("i-2").await);
+            let mut next = batch();
+            if let Record::Interaction(i) = &mut next[2].1 {
+                i.csat = Some(2);
+            }
+            let out = store.ingest(next).await.unwrap();
+            // Both re-sent rows count as updated; only the changed one is
+            // written again.
+            assert_eq!((out.inserted, out.updated), (0, 3));
+            assert_eq!(version("i-1").await, v1);
+            assert_ne!(version("i-2").await, v2);
+            let h = store.load_histories(None).await.unwrap();
+            let csat: Vec<Option<i64>> = h[0].interactions.iter().map(|i| i.csat).collect();
+            assert!(
+                csat.contains(&Some(2)) && csat.contains(&Some(4)),
+                "{csat:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn resending_updates_and_never_duplicates() {
         for store in crate::test_stores("resending_updates").await {
             updates_in_place(store).await;

@@ -139,17 +139,29 @@ pub(crate) async fn upsert<T: Row>(
     .fetch_one(&mut *conn)
     .await?;
 
-    let updates: Vec<String> = T::COLS
+    // A row re-sent unchanged is left as it is: no new row version, no
+    // index or WAL write (a re-import of yesterday's export rewrites only
+    // what changed). It still counts as updated, as on SQLite.
+    let values: Vec<&str> = T::COLS
         .iter()
+        .copied()
         .filter(|c| !T::KEY.contains(c))
+        .collect();
+    let updates: Vec<String> = values
+        .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
+    let stored: Vec<String> = values.iter().map(|c| format!("t.{c}")).collect();
+    let sent: Vec<String> = values.iter().map(|c| format!("excluded.{c}")).collect();
     sqlx::query(&format!(
-        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} \
-         ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        "INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {tmp} \
+         ON CONFLICT ({key}) DO UPDATE SET {updates} \
+         WHERE ({stored}) IS DISTINCT FROM ({sent})",
         table = T::TABLE,
         key = T::KEY.join(", "),
         updates = updates.join(", "),
+        stored = stored.join(", "),
+        sent = sent.join(", "),
     ))
     .execute(&mut *conn)
     .await?;
