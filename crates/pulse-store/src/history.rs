@@ -38,7 +38,7 @@ use pulse_features::{
 };
 
 use crate::read::AccountFilter;
-use crate::{Store, StoreError, on_backend};
+use crate::{Store, StoreError};
 
 /// Typed access to the columns of a result row, whichever driver read it
 /// (also how `read.rs` reads whole entities).
@@ -447,12 +447,35 @@ impl Store {
         until: Until,
     ) -> Result<Table<T>, StoreError> {
         let mut g = Grouped::<T>::new(index);
-        on_backend!(self, p => {
-            let mut rows = sqlx::query(T::SQL).bind(until.bound::<T>()).fetch(p);
-            while let Some(r) = rows.try_next().await? {
-                g.push_row(&r)?;
+        match &self.backend {
+            // PostgreSQL sends the rows as binary `COPY` output, decoded in
+            // place (`pg_copy::BinaryRows`); `COPY` takes no parameters,
+            // so the cut-off (an integer) is written into the query.
+            crate::Backend::Postgres(p) => {
+                let sql = format!(
+                    "COPY ({}) TO STDOUT (FORMAT binary)",
+                    T::SQL.replace("$1", &until.bound::<T>().to_string())
+                );
+                let mut conn = p.acquire().await?;
+                let mut out = conn.copy_out_raw(&sql).await?;
+                let mut rows = crate::pg_copy::BinaryRows::default();
+                while let Some(chunk) = out.try_next().await? {
+                    rows.push::<StoreError>(&chunk, |r| g.push_row(r))?;
+                }
+                if !rows.finished() {
+                    return Err(StoreError::Load(format!(
+                        "the rows of {} ended before COPY's trailer",
+                        T::TABLE
+                    )));
+                }
             }
-        });
+            crate::Backend::Sqlite(p) => {
+                let mut rows = sqlx::query(T::SQL).bind(until.bound::<T>()).fetch(p);
+                while let Some(r) = rows.try_next().await? {
+                    g.push_row(&r)?;
+                }
+            }
+        }
         Ok(g.finish())
     }
 
