@@ -65,8 +65,9 @@ pub fn expansion_label(
 /// the end of that day and both labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshots {
-    /// Features, one row per snapshot, columns in [`crate::features`] order.
-    pub x: Array2<f64>,
+    /// Features, one row per snapshot, columns in [`crate::features`] order;
+    /// shared with the training datasets built on it (not copied).
+    pub x: std::sync::Arc<Array2<f64>>,
     /// [`churn_label`] of each row.
     pub churn: Vec<bool>,
     /// [`expansion_label`] of each row at [`DEFAULT_EXPANSION_THRESHOLD_PCT`].
@@ -107,7 +108,7 @@ pub fn snapshots(
     assert!(step_days >= 1, "step_days must be at least 1");
     let nf = n_features();
     let mut s = Snapshots {
-        x: Array2::zeros((0, nf)),
+        x: Default::default(),
         churn: Vec::new(),
         expansion: Vec::new(),
         account: Vec::new(),
@@ -136,7 +137,7 @@ pub fn snapshots(
     }
     let n = s.churn.len();
     s.x = match Array2::from_shape_vec((n, nf), data) {
-        Ok(x) => x,
+        Ok(x) => x.into(),
         Err(_) => unreachable!("one row of {nf} values per snapshot"),
     };
     s

@@ -480,11 +480,11 @@ fn to_vec(v: ArrayView1<'_, f64>) -> Vec<f64> {
 
 /// Fits the hazard GBT on the person-periods' matrix, which it takes (the
 /// largest allocation of training: 7.2 M rows x 62 columns at 50,000
-/// accounts), leaving `pp.x` empty.
+/// accounts), leaving `pp.x` empty: forust reads it where it lies.
 fn fit_hazard(pp: &mut PersonPeriods, cfg: &SurvivalConfig) -> Result<Model, ForecastError> {
     let x = std::mem::replace(&mut pp.x, Array2::zeros((0, 0)));
     let ds = Dataset::new(x, pp.event.clone(), hazard_feature_names())?;
-    let gbt = cfg.gbt.check_ref()?.fit(&ds)?;
+    let gbt = cfg.gbt.check_ref()?.fit_owned(ds)?;
     Ok(Model::Gbt(Box::new(gbt)))
 }
 

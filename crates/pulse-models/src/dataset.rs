@@ -7,13 +7,16 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::error::DatasetError;
 
 /// Training / evaluation data for a binary classifier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    x: Array2<f64>,
+    /// Shared, so that datasets over one matrix (the churn and expansion
+    /// labels of the same snapshots) and clones do not copy it.
+    x: Arc<Array2<f64>>,
     y: Vec<bool>,
     feature_names: Vec<String>,
     time: Option<Vec<i64>>,
@@ -68,6 +71,15 @@ impl Dataset {
     /// missing values are NaN.
     pub fn new(
         x: Array2<f64>,
+        y: Vec<bool>,
+        feature_names: Vec<String>,
+    ) -> Result<Self, DatasetError> {
+        Self::shared(Arc::new(x), y, feature_names)
+    }
+
+    /// [`Self::new`] over a matrix shared with its other users, not copied.
+    pub fn shared(
+        x: Arc<Array2<f64>>,
         y: Vec<bool>,
         feature_names: Vec<String>,
     ) -> Result<Self, DatasetError> {
@@ -164,11 +176,18 @@ impl Dataset {
         Option<Vec<i64>>,
         Option<Vec<i64>>,
     ) {
-        (self.x, self.y, self.feature_names, self.time, self.groups)
+        (
+            Arc::unwrap_or_clone(self.x),
+            self.y,
+            self.feature_names,
+            self.time,
+            self.groups,
+        )
     }
 
-    /// The rows at `indices` (in that order), keeping time and groups; must contain both classes.
-    pub fn select_rows(&self, indices: &[usize]) -> Result<Self, DatasetError> {
+    /// The labels of the rows at `indices` (in that order), checked as
+    /// [`Self::select_rows`] checks them: in range, at least one, both classes.
+    pub fn labels_of(&self, indices: &[usize]) -> Result<Vec<bool>, DatasetError> {
         let rows = self.n_rows();
         if let Some(&index) = indices.iter().find(|&&i| i >= rows) {
             return Err(DatasetError::RowOutOfRange { index, rows });
@@ -181,8 +200,14 @@ impl Dataset {
         }
         let y: Vec<bool> = indices.iter().map(|&i| self.y[i]).collect();
         check_classes(&y)?;
+        Ok(y)
+    }
+
+    /// The rows at `indices` (in that order), keeping time and groups; must contain both classes.
+    pub fn select_rows(&self, indices: &[usize]) -> Result<Self, DatasetError> {
+        let y = self.labels_of(indices)?;
         Ok(Self {
-            x: self.x.select(Axis(0), indices),
+            x: Arc::new(self.x.select(Axis(0), indices)),
             y,
             feature_names: self.feature_names.clone(),
             time: self
@@ -216,7 +241,7 @@ impl Dataset {
             });
         }
         Ok(Self {
-            x: self.x.select(Axis(1), &keep),
+            x: Arc::new(self.x.select(Axis(1), &keep)),
             y: self.y.clone(),
             feature_names: keep
                 .iter()

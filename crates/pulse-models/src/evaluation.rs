@@ -321,7 +321,6 @@ pub fn evaluate(
         sc.validate()?;
     }
     let idx = split.indices(ds)?;
-    let train = ds.select_rows(&idx.train)?;
     let test = ds.select_rows(&idx.test)?;
     let cal = if idx.calibration.is_empty() {
         None
@@ -330,11 +329,14 @@ pub fn evaluate(
     };
     let labels = test.y();
 
+    // The GBT reads its training rows straight from `ds`, before the
+    // row-major copy of them the other models need exists (peak memory).
     let gbt = fit_calibrated(
-        Model::Gbt(Box::new(gbt_params.fit(&train)?)),
+        Model::Gbt(Box::new(gbt_params.fit_rows(ds, &idx.train)?)),
         cal.as_ref(),
         config.calibration,
     )?;
+    let train = ds.select_rows(&idx.train)?;
     let logistic = fit_calibrated(
         Model::Logistic(logistic_params.fit(&train)?),
         cal.as_ref(),

@@ -183,6 +183,77 @@ impl GbtValidParams {
         )
     }
 
+    /// [`Self::fit`] on data it takes: a column-major matrix (the
+    /// time-to-churn model's person-periods, the largest of training) is
+    /// compacted in place to its used columns and read by forust where it
+    /// lies, instead of being copied. The fitted model is the same as
+    /// [`Self::fit`]'s.
+    pub fn fit_owned(&self, data: Dataset) -> Result<GbtModel, ModelError> {
+        self.validate()?;
+        if !data.x().t().is_standard_layout() {
+            return self.fit(&data);
+        }
+        let y = targets(data.y());
+        let (x, _, feature_names, _, _) = data.into_parts();
+        let rows = x.nrows();
+        let (cells, offset) = x.into_raw_vec_and_offset();
+        if offset.unwrap_or(0) != 0 || cells.len() != rows * feature_names.len() {
+            return Err(ModelError::boosting(
+                "the column-major matrix is not one contiguous block",
+            ));
+        }
+        self.fit_column_major(cells, rows, &y, feature_names)
+    }
+
+    /// [`Self::fit`] on the rows `rows` of `data`, in that order: the same
+    /// model as fitting `data.select_rows(rows)`, read straight into
+    /// forust's column-major layout without the row-major copy in between.
+    pub fn fit_rows(&self, data: &Dataset, rows: &[usize]) -> Result<GbtModel, ModelError> {
+        self.validate()?;
+        let labels = data.labels_of(rows)?;
+        let x = data.x();
+        let (n, width) = (rows.len(), x.ncols());
+        let mut cells = vec![0.0; n * width];
+        for (r, &i) in rows.iter().enumerate() {
+            for (j, &v) in x.row(i).iter().enumerate() {
+                cells[j * n + r] = v;
+            }
+        }
+        self.fit_column_major(cells, n, &targets(&labels), data.feature_names().to_vec())
+    }
+
+    /// Fits on a column-major matrix of `rows` rows, one column per name,
+    /// after moving its used columns (see [`used_columns`]) to the front in
+    /// place.
+    fn fit_column_major(
+        &self,
+        mut cells: Vec<f64>,
+        rows: usize,
+        y: &[f64],
+        feature_names: Vec<String>,
+    ) -> Result<GbtModel, ModelError> {
+        let used_columns: Vec<usize> = (0..feature_names.len())
+            .filter(|&j| has_variance(cells[j * rows..(j + 1) * rows].iter().copied()))
+            .collect();
+        if used_columns.is_empty() {
+            return Err(ModelError::boosting("every feature is constant or missing"));
+        }
+        for (k, &j) in used_columns.iter().enumerate() {
+            if k != j {
+                cells.copy_within(j * rows..(j + 1) * rows, k * rows);
+            }
+        }
+        cells.truncate(used_columns.len() * rows);
+        cells.shrink_to_fit();
+        let matrix = Matrix::new(&cells, rows, used_columns.len());
+        let mut booster = self.booster();
+        booster
+            .fit_unweighted(&matrix, y, None)
+            .map_err(ModelError::boosting)?;
+        drop(cells);
+        GbtModel::from_parts(self.clone(), feature_names, used_columns, booster)
+    }
+
     /// Fits on `train` while watching the log-loss on `valid` after every
     /// round, stopping `patience` rounds after the best one (at most
     /// `iterations` rounds): the early-stopping half of a cross-validation.
@@ -645,6 +716,57 @@ mod tests {
         let fds = Dataset::new(f, ds.y().to_vec(), ds.feature_names().to_vec()).unwrap();
         let b = params.fit(&fds).unwrap();
         assert!(a.margins(x).unwrap() == b.margins(x).unwrap());
+    }
+
+    #[test]
+    fn a_taken_column_major_matrix_with_unused_columns_fits_the_same_model() {
+        let (ds, _) = interaction_problem(800, 5);
+        let x = ds.x();
+        // Add a constant column and an empty one in the middle: they are
+        // left out of the fit, so the in-place compaction must move columns.
+        let (n, c) = x.dim();
+        let mut f = ndarray::Array2::<f64>::zeros((n, c + 2).f());
+        let mut names = ds.feature_names().to_vec();
+        let mut from = 0;
+        for j in 0..c + 2 {
+            let mut col = f.column_mut(j);
+            match j {
+                1 => col.fill(7.0),
+                3 => col.fill(f64::NAN),
+                _ => {
+                    col.assign(&x.column(from));
+                    from += 1;
+                }
+            }
+        }
+        names.insert(1, "constant".into());
+        names.insert(3, "empty".into());
+        let wide = Dataset::new(f, ds.y().to_vec(), names).unwrap();
+        let params = GbtParams::new().iterations(20).check().unwrap();
+        let copied = params.fit(&wide).unwrap();
+        let taken = params.fit_owned(wide.clone()).unwrap();
+        assert_eq!(copied.used_columns, taken.used_columns);
+        assert_eq!(taken.used_columns.len(), c);
+        assert!(copied.margins(wide.x()).unwrap() == taken.margins(wide.x()).unwrap());
+        // A row-major matrix goes the copying way and fits the same model too.
+        let row_major = Dataset::new(
+            wide.x().as_standard_layout().into_owned(),
+            wide.y().to_vec(),
+            wide.feature_names().to_vec(),
+        )
+        .unwrap();
+        let again = params.fit_owned(row_major.clone()).unwrap();
+        assert!(again.margins(wide.x()).unwrap() == taken.margins(wide.x()).unwrap());
+        // Some rows, in another order: the same model as fitting their copy.
+        let rows: Vec<usize> = (0..n).rev().filter(|i| i % 3 != 0).collect();
+        let picked = params.fit_rows(&row_major, &rows).unwrap();
+        let copy = params.fit(&row_major.select_rows(&rows).unwrap()).unwrap();
+        assert!(picked.margins(wide.x()).unwrap() == copy.margins(wide.x()).unwrap());
+        // Rows it cannot fit on are errors, not panics.
+        assert!(params.fit_rows(&row_major, &[n]).is_err());
+        assert!(params.fit_rows(&row_major, &[]).is_err());
+        let negatives: Vec<usize> = (0..n).filter(|&i| !row_major.y()[i]).collect();
+        assert!(params.fit_rows(&row_major, &negatives).is_err());
     }
 
     #[test]

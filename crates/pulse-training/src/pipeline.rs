@@ -213,7 +213,7 @@ impl TrainingData {
     /// The dataset of one kind, with as-of days as time and accounts as groups.
     pub fn dataset(&self, kind: ModelKind) -> Result<Dataset, TrainError> {
         let s = &self.snapshots;
-        let ds = Dataset::new(s.x.clone(), self.labels(kind).to_vec(), feature_names())
+        let ds = Dataset::shared(s.x.clone(), self.labels(kind).to_vec(), feature_names())
             .map_err(|e| match e {
                 DatasetError::SingleClass { rows, positives } => TrainError::no_data(format!(
                     "{positives} of {rows} labelled snapshots are {kind} positives; the model needs both outcomes in the data"
@@ -265,7 +265,7 @@ fn parallel_snapshots(
         }
     };
     let mut out = Snapshots {
-        x,
+        x: x.into(),
         churn: Vec::new(),
         expansion: Vec::new(),
         account: Vec::new(),
@@ -581,17 +581,27 @@ pub fn train_kind(
         }
         FinalFit::RefitAll => {
             let (train, cal) = latest_slice(&ds, cfg.calibration_fraction)?;
-            let train_ds = ds.select_rows(&train)?;
             let cal_ds = ds.select_rows(&cal)?;
-            let base = if logistic_served {
-                Model::Logistic(cfg.logistic.check_ref()?.fit(&train_ds)?)
-            } else {
-                Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit(&train_ds)?))
+            // The row-major copy of the training rows lives only as long as
+            // the scorecard and the logistic model need it: the GBT reads
+            // the rows straight from `ds` (peak memory).
+            let (scorecard, train_rate, logistic) = {
+                let train_ds = ds.select_rows(&train)?;
+                let scorecard = cfg
+                    .scorecard()
+                    .fit(train_ds.x(), train_ds.feature_names())?;
+                let logistic = if logistic_served {
+                    Some(cfg.logistic.check_ref()?.fit(&train_ds)?)
+                } else {
+                    None
+                };
+                (scorecard, train_ds.positive_rate(), logistic)
+            };
+            let base = match logistic {
+                Some(l) => Model::Logistic(l),
+                None => Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit_rows(&ds, &train)?)),
             };
             let model = fit_calibrated(base, Some(&cal_ds), cfg.calibration)?;
-            let scorecard = cfg
-                .scorecard()
-                .fit(train_ds.x(), train_ds.feature_names())?;
             notes.push(format!(
                 "served model: refit with the backtest's recipe on all {} labelled rows (train {}, calibration {} = the latest {:.0}% by as-of day); its own held-out performance is not measured: the metrics are those of the same recipe trained before {} and tested on the {} held-out days",
                 n_rows,
@@ -612,7 +622,7 @@ pub fn train_kind(
                     calibration: cal.len(),
                     test: 0,
                 },
-                train_ds.positive_rate(),
+                train_rate,
                 Some(if logistic_served {
                     eval.logistic
                 } else {
@@ -738,16 +748,13 @@ fn select_served(
             val_rows.len()
         )));
     }
-    let fit = ds.select_rows(&fit_rows)?;
     let val = ds.select_rows(&val_rows)?;
     let y = val.y();
-    let models = [
-        ("gbt", Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit(&fit)?))),
-        (
-            "logistic",
-            Model::Logistic(cfg.logistic.check_ref()?.fit(&fit)?),
-        ),
-    ];
+    // The GBT reads its rows straight from `ds`; the logistic model's copy of
+    // them is made after (peak memory).
+    let gbt = Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit_rows(ds, &fit_rows)?));
+    let logistic = Model::Logistic(cfg.logistic.check_ref()?.fit(&ds.select_rows(&fit_rows)?)?);
+    let models = [("gbt", gbt), ("logistic", logistic)];
     let mut candidates = Vec::new();
     for (name, model) in &models {
         let probs: Vec<f64> = model
