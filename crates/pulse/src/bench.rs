@@ -135,10 +135,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             let vendor = if mapped {
                 let dir = work.join("vendor");
                 copy_files(&files, &dir)?;
-                let formats: Vec<String> = crate::vendor_export::FORMATS
-                    .iter()
-                    .map(|f| f.to_string())
-                    .collect();
+                let formats = crate::vendor_export::with_crm("hubspot");
                 crate::vendor_export::convert(&dir, &formats)?;
                 let mapping = crate::presets::load_all(&formats, &[])?.expect("presets were given");
                 Some((dir, mapping))

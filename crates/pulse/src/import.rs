@@ -785,15 +785,28 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
             }
             Format::JsonLines => None,
         };
-        for b in blocks {
-            let header = csv_header.clone().unwrap_or_else(|| b.columns());
-            let bound = b
-                .bind(&header, &shown)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping_label(mapping)))?;
+        let tried: Vec<_> = blocks
+            .iter()
+            .map(|b| {
+                let header = csv_header.clone().unwrap_or_else(|| b.columns());
+                (b, b.bind(&header, &shown))
+            })
+            .collect();
+        for (b, bound) in &tried {
+            let bound = match bound {
+                Ok(bound) => bound.clone(),
+                // Two blocks of one entity whose globs both match (HubSpot's
+                // `*contacts*.csv` and Salesforce's `*salesforce*contact*.csv`):
+                // the file is the one's whose columns it has.
+                Err(_) if tried.iter().any(|(o, r)| o.kind == b.kind && r.is_ok()) => {
+                    continue;
+                }
+                Err(e) => bail!("{}: {e}", mapping_label(mapping)),
+            };
             jobs.push(Job {
                 kind: b.kind,
                 path: p.clone(),
-                block: Some(b.clone()),
+                block: Some(EntityMap::clone(b)),
                 bound: Some(Arc::new(bound)),
             });
         }

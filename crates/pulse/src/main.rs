@@ -261,9 +261,10 @@ struct SynthArgs {
     #[arg(long)]
     price_regime_from: Option<String>,
     /// Write these entities in a vendor's export shape instead of Pulse's
-    /// (hubspot-companies, hubspot-contacts, zendesk-tickets,
-    /// delighted-responses): the same base, to import with
-    /// `pulse import --preset`. May be given several times.
+    /// (hubspot-companies, hubspot-contacts, salesforce-accounts,
+    /// salesforce-contacts, zendesk-tickets, delighted-responses): the same
+    /// base, to import with `pulse import --preset`. May be given several
+    /// times, one CRM's accounts and contacts at a time.
     #[arg(long = "format")]
     formats: Vec<String>,
 }

@@ -31,6 +31,16 @@ pub(crate) const PRESETS: &[Preset] = &[
         text: include_str!("../presets/hubspot-contacts.toml"),
     },
     Preset {
+        name: "salesforce-accounts",
+        summary: "Salesforce accounts (Data Export or Data Loader CSV) -> accounts (offers the join key `domain`, from Website)",
+        text: include_str!("../presets/salesforce-accounts.toml"),
+    },
+    Preset {
+        name: "salesforce-contacts",
+        summary: "Salesforce contacts (Data Export or Data Loader CSV) -> contacts (offers the join key `email`)",
+        text: include_str!("../presets/salesforce-contacts.toml"),
+    },
+    Preset {
         name: "zendesk-tickets",
         summary: "Zendesk Support ticket export (CSV) -> interactions",
         text: include_str!("../presets/zendesk-tickets.toml"),

@@ -4,7 +4,8 @@
 //!
 //! Each format reads the native files `pulse synth` wrote and replaces one
 //! of them by the vendor's file: HubSpot's companies and contacts exports,
-//! Zendesk's ticket export, Delighted's response exports. Accounts get an
+//! Salesforce's account and contact exports, Zendesk's ticket export,
+//! Delighted's response exports. Accounts get an
 //! email domain and contacts an email address (the synthetic base has
 //! neither), made from their names and unique in the base. What a vendor's
 //! format cannot carry is listed in [`LOSSES`].
@@ -18,9 +19,35 @@ use anyhow::{Context, bail};
 pub(crate) const FORMATS: &[&str] = &[
     "hubspot-companies",
     "hubspot-contacts",
+    "salesforce-accounts",
+    "salesforce-contacts",
     "zendesk-tickets",
     "delighted-responses",
 ];
+
+/// Every format that can be asked for at once with one CRM's (`hubspot`,
+/// `salesforce`): that CRM's accounts and contacts, the help desk's and the
+/// survey tool's.
+pub(crate) fn with_crm(crm: &str) -> Vec<String> {
+    FORMATS
+        .iter()
+        .filter(|f| {
+            !(f.starts_with("hubspot") || f.starts_with("salesforce")) || f.starts_with(crm)
+        })
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// The native file each format replaces: two formats of one file (a CRM's
+/// accounts from HubSpot and from Salesforce) cannot be asked for at once.
+fn replaces(format: &str) -> &'static str {
+    match format {
+        "hubspot-companies" | "salesforce-accounts" => "accounts.csv",
+        "hubspot-contacts" | "salesforce-contacts" => "contacts.csv",
+        "zendesk-tickets" => "interactions.csv",
+        _ => "survey_responses.csv",
+    }
+}
 
 /// What each format cannot carry exactly, as the round-trip test expects it.
 pub(crate) const LOSSES: &[(&str, &str)] = &[(
@@ -139,6 +166,43 @@ fn emails(contacts: &[Row], domains: &HashMap<String, String>) -> HashMap<String
     out
 }
 
+/// A segment as a CRM's picklist spells it.
+fn segment_label(segment: &str) -> String {
+    match segment {
+        "smb" => "SMB".to_string(),
+        "mid_market" => "Mid-Market".to_string(),
+        other => title(other),
+    }
+}
+
+/// A persona as a CRM's buying-role picklist spells it.
+fn buying_role(persona: &str) -> &'static str {
+    match persona {
+        "champion" => "Champion",
+        "executive_sponsor" => "Executive Sponsor",
+        "billing" => "Budget Holder",
+        "end_user" => "End User",
+        _ => "Other",
+    }
+}
+
+/// The day 30 days before `start` (a CRM record is created before the deal
+/// closes), or `start` itself when it is not a day.
+fn created_before(start: &str) -> String {
+    pulse_core::time::parse_day("d", start)
+        .map(|d| pulse_core::time::format_day(d - 30))
+        .unwrap_or_else(|_| start.to_string())
+}
+
+/// `2026-03-01T14:05:00Z` -> `2026-03-01T14:05:00.000Z`, as Salesforce
+/// writes date-times.
+fn with_millis(ts: &str) -> String {
+    match ts.strip_suffix('Z') {
+        Some(t) if !t.contains('.') => format!("{t}.000Z"),
+        _ => ts.to_string(),
+    }
+}
+
 /// `2026-03-01T14:05:00Z` -> `2026-03-01 14:05:00` (UTC).
 fn spaced(ts: &str) -> String {
     ts.trim_end_matches('Z').replace('T', " ")
@@ -151,9 +215,18 @@ fn seconds(ts: &str) -> Option<i64> {
 /// Replaces native files of `dir` by the vendor files of `formats`.
 /// Returns the files written.
 pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    for f in formats {
+    for (i, f) in formats.iter().enumerate() {
         if !FORMATS.contains(&f.as_str()) {
             bail!("--format: '{f}' is not one of {}", FORMATS.join(", "));
+        }
+        if let Some(other) = formats[..i]
+            .iter()
+            .find(|o| *o != f && replaces(o) == replaces(f))
+        {
+            bail!(
+                "--format: '{other}' and '{f}' both replace {}; write them into two directories",
+                replaces(f)
+            );
         }
     }
     // Without a format there is nothing to read: `pulse synth` of a large
@@ -175,7 +248,6 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
         .map(|a| (a["id"].as_str(), a["name"].as_str()))
         .collect();
     let mut written = Vec::new();
-    let mut replaced = Vec::new();
     for f in formats {
         match f.as_str() {
             "hubspot-companies" => {
@@ -201,9 +273,7 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                     .iter()
                     .map(|a| {
                         let start = &a["start_date"];
-                        let created = pulse_core::time::parse_day("d", start)
-                            .map(|d| pulse_core::time::format_day(d - 30))
-                            .unwrap_or_else(|_| start.clone());
+                        let created = created_before(start);
                         let mrr: f64 = a["mrr"].parse().unwrap_or(0.0);
                         vec![
                             a["id"].clone(),
@@ -222,11 +292,7 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                             format!("{created} 09:00"),
                             format!("{start} 00:00"),
                             "United States".into(),
-                            match a["segment"].as_str() {
-                                "smb" => "SMB".to_string(),
-                                "mid_market" => "Mid-Market".to_string(),
-                                other => title(other),
-                            },
+                            segment_label(&a["segment"]),
                             title(&a["plan"]),
                             format!("{:.2}", mrr * 12.0),
                             a["renewal_date"].clone(),
@@ -237,7 +303,6 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                 let p = dir.join("hubspot-companies.csv");
                 write(&p, &header, &rows)?;
                 written.push(p);
-                replaced.push("accounts.csv");
             }
             "hubspot-contacts" => {
                 let header = [
@@ -264,14 +329,7 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                             last.to_string(),
                             emails[&c["id"]].clone(),
                             title(&c["persona"]),
-                            match c["persona"].as_str() {
-                                "champion" => "Champion",
-                                "executive_sponsor" => "Executive Sponsor",
-                                "billing" => "Budget Holder",
-                                "end_user" => "End User",
-                                _ => "Other",
-                            }
-                            .into(),
+                            buying_role(&c["persona"]).into(),
                             c["account_id"].clone(),
                             "Customer".into(),
                             spaced(&c["observed_at"]),
@@ -289,7 +347,118 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                 let p = dir.join("hubspot-contacts.csv");
                 write(&p, &header, &rows)?;
                 written.push(p);
-                replaced.push("contacts.csv");
+            }
+            "salesforce-accounts" => {
+                let header = [
+                    "Id",
+                    "IsDeleted",
+                    "Name",
+                    "Type",
+                    "Industry",
+                    "Website",
+                    "BillingCountry",
+                    "NumberOfEmployees",
+                    "AnnualRevenue",
+                    "OwnerId",
+                    "Owner.Name",
+                    "CreatedDate",
+                    "LastModifiedDate",
+                    "Customer_Since__c",
+                    "Segment__c",
+                    "Plan__c",
+                    "ARR__c",
+                    "Renewal_Date__c",
+                    "Region__c",
+                ];
+                // Salesforce user ids (18 characters, prefix 005), one per owner.
+                let mut owners: Vec<&str> = accounts.iter().map(|a| a["owner"].as_str()).collect();
+                owners.sort_unstable();
+                owners.dedup();
+                let user_id = |o: &str| {
+                    let i = owners.binary_search(&o).unwrap_or(0);
+                    format!("005{:012}AAA", i + 1)
+                };
+                let rows: Vec<Vec<String>> = accounts
+                    .iter()
+                    .map(|a| {
+                        let start = &a["start_date"];
+                        let created = format!("{}T09:00:00.000Z", created_before(start));
+                        let mrr: f64 = a["mrr"].parse().unwrap_or(0.0);
+                        vec![
+                            a["id"].clone(),
+                            "false".into(),
+                            a["name"].clone(),
+                            if a["status"] == "churned" {
+                                "Former Customer"
+                            } else {
+                                "Customer - Direct"
+                            }
+                            .into(),
+                            title(&a["industry"]),
+                            format!("https://www.{}", domains[&a["id"]]),
+                            "United States".into(),
+                            a["seats"].clone(),
+                            String::new(),
+                            user_id(&a["owner"]),
+                            a["owner"].clone(),
+                            created.clone(),
+                            created,
+                            start.clone(),
+                            segment_label(&a["segment"]),
+                            title(&a["plan"]),
+                            format!("{:.2}", mrr * 12.0),
+                            a["renewal_date"].clone(),
+                            title(&a["region"]),
+                        ]
+                    })
+                    .collect();
+                let p = dir.join("salesforce-accounts.csv");
+                write(&p, &header, &rows)?;
+                written.push(p);
+            }
+            "salesforce-contacts" => {
+                let header = [
+                    "Id",
+                    "IsDeleted",
+                    "AccountId",
+                    "FirstName",
+                    "LastName",
+                    "Email",
+                    "Title",
+                    "Buying_Role__c",
+                    "Relationship_Strength__c",
+                    "Sentiment__c",
+                    "Active__c",
+                    "LastModifiedDate",
+                ];
+                let rows: Vec<Vec<String>> = contacts
+                    .iter()
+                    .map(|c| {
+                        let (first, last) = c["name"].split_once(' ').unwrap_or((&c["name"], ""));
+                        vec![
+                            c["id"].clone(),
+                            "false".into(),
+                            c["account_id"].clone(),
+                            first.to_string(),
+                            last.to_string(),
+                            emails[&c["id"]].clone(),
+                            title(&c["persona"]),
+                            buying_role(&c["persona"]).into(),
+                            c["relationship_strength"].clone(),
+                            title(&c["sentiment"]),
+                            if c["active"] == "false" {
+                                "false"
+                            } else {
+                                "true"
+                            }
+                            .into(),
+                            with_millis(&c["observed_at"]),
+                        ]
+                    })
+                    .collect();
+                let p = dir.join("salesforce-contacts.csv");
+                write(&p, &header, &rows)?;
+                written.push(p);
             }
             "zendesk-tickets" => {
                 let header = [
@@ -393,7 +562,6 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                 let p = dir.join("zendesk-tickets.csv");
                 write(&p, &header, &rows)?;
                 written.push(p);
-                replaced.push("interactions.csv");
             }
             "delighted-responses" => {
                 let header = [
@@ -433,11 +601,13 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                     write(&p, &header, &rows)?;
                     written.push(p);
                 }
-                replaced.push("survey_responses.csv");
             }
             _ => unreachable!("checked above"),
         }
     }
+    let mut replaced: Vec<&str> = formats.iter().map(|f| replaces(f)).collect();
+    replaced.sort_unstable();
+    replaced.dedup();
     for r in replaced {
         std::fs::remove_file(dir.join(r)).with_context(|| format!("removing {r}"))?;
     }

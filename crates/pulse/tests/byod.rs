@@ -331,12 +331,36 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         synth.args(["--format", p]);
     }
     run(&mut synth);
+    // The same base's accounts and contacts as Salesforce exports them.
+    let salesforce = dir.join("salesforce");
+    let mut synth = pulse(dir);
+    synth.args([
+        "synth",
+        "--accounts",
+        "50",
+        "--months",
+        "3",
+        "--seed",
+        "42",
+        "--end",
+        "2026-11-22",
+        "--format",
+        "salesforce-accounts",
+        "--format",
+        "salesforce-contacts",
+        "--out",
+    ]);
+    synth.arg(&salesforce);
+    run(&mut synth);
+    for n in ["salesforce-accounts.csv", "salesforce-contacts.csv"] {
+        std::fs::copy(salesforce.join(n), fresh.join(n)).unwrap();
+    }
     let mut names: Vec<String> = std::fs::read_dir(&shipped)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 10, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -346,10 +370,34 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
              regenerate it (training-data/README.md)"
         );
     }
-    let out = run(import(dir, &["--dry-run"]).arg(&shipped));
+    let out = run(import(
+        dir,
+        &[
+            "--dry-run",
+            "--preset",
+            "salesforce-accounts",
+            "--preset",
+            "salesforce-contacts",
+        ],
+    )
+    .arg(&shipped));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         report.contains(" 0 rejected (0 refer to unknown"),
+        "{report}"
+    );
+    assert!(
+        report.contains("salesforce-accounts.csv -> account (preset salesforce-accounts"),
+        "{report}"
+    );
+    // HubSpot's `*contacts*.csv` matches it too; the file has Salesforce's
+    // columns, so it goes to Salesforce's block alone.
+    assert!(
+        report.contains("salesforce-contacts.csv -> contact (preset salesforce-contacts"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("salesforce-contacts.csv -> contact (preset hubspot-contacts"),
         "{report}"
     );
 }

@@ -128,7 +128,8 @@ struct Rule {
     source: Source,
     /// Keep the text before this separator (`"a;b"` -> `a`).
     split: Option<String>,
-    /// `email_domain`: the part after '@'.
+    /// `email_domain`: the part after '@'; `url_domain`: a web address's
+    /// host, lower case, without `www.`.
     extract: Option<Extract>,
     /// Values (lower case) and what they become; `*` is the fallback.
     map: Option<HashMap<String, String>>,
@@ -197,6 +198,7 @@ enum Case {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Extract {
     EmailDomain,
+    UrlDomain,
 }
 
 // ---------------------------------------------------------------------------
@@ -542,10 +544,11 @@ fn rule(
     r.extract = match text("extract")?.as_deref() {
         None => None,
         Some("email_domain") => Some(Extract::EmailDomain),
+        Some("url_domain") => Some(Extract::UrlDomain),
         Some(other) => {
             return Err(err(
                 line,
-                format!("extract: '{other}' is not known (use email_domain)"),
+                format!("extract: '{other}' is not known (use email_domain or url_domain)"),
             ));
         }
     };
@@ -947,6 +950,20 @@ impl Joins {
 }
 
 /// `s` in lower case, borrowed when it already is.
+/// The host of a web address as a CRM's website field holds it
+/// (`https://www.Acme.com/about`, `acme.com`, `www.acme.com:8080`): lower
+/// case, without the scheme, user, port, path and a leading `www.`.
+fn url_domain(s: &str) -> Option<String> {
+    let s = s.trim();
+    let rest = s.split_once("://").map_or(s, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or("").trim_end_matches('.');
+    let host = host.to_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 fn lower(s: &str) -> std::borrow::Cow<'_, str> {
     if s.chars().any(char::is_uppercase) {
         std::borrow::Cow::Owned(s.to_lowercase())
@@ -1135,8 +1152,12 @@ fn value_of(
         let t = out.trim_end().len();
         out.truncate(t);
     }
-    if r.extract == Some(Extract::EmailDomain) {
-        let domain = out.rsplit_once('@').map(|(_, d)| d.trim().to_string());
+    let domain = match r.extract {
+        None => None,
+        Some(Extract::EmailDomain) => Some(out.rsplit_once('@').map(|(_, d)| d.trim().to_string())),
+        Some(Extract::UrlDomain) => Some(url_domain(out)),
+    };
+    if let Some(domain) = domain {
         out.clear();
         if let Some(d) = domain {
             out.push_str(&d);

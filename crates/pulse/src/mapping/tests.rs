@@ -334,3 +334,33 @@ deleted_at = { column = "Updated", format = "%Y-%m-%d %H:%M:%S", when = { Status
     assert_eq!(e.line, 10, "{e}");
     assert!(e.message.contains("is not a table"), "{e}");
 }
+
+#[test]
+fn a_website_becomes_its_domain() {
+    for (website, domain) in [
+        ("https://www.Acme.com/about?x=1", Some("acme.com")),
+        ("acme.com", Some("acme.com")),
+        ("http://user@www.acme.co.uk:8080/", Some("acme.co.uk")),
+        ("  WWW.ACME.COM.  ", Some("acme.com")),
+        ("shop.acme.com#top", Some("shop.acme.com")),
+        ("", None),
+        ("https://", None),
+    ] {
+        assert_eq!(url_domain(website).as_deref(), domain, "{website}");
+    }
+    // The Salesforce preset reads its accounts' domain that way.
+    let m = Mapping::parse(crate::presets::text("salesforce-accounts").unwrap());
+    assert!(m.is_ok(), "{:?}", m.err());
+    let e = Mapping::parse(
+        r#"
+[[entity]]
+kind = "account"
+files = ["*.csv"]
+[entity.fields]
+id = { column = "Id", extract = "host" }
+name = "Name"
+"#,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("email_domain or url_domain"), "{e}");
+}

@@ -109,8 +109,9 @@ async fn import_dir(db: &Path, dir: &Path, mapping: Option<crate::mapping::Mappi
     store.close().await;
 }
 
-#[tokio::test]
-async fn the_vendor_shaped_base_imports_through_the_presets_into_the_native_store() {
+/// Writes a base, converts a copy of it to `formats`, imports both (the
+/// copy through the presets) and compares every stored row, every column.
+async fn round_trip(formats: &[String]) {
     let tmp = tempfile::tempdir().unwrap();
     let native = tmp.path().join("native");
     let end = pulse_core::time::parse_day("end", "2026-11-22").unwrap();
@@ -123,10 +124,12 @@ async fn the_vendor_shaped_base_imports_through_the_presets_into_the_native_stor
             std::fs::copy(&p, vendor.join(p.file_name().unwrap())).unwrap();
         }
     }
-    let all: Vec<String> = FORMATS.iter().map(|f| f.to_string()).collect();
+    let all = formats.to_vec();
     let written = convert(&vendor, &all).unwrap();
-    assert_eq!(written.len(), 5);
-    assert!(!vendor.join("accounts.csv").exists());
+    assert_eq!(written.len(), 5, "{formats:?}");
+    for f in formats {
+        assert!(!vendor.join(replaces(f)).exists(), "{f}");
+    }
 
     let a = tmp.path().join("native.db");
     let b = tmp.path().join("vendor.db");
@@ -141,11 +144,32 @@ async fn the_vendor_shaped_base_imports_through_the_presets_into_the_native_stor
             want.iter_mut().for_each(|r| as_zendesk_carries(r));
         }
         assert!(!want.is_empty(), "{table}");
-        assert_eq!(got.len(), want.len(), "{table}: row counts");
+        assert_eq!(got.len(), want.len(), "{table}: row counts ({formats:?})");
         for (g, w) in got.iter().zip(&want) {
-            assert_eq!(g, w, "{table}: {:?}", stored_columns(*kind));
+            assert_eq!(g, w, "{table}: {:?} ({formats:?})", stored_columns(*kind));
         }
     }
+}
+
+#[tokio::test]
+async fn the_vendor_shaped_base_imports_through_the_presets_into_the_native_store() {
+    // The help desk and survey exports find their accounts and contacts by
+    // the keys either CRM's preset offers.
+    for crm in ["hubspot", "salesforce"] {
+        round_trip(&with_crm(crm)).await;
+    }
+}
+
+#[test]
+fn two_formats_of_one_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = convert(
+        dir.path(),
+        &["hubspot-companies".into(), "salesforce-accounts".into()],
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("both replace accounts.csv"), "{msg}");
 }
 
 #[test]
@@ -153,6 +177,17 @@ fn every_format_is_a_preset() {
     for f in FORMATS {
         assert!(crate::presets::text(f).is_ok(), "{f}");
     }
+    // Every format is in a round trip above.
+    for f in FORMATS {
+        assert!(
+            ["hubspot", "salesforce"]
+                .iter()
+                .any(|crm| with_crm(crm).iter().any(|g| g == f)),
+            "{f} is in no round trip"
+        );
+    }
+    assert_eq!(with_crm("hubspot").len(), 4);
+    assert_eq!(with_crm("salesforce").len(), 4);
     for (f, _) in LOSSES {
         assert!(FORMATS.contains(f));
     }
@@ -166,4 +201,43 @@ fn no_format_reads_nothing() {
     assert!(convert(dir.path(), &[]).unwrap().is_empty());
     let err = convert(dir.path(), &["zendesk-tickets".to_string()]).unwrap_err();
     assert!(format!("{err:#}").contains("accounts.csv"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_salesforce_contact_flagged_deleted_is_marked_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("base");
+    let end = pulse_core::time::parse_day("end", "2026-11-22").unwrap();
+    crate::synth(5, 2, 3, end, None, &dir).unwrap();
+    convert(&dir, &with_crm("salesforce")).unwrap();
+    // Flag the first contact row as deleted, as Data Loader's "Export All" does.
+    let path = dir.join("salesforce-contacts.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let first: Vec<&str> = lines[1].split(',').collect();
+    let (id, modified) = (first[0].to_string(), first[11].to_string());
+    lines[1] = lines[1].replacen(",false,", ",true,", 1);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let db = tmp.path().join("b.db");
+    let mapping = crate::presets::load_all(&with_crm("salesforce"), &[]).unwrap();
+    import_dir(&db, &dir, mapping).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let deleted: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT id, observed_at, deleted_at FROM contacts WHERE deleted_at IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let at = pulse_core::time::parse_opt_ts("t", &modified)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        deleted,
+        vec![(id, at, at)],
+        "only the flagged row, from its last change"
+    );
+    pool.close().await;
 }
