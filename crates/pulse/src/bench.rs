@@ -135,7 +135,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             let vendor = if mapped {
                 let dir = work.join("vendor");
                 copy_files(&files, &dir)?;
-                let formats = crate::vendor_export::with_crm("hubspot");
+                let formats = crate::vendor_export::set(0);
                 crate::vendor_export::convert(&dir, &formats)?;
                 let mapping = crate::presets::load_all(&formats, &[])?.expect("presets were given");
                 Some((dir, mapping))

@@ -262,9 +262,10 @@ struct SynthArgs {
     price_regime_from: Option<String>,
     /// Write these entities in a vendor's export shape instead of Pulse's
     /// (hubspot-companies, hubspot-contacts, salesforce-accounts,
-    /// salesforce-contacts, zendesk-tickets, delighted-responses): the same
-    /// base, to import with `pulse import --preset`. May be given several
-    /// times, one CRM's accounts and contacts at a time.
+    /// salesforce-contacts, zendesk-tickets, delighted-responses,
+    /// qualtrics-responses): the same base, to import with
+    /// `pulse import --preset`. May be given several times, one format per
+    /// native file (one CRM, one survey tool).
     #[arg(long = "format")]
     formats: Vec<String>,
 }

@@ -50,6 +50,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         summary: "Delighted NPS and CSAT survey responses (CSV) -> survey responses",
         text: include_str!("../presets/delighted-responses.toml"),
     },
+    Preset {
+        name: "qualtrics-responses",
+        summary: "Qualtrics NPS and CSAT survey responses (CSV, numeric values) -> survey responses",
+        text: include_str!("../presets/qualtrics-responses.toml"),
+    },
 ];
 
 /// A preset's mapping text.

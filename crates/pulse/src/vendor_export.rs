@@ -5,7 +5,7 @@
 //! Each format reads the native files `pulse synth` wrote and replaces one
 //! of them by the vendor's file: HubSpot's companies and contacts exports,
 //! Salesforce's account and contact exports, Zendesk's ticket export,
-//! Delighted's response exports. Accounts get an
+//! Delighted's and Qualtrics' response exports. Accounts get an
 //! email domain and contacts an email address (the synthetic base has
 //! neither), made from their names and unique in the base. What a vendor's
 //! format cannot carry is listed in [`LOSSES`].
@@ -23,19 +23,30 @@ pub(crate) const FORMATS: &[&str] = &[
     "salesforce-contacts",
     "zendesk-tickets",
     "delighted-responses",
+    "qualtrics-responses",
 ];
 
-/// Every format that can be asked for at once with one CRM's (`hubspot`,
-/// `salesforce`): that CRM's accounts and contacts, the help desk's and the
-/// survey tool's.
-pub(crate) fn with_crm(crm: &str) -> Vec<String> {
-    FORMATS
-        .iter()
-        .filter(|f| {
-            !(f.starts_with("hubspot") || f.starts_with("salesforce")) || f.starts_with(crm)
-        })
-        .map(|f| f.to_string())
-        .collect()
+/// Formats that can be asked for at once (each replaces another native
+/// file): one CRM's accounts and contacts, the help desk's tickets and one
+/// survey tool's answers. Together they hold every format.
+pub(crate) const SETS: &[&[&str]] = &[
+    &[
+        "hubspot-companies",
+        "hubspot-contacts",
+        "zendesk-tickets",
+        "delighted-responses",
+    ],
+    &[
+        "salesforce-accounts",
+        "salesforce-contacts",
+        "zendesk-tickets",
+        "qualtrics-responses",
+    ],
+];
+
+/// [`SETS`]' `i`th set, as `--format` values.
+pub(crate) fn set(i: usize) -> Vec<String> {
+    SETS[i].iter().map(|f| f.to_string()).collect()
 }
 
 /// The native file each format replaces: two formats of one file (a CRM's
@@ -210,6 +221,147 @@ fn spaced(ts: &str) -> String {
 
 fn seconds(ts: &str) -> Option<i64> {
     pulse_core::time::parse_opt_ts("t", ts).ok().flatten()
+}
+
+/// A Qualtrics CSV export's columns (numeric values), the survey's score
+/// question as Q1 and its open "why" as Q2.
+const QUALTRICS_COLUMNS: [&str; 20] = [
+    "StartDate",
+    "EndDate",
+    "Status",
+    "IPAddress",
+    "Progress",
+    "Duration (in seconds)",
+    "Finished",
+    "RecordedDate",
+    "ResponseId",
+    "RecipientLastName",
+    "RecipientFirstName",
+    "RecipientEmail",
+    "ExternalReference",
+    "LocationLatitude",
+    "LocationLongitude",
+    "DistributionChannel",
+    "UserLanguage",
+    "Q1",
+    "Q2",
+    "Q3",
+];
+
+/// `RecipientEmail` -> `Recipient Email`, `IPAddress` -> `IP Address`.
+fn words(name: &str) -> String {
+    let c: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &ch) in c.iter().enumerate() {
+        let upper_after_lower = i > 0 && ch.is_uppercase() && c[i - 1].is_lowercase();
+        let acronym_end = i > 0
+            && ch.is_uppercase()
+            && c[i - 1].is_uppercase()
+            && c.get(i + 1).is_some_and(|n| n.is_lowercase());
+        if upper_after_lower || acronym_end {
+            out.push(' ');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// One survey's answers as Qualtrics writes them: after the header, a row
+/// of question texts and a row of import ids, then one row per response
+/// (the survey tool also records unfinished ones: one is added, which the
+/// preset leaves out).
+fn qualtrics_rows(
+    surveys: &[Row],
+    kind: &str,
+    names: &HashMap<&str, &str>,
+    emails: &HashMap<String, String>,
+) -> Vec<Vec<String>> {
+    let question = if kind == "nps" {
+        "How likely is it that you would recommend us to a friend or colleague?"
+    } else {
+        "How satisfied were you with your recent support experience?"
+    };
+    let text: Vec<String> = QUALTRICS_COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "Q1" => question.to_string(),
+            "Q2" => "What is the main reason for your score?".to_string(),
+            "Q3" => "May we contact you about your answer?".to_string(),
+            "ResponseId" => "Response ID".to_string(),
+            "Status" => "Response Type".to_string(),
+            "ExternalReference" => "External Data Reference".to_string(),
+            other => words(other),
+        })
+        .collect();
+    let ids: Vec<String> = QUALTRICS_COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "Q1" => r#"{"ImportId":"QID1"}"#.to_string(),
+            "Q2" => r#"{"ImportId":"QID2_TEXT"}"#.to_string(),
+            "Q3" => r#"{"ImportId":"QID3"}"#.to_string(),
+            "StartDate" | "EndDate" | "RecordedDate" => {
+                format!(r#"{{"ImportId":"{c}","timeZone":"UTC"}}"#)
+            }
+            other => format!(r#"{{"ImportId":"{other}"}}"#),
+        })
+        .collect();
+    let mut rows = vec![text, ids];
+    let answers: Vec<&Row> = surveys.iter().filter(|s| s["kind"] == kind).collect();
+    for s in &answers {
+        let contact = s["contact_id"].as_str();
+        let name = names.get(contact).copied().unwrap_or("");
+        let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+        let recorded = spaced(&s["responded_at"]);
+        rows.push(vec![
+            recorded.clone(),
+            recorded.clone(),
+            "0".into(),
+            String::new(),
+            "100".into(),
+            "94".into(),
+            "True".into(),
+            recorded,
+            s["id"].clone(),
+            last.to_string(),
+            first.to_string(),
+            emails.get(contact).cloned().unwrap_or_default(),
+            s["account_id"].clone(),
+            String::new(),
+            String::new(),
+            "email".into(),
+            "EN".into(),
+            s["score"].clone(),
+            s["comment"].clone(),
+            String::new(),
+        ]);
+    }
+    // A respondent who opened the survey and left: no score, not finished.
+    if let Some(s) = answers.first() {
+        let recorded = spaced(&s["responded_at"]);
+        rows.push(vec![
+            recorded.clone(),
+            recorded.clone(),
+            "0".into(),
+            String::new(),
+            "33".into(),
+            "12".into(),
+            "False".into(),
+            recorded,
+            format!("{}-unfinished", s["id"]),
+            String::new(),
+            String::new(),
+            String::new(),
+            s["account_id"].clone(),
+            String::new(),
+            String::new(),
+            "email".into(),
+            "EN".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    rows
 }
 
 /// Replaces native files of `dir` by the vendor files of `formats`.
@@ -599,6 +751,18 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                         .collect();
                     let p = dir.join(format!("delighted-{kind}.csv"));
                     write(&p, &header, &rows)?;
+                    written.push(p);
+                }
+            }
+            "qualtrics-responses" => {
+                let surveys = read(&dir.join("survey_responses.csv"))?;
+                for kind in ["nps", "csat"] {
+                    let p = dir.join(format!("qualtrics-{kind}.csv"));
+                    write(
+                        &p,
+                        &QUALTRICS_COLUMNS,
+                        &qualtrics_rows(&surveys, kind, &names, &emails),
+                    )?;
                     written.push(p);
                 }
             }

@@ -348,11 +348,18 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         "salesforce-accounts",
         "--format",
         "salesforce-contacts",
+        "--format",
+        "qualtrics-responses",
         "--out",
     ]);
     synth.arg(&salesforce);
     run(&mut synth);
-    for n in ["salesforce-accounts.csv", "salesforce-contacts.csv"] {
+    for n in [
+        "salesforce-accounts.csv",
+        "salesforce-contacts.csv",
+        "qualtrics-nps.csv",
+        "qualtrics-csat.csv",
+    ] {
         std::fs::copy(salesforce.join(n), fresh.join(n)).unwrap();
     }
     let mut names: Vec<String> = std::fs::read_dir(&shipped)
@@ -360,7 +367,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(names.len(), 12, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -378,6 +385,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
             "salesforce-accounts",
             "--preset",
             "salesforce-contacts",
+            "--preset",
+            "qualtrics-responses",
         ],
     )
     .arg(&shipped));
@@ -398,6 +407,15 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     );
     assert!(
         !report.contains("salesforce-contacts.csv -> contact (preset hubspot-contacts"),
+        "{report}"
+    );
+    // Delighted's and Qualtrics' NPS files both match `*nps*.csv`.
+    assert!(
+        report.contains("qualtrics-nps.csv -> survey_response (preset qualtrics-responses"),
+        "{report}"
+    );
+    assert!(
+        report.contains("delighted-nps.csv -> survey_response (preset delighted-responses"),
         "{report}"
     );
 }
