@@ -1264,6 +1264,30 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn statistics_are_fresh_after_a_load() {
+        for store in crate::test_stores("analyze_after_load").await {
+            let records: Vec<(usize, Record)> = std::iter::once(Record::Account(account("a-1")))
+                .chain((0..40).map(|i| Record::Interaction(interaction(&format!("i-{i}"), "a-1"))))
+                .enumerate()
+                .collect();
+            let out = store.ingest(records).await.unwrap();
+            assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+            store.analyze_after_load().await.unwrap();
+            if let crate::Backend::Postgres(p) = &store.backend {
+                // The planner's row count is the table's, not the "never
+                // analysed" -1 a fresh table has.
+                let (tuples,): (f32,) = sqlx::query_as(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'interactions'::regclass",
+                )
+                .fetch_one(p)
+                .await
+                .unwrap();
+                assert_eq!(tuples, 40.0);
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn ingest_with_a_scorer_stores_sentiment() {
         for store in crate::test_stores("ingest_scored").await {
             stores_sentiment(store).await;

@@ -1073,6 +1073,14 @@ pub(crate) async fn import(
         report.files.push(fr);
     }
     rejects.flush()?;
+    if !opts.dry_run && report.files.iter().any(|f| f.inserted + f.updated > 0) {
+        let t = std::time::Instant::now();
+        store
+            .analyze_after_load()
+            .await
+            .context("refreshing the database's statistics after the load")?;
+        tracing::info!(seconds = t.elapsed().as_secs_f64(), "statistics refreshed");
+    }
     Ok(report)
 }
 
