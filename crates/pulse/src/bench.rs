@@ -85,6 +85,10 @@ enum BenchWhat {
         /// with the native ones, and report mapped / native.
         #[arg(long)]
         mapped: bool,
+        /// Which vendors' shapes `--mapped` writes: 0 is HubSpot, Zendesk
+        /// and Delighted; 1 is Salesforce, Intercom and Qualtrics.
+        #[arg(long, default_value_t = 0, requires = "mapped")]
+        vendors: usize,
     },
 }
 
@@ -119,7 +123,14 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             batch_size,
             keep,
             mapped,
+            vendors,
         } => {
+            if vendors >= crate::vendor_export::SETS.len() {
+                bail!(
+                    "--vendors: {vendors} is not a set of vendors (0 to {})",
+                    crate::vendor_export::SETS.len() - 1
+                );
+            }
             let work = cfg.data_dir.join("bench-import");
             let files = match from {
                 Some(dir) => dir,
@@ -135,7 +146,7 @@ pub(crate) async fn run(cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             let vendor = if mapped {
                 let dir = work.join("vendor");
                 copy_files(&files, &dir)?;
-                let formats = crate::vendor_export::set(0);
+                let formats = crate::vendor_export::set(vendors);
                 crate::vendor_export::convert(&dir, &formats)?;
                 let mapping = crate::presets::load_all(&formats, &[])?.expect("presets were given");
                 Some((dir, mapping))
@@ -542,7 +553,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             ..Config::default()
         };
-        let args = BenchArgs {
+        let args = |vendors| BenchArgs {
             what: BenchWhat::Import {
                 accounts: 5,
                 months: 2,
@@ -552,9 +563,14 @@ mod tests {
                 batch_size: 100,
                 keep: false,
                 mapped: true,
+                vendors,
             },
         };
-        run(&cfg, args).await.unwrap();
-        assert!(!dir.path().join("bench-import").exists());
+        for vendors in 0..crate::vendor_export::SETS.len() {
+            run(&cfg, args(vendors)).await.unwrap();
+            assert!(!dir.path().join("bench-import").exists());
+        }
+        let e = run(&cfg, args(9)).await.unwrap_err();
+        assert!(format!("{e}").contains("--vendors: 9 is not a set"), "{e}");
     }
 }

@@ -713,8 +713,14 @@ fn native_columns(
         .collect())
 }
 
+/// Deepest nesting [`json_fields`] follows; deeper values are refused.
+const MAX_JSON_DEPTH: usize = 16;
+
 /// One JSON object as text fields: strings as they are, numbers and booleans
-/// printed, null as empty.
+/// printed, null as empty. Nested objects and arrays (an API's objects
+/// written one per line) give dotted names: `{"statistics": {"count_reopens":
+/// 1}}` is `statistics.count_reopens`, the first of an array `tags.0`.
+/// Names are in lower case.
 pub(crate) fn json_fields(line: &str) -> Result<HashMap<String, String>, FieldError> {
     let v: serde_json::Value = serde_json::from_str(line)
         .map_err(|e| FieldError::new("line", format!("is not JSON: {e}")))?;
@@ -723,16 +729,56 @@ pub(crate) fn json_fields(line: &str) -> Result<HashMap<String, String>, FieldEr
     };
     let mut out = HashMap::with_capacity(obj.len());
     for (k, v) in obj {
-        let s = match v {
-            serde_json::Value::Null => String::new(),
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Bool(b) => b.to_string(),
-            serde_json::Value::Number(n) => n.to_string(),
-            other => return Err(FieldError::new(k, format!("is {other}, not a value"))),
-        };
-        out.insert(k.to_ascii_lowercase(), s);
+        flatten(k.to_ascii_lowercase(), v, 1, &mut out)?;
     }
     Ok(out)
+}
+
+fn flatten(
+    name: String,
+    v: serde_json::Value,
+    depth: usize,
+    out: &mut HashMap<String, String>,
+) -> Result<(), FieldError> {
+    let nested = |name: &str, k: &str, v, out: &mut HashMap<String, String>| {
+        if depth >= MAX_JSON_DEPTH {
+            return Err(FieldError::new(
+                name.to_string(),
+                format!("nests deeper than {MAX_JSON_DEPTH} levels"),
+            ));
+        }
+        flatten(
+            format!("{name}.{}", k.to_ascii_lowercase()),
+            v,
+            depth + 1,
+            out,
+        )
+    };
+    match v {
+        serde_json::Value::Null => {
+            out.insert(name, String::new());
+        }
+        serde_json::Value::String(s) => {
+            out.insert(name, s);
+        }
+        serde_json::Value::Bool(b) => {
+            out.insert(name, b.to_string());
+        }
+        serde_json::Value::Number(n) => {
+            out.insert(name, n.to_string());
+        }
+        serde_json::Value::Object(obj) => {
+            for (k, v) in obj {
+                nested(&name, &k, v, out)?;
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.into_iter().enumerate() {
+                nested(&name, &i.to_string(), v, out)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One file to read, and how.
@@ -1229,6 +1275,27 @@ mod tests {
             mapping: None,
             dry_run: false,
         }
+    }
+
+    #[test]
+    fn nested_json_values_are_read_by_dotted_names() {
+        let f = json_fields(
+            r#"{"Id": "7", "statistics": {"Count_Reopens": 2, "last_close_at": null},
+                "contacts": {"contacts": [{"id": "a"}, {"id": "b"}]}, "open": false}"#,
+        )
+        .unwrap();
+        assert_eq!(f["id"], "7");
+        assert_eq!(f["statistics.count_reopens"], "2");
+        assert_eq!(f["statistics.last_close_at"], "");
+        assert_eq!(f["contacts.contacts.0.id"], "a");
+        assert_eq!(f["contacts.contacts.1.id"], "b");
+        assert_eq!(f["open"], "false");
+        assert_eq!(f.len(), 6);
+        // Nesting is bounded: a hostile line cannot recurse without end.
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(40), "]".repeat(40));
+        let e = json_fields(&deep).unwrap_err();
+        assert!(e.to_string().contains("nests deeper than 16 levels"), "{e}");
+        assert!(e.to_string().starts_with("a.0.0"), "{e}");
     }
 
     #[tokio::test]

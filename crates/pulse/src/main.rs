@@ -262,8 +262,8 @@ struct SynthArgs {
     price_regime_from: Option<String>,
     /// Write these entities in a vendor's export shape instead of Pulse's
     /// (hubspot-companies, hubspot-contacts, salesforce-accounts,
-    /// salesforce-contacts, zendesk-tickets, delighted-responses,
-    /// qualtrics-responses): the same base, to import with
+    /// salesforce-contacts, zendesk-tickets, intercom-conversations,
+    /// delighted-responses, qualtrics-responses): the same base, to import with
     /// `pulse import --preset`. May be given several times, one format per
     /// native file (one CRM, one survey tool).
     #[arg(long = "format")]
@@ -515,7 +515,9 @@ fn expand_paths(
                         .map(|n| n.to_string_lossy().to_ascii_lowercase())
                         .unwrap_or_default();
                     f.is_file()
-                        && (name.ends_with(".csv") || name.ends_with(".jsonl"))
+                        && (name.ends_with(".csv")
+                            || name.ends_with(".jsonl")
+                            || name.ends_with(".ndjson"))
                         && (pulse_core::EntityKind::from_file_name(&name).is_some()
                             || tombstones::is_tombstone_file(f)
                             || mapping.is_some_and(|m| !m.blocks_for(&name).is_empty()))

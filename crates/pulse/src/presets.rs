@@ -46,6 +46,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         text: include_str!("../presets/zendesk-tickets.toml"),
     },
     Preset {
+        name: "intercom-conversations",
+        summary: "Intercom conversations (REST API objects, JSON Lines) -> interactions",
+        text: include_str!("../presets/intercom-conversations.toml"),
+    },
+    Preset {
         name: "delighted-responses",
         summary: "Delighted NPS and CSAT survey responses (CSV) -> survey responses",
         text: include_str!("../presets/delighted-responses.toml"),

@@ -313,61 +313,55 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     let dir = tmp.path();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
     let fresh = dir.join("samples");
-    let mut synth = pulse(dir);
-    synth.args([
-        "synth",
-        "--accounts",
-        "50",
-        "--months",
-        "3",
-        "--seed",
-        "42",
-        "--end",
-        "2026-11-22",
-        "--out",
-    ]);
-    synth.arg(&fresh);
-    for p in PRESETS {
-        synth.args(["--format", p]);
-    }
-    run(&mut synth);
-    // The same base's accounts and contacts as Salesforce exports them.
-    let salesforce = dir.join("salesforce");
-    let mut synth = pulse(dir);
-    synth.args([
-        "synth",
-        "--accounts",
-        "50",
-        "--months",
-        "3",
-        "--seed",
-        "42",
-        "--end",
-        "2026-11-22",
-        "--format",
-        "salesforce-accounts",
-        "--format",
-        "salesforce-contacts",
-        "--format",
-        "qualtrics-responses",
-        "--out",
-    ]);
-    synth.arg(&salesforce);
-    run(&mut synth);
+    // The samples' base: 50 accounts, 3 months, seed 42.
+    let synth = |out: &Path, formats: &[&str]| {
+        let mut c = pulse(dir);
+        c.args([
+            "synth",
+            "--accounts",
+            "50",
+            "--months",
+            "3",
+            "--seed",
+            "42",
+            "--end",
+            "2026-11-22",
+            "--out",
+        ]);
+        c.arg(out);
+        for f in formats {
+            c.args(["--format", f]);
+        }
+        run(&mut c);
+    };
+    synth(&fresh, PRESETS);
+    // The same base's accounts and contacts as Salesforce exports them, its
+    // interactions as Intercom's conversations and its answers as Qualtrics'.
+    let other = dir.join("salesforce");
+    synth(
+        &other,
+        &[
+            "salesforce-accounts",
+            "salesforce-contacts",
+            "intercom-conversations",
+            "qualtrics-responses",
+        ],
+    );
     for n in [
         "salesforce-accounts.csv",
         "salesforce-contacts.csv",
+        "intercom-conversations.jsonl",
         "qualtrics-nps.csv",
         "qualtrics-csat.csv",
     ] {
-        std::fs::copy(salesforce.join(n), fresh.join(n)).unwrap();
+        std::fs::copy(other.join(n), fresh.join(n)).unwrap();
     }
     let mut names: Vec<String> = std::fs::read_dir(&shipped)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -385,6 +379,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
             "salesforce-accounts",
             "--preset",
             "salesforce-contacts",
+            "--preset",
+            "intercom-conversations",
             "--preset",
             "qualtrics-responses",
         ],
@@ -407,6 +403,11 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     );
     assert!(
         !report.contains("salesforce-contacts.csv -> contact (preset hubspot-contacts"),
+        "{report}"
+    );
+    assert!(
+        report
+            .contains("intercom-conversations.jsonl -> interaction (preset intercom-conversations"),
         "{report}"
     );
     // Delighted's and Qualtrics' NPS files both match `*nps*.csv`.

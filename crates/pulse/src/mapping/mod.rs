@@ -129,7 +129,7 @@ struct Rule {
     /// Keep the text before this separator (`"a;b"` -> `a`).
     split: Option<String>,
     /// `email_domain`: the part after '@'; `url_domain`: a web address's
-    /// host, lower case, without `www.`.
+    /// host, lower case, without `www.`; `html_text`: the text of HTML.
     extract: Option<Extract>,
     /// Values (lower case) and what they become; `*` is the fallback.
     map: Option<HashMap<String, String>>,
@@ -199,6 +199,7 @@ enum Case {
 enum Extract {
     EmailDomain,
     UrlDomain,
+    HtmlText,
 }
 
 // ---------------------------------------------------------------------------
@@ -545,10 +546,13 @@ fn rule(
         None => None,
         Some("email_domain") => Some(Extract::EmailDomain),
         Some("url_domain") => Some(Extract::UrlDomain),
+        Some("html_text") => Some(Extract::HtmlText),
         Some(other) => {
             return Err(err(
                 line,
-                format!("extract: '{other}' is not known (use email_domain or url_domain)"),
+                format!(
+                    "extract: '{other}' is not known (use email_domain, url_domain or html_text)"
+                ),
             ));
         }
     };
@@ -964,6 +968,73 @@ fn url_domain(s: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_string())
 }
 
+/// The text of an HTML fragment as a help desk stores a message
+/// (`<p>Payroll &amp; tax</p><p>failed</p>` -> `Payroll & tax failed`): tags
+/// removed, a block's or a line break's end read as a space, the common
+/// entities and numeric references decoded, runs of blanks made one space.
+/// Text without `<` or `&` comes back as it is.
+fn html_text(s: &str) -> String {
+    if !s.contains(['<', '&']) {
+        return s.to_string();
+    }
+    let mut text = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(['<', '&']) {
+        text.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('<') {
+            match rest.find('>') {
+                Some(end) => {
+                    let tag = rest[1..end].trim_start_matches('/').to_ascii_lowercase();
+                    let name = tag.split([' ', '/', '\t', '\n']).next().unwrap_or("");
+                    if matches!(
+                        name,
+                        "p" | "br" | "div" | "li" | "tr" | "td" | "h1" | "h2" | "h3" | "blockquote"
+                    ) {
+                        text.push(' ');
+                    }
+                    rest = &rest[end + 1..];
+                }
+                None => {
+                    text.push_str(rest);
+                    rest = "";
+                }
+            }
+        } else {
+            // An entity is short: look for its `;` among the next bytes (an
+            // ASCII byte, so the slices below stay on character boundaries).
+            let end = rest.as_bytes()[..rest.len().min(12)]
+                .iter()
+                .position(|&b| b == b';');
+            let decoded = end.and_then(|e| match &rest[1..e] {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
+                n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            });
+            match (decoded, end) {
+                (Some(c), Some(e)) => {
+                    text.push(c);
+                    rest = &rest[e + 1..];
+                }
+                _ => {
+                    text.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    text.push_str(rest);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn lower(s: &str) -> std::borrow::Cow<'_, str> {
     if s.chars().any(char::is_uppercase) {
         std::borrow::Cow::Owned(s.to_lowercase())
@@ -1156,6 +1227,7 @@ fn value_of(
         None => None,
         Some(Extract::EmailDomain) => Some(out.rsplit_once('@').map(|(_, d)| d.trim().to_string())),
         Some(Extract::UrlDomain) => Some(url_domain(out)),
+        Some(Extract::HtmlText) => Some(Some(html_text(out))),
     };
     if let Some(domain) = domain {
         out.clear();

@@ -336,6 +336,29 @@ deleted_at = { column = "Updated", format = "%Y-%m-%d %H:%M:%S", when = { Status
 }
 
 #[test]
+fn html_becomes_its_text() {
+    for (html, text) in [
+        (
+            "<p>Payroll &amp; tax</p><p>failed&nbsp;again</p>",
+            "Payroll & tax failed again",
+        ),
+        ("line one<br/>line two<br>three", "line one line two three"),
+        (
+            "<div class=\"x\">caf&#233; &#x4e2d; &lt;ok&gt; &quot;q&quot;</div>",
+            "café 中 <ok> \"q\"",
+        ),
+        ("<b>bold</b>face", "boldface"),
+        ("Q&A & more; AT&T", "Q&A & more; AT&T"),
+        ("plain text  as  is", "plain text  as  is"),
+        ("broken <tag", "broken <tag"),
+        ("&unknown; &#xZZ; &é;", "&unknown; &#xZZ; &é;"),
+        ("", ""),
+    ] {
+        assert_eq!(html_text(html), text, "{html}");
+    }
+}
+
+#[test]
 fn a_website_becomes_its_domain() {
     for (website, domain) in [
         ("https://www.Acme.com/about?x=1", Some("acme.com")),
@@ -362,5 +385,9 @@ name = "Name"
 "#,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("email_domain or url_domain"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("email_domain, url_domain or html_text"),
+        "{e}"
+    );
 }
