@@ -619,6 +619,8 @@ fn read_file(
                     .collect(),
                 Reading::Native(_) => Vec::new(),
             };
+            let picker = JsonPicker::new(&wanted);
+            let mut picked: Vec<String> = Vec::new();
             loop {
                 buf.clear();
                 let read = reader.by_ref().read_line(&mut buf)?;
@@ -630,23 +632,28 @@ fn read_file(
                 if buf.trim().is_empty() {
                     continue;
                 }
-                match (json_fields(&buf), reading) {
-                    (Ok(map), Reading::Native(kind)) => {
-                        let id = map.get(key).cloned().unwrap_or_default();
-                        match Record::from_fields(*kind, &map) {
-                            Ok(x) => cur.records.push((line, x)),
-                            Err(e) => cur.rejected.push(reject(*kind, line, &id, e)),
+                match reading {
+                    Reading::Native(kind) => match json_fields(&buf) {
+                        Ok(map) => {
+                            let id = map.get(key).cloned().unwrap_or_default();
+                            match Record::from_fields(*kind, &map) {
+                                Ok(x) => cur.records.push((line, x)),
+                                Err(e) => cur.rejected.push(reject(*kind, line, &id, e)),
+                            }
                         }
-                    }
-                    (Ok(map), Reading::Mapped { bound, joins }) => {
-                        let get = |i: usize| map.get(&wanted[i]).map(String::as_str).unwrap_or("");
-                        match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
-                            None => cur.skipped += 1,
-                            Some(Ok(x)) => cur.records.push(x),
-                            Some(Err(e)) => cur.rejected.push(e),
+                        Err(e) => cur.rejected.push(reject(*kind, line, "", e)),
+                    },
+                    Reading::Mapped { bound, joins } => match picker.pick(&buf, &mut picked) {
+                        Ok(()) => {
+                            let get = |i: usize| picked[i].as_str();
+                            match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
+                                None => cur.skipped += 1,
+                                Some(Ok(x)) => cur.records.push(x),
+                                Some(Err(e)) => cur.rejected.push(e),
+                            }
                         }
-                    }
-                    (Err(e), _) => cur.rejected.push(reject(kind, line, "", e)),
+                        Err(e) => cur.rejected.push(reject(bound.kind, line, "", e)),
+                    },
                 }
                 if line.is_multiple_of(4096) {
                     bar.set_position(bytes);
@@ -779,6 +786,258 @@ fn flatten(
         }
     }
     Ok(())
+}
+
+/// Reads the values of some dotted names (as [`json_fields`] names them)
+/// out of JSON objects: the names form a tree, and a subtree that holds no
+/// wanted name is skipped without being built, so an API object of a
+/// kilobyte costs what its few wanted fields cost.
+pub(crate) struct JsonPicker {
+    nodes: Vec<PickTree>,
+    wanted: usize,
+}
+
+#[derive(Default)]
+struct PickTree {
+    /// The wanted names that end here.
+    ends: Vec<usize>,
+    /// Children by key (lower case) and by array index.
+    keys: Vec<(String, usize)>,
+    indices: Vec<(usize, usize)>,
+}
+
+impl JsonPicker {
+    pub(crate) fn new(wanted: &[String]) -> Self {
+        let mut nodes = vec![PickTree::default()];
+        for (i, w) in wanted.iter().enumerate() {
+            let mut at = 0;
+            for seg in w.split('.') {
+                let seg = seg.to_ascii_lowercase();
+                at = match nodes[at].keys.iter().find(|(k, _)| *k == seg) {
+                    Some(&(_, child)) => child,
+                    None => {
+                        nodes.push(PickTree::default());
+                        let child = nodes.len() - 1;
+                        if let Ok(n) = seg.parse::<usize>() {
+                            nodes[at].indices.push((n, child));
+                        }
+                        nodes[at].keys.push((seg, child));
+                        child
+                    }
+                };
+            }
+            nodes[at].ends.push(i);
+        }
+        JsonPicker {
+            nodes,
+            wanted: wanted.len(),
+        }
+    }
+
+    /// The wanted values of one JSON object into `out`, one per name,
+    /// blank when absent.
+    pub(crate) fn pick(&self, line: &str, out: &mut Vec<String>) -> Result<(), FieldError> {
+        out.resize(self.wanted, String::new());
+        out.iter_mut().for_each(String::clear);
+        if !line.trim_start().starts_with('{') {
+            // As `json_fields` says it: bad JSON, or JSON that is not an object.
+            return match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+                Err(e) => Err(FieldError::new("line", format!("is not JSON: {e}"))),
+                Ok(_) => Err(FieldError::new("line", "is not a JSON object")),
+            };
+        }
+        let mut st = Pick {
+            tree: &self.nodes,
+            out,
+            node: 0,
+            next: None,
+            path: String::new(),
+            depth: 0,
+            too_deep: None,
+        };
+        let mut de = serde_json::Deserializer::from_str(line);
+        let parsed = serde::de::DeserializeSeed::deserialize(PickNode { st: &mut st }, &mut de)
+            .and_then(|()| de.end());
+        if let Some(at) = st.too_deep {
+            return Err(FieldError::new(
+                at,
+                format!("nests deeper than {MAX_JSON_DEPTH} levels"),
+            ));
+        }
+        parsed.map_err(|e| FieldError::new("line", format!("is not JSON: {e}")))
+    }
+}
+
+struct Pick<'t, 'o> {
+    tree: &'t [PickTree],
+    out: &'o mut Vec<String>,
+    /// The tree node of the value being read.
+    node: usize,
+    /// The child the key just read leads to, if it is wanted.
+    next: Option<usize>,
+    /// The dotted name of the value being read (for errors).
+    path: String,
+    depth: usize,
+    /// The name where nesting went past [`MAX_JSON_DEPTH`].
+    too_deep: Option<String>,
+}
+
+impl Pick<'_, '_> {
+    fn leaf(&mut self, v: &str) {
+        for &i in &self.tree[self.node].ends {
+            self.out[i].clear();
+            self.out[i].push_str(v);
+        }
+    }
+
+    /// Appends `.seg` (or `seg` at the top) to the path.
+    fn push(&mut self, seg: &str) {
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(seg);
+    }
+
+    /// Moves into `child` to read its value; past [`MAX_JSON_DEPTH`] it
+    /// records where and stops the line. Returns the node to come back to.
+    fn enter<E: serde::de::Error>(&mut self, child: usize) -> Result<usize, E> {
+        if self.depth + 1 >= MAX_JSON_DEPTH {
+            self.too_deep = Some(self.path.clone());
+            return Err(E::custom("nests too deep"));
+        }
+        self.depth += 1;
+        Ok(std::mem::replace(&mut self.node, child))
+    }
+
+    fn leave(&mut self, back: usize, path: usize) {
+        self.depth -= 1;
+        self.node = back;
+        self.path.truncate(path);
+    }
+}
+
+/// A value of the object [`JsonPicker::pick`] reads.
+struct PickNode<'a, 't, 'o> {
+    st: &'a mut Pick<'t, 'o>,
+}
+
+/// An object's key: finds the wanted child it leads to, if any.
+struct PickKey<'a, 't, 'o> {
+    st: &'a mut Pick<'t, 'o>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PickKey<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PickKey<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        let st = self.st;
+        st.next = st.tree[st.node]
+            .keys
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(v))
+            .map(|&(_, c)| c);
+        if st.next.is_some() {
+            st.push(&v.to_ascii_lowercase());
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PickNode<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.st.leaf(v);
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.st.leaf(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.st.leaf(&v.to_string());
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.st.leaf(&v.to_string());
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        // As serde_json prints a number (`json_fields`).
+        let text = serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string());
+        self.st.leaf(&text);
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.st.leaf("");
+        Ok(())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.st.leaf("");
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let st = self.st;
+        let path = st.path.len();
+        while m.next_key_seed(PickKey { st: &mut *st })?.is_some() {
+            match st.next.take() {
+                Some(child) => {
+                    let back = st.enter::<A::Error>(child)?;
+                    let r = m.next_value_seed(PickNode { st: &mut *st });
+                    st.leave(back, path);
+                    r?;
+                }
+                None => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let st = self.st;
+        let path = st.path.len();
+        let mut i = 0usize;
+        loop {
+            let child = st.tree[st.node]
+                .indices
+                .iter()
+                .find(|(n, _)| *n == i)
+                .map(|&(_, c)| c);
+            let more = match child {
+                Some(child) => {
+                    st.push(&i.to_string());
+                    let back = st.enter::<A::Error>(child)?;
+                    let r = s.next_element_seed(PickNode { st: &mut *st });
+                    st.leave(back, path);
+                    r?.is_some()
+                }
+                None => s.next_element::<serde::de::IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
 }
 
 /// One file to read, and how.
@@ -1296,6 +1555,62 @@ mod tests {
         let e = json_fields(&deep).unwrap_err();
         assert!(e.to_string().contains("nests deeper than 16 levels"), "{e}");
         assert!(e.to_string().starts_with("a.0.0"), "{e}");
+    }
+
+    #[test]
+    fn picked_json_values_are_the_flattened_ones() {
+        let line = r#"{"Id": 7, "x": 1.5, "skip": {"deep": [[[{"a": 1}]]], "s": "\u00e9"},
+            "statistics": {"Count_Reopens": 2, "last_close_at": null},
+            "contacts": {"contacts": [{"id": "a", "n": [1, 2]}, {"id": "b"}]}, "open": false}"#;
+        let all = json_fields(line).unwrap();
+        let wanted: Vec<String> = [
+            "id",
+            "x",
+            "statistics.count_reopens",
+            "statistics.last_close_at",
+            "contacts.contacts.1.id",
+            "contacts.contacts.0.n.1",
+            "open",
+            "missing",
+            "contacts.contacts.5.id",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut out = vec!["stale".to_string()];
+        JsonPicker::new(&wanted).pick(line, &mut out).unwrap();
+        for (w, got) in wanted.iter().zip(&out) {
+            assert_eq!(got, all.get(w).map_or("", String::as_str), "{w}");
+        }
+        assert_eq!(out[0], "7");
+        assert_eq!(out[5], "2");
+        // Errors read as `json_fields` gives them.
+        for bad in ["[1, 2]", "{\"a\": ", "not json", "{\"a\": 1} trailing"] {
+            let mut o = Vec::new();
+            let got = JsonPicker::new(&wanted)
+                .pick(bad, &mut o)
+                .unwrap_err()
+                .to_string();
+            let want = json_fields(bad).unwrap_err().to_string();
+            assert_eq!(got.split(':').next(), want.split(':').next(), "{bad}");
+            assert_eq!(
+                got.contains("not a JSON object"),
+                want.contains("not a JSON object")
+            );
+        }
+        // Deep nesting is refused where it is read, and skipped elsewhere.
+        let deep = format!(
+            "{{\"a\": {}1{}, \"id\": 3}}",
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let mut o = Vec::new();
+        let e = JsonPicker::new(&["a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0".into()])
+            .pick(&deep, &mut o)
+            .unwrap_err();
+        assert!(e.to_string().contains("nests deeper than 16 levels"), "{e}");
+        JsonPicker::new(&["id".into()]).pick(&deep, &mut o).unwrap();
+        assert_eq!(o, vec!["3".to_string()]);
     }
 
     #[tokio::test]
