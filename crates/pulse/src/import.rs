@@ -512,6 +512,62 @@ fn mapped_record(
     })
 }
 
+/// Maps JSON lines (line number, text) with `bound`, split over up to
+/// `threads` threads; the records, rejections and offered keys are kept in
+/// the lines' order.
+fn map_json_lines(
+    picker: &JsonPicker,
+    bound: &Bound,
+    joins: &Joins,
+    lines: &[(usize, String)],
+    threads: usize,
+    cur: &mut Parsed,
+    keys: &mut Joins,
+) {
+    type Mapped = Option<Result<(usize, Record), Rejected>>;
+    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins) {
+        let mut picked = Vec::new();
+        let mut row = MappedRow::default();
+        let mut offered = Joins::default();
+        let out = part
+            .iter()
+            .map(|(line, text)| match picker.pick(text, &mut picked) {
+                Ok(()) => {
+                    let get = |i: usize| picked[i].as_str();
+                    mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
+                }
+                Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
+            })
+            .collect();
+        (out, offered)
+    };
+    let per = lines.len().div_ceil(threads.max(1)).max(1);
+    let parts: Vec<(Vec<Mapped>, Joins)> = if threads <= 1 || lines.len() < 64 {
+        vec![map_part(lines)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = lines
+                .chunks(per)
+                .map(|part| s.spawn(move || map_part(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a mapping thread panicked"))
+                .collect()
+        })
+    };
+    for (out, offered) in parts {
+        for m in out {
+            match m {
+                None => cur.skipped += 1,
+                Some(Ok(x)) => cur.records.push(x),
+                Some(Err(e)) => cur.rejected.push(e),
+            }
+        }
+        keys.merge(offered);
+    }
+}
+
 /// Reads `path` on the calling thread, scores each batch with `model`, and
 /// sends batches down `tx`. Returns the join keys the file's records offer.
 fn read_file(
@@ -620,40 +676,51 @@ fn read_file(
                 Reading::Native(_) => Vec::new(),
             };
             let picker = JsonPicker::new(&wanted);
-            let mut picked: Vec<String> = Vec::new();
+            // Mapped lines are mapped a chunk at a time, on every core.
+            let chunk = batch_size.clamp(1, 4096);
+            let mut pending: Vec<(usize, String)> = Vec::new();
             loop {
                 buf.clear();
                 let read = reader.by_ref().read_line(&mut buf)?;
-                if read == 0 {
+                let end = read == 0;
+                if !end {
+                    line += 1;
+                    bytes += read as u64;
+                }
+                if let Reading::Mapped { bound, joins } = reading {
+                    if !end && !buf.trim().is_empty() {
+                        pending.push((line, std::mem::take(&mut buf)));
+                    }
+                    if pending.len() >= chunk || (end && !pending.is_empty()) {
+                        map_json_lines(
+                            &picker, bound, joins, &pending, threads, &mut cur, &mut keys,
+                        );
+                        pending.clear();
+                        bar.set_position(bytes);
+                        if !flush(&mut cur, false) {
+                            return Ok(keys);
+                        }
+                    }
+                    if end {
+                        break;
+                    }
+                    continue;
+                }
+                if end {
                     break;
                 }
-                line += 1;
-                bytes += read as u64;
                 if buf.trim().is_empty() {
                     continue;
                 }
-                match reading {
-                    Reading::Native(kind) => match json_fields(&buf) {
-                        Ok(map) => {
-                            let id = map.get(key).cloned().unwrap_or_default();
-                            match Record::from_fields(*kind, &map) {
-                                Ok(x) => cur.records.push((line, x)),
-                                Err(e) => cur.rejected.push(reject(*kind, line, &id, e)),
-                            }
+                match json_fields(&buf) {
+                    Ok(map) => {
+                        let id = map.get(key).cloned().unwrap_or_default();
+                        match Record::from_fields(kind, &map) {
+                            Ok(x) => cur.records.push((line, x)),
+                            Err(e) => cur.rejected.push(reject(kind, line, &id, e)),
                         }
-                        Err(e) => cur.rejected.push(reject(*kind, line, "", e)),
-                    },
-                    Reading::Mapped { bound, joins } => match picker.pick(&buf, &mut picked) {
-                        Ok(()) => {
-                            let get = |i: usize| picked[i].as_str();
-                            match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
-                                None => cur.skipped += 1,
-                                Some(Ok(x)) => cur.records.push(x),
-                                Some(Err(e)) => cur.rejected.push(e),
-                            }
-                        }
-                        Err(e) => cur.rejected.push(reject(bound.kind, line, "", e)),
-                    },
+                    }
+                    Err(e) => cur.rejected.push(reject(kind, line, "", e)),
                 }
                 if line.is_multiple_of(4096) {
                     bar.set_position(bytes);
@@ -1534,6 +1601,67 @@ mod tests {
             mapping: None,
             dry_run: false,
         }
+    }
+
+    #[tokio::test]
+    async fn mapped_json_lines_keep_their_order_and_line_numbers_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapping = crate::mapping::Mapping::parse(
+            r#"
+[[entity]]
+kind = "account"
+files = ["*companies*.jsonl"]
+[entity.fields]
+id = "company.id"
+name = "company.name"
+segment = { value = "smb" }
+plan = { value = "essentials" }
+mrr = "billing.mrr"
+seats = { value = "5" }
+start_date = "since"
+"#,
+        )
+        .unwrap();
+        // 300 lines (chunks of 100, mapped on two threads), a blank line,
+        // bad JSON at line 150 and a negative MRR at line 170.
+        let mut text = String::new();
+        for i in 1..=300 {
+            let l = match i {
+                150 => "{not json".to_string(),
+                151 => String::new(),
+                _ => format!(
+                    r#"{{"company": {{"id": "a-{i}", "name": "Co {i}"}}, "billing": {{"mrr": {}}}, "since": "2025-01-01", "extra": [{{"x": 1}}]}}"#,
+                    if i == 170 { -5 } else { i }
+                ),
+            };
+            text.push_str(&l);
+            text.push('\n');
+        }
+        let path = write(dir.path(), "companies.jsonl", &text);
+        let store = Store::in_memory().await.unwrap();
+        let rejects_path = dir.path().join("rejects.csv");
+        let mut opts = options(rejects_path.clone(), 100);
+        opts.mapping = Some(Arc::new(mapping));
+        let report = import(&store, &[path], &opts).await.unwrap();
+        assert_eq!(report.totals(), (299, 297, 0, 2));
+        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        let lines: Vec<&str> = rejects.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2, "{rejects}");
+        assert!(
+            lines[0].contains(",150,account,,line,is not JSON"),
+            "{rejects}"
+        );
+        assert!(lines[1].contains(",170,account,a-170,mrr,"), "{rejects}");
+        let stored = store
+            .accounts(&pulse_store::AccountFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 297);
+        let a = stored.iter().find(|a| a.id == "a-299").unwrap();
+        assert_eq!((a.name.as_str(), a.mrr), ("Co 299", 299.0));
     }
 
     #[test]
