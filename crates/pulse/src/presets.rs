@@ -60,6 +60,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         summary: "Qualtrics NPS and CSAT survey responses (CSV, numeric values) -> survey responses",
         text: include_str!("../presets/qualtrics-responses.toml"),
     },
+    Preset {
+        name: "stripe-events",
+        summary: "Stripe subscription and invoice events (Events API objects, JSON Lines) -> subscription events",
+        text: include_str!("../presets/stripe-events.toml"),
+    },
 ];
 
 /// A preset's mapping text.

@@ -5,7 +5,8 @@
 //! Each format reads the native files `pulse synth` wrote and replaces one
 //! of them by the vendor's file: HubSpot's companies and contacts exports,
 //! Salesforce's account and contact exports, Zendesk's ticket export,
-//! Delighted's and Qualtrics' response exports. Accounts get an
+//! Delighted's and Qualtrics' response exports, Stripe's subscription and
+//! invoice events. Accounts get an
 //! email domain and contacts an email address (the synthetic base has
 //! neither), made from their names and unique in the base. What a vendor's
 //! format cannot carry is listed in [`LOSSES`].
@@ -25,6 +26,7 @@ pub(crate) const FORMATS: &[&str] = &[
     "intercom-conversations",
     "delighted-responses",
     "qualtrics-responses",
+    "stripe-events",
 ];
 
 /// Formats that can be asked for at once (each replaces another native
@@ -42,6 +44,7 @@ pub(crate) const SETS: &[&[&str]] = &[
         "salesforce-contacts",
         "intercom-conversations",
         "qualtrics-responses",
+        "stripe-events",
     ],
 ];
 
@@ -57,6 +60,7 @@ fn replaces(format: &str) -> &'static str {
         "hubspot-companies" | "salesforce-accounts" => "accounts.csv",
         "hubspot-contacts" | "salesforce-contacts" => "contacts.csv",
         "zendesk-tickets" | "intercom-conversations" => "interactions.csv",
+        "stripe-events" => "subscription_events.csv",
         _ => "survey_responses.csv",
     }
 }
@@ -74,6 +78,11 @@ pub(crate) const LOSSES: &[(&str, &str)] = &[
         "web-form tickets become chats (Intercom has no such channel); the contacts it took \
          as one more than the reopenings (2 or more when reopened, else 1); runs of blanks \
          in a body as one space (bodies are HTML)",
+    ),
+    (
+        "stripe-events",
+        "why a subscription changed, but for a cancellation (Stripe's updates and failed \
+         invoices carry no reason; a cancellation's is its comment)",
     ),
 ];
 
@@ -352,6 +361,232 @@ fn intercom_conversations(
         });
         serde_json::to_writer(&mut w, &conversation)?;
         w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(p)
+}
+
+/// Stripe's cancellation feedback (its fixed list) for a churn reason; the
+/// reason itself goes in the free-text comment.
+fn stripe_feedback(reason: &str) -> &'static str {
+    match reason {
+        "price" | "budget_cuts" => "too_expensive",
+        "competitor" => "switched_service",
+        "low_adoption" => "unused",
+        "support_experience" => "customer_service",
+        _ => "other",
+    }
+}
+
+/// A per-seat yearly price in cents for `mrr` over `seats`, as Stripe's
+/// `unit_amount_decimal` (at most 12 decimals).
+fn stripe_unit(mrr: f64, seats: i64) -> String {
+    let cents = format!("{:.12}", mrr * 1200.0 / seats.max(1) as f64);
+    cents
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// A Stripe price object: `no`, the account's `no`th price.
+fn stripe_price(acct: &str, no: usize, unit: &str, plan: &str) -> serde_json::Value {
+    let whole = unit.parse::<f64>().ok().filter(|c| c.fract() == 0.0);
+    serde_json::json!({
+        "id": format!("price_{}_{no}", slug(acct)),
+        "object": "price",
+        "active": true,
+        "billing_scheme": "per_unit",
+        "currency": "usd",
+        "nickname": title(plan),
+        "product": format!("prod_{}", slug(plan)),
+        "recurring": {"interval": "year", "interval_count": 1, "usage_type": "licensed"},
+        "type": "recurring",
+        "unit_amount": whole.map(|c| c as i64),
+        "unit_amount_decimal": unit,
+    })
+}
+
+/// The subscription and invoice events of Stripe's Events API, one object
+/// per line, for the native subscription events: a start is
+/// `customer.subscription.created`, a churn `customer.subscription.deleted`
+/// (the reason as the cancellation's comment), a failed payment
+/// `invoice.payment_failed`, and the others `customer.subscription.updated`
+/// with the attributes that changed in `previous_attributes`, as Stripe
+/// writes them: a renewal starts a new yearly period, a seat change changes
+/// the quantity, an upgrade or a downgrade the price. Each account's
+/// subscription is one per-seat yearly price, the account's id in its
+/// metadata.
+fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
+    use serde_json::{Value, json};
+    use std::io::Write as _;
+    const YEAR: i64 = 365 * 86_400;
+    /// An account's subscription as the last event left it.
+    struct Sub {
+        price: usize,
+        unit: String,
+        plan: String,
+        period_start: i64,
+    }
+    let p = dir.join("stripe-events.jsonl");
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?,
+    );
+    let mut subs: HashMap<String, Sub> = HashMap::new();
+    for e in &read(&dir.join("subscription_events.csv"))? {
+        let at = seconds(&e["occurred_at"]).unwrap_or(0);
+        let acct = e["account_id"].as_str();
+        let kind = e["kind"].as_str();
+        let plan = e["plan"].as_str();
+        let money = |c: &str| e[c].parse::<f64>().unwrap_or(0.0);
+        let (mrr_before, mrr_after) = (money("mrr_before"), money("mrr_after"));
+        let seats_after: i64 = e["seats_after"].parse().unwrap_or(0);
+        let seats_before: i64 = e["seats_before"].parse().unwrap_or(seats_after);
+        // A churn keeps the subscription's last items, as Stripe does.
+        let (mrr, seats) = if kind == "churn" {
+            (mrr_before, seats_before)
+        } else {
+            (mrr_after, seats_after)
+        };
+        let unit = stripe_unit(mrr, seats);
+        // The price before is what the event says it was (before the first
+        // event of the export, the plan too).
+        let mut old = subs.remove(acct).unwrap_or_else(|| Sub {
+            price: 1,
+            unit: String::new(),
+            plan: plan.to_string(),
+            period_start: at - YEAR,
+        });
+        old.unit = if kind == "start" {
+            unit.clone()
+        } else {
+            stripe_unit(mrr_before, seats_before)
+        };
+        let price_changed = old.unit != unit || old.plan != plan;
+        let price_no = old.price + usize::from(price_changed);
+        let period_start = if matches!(kind, "renewal" | "start") {
+            at
+        } else {
+            old.period_start
+        };
+        let price = stripe_price(acct, price_no, &unit, plan);
+        let items = |price: &Value, quantity: i64| {
+            json!({
+                "object": "list",
+                "data": [{
+                    "id": format!("si_{}", slug(acct)),
+                    "object": "subscription_item",
+                    "price": price,
+                    "plan": price,
+                    "quantity": quantity,
+                }],
+                "has_more": false,
+            })
+        };
+        let canceled = kind == "churn";
+        let reason = e["reason"].as_str();
+        let subscription = json!({
+            "id": format!("sub_{}", slug(acct)),
+            "object": "subscription",
+            "customer": format!("cus_{}", slug(acct)),
+            "status": if canceled { "canceled" } else { "active" },
+            "collection_method": "send_invoice",
+            "currency": "usd",
+            "current_period_start": period_start,
+            "current_period_end": period_start + YEAR,
+            "cancel_at_period_end": false,
+            "canceled_at": canceled.then_some(at),
+            "ended_at": canceled.then_some(at),
+            "cancellation_details": {
+                "comment": (canceled && !reason.is_empty()).then_some(reason),
+                "feedback": canceled.then(|| stripe_feedback(reason)),
+                "reason": canceled.then_some("cancellation_requested"),
+            },
+            "items": items(&price, seats),
+            "plan": price,
+            "quantity": seats,
+            "metadata": {"account_id": acct},
+        });
+        let (type_, object, previous) = match kind {
+            "start" => ("customer.subscription.created", subscription, None),
+            "churn" => ("customer.subscription.deleted", subscription, None),
+            "payment_failed" => {
+                let amount = (mrr * 1200.0).round() as i64;
+                let invoice = json!({
+                    "id": format!("in_{}", slug(&e["id"])),
+                    "object": "invoice",
+                    "customer": format!("cus_{}", slug(acct)),
+                    "subscription": format!("sub_{}", slug(acct)),
+                    "status": "open",
+                    "billing_reason": "subscription_cycle",
+                    "collection_method": "send_invoice",
+                    "currency": "usd",
+                    "amount_due": amount,
+                    "attempt_count": 1,
+                    "subscription_details": {"metadata": {"account_id": acct}},
+                    "lines": {
+                        "object": "list",
+                        "data": [{
+                            "id": format!("il_{}", slug(&e["id"])),
+                            "object": "line_item",
+                            "amount": amount,
+                            "price": price,
+                            "quantity": seats,
+                            "type": "subscription",
+                        }],
+                        "has_more": false,
+                    },
+                });
+                ("invoice.payment_failed", invoice, None)
+            }
+            _ => {
+                let mut prev = serde_json::Map::new();
+                if kind == "renewal" {
+                    prev.insert("current_period_start".into(), json!(old.period_start));
+                    prev.insert("current_period_end".into(), json!(at));
+                }
+                let old_price = stripe_price(acct, old.price, &old.unit, &old.plan);
+                if seats_before != seats_after {
+                    prev.insert("quantity".into(), json!(seats_before));
+                }
+                if price_changed || seats_before != seats_after {
+                    prev.insert("items".into(), items(&old_price, seats_before));
+                }
+                if price_changed {
+                    prev.insert("plan".into(), old_price);
+                }
+                (
+                    "customer.subscription.updated",
+                    subscription,
+                    Some(Value::Object(prev)),
+                )
+            }
+        };
+        let mut data = json!({ "object": object });
+        if let Some(prev) = previous {
+            data["previous_attributes"] = prev;
+        }
+        let event = json!({
+            "id": e["id"],
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": at,
+            "data": data,
+            "livemode": true,
+            "pending_webhooks": 0,
+            "request": {"id": null, "idempotency_key": null},
+            "type": type_,
+        });
+        serde_json::to_writer(&mut w, &event)?;
+        w.write_all(b"\n")?;
+        subs.insert(
+            acct.to_string(),
+            Sub {
+                price: price_no,
+                unit,
+                plan: plan.to_string(),
+                period_start,
+            },
+        );
     }
     w.flush()?;
     Ok(p)
@@ -852,6 +1087,7 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
             "intercom-conversations" => {
                 written.push(intercom_conversations(dir, &names, &emails, &domains)?);
             }
+            "stripe-events" => written.push(stripe_events(dir)?),
             "delighted-responses" => {
                 let header = [
                     "Response ID",

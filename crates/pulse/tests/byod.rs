@@ -336,7 +336,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     };
     synth(&fresh, PRESETS);
     // The same base's accounts and contacts as Salesforce exports them, its
-    // interactions as Intercom's conversations and its answers as Qualtrics'.
+    // interactions as Intercom's conversations, its answers as Qualtrics' and
+    // its subscription events as Stripe's.
     let other = dir.join("salesforce");
     synth(
         &other,
@@ -345,6 +346,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
             "salesforce-contacts",
             "intercom-conversations",
             "qualtrics-responses",
+            "stripe-events",
         ],
     );
     for n in [
@@ -353,6 +355,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         "intercom-conversations.jsonl",
         "qualtrics-nps.csv",
         "qualtrics-csat.csv",
+        "stripe-events.jsonl",
     ] {
         std::fs::copy(other.join(n), fresh.join(n)).unwrap();
     }
@@ -361,7 +364,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 13, "{names:?}");
+    assert_eq!(names.len(), 14, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -383,6 +386,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
             "intercom-conversations",
             "--preset",
             "qualtrics-responses",
+            "--preset",
+            "stripe-events",
         ],
     )
     .arg(&shipped));
@@ -408,6 +413,14 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     assert!(
         report
             .contains("intercom-conversations.jsonl -> interaction (preset intercom-conversations"),
+        "{report}"
+    );
+    // Six blocks read Stripe's events, each the rows of its `when`.
+    assert_eq!(
+        report
+            .matches("stripe-events.jsonl -> subscription_event (preset stripe-events")
+            .count(),
+        6,
         "{report}"
     );
     // Delighted's and Qualtrics' NPS files both match `*nps*.csv`.

@@ -2,9 +2,10 @@
 //!
 //! Numbers, `+ - * /`, parentheses and column references in braces. A
 //! reference may translate words to numbers first:
-//! `{Interval: month = 1, year = 12}`. A blank referenced column makes the
-//! whole result blank (the field is absent), a value that is not a number is
-//! an error naming the column.
+//! `{Interval: month = 1, year = 12}`, and name several columns, the first
+//! non-blank of which is read: `{Old price | Price}`. A blank referenced
+//! column makes the whole result blank (the field is absent), a value that
+//! is not a number is an error naming the column.
 
 use std::collections::HashMap;
 
@@ -20,8 +21,9 @@ pub(crate) struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
     Num(f64),
-    /// A column (index into `columns`), with its word-to-number table.
-    Col(usize, Option<HashMap<String, f64>>),
+    /// A column (indices into `columns`: the first non-blank of them), with
+    /// its word-to-number table.
+    Col(Vec<usize>, Option<HashMap<String, f64>>),
     Neg(Box<Node>),
     Bin(Box<Node>, Op, Box<Node>),
 }
@@ -85,12 +87,15 @@ fn eval(
 ) -> Result<Option<f64>, EvalError> {
     Ok(match n {
         Node::Num(v) => Some(*v),
-        Node::Col(i, words) => {
-            let raw = value(*i);
-            let t = raw.trim();
-            if t.is_empty() {
+        Node::Col(is, words) => {
+            let Some((i, raw)) = is
+                .iter()
+                .map(|&i| (i, value(i)))
+                .find(|(_, v)| !v.trim().is_empty())
+            else {
                 return Ok(None);
-            }
+            };
+            let t = raw.trim();
             let from_words = words
                 .as_ref()
                 .and_then(|w| w.get(&t.to_lowercase()).copied());
@@ -98,7 +103,7 @@ fn eval(
                 Some(v) => Some(v),
                 None => {
                     return Err(EvalError::NotANumber {
-                        column: columns[*i].clone(),
+                        column: columns[i].clone(),
                         value: t.to_string(),
                     });
                 }
@@ -195,16 +200,19 @@ impl Parser<'_> {
                     None => (inner.trim(), None),
                     Some((name, table)) => (name.trim(), Some(words(table)?)),
                 };
-                if name.is_empty() {
-                    return Err(format!("an empty column name at character {start}"));
-                }
-                let idx = match self.columns.iter().position(|c| c == name) {
-                    Some(i) => i,
-                    None => {
-                        self.columns.push(name.to_string());
-                        self.columns.len() - 1
+                let mut idx = Vec::new();
+                for name in name.split('|').map(str::trim) {
+                    if name.is_empty() {
+                        return Err(format!("an empty column name at character {start}"));
                     }
-                };
+                    idx.push(match self.columns.iter().position(|c| c == name) {
+                        Some(i) => i,
+                        None => {
+                            self.columns.push(name.to_string());
+                            self.columns.len() - 1
+                        }
+                    });
+                }
                 Ok(Node::Col(idx, words))
             }
             Some(c) if c.is_ascii_digit() || c == b'.' => {
@@ -283,6 +291,27 @@ mod tests {
         assert_eq!(
             run("{A} / {B}", &["1", "0"]),
             Err(EvalError::DivisionByZero)
+        );
+    }
+
+    #[test]
+    fn a_reference_to_several_columns_reads_the_first_non_blank() {
+        let e = "{Old | New} * 2";
+        assert_eq!(run(e, &["3", "5"]), Ok(Some(6.0)));
+        assert_eq!(run(e, &[" ", "5"]), Ok(Some(10.0)));
+        assert_eq!(run(e, &["", ""]), Ok(None));
+        assert_eq!(
+            run(e, &["", "many"]),
+            Err(EvalError::NotANumber {
+                column: "New".into(),
+                value: "many".into()
+            })
+        );
+        assert_eq!(Expr::parse("{A | B} + {B}").unwrap().columns, ["A", "B"]);
+        assert!(
+            Expr::parse("{A | } + 1")
+                .unwrap_err()
+                .contains("empty column")
         );
     }
 

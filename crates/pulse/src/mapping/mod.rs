@@ -101,9 +101,49 @@ pub(crate) struct KeyMap {
 struct When {
     line: usize,
     column: String,
+    cond: Cond<String>,
+}
+
+/// A block's condition on a column: its values, or how it compares with
+/// another column (`C` names the other column: by name, then by position).
+#[derive(Debug, Clone)]
+enum Cond<C> {
     /// Values kept (compared in lower case after trimming); `None` keeps any
     /// non-blank value.
-    values: Option<Vec<String>>,
+    Values(WhenValues),
+    /// `{ same_as = "B" }` (`true`) or `{ differs_from = "B" }`: the two
+    /// columns' values, trimmed and compared ignoring case; when either is
+    /// blank, neither holds.
+    Column(C, bool),
+}
+
+/// A block condition: values, or `{ same_as = "B" }` / `{ differs_from = "B" }`.
+fn block_cond(spec: &toml::Value, line: usize) -> Result<Cond<String>, MappingError> {
+    let toml::Value::Table(t) = spec else {
+        return when_values(spec, line).map(Cond::Values);
+    };
+    let mut it = t.iter();
+    match (it.next(), it.next()) {
+        (Some((k, toml::Value::String(other))), None) if k == "same_as" || k == "differs_from" => {
+            Ok(Cond::Column(other.clone(), k == "same_as"))
+        }
+        _ => Err(err(
+            line,
+            "when: a table here is { same_as = \"Column\" } or { differs_from = \"Column\" }",
+        )),
+    }
+}
+
+impl Cond<usize> {
+    fn holds(&self, v: &str, row: &Row<'_>) -> bool {
+        match self {
+            Cond::Values(values) => holds(v, values),
+            Cond::Column(other, same) => {
+                let (a, b) = (v.trim(), row(*other).trim());
+                !a.is_empty() && !b.is_empty() && (lower(a) == lower(b)) == *same
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +174,10 @@ struct Rule {
     /// Values (lower case) and what they become; `*` is the fallback.
     map: Option<HashMap<String, String>>,
     map_other: Option<String>,
+    /// `"<0"` and `">0"` keys of a map: a number below (at most one) and a
+    /// number above (at most one), tried when no value matches exactly.
+    map_below: Option<(Bound1, String)>,
+    map_above: Option<(Bound1, String)>,
     default: Option<String>,
     time: TimeSpec,
     number: NumberFormat,
@@ -147,6 +191,33 @@ struct Rule {
     /// The field has a value only in rows where these columns hold these
     /// values (`deleted_at` only when `Status` is `deleted`).
     when: Vec<(String, WhenValues)>,
+}
+
+/// A map's range key: the number and whether it is included (`<=`, `>=`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound1 {
+    at: f64,
+    inclusive: bool,
+}
+
+/// `"<0"`, `"<= 2.5"`, `">0"`, `">=10"`: `(true if below, bound)`.
+fn range_key(k: &str) -> Option<Result<(bool, Bound1), String>> {
+    let k = k.trim();
+    let (below, rest) = if let Some(r) = k.strip_prefix('<') {
+        (true, r)
+    } else {
+        (false, k.strip_prefix('>')?)
+    };
+    let (inclusive, rest) = match rest.strip_prefix('=') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    Some(match rest.trim().parse::<f64>() {
+        Ok(at) if at.is_finite() => Ok((below, Bound1 { at, inclusive })),
+        _ => Err(format!(
+            "map: '{k}' is not a range such as \"<0\" or \">= 10\""
+        )),
+    })
 }
 
 /// Values a `when` keeps (compared in lower case after trimming); `None`
@@ -363,11 +434,11 @@ impl Mapping {
             let mut when = Vec::new();
             for (column, spec) in &e.when {
                 let wline = lines.of(column);
-                let values = when_values(spec.get_ref(), wline)?;
+                let cond = block_cond(spec.get_ref(), wline)?;
                 when.push(When {
                     line: wline,
                     column: column.get_ref().clone(),
-                    values,
+                    cond,
                 });
             }
             entities.push(EntityMap {
@@ -460,6 +531,8 @@ fn rule(
         extract: None,
         map: None,
         map_other: None,
+        map_below: None,
+        map_above: None,
         default: None,
         time: time.clone(),
         number: number.clone(),
@@ -579,9 +652,34 @@ fn rule(
             };
             if k == "*" {
                 r.map_other = Some(v);
+            } else if let Some(range) = range_key(k) {
+                let (below, b) = range.map_err(|m| err(line, m))?;
+                let slot = if below {
+                    &mut r.map_below
+                } else {
+                    &mut r.map_above
+                };
+                if slot.is_some() {
+                    return Err(err(
+                        line,
+                        format!(
+                            "map: two ranges {} a number; give at most one \"<\" and one \">\"",
+                            if below { "below" } else { "above" }
+                        ),
+                    ));
+                }
+                *slot = Some((b, v));
             } else {
                 map.insert(k.trim().to_lowercase(), v);
             }
+        }
+        if let (Some((lo, _)), Some((hi, _))) = (&r.map_below, &r.map_above)
+            && (hi.at < lo.at || (hi.at == lo.at && hi.inclusive && lo.inclusive))
+        {
+            return Err(err(
+                line,
+                "map: the \"<\" and \">\" ranges overlap: a number would match both",
+            ));
         }
         r.map = Some(map);
     }
@@ -730,7 +828,7 @@ pub(crate) struct Bound {
     pub(crate) kind: EntityKind,
     fields: Vec<(&'static str, ValueKind, BoundRule)>,
     keys: Vec<(String, BoundRule)>,
-    when: Vec<(usize, Option<Vec<String>>)>,
+    when: Vec<(usize, Cond<usize>)>,
     /// `(field, column)` of each field read from a column.
     pub(crate) read: Vec<(&'static str, String)>,
     /// Header columns no rule reads.
@@ -791,6 +889,9 @@ impl EntityMap {
         }
         for w in &self.when {
             push(&w.column);
+            if let Cond::Column(other, _) = &w.cond {
+                push(other);
+            }
         }
         v
     }
@@ -846,14 +947,22 @@ impl EntityMap {
         }
         let mut when = Vec::new();
         for w in &self.when {
-            let Some(i) = find(header, &w.column) else {
-                return Err(err(
-                    w.line,
-                    format!("when: column \"{}\" is not in {file}", w.column),
-                ));
+            let mut at = |column: &str| {
+                let Some(i) = find(header, column) else {
+                    return Err(err(
+                        w.line,
+                        format!("when: column \"{column}\" is not in {file}"),
+                    ));
+                };
+                used[i] = true;
+                Ok(i)
             };
-            used[i] = true;
-            when.push((i, w.values.clone()));
+            let i = at(&w.column)?;
+            let cond = match &w.cond {
+                Cond::Values(v) => Cond::Values(v.clone()),
+                Cond::Column(other, same) => Cond::Column(at(other)?, *same),
+            };
+            when.push((i, cond));
         }
         let unmapped = header
             .iter()
@@ -1086,7 +1195,7 @@ impl Bound {
 
     /// Whether the row is one this block reads (its `when` conditions hold).
     pub(crate) fn keeps(&self, row: &Row<'_>) -> bool {
-        self.when.iter().all(|(i, values)| holds(row(*i), values))
+        self.when.iter().all(|(i, cond)| cond.holds(row(*i), row))
     }
 
     /// Maps one row into `out`. A value that cannot be read is an error
@@ -1237,7 +1346,24 @@ fn value_of(
     }
     if let Some(map) = &r.map {
         let key = lower(out.trim());
-        if let Some(v) = map.get(key.as_ref()) {
+        let in_range = || {
+            if r.map_below.is_none() && r.map_above.is_none() {
+                return None;
+            }
+            let n = r.number.parse(key.as_ref())?;
+            let holds = |b: &Bound1, below: bool| match (below, b.inclusive) {
+                (true, false) => n < b.at,
+                (true, true) => n <= b.at,
+                (false, false) => n > b.at,
+                (false, true) => n >= b.at,
+            };
+            r.map_below
+                .as_ref()
+                .filter(|(b, _)| holds(b, true))
+                .or_else(|| r.map_above.as_ref().filter(|(b, _)| holds(b, false)))
+                .map(|(_, v)| v)
+        };
+        if let Some(v) = map.get(key.as_ref()).or_else(in_range) {
             out.clear();
             out.push_str(v);
         } else if let Some(o) = &r.map_other
@@ -1372,7 +1498,9 @@ fn fmt_number(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         let s = format!("{v:.6}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        // A difference that rounds to nothing is 0, not "-0".
+        if s == "-0" { "0" } else { s }.to_string()
     }
 }
 

@@ -391,3 +391,62 @@ name = "Name"
         "{e}"
     );
 }
+
+#[test]
+fn a_map_sorts_numbers_by_range() {
+    let text = r#"
+[[entity]]
+kind = "subscription_event"
+files = "*billing*.csv"
+[entity.fields]
+id = "Id"
+account_id = "Account"
+kind = { expr = "{New MRR} - {Old MRR | New MRR}", map = { "0" = "seat_change", ">0" = "upgrade", "<0" = "downgrade" } }
+occurred_at = "At"
+mrr_before = { expr = "{Old MRR | New MRR}" }
+mrr_after = "New MRR"
+"#;
+    let m = Mapping::parse(text).unwrap();
+    let b = m.entities[0]
+        .bind(
+            &header(&["Id", "Account", "New MRR", "Old MRR", "At"]),
+            "billing.csv",
+        )
+        .unwrap();
+    let event = |new: &'static str, old: &'static str| match map_row(
+        &b,
+        &Joins::default(),
+        &["s-1", "a-1", new, old, "2026-03-05"],
+    )
+    .unwrap()
+    {
+        Record::Subscription(s) => (s.kind.to_string(), s.mrr_before),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(event("120", "100"), ("upgrade".into(), 100.0));
+    assert_eq!(event("80.5", "100"), ("downgrade".into(), 100.0));
+    // No old value: the first non-blank column is the new one.
+    assert_eq!(event("100", ""), ("seat_change".into(), 100.0));
+
+    // Ranges that overlap, or two on one side, are refused with their line.
+    for (bad, says) in [
+        (r#""<5" = "downgrade", ">0" = "upgrade""#, "overlap"),
+        (r#""<=0" = "downgrade", ">=0" = "upgrade""#, "overlap"),
+        (r#""<0" = "downgrade", "<-5" = "churn""#, "two ranges below"),
+        (r#""<zero" = "downgrade""#, "is not a range"),
+    ] {
+        let t = text.replace(
+            r#""0" = "seat_change", ">0" = "upgrade", "<0" = "downgrade""#,
+            bad,
+        );
+        let e = Mapping::parse(&t).unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains(says), "{bad}: {e}");
+    }
+    // Touching ranges are fine: 0 is below-or-equal, not above.
+    let t = text.replace(
+        r#""0" = "seat_change", ">0" = "upgrade", "<0" = "downgrade""#,
+        r#""<=0" = "downgrade", ">0" = "upgrade""#,
+    );
+    assert!(Mapping::parse(&t).is_ok());
+}
