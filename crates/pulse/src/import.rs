@@ -70,6 +70,9 @@ pub(crate) struct FileReport {
     pub(crate) columns_read: Vec<(String, String)>,
     /// Columns of the file nothing reads.
     pub(crate) unmapped: Vec<String>,
+    /// Names a mapping reads from JSON Lines that no line of the file holds
+    /// (a misspelt name reads as blank everywhere).
+    pub(crate) absent: Vec<String>,
     /// Earliest and latest time of the records read (their main date).
     pub(crate) range: Option<(Ts, Ts)>,
     /// Rejections by field and reason, with the first few examples.
@@ -512,37 +515,53 @@ fn mapped_record(
     })
 }
 
-/// Maps JSON lines (line number, text) with `bound`, split over up to
+/// How mapped JSON lines are read: the names to pick, the block, the join
+/// keys known so far.
+#[derive(Clone, Copy)]
+struct JsonMapping<'a> {
+    picker: &'a JsonPicker,
+    bound: &'a Bound,
+    joins: &'a Joins,
+}
+
+/// Maps JSON lines (line number, text) with `m`, split over up to
 /// `threads` threads; the records, rejections and offered keys are kept in
-/// the lines' order.
+/// the lines' order, and `present` notes the names the lines hold.
 fn map_json_lines(
-    picker: &JsonPicker,
-    bound: &Bound,
-    joins: &Joins,
+    m: &JsonMapping<'_>,
     lines: &[(usize, String)],
     threads: usize,
     cur: &mut Parsed,
     keys: &mut Joins,
+    present: &mut Vec<bool>,
 ) {
+    let JsonMapping {
+        picker,
+        bound,
+        joins,
+    } = *m;
     type Mapped = Option<Result<(usize, Record), Rejected>>;
-    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins) {
+    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
         let mut picked = Vec::new();
+        let mut seen = Vec::new();
         let mut row = MappedRow::default();
         let mut offered = Joins::default();
         let out = part
             .iter()
-            .map(|(line, text)| match picker.pick(text, &mut picked) {
-                Ok(()) => {
-                    let get = |i: usize| picked[i].as_str();
-                    mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
-                }
-                Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
-            })
+            .map(
+                |(line, text)| match picker.pick(text, &mut picked, &mut seen) {
+                    Ok(()) => {
+                        let get = |i: usize| picked[i].as_str();
+                        mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
+                    }
+                    Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
+                },
+            )
             .collect();
-        (out, offered)
+        (out, offered, seen)
     };
     let per = lines.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<(Vec<Mapped>, Joins)> = if threads <= 1 || lines.len() < 64 {
+    let parts: Vec<(Vec<Mapped>, Joins, Vec<bool>)> = if threads <= 1 || lines.len() < 64 {
         vec![map_part(lines)]
     } else {
         std::thread::scope(|s| {
@@ -556,7 +575,11 @@ fn map_json_lines(
                 .collect()
         })
     };
-    for (out, offered) in parts {
+    for (out, offered, seen) in parts {
+        present.resize(present.len().max(seen.len()), false);
+        for (p, s) in present.iter_mut().zip(seen) {
+            *p |= s;
+        }
         for m in out {
             match m {
                 None => cur.skipped += 1,
@@ -569,7 +592,9 @@ fn map_json_lines(
 }
 
 /// Reads `path` on the calling thread, scores each batch with `model`, and
-/// sends batches down `tx`. Returns the join keys the file's records offer.
+/// sends batches down `tx`. Returns the join keys the file's records offer;
+/// for mapped JSON Lines read to the end, `absent` gets the names the
+/// block reads that no line holds.
 fn read_file(
     path: &Path,
     reading: &Reading,
@@ -577,6 +602,7 @@ fn read_file(
     model: Option<&SentimentModel>,
     bar: &ProgressBar,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Parsed>>,
+    absent: &mut Vec<String>,
 ) -> anyhow::Result<Joins> {
     let kind = reading.kind();
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -676,6 +702,7 @@ fn read_file(
                 Reading::Native(_) => Vec::new(),
             };
             let picker = JsonPicker::new(&wanted);
+            let mut present = Vec::new();
             // Mapped lines are mapped a chunk at a time, on every core.
             let chunk = batch_size.clamp(1, 4096);
             let mut pending: Vec<(usize, String)> = Vec::new();
@@ -693,7 +720,16 @@ fn read_file(
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
                         map_json_lines(
-                            &picker, bound, joins, &pending, threads, &mut cur, &mut keys,
+                            &JsonMapping {
+                                picker: &picker,
+                                bound,
+                                joins,
+                            },
+                            &pending,
+                            threads,
+                            &mut cur,
+                            &mut keys,
+                            &mut present,
                         );
                         pending.clear();
                         bar.set_position(bytes);
@@ -702,6 +738,15 @@ fn read_file(
                         }
                     }
                     if end {
+                        present.resize(wanted.len(), false);
+                        absent.extend(
+                            bound
+                                .read_columns()
+                                .iter()
+                                .zip(&present)
+                                .filter(|(_, p)| !**p)
+                                .map(|(c, _)| c.clone()),
+                        );
                         break;
                     }
                     continue;
@@ -902,9 +947,16 @@ impl JsonPicker {
     }
 
     /// The wanted values of one JSON object into `out`, one per name,
-    /// blank when absent.
-    pub(crate) fn pick(&self, line: &str, out: &mut Vec<String>) -> Result<(), FieldError> {
+    /// blank when absent; `present[i]` is set when the line holds name `i`
+    /// (null included), and never cleared.
+    pub(crate) fn pick(
+        &self,
+        line: &str,
+        out: &mut Vec<String>,
+        present: &mut Vec<bool>,
+    ) -> Result<(), FieldError> {
         out.resize(self.wanted, String::new());
+        present.resize(self.wanted, false);
         out.iter_mut().for_each(String::clear);
         if !line.trim_start().starts_with('{') {
             // As `json_fields` says it: bad JSON, or JSON that is not an object.
@@ -916,6 +968,7 @@ impl JsonPicker {
         let mut st = Pick {
             tree: &self.nodes,
             out,
+            present,
             node: 0,
             next: None,
             path: String::new(),
@@ -938,6 +991,7 @@ impl JsonPicker {
 struct Pick<'t, 'o> {
     tree: &'t [PickTree],
     out: &'o mut Vec<String>,
+    present: &'o mut Vec<bool>,
     /// The tree node of the value being read.
     node: usize,
     /// The child the key just read leads to, if it is wanted.
@@ -954,6 +1008,7 @@ impl Pick<'_, '_> {
         for &i in &self.tree[self.node].ends {
             self.out[i].clear();
             self.out[i].push_str(v);
+            self.present[i] = true;
         }
     }
 
@@ -1301,13 +1356,23 @@ pub(crate) async fn import(
             std::thread::Builder::new()
                 .name("pulse-import-read".into())
                 .spawn(move || {
-                    match read_file(&path, &reading, batch, model.as_deref(), &bar, &tx) {
+                    let mut absent = Vec::new();
+                    let keys = match read_file(
+                        &path,
+                        &reading,
+                        batch,
+                        model.as_deref(),
+                        &bar,
+                        &tx,
+                        &mut absent,
+                    ) {
                         Ok(keys) => keys,
                         Err(e) => {
                             let _ = tx.blocking_send(Err(e));
                             Joins::default()
                         }
-                    }
+                    };
+                    (keys, absent)
                 })
                 .context("starting the reader thread")?
         };
@@ -1418,9 +1483,10 @@ pub(crate) async fn import(
             h.join()
                 .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
         }
-        let keys = reader
+        let (keys, absent) = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
+        fr.absent = absent;
         if !opts.dry_run {
             for (kind, key, values) in keys.tables() {
                 let rows: Vec<pulse_store::JoinKey> = values
@@ -1525,6 +1591,14 @@ pub(crate) fn write_dry_run(
         }
         if !f.unmapped.is_empty() {
             wrapped(out, "  columns left unmapped: ", &f.unmapped)?;
+        }
+        if !f.absent.is_empty() {
+            let names: Vec<String> = f.absent.iter().map(|n| format!("\"{n}\"")).collect();
+            wrapped(
+                out,
+                "  names no line holds (blank in every record; misspelt?): ",
+                &names,
+            )?;
         }
         if !f.reasons.is_empty() {
             writeln!(out, "  rejected, by reason:")?;
@@ -1706,17 +1780,33 @@ start_date = "since"
         .map(|s| s.to_string())
         .collect();
         let mut out = vec!["stale".to_string()];
-        JsonPicker::new(&wanted).pick(line, &mut out).unwrap();
+        let mut present = Vec::new();
+        JsonPicker::new(&wanted)
+            .pick(line, &mut out, &mut present)
+            .unwrap();
         for (w, got) in wanted.iter().zip(&out) {
             assert_eq!(got, all.get(w).map_or("", String::as_str), "{w}");
         }
+        // A null is there; a name the line lacks is not.
+        let missing: Vec<&String> = wanted
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(w, _)| w)
+            .collect();
+        assert_eq!(missing, ["missing", "contacts.contacts.5.id"]);
+        // What a later line holds adds up; nothing is unset.
+        JsonPicker::new(&wanted)
+            .pick(r#"{"missing": 1}"#, &mut Vec::new(), &mut present)
+            .unwrap();
+        assert_eq!(present.iter().filter(|p| !**p).count(), 1);
         assert_eq!(out[0], "7");
         assert_eq!(out[5], "2");
         // Errors read as `json_fields` gives them.
         for bad in ["[1, 2]", "{\"a\": ", "not json", "{\"a\": 1} trailing"] {
             let mut o = Vec::new();
             let got = JsonPicker::new(&wanted)
-                .pick(bad, &mut o)
+                .pick(bad, &mut o, &mut Vec::new())
                 .unwrap_err()
                 .to_string();
             let want = json_fields(bad).unwrap_err().to_string();
@@ -1734,10 +1824,12 @@ start_date = "since"
         );
         let mut o = Vec::new();
         let e = JsonPicker::new(&["a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0".into()])
-            .pick(&deep, &mut o)
+            .pick(&deep, &mut o, &mut Vec::new())
             .unwrap_err();
         assert!(e.to_string().contains("nests deeper than 16 levels"), "{e}");
-        JsonPicker::new(&["id".into()]).pick(&deep, &mut o).unwrap();
+        JsonPicker::new(&["id".into()])
+            .pick(&deep, &mut o, &mut Vec::new())
+            .unwrap();
         assert_eq!(o, vec!["3".to_string()]);
     }
 

@@ -82,7 +82,8 @@ pub(crate) const LOSSES: &[(&str, &str)] = &[
     (
         "stripe-events",
         "why a subscription changed, but for a cancellation (Stripe's updates and failed \
-         invoices carry no reason; a cancellation's is its comment)",
+         invoices carry no reason; a cancellation's is its comment); a seat change that \
+         changes neither seats nor MRR (Stripe writes no event for it)",
     ),
 ];
 
@@ -447,6 +448,10 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
         } else {
             (mrr_after, seats_after)
         };
+        if kind == "seat_change" && seats_before == seats_after && mrr_before == mrr_after {
+            // Stripe writes no event for an update that changes nothing.
+            continue;
+        }
         let unit = stripe_unit(mrr, seats);
         // The price before is what the event says it was (before the first
         // event of the export, the plan too).

@@ -415,6 +415,8 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
             .contains("intercom-conversations.jsonl -> interaction (preset intercom-conversations"),
         "{report}"
     );
+    // The presets read no name their sample lacks.
+    assert!(!report.contains("names no line holds"), "{report}");
     // Six blocks read Stripe's events, each the rows of its `when`.
     assert_eq!(
         report
@@ -432,4 +434,44 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         report.contains("delighted-nps.csv -> survey_response (preset delighted-responses"),
         "{report}"
     );
+}
+
+/// A JSON Lines file has no header to check a mapping against: a name no
+/// line holds (a misspelling) is named by the dry run instead of reading as
+/// blank everywhere unseen.
+#[test]
+fn a_name_no_json_line_holds_is_named_by_the_dry_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let mapping = dir.join("churns.toml");
+    std::fs::write(
+        &mapping,
+        r#"
+[[entity]]
+kind = "subscription_event"
+files = "*stripe*event*.jsonl"
+when = { type = "customer.subscription.deleted" }
+[entity.fields]
+id = "id"
+account_id = "data.object.metadata.account_id"
+kind = { value = "churn" }
+occurred_at = { column = "created", format = "unix" }
+reason = "data.object.cancelation_details.comment"
+"#,
+    )
+    .unwrap();
+    let mut c = pulse(dir);
+    c.args(["import", "--no-sentiment", "--dry-run", "--mapping"])
+        .arg(&mapping)
+        .arg(shipped.join("stripe-events.jsonl"));
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(
+            "names no line holds (blank in every record; misspelt?): \"data.object.cancelation_details.comment\""
+        ),
+        "{report}"
+    );
+    assert_eq!(report.matches("names no line holds").count(), 1, "{report}");
 }

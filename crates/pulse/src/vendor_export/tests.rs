@@ -197,6 +197,12 @@ async fn round_trip(formats: &[String]) {
                 stored_columns(*kind)
             );
             want.iter_mut().for_each(|r| as_stripe_carries(r));
+            // A seat change that changes nothing has no Stripe event.
+            want.retain(|r| {
+                let same = |a: &str, b: &str| r[sub_col(a)] == r[sub_col(b)];
+                r[sub_col("kind")].as_deref() != Some("seat_change")
+                    || !(same("seats_before", "seats_after") && same("mrr_before", "mrr_after"))
+            });
         }
         if *kind == EntityKind::Interaction {
             for f in formats {
