@@ -515,57 +515,30 @@ fn mapped_record(
     })
 }
 
-/// How mapped JSON lines are read: the names to pick, the block, the join
-/// keys known so far.
-#[derive(Clone, Copy)]
-struct JsonMapping<'a> {
-    picker: &'a JsonPicker,
-    bound: &'a Bound,
-    joins: &'a Joins,
-}
+/// One row mapped: a record, a rejection, or `None` when the block's `when`
+/// leaves it out.
+type Mapped = Option<Result<(usize, Record), Rejected>>;
 
-/// Maps JSON lines (line number, text) with `m`, split over up to
-/// `threads` threads; the records, rejections and offered keys are kept in
-/// the lines' order, and `present` notes the names the lines hold.
-fn map_json_lines(
-    m: &JsonMapping<'_>,
-    lines: &[(usize, String)],
+/// Maps `rows` (line number, row) with `map_part`, which maps a slice of
+/// them and returns what each became, the keys they offer and the names
+/// they hold; the slice is split over up to `threads` threads. The records,
+/// rejections and offered keys are kept in the rows' order, and `present`
+/// notes the names any row holds.
+fn map_rows<T: Sync>(
+    rows: &[(usize, T)],
     threads: usize,
+    map_part: impl Fn(&[(usize, T)]) -> (Vec<Mapped>, Joins, Vec<bool>) + Sync,
     cur: &mut Parsed,
     keys: &mut Joins,
     present: &mut Vec<bool>,
 ) {
-    let JsonMapping {
-        picker,
-        bound,
-        joins,
-    } = *m;
-    type Mapped = Option<Result<(usize, Record), Rejected>>;
-    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
-        let mut picked = Vec::new();
-        let mut seen = Vec::new();
-        let mut row = MappedRow::default();
-        let mut offered = Joins::default();
-        let out = part
-            .iter()
-            .map(
-                |(line, text)| match picker.pick(text, &mut picked, &mut seen) {
-                    Ok(()) => {
-                        let get = |i: usize| picked[i].as_str();
-                        mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
-                    }
-                    Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
-                },
-            )
-            .collect();
-        (out, offered, seen)
-    };
-    let per = lines.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<(Vec<Mapped>, Joins, Vec<bool>)> = if threads <= 1 || lines.len() < 64 {
-        vec![map_part(lines)]
+    let per = rows.len().div_ceil(threads.max(1)).max(1);
+    let parts: Vec<(Vec<Mapped>, Joins, Vec<bool>)> = if threads <= 1 || rows.len() < 64 {
+        vec![map_part(rows)]
     } else {
+        let map_part = &map_part;
         std::thread::scope(|s| {
-            let handles: Vec<_> = lines
+            let handles: Vec<_> = rows
                 .chunks(per)
                 .map(|part| s.spawn(move || map_part(part)))
                 .collect();
@@ -591,6 +564,59 @@ fn map_json_lines(
     }
 }
 
+/// Maps JSON lines (line number, text) with `bound`, picking the names it
+/// reads with `picker` (see [`map_rows`]).
+fn map_json_lines(
+    picker: &JsonPicker,
+    (bound, joins): (&Bound, &Joins),
+    lines: &[(usize, String)],
+    threads: usize,
+    (cur, keys, present): (&mut Parsed, &mut Joins, &mut Vec<bool>),
+) {
+    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
+        let mut picked = Vec::new();
+        let mut seen = Vec::new();
+        let mut row = MappedRow::default();
+        let mut offered = Joins::default();
+        let out = part
+            .iter()
+            .map(
+                |(line, text)| match picker.pick(text, &mut picked, &mut seen) {
+                    Ok(()) => {
+                        let get = |i: usize| picked[i].as_str();
+                        mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
+                    }
+                    Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
+                },
+            )
+            .collect();
+        (out, offered, seen)
+    };
+    map_rows(lines, threads, map_part, cur, keys, present);
+}
+
+/// Maps CSV records (line number, record) with `bound` (see [`map_rows`]).
+fn map_csv_records(
+    (bound, joins): (&Bound, &Joins),
+    records: &[(usize, csv::StringRecord)],
+    threads: usize,
+    (cur, keys): (&mut Parsed, &mut Joins),
+) {
+    let map_part = |part: &[(usize, csv::StringRecord)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
+        let mut row = MappedRow::default();
+        let mut offered = Joins::default();
+        let out = part
+            .iter()
+            .map(|(line, rec)| {
+                let get = |i: usize| rec.get(i).unwrap_or("");
+                mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
+            })
+            .collect();
+        (out, offered, Vec::new())
+    };
+    map_rows(records, threads, map_part, cur, keys, &mut Vec::new());
+}
+
 /// Reads `path` on the calling thread, scores each batch with `model`, and
 /// sends batches down `tx`. Returns the join keys the file's records offer;
 /// for mapped JSON Lines read to the end, `absent` gets the names the
@@ -609,7 +635,6 @@ fn read_file(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut cur = Parsed::new(batch_size);
     let mut keys = Joins::default();
-    let mut mapped = MappedRow::default();
     let flush = |cur: &mut Parsed, force: bool| -> bool {
         if force || cur.records.len() >= batch_size {
             let mut full = std::mem::replace(cur, Parsed::new(batch_size));
@@ -638,6 +663,19 @@ fn read_file(
             let crlf = usize::from(ends_lines_with_crlf(path)?);
             let mut rec = csv::StringRecord::new();
             let mut n = 0u64;
+            // Mapped records are mapped a chunk at a time, on every core.
+            let chunk = batch_size.clamp(1, 4096);
+            let mut pending: Vec<(usize, csv::StringRecord)> = Vec::new();
+            let map_pending = |pending: &mut Vec<(usize, csv::StringRecord)>,
+                               cur: &mut Parsed,
+                               keys: &mut Joins| {
+                if let Reading::Mapped { bound, joins } = reading
+                    && !pending.is_empty()
+                {
+                    map_csv_records((bound, joins), pending, threads, (cur, keys));
+                    pending.clear();
+                }
+            };
             loop {
                 let before = r.position().line() as usize;
                 let read = r.read_record(&mut rec);
@@ -649,7 +687,10 @@ fn read_file(
                         _ => before,
                     };
                 match read {
-                    Ok(false) => break,
+                    Ok(false) => {
+                        map_pending(&mut pending, &mut cur, &mut keys);
+                        break;
+                    }
                     Ok(true) => match reading {
                         Reading::Native(kind) => {
                             let row = CsvRow {
@@ -662,21 +703,23 @@ fn read_file(
                                 Err(e) => cur.rejected.push(reject(*kind, line, row.get(key), e)),
                             }
                         }
-                        Reading::Mapped { bound, joins } => {
-                            let get = |i: usize| rec.get(i).unwrap_or("");
-                            match mapped_record(bound, joins, &get, line, &mut mapped, &mut keys) {
-                                None => cur.skipped += 1,
-                                Some(Ok(x)) => cur.records.push(x),
-                                Some(Err(e)) => cur.rejected.push(e),
+                        Reading::Mapped { .. } => {
+                            pending.push((line, std::mem::take(&mut rec)));
+                            if pending.len() >= chunk {
+                                map_pending(&mut pending, &mut cur, &mut keys);
                             }
                         }
                     },
-                    Err(e) => cur.rejected.push(reject(
-                        kind,
-                        e.position().map_or(line, |p| crlf + p.line() as usize),
-                        "",
-                        FieldError::new("row", e.to_string()),
-                    )),
+                    Err(e) => {
+                        // After the rows before it, in line order.
+                        map_pending(&mut pending, &mut cur, &mut keys);
+                        cur.rejected.push(reject(
+                            kind,
+                            e.position().map_or(line, |p| crlf + p.line() as usize),
+                            "",
+                            FieldError::new("row", e.to_string()),
+                        ))
+                    }
                 }
                 n += 1;
                 if n.is_multiple_of(4096) {
@@ -720,16 +763,11 @@ fn read_file(
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
                         map_json_lines(
-                            &JsonMapping {
-                                picker: &picker,
-                                bound,
-                                joins,
-                            },
+                            &picker,
+                            (bound, joins),
                             &pending,
                             threads,
-                            &mut cur,
-                            &mut keys,
-                            &mut present,
+                            (&mut cur, &mut keys, &mut present),
                         );
                         pending.clear();
                         bar.set_position(bytes);
@@ -1675,6 +1713,64 @@ mod tests {
             mapping: None,
             dry_run: false,
         }
+    }
+
+    #[tokio::test]
+    async fn mapped_csv_rows_keep_their_order_and_line_numbers_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapping = crate::mapping::Mapping::parse(
+            r#"
+[[entity]]
+kind = "account"
+files = ["*companies*.csv"]
+[entity.fields]
+id = "Id"
+name = "Name"
+segment = { value = "smb" }
+plan = { value = "essentials" }
+mrr = "MRR"
+seats = { value = "5" }
+start_date = "Since"
+"#,
+        )
+        .unwrap();
+        // 300 rows (chunks of 100, mapped on two threads); negative MRRs at
+        // lines 120 and 171 around a row that is not UTF-8 at line 150.
+        let mut bytes = b"Id,Name,MRR,Since\n".to_vec();
+        for i in 2..=301 {
+            if i == 150 {
+                bytes.extend_from_slice(b"a-150,Co \xff,1,2025-01-01\n");
+                continue;
+            }
+            let mrr = if i == 120 || i == 171 { -5 } else { i };
+            bytes.extend_from_slice(format!("a-{i},Co {i},{mrr},2025-01-01\n").as_bytes());
+        }
+        let path = dir.path().join("companies.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        let store = Store::in_memory().await.unwrap();
+        let rejects_path = dir.path().join("rejects.csv");
+        let mut opts = options(rejects_path.clone(), 100);
+        opts.mapping = Some(Arc::new(mapping));
+        let report = import(&store, &[path], &opts).await.unwrap();
+        assert_eq!(report.totals(), (300, 297, 0, 3));
+        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        let at: Vec<&str> = rejects
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap())
+            .collect();
+        assert_eq!(at, ["120", "150", "171"], "{rejects}");
+        assert!(rejects.contains(",171,account,a-171,mrr,"), "{rejects}");
+        let stored = store
+            .accounts(&pulse_store::AccountFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 297);
+        let a = stored.iter().find(|a| a.id == "a-301").unwrap();
+        assert_eq!((a.name.as_str(), a.mrr), ("Co 301", 301.0));
     }
 
     #[tokio::test]
