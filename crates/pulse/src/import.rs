@@ -460,10 +460,12 @@ fn reject(kind: EntityKind, line: usize, id: &str, e: FieldError) -> Rejected {
 enum Reading {
     /// Pulse's own columns.
     Native(EntityKind),
-    /// A mapping block bound to the file's header (for JSON Lines, to the
-    /// block's own column list), with the join keys seen so far.
+    /// The mapping blocks of one entity that read the file (at least one),
+    /// bound to its header (for JSON Lines, to the names they all read),
+    /// with the join keys seen so far. Each row goes to every block whose
+    /// `when` keeps it.
     Mapped {
-        bound: Arc<Bound>,
+        bounds: Vec<Arc<Bound>>,
         joins: Arc<Joins>,
     },
 }
@@ -472,7 +474,7 @@ impl Reading {
     fn kind(&self) -> EntityKind {
         match self {
             Reading::Native(k) => *k,
-            Reading::Mapped { bound, .. } => bound.kind,
+            Reading::Mapped { bounds, .. } => bounds[0].kind,
         }
     }
 }
@@ -519,6 +521,28 @@ fn mapped_record(
 /// leaves it out.
 type Mapped = Option<Result<(usize, Record), Rejected>>;
 
+/// Maps one row with every block: what each block that keeps it made of it,
+/// or one `None` when none does.
+fn map_row_with(
+    bounds: &[Arc<Bound>],
+    joins: &Joins,
+    row: &Row<'_>,
+    line: usize,
+    buf: &mut MappedRow,
+    keys: &mut Joins,
+    out: &mut Vec<Mapped>,
+) {
+    let before = out.len();
+    for b in bounds {
+        if let Some(m) = mapped_record(b, joins, row, line, buf, keys) {
+            out.push(Some(m));
+        }
+    }
+    if out.len() == before {
+        out.push(None);
+    }
+}
+
 /// Maps `rows` (line number, row) with `map_part`, which maps a slice of
 /// them and returns what each became, the keys they offer and the names
 /// they hold; the slice is split over up to `threads` threads. The records,
@@ -564,40 +588,39 @@ fn map_rows<T: Sync>(
     }
 }
 
-/// Maps JSON lines (line number, text) with `bound`, picking the names it
-/// reads with `picker` (see [`map_rows`]).
+/// Maps JSON lines (line number, text) with the blocks, picking the names
+/// they read with `picker` (see [`map_rows`]).
 fn map_json_lines(
     picker: &JsonPicker,
-    (bound, joins): (&Bound, &Joins),
+    (bounds, joins): (&[Arc<Bound>], &Joins),
     lines: &[(usize, String)],
     threads: usize,
     (cur, keys, present): (&mut Parsed, &mut Joins, &mut Vec<bool>),
 ) {
+    let kind = bounds[0].kind;
     let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
         let mut picked = Vec::new();
         let mut seen = Vec::new();
         let mut row = MappedRow::default();
         let mut offered = Joins::default();
-        let out = part
-            .iter()
-            .map(
-                |(line, text)| match picker.pick(text, &mut picked, &mut seen) {
-                    Ok(()) => {
-                        let get = |i: usize| picked[i].as_str();
-                        mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
-                    }
-                    Err(e) => Some(Err(reject(bound.kind, *line, "", e))),
-                },
-            )
-            .collect();
+        let mut out = Vec::with_capacity(part.len());
+        for (line, text) in part {
+            match picker.pick(text, &mut picked, &mut seen) {
+                Ok(()) => {
+                    let get = |i: usize| picked[i].as_str();
+                    map_row_with(bounds, joins, &get, *line, &mut row, &mut offered, &mut out);
+                }
+                Err(e) => out.push(Some(Err(reject(kind, *line, "", e)))),
+            }
+        }
         (out, offered, seen)
     };
     map_rows(lines, threads, map_part, cur, keys, present);
 }
 
-/// Maps CSV records (line number, record) with `bound` (see [`map_rows`]).
+/// Maps CSV records (line number, record) with the blocks (see [`map_rows`]).
 fn map_csv_records(
-    (bound, joins): (&Bound, &Joins),
+    (bounds, joins): (&[Arc<Bound>], &Joins),
     records: &[(usize, csv::StringRecord)],
     threads: usize,
     (cur, keys): (&mut Parsed, &mut Joins),
@@ -605,13 +628,11 @@ fn map_csv_records(
     let map_part = |part: &[(usize, csv::StringRecord)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
         let mut row = MappedRow::default();
         let mut offered = Joins::default();
-        let out = part
-            .iter()
-            .map(|(line, rec)| {
-                let get = |i: usize| rec.get(i).unwrap_or("");
-                mapped_record(bound, joins, &get, *line, &mut row, &mut offered)
-            })
-            .collect();
+        let mut out = Vec::with_capacity(part.len());
+        for (line, rec) in part {
+            let get = |i: usize| rec.get(i).unwrap_or("");
+            map_row_with(bounds, joins, &get, *line, &mut row, &mut offered, &mut out);
+        }
         (out, offered, Vec::new())
     };
     map_rows(records, threads, map_part, cur, keys, &mut Vec::new());
@@ -669,10 +690,10 @@ fn read_file(
             let map_pending = |pending: &mut Vec<(usize, csv::StringRecord)>,
                                cur: &mut Parsed,
                                keys: &mut Joins| {
-                if let Reading::Mapped { bound, joins } = reading
+                if let Reading::Mapped { bounds, joins } = reading
                     && !pending.is_empty()
                 {
-                    map_csv_records((bound, joins), pending, threads, (cur, keys));
+                    map_csv_records((bounds, joins), pending, threads, (cur, keys));
                     pending.clear();
                 }
             };
@@ -737,7 +758,8 @@ fn read_file(
             let mut line = 0usize;
             let mut bytes = 0u64;
             let wanted: Vec<String> = match reading {
-                Reading::Mapped { bound, .. } => bound
+                // The blocks are bound to the same names.
+                Reading::Mapped { bounds, .. } => bounds[0]
                     .read_columns()
                     .iter()
                     .map(|c| c.to_lowercase())
@@ -757,14 +779,14 @@ fn read_file(
                     line += 1;
                     bytes += read as u64;
                 }
-                if let Reading::Mapped { bound, joins } = reading {
+                if let Reading::Mapped { bounds, joins } = reading {
                     if !end && !buf.trim().is_empty() {
                         pending.push((line, std::mem::take(&mut buf)));
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
                         map_json_lines(
                             &picker,
-                            (bound, joins),
+                            (bounds, joins),
                             &pending,
                             threads,
                             (&mut cur, &mut keys, &mut present),
@@ -778,7 +800,7 @@ fn read_file(
                     if end {
                         present.resize(wanted.len(), false);
                         absent.extend(
-                            bound
+                            bounds[0]
                                 .read_columns()
                                 .iter()
                                 .zip(&present)
@@ -1204,8 +1226,9 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
 struct Job {
     kind: EntityKind,
     path: PathBuf,
-    block: Option<EntityMap>,
-    bound: Option<Arc<Bound>>,
+    /// The blocks of this kind that read the file, bound to it; none for a
+    /// native file.
+    blocks: Vec<(EntityMap, Arc<Bound>)>,
 }
 
 /// The files to read, in load order (an entity only refers to kinds loaded
@@ -1230,8 +1253,7 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
             jobs.push(Job {
                 kind: kind_of(p)?,
                 path: p.clone(),
-                block: None,
-                bound: None,
+                blocks: Vec::new(),
             });
             continue;
         }
@@ -1250,12 +1272,22 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
             }
             Format::JsonLines => None,
         };
+        // A JSON Lines file's "header": every name its blocks read, so the
+        // file is read once for all of them.
+        let header = csv_header.unwrap_or_else(|| {
+            let mut names: Vec<String> = Vec::new();
+            for b in &blocks {
+                for c in b.columns() {
+                    if !names.contains(&c) {
+                        names.push(c);
+                    }
+                }
+            }
+            names
+        });
         let tried: Vec<_> = blocks
             .iter()
-            .map(|b| {
-                let header = csv_header.clone().unwrap_or_else(|| b.columns());
-                (b, b.bind(&header, &shown))
-            })
+            .map(|b| (b, b.bind(&header, &shown)))
             .collect();
         for (b, bound) in &tried {
             let bound = match bound {
@@ -1268,12 +1300,19 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
                 }
                 Err(e) => bail!("{}: {e}", mapping_label(mapping)),
             };
-            jobs.push(Job {
-                kind: b.kind,
-                path: p.clone(),
-                block: Some(EntityMap::clone(b)),
-                bound: Some(Arc::new(bound)),
-            });
+            let block = (EntityMap::clone(b), Arc::new(bound));
+            // Blocks of one entity share the file's reading.
+            match jobs
+                .iter_mut()
+                .find(|j: &&mut Job| j.path == *p && j.kind == b.kind && !j.blocks.is_empty())
+            {
+                Some(j) => j.blocks.push(block),
+                None => jobs.push(Job {
+                    kind: b.kind,
+                    path: p.clone(),
+                    blocks: vec![block],
+                }),
+            }
         }
     }
     jobs.sort_by_key(|j| j.kind);
@@ -1291,8 +1330,7 @@ async fn stored_joins(
     let mut joins = Joins::default();
     let mut loaded: Vec<(EntityKind, String)> = Vec::new();
     for j in jobs {
-        let Some(b) = &j.block else { continue };
-        for (k, key, line) in b.joins() {
+        for (k, key, line) in j.blocks.iter().flat_map(|(b, _)| b.joins()) {
             if !loaded.iter().any(|(lk, lkey)| *lk == k && lkey == key) {
                 loaded.push((k, key.to_string()));
                 for (value, id, account) in store.join_keys(k.as_str(), key).await? {
@@ -1301,9 +1339,9 @@ async fn stored_joins(
             }
             let offered = jobs.iter().any(|o| {
                 o.kind == k
-                    && o.block
-                        .as_ref()
-                        .is_some_and(|ob| ob.keys.iter().any(|x| x.name == key))
+                    && o.blocks
+                        .iter()
+                        .any(|(ob, _)| ob.keys.iter().any(|x| x.name == key))
             });
             if !offered && !joins.has(k, key) {
                 bail!(
@@ -1359,12 +1397,13 @@ pub(crate) async fn import(
     for job in jobs {
         let path = job.path;
         let kind = job.kind;
-        let reading = match &job.bound {
-            None => Reading::Native(kind),
-            Some(b) => Reading::Mapped {
-                bound: b.clone(),
+        let reading = if job.blocks.is_empty() {
+            Reading::Native(kind)
+        } else {
+            Reading::Mapped {
+                bounds: job.blocks.iter().map(|(_, b)| b.clone()).collect(),
                 joins: joins.clone(),
-            },
+            }
         };
         let started = Instant::now();
         let cpu0 = crate::bench::cpu_seconds();
@@ -1417,19 +1456,42 @@ pub(crate) async fn import(
         let mut fr = FileReport {
             path: path.clone(),
             kind: Some(kind),
-            block: job
-                .block
-                .as_ref()
-                .map(|b| format!("{}, block at line {}", b.source, b.line)),
+            block: match job.blocks.as_slice() {
+                [] => None,
+                [(b, _)] => Some(format!("{}, block at line {}", b.source, b.line)),
+                more if more.iter().all(|(b, _)| b.source == more[0].0.source) => Some(format!(
+                    "{}, blocks at lines {}",
+                    more[0].0.source,
+                    more.iter()
+                        .map(|(b, _)| b.line.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                more => Some(
+                    more.iter()
+                        .map(|(b, _)| format!("{}, block at line {}", b.source, b.line))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            },
             ..Default::default()
         };
-        if let Some(b) = &job.bound {
-            fr.columns_read = b
-                .read
+        for (_, b) in &job.blocks {
+            for (f, c) in &b.read {
+                let read = (f.to_string(), c.clone());
+                if !fr.columns_read.contains(&read) {
+                    fr.columns_read.push(read);
+                }
+            }
+        }
+        // Columns no block reads.
+        if let Some((_, first)) = job.blocks.first() {
+            fr.unmapped = first
+                .unmapped
                 .iter()
-                .map(|(f, c)| (f.to_string(), c.clone()))
+                .filter(|c| job.blocks.iter().all(|(_, b)| b.unmapped.contains(c)))
+                .cloned()
                 .collect();
-            fr.unmapped = b.unmapped.clone();
         }
         // An SQLite file is written on a thread of its own fed straight by
         // the reader, so no batch waits on this task; other stores are
