@@ -523,6 +523,17 @@ fn expand_paths(
                             || mapping.is_some_and(|m| !m.blocks_for(&name).is_empty()))
                 })
                 .collect();
+            // Another vendor's export a block's pattern also matches (the
+            // samples' `qualtrics-csat.csv` for Delighted's `*csat*.csv`)
+            // is skipped, and said so; named on the command line it is an
+            // error naming the column.
+            found.retain(|f| match unreadable_in_directory(f, mapping) {
+                None => true,
+                Some(why) => {
+                    eprintln!("skipping {}: {why}", f.display());
+                    false
+                }
+            });
             if found.is_empty() {
                 bail!("{}: no import files in this directory", p.display());
             }
@@ -533,6 +544,54 @@ fn expand_paths(
         }
     }
     Ok(out)
+}
+
+/// Why a CSV file found in a directory cannot be read as it stands, or
+/// `None`: no block of the mapping whose pattern matches it binds to its
+/// columns (each block's complaint), or, read as a native file, most of its
+/// columns are not the entity's (another system's export named like one).
+fn unreadable_in_directory(f: &Path, m: Option<&mapping::Mapping>) -> Option<String> {
+    let name = f.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if !name.ends_with(".csv") || tombstones::is_tombstone_file(f) {
+        return None;
+    }
+    let header: Vec<String> = csv::Reader::from_path(f)
+        .and_then(|mut r| r.headers().map(|h| h.iter().map(str::to_string).collect()))
+        .ok()?;
+    let blocks = m.map(|m| m.blocks_for(&name)).unwrap_or_default();
+    if blocks.is_empty() {
+        let kind = pulse_core::EntityKind::from_file_name(&name)?;
+        let foreign = header
+            .iter()
+            .filter(|h| {
+                !kind
+                    .columns()
+                    .contains(&h.trim().to_ascii_lowercase().as_str())
+            })
+            .count();
+        return (foreign * 2 > header.len()).then(|| {
+            format!(
+                "{foreign} of its {} columns are not Pulse's {kind} columns (another system's \
+                 export?), and no mapping block reads it: give its preset or mapping",
+                header.len()
+            )
+        });
+    }
+    let shown = f.display().to_string();
+    let errors: Vec<String> = blocks
+        .iter()
+        .filter_map(|b| {
+            b.bind(&header, &shown)
+                .err()
+                .map(|e| format!("{}, {e}", b.source))
+        })
+        .collect();
+    (errors.len() == blocks.len()).then(|| {
+        format!(
+            "its columns fit no block of the mapping that matches its name ({})",
+            errors.join("; ")
+        )
+    })
 }
 
 async fn run_import(store: &Store, paths: &[PathBuf], opts: ImportOptions) -> anyhow::Result<()> {

@@ -477,3 +477,36 @@ reason = "data.object.cancelation_details.comment"
     );
     assert_eq!(report.matches("names no line holds").count(), 1, "{report}");
 }
+
+/// The docs' five-minute path: the samples directory through one CRM's,
+/// one help desk's and one survey tool's presets. The other vendors'
+/// exports in it are skipped, each with its reason, and nothing is
+/// rejected.
+#[test]
+fn the_samples_directory_imports_through_one_set_of_presets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let out = run(import(tmp.path(), &[]).arg(&shipped));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let total = stdout.lines().find(|l| l.starts_with("total")).unwrap();
+    let cells: Vec<&str> = total.split_whitespace().collect();
+    assert_eq!(cells[4], "0", "rejected: {stdout}");
+    for (file, why) in [
+        ("salesforce-accounts.csv", "are not Pulse's account columns"),
+        ("salesforce-contacts.csv", "column \"Record ID\" is not in"),
+        ("qualtrics-nps.csv", "column \"Response ID\" is not in"),
+        ("qualtrics-csat.csv", "column \"Response ID\" is not in"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("skipping") && l.contains(file))
+            .unwrap_or_else(|| panic!("{file} is not skipped: {stderr}"));
+        assert!(line.contains(why), "{line}");
+    }
+    // JSON Lines no preset given reads are left alone.
+    assert!(!stdout.contains("intercom"), "{stdout}");
+    assert!(!stdout.contains("stripe"), "{stdout}");
+}
