@@ -450,3 +450,47 @@ mrr_after = "New MRR"
     );
     assert!(Mapping::parse(&t).is_ok());
 }
+
+#[test]
+fn a_block_when_compares_two_columns() {
+    let text = r#"
+[[entity]]
+kind = "subscription_event"
+files = "*billing*.csv"
+when = { Seats = { differs_from = "Old seats" } }
+[entity.fields]
+id = "Id"
+account_id = "Account"
+kind = { value = "seat_change" }
+occurred_at = "At"
+"#;
+    let m = Mapping::parse(text).unwrap();
+    let h = header(&["Id", "Account", "At", "Seats", "Old seats"]);
+    let b = m.entities[0].bind(&h, "billing.csv").unwrap();
+    // The compared column counts as read.
+    assert!(b.unmapped.is_empty(), "{:?}", b.unmapped);
+    let keeps = |seats: &'static str, old: &'static str| {
+        let row = ["s-1", "a-1", "2026-03-05", seats, old];
+        b.keeps(&|i| row[i])
+    };
+    assert!(keeps("12", "10"));
+    assert!(!keeps("10", " 10 "));
+    // A blank on either side holds neither way.
+    assert!(!keeps("10", ""));
+    let same = Mapping::parse(&text.replace("differs_from", "same_as")).unwrap();
+    let b = same.entities[0].bind(&h, "billing.csv").unwrap();
+    let row = ["s-1", "a-1", "2026-03-05", "10", "10"];
+    assert!(b.keeps(&|i| row[i]));
+    let row = ["s-1", "a-1", "2026-03-05", "", ""];
+    assert!(!b.keeps(&|i| row[i]));
+
+    // The other column must be in the file, and the table must be one of the two.
+    let e = m.entities[0]
+        .bind(&header(&["Id", "Account", "At", "Seats"]), "billing.csv")
+        .unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("column \"Old seats\""), "{e}");
+    let e = Mapping::parse(&text.replace("differs_from", "unlike")).unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("same_as"), "{e}");
+}
