@@ -778,6 +778,10 @@ fn read_file(
                 if !end {
                     line += 1;
                     bytes += read as u64;
+                    // The line end is not the JSON's: a line cut short is
+                    // "EOF while parsing", not a control character.
+                    let text = buf.trim_end_matches(['\n', '\r']).len();
+                    buf.truncate(text);
                 }
                 if let Reading::Mapped { bounds, joins } = reading {
                     if !end && !buf.trim().is_empty() {

@@ -510,3 +510,67 @@ fn the_samples_directory_imports_through_one_set_of_presets() {
     assert!(!stdout.contains("intercom"), "{stdout}");
     assert!(!stdout.contains("stripe"), "{stdout}");
 }
+
+/// A broken Stripe export: each bad event is named once, by line, field and
+/// reason, though six blocks read the file.
+#[test]
+fn a_broken_stripe_export_is_named_by_line_field_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let text = std::fs::read_to_string(shipped.join("stripe-events.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let edit = |line: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    // Line 3 lost its account, line 5's time is words, line 7 is cut short.
+    lines[2] = edit(&lines[2], &|v| {
+        v["data"]["object"]["metadata"] = serde_json::json!({})
+    });
+    lines[4] = edit(&lines[4], &|v| v["created"] = "yesterday".into());
+    lines[6].truncate(200);
+    std::fs::write(dir.join("stripe-events.jsonl"), lines.join("\n") + "\n").unwrap();
+    std::fs::copy(
+        shipped.join("salesforce-accounts.csv"),
+        dir.join("salesforce-accounts.csv"),
+    )
+    .unwrap();
+    let mut c = pulse(dir);
+    c.args([
+        "import",
+        "--no-sentiment",
+        "--dry-run",
+        "--preset",
+        "salesforce-accounts",
+        "--preset",
+        "stripe-events",
+    ])
+    .arg(dir.join("salesforce-accounts.csv"))
+    .arg(dir.join("stripe-events.jsonl"));
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("rows 27: 24 would be inserted, 0 updated, 3 rejected"),
+        "{report}"
+    );
+    let ex = examples(&report);
+    assert_eq!(ex.len(), 3, "{report}");
+    assert!(
+        ex.iter()
+            .any(|l| l.starts_with("line 3 (id ") && l.ends_with("): is required")),
+        "{report}"
+    );
+    assert!(report.contains("account_id: is required"), "{report}");
+    assert!(
+        ex.iter().any(|l| l.starts_with("line 5 (id ")
+            && l.contains("'yesterday' does not match the format unix")),
+        "{report}"
+    );
+    assert!(
+        ex.iter()
+            .any(|l| l.starts_with("line 7: is not JSON: EOF while parsing")),
+        "{report}"
+    );
+}
