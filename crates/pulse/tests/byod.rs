@@ -538,17 +538,13 @@ fn a_broken_stripe_export_is_named_by_line_field_and_reason() {
     )
     .unwrap();
     let mut c = pulse(dir);
-    c.args([
-        "import",
-        "--no-sentiment",
-        "--dry-run",
-        "--preset",
-        "salesforce-accounts",
-        "--preset",
-        "stripe-events",
-    ])
-    .arg(dir.join("salesforce-accounts.csv"))
-    .arg(dir.join("stripe-events.jsonl"));
+    c.args(["import", "--no-sentiment", "--dry-run"]);
+    for (preset, file) in [
+        ("salesforce-accounts", "salesforce-accounts.csv"),
+        ("stripe-events", "stripe-events.jsonl"),
+    ] {
+        c.args(["--preset", preset]).arg(dir.join(file));
+    }
     let out = run(&mut c);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
