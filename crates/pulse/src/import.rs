@@ -1781,25 +1781,57 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn mapped_csv_rows_keep_their_order_and_line_numbers_across_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let mapping = crate::mapping::Mapping::parse(
+    /// Imports `bytes` as file `name` (batches of 100, so a file of 300
+    /// rows is mapped in chunks on both cores) through an account block
+    /// whose pattern, id, name, MRR and start columns are `cols`. Returns
+    /// the totals, the rejects file's rows and the stored accounts.
+    async fn import_accounts_mapped(
+        name: &str,
+        bytes: &[u8],
+        cols: [&str; 5],
+    ) -> ((u64, u64, u64, u64), Vec<String>, Vec<pulse_core::Account>) {
+        let [files, id, nm, mrr, since] = cols;
+        let mapping = crate::mapping::Mapping::parse(&format!(
             r#"
 [[entity]]
 kind = "account"
-files = ["*companies*.csv"]
+files = ["{files}"]
 [entity.fields]
-id = "Id"
-name = "Name"
-segment = { value = "smb" }
-plan = { value = "essentials" }
-mrr = "MRR"
-seats = { value = "5" }
-start_date = "Since"
-"#,
-        )
+id = "{id}"
+name = "{nm}"
+segment = {{ value = "smb" }}
+plan = {{ value = "essentials" }}
+mrr = "{mrr}"
+seats = {{ value = "5" }}
+start_date = "{since}"
+"#
+        ))
         .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let store = Store::in_memory().await.unwrap();
+        let rejects_path = dir.path().join("rejects.csv");
+        let mut opts = options(rejects_path.clone(), 100);
+        opts.mapping = Some(Arc::new(mapping));
+        let report = import(&store, &[path], &opts).await.unwrap();
+        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        let stored = store
+            .accounts(&pulse_store::AccountFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (
+            report.totals(),
+            rejects.lines().skip(1).map(str::to_string).collect(),
+            stored,
+        )
+    }
+
+    #[tokio::test]
+    async fn mapped_csv_rows_keep_their_order_and_line_numbers_across_threads() {
         // 300 rows (chunks of 100, mapped on two threads); negative MRRs at
         // lines 120 and 171 around a row that is not UTF-8 at line 150.
         let mut bytes = b"Id,Name,MRR,Since\n".to_vec();
@@ -1811,29 +1843,22 @@ start_date = "Since"
             let mrr = if i == 120 || i == 171 { -5 } else { i };
             bytes.extend_from_slice(format!("a-{i},Co {i},{mrr},2025-01-01\n").as_bytes());
         }
-        let path = dir.path().join("companies.csv");
-        std::fs::write(&path, &bytes).unwrap();
-        let store = Store::in_memory().await.unwrap();
-        let rejects_path = dir.path().join("rejects.csv");
-        let mut opts = options(rejects_path.clone(), 100);
-        opts.mapping = Some(Arc::new(mapping));
-        let report = import(&store, &[path], &opts).await.unwrap();
-        assert_eq!(report.totals(), (300, 297, 0, 3));
-        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        let (totals, rejects, stored) = import_accounts_mapped(
+            "companies.csv",
+            &bytes,
+            ["*companies*.csv", "Id", "Name", "MRR", "Since"],
+        )
+        .await;
+        assert_eq!(totals, (300, 297, 0, 3));
         let at: Vec<&str> = rejects
-            .lines()
-            .skip(1)
+            .iter()
             .map(|l| l.split(',').nth(1).unwrap())
             .collect();
-        assert_eq!(at, ["120", "150", "171"], "{rejects}");
-        assert!(rejects.contains(",171,account,a-171,mrr,"), "{rejects}");
-        let stored = store
-            .accounts(&pulse_store::AccountFilter {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        assert_eq!(at, ["120", "150", "171"], "{rejects:?}");
+        assert!(
+            rejects[2].contains(",171,account,a-171,mrr,"),
+            "{rejects:?}"
+        );
         assert_eq!(stored.len(), 297);
         let a = stored.iter().find(|a| a.id == "a-301").unwrap();
         assert_eq!((a.name.as_str(), a.mrr), ("Co 301", 301.0));
@@ -1841,23 +1866,6 @@ start_date = "Since"
 
     #[tokio::test]
     async fn mapped_json_lines_keep_their_order_and_line_numbers_across_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let mapping = crate::mapping::Mapping::parse(
-            r#"
-[[entity]]
-kind = "account"
-files = ["*companies*.jsonl"]
-[entity.fields]
-id = "company.id"
-name = "company.name"
-segment = { value = "smb" }
-plan = { value = "essentials" }
-mrr = "billing.mrr"
-seats = { value = "5" }
-start_date = "since"
-"#,
-        )
-        .unwrap();
         // 300 lines (chunks of 100, mapped on two threads), a blank line,
         // bad JSON at line 150 and a negative MRR at line 170.
         let mut text = String::new();
@@ -1873,28 +1881,25 @@ start_date = "since"
             text.push_str(&l);
             text.push('\n');
         }
-        let path = write(dir.path(), "companies.jsonl", &text);
-        let store = Store::in_memory().await.unwrap();
-        let rejects_path = dir.path().join("rejects.csv");
-        let mut opts = options(rejects_path.clone(), 100);
-        opts.mapping = Some(Arc::new(mapping));
-        let report = import(&store, &[path], &opts).await.unwrap();
-        assert_eq!(report.totals(), (299, 297, 0, 2));
-        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
-        let lines: Vec<&str> = rejects.lines().skip(1).collect();
-        assert_eq!(lines.len(), 2, "{rejects}");
+        let (totals, lines, stored) = import_accounts_mapped(
+            "companies.jsonl",
+            text.as_bytes(),
+            [
+                "*companies*.jsonl",
+                "company.id",
+                "company.name",
+                "billing.mrr",
+                "since",
+            ],
+        )
+        .await;
+        assert_eq!(totals, (299, 297, 0, 2));
+        assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
             lines[0].contains(",150,account,,line,is not JSON"),
-            "{rejects}"
+            "{lines:?}"
         );
-        assert!(lines[1].contains(",170,account,a-170,mrr,"), "{rejects}");
-        let stored = store
-            .accounts(&pulse_store::AccountFilter {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        assert!(lines[1].contains(",170,account,a-170,mrr,"), "{lines:?}");
         assert_eq!(stored.len(), 297);
         let a = stored.iter().find(|a| a.id == "a-299").unwrap();
         assert_eq!((a.name.as_str(), a.mrr), ("Co 299", 299.0));

@@ -424,7 +424,6 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
     /// An account's subscription as the last event left it.
     struct Sub {
         price: usize,
-        unit: String,
         plan: String,
         period_start: i64,
     }
@@ -455,18 +454,17 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
         let unit = stripe_unit(mrr, seats);
         // The price before is what the event says it was (before the first
         // event of the export, the plan too).
-        let mut old = subs.remove(acct).unwrap_or_else(|| Sub {
+        let old = subs.remove(acct).unwrap_or_else(|| Sub {
             price: 1,
-            unit: String::new(),
             plan: plan.to_string(),
             period_start: at - YEAR,
         });
-        old.unit = if kind == "start" {
+        let old_unit = if kind == "start" {
             unit.clone()
         } else {
             stripe_unit(mrr_before, seats_before)
         };
-        let price_changed = old.unit != unit || old.plan != plan;
+        let price_changed = old_unit != unit || old.plan != plan;
         let price_no = old.price + usize::from(price_changed);
         let period_start = if matches!(kind, "renewal" | "start") {
             at
@@ -549,7 +547,7 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
                     prev.insert("current_period_start".into(), json!(old.period_start));
                     prev.insert("current_period_end".into(), json!(at));
                 }
-                let old_price = stripe_price(acct, old.price, &old.unit, &old.plan);
+                let old_price = stripe_price(acct, old.price, &old_unit, &old.plan);
                 if seats_before != seats_after {
                     prev.insert("quantity".into(), json!(seats_before));
                 }
@@ -587,7 +585,6 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
             acct.to_string(),
             Sub {
                 price: price_no,
-                unit,
                 plan: plan.to_string(),
                 period_start,
             },

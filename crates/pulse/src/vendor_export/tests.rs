@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::import::{ImportOptions, import};
-use pulse_core::{Columns, EntityKind};
+use pulse_core::EntityKind;
 use pulse_store::Store;
 use sqlx::Row as _;
 
@@ -59,12 +59,14 @@ const TABLES: &[(&str, EntityKind)] = &[
     ("operational_events", EntityKind::Operational),
 ];
 
+/// Where a stored `kind`'s column `n` sits in a row of [`rows`].
+fn column_of(kind: EntityKind, n: &str) -> usize {
+    stored_columns(kind).iter().position(|c| *c == n).unwrap()
+}
+
 /// Where a stored interaction's column `n` sits in a row of [`rows`].
 fn col(n: &str) -> usize {
-    pulse_core::Interaction::STORED_COLUMNS
-        .iter()
-        .position(|c| *c == n)
-        .unwrap()
+    column_of(EntityKind::Interaction, n)
 }
 
 /// A native interaction row as the Zendesk CSV carries it ([`LOSSES`]).
@@ -104,10 +106,7 @@ fn as_intercom_carries(row: &mut [Option<String>]) {
 
 /// Where a stored subscription event's column `n` sits in a row of [`rows`].
 fn sub_col(n: &str) -> usize {
-    pulse_core::SubscriptionEvent::STORED_COLUMNS
-        .iter()
-        .position(|c| *c == n)
-        .unwrap()
+    column_of(EntityKind::Subscription, n)
 }
 
 /// A native subscription event as Stripe's events carry it ([`LOSSES`]).
