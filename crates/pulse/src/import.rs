@@ -1038,6 +1038,7 @@ impl JsonPicker {
             path: String::new(),
             depth: 0,
             too_deep: None,
+            scratch: String::new(),
         };
         let mut de = serde_json::Deserializer::from_str(line);
         let parsed = serde::de::DeserializeSeed::deserialize(PickNode { st: &mut st }, &mut de)
@@ -1065,6 +1066,8 @@ struct Pick<'t, 'o> {
     depth: usize,
     /// The name where nesting went past [`MAX_JSON_DEPTH`].
     too_deep: Option<String>,
+    /// A buffer numbers are written into.
+    scratch: String,
 }
 
 impl Pick<'_, '_> {
@@ -1076,12 +1079,37 @@ impl Pick<'_, '_> {
         }
     }
 
-    /// Appends `.seg` (or `seg` at the top) to the path.
-    fn push(&mut self, seg: &str) {
+    /// Appends `.seg` (or `seg` at the top) to the path, in lower case.
+    fn push_lower(&mut self, seg: &str) {
         if !self.path.is_empty() {
             self.path.push('.');
         }
+        let at = self.path.len();
         self.path.push_str(seg);
+        self.path[at..].make_ascii_lowercase();
+    }
+
+    /// Appends `.i` (or `i` at the top) to the path.
+    fn push_index(&mut self, i: usize) {
+        use std::fmt::Write;
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        let _ = write!(self.path, "{i}");
+    }
+
+    /// A number's value, as `Display` writes it, without an allocation per
+    /// value.
+    fn leaf_number(&mut self, v: impl std::fmt::Display) {
+        use std::fmt::Write;
+        if self.tree[self.node].ends.is_empty() {
+            return;
+        }
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        let _ = write!(text, "{v}");
+        self.leaf(&text);
+        self.scratch = text;
     }
 
     /// Moves into `child` to read its value; past [`MAX_JSON_DEPTH`] it
@@ -1132,7 +1160,7 @@ impl<'de> serde::de::Visitor<'de> for PickKey<'_, '_, '_> {
             .find(|(k, _)| k.eq_ignore_ascii_case(v))
             .map(|&(_, c)| c);
         if st.next.is_some() {
-            st.push(&v.to_ascii_lowercase());
+            st.push_lower(v);
         }
         Ok(())
     }
@@ -1159,11 +1187,11 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
         Ok(())
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
-        self.st.leaf(&v.to_string());
+        self.st.leaf_number(v);
         Ok(())
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
-        self.st.leaf(&v.to_string());
+        self.st.leaf_number(v);
         Ok(())
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
@@ -1210,7 +1238,7 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
                 .map(|&(_, c)| c);
             let more = match child {
                 Some(child) => {
-                    st.push(&i.to_string());
+                    st.push_index(i);
                     let back = st.enter::<A::Error>(child)?;
                     let r = s.next_element_seed(PickNode { st: &mut *st });
                     st.leave(back, path);

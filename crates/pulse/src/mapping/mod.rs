@@ -1086,7 +1086,7 @@ fn html_text(s: &str) -> String {
     if !s.contains(['<', '&']) {
         return s.to_string();
     }
-    let mut text = String::with_capacity(s.len());
+    let mut text = Collapsed::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find(['<', '&']) {
         text.push_str(&rest[..at]);
@@ -1141,7 +1141,58 @@ fn html_text(s: &str) -> String {
         }
     }
     text.push_str(rest);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.out
+}
+
+/// Text with every run of white space (`char::is_whitespace`) written as
+/// one blank, and none at either end: what `split_whitespace` joined by
+/// blanks gives, in one pass.
+struct Collapsed {
+    out: String,
+    /// White space was seen after the last character written.
+    blank: bool,
+}
+
+impl Collapsed {
+    fn with_capacity(n: usize) -> Self {
+        Collapsed {
+            out: String::with_capacity(n),
+            blank: false,
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() {
+            self.blank = true;
+        } else {
+            if std::mem::take(&mut self.blank) && !self.out.is_empty() {
+                self.out.push(' ');
+            }
+            self.out.push(c);
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        // Runs without white space are copied whole.
+        let mut rest = s;
+        while !rest.is_empty() {
+            let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            if word > 0 {
+                if std::mem::take(&mut self.blank) && !self.out.is_empty() {
+                    self.out.push(' ');
+                }
+                self.out.push_str(&rest[..word]);
+            }
+            rest = &rest[word..];
+            let space = rest
+                .find(|c: char| !c.is_whitespace())
+                .unwrap_or(rest.len());
+            if space > 0 {
+                self.blank = true;
+            }
+            rest = &rest[space..];
+        }
+    }
 }
 
 fn lower(s: &str) -> std::borrow::Cow<'_, str> {

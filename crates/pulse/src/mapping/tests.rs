@@ -359,6 +359,43 @@ fn html_becomes_its_text() {
 }
 
 #[test]
+fn html_text_collapses_white_space_as_split_whitespace_does() {
+    // Every run of white space, Unicode's included, whether written, decoded
+    // from an entity or left by a tag, is one blank; none at either end.
+    for html in [
+        "<p>  a \t\n b  </p>",
+        "&nbsp;&#160;x&#xA0;\u{2003}y\u{0B}z&#32;",
+        "<br> <br>\r\n<li>one</li>\u{3000}<li>two</li> ",
+        "no&amp;space<br>x</p>\u{85}end",
+        "  <p></p>  ",
+        "caf\u{e9}  &lt;\u{a0}&gt;",
+    ] {
+        let got = html_text(html);
+        // The text with tags and entities read, then collapsed the slow way
+        // (every tag here is one that reads as a blank).
+        let mut spaced = String::new();
+        let mut rest = html;
+        while let Some(at) = rest.find('<') {
+            spaced.push_str(&rest[..at]);
+            let end = rest.find('>').expect("closed tags only");
+            spaced.push(' ');
+            rest = &rest[end + 1..];
+        }
+        spaced.push_str(rest);
+        let spaced = spaced
+            .replace("&nbsp;", " ")
+            .replace("&#160;", "\u{a0}")
+            .replace("&#xA0;", "\u{a0}")
+            .replace("&#32;", " ")
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
+        let want = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(got, want, "{html:?}");
+    }
+}
+
+#[test]
 fn a_website_becomes_its_domain() {
     for (website, domain) in [
         ("https://www.Acme.com/about?x=1", Some("acme.com")),
