@@ -771,20 +771,54 @@ fn read_file(
             // Mapped lines are mapped a chunk at a time, on every core.
             let chunk = batch_size.clamp(1, 4096);
             let mut pending: Vec<(usize, String)> = Vec::new();
+            let mut raw: Vec<u8> = Vec::new();
             loop {
                 buf.clear();
-                let read = reader.by_ref().read_line(&mut buf)?;
+                raw.clear();
+                let read = reader.by_ref().read_until(b'\n', &mut raw)?;
                 let end = read == 0;
+                // A line that is not UTF-8 is rejected on its own; the
+                // lines after it are read.
+                let mut not_text = None;
                 if !end {
                     line += 1;
                     bytes += read as u64;
                     // The line end is not the JSON's: a line cut short is
                     // "EOF while parsing", not a control character.
-                    let text = buf.trim_end_matches(['\n', '\r']).len();
-                    buf.truncate(text);
+                    let text = raw.len()
+                        - raw
+                            .iter()
+                            .rev()
+                            .take_while(|b| matches!(b, b'\n' | b'\r'))
+                            .count();
+                    match std::str::from_utf8(&raw[..text]) {
+                        Ok(t) => buf.push_str(t),
+                        Err(e) => {
+                            not_text = Some(FieldError::new(
+                                "line",
+                                format!(
+                                    "is not UTF-8 text (byte {} is not; export it as UTF-8)",
+                                    e.valid_up_to() + 1
+                                ),
+                            ))
+                        }
+                    }
                 }
                 if let Reading::Mapped { bounds, joins } = reading {
-                    if !end && !buf.trim().is_empty() {
+                    if let Some(e) = not_text {
+                        // After the lines before it, in line order.
+                        if !pending.is_empty() {
+                            map_json_lines(
+                                &picker,
+                                (bounds, joins),
+                                &pending,
+                                threads,
+                                (&mut cur, &mut keys, &mut present),
+                            );
+                            pending.clear();
+                        }
+                        cur.rejected.push(reject(kind, line, "", e));
+                    } else if !end && !buf.trim().is_empty() {
                         pending.push((line, std::mem::take(&mut buf)));
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
@@ -818,6 +852,10 @@ fn read_file(
                 if end {
                     break;
                 }
+                if let Some(e) = not_text {
+                    cur.rejected.push(reject(kind, line, "", e));
+                    continue;
+                }
                 if buf.trim().is_empty() {
                     continue;
                 }
@@ -847,7 +885,7 @@ fn read_file(
 
 /// Whether the file's first line ends with CRLF (as exports from Windows
 /// tools and many vendors do).
-fn ends_lines_with_crlf(path: &Path) -> anyhow::Result<bool> {
+pub(crate) fn ends_lines_with_crlf(path: &Path) -> anyhow::Result<bool> {
     let mut head = Vec::with_capacity(4096);
     File::open(path)
         .with_context(|| format!("opening {}", path.display()))?
@@ -1895,8 +1933,9 @@ start_date = "{since}"
     #[tokio::test]
     async fn mapped_json_lines_keep_their_order_and_line_numbers_across_threads() {
         // 300 lines (chunks of 100, mapped on two threads), a blank line,
-        // bad JSON at line 150 and a negative MRR at line 170.
-        let mut text = String::new();
+        // bad JSON at line 150, a Latin-1 byte at line 160 and a negative
+        // MRR at line 170.
+        let mut text: Vec<u8> = Vec::new();
         for i in 1..=300 {
             let l = match i {
                 150 => "{not json".to_string(),
@@ -1906,12 +1945,18 @@ start_date = "{since}"
                     if i == 170 { -5 } else { i }
                 ),
             };
-            text.push_str(&l);
-            text.push('\n');
+            let mut l = l.into_bytes();
+            if i == 160 {
+                // "Caf\xe9": é as Latin-1 writes it.
+                let at = l.windows(2).position(|w| w == b"Co").unwrap();
+                l.splice(at..at + 2, *b"Caf\xe9");
+            }
+            text.extend_from_slice(&l);
+            text.push(b'\n');
         }
         let (totals, lines, stored) = import_accounts_mapped(
             "companies.jsonl",
-            text.as_bytes(),
+            &text,
             [
                 "*companies*.jsonl",
                 "company.id",
@@ -1921,16 +1966,60 @@ start_date = "{since}"
             ],
         )
         .await;
-        assert_eq!(totals, (299, 297, 0, 2));
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(totals, (299, 296, 0, 3));
+        assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(
             lines[0].contains(",150,account,,line,is not JSON"),
             "{lines:?}"
         );
-        assert!(lines[1].contains(",170,account,a-170,mrr,"), "{lines:?}");
-        assert_eq!(stored.len(), 297);
+        assert!(
+            lines[1].contains(",160,account,,line,is not UTF-8 text (byte 41 is not;"),
+            "{lines:?}"
+        );
+        assert!(lines[2].contains(",170,account,a-170,mrr,"), "{lines:?}");
+        assert_eq!(stored.len(), 296);
+        assert!(stored.iter().all(|a| a.id != "a-160"));
         let a = stored.iter().find(|a| a.id == "a-299").unwrap();
         assert_eq!((a.name.as_str(), a.mrr), ("Co 299", 299.0));
+    }
+
+    #[tokio::test]
+    async fn a_json_line_that_is_not_utf8_is_rejected_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.jsonl");
+        let line = |id: &str, name: &[u8]| {
+            let mut l = format!(r#"{{"id":"{id}","name":""#).into_bytes();
+            l.extend_from_slice(name);
+            l.extend_from_slice(
+                br#"","segment":"smb","plan":"essentials","mrr":10,"seats":3,"start_date":"2025-01-01"}"#,
+            );
+            l.extend_from_slice(b"\r\n");
+            l
+        };
+        let bytes = [
+            line("a-1", b"Acme"),
+            line("a-2", b"Caf\xe9 Ltd"),
+            line("a-3", "Café Ltd".as_bytes()),
+        ]
+        .concat();
+        std::fs::write(&path, bytes).unwrap();
+        let store = Store::in_memory().await.unwrap();
+        let rejects_path = dir.path().join("rejects.csv");
+        let report = import(&store, &[path], &options(rejects_path.clone(), 100))
+            .await
+            .unwrap();
+        assert_eq!(report.totals(), (3, 2, 0, 1));
+        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        assert!(
+            rejects.contains(",2,account,,line,is not UTF-8 text (byte 24 is not;"),
+            "{rejects}"
+        );
+        let stored = store
+            .accounts(&pulse_store::AccountFilter::default())
+            .await
+            .unwrap();
+        let names: Vec<&str> = stored.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Acme", "Café Ltd"]);
     }
 
     #[test]

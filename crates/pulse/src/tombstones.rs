@@ -157,16 +157,50 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<(Vec<Tombstone>, Vec<BadRow>)>
                 missing.join(", ")
             );
         }
+        // After a CRLF line end the reader counts lines one behind (as in
+        // `pulse import`).
+        let crlf = usize::from(crate::import::ends_lines_with_crlf(path)?);
         for rec in r.records() {
-            let rec = rec.with_context(|| format!("reading {shown}"))?;
-            let line = rec.position().map_or(0, |p| p.line() as usize);
+            // A row the CSV reader cannot read (not UTF-8, say) is rejected
+            // on its own.
+            let rec = match rec {
+                Ok(rec) => rec,
+                Err(e) => {
+                    take(Err(BadRow {
+                        line: crlf + e.position().map_or(0, |p| p.line() as usize),
+                        entity: String::new(),
+                        id: String::new(),
+                        error: FieldError::new("row", e.to_string()),
+                    }));
+                    continue;
+                }
+            };
+            let line = crlf + rec.position().map_or(0, |p| p.line() as usize);
             let get = |i: usize| rec.get(at[i]).unwrap_or("");
             take(tombstone(line, get(0), get(1), get(2)));
         }
     } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {shown}"))?;
-        for (i, l) in text.lines().enumerate() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {shown}"))?;
+        for (i, l) in bytes.split(|b| *b == b'\n').enumerate() {
             let line = i + 1;
+            let l = match std::str::from_utf8(l) {
+                Ok(l) => l.trim_end_matches('\r'),
+                Err(e) => {
+                    take(Err(BadRow {
+                        line,
+                        entity: String::new(),
+                        id: String::new(),
+                        error: FieldError::new(
+                            "line",
+                            format!(
+                                "is not UTF-8 text (byte {} is not; export it as UTF-8)",
+                                e.valid_up_to() + 1
+                            ),
+                        ),
+                    }));
+                    continue;
+                }
+            };
             if l.trim().is_empty() {
                 continue;
             }
@@ -301,5 +335,35 @@ mod tests {
         assert!(
             is_tombstone_file(&csv) && !is_tombstone_file(&dir.path().join("interactions.csv"))
         );
+    }
+
+    #[test]
+    fn a_row_that_is_not_utf8_is_rejected_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("tombstones.csv");
+        std::fs::write(
+            &csv,
+            b"entity,id,deleted_at\r\ninteraction,t-\xe9,2026-05-01\r\ninteraction,t-2,2026-05-02\r\n",
+        )
+        .unwrap();
+        let jsonl = dir.path().join("tombstones.jsonl");
+        std::fs::write(
+            &jsonl,
+            b"{\"entity\":\"interaction\",\"id\":\"t-\xe9\",\"deleted_at\":\"2026-05-01\"}\r\n\
+              {\"entity\":\"interaction\",\"id\":\"t-2\",\"deleted_at\":\"2026-05-02\"}\r\n",
+        )
+        .unwrap();
+        for (path, line) in [(&csv, 2), (&jsonl, 1)] {
+            let (good, bad) = read(path).unwrap();
+            assert_eq!(good.len(), 1, "{path:?}");
+            assert_eq!((good[0].id.as_str(), good[0].position), ("t-2", line + 1));
+            assert_eq!(bad.len(), 1, "{path:?}");
+            assert_eq!(bad[0].line, line, "{path:?}");
+            assert!(
+                bad[0].error.to_string().to_lowercase().contains("utf-8"),
+                "{}",
+                bad[0].error
+            );
+        }
     }
 }
