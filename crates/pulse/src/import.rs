@@ -793,15 +793,7 @@ fn read_file(
                             .count();
                     match std::str::from_utf8(&raw[..text]) {
                         Ok(t) => buf.push_str(t),
-                        Err(e) => {
-                            not_text = Some(FieldError::new(
-                                "line",
-                                format!(
-                                    "is not UTF-8 text (byte {} is not; export it as UTF-8)",
-                                    e.valid_up_to() + 1
-                                ),
-                            ))
-                        }
+                        Err(e) => not_text = Some(not_utf8(e)),
                     }
                 }
                 if let Reading::Mapped { bounds, joins } = reading {
@@ -881,6 +873,17 @@ fn read_file(
     }
     flush(&mut cur, true);
     Ok(keys)
+}
+
+/// Why a line whose bytes are not UTF-8 is rejected.
+pub(crate) fn not_utf8(e: std::str::Utf8Error) -> FieldError {
+    FieldError::new(
+        "line",
+        format!(
+            "is not UTF-8 text (byte {} is not; export it as UTF-8)",
+            e.valid_up_to() + 1
+        ),
+    )
 }
 
 /// Whether the file's first line ends with CRLF (as exports from Windows

@@ -190,13 +190,7 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<(Vec<Tombstone>, Vec<BadRow>)>
                         line,
                         entity: String::new(),
                         id: String::new(),
-                        error: FieldError::new(
-                            "line",
-                            format!(
-                                "is not UTF-8 text (byte {} is not; export it as UTF-8)",
-                                e.valid_up_to() + 1
-                            ),
-                        ),
+                        error: crate::import::not_utf8(e),
                     }));
                     continue;
                 }
