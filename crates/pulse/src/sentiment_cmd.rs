@@ -326,7 +326,9 @@ fn predict_csv<R: Read, W: Write>(
     } else {
         writer.write_record(["row", "label", "score"])?;
     }
-    let mut records: Vec<csv::StringRecord> = Vec::new();
+    // Bytes, so a row that is not UTF-8 is scored on its readable text
+    // (each bad byte read as U+FFFD) instead of stopping the file.
+    let mut records: Vec<csv::ByteRecord> = Vec::new();
     let mut row: u64 = 0;
     let mut field = String::new();
     loop {
@@ -334,10 +336,10 @@ fn predict_csv<R: Read, W: Write>(
         let mut n = 0;
         while n < PREDICT_CHUNK {
             if n == records.len() {
-                records.push(csv::StringRecord::new());
+                records.push(csv::ByteRecord::new());
             }
             if !reader
-                .read_record(&mut records[n])
+                .read_byte_record(&mut records[n])
                 .context("reading a row")?
             {
                 break;
@@ -347,10 +349,11 @@ fn predict_csv<R: Read, W: Write>(
         if n == 0 {
             break;
         }
-        let texts: Vec<&str> = records[..n]
+        let texts: Vec<std::borrow::Cow<str>> = records[..n]
             .iter()
-            .map(|r| r.get(index).unwrap_or(""))
+            .map(|r| String::from_utf8_lossy(r.get(index).unwrap_or(b"")))
             .collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         for (p, top) in score_texts(model, &texts, phrases, threads) {
             row += 1;
             use std::fmt::Write as _;
@@ -640,6 +643,21 @@ mod tests {
         for (p, full) in one.lines().zip(with.lines()).skip(1) {
             assert!(full.starts_with(&format!("{p},")), "{p} / {full}");
         }
+    }
+
+    #[test]
+    fn a_row_that_is_not_utf8_is_scored_on_its_readable_text() {
+        let model = default_model();
+        let input = b"id,text\n1,Caf\xe9 was terrible and still not resolved\n2,Thanks a lot!\n";
+        let mut out = Vec::new();
+        assert_eq!(
+            predict_csv(&model, &input[..], "text", &mut out, 0, 1, None).unwrap(),
+            2
+        );
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[1].starts_with("1,negative,"), "{out}");
+        assert!(lines[2].starts_with("2,positive,"), "{out}");
     }
 
     #[test]
