@@ -494,13 +494,30 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
         .flexible(false)
         .from_path(path)
         .with_context(|| format!("opening {}", path.display()))?;
+    // Cells that are not UTF-8 are read as Windows-1252, what spreadsheet
+    // programs on Windows write: counted, and the first one named.
+    let mut recoded: (usize, Option<(usize, usize)>) = (0, None);
+    let mut text = |b: &[u8], row: usize, column: usize| match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            recoded.0 += 1;
+            recoded.1.get_or_insert((row, column));
+            windows_1252(b)
+        }
+    };
     // Header names as written (spaces and punctuation kept), without a
     // UTF-8 byte-order mark or surrounding blanks.
     let columns: Vec<String> = rdr
-        .headers()
+        .byte_headers()
         .with_context(|| format!("reading the header of {}", path.display()))?
         .iter()
-        .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
+        .enumerate()
+        .map(|(c, s)| {
+            text(s, 0, c)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_string()
+        })
         .collect();
     if let Some(i) = columns.iter().position(String::is_empty) {
         bail!(
@@ -510,11 +527,48 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
         );
     }
     let mut rows = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 1))?;
-        rows.push(rec.iter().map(str::to_string).collect());
+    let mut rec = csv::ByteRecord::new();
+    let mut i = 0;
+    while rdr
+        .read_byte_record(&mut rec)
+        .with_context(|| format!("{}: row {}", path.display(), i + 1))?
+    {
+        i += 1;
+        rows.push(rec.iter().enumerate().map(|(c, b)| text(b, i, c)).collect());
+    }
+    if let (n, Some((row, column))) = recoded {
+        let first = match row {
+            0 => format!("the header's column {}", column + 1),
+            _ => match columns.get(column) {
+                Some(name) => format!("row {row}, column {name}"),
+                None => format!("row {row}, column {}", column + 1),
+            },
+        };
+        println!(
+            "{}: {n} cell{} not UTF-8, read as Windows-1252 (the first: {first})",
+            path.display(),
+            if n == 1 { " is" } else { "s are" }
+        );
     }
     Table::new(columns, rows).with_context(|| format!("{}", path.display()))
+}
+
+/// Bytes read as Windows-1252 (Latin-1 but for 0x80-0x9F, where it has
+/// the euro sign, curly quotes and dashes; its five unassigned bytes are
+/// kept as the C1 controls Latin-1 reads).
+fn windows_1252(bytes: &[u8]) -> String {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9f => HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
 }
 
 fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()> {
@@ -1087,4 +1141,31 @@ pub(crate) fn run_score(cfg: &Config, args: ScoreArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_are_not_utf8_are_read_as_windows_1252() {
+        assert_eq!(
+            windows_1252(b"Caf\xe9 \x80 5 \x93ok\x94 \x81"),
+            "Café € 5 “ok” \u{81}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customers.csv");
+        // A spreadsheet's export on Windows: one name and one header in
+        // Windows-1252, the rest plain ASCII or UTF-8.
+        std::fs::write(
+            &path,
+            b"\xef\xbb\xbfid,Pr\xe9f\xe9rence,churned\r\n1,caf\xe9,yes\r\n2,th\xc3\xa9,no\r\n3,caf\xe9,no\r\n",
+        )
+        .unwrap();
+        let table = read_table(&path).unwrap();
+        assert_eq!(table.columns, ["id", "Préférence", "churned"]);
+        assert_eq!(table.rows[0], ["1", "café", "yes"]);
+        assert_eq!(table.rows[1], ["2", "thé", "no"]);
+        assert_eq!(table.rows[2][1], "café");
+    }
 }
