@@ -734,11 +734,22 @@ fn read_file(
                     Err(e) => {
                         // After the rows before it, in line order.
                         map_pending(&mut pending, &mut cur, &mut keys);
+                        let why = match e.kind() {
+                            csv::ErrorKind::Utf8 { err, .. } => FieldError::new(
+                                "row",
+                                format!(
+                                    "is not UTF-8 text (column {} at byte {}; export it as UTF-8)",
+                                    err.field() + 1,
+                                    err.valid_up_to() + 1
+                                ),
+                            ),
+                            _ => FieldError::new("row", e.to_string()),
+                        };
                         cur.rejected.push(reject(
                             kind,
                             e.position().map_or(line, |p| crlf + p.line() as usize),
                             "",
-                            FieldError::new("row", e.to_string()),
+                            why,
                         ))
                     }
                 }
@@ -1924,6 +1935,12 @@ start_date = "{since}"
             .map(|l| l.split(',').nth(1).unwrap())
             .collect();
         assert_eq!(at, ["120", "150", "171"], "{rejects:?}");
+        assert!(
+            rejects[1].contains(
+                ",150,account,,row,is not UTF-8 text (column 2 at byte 4; export it as UTF-8)"
+            ),
+            "{rejects:?}"
+        );
         assert!(
             rejects[2].contains(",171,account,a-171,mrr,"),
             "{rejects:?}"
