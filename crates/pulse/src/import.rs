@@ -27,6 +27,7 @@ use pulse_core::{EntityKind, FieldError, Fields, Record};
 use pulse_sentiment::SentimentModel;
 use pulse_store::{BatchSentiment, DryRunIds, Rejected, Store};
 
+use crate::encoding::Encoding;
 use crate::mapping::{Bound, EntityMap, Joins, MappedRow, Mapping, Row};
 
 /// Records per store transaction.
@@ -467,6 +468,8 @@ enum Reading {
     Mapped {
         bounds: Vec<Arc<Bound>>,
         joins: Arc<Joins>,
+        /// How the file's bytes are read as text.
+        encoding: Encoding,
     },
 }
 
@@ -652,7 +655,12 @@ fn read_file(
     absent: &mut Vec<String>,
 ) -> anyhow::Result<Joins> {
     let kind = reading.kind();
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let encoding = match reading {
+        Reading::Mapped { encoding, .. } => *encoding,
+        Reading::Native(_) => Encoding::Utf8,
+    };
+    let file = crate::encoding::open(path, encoding)
+        .with_context(|| format!("opening {}", path.display()))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut cur = Parsed::new(batch_size);
     let mut keys = Joins::default();
@@ -690,7 +698,7 @@ fn read_file(
             let map_pending = |pending: &mut Vec<(usize, csv::StringRecord)>,
                                cur: &mut Parsed,
                                keys: &mut Joins| {
-                if let Reading::Mapped { bounds, joins } = reading
+                if let Reading::Mapped { bounds, joins, .. } = reading
                     && !pending.is_empty()
                 {
                     map_csv_records((bounds, joins), pending, threads, (cur, keys));
@@ -807,7 +815,7 @@ fn read_file(
                         Err(e) => not_text = Some(not_utf8(e)),
                     }
                 }
-                if let Reading::Mapped { bounds, joins } = reading {
+                if let Reading::Mapped { bounds, joins, .. } = reading {
                     if let Some(e) = not_text {
                         // After the lines before it, in line order.
                         if !pending.is_empty() {
@@ -1342,10 +1350,24 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
             continue;
         }
         let shown = p.display().to_string();
+        // The blocks that read one file read its bytes alike.
+        let encoding = blocks[0].encoding;
+        if let Some(other) = blocks.iter().find(|b| b.encoding != encoding) {
+            bail!(
+                "{}: the blocks at lines {} ({}) and {} ({}) read {shown} with different encodings",
+                mapping_label(mapping),
+                blocks[0].line,
+                encoding.name(),
+                other.line,
+                other.encoding.name()
+            );
+        }
         let csv_header = match format_of(p)? {
             Format::Csv => {
-                let mut r =
-                    csv::Reader::from_path(p).with_context(|| format!("opening {shown}"))?;
+                let mut r = csv::Reader::from_reader(
+                    crate::encoding::open(p, encoding)
+                        .with_context(|| format!("opening {shown}"))?,
+                );
                 Some(
                     r.headers()
                         .with_context(|| format!("{shown}: reading the header"))?
@@ -1487,6 +1509,7 @@ pub(crate) async fn import(
             Reading::Mapped {
                 bounds: job.blocks.iter().map(|(_, b)| b.clone()).collect(),
                 joins: joins.clone(),
+                encoding: job.blocks[0].0.encoding,
             }
         };
         let started = Instant::now();
@@ -2001,6 +2024,90 @@ start_date = "{since}"
         assert!(stored.iter().all(|a| a.id != "a-160"));
         let a = stored.iter().find(|a| a.id == "a-299").unwrap();
         assert_eq!((a.name.as_str(), a.mrr), ("Co 299", 299.0));
+    }
+
+    #[tokio::test]
+    async fn a_mapping_reads_windows_1252_files_when_it_says_so() {
+        let block = |encoding: &str| {
+            format!(
+                r#"
+{encoding}
+[[entity]]
+kind = "account"
+files = ["companies*.csv"]
+[entity.fields]
+id = "Id"
+name = "Name"
+segment = {{ value = "smb" }}
+plan = {{ value = "essentials" }}
+mrr = "MRR"
+seats = {{ value = "5" }}
+start_date = "Since"
+"#
+            )
+        };
+        // A spreadsheet's export on Windows: the header and two names in
+        // Windows-1252 (é is 0xE9, the curly apostrophe 0x92).
+        let bytes = b"Id,Name,MRR,Since\r\na-1,Caf\xe9 Ltd,10,2025-01-01\r\n\
+                      a-2,O\x92Brien & Co,20,2025-01-01\r\na-3,Plain,30,2025-01-01\r\n";
+        for (encoding, stored, rejected) in [
+            (
+                "encoding = \"windows-1252\"",
+                vec!["Café Ltd", "O’Brien & Co", "Plain"],
+                0,
+            ),
+            ("", vec!["Plain"], 2),
+        ] {
+            let mapping = crate::mapping::Mapping::parse(&block(encoding)).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("companies.csv");
+            std::fs::write(&path, bytes).unwrap();
+            let store = Store::in_memory().await.unwrap();
+            let rejects_path = dir.path().join("rejects.csv");
+            let mut opts = options(rejects_path.clone(), 100);
+            opts.mapping = Some(Arc::new(mapping));
+            let report = import(&store, &[path], &opts).await.unwrap();
+            assert_eq!(report.totals().3, rejected, "{encoding:?}");
+            let names: Vec<String> = store
+                .accounts(&pulse_store::AccountFilter::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(names, stored, "{encoding:?}");
+            if rejected > 0 {
+                let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+                assert!(
+                    rejects.contains(",2,account,,row,is not UTF-8 text (column 2 at byte 4;"),
+                    "{rejects}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_reading_one_file_in_different_encodings_are_refused() {
+        let block = |extra: &str| {
+            format!(
+                "[[entity]]\nkind = \"usage\"\nfiles = \"u*.csv\"\n{extra}[entity.fields]\n\
+                 account_id = \"A\"\nday = \"D\"\nactive_users = \"U\"\nlogins = \"L\"\n"
+            )
+        };
+        let mapping = crate::mapping::Mapping::parse(&format!(
+            "{}{}",
+            block(""),
+            block("encoding = \"windows-1252\"\n")
+        ))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "usage.csv", "A,D,U,L\na-1,2026-01-01,3,4\n");
+        let e = plan(&[path], Some(&mapping)).err().unwrap().to_string();
+        assert!(
+            e.contains("the blocks at lines 2 (utf-8) and 10 (windows-1252) read")
+                && e.ends_with("usage.csv with different encodings"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 mod bench;
 mod bench_pipeline;
 mod config;
+mod encoding;
 mod forecast_backtest;
 mod forecast_cmd;
 mod import;
@@ -555,10 +556,16 @@ fn unreadable_in_directory(f: &Path, m: Option<&mapping::Mapping>) -> Option<Str
     if !name.ends_with(".csv") || tombstones::is_tombstone_file(f) {
         return None;
     }
-    let header: Vec<String> = csv::Reader::from_path(f)
-        .and_then(|mut r| r.headers().map(|h| h.iter().map(str::to_string).collect()))
-        .ok()?;
     let blocks = m.map(|m| m.blocks_for(&name)).unwrap_or_default();
+    let encoding = blocks.first().map(|b| b.encoding).unwrap_or_default();
+    let header: Vec<String> = encoding::open(f, encoding)
+        .map(csv::Reader::from_reader)
+        .ok()
+        .and_then(|mut r| {
+            r.headers()
+                .map(|h| h.iter().map(str::to_string).collect())
+                .ok()
+        })?;
     if blocks.is_empty() {
         let kind = pulse_core::EntityKind::from_file_name(&name)?;
         let foreign = header

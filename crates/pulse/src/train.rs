@@ -502,7 +502,7 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
         Err(_) => {
             recoded.0 += 1;
             recoded.1.get_or_insert((row, column));
-            windows_1252(b)
+            crate::encoding::windows_1252(b)
         }
     };
     // Header names as written (spaces and punctuation kept), without a
@@ -551,24 +551,6 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
         );
     }
     Table::new(columns, rows).with_context(|| format!("{}", path.display()))
-}
-
-/// Bytes read as Windows-1252 (Latin-1 but for 0x80-0x9F, where it has
-/// the euro sign, curly quotes and dashes; its five unassigned bytes are
-/// kept as the C1 controls Latin-1 reads).
-fn windows_1252(bytes: &[u8]) -> String {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
-        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
-        'ž', 'Ÿ',
-    ];
-    bytes
-        .iter()
-        .map(|&b| match b {
-            0x80..=0x9f => HIGH[usize::from(b - 0x80)],
-            _ => char::from(b),
-        })
-        .collect()
 }
 
 fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()> {
@@ -1149,10 +1131,6 @@ mod tests {
 
     #[test]
     fn cells_that_are_not_utf8_are_read_as_windows_1252() {
-        assert_eq!(
-            windows_1252(b"Caf\xe9 \x80 5 \x93ok\x94 \x81"),
-            "Café € 5 “ok” \u{81}"
-        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("customers.csv");
         // A spreadsheet's export on Windows: one name and one header in

@@ -22,6 +22,7 @@ mod value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use crate::encoding::Encoding;
 use pulse_core::{EntityKind, FieldError, Fields, ValueKind};
 use serde::Deserialize;
 use toml::Spanned;
@@ -73,6 +74,9 @@ pub(crate) struct EntityMap {
     pub(crate) line: usize,
     /// The mapping it comes from (`preset zendesk-tickets`, a file name).
     pub(crate) source: String,
+    /// How its files' bytes are read as text (`encoding`, UTF-8 unless
+    /// the mapping or the block says otherwise).
+    pub(crate) encoding: Encoding,
     pub(crate) files: Vec<glob::Pattern>,
     when: Vec<When>,
     pub(crate) fields: Vec<FieldMap>,
@@ -289,6 +293,8 @@ struct RawMapping {
     #[serde(default)]
     decimal: Option<Spanned<String>>,
     #[serde(default)]
+    encoding: Option<Spanned<String>>,
+    #[serde(default)]
     entity: Vec<RawEntity>,
 }
 
@@ -299,6 +305,8 @@ struct RawEntity {
     files: Spanned<toml::Value>,
     #[serde(default)]
     timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    encoding: Option<Spanned<String>>,
     #[serde(default)]
     when: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
@@ -358,6 +366,11 @@ impl Mapping {
                 }
             };
         let base_time = time(&raw.timezone, &TimeSpec::default())?;
+        let encoding = |e: &Option<Spanned<String>>, base: Encoding| match e {
+            Some(e) => Encoding::parse(e.get_ref()).map_err(|m| err(lines.of(e), m)),
+            None => Ok(base),
+        };
+        let base_encoding = encoding(&raw.encoding, Encoding::Utf8)?;
         let number = match &raw.decimal {
             Some(d) => NumberFormat::new(d.get_ref()).map_err(|m| err(lines.of(d), m))?,
             None => NumberFormat::default(),
@@ -380,6 +393,7 @@ impl Mapping {
             })?;
             let files = patterns(&e.files, &lines)?;
             let time = time(&e.timezone, &base_time)?;
+            let encoding = encoding(&e.encoding, base_encoding)?;
             let defs = kind.column_defs();
             let mut fields = Vec::new();
             for (name, spec) in &e.fields {
@@ -445,6 +459,7 @@ impl Mapping {
                 kind,
                 line,
                 source: String::new(),
+                encoding,
                 files,
                 when,
                 fields,

@@ -240,6 +240,39 @@ fn mistakes_in_a_mapping_name_their_line() {
 
     let e = line_of(&base.replace("files = \"u.csv\"", "filez = \"u.csv\""));
     assert_eq!(e.line, 3);
+
+    let e = line_of(&format!("encoding = \"utf-16\"\n{base}"));
+    assert_eq!(e.line, 1);
+    assert!(e.message.contains("'utf-16' is not known"), "{e}");
+    let e = line_of(&base.replace(
+        "files = \"u.csv\"",
+        "files = \"u.csv\"\nencoding = \"ebcdic\"",
+    ));
+    assert_eq!(e.line, 4);
+}
+
+#[test]
+fn a_block_reads_its_files_in_the_mapping_s_encoding_unless_it_says_otherwise() {
+    let block = |extra: &str| {
+        format!(
+            "[[entity]]\nkind = \"usage\"\nfiles = \"u.csv\"\n{extra}[entity.fields]\n\
+             account_id = \"A\"\nday = \"D\"\nactive_users = \"U\"\nlogins = \"L\"\n"
+        )
+    };
+    let m = Mapping::parse(&format!(
+        "encoding = \"cp1252\"\n{}{}{}",
+        block(""),
+        block("encoding = \"utf-8\"\n"),
+        block("")
+    ))
+    .unwrap();
+    let got: Vec<Encoding> = m.entities.iter().map(|e| e.encoding).collect();
+    assert_eq!(
+        got,
+        [Encoding::Windows1252, Encoding::Utf8, Encoding::Windows1252]
+    );
+    let m = Mapping::parse(&block("")).unwrap();
+    assert_eq!(m.entities[0].encoding, Encoding::Utf8);
 }
 
 #[test]
