@@ -742,22 +742,11 @@ fn read_file(
                     Err(e) => {
                         // After the rows before it, in line order.
                         map_pending(&mut pending, &mut cur, &mut keys);
-                        let why = match e.kind() {
-                            csv::ErrorKind::Utf8 { err, .. } => FieldError::new(
-                                "row",
-                                format!(
-                                    "is not UTF-8 text (column {} at byte {}; export it as UTF-8)",
-                                    err.field() + 1,
-                                    err.valid_up_to() + 1
-                                ),
-                            ),
-                            _ => FieldError::new("row", e.to_string()),
-                        };
                         cur.rejected.push(reject(
                             kind,
                             e.position().map_or(line, |p| crlf + p.line() as usize),
                             "",
-                            why,
+                            csv_row_error(&e),
                         ))
                     }
                 }
@@ -892,6 +881,22 @@ fn read_file(
     }
     flush(&mut cur, true);
     Ok(keys)
+}
+
+/// Why a CSV row the reader could not read is rejected: for bytes that
+/// are not UTF-8, the column and byte in plain words.
+pub(crate) fn csv_row_error(e: &csv::Error) -> FieldError {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => FieldError::new(
+            "row",
+            format!(
+                "is not UTF-8 text (column {} at byte {}; export it as UTF-8)",
+                err.field() + 1,
+                err.valid_up_to() + 1
+            ),
+        ),
+        _ => FieldError::new("row", e.to_string()),
+    }
 }
 
 /// Why a line whose bytes are not UTF-8 is rejected.

@@ -170,7 +170,7 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<(Vec<Tombstone>, Vec<BadRow>)>
                         line: crlf + e.position().map_or(0, |p| p.line() as usize),
                         entity: String::new(),
                         id: String::new(),
-                        error: FieldError::new("row", e.to_string()),
+                        error: crate::import::csv_row_error(&e),
                     }));
                     continue;
                 }
@@ -354,7 +354,7 @@ mod tests {
             assert_eq!(bad.len(), 1, "{path:?}");
             assert_eq!(bad[0].line, line, "{path:?}");
             assert!(
-                bad[0].error.to_string().to_lowercase().contains("utf-8"),
+                bad[0].error.to_string().contains("is not UTF-8 text ("),
                 "{}",
                 bad[0].error
             );
