@@ -33,7 +33,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::calibrate::{fit_offsets, fit_temperature, softmax};
 use crate::corpus::stratified_split;
 use crate::error::SentimentError;
-use crate::hash::{IdBuild, feature_hash};
+use crate::hash::{IdBuild, feature_hash, index_hash};
 use crate::solver::{self, Csr, Solver};
 use crate::tokenize::{MAX_TEXT_BYTES, Scratch, TokenConfig, for_each_feature};
 use crate::weak::{SurveyKind, weak_label};
@@ -790,12 +790,12 @@ impl FeatureIndex {
 
     /// False when the feature (or another with the same hash) is already in.
     fn insert(&mut self, feature: &str, row: [f32; 4]) -> bool {
-        self.0.insert(feature_hash(feature), row).is_none()
+        self.0.insert(index_hash(feature), row).is_none()
     }
 
     #[inline]
     fn get(&self, feature: &str) -> Option<&[f32; 4]> {
-        self.0.get(&feature_hash(feature))
+        self.0.get(&index_hash(feature))
     }
 }
 

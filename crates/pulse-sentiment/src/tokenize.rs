@@ -41,7 +41,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{IdBuild, feature_hash};
+use crate::hash::{IdBuild, index_hash};
 
 /// Longest text read, in bytes (16 KiB). Longer text is cut at the last char
 /// boundary at or before this length and the prediction is flagged `truncated`.
@@ -196,7 +196,7 @@ fn lexicon() -> &'static HashMap<u64, i8, IdBuild> {
                 continue;
             };
             if let Some(level) = lexicon_level(rating) {
-                map.insert(feature_hash(word), level);
+                map.insert(index_hash(word), level);
             }
         }
         map
@@ -710,7 +710,7 @@ fn word<F: FnMut(&str, &str)>(
         emit(&s.unigram, &s.unigram);
     }
     let level = if config.lexicon {
-        lexicon().get(&feature_hash(lw)).copied()
+        lexicon().get(&index_hash(lw)).copied()
     } else {
         None
     };
