@@ -406,6 +406,33 @@ impl Fields for CsvRow<'_> {
     }
 }
 
+/// `work` on `items` split into one run per thread (`threads` of them, each
+/// of at least `min_run` items; one run when there are fewer than twice
+/// that), the runs' results in the items' order. A panic in a thread is
+/// raised again here.
+pub(crate) fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    min_run: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < 2 * min_run.max(1) {
+        return vec![work(items)];
+    }
+    let run = items.len().div_ceil(threads).max(min_run).max(1);
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(run)
+            .map(|c| s.spawn(move || work(c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 /// Scores the text of a batch of interactions or survey responses, split
 /// between `threads` threads; `None` for other entities (no text).
 fn score(
@@ -420,19 +447,8 @@ fn score(
     if !has_text {
         return None;
     }
-    if threads <= 1 || records.len() < 2 * MIN_SCORE_CHUNK {
-        return Some(pulse_store::score_batch(model, records));
-    }
-    let chunk = records.len().div_ceil(threads).max(MIN_SCORE_CHUNK);
-    let parts: Vec<BatchSentiment> = std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|c| s.spawn(move || pulse_store::score_batch(model, c)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let parts = on_threads(records, threads, MIN_SCORE_CHUNK, |c| {
+        pulse_store::score_batch(model, c)
     });
     let mut scores = Vec::with_capacity(records.len());
     for p in parts {
@@ -559,22 +575,7 @@ fn map_rows<T: Sync>(
     keys: &mut Joins,
     present: &mut Vec<bool>,
 ) {
-    let per = rows.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<(Vec<Mapped>, Joins, Vec<bool>)> = if threads <= 1 || rows.len() < 64 {
-        vec![map_part(rows)]
-    } else {
-        let map_part = &map_part;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = rows
-                .chunks(per)
-                .map(|part| s.spawn(move || map_part(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a mapping thread panicked"))
-                .collect()
-        })
-    };
+    let parts = on_threads(rows, threads, 32, map_part);
     for (out, offered, seen) in parts {
         present.resize(present.len().max(seen.len()), false);
         for (p, s) in present.iter_mut().zip(seen) {
@@ -1898,9 +1899,21 @@ mod tests {
         bytes: &[u8],
         cols: [&str; 5],
     ) -> ((u64, u64, u64, u64), Vec<String>, Vec<pulse_core::Account>) {
+        import_accounts_mapped_with("", name, bytes, cols).await
+    }
+
+    /// [`import_accounts_mapped`] with `head` (top-level settings) before
+    /// the block.
+    async fn import_accounts_mapped_with(
+        head: &str,
+        name: &str,
+        bytes: &[u8],
+        cols: [&str; 5],
+    ) -> ((u64, u64, u64, u64), Vec<String>, Vec<pulse_core::Account>) {
         let [files, id, nm, mrr, since] = cols;
         let mapping = crate::mapping::Mapping::parse(&format!(
             r#"
+{head}
 [[entity]]
 kind = "account"
 files = ["{files}"]
@@ -1923,7 +1936,8 @@ start_date = "{since}"
         let mut opts = options(rejects_path.clone(), 100);
         opts.mapping = Some(Arc::new(mapping));
         let report = import(&store, &[path], &opts).await.unwrap();
-        let rejects = std::fs::read_to_string(&rejects_path).unwrap();
+        // Written only when a row is rejected.
+        let rejects = std::fs::read_to_string(&rejects_path).unwrap_or_default();
         let stored = store
             .accounts(&pulse_store::AccountFilter {
                 limit: 1000,
@@ -2033,29 +2047,11 @@ start_date = "{since}"
 
     #[tokio::test]
     async fn a_mapping_reads_windows_1252_files_when_it_says_so() {
-        let block = |encoding: &str| {
-            format!(
-                r#"
-{encoding}
-[[entity]]
-kind = "account"
-files = ["companies*.csv"]
-[entity.fields]
-id = "Id"
-name = "Name"
-segment = {{ value = "smb" }}
-plan = {{ value = "essentials" }}
-mrr = "MRR"
-seats = {{ value = "5" }}
-start_date = "Since"
-"#
-            )
-        };
-        // A spreadsheet's export on Windows: the header and two names in
-        // Windows-1252 (é is 0xE9, the curly apostrophe 0x92).
+        // A spreadsheet's export on Windows: two names in Windows-1252 (é is
+        // 0xE9, the curly apostrophe 0x92).
         let bytes = b"Id,Name,MRR,Since\r\na-1,Caf\xe9 Ltd,10,2025-01-01\r\n\
                       a-2,O\x92Brien & Co,20,2025-01-01\r\na-3,Plain,30,2025-01-01\r\n";
-        for (encoding, stored, rejected) in [
+        for (head, stored, rejected) in [
             (
                 "encoding = \"windows-1252\"",
                 vec!["Café Ltd", "O’Brien & Co", "Plain"],
@@ -2063,29 +2059,20 @@ start_date = "Since"
             ),
             ("", vec!["Plain"], 2),
         ] {
-            let mapping = crate::mapping::Mapping::parse(&block(encoding)).unwrap();
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("companies.csv");
-            std::fs::write(&path, bytes).unwrap();
-            let store = Store::in_memory().await.unwrap();
-            let rejects_path = dir.path().join("rejects.csv");
-            let mut opts = options(rejects_path.clone(), 100);
-            opts.mapping = Some(Arc::new(mapping));
-            let report = import(&store, &[path], &opts).await.unwrap();
-            assert_eq!(report.totals().3, rejected, "{encoding:?}");
-            let names: Vec<String> = store
-                .accounts(&pulse_store::AccountFilter::default())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|a| a.name)
-                .collect();
-            assert_eq!(names, stored, "{encoding:?}");
+            let (totals, rejects, accounts) = import_accounts_mapped_with(
+                head,
+                "companies.csv",
+                bytes,
+                ["companies*.csv", "Id", "Name", "MRR", "Since"],
+            )
+            .await;
+            assert_eq!(totals.3, rejected, "{head:?}");
+            let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!(names, stored, "{head:?}");
             if rejected > 0 {
-                let rejects = std::fs::read_to_string(&rejects_path).unwrap();
                 assert!(
-                    rejects.contains(",2,account,,row,is not UTF-8 text (column 2 at byte 4;"),
-                    "{rejects}"
+                    rejects[0].contains(",2,account,,row,is not UTF-8 text (column 2 at byte 4;"),
+                    "{rejects:?}"
                 );
             }
         }

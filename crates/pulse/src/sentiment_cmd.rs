@@ -410,20 +410,10 @@ fn score_texts(
             })
             .collect()
     };
-    let per = texts.len().div_ceil(threads.max(1)).max(1);
-    if threads <= 1 || texts.len() < 256 {
-        return part(texts);
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = texts
-            .chunks(per)
-            .map(|c| s.spawn(move || part(c)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a scoring thread panicked"))
-            .collect()
-    })
+    crate::import::on_threads(texts, threads, 128, part)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Scores every stored text of both sources in pages of `batch` records.
