@@ -23,11 +23,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pulse_core::time::Ts;
-use pulse_core::{EntityKind, FieldError, Fields, Record};
+use pulse_core::{Entity, EntityKind, FieldError, Fields, Record};
 use pulse_sentiment::SentimentModel;
 use pulse_store::{BatchSentiment, DryRunIds, Rejected, Store};
 
 use crate::encoding::Encoding;
+use crate::mapping::aggregate::{Event, UsageEvents};
 use crate::mapping::{Bound, EntityMap, Joins, MappedRow, Mapping, Row};
 
 /// Records per store transaction.
@@ -62,6 +63,8 @@ pub(crate) struct FileReport {
     pub(crate) skipped: u64,
     /// Records read that are marked deleted at their source.
     pub(crate) deleted: u64,
+    /// Rows counted as events into usage rows (an aggregating block).
+    pub(crate) events: u64,
     pub(crate) elapsed: Duration,
     /// CPU seconds the whole process used meanwhile (Linux only).
     pub(crate) cpu: Option<f64>,
@@ -323,6 +326,10 @@ struct Parsed {
     rejected: Vec<Rejected>,
     /// Rows a mapping's `when` left out.
     skipped: u64,
+    /// Rows counted as events by an aggregating usage block.
+    events: u64,
+    /// Records and rejections made from counted events (not rows read).
+    made: u64,
     /// The scores of the records' text, when a model is given.
     sentiment: Option<BatchSentiment>,
 }
@@ -332,6 +339,7 @@ struct Parsed {
 struct Written {
     rows: u64,
     skipped: u64,
+    events: u64,
     /// Earliest and latest main time of the batch's records.
     range: Option<(Ts, Ts)>,
     /// Records marked deleted at their source.
@@ -343,7 +351,7 @@ struct Written {
 
 impl Written {
     fn new(
-        (rows, skipped): (u64, u64),
+        (rows, skipped, events): (u64, u64, u64),
         mut rejected: Vec<Rejected>,
         out: pulse_store::BatchOutcome,
     ) -> Written {
@@ -352,6 +360,7 @@ impl Written {
         Written {
             rows,
             skipped,
+            events,
             range: None,
             deleted: 0,
             inserted: out.inserted,
@@ -362,11 +371,14 @@ impl Written {
 }
 
 impl Parsed {
-    /// Rows read (good, bad and skipped), and rows skipped.
-    fn rows(&self) -> (u64, u64) {
+    /// Rows read (good, bad and skipped), rows skipped, and rows counted
+    /// as events.
+    fn rows(&self) -> (u64, u64, u64) {
         (
-            (self.records.len() + self.rejected.len()) as u64 + self.skipped,
+            (self.records.len() + self.rejected.len()) as u64 + self.skipped + self.events
+                - self.made,
             self.skipped,
+            self.events,
         )
     }
 
@@ -375,6 +387,8 @@ impl Parsed {
             records: Vec::with_capacity(batch_size),
             rejected: Vec::new(),
             skipped: 0,
+            events: 0,
+            made: 0,
             sentiment: None,
         }
     }
@@ -507,9 +521,9 @@ fn id_field(kind: EntityKind) -> &'static str {
     }
 }
 
-/// Maps one row with a mapping block: the record, or why not; `None` when
-/// the block's `when` leaves the row out. Keys the row offers for joins go
-/// to `keys`.
+/// Maps one row with a mapping block: the record (an event, for an
+/// aggregating block), or why not; `None` when the block's `when` leaves
+/// the row out. Keys the row offers for joins go to `keys`.
 fn mapped_record(
     bound: &Bound,
     joins: &Joins,
@@ -517,28 +531,47 @@ fn mapped_record(
     line: usize,
     buf: &mut MappedRow,
     keys: &mut Joins,
-) -> Option<Result<(usize, Record), Rejected>> {
+) -> Option<Mapped> {
     if !bound.keeps(row) {
         return None;
     }
     let kind = bound.kind;
-    let out = bound
-        .apply(row, joins, buf)
-        .and_then(|()| Record::from_fields(kind, &*buf));
-    Some(match out {
-        Ok(r) => {
+    let mut counted = None;
+    let out = bound.apply(row, joins, buf).and_then(|()| {
+        if bound.aggregate.is_some() {
+            counted = Some(bound.take_counted(buf));
+        }
+        Record::from_fields(kind, &*buf)
+    });
+    Some(match (out, counted, bound.aggregate) {
+        (Ok(Record::Usage(u)), Some(counted), Some(period)) => Mapped::Event(
+            line,
+            Event {
+                account_id: u.account_id,
+                day: u.day,
+                period,
+                counted,
+            },
+        ),
+        (Ok(r), ..) => {
             if bound.offers_keys() {
                 bound.offer_keys(row, &r.key(), r.account_id(), keys);
             }
-            Ok((line, r))
+            Mapped::Record(line, r)
         }
-        Err(e) => Err(reject(kind, line, buf.value(id_field(kind)), e)),
+        (Err(e), ..) => Mapped::Rejected(reject(kind, line, buf.value(id_field(kind)), e)),
     })
 }
 
-/// One row mapped: a record, a rejection, or `None` when the block's `when`
-/// leaves it out.
-type Mapped = Option<Result<(usize, Record), Rejected>>;
+/// One row mapped.
+enum Mapped {
+    /// The blocks' `when` left it out.
+    Skipped,
+    Record(usize, Record),
+    Rejected(Rejected),
+    /// An event an aggregating usage block counts.
+    Event(usize, Event),
+}
 
 /// Maps one row with every block: what each block that keeps it made of it,
 /// or one `None` when none does.
@@ -554,25 +587,24 @@ fn map_row_with(
     let before = out.len();
     for b in bounds {
         if let Some(m) = mapped_record(b, joins, row, line, buf, keys) {
-            out.push(Some(m));
+            out.push(m);
         }
     }
     if out.len() == before {
-        out.push(None);
+        out.push(Mapped::Skipped);
     }
 }
 
 /// Maps `rows` (line number, row) with `map_part`, which maps a slice of
 /// them and returns what each became, the keys they offer and the names
 /// they hold; the slice is split over up to `threads` threads. The records,
-/// rejections and offered keys are kept in the rows' order, and `present`
-/// notes the names any row holds.
+/// rejections and offered keys are kept in the rows' order, events are
+/// counted in `events`, and `present` notes the names any row holds.
 fn map_rows<T: Sync>(
     rows: &[(usize, T)],
     threads: usize,
     map_part: impl Fn(&[(usize, T)]) -> (Vec<Mapped>, Joins, Vec<bool>) + Sync,
-    cur: &mut Parsed,
-    keys: &mut Joins,
+    (cur, keys, events): (&mut Parsed, &mut Joins, &mut UsageEvents),
     present: &mut Vec<bool>,
 ) {
     let parts = on_threads(rows, threads, 32, map_part);
@@ -583,9 +615,13 @@ fn map_rows<T: Sync>(
         }
         for m in out {
             match m {
-                None => cur.skipped += 1,
-                Some(Ok(x)) => cur.records.push(x),
-                Some(Err(e)) => cur.rejected.push(e),
+                Mapped::Skipped => cur.skipped += 1,
+                Mapped::Record(line, r) => cur.records.push((line, r)),
+                Mapped::Rejected(e) => cur.rejected.push(e),
+                Mapped::Event(line, e) => {
+                    cur.events += 1;
+                    events.add(line, e);
+                }
             }
         }
         keys.merge(offered);
@@ -599,7 +635,7 @@ fn map_json_lines(
     (bounds, joins): (&[Arc<Bound>], &Joins),
     lines: &[(usize, String)],
     threads: usize,
-    (cur, keys, present): (&mut Parsed, &mut Joins, &mut Vec<bool>),
+    (cur, keys, events, present): (&mut Parsed, &mut Joins, &mut UsageEvents, &mut Vec<bool>),
 ) {
     let kind = bounds[0].kind;
     let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
@@ -614,12 +650,12 @@ fn map_json_lines(
                     let get = |i: usize| picked[i].as_str();
                     map_row_with(bounds, joins, &get, *line, &mut row, &mut offered, &mut out);
                 }
-                Err(e) => out.push(Some(Err(reject(kind, *line, "", e)))),
+                Err(e) => out.push(Mapped::Rejected(reject(kind, *line, "", e))),
             }
         }
         (out, offered, seen)
     };
-    map_rows(lines, threads, map_part, cur, keys, present);
+    map_rows(lines, threads, map_part, (cur, keys, events), present);
 }
 
 /// Maps CSV records (line number, record) with the blocks (see [`map_rows`]).
@@ -627,7 +663,7 @@ fn map_csv_records(
     (bounds, joins): (&[Arc<Bound>], &Joins),
     records: &[(usize, csv::StringRecord)],
     threads: usize,
-    (cur, keys): (&mut Parsed, &mut Joins),
+    (cur, keys, events): (&mut Parsed, &mut Joins, &mut UsageEvents),
 ) {
     let map_part = |part: &[(usize, csv::StringRecord)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
         let mut row = MappedRow::default();
@@ -639,13 +675,21 @@ fn map_csv_records(
         }
         (out, offered, Vec::new())
     };
-    map_rows(records, threads, map_part, cur, keys, &mut Vec::new());
+    map_rows(
+        records,
+        threads,
+        map_part,
+        (cur, keys, events),
+        &mut Vec::new(),
+    );
 }
 
 /// Reads `path` on the calling thread, scores each batch with `model`, and
 /// sends batches down `tx`. Returns the join keys the file's records offer;
 /// for mapped JSON Lines read to the end, `absent` gets the names the
-/// block reads that no line holds.
+/// block reads that no line holds. Events of aggregating usage blocks are
+/// counted in `events`; with `emit` (the import's last file of events),
+/// their usage rows are sent after the file's rows.
 fn read_file(
     path: &Path,
     reading: &Reading,
@@ -653,7 +697,7 @@ fn read_file(
     model: Option<&SentimentModel>,
     bar: &ProgressBar,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Parsed>>,
-    absent: &mut Vec<String>,
+    (absent, events, emit): (&mut Vec<String>, &mut UsageEvents, bool),
 ) -> anyhow::Result<Joins> {
     let kind = reading.kind();
     let encoding = match reading {
@@ -698,11 +742,12 @@ fn read_file(
             let mut pending: Vec<(usize, csv::StringRecord)> = Vec::new();
             let map_pending = |pending: &mut Vec<(usize, csv::StringRecord)>,
                                cur: &mut Parsed,
-                               keys: &mut Joins| {
+                               keys: &mut Joins,
+                               events: &mut UsageEvents| {
                 if let Reading::Mapped { bounds, joins, .. } = reading
                     && !pending.is_empty()
                 {
-                    map_csv_records((bounds, joins), pending, threads, (cur, keys));
+                    map_csv_records((bounds, joins), pending, threads, (cur, keys, events));
                     pending.clear();
                 }
             };
@@ -718,7 +763,7 @@ fn read_file(
                     };
                 match read {
                     Ok(false) => {
-                        map_pending(&mut pending, &mut cur, &mut keys);
+                        map_pending(&mut pending, &mut cur, &mut keys, events);
                         break;
                     }
                     Ok(true) => match reading {
@@ -736,13 +781,13 @@ fn read_file(
                         Reading::Mapped { .. } => {
                             pending.push((line, std::mem::take(&mut rec)));
                             if pending.len() >= chunk {
-                                map_pending(&mut pending, &mut cur, &mut keys);
+                                map_pending(&mut pending, &mut cur, &mut keys, events);
                             }
                         }
                     },
                     Err(e) => {
                         // After the rows before it, in line order.
-                        map_pending(&mut pending, &mut cur, &mut keys);
+                        map_pending(&mut pending, &mut cur, &mut keys, events);
                         cur.rejected.push(reject(
                             kind,
                             e.position().map_or(line, |p| crlf + p.line() as usize),
@@ -814,7 +859,7 @@ fn read_file(
                                 (bounds, joins),
                                 &pending,
                                 threads,
-                                (&mut cur, &mut keys, &mut present),
+                                (&mut cur, &mut keys, events, &mut present),
                             );
                             pending.clear();
                         }
@@ -828,7 +873,7 @@ fn read_file(
                             (bounds, joins),
                             &pending,
                             threads,
-                            (&mut cur, &mut keys, &mut present),
+                            (&mut cur, &mut keys, events, &mut present),
                         );
                         pending.clear();
                         bar.set_position(bytes);
@@ -878,6 +923,20 @@ fn read_file(
                 }
             }
             bar.set_position(bytes);
+        }
+    }
+    if emit {
+        for (line, u) in events.take_rows() {
+            cur.made += 1;
+            match u.validate() {
+                Ok(()) => cur.records.push((line, Record::Usage(u))),
+                Err(e) => cur
+                    .rejected
+                    .push(reject(EntityKind::Usage, line, &u.account_id, e)),
+            }
+            if !flush(&mut cur, false) {
+                return Ok(keys);
+            }
         }
     }
     flush(&mut cur, true);
@@ -1506,7 +1565,13 @@ pub(crate) async fn import(
     let mut joins = Arc::new(stored_joins(store, &jobs, opts.mapping.as_deref()).await?);
     let mut dry_ids = DryRunIds::default();
     let mut dry_seen = crate::tombstones::DrySeen::default();
-    for job in jobs {
+    // Events of aggregating usage blocks, counted over every file that
+    // holds them; their usage rows go with the last such file.
+    let mut events = UsageEvents::default();
+    let last_events = jobs
+        .iter()
+        .rposition(|j| j.blocks.iter().any(|(_, b)| b.aggregate.is_some()));
+    for (job_no, job) in jobs.into_iter().enumerate() {
         let path = job.path;
         let kind = job.kind;
         let reading = if job.blocks.is_empty() {
@@ -1543,6 +1608,8 @@ pub(crate) async fn import(
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
             // A dry run scores nothing: it writes no sentiment.
             let model = opts.sentiment.clone().filter(|_| !opts.dry_run);
+            let mut events = std::mem::take(&mut events);
+            let emit = last_events == Some(job_no);
             std::thread::Builder::new()
                 .name("pulse-import-read".into())
                 .spawn(move || {
@@ -1554,7 +1621,7 @@ pub(crate) async fn import(
                         model.as_deref(),
                         &bar,
                         &tx,
-                        &mut absent,
+                        (&mut absent, &mut events, emit),
                     ) {
                         Ok(keys) => keys,
                         Err(e) => {
@@ -1562,7 +1629,7 @@ pub(crate) async fn import(
                             Joins::default()
                         }
                     };
-                    (keys, absent)
+                    (keys, absent, events)
                 })
                 .context("starting the reader thread")?
         };
@@ -1681,6 +1748,7 @@ pub(crate) async fn import(
             fr.note_range(done.range);
             fr.note_rejects(done.rejected.iter().map(RejectRow::from));
             fr.skipped += done.skipped;
+            fr.events += done.events;
             fr.deleted += done.deleted;
             fr.rows += done.rows;
             fr.inserted += done.inserted;
@@ -1696,9 +1764,10 @@ pub(crate) async fn import(
             h.join()
                 .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
         }
-        let (keys, absent) = reader
+        let (keys, absent, counted) = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
+        events = counted;
         fr.absent = absent;
         if !opts.dry_run {
             for (kind, key, values) in keys.tables() {
@@ -1779,6 +1848,14 @@ pub(crate) fn write_dry_run(
             "  rows {}: {} would be inserted, {} updated, {} rejected, {} left out by `when`",
             f.rows, f.inserted, f.updated, f.rejected, f.skipped
         )?;
+        if f.events > 0 {
+            writeln!(
+                out,
+                "  events counted: {} (into usage rows per account and period, written with the \
+                 import's last file of events)",
+                f.events
+            )?;
+        }
         if f.deleted > 0 {
             writeln!(
                 out,

@@ -65,6 +65,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         summary: "Stripe subscription and invoice events (Events API objects, JSON Lines) -> subscription events",
         text: include_str!("../presets/stripe-events.toml"),
     },
+    Preset {
+        name: "segment-events",
+        summary: "Segment track and page calls (JSON Lines) -> weekly usage per account (active users, logins, features)",
+        text: include_str!("../presets/segment-events.toml"),
+    },
 ];
 
 /// A preset's mapping text.

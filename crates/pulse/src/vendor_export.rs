@@ -6,7 +6,7 @@
 //! of them by the vendor's file: HubSpot's companies and contacts exports,
 //! Salesforce's account and contact exports, Zendesk's ticket export,
 //! Delighted's and Qualtrics' response exports, Stripe's subscription and
-//! invoice events. Accounts get an
+//! invoice events, Segment's calls (from the weekly usage). Accounts get an
 //! email domain and contacts an email address (the synthetic base has
 //! neither), made from their names and unique in the base. What a vendor's
 //! format cannot carry is listed in [`LOSSES`].
@@ -27,6 +27,7 @@ pub(crate) const FORMATS: &[&str] = &[
     "delighted-responses",
     "qualtrics-responses",
     "stripe-events",
+    "segment-events",
 ];
 
 /// Formats that can be asked for at once (each replaces another native
@@ -46,6 +47,8 @@ pub(crate) const SETS: &[&[&str]] = &[
         "qualtrics-responses",
         "stripe-events",
     ],
+    // An analytics tool's events: about 30 lines per usage row.
+    &["segment-events"],
 ];
 
 /// [`SETS`]' `i`th set, as `--format` values.
@@ -61,6 +64,7 @@ fn replaces(format: &str) -> &'static str {
         "hubspot-contacts" | "salesforce-contacts" => "contacts.csv",
         "zendesk-tickets" | "intercom-conversations" => "interactions.csv",
         "stripe-events" => "subscription_events.csv",
+        "segment-events" => "usage.csv",
         _ => "survey_responses.csv",
     }
 }
@@ -78,6 +82,12 @@ pub(crate) const LOSSES: &[(&str, &str)] = &[
         "web-form tickets become chats (Intercom has no such channel); the contacts it took \
          as one more than the reopenings (2 or more when reopened, else 1); runs of blanks \
          in a body as one space (bodies are HTML)",
+    ),
+    (
+        "segment-events",
+        "a week without any call before an account's first call (no call, no row), and the \
+         idle weeks after an account's last native row (churned) up to the last week with a \
+         call, which become weeks of 0",
     ),
     (
         "stripe-events",
@@ -594,6 +604,142 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// Product events a payroll, HR and benefits product's analytics would
+/// track, as Segment event names: the "features" of the usage rows.
+const PRODUCT_EVENTS: [&str; 16] = [
+    "Payroll Run",
+    "Payroll Previewed",
+    "Employee Added",
+    "Timesheet Approved",
+    "Time Off Approved",
+    "Benefits Plan Compared",
+    "Benefits Enrollment Submitted",
+    "Report Exported",
+    "Tax Form Downloaded",
+    "Direct Deposit Updated",
+    "Org Chart Viewed",
+    "Onboarding Checklist Completed",
+    "Expense Approved",
+    "Performance Review Started",
+    "Compliance Alert Resolved",
+    "Integration Synced",
+];
+
+/// SplitMix64: the export's choices (which users, which features, when),
+/// the same for the same base.
+struct Mix(u64);
+
+impl Mix {
+    fn new(key: &str) -> Mix {
+        Mix(key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// The first `k` of `0..n` in a random order.
+    fn pick(&mut self, n: usize, k: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n).collect();
+        for i in 0..k.min(n) {
+            let j = i + self.below((n - i) as u64) as usize;
+            v.swap(i, j);
+        }
+        v.truncate(k.min(n));
+        v
+    }
+}
+
+/// The base's weekly usage as Segment's raw calls, one JSON object per line
+/// (its S3 destination's shape): per usage row, `active_users` distinct
+/// users of the account, `logins` "Signed In" track calls, `features_used`
+/// distinct product events, and a page call for each active user left
+/// without a track call, all at times within the row's week.
+fn segment_events(dir: &Path) -> anyhow::Result<PathBuf> {
+    use serde_json::json;
+    use std::io::Write as _;
+    let usage = read(&dir.join("usage.csv"))?;
+    // An account's users: as many as it ever had active in a week.
+    let mut pool: HashMap<&str, usize> = HashMap::new();
+    for u in &usage {
+        let n: usize = u["active_users"].parse().unwrap_or(0);
+        let p = pool.entry(u["account_id"].as_str()).or_default();
+        *p = (*p).max(n);
+    }
+    let p = dir.join("segment-events.jsonl");
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?,
+    );
+    for u in &usage {
+        let acct = u["account_id"].as_str();
+        let count = |c: &str| u[c].parse::<usize>().unwrap_or(0);
+        let (active, logins, features) = (
+            count("active_users"),
+            count("logins"),
+            count("features_used").min(PRODUCT_EVENTS.len()),
+        );
+        if active == 0 {
+            continue;
+        }
+        let monday = pulse_core::time::parse_day("day", &u["day"])?;
+        let mut mix = Mix::new(&format!("{acct}/{}", u["day"]));
+        let users: Vec<String> = mix
+            .pick(pool[acct], active)
+            .into_iter()
+            .map(|k| format!("{acct}-u{:03}", k + 1))
+            .collect();
+        let mut calls: Vec<(&str, &str)> = vec![("track", "Signed In"); logins];
+        calls.extend(
+            mix.pick(PRODUCT_EVENTS.len(), features)
+                .into_iter()
+                .map(|k| ("track", PRODUCT_EVENTS[k])),
+        );
+        let tracked = calls.len();
+        calls.extend((tracked..active).map(|_| ("page", "")));
+        let mut lines: Vec<(i64, serde_json::Value)> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(k, (type_, event))| {
+                let at = i64::from(monday) * 86_400 * 1000 + mix.below(7 * 86_400_000) as i64;
+                let user = &users[k % active];
+                let time = chrono::DateTime::from_timestamp_millis(at)
+                    .expect("a time of the base")
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string();
+                let mut call = json!({
+                    "type": type_,
+                    "messageId": format!("ajs-{:016x}", mix.next()),
+                    "userId": user,
+                    "timestamp": time,
+                    "context": {"groupId": acct, "library": {"name": "analytics.js"}},
+                });
+                if type_ == "track" {
+                    call["event"] = json!(event);
+                    call["properties"] = json!({});
+                } else {
+                    call["name"] = json!("Dashboard");
+                    call["properties"] = json!({"path": "/dashboard"});
+                }
+                (at, call)
+            })
+            .collect();
+        lines.sort_by_key(|(at, _)| *at);
+        for (_, call) in lines {
+            serde_json::to_writer(&mut w, &call)?;
+            w.write_all(b"\n")?;
+        }
+    }
+    w.flush()?;
+    Ok(p)
+}
+
 /// A Qualtrics CSV export's columns (numeric values), the survey's score
 /// question as Q1 and its open "why" as Q2.
 const QUALTRICS_COLUMNS: [&str; 20] = [
@@ -1090,6 +1236,7 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
                 written.push(intercom_conversations(dir, &names, &emails, &domains)?);
             }
             "stripe-events" => written.push(stripe_events(dir)?),
+            "segment-events" => written.push(segment_events(dir)?),
             "delighted-responses" => {
                 let header = [
                     "Response ID",

@@ -359,12 +359,24 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     ] {
         std::fs::copy(other.join(n), fresh.join(n)).unwrap();
     }
+    // Its usage as Segment's calls, of two small accounts only.
+    let segment = dir.join("segment");
+    synth(&segment, &["segment-events"]);
+    let calls = std::fs::read_to_string(segment.join("segment-events.jsonl")).unwrap();
+    let kept: String = calls
+        .lines()
+        .filter(|l| {
+            l.contains(r#""groupId":"acct-000001""#) || l.contains(r#""groupId":"acct-000003""#)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(fresh.join("segment-events.jsonl"), kept).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(&shipped)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 14, "{names:?}");
+    assert_eq!(names.len(), 15, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -436,6 +448,90 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         report.contains("delighted-nps.csv -> survey_response (preset delighted-responses"),
         "{report}"
     );
+}
+
+/// The Segment sample counts into the weekly usage of its two accounts:
+/// each week from the account's first call to the last week with a call,
+/// as `usage.csv` has it (a week `usage.csv` lacks is idle).
+#[test]
+fn segment_calls_count_into_the_samples_weekly_usage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let mut c = pulse(dir);
+    c.args([
+        "import",
+        "--no-sentiment",
+        "--preset",
+        "salesforce-accounts",
+        "--preset",
+        "segment-events",
+    ])
+    .arg(shipped.join("salesforce-accounts.csv"))
+    .arg(shipped.join("segment-events.jsonl"));
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let calls = std::fs::read_to_string(shipped.join("segment-events.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    // The native rows of the two accounts with an active user, and the
+    // idle weeks between.
+    let usage = std::fs::read_to_string(shipped.join("usage.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = usage
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[0] == "acct-000001" || r[0] == "acct-000003")
+        .collect();
+    let active: Vec<&Vec<&str>> = rows.iter().filter(|r| r[3] != "0").collect();
+    let last = active.iter().map(|r| r[1]).max().unwrap();
+    let want: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            let first = active
+                .iter()
+                .filter(|a| a[0] == r[0])
+                .map(|a| a[1])
+                .min()
+                .unwrap();
+            r[1] >= first && r[1] <= last
+        })
+        .map(|r| r[..6].join(","))
+        .collect();
+    // file, rows, inserted, updated, rejected.
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("segment-events.jsonl (usage)"))
+        .unwrap_or_else(|| panic!("{report}"));
+    let cells: Vec<&str> = line.split_whitespace().skip(2).take(4).collect();
+    let want_cells = [
+        calls.to_string(),
+        want.len().to_string(),
+        "0".into(),
+        "0".into(),
+    ];
+    assert_eq!(cells, want_cells, "{report}");
+    // What was stored is the native rows.
+    let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
+    let got: Vec<String> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let v: Vec<String> = sqlx::query_scalar(
+                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
+                 || ',' || active_users || ',' || logins || ',' || features_used \
+                 FROM usage ORDER BY account_id, day",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            v
+        });
+    assert_eq!(got, want);
 }
 
 /// A JSON Lines file has no header to check a mapping against: a name no
@@ -567,6 +663,59 @@ fn a_broken_stripe_export_is_named_by_line_field_and_reason() {
     assert!(
         ex.iter()
             .any(|l| l.starts_with("line 7: is not JSON: EOF while parsing")),
+        "{report}"
+    );
+}
+
+/// A broken Segment export: a call whose time is words and a line cut
+/// short are named by line, field and reason; a call without an account is
+/// left out; the other calls still count into the weeks.
+#[test]
+fn a_broken_segment_export_is_named_by_line_field_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let text = std::fs::read_to_string(shipped.join("segment-events.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let n = lines.len();
+    let edit = |line: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    // Line 2's time is words, line 4 has no account, line 6 is cut short.
+    lines[1] = edit(&lines[1], &|v| v["timestamp"] = "last tuesday".into());
+    lines[3] = edit(&lines[3], &|v| v["context"] = serde_json::json!({}));
+    lines[5].truncate(60);
+    std::fs::write(dir.join("segment-events.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut c = pulse(dir);
+    c.args(["import", "--no-sentiment", "--dry-run"])
+        .args(["--preset", "salesforce-accounts"])
+        .arg(shipped.join("salesforce-accounts.csv"))
+        .args(["--preset", "segment-events"])
+        .arg(dir.join("segment-events.jsonl"));
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "rows {n}: 26 would be inserted, 0 updated, 2 rejected, 1 left out by `when`\n  events counted: {}", n - 3
+        )),
+        "{report}"
+    );
+    let ex = examples(&report);
+    assert_eq!(ex.len(), 2, "{report}");
+    assert!(
+        ex.iter().any(|l| l.starts_with("line 2 (id acct-000001)")
+            && l.contains("'last tuesday' is not a date or time")),
+        "{report}"
+    );
+    assert!(
+        report.contains("day (column \"timestamp\"): '…' is not a date or time"),
+        "{report}"
+    );
+    assert!(
+        ex.iter()
+            .any(|l| l.starts_with("line 6: is not JSON: EOF while parsing")),
         "{report}"
     );
 }

@@ -16,6 +16,7 @@
 //! checks it against a file's header, and [`Bound::apply`] maps one row.
 //! The reference of the format is `docs/bring-your-own-data.md`.
 
+pub(crate) mod aggregate;
 mod expr;
 mod value;
 
@@ -82,7 +83,22 @@ pub(crate) struct EntityMap {
     pub(crate) fields: Vec<FieldMap>,
     /// Keys other blocks may join on (`join = "account.domain"`).
     pub(crate) keys: Vec<KeyMap>,
+    /// A usage block whose rows are events (`aggregate = "week"`): the
+    /// days of one usage row (7: weeks from Monday; 1: days).
+    pub(crate) aggregate: Option<u32>,
 }
+
+/// How an aggregated usage field counts a period's events
+/// (`count = "rows"` / `"distinct"`): the rows where the field is not
+/// blank, or its distinct values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    Rows,
+    Distinct,
+}
+
+/// The usage fields an aggregating block counts, in this order.
+pub(crate) const COUNTED: [&str; 3] = ["active_users", "logins", "features_used"];
 
 /// Where one field's value comes from, and how it is read.
 #[derive(Debug, Clone)]
@@ -195,6 +211,8 @@ struct Rule {
     /// The field has a value only in rows where these columns hold these
     /// values (`deleted_at` only when `Status` is `deleted`).
     when: Vec<(String, WhenValues)>,
+    /// Under `aggregate`: how the field counts a period's events.
+    count: Option<Count>,
 }
 
 /// A map's range key: the number and whether it is included (`<=`, `>=`).
@@ -308,6 +326,8 @@ struct RawEntity {
     #[serde(default)]
     encoding: Option<Spanned<String>>,
     #[serde(default)]
+    aggregate: Option<Spanned<String>>,
+    #[serde(default)]
     when: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     keys: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
@@ -334,6 +354,7 @@ const RULE_KEYS: &[&str] = &[
     "join",
     "case",
     "when",
+    "count",
 ];
 
 struct Lines<'a>(&'a str);
@@ -395,6 +416,28 @@ impl Mapping {
             let time = time(&e.timezone, &base_time)?;
             let encoding = encoding(&e.encoding, base_encoding)?;
             let defs = kind.column_defs();
+            let aggregate = match &e.aggregate {
+                None => None,
+                Some(a) => {
+                    let aline = lines.of(a);
+                    if kind != EntityKind::Usage {
+                        return Err(err(
+                            aline,
+                            format!("aggregate: only usage blocks count events, not {kind}"),
+                        ));
+                    }
+                    match a.get_ref().trim() {
+                        "week" => Some(7),
+                        "day" => Some(1),
+                        other => {
+                            return Err(err(
+                                aline,
+                                format!("aggregate: '{other}' is not known (use week or day)"),
+                            ));
+                        }
+                    }
+                }
+            };
             let mut fields = Vec::new();
             for (name, spec) in &e.fields {
                 let fline = lines.of(name);
@@ -409,9 +452,46 @@ impl Mapping {
                     ));
                 };
                 let rule = rule(spec, fline, &time, &number)?;
+                let counted = COUNTED.contains(&def.name);
+                match (aggregate, rule.count) {
+                    (None, Some(_)) => {
+                        return Err(err(
+                            fline,
+                            format!(
+                                "{}: count needs the block's aggregate = \"week\" or \"day\"",
+                                def.name
+                            ),
+                        ));
+                    }
+                    (Some(_), Some(_)) if !counted => {
+                        return Err(err(
+                            fline,
+                            format!("{}: only {} count events", def.name, COUNTED.join(", ")),
+                        ));
+                    }
+                    (Some(_), None) if counted => {
+                        return Err(err(
+                            fline,
+                            format!(
+                                "{}: an aggregating block counts it: give count = \"rows\" \
+                                 (rows where it is not blank) or \"distinct\" (its distinct values)",
+                                def.name
+                            ),
+                        ));
+                    }
+                    (Some(_), None) if def.name == "period_days" => {
+                        return Err(err(fline, "period_days: the block's aggregate sets it"));
+                    }
+                    _ => {}
+                }
                 fields.push(FieldMap {
                     field: def.name,
-                    value: def.value,
+                    // A counted field reads text (a user id, an event's name).
+                    value: if rule.count.is_some() {
+                        ValueKind::Text
+                    } else {
+                        def.value
+                    },
                     line: fline,
                     rule,
                 });
@@ -464,6 +544,7 @@ impl Mapping {
                 when,
                 fields,
                 keys,
+                aggregate,
             });
         }
         Ok(Mapping {
@@ -556,6 +637,7 @@ fn rule(
         join: None,
         case: None,
         when: Vec::new(),
+        count: None,
     };
     let t = match spec.get_ref() {
         toml::Value::String(col) => {
@@ -758,6 +840,17 @@ fn rule(
             ));
         }
     }
+    r.count = match text("count")?.as_deref() {
+        None => None,
+        Some("rows") => Some(Count::Rows),
+        Some("distinct") => Some(Count::Distinct),
+        Some(other) => {
+            return Err(err(
+                line,
+                format!("count: '{other}' is not known (use rows or distinct)"),
+            ));
+        }
+    };
     if let Some(j) = text("join")? {
         let Some((k, key)) = j.split_once('.') else {
             return Err(err(
@@ -850,6 +943,8 @@ pub(crate) struct Bound {
     pub(crate) unmapped: Vec<String>,
     /// The header it was bound to.
     header: Vec<String>,
+    /// See [`EntityMap::aggregate`].
+    pub(crate) aggregate: Option<u32>,
 }
 
 /// Finds a column: exactly, else ignoring case and surrounding blanks.
@@ -993,6 +1088,7 @@ impl EntityMap {
             read,
             unmapped,
             header: header.to_vec(),
+            aggregate: self.aggregate,
         })
     }
 
@@ -1312,6 +1408,25 @@ impl Bound {
 
     pub(crate) fn offers_keys(&self) -> bool {
         !self.keys.is_empty()
+    }
+
+    /// For an aggregating block, after [`Bound::apply`]: takes each counted
+    /// field's text (in [`COUNTED`]'s order, `None` when unmapped) and
+    /// leaves `0` in its place, so the row reads as a usage record whose
+    /// account and day are checked as any other's.
+    pub(crate) fn take_counted(&self, out: &mut MappedRow) -> [Option<(Count, String)>; 3] {
+        let mut taken = [None, None, None];
+        for (j, (field, _, r)) in self.fields.iter().enumerate() {
+            let (Some(count), Some(slot)) = (r.rule.count, COUNTED.iter().position(|c| c == field))
+            else {
+                continue;
+            };
+            if let Some(v) = out.values.get_mut(j) {
+                let text = std::mem::replace(v, "0".to_string());
+                taken[slot] = Some((count, text));
+            }
+        }
+        taken
     }
 }
 

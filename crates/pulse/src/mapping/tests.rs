@@ -252,6 +252,111 @@ fn mistakes_in_a_mapping_name_their_line() {
 }
 
 #[test]
+fn mistakes_in_an_aggregating_block_name_their_line() {
+    let base = "[[entity]]\nkind = \"usage\"\nfiles = \"e.jsonl\"\naggregate = \"week\"\n\
+                [entity.fields]\naccount_id = \"group\"\nday = \"time\"\n\
+                active_users = { column = \"user\", count = \"distinct\" }\n\
+                logins = { column = \"event\", map = { login = \"1\", \"*\" = \"\" }, count = \"rows\" }\n";
+    let m = Mapping::parse(base).unwrap();
+    assert_eq!(m.entities[0].aggregate, Some(7));
+    let day = Mapping::parse(&base.replace("\"week\"", "\"day\"")).unwrap();
+    assert_eq!(day.entities[0].aggregate, Some(1));
+
+    let e = line_of(&base.replace("\"week\"", "\"month\""));
+    assert_eq!(e.line, 4);
+    assert!(
+        e.message.contains("'month' is not known (use week or day)"),
+        "{e}"
+    );
+
+    let e = line_of(&base.replace("kind = \"usage\"", "kind = \"interaction\""));
+    assert_eq!(e.line, 4);
+    assert!(e.message.contains("only usage blocks count events"), "{e}");
+
+    // A counted field without its count, and a count on a field that is not counted.
+    let e = line_of(&base.replace(", count = \"distinct\"", ""));
+    assert_eq!(e.line, 8);
+    assert!(
+        e.message
+            .contains("active_users: an aggregating block counts it"),
+        "{e}"
+    );
+    let e = line_of(&base.replace(
+        "day = \"time\"",
+        "day = { column = \"time\", count = \"rows\" }",
+    ));
+    assert_eq!(e.line, 7);
+    assert!(
+        e.message
+            .contains("day: only active_users, logins, features_used count"),
+        "{e}"
+    );
+    let e = line_of(&format!("{base}period_days = {{ value = \"7\" }}\n"));
+    assert_eq!(e.line, 10);
+    assert!(e.message.contains("the block's aggregate sets it"), "{e}");
+    let e = line_of(&base.replace("count = \"distinct\"", "count = \"unique\""));
+    assert_eq!(e.line, 8);
+    assert!(
+        e.message
+            .contains("'unique' is not known (use rows or distinct)"),
+        "{e}"
+    );
+
+    // A count without aggregate.
+    let e = line_of(&base.replace("aggregate = \"week\"\n", ""));
+    assert_eq!(e.line, 7);
+    assert!(
+        e.message.contains("count needs the block's aggregate"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_aggregating_block_maps_an_event_to_its_counted_texts() {
+    let m = Mapping::parse(
+        "[[entity]]\nkind = \"usage\"\nfiles = \"e.jsonl\"\naggregate = \"week\"\n\
+         [entity.fields]\naccount_id = \"group\"\nday = \"time\"\n\
+         active_users = { column = \"user\", count = \"distinct\" }\n\
+         logins = { column = \"event\", map = { login = \"1\", \"*\" = \"\" }, count = \"rows\" }\n\
+         features_used = { column = \"event\", map = { login = \"\" }, count = \"distinct\" }\n",
+    )
+    .unwrap();
+    let h = header(&["group", "time", "user", "event"]);
+    let b = m.entities[0].bind(&h, "e.jsonl").unwrap();
+    let mut out = MappedRow::default();
+    let map = |row: [&str; 4], out: &mut MappedRow| {
+        let get = |i: usize| row[i];
+        b.apply(&get, &Joins::default(), out).unwrap();
+        let counted = b.take_counted(out);
+        let Record::Usage(u) = Record::from_fields(EntityKind::Usage, &*out).unwrap() else {
+            panic!("a usage row")
+        };
+        (u, counted)
+    };
+    // The user id is text, not a number; the counted fields read 0.
+    let (u, c) = map(
+        ["a-1", "2026-11-25T10:00:00Z", "usr_7", "Payroll Run"],
+        &mut out,
+    );
+    assert_eq!(
+        (u.account_id.as_str(), u.active_users, u.logins),
+        ("a-1", 0, 0)
+    );
+    assert_eq!(pulse_core::time::format_day(u.day), "2026-11-25");
+    assert_eq!(
+        c,
+        [
+            Some((Count::Distinct, "usr_7".to_string())),
+            Some((Count::Rows, String::new())),
+            Some((Count::Distinct, "Payroll Run".to_string())),
+        ]
+    );
+    let (_, c) = map(["a-1", "2026-11-25T10:00:00Z", "usr_7", "Login"], &mut out);
+    assert_eq!(c[1], Some((Count::Rows, "1".to_string())));
+    assert_eq!(c[2], Some((Count::Distinct, String::new())));
+}
+
+#[test]
 fn a_block_reads_its_files_in_the_mapping_s_encoding_unless_it_says_otherwise() {
     let block = |extra: &str| {
         format!(
