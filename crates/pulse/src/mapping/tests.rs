@@ -669,3 +669,40 @@ occurred_at = "At"
     assert_eq!(e.line, 5, "{e}");
     assert!(e.message.contains("same_as"), "{e}");
 }
+
+#[test]
+fn the_docs_example_of_counted_events_reads_an_amplitude_event() {
+    // The example under "Events counted into usage" in the docs.
+    let docs = include_str!("../../../../docs/bring-your-own-data.md");
+    let example = docs
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("aggregate = \"week\""))
+        .expect("the docs show an aggregating block");
+    let m = Mapping::parse(example).unwrap();
+    let h = header(&["groups.company_id", "event_time", "user_id", "event_type"]);
+    let b = m.entities[0].bind(&h, "amplitude-events.jsonl").unwrap();
+    let mut out = MappedRow::default();
+    // Amplitude's Export API writes times with a space and microseconds.
+    let row = [
+        "acme",
+        "2021-12-09 00:45:29.430000",
+        "u_19",
+        "Session Start",
+    ];
+    b.apply(&|i| row[i], &Joins::default(), &mut out).unwrap();
+    let counted = b.take_counted(&mut out);
+    let Record::Usage(u) = Record::from_fields(EntityKind::Usage, &out).unwrap() else {
+        panic!("a usage row")
+    };
+    assert_eq!(pulse_core::time::format_day(u.day), "2021-12-09");
+    assert_eq!(
+        counted,
+        [
+            Some((Count::Distinct, "u_19".to_string())),
+            Some((Count::Rows, "1".to_string())),
+            Some((Count::Distinct, String::new())),
+        ]
+    );
+}
