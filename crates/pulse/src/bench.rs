@@ -86,7 +86,8 @@ enum BenchWhat {
         #[arg(long)]
         mapped: bool,
         /// Which vendors' shapes `--mapped` writes: 0 is HubSpot, Zendesk
-        /// and Delighted; 1 is Salesforce, Intercom and Qualtrics.
+        /// and Delighted; 1 is Salesforce, Intercom, Qualtrics and Stripe;
+        /// 2 is Salesforce and Freshdesk.
         #[arg(long, default_value_t = 0, requires = "mapped")]
         vendors: usize,
     },

@@ -46,6 +46,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         text: include_str!("../presets/zendesk-tickets.toml"),
     },
     Preset {
+        name: "freshdesk-tickets",
+        summary: "Freshdesk ticket export (CSV) -> interactions",
+        text: include_str!("../presets/freshdesk-tickets.toml"),
+    },
+    Preset {
         name: "intercom-conversations",
         summary: "Intercom conversations (REST API objects, JSON Lines) -> interactions",
         text: include_str!("../presets/intercom-conversations.toml"),

@@ -4,7 +4,8 @@
 //!
 //! Each format reads the native files `pulse synth` wrote and replaces one
 //! of them by the vendor's file: HubSpot's companies and contacts exports,
-//! Salesforce's account and contact exports, Zendesk's ticket export,
+//! Salesforce's account and contact exports, Zendesk's and Freshdesk's
+//! ticket exports,
 //! Delighted's and Qualtrics' response exports, Stripe's subscription and
 //! invoice events, Segment's calls (from the weekly usage). Accounts get an
 //! email domain and contacts an email address (the synthetic base has
@@ -23,6 +24,7 @@ pub(crate) const FORMATS: &[&str] = &[
     "salesforce-accounts",
     "salesforce-contacts",
     "zendesk-tickets",
+    "freshdesk-tickets",
     "intercom-conversations",
     "delighted-responses",
     "qualtrics-responses",
@@ -32,7 +34,9 @@ pub(crate) const FORMATS: &[&str] = &[
 
 /// Formats that can be asked for at once (each replaces another native
 /// file): one CRM's accounts and contacts, the help desk's tickets and one
-/// survey tool's answers. Together they hold every format.
+/// survey tool's answers. Together they hold every format but Segment's
+/// events: about 30 lines per usage row (14 GB for 2,000 accounts over 12
+/// months), too many for `pulse bench import --mapped`.
 pub(crate) const SETS: &[&[&str]] = &[
     &[
         "hubspot-companies",
@@ -47,8 +51,11 @@ pub(crate) const SETS: &[&[&str]] = &[
         "qualtrics-responses",
         "stripe-events",
     ],
-    // An analytics tool's events: about 30 lines per usage row.
-    &["segment-events"],
+    &[
+        "salesforce-accounts",
+        "salesforce-contacts",
+        "freshdesk-tickets",
+    ],
 ];
 
 /// [`SETS`]' `i`th set, as `--format` values.
@@ -62,7 +69,7 @@ fn replaces(format: &str) -> &'static str {
     match format {
         "hubspot-companies" | "salesforce-accounts" => "accounts.csv",
         "hubspot-contacts" | "salesforce-contacts" => "contacts.csv",
-        "zendesk-tickets" | "intercom-conversations" => "interactions.csv",
+        "zendesk-tickets" | "freshdesk-tickets" | "intercom-conversations" => "interactions.csv",
         "stripe-events" => "subscription_events.csv",
         "segment-events" => "usage.csv",
         _ => "survey_responses.csv",
@@ -76,6 +83,11 @@ pub(crate) const LOSSES: &[(&str, &str)] = &[
         "first replies to the minute (\"First reply time in minutes\"); satisfaction as good \
          (CSAT 4-5 -> 5), bad (1-2 -> 1) or none (3); no ticket body (the CSV export has no \
          descriptions)",
+    ),
+    (
+        "freshdesk-tickets",
+        "whether a ticket was reopened (the export has no reopen count); runs of blanks in a \
+         description as one space (Freshdesk writes descriptions so)",
     ),
     (
         "intercom-conversations",
@@ -602,6 +614,137 @@ fn stripe_events(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     w.flush()?;
     Ok(p)
+}
+
+/// A Freshdesk ticket export's columns: the ticket's, then a custom
+/// "Topic" field, the requester's and the company's.
+const FRESHDESK_COLUMNS: [&str; 32] = [
+    "Ticket ID",
+    "Subject",
+    "Description",
+    "Status",
+    "Priority",
+    "Source",
+    "Type",
+    "Agent",
+    "Group",
+    "Created time",
+    "Due by Time",
+    "Resolved time",
+    "Closed time",
+    "Last update time",
+    "Initial response time",
+    "Time tracked",
+    "First response time (in hrs)",
+    "Resolution time (in hrs)",
+    "Agent interactions",
+    "Customer interactions",
+    "Resolution status",
+    "First response status",
+    "Tags",
+    "Survey results",
+    "Product",
+    "Topic",
+    "Full name",
+    "Email",
+    "Contact ID",
+    "Unique External ID",
+    "Company Name",
+    "Company Domains",
+];
+
+/// Seconds as Freshdesk's "(in hrs)" columns write them: `HH:MM:SS`.
+fn hours(seconds: i64) -> String {
+    let s = seconds.max(0);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The base's interactions as Freshdesk's ticket export rows. A ticket
+/// without a known contact comes from `support@` the account's domain.
+fn freshdesk_rows(
+    interactions: &[Row],
+    (names, emails): (&HashMap<&str, &str>, &HashMap<String, String>),
+    (account_names, domains): (&HashMap<&str, &str>, &HashMap<String, String>),
+) -> Vec<Vec<String>> {
+    interactions
+        .iter()
+        .map(|i| {
+            let opened = seconds(&i["opened_at"]).unwrap_or(0);
+            let since = |c: &str| {
+                seconds(&i[c])
+                    .map(|t| hours(t - opened))
+                    .unwrap_or_default()
+            };
+            let contact = i["contact_id"].as_str();
+            let domain = domains.get(&i["account_id"]).cloned().unwrap_or_default();
+            let email = emails
+                .get(contact)
+                .cloned()
+                .unwrap_or_else(|| format!("support@{domain}"));
+            let resolved = !i["resolved_at"].is_empty();
+            vec![
+                i["id"].clone(),
+                i["subject"].clone(),
+                i["body"].split_whitespace().collect::<Vec<_>>().join(" "),
+                if resolved { "Closed" } else { "Open" }.into(),
+                if i["escalated"] == "true" {
+                    "Urgent"
+                } else {
+                    "Medium"
+                }
+                .into(),
+                match i["channel"].as_str() {
+                    "email" => "Email",
+                    "chat" => "Chat",
+                    "call" => "Phone",
+                    _ => "Portal",
+                }
+                .into(),
+                "Question".into(),
+                "Support Agent".into(),
+                "Support".into(),
+                spaced(&i["opened_at"]),
+                String::new(),
+                spaced(&i["resolved_at"]),
+                spaced(&i["resolved_at"]),
+                spaced(if resolved {
+                    &i["resolved_at"]
+                } else {
+                    &i["opened_at"]
+                }),
+                spaced(&i["first_response_at"]),
+                String::new(),
+                since("first_response_at"),
+                since("resolved_at"),
+                i["contacts_to_resolve"].clone(),
+                i["contacts_to_resolve"].clone(),
+                "Within SLA".into(),
+                "Within SLA".into(),
+                String::new(),
+                match i["csat"].as_str() {
+                    "5" => "Extremely satisfied",
+                    "4" => "Satisfied",
+                    "3" => "Neutral",
+                    "2" => "Dissatisfied",
+                    "1" => "Extremely dissatisfied",
+                    _ => "",
+                }
+                .into(),
+                String::new(),
+                title(&i["topic"]),
+                names.get(contact).copied().unwrap_or("").to_string(),
+                email,
+                String::new(),
+                contact.to_string(),
+                account_names
+                    .get(i["account_id"].as_str())
+                    .copied()
+                    .unwrap_or("")
+                    .to_string(),
+                domain,
+            ]
+        })
+        .collect()
 }
 
 /// Product events a payroll, HR and benefits product's analytics would
@@ -1234,6 +1377,16 @@ pub(crate) fn convert(dir: &Path, formats: &[String]) -> anyhow::Result<Vec<Path
             }
             "intercom-conversations" => {
                 written.push(intercom_conversations(dir, &names, &emails, &domains)?);
+            }
+            "freshdesk-tickets" => {
+                let p = dir.join("freshdesk-tickets.csv");
+                let rows = freshdesk_rows(
+                    &read(&dir.join("interactions.csv"))?,
+                    (&names, &emails),
+                    (&account_names, &domains),
+                );
+                write(&p, &FRESHDESK_COLUMNS, &rows)?;
+                written.push(p);
             }
             "stripe-events" => written.push(stripe_events(dir)?),
             "segment-events" => written.push(segment_events(dir)?),

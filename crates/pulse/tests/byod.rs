@@ -359,9 +359,15 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     ] {
         std::fs::copy(other.join(n), fresh.join(n)).unwrap();
     }
-    // Its usage as Segment's calls, of two small accounts only.
+    // Its interactions as Freshdesk's tickets, and its usage as Segment's
+    // calls, of two small accounts only.
     let segment = dir.join("segment");
-    synth(&segment, &["segment-events"]);
+    synth(&segment, &["freshdesk-tickets", "segment-events"]);
+    std::fs::copy(
+        segment.join("freshdesk-tickets.csv"),
+        fresh.join("freshdesk-tickets.csv"),
+    )
+    .unwrap();
     let calls = std::fs::read_to_string(segment.join("segment-events.jsonl")).unwrap();
     let kept: String = calls
         .lines()
@@ -376,7 +382,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 15, "{names:?}");
+    assert_eq!(names.len(), 16, "{names:?}");
     for n in &names {
         let want = std::fs::read(fresh.join(n)).unwrap_or_default();
         let got = std::fs::read(shipped.join(n)).unwrap();
@@ -716,6 +722,66 @@ fn a_broken_segment_export_is_named_by_line_field_and_reason() {
     assert!(
         ex.iter()
             .any(|l| l.starts_with("line 6: is not JSON: EOF while parsing")),
+        "{report}"
+    );
+}
+
+/// A broken Freshdesk export: a ticket whose time is words and one from an
+/// unknown domain are named by line, field and reason; the others import.
+#[test]
+fn a_broken_freshdesk_export_is_named_by_line_field_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let mut r = csv::Reader::from_path(shipped.join("freshdesk-tickets.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let n = rows.len();
+    // The rows on lines 3 and 5 (the header is line 1).
+    rows[1][at("Created time")] = "yesterday".into();
+    rows[3][at("Email")] = "pat@nowhere.example.org".into();
+    let path = dir.join("freshdesk-tickets.csv");
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(&header).unwrap();
+    for row in &rows {
+        w.write_record(row).unwrap();
+    }
+    w.flush().unwrap();
+    let mut c = pulse(dir);
+    c.args(["import", "--no-sentiment", "--dry-run"])
+        .args(["--preset", "salesforce-accounts"])
+        .arg(shipped.join("salesforce-accounts.csv"))
+        .args(["--preset", "salesforce-contacts"])
+        .arg(shipped.join("salesforce-contacts.csv"))
+        .args(["--preset", "freshdesk-tickets"])
+        .arg(&path);
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "rows {n}: {} would be inserted, 0 updated, 2 rejected",
+            n - 2
+        )),
+        "{report}"
+    );
+    let ex = examples(&report);
+    assert_eq!(ex.len(), 2, "{report}");
+    assert!(
+        ex.iter()
+            .any(|l| l.starts_with("line 3 (id ") && l.contains("'yesterday' does not match")),
+        "{report}"
+    );
+    assert!(
+        report.contains("opened_at (column \"Created time\")"),
+        "{report}"
+    );
+    assert!(
+        ex.iter().any(|l| l.starts_with("line 5 (id ")
+            && l.contains("no account has domain 'nowhere.example.org'")),
         "{report}"
     );
 }
