@@ -568,11 +568,8 @@ pub async fn record_outreach(
         "" => {
             // FNV-1a over account, time, play and who: the same outreach sent
             // twice gets the same id (and updates), whatever the id lengths.
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
             let key = format!("{account_id}\u{1f}{contacted_at}\u{1f}{play}\u{1f}{who}");
-            for b in key.bytes() {
-                h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            let h = pulse_core::rng::fnv1a(key.as_bytes());
             format!("out-{h:016x}")
         }
         s => s.to_string(),

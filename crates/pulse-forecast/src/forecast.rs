@@ -299,8 +299,13 @@ fn group_forecast(
     let u = assumptions.expansion_uplift;
     // Seeded per group name, so a group's figures do not depend on the others.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (mut churned, mut expansion) =
-        simulate(members, assumptions, mc, mc.seed ^ fnv1a(name), threads);
+    let (mut churned, mut expansion) = simulate(
+        members,
+        assumptions,
+        mc,
+        mc.seed ^ pulse_core::rng::fnv1a(name.as_bytes()),
+        threads,
+    );
     let (mut grr, mut nrr): (Vec<f64>, Vec<f64>) = if arr > 0.0 {
         churned
             .iter()
@@ -438,15 +443,6 @@ const MC_BLOCKS: usize = 16;
 /// One block of draws: its index (which picks its stream) and its slices of
 /// the churned and expansion ARR outputs.
 type McBlock<'a> = (usize, (&'a mut [f64], &'a mut [f64]));
-
-fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
 
 /// What happened between the ends of days `from` and `to` to the accounts
 /// that were customers at the end of `from`, in total and per group.

@@ -197,12 +197,8 @@ pub struct RiskList {
 /// A uniform number in [0, 1) from `seed` and `id` (FNV-1a, then the
 /// splitmix64 finaliser): the same on every machine and in every release.
 fn unit_hash(seed: u64, id: &str) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for b in id.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h = pulse_core::rng::splitmix64(h);
+    use pulse_core::rng::{FNV_OFFSET, fnv1a_from, splitmix64};
+    let h = splitmix64(fnv1a_from(FNV_OFFSET ^ seed, id.as_bytes()));
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -97,13 +97,12 @@ fn check_row(defs: &[FeatureDef], row: Vec<f64>) -> Result<Vec<f64>, ScoringErro
 pub fn schema_fingerprint() -> &'static str {
     static FP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     FP.get_or_init(|| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for def in pulse_features::features() {
-            for &b in def.name.as_bytes().iter().chain(b"\n") {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
+        use pulse_core::rng::{FNV_OFFSET, fnv1a_from};
+        let h = pulse_features::features()
+            .iter()
+            .fold(FNV_OFFSET, |h, def| {
+                fnv1a_from(fnv1a_from(h, def.name.as_bytes()), b"\n")
+            });
         format!("{h:016x}")
     })
 }

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use pulse_core::rng::{SplitMix64, fnv1a};
 
 /// The formats `pulse synth --format` writes: the presets' names.
 pub(crate) const FORMATS: &[&str] = &[
@@ -768,36 +769,16 @@ const PRODUCT_EVENTS: [&str; 16] = [
     "Integration Synced",
 ];
 
-/// SplitMix64: the export's choices (which users, which features, when),
-/// the same for the same base.
-struct Mix(u64);
-
-impl Mix {
-    fn new(key: &str) -> Mix {
-        Mix(key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        }))
+/// The first `k` of `0..n` in a random order (a partial Fisher-Yates
+/// shuffle from the front).
+fn pick(mix: &mut SplitMix64, n: usize, k: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in 0..k.min(n) {
+        let j = i + mix.below(n - i);
+        v.swap(i, j);
     }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// The first `k` of `0..n` in a random order.
-    fn pick(&mut self, n: usize, k: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..n).collect();
-        for i in 0..k.min(n) {
-            let j = i + self.below((n - i) as u64) as usize;
-            v.swap(i, j);
-        }
-        v.truncate(k.min(n));
-        v
-    }
+    v.truncate(k.min(n));
+    v
 }
 
 /// The base's weekly usage as Segment's raw calls, one JSON object per line
@@ -832,15 +813,16 @@ fn segment_events(dir: &Path) -> anyhow::Result<PathBuf> {
             continue;
         }
         let monday = pulse_core::time::parse_day("day", &u["day"])?;
-        let mut mix = Mix::new(&format!("{acct}/{}", u["day"]));
-        let users: Vec<String> = mix
-            .pick(pool[acct], active)
+        // The export's choices (which users, which features, when): the
+        // same for the same base.
+        let mut mix = SplitMix64::new(fnv1a(format!("{acct}/{}", u["day"]).as_bytes()));
+        let users: Vec<String> = pick(&mut mix, pool[acct], active)
             .into_iter()
             .map(|k| format!("{acct}-u{:03}", k + 1))
             .collect();
         let mut calls: Vec<(&str, &str)> = vec![("track", "Signed In"); logins];
         calls.extend(
-            mix.pick(PRODUCT_EVENTS.len(), features)
+            pick(&mut mix, PRODUCT_EVENTS.len(), features)
                 .into_iter()
                 .map(|k| ("track", PRODUCT_EVENTS[k])),
         );
@@ -858,7 +840,7 @@ fn segment_events(dir: &Path) -> anyhow::Result<PathBuf> {
                     .to_string();
                 let mut call = json!({
                     "type": type_,
-                    "messageId": format!("ajs-{:016x}", mix.next()),
+                    "messageId": format!("ajs-{:016x}", mix.next_u64()),
                     "userId": user,
                     "timestamp": time,
                     "context": {"groupId": acct, "library": {"name": "analytics.js"}},
