@@ -16,6 +16,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -633,19 +634,19 @@ fn map_rows<T: Sync>(
 fn map_json_lines(
     picker: &JsonPicker,
     (bounds, joins): (&[Arc<Bound>], &Joins),
-    lines: &[(usize, String)],
+    lines: &JsonLines,
     threads: usize,
     (cur, keys, events, present): (&mut Parsed, &mut Joins, &mut UsageEvents, &mut Vec<bool>),
 ) {
     let kind = bounds[0].kind;
-    let map_part = |part: &[(usize, String)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
+    let map_part = |part: &[(usize, Range<usize>)]| -> (Vec<Mapped>, Joins, Vec<bool>) {
         let mut picked = Vec::new();
         let mut seen = Vec::new();
         let mut row = MappedRow::default();
         let mut offered = Joins::default();
         let mut out = Vec::with_capacity(part.len());
-        for (line, text) in part {
-            match picker.pick(text, &mut picked, &mut seen) {
+        for (line, at) in part {
+            match picker.pick(&lines.text[at.clone()], &mut picked, &mut seen) {
                 Ok(()) => {
                     let get = |i: usize| picked[i].as_str();
                     map_row_with(bounds, joins, &get, *line, &mut row, &mut offered, &mut out);
@@ -655,7 +656,42 @@ fn map_json_lines(
         }
         (out, offered, seen)
     };
-    map_rows(lines, threads, map_part, (cur, keys, events), present);
+    map_rows(
+        &lines.lines,
+        threads,
+        map_part,
+        (cur, keys, events),
+        present,
+    );
+}
+
+/// A chunk of JSON lines in one buffer: each line's number and where its
+/// text sits in `text` (no allocation per line).
+#[derive(Default)]
+struct JsonLines {
+    text: String,
+    lines: Vec<(usize, Range<usize>)>,
+}
+
+impl JsonLines {
+    fn push(&mut self, line: usize, text: &str) {
+        let at = self.text.len();
+        self.text.push_str(text);
+        self.lines.push((line, at..self.text.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lines.clear();
+    }
 }
 
 /// Maps CSV records (line number, record) with the blocks (see [`map_rows`]).
@@ -824,7 +860,7 @@ fn read_file(
             let mut present = Vec::new();
             // Mapped lines are mapped a chunk at a time, on every core.
             let chunk = batch_size.clamp(1, 4096);
-            let mut pending: Vec<(usize, String)> = Vec::new();
+            let mut pending = JsonLines::default();
             let mut raw: Vec<u8> = Vec::new();
             loop {
                 buf.clear();
@@ -865,7 +901,7 @@ fn read_file(
                         }
                         cur.rejected.push(reject(kind, line, "", e));
                     } else if !end && !buf.trim().is_empty() {
-                        pending.push((line, std::mem::take(&mut buf)));
+                        pending.push(line, &buf);
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
                         map_json_lines(
@@ -1100,6 +1136,8 @@ pub(crate) struct JsonPicker {
 
 #[derive(Default)]
 struct PickTree {
+    /// The dotted name of this node, in lower case (for errors).
+    name: String,
     /// The wanted names that end here.
     ends: Vec<usize>,
     /// Children by key (lower case) and by array index.
@@ -1117,7 +1155,15 @@ impl JsonPicker {
                 at = match nodes[at].keys.iter().find(|(k, _)| *k == seg) {
                     Some(&(_, child)) => child,
                     None => {
-                        nodes.push(PickTree::default());
+                        let name = if at == 0 {
+                            seg.clone()
+                        } else {
+                            format!("{}.{seg}", nodes[at].name)
+                        };
+                        nodes.push(PickTree {
+                            name,
+                            ..PickTree::default()
+                        });
                         let child = nodes.len() - 1;
                         if let Ok(n) = seg.parse::<usize>() {
                             nodes[at].indices.push((n, child));
@@ -1160,7 +1206,6 @@ impl JsonPicker {
             present,
             node: 0,
             next: None,
-            path: String::new(),
             depth: 0,
             too_deep: None,
             scratch: String::new(),
@@ -1186,8 +1231,6 @@ struct Pick<'t, 'o> {
     node: usize,
     /// The child the key just read leads to, if it is wanted.
     next: Option<usize>,
-    /// The dotted name of the value being read (for errors).
-    path: String,
     depth: usize,
     /// The name where nesting went past [`MAX_JSON_DEPTH`].
     too_deep: Option<String>,
@@ -1202,25 +1245,6 @@ impl Pick<'_, '_> {
             self.out[i].push_str(v);
             self.present[i] = true;
         }
-    }
-
-    /// Appends `.seg` (or `seg` at the top) to the path, in lower case.
-    fn push_lower(&mut self, seg: &str) {
-        if !self.path.is_empty() {
-            self.path.push('.');
-        }
-        let at = self.path.len();
-        self.path.push_str(seg);
-        self.path[at..].make_ascii_lowercase();
-    }
-
-    /// Appends `.i` (or `i` at the top) to the path.
-    fn push_index(&mut self, i: usize) {
-        use std::fmt::Write;
-        if !self.path.is_empty() {
-            self.path.push('.');
-        }
-        let _ = write!(self.path, "{i}");
     }
 
     /// A number's value, as `Display` writes it, without an allocation per
@@ -1241,17 +1265,17 @@ impl Pick<'_, '_> {
     /// records where and stops the line. Returns the node to come back to.
     fn enter<E: serde::de::Error>(&mut self, child: usize) -> Result<usize, E> {
         if self.depth + 1 >= MAX_JSON_DEPTH {
-            self.too_deep = Some(self.path.clone());
+            // Only wanted values are entered: the child's name is the path.
+            self.too_deep = Some(self.tree[child].name.clone());
             return Err(E::custom("nests too deep"));
         }
         self.depth += 1;
         Ok(std::mem::replace(&mut self.node, child))
     }
 
-    fn leave(&mut self, back: usize, path: usize) {
+    fn leave(&mut self, back: usize) {
         self.depth -= 1;
         self.node = back;
-        self.path.truncate(path);
     }
 }
 
@@ -1284,9 +1308,6 @@ impl<'de> serde::de::Visitor<'de> for PickKey<'_, '_, '_> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(v))
             .map(|&(_, c)| c);
-        if st.next.is_some() {
-            st.push_lower(v);
-        }
         Ok(())
     }
 }
@@ -1335,13 +1356,12 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let st = self.st;
-        let path = st.path.len();
         while m.next_key_seed(PickKey { st: &mut *st })?.is_some() {
             match st.next.take() {
                 Some(child) => {
                     let back = st.enter::<A::Error>(child)?;
                     let r = m.next_value_seed(PickNode { st: &mut *st });
-                    st.leave(back, path);
+                    st.leave(back);
                     r?;
                 }
                 None => {
@@ -1353,7 +1373,6 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         let st = self.st;
-        let path = st.path.len();
         let mut i = 0usize;
         loop {
             let child = st.tree[st.node]
@@ -1363,10 +1382,9 @@ impl<'de> serde::de::Visitor<'de> for PickNode<'_, '_, '_> {
                 .map(|&(_, c)| c);
             let more = match child {
                 Some(child) => {
-                    st.push_index(i);
                     let back = st.enter::<A::Error>(child)?;
                     let r = s.next_element_seed(PickNode { st: &mut *st });
-                    st.leave(back, path);
+                    st.leave(back);
                     r?.is_some()
                 }
                 None => s.next_element::<serde::de::IgnoredAny>()?.is_some(),
@@ -2307,6 +2325,12 @@ start_date = "{since}"
             .pick(&deep, &mut o, &mut Vec::new())
             .unwrap_err();
         assert!(e.to_string().contains("nests deeper than 16 levels"), "{e}");
+        // Named by where it went too deep, as `json_fields` names it.
+        assert!(
+            e.to_string()
+                .starts_with("a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0: "),
+            "{e}"
+        );
         JsonPicker::new(&["id".into()])
             .pick(&deep, &mut o, &mut Vec::new())
             .unwrap();

@@ -1194,12 +1194,15 @@ fn url_domain(s: &str) -> Option<String> {
 /// entities and numeric references decoded, runs of blanks made one space.
 /// Text without `<` or `&` comes back as it is.
 fn html_text(s: &str) -> String {
-    if !s.contains(['<', '&']) {
+    // `<` and `&` are ASCII, never part of another character: found as
+    // bytes.
+    let markup = |t: &str| t.bytes().position(|b| b == b'<' || b == b'&');
+    if markup(s).is_none() {
         return s.to_string();
     }
     let mut text = Collapsed::with_capacity(s.len());
     let mut rest = s;
-    while let Some(at) = rest.find(['<', '&']) {
+    while let Some(at) = markup(rest) {
         text.push_str(&rest[..at]);
         rest = &rest[at..];
         if rest.starts_with('<') {
@@ -1284,24 +1287,43 @@ impl Collapsed {
     }
 
     fn push_str(&mut self, s: &str) {
-        // Runs without white space are copied whole.
-        let mut rest = s;
-        while !rest.is_empty() {
-            let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            if word > 0 {
+        // Runs without white space are copied whole. ASCII bytes are tested
+        // as bytes; only other characters are decoded.
+        let bytes = s.as_bytes();
+        let blank_at = |i: usize| -> (bool, usize) {
+            match bytes[i] {
+                b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => (true, 1),
+                b if b.is_ascii() => (false, 1),
+                _ => {
+                    let c = s[i..].chars().next().expect("a character starts here");
+                    (c.is_whitespace(), c.len_utf8())
+                }
+            }
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            let word = i;
+            while i < bytes.len() {
+                let (blank, len) = blank_at(i);
+                if blank {
+                    break;
+                }
+                i += len;
+            }
+            if i > word {
                 if std::mem::take(&mut self.blank) && !self.out.is_empty() {
                     self.out.push(' ');
                 }
-                self.out.push_str(&rest[..word]);
+                self.out.push_str(&s[word..i]);
             }
-            rest = &rest[word..];
-            let space = rest
-                .find(|c: char| !c.is_whitespace())
-                .unwrap_or(rest.len());
-            if space > 0 {
+            while i < bytes.len() {
+                let (blank, len) = blank_at(i);
+                if !blank {
+                    break;
+                }
                 self.blank = true;
+                i += len;
             }
-            rest = &rest[space..];
         }
     }
 }
