@@ -27,10 +27,12 @@ def weights(week):
     s = float(week["support_quality"])
     a = float(week["adoption"])
     u = float(week["business"])
+    r = float(week["relationship"])
     return {
         "price": 2.5 * shock + 0.05,
         "support_experience": 3 * max(0.65 - s, 0) + 0.05,
         "low_adoption": 3 * max(0.6 - a, 0) + 0.05,
+        "weak_relationship": 3 * max(0.55 - r, 0) + 0.05,
         "competitor": 0.15,
         "budget_cuts": 0.1 + 0.1 * max(-u, 0),
     }

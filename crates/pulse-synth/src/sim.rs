@@ -1718,15 +1718,18 @@ impl<'w> Sim<'w> {
     /// Why a health-driven churn happened. With the weights' probability,
     /// it is a reason the relationship does not show (`competitor`,
     /// `budget_cuts`); otherwise it is the largest of the account's own
-    /// deficits (price shock, support experience, adoption, a lost
-    /// champion), so each of those reasons follows its own traces in the
-    /// data. One uniform draw either way.
+    /// deficits (price shock, support experience, adoption, cooling
+    /// relationships, a lost champion), so each of those reasons follows
+    /// its own traces in the data. One uniform draw either way (whatever
+    /// the weights, so no other draw moves).
     fn reason(&mut self) -> &'static str {
         let lost = self.active(Persona::Champion).is_none() && self.champion_left_day.is_some();
         let own = [
             ("price", 2.5 * self.shock + 0.05),
             ("support_experience", 3.0 * (0.65 - self.s).max(0.0) + 0.05),
             ("low_adoption", 3.0 * (0.6 - self.a).max(0.0) + 0.05),
+            // Relationships weigh in health as much as adoption does.
+            ("weak_relationship", 3.0 * (0.55 - self.r).max(0.0) + 0.05),
             ("champion_left", if lost { 0.6 } else { 0.0 }),
         ];
         let other = [

@@ -29,6 +29,7 @@ pub const REASON_CAUSES: &[(&str, &[Cause])] = &[
     ),
     ("price", &[Cause::Commercial]),
     ("budget_cuts", &[Cause::Commercial]),
+    ("weak_relationship", &[Cause::Relationships]),
     ("champion_left", &[Cause::Relationships]),
     ("competitor", &[Cause::Sentiment, Cause::Surveys]),
 ];
