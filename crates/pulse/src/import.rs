@@ -540,7 +540,7 @@ fn mapped_record(
     let mut counted = None;
     let out = bound.apply(row, joins, buf).and_then(|()| {
         if bound.aggregate.is_some() {
-            counted = Some(bound.take_counted(buf));
+            counted = Some(bound.take_counted(buf)?);
         }
         Record::from_fields(kind, &*buf)
     });

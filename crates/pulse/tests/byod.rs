@@ -785,3 +785,85 @@ fn a_broken_freshdesk_export_is_named_by_line_field_and_reason() {
         "{report}"
     );
 }
+
+/// Rows already counted per user and day (the docs' `count = "sum"`
+/// example) add up into weekly usage; a count that is not a whole number
+/// rejects its row alone, named by line, field and reason.
+#[test]
+fn daily_counted_rows_sum_into_weeks_and_a_bad_count_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../training-data/samples");
+    let docs = include_str!("../../../docs/bring-your-own-data.md");
+    let example = docs
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("count = \"sum\""))
+        .expect("the docs show a summed field");
+    let mapping = dir.join("daily.toml");
+    std::fs::write(&mapping, example).unwrap();
+    // 2026-11-02 was a Monday.
+    std::fs::write(
+        dir.join("daily-usage.csv"),
+        "Account ID,Date,Visitor ID,Sessions\n\
+         acct-000001,2026-11-02,v1,3\n\
+         acct-000001,2026-11-03,v2,5\n\
+         acct-000001,2026-11-06,v1,lots\n\
+         acct-000001,2026-11-10,v1,2\n",
+    )
+    .unwrap();
+    let mut c = pulse(dir);
+    c.args(["import", "--no-sentiment", "--dry-run"])
+        .args(["--preset", "salesforce-accounts"])
+        .arg(shipped.join("salesforce-accounts.csv"))
+        .arg("--mapping")
+        .arg(&mapping)
+        .arg(dir.join("daily-usage.csv"));
+    let out = run(&mut c);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let ex = examples(&report);
+    assert_eq!(ex.len(), 1, "{report}");
+    assert!(
+        ex[0].starts_with("line 4 (id acct-000001)")
+            && ex[0].contains("is not a whole number of at least 0 to sum: 'lots'"),
+        "{report}"
+    );
+    assert!(
+        report.contains("logins: is not a whole number of at least 0 to sum"),
+        "{report}"
+    );
+    // The same import for real: two weeks, the bad row left out.
+    let mut c = pulse(dir);
+    c.args(["import", "--no-sentiment"])
+        .args(["--preset", "salesforce-accounts"])
+        .arg(shipped.join("salesforce-accounts.csv"))
+        .arg("--mapping")
+        .arg(&mapping)
+        .arg(dir.join("daily-usage.csv"));
+    run(&mut c);
+    let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
+    let got: Vec<String> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let v: Vec<String> = sqlx::query_scalar(
+                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
+                 || ',' || active_users || ',' || logins FROM usage ORDER BY account_id, day",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            v
+        });
+    assert_eq!(
+        got,
+        [
+            "acct-000001,2026-11-02,7,2,8",
+            "acct-000001,2026-11-09,7,1,2"
+        ]
+    );
+}

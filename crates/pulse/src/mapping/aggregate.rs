@@ -5,7 +5,8 @@
 //! A period starts on a Monday (weeks) or is a day, in the mapping's time
 //! zone (the `day` field's). Each counted field (`active_users`, `logins`,
 //! `features_used`) is the number of the period's events where it is not
-//! blank (`count = "rows"`) or its distinct values (`"distinct"`). An
+//! blank (`count = "rows"`), its distinct values (`"distinct"`), or the
+//! sum of its whole numbers (`"sum"`, for rows already counted). An
 //! account's periods without any event, from its first event's period to
 //! the last period of the import, are idle: their counts are 0. Periods
 //! before an account's first event are not known and make no row.
@@ -81,6 +82,10 @@ impl UsageEvents {
             }
             match count {
                 Count::Rows => g.rows[k] += 1,
+                // Checked when the row was mapped: blank or a whole number.
+                Count::Sum => {
+                    g.rows[k] = g.rows[k].saturating_add(text.trim().parse().unwrap_or(0));
+                }
                 Count::Distinct => {
                     g.distinct[k].insert(hasher.hash_one(text.as_str()));
                 }
@@ -214,6 +219,33 @@ mod tests {
             ]
         );
         assert!(u.groups.is_empty() && u.events == 0);
+    }
+
+    #[test]
+    fn summed_fields_add_up_per_account_and_week() {
+        let mut u = UsageEvents::default();
+        let row = |d: &str, user: &str, sessions: &str| Event {
+            account_id: "a".into(),
+            day: day(d),
+            period: 7,
+            counted: [
+                Some((Count::Distinct, user.into())),
+                Some((Count::Sum, sessions.into())),
+                None,
+            ],
+        };
+        // Daily rows per user: two users on Monday, one again on Friday
+        // with a blank count, one the next week.
+        u.add(1, row("2026-11-02", "u1", "3"));
+        u.add(2, row("2026-11-02", "u2", "5"));
+        u.add(3, row("2026-11-06", "u1", ""));
+        u.add(4, row("2026-11-10", "u1", "2"));
+        let rows: Vec<(i64, i64, i64)> = u
+            .take_rows()
+            .into_iter()
+            .map(|(_, r)| (r.active_users, r.logins, r.features_used))
+            .collect();
+        assert_eq!(rows, vec![(2, 8, 0), (1, 2, 0)]);
     }
 
     #[test]

@@ -89,12 +89,14 @@ pub(crate) struct EntityMap {
 }
 
 /// How an aggregated usage field counts a period's events
-/// (`count = "rows"` / `"distinct"`): the rows where the field is not
-/// blank, or its distinct values.
+/// (`count = "rows"` / `"distinct"` / `"sum"`): the rows where the field is
+/// not blank, its distinct values, or the sum of its whole numbers (for
+/// exports already counted per day, such as Pendo's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Count {
     Rows,
     Distinct,
+    Sum,
 }
 
 /// The usage fields an aggregating block counts, in this order.
@@ -844,10 +846,11 @@ fn rule(
         None => None,
         Some("rows") => Some(Count::Rows),
         Some("distinct") => Some(Count::Distinct),
+        Some("sum") => Some(Count::Sum),
         Some(other) => {
             return Err(err(
                 line,
-                format!("count: '{other}' is not known (use rows or distinct)"),
+                format!("count: '{other}' is not known (use rows, distinct or sum)"),
             ));
         }
     };
@@ -1436,7 +1439,12 @@ impl Bound {
     /// field's text (in [`COUNTED`]'s order, `None` when unmapped) and
     /// leaves `0` in its place, so the row reads as a usage record whose
     /// account and day are checked as any other's.
-    pub(crate) fn take_counted(&self, out: &mut MappedRow) -> [Option<(Count, String)>; 3] {
+    /// A summed field's value must be blank or a whole number of at least
+    /// 0; otherwise the row is rejected, naming the field.
+    pub(crate) fn take_counted(
+        &self,
+        out: &mut MappedRow,
+    ) -> Result<[Option<(Count, String)>; 3], FieldError> {
         let mut taken = [None, None, None];
         for (j, (field, _, r)) in self.fields.iter().enumerate() {
             let (Some(count), Some(slot)) = (r.rule.count, COUNTED.iter().position(|c| c == field))
@@ -1444,11 +1452,18 @@ impl Bound {
                 continue;
             };
             if let Some(v) = out.values.get_mut(j) {
+                let text = v.trim();
+                if count == Count::Sum && !text.is_empty() && text.parse::<u32>().is_err() {
+                    return Err(FieldError::new(
+                        COUNTED[slot],
+                        format!("is not a whole number of at least 0 to sum: '{text}'"),
+                    ));
+                }
                 let text = std::mem::replace(v, "0".to_string());
                 taken[slot] = Some((count, text));
             }
         }
-        taken
+        Ok(taken)
     }
 }
 

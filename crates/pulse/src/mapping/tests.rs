@@ -298,7 +298,7 @@ fn mistakes_in_an_aggregating_block_name_their_line() {
     assert_eq!(e.line, 8);
     assert!(
         e.message
-            .contains("'unique' is not known (use rows or distinct)"),
+            .contains("'unique' is not known (use rows, distinct or sum)"),
         "{e}"
     );
 
@@ -327,7 +327,7 @@ fn an_aggregating_block_maps_an_event_to_its_counted_texts() {
     let map = |row: [&str; 4], out: &mut MappedRow| {
         let get = |i: usize| row[i];
         b.apply(&get, &Joins::default(), out).unwrap();
-        let counted = b.take_counted(out);
+        let counted = b.take_counted(out).unwrap();
         let Record::Usage(u) = Record::from_fields(EntityKind::Usage, &*out).unwrap() else {
             panic!("a usage row")
         };
@@ -354,6 +354,44 @@ fn an_aggregating_block_maps_an_event_to_its_counted_texts() {
     let (_, c) = map(["a-1", "2026-11-25T10:00:00Z", "usr_7", "Login"], &mut out);
     assert_eq!(c[1], Some((Count::Rows, "1".to_string())));
     assert_eq!(c[2], Some((Count::Distinct, String::new())));
+}
+
+#[test]
+fn a_summed_field_takes_whole_numbers_and_names_itself_when_it_is_not_one() {
+    // The docs' example of rows already counted per user and day.
+    let docs = include_str!("../../../../docs/bring-your-own-data.md");
+    let example = docs
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("count = \"sum\""))
+        .expect("the docs show a summed field");
+    let m = Mapping::parse(example).unwrap();
+    let h = header(&["Account ID", "Date", "Visitor ID", "Sessions"]);
+    let b = m.entities[0].bind(&h, "daily-usage.csv").unwrap();
+    let mut out = MappedRow::default();
+    let mut take = |row: [&str; 4]| {
+        b.apply(&|i| row[i], &Joins::default(), &mut out).unwrap();
+        b.take_counted(&mut out)
+    };
+    assert_eq!(
+        take(["acme", "2026-11-25", "v1", " 12 "]).unwrap()[1],
+        Some((Count::Sum, "12".to_string()))
+    );
+    assert_eq!(
+        take(["acme", "2026-11-25", "v1", ""]).unwrap()[1],
+        Some((Count::Sum, String::new()))
+    );
+    for bad in ["-3", "2.5", "many"] {
+        let e = take(["acme", "2026-11-25", "v1", bad]).unwrap_err();
+        assert_eq!(e.field, "logins", "{bad}");
+        assert!(
+            e.to_string().contains(&format!(
+                "is not a whole number of at least 0 to sum: '{bad}'"
+            )),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -692,7 +730,7 @@ fn the_docs_example_of_counted_events_reads_an_amplitude_event() {
         "Session Start",
     ];
     b.apply(&|i| row[i], &Joins::default(), &mut out).unwrap();
-    let counted = b.take_counted(&mut out);
+    let counted = b.take_counted(&mut out).unwrap();
     let Record::Usage(u) = Record::from_fields(EntityKind::Usage, &out).unwrap() else {
         panic!("a usage row")
     };
