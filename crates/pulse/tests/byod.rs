@@ -45,6 +45,29 @@ fn import(dir: &Path, extra: &[&str]) -> Command {
 }
 
 /// `(line, rest)` of the example lines of a dry run's rejections.
+/// The stored usage rows of the store under `dir`, by account and day, as
+/// `account,day,period_days,active_users,logins,features_used`.
+fn stored_usage(dir: &Path) -> Vec<String> {
+    let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let v: Vec<String> = sqlx::query_scalar(
+                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
+                 || ',' || active_users || ',' || logins || ',' || features_used \
+                 FROM usage ORDER BY account_id, day",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            v
+        })
+}
+
 fn examples(stdout: &str) -> Vec<&str> {
     stdout
         .lines()
@@ -519,25 +542,7 @@ fn segment_calls_count_into_the_samples_weekly_usage() {
     ];
     assert_eq!(cells, want_cells, "{report}");
     // What was stored is the native rows.
-    let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
-    let got: Vec<String> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let v: Vec<String> = sqlx::query_scalar(
-                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
-                 || ',' || active_users || ',' || logins || ',' || features_used \
-                 FROM usage ORDER BY account_id, day",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-            v
-        });
-    assert_eq!(got, want);
+    assert_eq!(stored_usage(dir), want);
 }
 
 /// A JSON Lines file has no header to check a mapping against: a name no
@@ -842,28 +847,11 @@ fn daily_counted_rows_sum_into_weeks_and_a_bad_count_is_named() {
         .arg(&mapping)
         .arg(dir.join("daily-usage.csv"));
     run(&mut c);
-    let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
-    let got: Vec<String> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let v: Vec<String> = sqlx::query_scalar(
-                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
-                 || ',' || active_users || ',' || logins FROM usage ORDER BY account_id, day",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-            v
-        });
     assert_eq!(
-        got,
+        stored_usage(dir),
         [
-            "acct-000001,2026-11-02,7,2,8",
-            "acct-000001,2026-11-09,7,1,2"
+            "acct-000001,2026-11-02,7,2,8,0",
+            "acct-000001,2026-11-09,7,1,2,0"
         ]
     );
 }

@@ -359,14 +359,7 @@ fn an_aggregating_block_maps_an_event_to_its_counted_texts() {
 #[test]
 fn a_summed_field_takes_whole_numbers_and_names_itself_when_it_is_not_one() {
     // The docs' example of rows already counted per user and day.
-    let docs = include_str!("../../../../docs/bring-your-own-data.md");
-    let example = docs
-        .split("```toml")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("count = \"sum\""))
-        .expect("the docs show a summed field");
-    let m = Mapping::parse(example).unwrap();
+    let m = Mapping::parse(docs_example("count = \"sum\"")).unwrap();
     let h = header(&["Account ID", "Date", "Visitor ID", "Sessions"]);
     let b = m.entities[0].bind(&h, "daily-usage.csv").unwrap();
     let mut out = MappedRow::default();
@@ -711,14 +704,7 @@ occurred_at = "At"
 #[test]
 fn the_docs_example_of_counted_events_reads_an_amplitude_event() {
     // The example under "Events counted into usage" in the docs.
-    let docs = include_str!("../../../../docs/bring-your-own-data.md");
-    let example = docs
-        .split("```toml")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("aggregate = \"week\""))
-        .expect("the docs show an aggregating block");
-    let m = Mapping::parse(example).unwrap();
+    let m = Mapping::parse(docs_example("aggregate = \"week\"")).unwrap();
     let h = header(&["groups.company_id", "event_time", "user_id", "event_type"]);
     let b = m.entities[0].bind(&h, "amplitude-events.jsonl").unwrap();
     let mut out = MappedRow::default();
@@ -743,4 +729,15 @@ fn the_docs_example_of_counted_events_reads_an_amplitude_event() {
             Some((Count::Distinct, String::new())),
         ]
     );
+}
+
+/// The first TOML example of the "Bring your own data" page that holds
+/// `text`.
+fn docs_example(text: &str) -> &'static str {
+    include_str!("../../../../docs/bring-your-own-data.md")
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains(text))
+        .unwrap_or_else(|| panic!("the docs show an example with {text}"))
 }
