@@ -44,8 +44,9 @@
 //! The latent score is `x = 0.55 + 3.0 (a - 0.6) + 3.5 (s - 0.65) +
 //! 3.0 (r - 0.55) - 1.2 shock + 0.35 u` and health is `100 sigmoid(x)`.
 //! The customer's mood, which sets the tone of their words, is
-//! `0.1 + 1.4 (s - 0.65) + 0.8 (r - 0.55) + 0.8 (a - 0.6) - 0.5 shock +
-//! 0.15 u`.
+//! `0.1 + 1.4 (s - 0.65) + 0.8 (r - 0.55) + 0.8 (a - 0.6) + 0.15 u`; a
+//! price shock sours only those who pay the invoices (billing contacts
+//! fully, the executive sponsor a little), in their words and warmth.
 //!
 //! **Events.** Missed payroll deadlines and tax filing errors cut `s`, chill
 //! the people involved and start a thread of angry contacts; platform

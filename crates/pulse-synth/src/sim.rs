@@ -583,7 +583,7 @@ impl<'w> Sim<'w> {
             Persona::EndUser => 0.5 * (self.a - 0.6),
             Persona::Champion => 0.3 * (c.warmth - 0.55),
         };
-        let m = self.mood + 0.6 * c.offset + adj;
+        let m = self.mood + 0.6 * c.offset + adj - 0.5 * price_felt(c.persona) * self.shock;
         // Hysteresis: leaving the current level takes a clear move.
         let (neg, pos) = match current {
             Some(Sentiment::Negative) => (-0.22, 0.36),
@@ -759,9 +759,11 @@ impl<'w> Sim<'w> {
         self.people.iter().position(|c| c.active)
     }
 
-    /// The tone of a message given the account's mood and the writer.
-    fn tone(&mut self, bias: f64, intent: Intent, offset: f64) -> (Tone, bool) {
-        let m = self.mood + 0.5 * offset + bias + 0.35 * self.normal();
+    /// The tone of a message given the account's mood and the writer (a
+    /// price rise sours only the words of those who pay: [`price_felt`]).
+    fn tone(&mut self, bias: f64, intent: Intent, offset: f64, persona: Persona) -> (Tone, bool) {
+        let m = self.mood + 0.5 * offset + bias - 0.5 * price_felt(persona) * self.shock
+            + 0.35 * self.normal();
         let (neg, pos) = match intent {
             Intent::Question => (-0.55, 0.6),
             Intent::Praise => (f64::NEG_INFINITY, f64::NEG_INFINITY),
@@ -782,10 +784,10 @@ impl<'w> Sim<'w> {
 
     fn interaction(&mut self, spec: Spec) -> usize {
         let offset = spec.contact.map_or(0.0, |c| self.people[c].offset);
-        let (tone, strong) = self.tone(spec.bias, spec.intent, offset);
         let persona = spec
             .contact
             .map_or(Persona::Admin, |c| self.people[c].persona);
+        let (tone, strong) = self.tone(spec.bias, spec.intent, offset, persona);
         let channel = spec.channel.unwrap_or_else(|| {
             let x = self.rng.r#gen::<f64>();
             let chatty = if persona == Persona::EndUser {
@@ -1038,8 +1040,10 @@ impl<'w> Sim<'w> {
             - 1.2 * self.shock
             + 0.35 * self.u;
         self.health = 100.0 * sigmoid(self.x);
-        self.mood = 0.1 + 1.4 * (self.s - 0.65) + 0.8 * (self.r - 0.55) + 0.8 * (self.a - 0.6)
-            - 0.5 * self.shock
+        self.mood = 0.1
+            + 1.4 * (self.s - 0.65)
+            + 0.8 * (self.r - 0.55)
+            + 0.8 * (self.a - 0.6)
             + 0.15 * self.u;
     }
 
@@ -1243,12 +1247,12 @@ impl<'w> Sim<'w> {
         let s_target = self.p.s_base - if bad_onb { 0.08 } else { 0.0 };
         let z = self.normal();
         self.s = (self.s + 0.10 * (s_target - self.s) + 0.018 * z).clamp(0.05, 0.98);
-        let target =
-            self.p.rel_base + 0.35 * (self.s - 0.65) + 0.25 * (self.a - 0.6) - 0.12 * self.shock;
+        let target = self.p.rel_base + 0.35 * (self.s - 0.65) + 0.25 * (self.a - 0.6);
+        let shock = self.shock;
         for i in 0..self.people.len() {
             let z: f64 = self.rng.sample(StandardNormal);
             let c = &mut self.people[i];
-            let t = target + 0.3 * c.offset;
+            let t = target + 0.3 * c.offset - 0.12 * price_felt(c.persona) * shock;
             c.warmth = (c.warmth + 0.05 * (t - c.warmth) + 0.015 * z).clamp(0.02, 0.98);
         }
         self.r = self.relationship();
@@ -1895,5 +1899,18 @@ impl<'w> Sim<'w> {
             truth,
             weeks: self.weeks,
         }
+    }
+}
+
+/// How much of a price rise a contact feels in their mood and warmth: those
+/// who pay the invoices fully, the executive sponsor a little, the people who
+/// use the product day to day not at all. (The account's health and renewal
+/// decision feel all of it.) So a price rise leaves its trace in the billing
+/// contacts' words, not in every contact's.
+fn price_felt(persona: Persona) -> f64 {
+    match persona {
+        Persona::Billing => 1.0,
+        Persona::ExecutiveSponsor => 0.3,
+        Persona::Admin | Persona::EndUser | Persona::Champion => 0.0,
     }
 }

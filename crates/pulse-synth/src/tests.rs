@@ -669,6 +669,49 @@ fn each_latent_component_shows_in_its_own_observables() {
     );
 }
 
+/// A price rise sours those who pay the invoices, not everyone: the billing
+/// contacts' observed sentiment falls in accounts told of an increase, the
+/// admins' and end users' does not (theirs follows support, adoption and
+/// the relationship).
+#[test]
+fn a_price_rise_shows_in_the_billing_contacts_not_in_everyones_mood() {
+    let b = base();
+    let announced: HashSet<&str> = b
+        .operational
+        .iter()
+        .filter(|o| o.kind == op_kind::PRICE_INCREASE)
+        .map(|o| o.account_id.as_str())
+        .collect();
+    // Mean sentiment (-1, 0, 1) of a persona's observations, in accounts
+    // with and without an announced increase.
+    let mean = |persona: Persona, inside: bool| {
+        let (sum, n) = b
+            .contacts
+            .iter()
+            .filter(|c| c.persona == persona)
+            .filter(|c| announced.contains(c.account_id.as_str()) == inside)
+            .fold((0.0, 0.0), |(s, n), c| {
+                let v = match c.sentiment {
+                    pulse_core::Sentiment::Negative => -1.0,
+                    pulse_core::Sentiment::Neutral => 0.0,
+                    pulse_core::Sentiment::Positive => 1.0,
+                };
+                (s + v, n + 1.0)
+            });
+        assert!(n > 20.0, "{persona:?} observations {inside}: {n}");
+        sum / n
+    };
+    let gap = |p: Persona| mean(p, true) - mean(p, false);
+    let billing = gap(Persona::Billing);
+    for p in [Persona::Admin, Persona::EndUser] {
+        let other = gap(p);
+        assert!(
+            billing < other - 0.25 && other > -0.05,
+            "sentiment gap with a price increase: billing {billing:.3}, {p:?} {other:.3}"
+        );
+    }
+}
+
 #[test]
 fn records_name_only_contacts_already_known_when_they_happened() {
     let b = base();
