@@ -7,7 +7,9 @@ climate) to name the reason an oracle would: the largest of the generator's
 reason weights (docs/synthetic-base.md). The oracle's hit rate is the ceiling
 of any reason-accuracy measure on that base: no model sees more than the
 hidden state. `champion_left` is left out (the state file does not say whether
-the champion was lost) and exogenous churns are not health-driven.
+the champion was lost) and exogenous churns are not health-driven. A renewal
+churn's price weight assumes the ordinary regime (renewal logit weight 0.9;
+a base written with `--price-regime-from` weighs 2.5 after that day).
 
     python3 bench/reason_ceiling.py DIR/truth
 
@@ -22,15 +24,22 @@ from pathlib import Path
 EXOGENOUS = {"out_of_business", "acquired"}
 
 
-def weights(week):
+RENEW_SLOPE = 2.2
+PRICE_WEIGHT = 0.9
+
+
+def weights(week, renewal):
+    # Each deficit in units of health (its weight in x); at a renewal the
+    # price shock also carries the renewal logit's own weight.
+    price = 1.2 + (PRICE_WEIGHT / RENEW_SLOPE if renewal else 0.0)
     shock = float(week["price_shock"])
     s = float(week["support_quality"])
     a = float(week["adoption"])
     u = float(week["business"])
     r = float(week["relationship"])
     return {
-        "price": 2.5 * shock + 0.05,
-        "support_experience": 3 * max(0.65 - s, 0) + 0.05,
+        "price": price * shock + 0.05,
+        "support_experience": 3.5 * max(0.65 - s, 0) + 0.05,
         "low_adoption": 3 * max(0.6 - a, 0) + 0.05,
         "weak_relationship": 3 * max(0.55 - r, 0) + 0.05,
         "competitor": 0.15,
@@ -56,7 +65,7 @@ def main(truth: Path) -> None:
         reason = c["churn_reason"]
         if reason == "champion_left" or a not in last:
             continue
-        w = weights(last[a])
+        w = weights(last[a], c["churn_kind"] == "renewal")
         guess = max(w, key=w.get)
         n += 1
         by[reason] += 1

@@ -1294,13 +1294,17 @@ impl<'w> Sim<'w> {
                 + if lost_champion { 0.35 } else { 0.0 };
             p_renew = sigmoid(logit);
             if churn.is_none() && self.rng.gen_bool(p_renew) {
-                churn = Some((self.next_anniv, ChurnKind::Renewal, self.reason()));
+                churn = Some((
+                    self.next_anniv,
+                    ChurnKind::Renewal,
+                    self.reason(price_weight),
+                ));
             }
         }
         let p_mid = MIDTERM_MAX[seg] * sigmoid((22.0 - self.health) / 4.0) * frac;
         if churn.is_none() && self.rng.gen_bool(p_mid) {
             let day = self.rng.gen_range(from..=to);
-            churn = Some((day, ChurnKind::Midterm, self.reason()));
+            churn = Some((day, ChurnKind::Midterm, self.reason(0.0)));
         }
         let p_exo = EXO_RATE[seg] * self.p.industry.exo * yr;
         let hazard = 1.0 - (1.0 - p_renew) * (1.0 - p_mid) * (1.0 - p_exo);
@@ -1724,15 +1728,21 @@ impl<'w> Sim<'w> {
     /// `budget_cuts`); otherwise it is the largest of the account's own
     /// deficits (price shock, support experience, adoption, cooling
     /// relationships, a lost champion), so each of those reasons follows
-    /// its own traces in the data. One uniform draw either way (whatever
-    /// the weights, so no other draw moves).
-    fn reason(&mut self) -> &'static str {
+    /// its own traces in the data. Each deficit weighs what it weighs in the
+    /// decision, in units of health: its weight in `x`, plus, for the price
+    /// shock at a renewal, the renewal logit's own `price_weight` over
+    /// [`RENEW_SLOPE`] (0 for a mid-term churn, which follows health alone).
+    /// One uniform draw either way (whatever the weights, so no other draw
+    /// moves).
+    fn reason(&mut self, price_weight: f64) -> &'static str {
         let lost = self.active(Persona::Champion).is_none() && self.champion_left_day.is_some();
         let own = [
-            ("price", 2.5 * self.shock + 0.05),
-            ("support_experience", 3.0 * (0.65 - self.s).max(0.0) + 0.05),
+            (
+                "price",
+                (1.2 + price_weight / RENEW_SLOPE) * self.shock + 0.05,
+            ),
+            ("support_experience", 3.5 * (0.65 - self.s).max(0.0) + 0.05),
             ("low_adoption", 3.0 * (0.6 - self.a).max(0.0) + 0.05),
-            // Relationships weigh in health as much as adoption does.
             ("weak_relationship", 3.0 * (0.55 - self.r).max(0.0) + 0.05),
             ("champion_left", if lost { 0.6 } else { 0.0 }),
         ];

@@ -669,6 +669,66 @@ fn each_latent_component_shows_in_its_own_observables() {
     );
 }
 
+/// A health-driven churn is named after the account's largest deficit that
+/// week, each weighed as the churn decision weighs it: its weight in health,
+/// and for the price shock at a renewal also the renewal logit's own.
+#[test]
+fn a_churn_is_named_after_its_largest_deficit_in_units_of_health() {
+    let b = base();
+    let mut last: HashMap<&str, &crate::truth::TruthWeek> = HashMap::new();
+    let churned: HashMap<&str, &crate::truth::TruthAccount> = b
+        .truth
+        .accounts
+        .iter()
+        .filter(|t| t.churned)
+        .map(|t| (t.account_id.as_str(), t))
+        .collect();
+    for w in &b.truth.weeks {
+        if let Some(t) = churned.get(w.account_id.as_str())
+            && w.week <= t.churn_day.unwrap()
+        {
+            last.insert(w.account_id.as_str(), w);
+        }
+    }
+    let mut checked = HashMap::new();
+    for (id, t) in &churned {
+        let renewal = match t.churn_kind {
+            Some(ChurnKind::Renewal) => true,
+            Some(ChurnKind::Midterm) => false,
+            _ => continue,
+        };
+        let w = last[id];
+        let price = if renewal { 1.2 + 0.9 / 2.2 } else { 1.2 };
+        let weights = [
+            ("price", price * w.price_shock + 0.05),
+            (
+                "support_experience",
+                3.5 * (0.65 - w.support_quality).max(0.0) + 0.05,
+            ),
+            ("low_adoption", 3.0 * (0.6 - w.adoption).max(0.0) + 0.05),
+            (
+                "weak_relationship",
+                3.0 * (0.55 - w.relationship).max(0.0) + 0.05,
+            ),
+        ];
+        let Some(own) = weights.iter().find(|r| r.0 == t.churn_reason) else {
+            continue; // competitor, budget_cuts, champion_left
+        };
+        for other in &weights {
+            assert!(
+                own.1 >= other.1,
+                "{id} churned for {} ({:.3}) but {} weighs {:.3}",
+                own.0,
+                own.1,
+                other.0,
+                other.1
+            );
+        }
+        *checked.entry(own.0).or_insert(0) += 1;
+    }
+    assert!(checked.len() >= 3, "reasons checked: {checked:?}");
+}
+
 /// A price rise sours those who pay the invoices, not everyone: the billing
 /// contacts' observed sentiment falls in accounts told of an increase, the
 /// admins' and end users' does not (theirs follows support, adoption and
