@@ -13,6 +13,14 @@ a base written with `--price-regime-from` weighs 2.5 after that day).
 
     python3 bench/reason_ceiling.py DIR/truth
 
+With a week's list (`pulse lists export --format csv > LIST.csv`) it also
+says how concentrated the true causes of that list are: for each row in the
+owners' slices, the largest deficit of the account's latest simulated week
+(the reason it would be given if it churned now; price weighed as at a
+renewal when the renewal is within 90 days), next to the cause Pulse named.
+
+    python3 bench/reason_ceiling.py DIR/truth LIST.csv
+
 Standard library only.
 """
 
@@ -22,6 +30,13 @@ import sys
 from pathlib import Path
 
 EXOGENOUS = {"out_of_business", "acquired"}
+# The cause each reason's play addresses (the reason-accuracy mapping).
+CAUSE = {
+    "price": "commercial",
+    "support_experience": "support",
+    "low_adoption": "adoption",
+    "weak_relationship": "relationships",
+}
 
 
 RENEW_SLOPE = 2.2
@@ -80,7 +95,44 @@ def main(truth: Path) -> None:
         print(f"  {reason:<20} {k:>5} churners, oracle right for {hits[reason]}")
 
 
+def list_causes(truth: Path, listed: Path) -> None:
+    rows = [
+        r
+        for r in csv.DictReader(open(listed, newline=""))
+        if r["in_capacity"] == "true"
+    ]
+    ids = {r["account_id"] for r in rows}
+    last = {}
+    for w in csv.DictReader(open(truth / "truth_health.csv", newline="")):
+        if w["account_id"] in ids:
+            last[w["account_id"]] = w
+    true = collections.Counter()
+    named = collections.Counter()
+    pairs = collections.Counter()
+    for r in rows:
+        days = r["days_to_renewal"]
+        w = weights(last[r["account_id"]], days != "" and int(days) <= 90)
+        w.pop("competitor")
+        w.pop("budget_cuts")
+        cause = CAUSE[max(w, key=w.get)]
+        true[cause] += 1
+        named[r["reason"]] += 1
+        pairs[(cause, r["reason"])] += 1
+    n = max(len(rows), 1)
+    share = lambda c: ", ".join(f"{k} {v} ({v / n:.0%})" for k, v in c.most_common())
+    print(f"rows in the owners' slices: {len(rows)}")
+    print(f"true largest deficit: {share(true)}")
+    print(f"cause Pulse named:    {share(named)}")
+    hit = sum(v for (t, p), v in pairs.items() if t == p)
+    print(f"same cause: {hit} of {len(rows)}; true -> named:")
+    for (t, p), v in pairs.most_common():
+        print(f"  {t:<14} -> {p:<14} {v:>4}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: reason_ceiling.py DIR/truth")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: reason_ceiling.py DIR/truth [LIST.csv]")
     main(Path(sys.argv[1]))
+    if len(sys.argv) == 3:
+        print()
+        list_causes(Path(sys.argv[1]), Path(sys.argv[2]))
