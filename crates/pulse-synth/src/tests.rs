@@ -24,6 +24,15 @@ fn cfg() -> SynthConfig {
     SynthConfig::new(300, 12, 7, end())
 }
 
+/// The accounts told of a price increase.
+fn announced_increases(b: &SynthBase) -> HashSet<&str> {
+    b.operational
+        .iter()
+        .filter(|o| o.kind == op_kind::PRICE_INCREASE)
+        .map(|o| o.account_id.as_str())
+        .collect()
+}
+
 /// The shared base most tests look at (generated once per test binary).
 fn base() -> &'static SynthBase {
     static BASE: OnceLock<SynthBase> = OnceLock::new();
@@ -636,12 +645,7 @@ fn each_latent_component_shows_in_its_own_observables() {
     assert!(q[0] + 0.3 < q[3], "contact strength by relationship {q:?}");
 
     // Price shock: announced increases, and more invoice questions.
-    let announced: HashSet<&str> = b
-        .operational
-        .iter()
-        .filter(|o| o.kind == op_kind::PRICE_INCREASE)
-        .map(|o| o.account_id.as_str())
-        .collect();
+    let announced = announced_increases(b);
     let shocked: Vec<usize> = (0..n).filter(|&i| mean[i][3] > 0.0).collect();
     assert!(!shocked.is_empty());
     assert!(
@@ -736,12 +740,7 @@ fn a_churn_is_named_after_its_largest_deficit_in_units_of_health() {
 #[test]
 fn a_price_rise_shows_in_the_billing_contacts_not_in_everyones_mood() {
     let b = base();
-    let announced: HashSet<&str> = b
-        .operational
-        .iter()
-        .filter(|o| o.kind == op_kind::PRICE_INCREASE)
-        .map(|o| o.account_id.as_str())
-        .collect();
+    let announced = announced_increases(b);
     // Mean sentiment (-1, 0, 1) of a persona's observations, in accounts
     // with and without an announced increase.
     let mean = |persona: Persona, inside: bool| {

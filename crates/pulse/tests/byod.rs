@@ -48,6 +48,20 @@ fn import(dir: &Path, extra: &[&str]) -> Command {
 /// The stored usage rows of the store under `dir`, by account and day, as
 /// `account,day,period_days,active_users,logins,features_used`.
 fn stored_usage(dir: &Path) -> Vec<String> {
+    on_store(dir, async |pool| {
+        sqlx::query_scalar(
+            "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
+             || ',' || active_users || ',' || logins || ',' || features_used \
+             FROM usage ORDER BY account_id, day",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    })
+}
+
+/// Runs `f` on the SQLite store under `dir` and closes it.
+fn on_store<T>(dir: &Path, f: impl AsyncFnOnce(&sqlx::SqlitePool) -> T) -> T {
     let url = format!("sqlite://{}", dir.join("data").join("pulse.db").display());
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,14 +69,7 @@ fn stored_usage(dir: &Path) -> Vec<String> {
         .unwrap()
         .block_on(async {
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let v: Vec<String> = sqlx::query_scalar(
-                "SELECT account_id || ',' || date(day * 86400, 'unixepoch') || ',' || period_days \
-                 || ',' || active_users || ',' || logins || ',' || features_used \
-                 FROM usage ORDER BY account_id, day",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+            let v = f(&pool).await;
             pool.close().await;
             v
         })
@@ -275,22 +282,13 @@ fn vendor_exports_import_through_presets_after_a_dry_run_names_their_problems() 
         c
     };
     let stored_deleted_at = || -> Option<i64> {
-        let url = format!("sqlite://{}", later.join("data").join("pulse.db").display());
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-                let v: Option<i64> =
-                    sqlx::query_scalar("SELECT deleted_at FROM interactions WHERE id = ?")
-                        .bind(&gone)
-                        .fetch_one(&pool)
-                        .await
-                        .unwrap();
-                pool.close().await;
-                v
-            })
+        on_store(&later, async |pool| {
+            sqlx::query_scalar("SELECT deleted_at FROM interactions WHERE id = ?")
+                .bind(&gone)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        })
     };
     write_tickets(&deleted_export, "Deleted");
     let dry = run(with_mapping(&later, &deleted_export).arg("--dry-run"));
