@@ -82,6 +82,8 @@ pub(crate) struct FileReport {
     pub(crate) range: Option<(Ts, Ts)>,
     /// Rejections by field and reason, with the first few examples.
     pub(crate) reasons: Vec<RejectGroup>,
+    /// How its text was read, when not as UTF-8 with commas between fields.
+    pub(crate) reading: Option<String>,
 }
 
 /// Rejections of one field for one kind of reason.
@@ -277,6 +279,7 @@ impl ImportReport {
     }
 }
 
+#[derive(PartialEq)]
 enum Format {
     Csv,
     JsonLines,
@@ -761,6 +764,7 @@ fn read_file(
         Format::Csv => {
             let mut r = csv::ReaderBuilder::new()
                 .flexible(true)
+                .delimiter(crate::encoding::csv_delimiter(path, encoding)?)
                 .from_reader(BufReader::with_capacity(1 << 20, file));
             let header = r
                 .headers()
@@ -770,7 +774,7 @@ fn read_file(
                 Reading::Native(kind) => native_columns(path, *kind, &header)?,
                 Reading::Mapped { .. } => Vec::new(),
             };
-            let crlf = usize::from(ends_lines_with_crlf(path)?);
+            let crlf = usize::from(ends_lines_with_crlf(path, encoding)?);
             let mut rec = csv::StringRecord::new();
             let mut n = 0u64;
             // Mapped records are mapped a chunk at a time, on every core.
@@ -1008,12 +1012,9 @@ pub(crate) fn not_utf8(e: std::str::Utf8Error) -> FieldError {
 
 /// Whether the file's first line ends with CRLF (as exports from Windows
 /// tools and many vendors do).
-pub(crate) fn ends_lines_with_crlf(path: &Path) -> anyhow::Result<bool> {
-    let mut head = Vec::with_capacity(4096);
-    File::open(path)
-        .with_context(|| format!("opening {}", path.display()))?
-        .take(1 << 16)
-        .read_to_end(&mut head)?;
+pub(crate) fn ends_lines_with_crlf(path: &Path, encoding: Encoding) -> anyhow::Result<bool> {
+    let head = crate::encoding::head(path, encoding)
+        .with_context(|| format!("opening {}", path.display()))?;
     Ok(head
         .iter()
         .position(|&b| b == b'\n')
@@ -1447,10 +1448,8 @@ fn plan(paths: &[PathBuf], mapping: Option<&Mapping>) -> anyhow::Result<Vec<Job>
         }
         let csv_header = match format_of(p)? {
             Format::Csv => {
-                let mut r = csv::Reader::from_reader(
-                    crate::encoding::open(p, encoding)
-                        .with_context(|| format!("opening {shown}"))?,
-                );
+                let mut r = crate::encoding::csv_reader(p, encoding, false)
+                    .with_context(|| format!("opening {shown}"))?;
                 Some(
                     r.headers()
                         .with_context(|| format!("{shown}: reading the header"))?
@@ -1621,6 +1620,14 @@ pub(crate) async fn import(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
+        let how_read = crate::encoding::reading_note(
+            &path,
+            match &reading {
+                Reading::Mapped { encoding, .. } => *encoding,
+                Reading::Native(_) => Encoding::Utf8,
+            },
+            format_of(&path)? == Format::Csv,
+        );
         let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
         let reader = {
             let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
@@ -1654,6 +1661,7 @@ pub(crate) async fn import(
         let mut fr = FileReport {
             path: path.clone(),
             kind: Some(kind),
+            reading: how_read,
             block: match job.blocks.as_slice() {
                 [] => None,
                 [(b, _)] => Some(format!("{}, block at line {}", b.source, b.line)),
@@ -1881,6 +1889,9 @@ pub(crate) fn write_dry_run(
                 f.deleted
             )?;
         }
+        if let Some(how) = &f.reading {
+            writeln!(out, "  read as {how}")?;
+        }
         if let Some((a, b)) = f.range {
             writeln!(
                 out,
@@ -2085,6 +2096,46 @@ start_date = "{since}"
         assert_eq!(stored.len(), 297);
         let a = stored.iter().find(|a| a.id == "a-301").unwrap();
         assert_eq!((a.name.as_str(), a.mrr), ("Co 301", 301.0));
+    }
+
+    #[tokio::test]
+    async fn a_utf16_semicolon_separated_export_imports_as_its_utf8_comma_separated_twin() {
+        // Excel's "Unicode Text" and spreadsheets where the decimal
+        // separator is a comma: UTF-16 with a byte-order mark, `;` between
+        // fields, CRLF line ends; a comma inside a quoted name, and a
+        // negative MRR at line 121.
+        let mut text = String::from("Id;Name;MRR;Since\r\n");
+        for i in 1..=250 {
+            let mrr = if i == 120 { -5 } else { i };
+            text.push_str(&format!("a-{i};\"Zoë, Co {i}\";{mrr};2025-01-01\r\n"));
+        }
+        let twin = text.replace(';', ",");
+        let cols = ["*companies*.csv", "Id", "Name", "MRR", "Since"];
+        for (what, endian) in [
+            ("little-endian", crate::encoding::Endian::Little),
+            ("big-endian", crate::encoding::Endian::Big),
+        ] {
+            let utf16 = crate::encoding::utf16_with_bom(&text, endian);
+            let got = import_accounts_mapped("companies.csv", &utf16, cols).await;
+            let want = import_accounts_mapped("companies.csv", twin.as_bytes(), cols).await;
+            assert_eq!(got.0, (250, 249, 0, 1), "{what}: {:?}", got.1);
+            assert_eq!(got.0, want.0, "{what}");
+            // The same rejects, but for the temporary directory's name.
+            let rows = |r: &[String]| -> Vec<String> {
+                r.iter()
+                    .map(|l| l.split_once(',').map_or("", |x| x.1).to_string())
+                    .collect()
+            };
+            assert_eq!(rows(&got.1), rows(&want.1), "{what}");
+            assert!(
+                got.1[0].contains(",121,account,a-120,mrr,"),
+                "{what}: {:?}",
+                got.1
+            );
+            assert_eq!(got.2, want.2, "{what}");
+            let a = got.2.iter().find(|a| a.id == "a-250").unwrap();
+            assert_eq!((a.name.as_str(), a.mrr), ("Zoë, Co 250", 250.0), "{what}");
+        }
     }
 
     #[tokio::test]

@@ -558,8 +558,7 @@ fn unreadable_in_directory(f: &Path, m: Option<&mapping::Mapping>) -> Option<Str
     }
     let blocks = m.map(|m| m.blocks_for(&name)).unwrap_or_default();
     let encoding = blocks.first().map(|b| b.encoding).unwrap_or_default();
-    let header: Vec<String> = encoding::open(f, encoding)
-        .map(csv::Reader::from_reader)
+    let header: Vec<String> = encoding::csv_reader(f, encoding, false)
         .ok()
         .and_then(|mut r| {
             r.headers()

@@ -129,9 +129,8 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<(Vec<Tombstone>, Vec<BadRow>)>
         Err(b) => bad.push(b),
     };
     if name.ends_with(".csv") {
-        let mut r = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_path(path)
+        let encoding = crate::encoding::Encoding::Utf8;
+        let mut r = crate::encoding::csv_reader(path, encoding, true)
             .with_context(|| format!("opening {shown}"))?;
         let header: Vec<String> = r
             .headers()
@@ -159,7 +158,7 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<(Vec<Tombstone>, Vec<BadRow>)>
         }
         // After a CRLF line end the reader counts lines one behind (as in
         // `pulse import`).
-        let crlf = usize::from(crate::import::ends_lines_with_crlf(path)?);
+        let crlf = usize::from(crate::import::ends_lines_with_crlf(path, encoding)?);
         for rec in r.records() {
             // A row the CSV reader cannot read (not UTF-8, say) is rejected
             // on its own.

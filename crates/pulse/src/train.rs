@@ -490,9 +490,12 @@ fn train_from_table(
 }
 
 fn read_table(path: &Path) -> anyhow::Result<Table> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(path)
+    // A UTF-16 file (by its byte-order mark) is read as its text; fields
+    // may be separated by `;` or tabs (read off the header).
+    let encoding = crate::encoding::Encoding::Utf8;
+    let delimiter = crate::encoding::csv_delimiter(path, encoding)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut rdr = crate::encoding::csv_reader(path, encoding, false)
         .with_context(|| format!("opening {}", path.display()))?;
     // Cells that are not UTF-8 are read as Windows-1252, what spreadsheet
     // programs on Windows write: counted, and the first one named.
@@ -550,7 +553,81 @@ fn read_table(path: &Path) -> anyhow::Result<Table> {
             if n == 1 { " is" } else { "s are" }
         );
     }
+    if delimiter == b';' {
+        let read = decimal_commas(&mut rows);
+        if !read.is_empty() {
+            let names: Vec<&str> = read.iter().map(|&c| columns[c].as_str()).collect();
+            println!(
+                "{}: fields separated by ';', so numbers with a decimal comma (12,5 or 1.234,50) in {}",
+                path.display(),
+                names.join(", ")
+            );
+        }
+    }
     Table::new(columns, rows).with_context(|| format!("{}", path.display()))
+}
+
+/// Where `;` separates fields, the comma is the decimal separator and the
+/// point groups thousands (`12,5`, `-1.234,50`, `7,5%`). A column whose
+/// every non-blank cell is such a number, one at least with a comma, is
+/// rewritten with decimal points; returns the columns rewritten. Other
+/// columns (text, plain integers, numbers with decimal points) are left
+/// as they are.
+fn decimal_commas(rows: &mut [Vec<String>]) -> Vec<usize> {
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut read = Vec::new();
+    for c in 0..width {
+        let cells = || rows.iter().filter_map(|r| r.get(c)).map(|v| v.trim());
+        let numbers = cells()
+            .filter(|v| !v.is_empty())
+            .all(|v| decimal_comma(v).is_some());
+        if numbers && cells().any(|v| v.contains(',')) {
+            for r in rows.iter_mut() {
+                if let Some(v) = r.get_mut(c)
+                    && let Some(n) = decimal_comma(v.trim())
+                {
+                    *v = n;
+                }
+            }
+            read.push(c);
+        }
+    }
+    read
+}
+
+/// `cell` (trimmed) as a number with a decimal comma and points between
+/// groups of three digits, written with a decimal point; `None` when it is
+/// not one.
+fn decimal_comma(cell: &str) -> Option<String> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (sign, t) = match cell.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", cell),
+    };
+    let (t, percent) = match t.strip_suffix('%') {
+        Some(r) => (r.trim_end(), "%"),
+        None => (t, ""),
+    };
+    let (int, frac) = match t.split_once(',') {
+        Some((i, f)) => (i, Some(f)),
+        None => (t, None),
+    };
+    if frac.is_some_and(|f| !digits(f)) {
+        return None;
+    }
+    let groups: Vec<&str> = int.split('.').collect();
+    let grouped =
+        groups.len() == 1 || (groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+    if !grouped || !groups.iter().all(|g| digits(g)) {
+        return None;
+    }
+    let mut out = format!("{sign}{}", groups.concat());
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out.push_str(percent);
+    Some(out)
 }
 
 fn metric_row(o: &mut impl Write, name: &str, m: &Metrics) -> std::io::Result<()> {
@@ -1145,5 +1222,51 @@ mod tests {
         assert_eq!(table.rows[0], ["1", "café", "yes"]);
         assert_eq!(table.rows[1], ["2", "thé", "no"]);
         assert_eq!(table.rows[2][1], "café");
+    }
+
+    #[test]
+    fn a_utf16_semicolon_separated_table_reads_as_its_comma_separated_twin() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id;Name;churned\r\n1;\"12,5\";Yes\r\n2;\"Zoë, 7\";No\r\n";
+        let utf16 = crate::encoding::utf16_with_bom(text, crate::encoding::Endian::Little);
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(&a, utf16).unwrap();
+        std::fs::write(&b, text.replace(';', ",")).unwrap();
+        let (a, b) = (read_table(&a).unwrap(), read_table(&b).unwrap());
+        assert_eq!(a.columns, ["id", "Name", "churned"]);
+        assert_eq!(a.rows[1], ["2", "Zoë, 7", "No"]);
+        assert_eq!((a.columns, a.rows), (b.columns, b.rows));
+    }
+
+    #[test]
+    fn semicolon_separated_numbers_with_decimal_commas_read_as_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(
+            &path,
+            "id;Charges;Discount;Plan;Seats;Ratio\n\
+             1;12,5;7,5%;Basic, yearly;3;0.25\n\
+             2;-1.234,50;;Pro;12;1.5\n\
+             3;7;10 %;Pro;4;2\n",
+        )
+        .unwrap();
+        let t = read_table(&path).unwrap();
+        let column = |name: &str| -> Vec<&str> {
+            let c = t.columns.iter().position(|c| c == name).unwrap();
+            t.rows.iter().map(|r| r[c].as_str()).collect()
+        };
+        assert_eq!(column("Charges"), ["12.5", "-1234.50", "7"]);
+        assert_eq!(column("Discount"), ["7.5%", "", "10%"]);
+        // Text, integers and decimal points are left as they are.
+        assert_eq!(column("Plan"), ["Basic, yearly", "Pro", "Pro"]);
+        assert_eq!(column("Seats"), ["3", "12", "4"]);
+        assert_eq!(column("Ratio"), ["0.25", "1.5", "2"]);
+        assert_eq!(decimal_comma("1.234.567,8").as_deref(), Some("1234567.8"));
+        for not in ["1.23,4", "12,", ",5", "1,2,3", "a,5", "1234.567,8"] {
+            assert_eq!(decimal_comma(not), None, "{not}");
+        }
+        // A comma-separated file is read as before.
+        std::fs::write(&path, "id,Charges\n1,\"12,5\"\n").unwrap();
+        assert_eq!(read_table(&path).unwrap().rows[0][1], "12,5");
     }
 }
