@@ -71,17 +71,11 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<Box<dyn Read +
 /// fields (a CSV file when `csv`), in words for the dry run; `None` when
 /// it is, or cannot be opened (the import says why).
 pub(crate) fn reading_note(path: &Path, encoding: Encoding, csv: bool) -> Option<String> {
-    let mut bom = Vec::with_capacity(2);
-    std::fs::File::open(path)
-        .ok()?
-        .take(2)
-        .read_to_end(&mut bom)
-        .ok()?;
-    let text = match (bom.as_slice(), encoding) {
-        ([0xFF, 0xFE], _) => Some("UTF-16 text (little-endian, by its byte-order mark)"),
-        ([0xFE, 0xFF], _) => Some("UTF-16 text (big-endian, by its byte-order mark)"),
-        (_, Encoding::Windows1252) => Some("Windows-1252 text"),
-        (_, Encoding::Utf8) => None,
+    let text = match (utf16_mark(path).ok()?, encoding) {
+        (Some(Endian::Little), _) => Some("UTF-16 text (little-endian, by its byte-order mark)"),
+        (Some(Endian::Big), _) => Some("UTF-16 text (big-endian, by its byte-order mark)"),
+        (None, Encoding::Windows1252) => Some("Windows-1252 text"),
+        (None, Encoding::Utf8) => None,
     };
     let fields = match csv.then(|| csv_delimiter(path, encoding).ok()).flatten() {
         Some(b';') => Some("fields separated by ';'"),
@@ -90,6 +84,18 @@ pub(crate) fn reading_note(path: &Path, encoding: Encoding, csv: bool) -> Option
     };
     let parts: Vec<&str> = text.into_iter().chain(fields).collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The byte order a UTF-16 byte-order mark at the start of `path` gives,
+/// if it starts with one.
+pub(crate) fn utf16_mark(path: &Path) -> io::Result<Option<Endian>> {
+    let mut bom = Vec::with_capacity(2);
+    std::fs::File::open(path)?.take(2).read_to_end(&mut bom)?;
+    Ok(match bom.as_slice() {
+        [0xFF, 0xFE] => Some(Endian::Little),
+        [0xFE, 0xFF] => Some(Endian::Big),
+        _ => None,
+    })
 }
 
 /// The first 64 KiB of `path` as text (see [`open`]).

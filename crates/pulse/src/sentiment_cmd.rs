@@ -261,8 +261,16 @@ fn predict_file(
     out: &Path,
     phrases: usize,
 ) -> anyhow::Result<()> {
-    let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // The bar counts the bytes of text read: about half a UTF-16 file's.
+    let halved = matches!(crate::encoding::utf16_mark(input), Ok(Some(_)));
+    let size = std::fs::metadata(input).map_or(0, |m| m.len() >> u32::from(halved));
+    // A UTF-16 file (by its byte-order mark) is read as its text; fields
+    // may be separated by `;` or tabs (read off the header).
+    let encoding = crate::encoding::Encoding::Utf8;
+    let delimiter = crate::encoding::csv_delimiter(input, encoding)
+        .with_context(|| format!("opening {}", input.display()))?;
+    let file = crate::encoding::open(input, encoding)
+        .with_context(|| format!("opening {}", input.display()))?;
     let progress = (std::io::stderr().is_terminal() && size > 1 << 20).then(|| {
         let bar = ProgressBar::new(size);
         bar.set_style(
@@ -279,7 +287,10 @@ fn predict_file(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rows = predict_csv(
         model,
-        BufReader::with_capacity(1 << 20, file),
+        csv::ReaderBuilder::new()
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(BufReader::with_capacity(1 << 20, file)),
         column,
         BufWriter::with_capacity(1 << 20, writer),
         phrases,
@@ -297,7 +308,8 @@ fn predict_file(
 /// Rows read, scored (on every core) and written at a time by `predict`.
 const PREDICT_CHUNK: usize = 16_384;
 
-/// Reads a CSV with a header from `input`, writes `row,label,score` for every
+/// Reads a CSV with a header from `reader` (flexible: rows may be
+/// shorter or longer than the header), writes `row,label,score` for every
 /// data row to `out`, and `top_phrases` (the `phrases` phrases that moved
 /// each prediction most) when `phrases` > 0; returns the number of rows.
 /// Rows are read a chunk at a time and each chunk is scored on `threads`
@@ -305,14 +317,13 @@ const PREDICT_CHUNK: usize = 16_384;
 /// threads.
 fn predict_csv<R: Read, W: Write>(
     model: &SentimentModel,
-    input: R,
+    mut reader: csv::Reader<R>,
     column: &str,
     out: W,
     phrases: usize,
     threads: usize,
     progress: Option<&ProgressBar>,
 ) -> anyhow::Result<u64> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers = reader.headers().context("reading the header row")?.clone();
     let Some(index) = headers.iter().position(|h| h.trim() == column) else {
         bail!(
@@ -548,6 +559,42 @@ mod tests {
         read_model(&path).unwrap()
     }
 
+    /// A CSV reader of `bytes`, as `predict_file` makes one of a file.
+    fn csv_in(bytes: &[u8]) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new().flexible(true).from_reader(bytes)
+    }
+
+    #[test]
+    fn a_utf16_semicolon_separated_file_is_scored_as_its_utf8_comma_separated_twin() {
+        let model = default_model();
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id;comment\r\n\
+                    a1;\"Still not resolved; this is terrible!!! :(\"\r\n\
+                    a2;Thanks, the team was fantastic 😀\r\n";
+        let twin = "id,comment\r\n\
+                    a1,\"Still not resolved; this is terrible!!! :(\"\r\n\
+                    a2,\"Thanks, the team was fantastic 😀\"\r\n";
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(
+            &a,
+            crate::encoding::utf16_with_bom(text, crate::encoding::Endian::Little),
+        )
+        .unwrap();
+        std::fs::write(&b, twin).unwrap();
+        let scored = |input: &Path, out: &str| {
+            let out = dir.path().join(out);
+            predict_file(&model, input, "comment", &out, 2).unwrap();
+            std::fs::read_to_string(out).unwrap()
+        };
+        let (got, want) = (scored(&a, "a.out"), scored(&b, "b.out"));
+        assert_eq!(got, want);
+        assert_eq!(got.lines().count(), 3, "{got}");
+        assert!(
+            got.lines().nth(1).unwrap().starts_with("1,negative,"),
+            "{got}"
+        );
+    }
+
     #[test]
     fn predict_csv_writes_one_row_per_input_row() {
         let model = default_model();
@@ -556,7 +603,16 @@ mod tests {
                      a2,,lee\n\
                      a3,\"Thanks, the team was fantastic, great support\",dana\n";
         let mut out = Vec::new();
-        let rows = predict_csv(&model, input.as_bytes(), "comment", &mut out, 3, 2, None).unwrap();
+        let rows = predict_csv(
+            &model,
+            csv_in(input.as_bytes()),
+            "comment",
+            &mut out,
+            3,
+            2,
+            None,
+        )
+        .unwrap();
         assert_eq!(rows, 3);
         let out = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -576,7 +632,16 @@ mod tests {
 
         // Without phrases: the same rows, without the column.
         let mut plain = Vec::new();
-        predict_csv(&model, input.as_bytes(), "comment", &mut plain, 0, 2, None).unwrap();
+        predict_csv(
+            &model,
+            csv_in(input.as_bytes()),
+            "comment",
+            &mut plain,
+            0,
+            2,
+            None,
+        )
+        .unwrap();
         let plain = String::from_utf8(plain).unwrap();
         let plain: Vec<&str> = plain.lines().collect();
         assert_eq!(plain[0], "row,label,score");
@@ -611,7 +676,7 @@ mod tests {
             let mut out = Vec::new();
             let read = predict_csv(
                 &model,
-                text.as_bytes(),
+                csv_in(text.as_bytes()),
                 "text",
                 &mut out,
                 phrases,
@@ -641,7 +706,7 @@ mod tests {
         let input = b"id,text\n1,Caf\xe9 was terrible and still not resolved\n2,Thanks a lot!\n";
         let mut out = Vec::new();
         assert_eq!(
-            predict_csv(&model, &input[..], "text", &mut out, 0, 1, None).unwrap(),
+            predict_csv(&model, csv_in(&input[..]), "text", &mut out, 0, 1, None).unwrap(),
             2
         );
         let out = String::from_utf8(out).unwrap();
@@ -655,7 +720,7 @@ mod tests {
         let model = default_model();
         let err = predict_csv(
             &model,
-            &b"id,body\n1,hi\n"[..],
+            csv_in(&b"id,body\n1,hi\n"[..]),
             "text",
             Vec::new(),
             0,
