@@ -848,7 +848,6 @@ fn read_file(
         }
         Format::JsonLines => {
             let mut reader = BufReader::with_capacity(1 << 20, file);
-            let mut buf = String::new();
             let mut line = 0usize;
             let mut bytes = 0u64;
             let wanted: Vec<String> = match reading {
@@ -867,13 +866,13 @@ fn read_file(
             let mut pending = JsonLines::default();
             let mut raw: Vec<u8> = Vec::new();
             loop {
-                buf.clear();
                 raw.clear();
                 let read = reader.by_ref().read_until(b'\n', &mut raw)?;
                 let end = read == 0;
                 // A line that is not UTF-8 is rejected on its own; the
-                // lines after it are read.
+                // lines after it are read. The line is read where it lies.
                 let mut not_text = None;
+                let mut buf = "";
                 if !end {
                     line += 1;
                     bytes += read as u64;
@@ -886,7 +885,7 @@ fn read_file(
                             .take_while(|b| matches!(b, b'\n' | b'\r'))
                             .count();
                     match std::str::from_utf8(&raw[..text]) {
-                        Ok(t) => buf.push_str(t),
+                        Ok(t) => buf = t,
                         Err(e) => not_text = Some(not_utf8(e)),
                     }
                 }
@@ -905,7 +904,7 @@ fn read_file(
                         }
                         cur.rejected.push(reject(kind, line, "", e));
                     } else if !end && !buf.trim().is_empty() {
-                        pending.push(line, &buf);
+                        pending.push(line, buf);
                     }
                     if pending.len() >= chunk || (end && !pending.is_empty()) {
                         map_json_lines(
@@ -945,7 +944,7 @@ fn read_file(
                 if buf.trim().is_empty() {
                     continue;
                 }
-                match json_fields(&buf) {
+                match json_fields(buf) {
                     Ok(map) => {
                         let id = map.get(key).cloned().unwrap_or_default();
                         match Record::from_fields(kind, &map) {

@@ -1199,7 +1199,7 @@ fn url_domain(s: &str) -> Option<String> {
 fn html_text(s: &str) -> String {
     // `<` and `&` are ASCII, never part of another character: found as
     // bytes.
-    let markup = |t: &str| t.bytes().position(|b| b == b'<' || b == b'&');
+    let markup = |t: &str| memchr::memchr2(b'<', b'&', t.as_bytes());
     if markup(s).is_none() {
         return s.to_string();
     }
@@ -1209,7 +1209,7 @@ fn html_text(s: &str) -> String {
         text.push_str(&rest[..at]);
         rest = &rest[at..];
         if rest.starts_with('<') {
-            match rest.find('>') {
+            match memchr::memchr(b'>', rest.as_bytes()) {
                 Some(end) => {
                     let tag = rest[1..end].trim_start_matches('/').to_ascii_lowercase();
                     let name = tag.split([' ', '/', '\t', '\n']).next().unwrap_or("");
@@ -1290,9 +1290,27 @@ impl Collapsed {
     }
 
     fn push_str(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        // Most text is printable ASCII with single spaces between words:
+        // it reads as itself, less a space at either end.
+        if bytes.iter().all(|b| (0x20..0x7f).contains(b))
+            && memchr::memmem::find(bytes, b"  ").is_none()
+        {
+            let words = s.trim_matches(' ');
+            if words.len() < s.len() && s.starts_with(' ') {
+                self.blank = true;
+            }
+            if !words.is_empty() {
+                if std::mem::take(&mut self.blank) && !self.out.is_empty() {
+                    self.out.push(' ');
+                }
+                self.out.push_str(words);
+                self.blank = s.ends_with(' ');
+            }
+            return;
+        }
         // Runs without white space are copied whole. ASCII bytes are tested
         // as bytes; only other characters are decoded.
-        let bytes = s.as_bytes();
         let blank_at = |i: usize| -> (bool, usize) {
             match bytes[i] {
                 b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => (true, 1),
@@ -1303,23 +1321,10 @@ impl Collapsed {
                 }
             }
         };
+        let n = bytes.len();
         let mut i = 0;
-        while i < bytes.len() {
-            let word = i;
-            while i < bytes.len() {
-                let (blank, len) = blank_at(i);
-                if blank {
-                    break;
-                }
-                i += len;
-            }
-            if i > word {
-                if std::mem::take(&mut self.blank) && !self.out.is_empty() {
-                    self.out.push(' ');
-                }
-                self.out.push_str(&s[word..i]);
-            }
-            while i < bytes.len() {
+        while i < n {
+            while i < n {
                 let (blank, len) = blank_at(i);
                 if !blank {
                     break;
@@ -1327,6 +1332,30 @@ impl Collapsed {
                 self.blank = true;
                 i += len;
             }
+            if i == n {
+                break;
+            }
+            // Words apart by one space read as themselves: copied in one
+            // piece.
+            let words = i;
+            loop {
+                while i < n {
+                    let (blank, len) = blank_at(i);
+                    if blank {
+                        break;
+                    }
+                    i += len;
+                }
+                if i + 1 < n && bytes[i] == b' ' && !blank_at(i + 1).0 {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            if std::mem::take(&mut self.blank) && !self.out.is_empty() {
+                self.out.push(' ');
+            }
+            self.out.push_str(&s[words..i]);
         }
     }
 }
@@ -1609,7 +1638,11 @@ fn value_of(
                 t.push('_');
                 gap = false;
             }
-            t.extend(ch.to_lowercase());
+            if ch.is_ascii() {
+                t.push(ch.to_ascii_lowercase());
+            } else {
+                t.extend(ch.to_lowercase());
+            }
         }
         *out = t;
     }

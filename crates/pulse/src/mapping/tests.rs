@@ -741,3 +741,33 @@ fn docs_example(text: &str) -> &'static str {
         .find(|b| b.contains(text))
         .unwrap_or_else(|| panic!("the docs show an example with {text}"))
 }
+
+#[test]
+fn collapsed_text_is_split_whitespace_joined_however_it_is_pushed() {
+    // Text from an alphabet of words, spaces, other white space and
+    // non-ASCII letters, pushed whole or in pieces: always what
+    // `split_whitespace` joined by blanks gives.
+    let alphabet = [
+        "a", "bc", " ", " ", "  ", "\t", "\n", "\r\n", "\u{a0}", "\u{2003}", "é", "中", "x y",
+        "\u{7f}",
+    ];
+    let mut seed = 0x2545_f491_u64;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) as usize % n
+    };
+    for _ in 0..2000 {
+        let len = next(12);
+        let pieces: Vec<&str> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+        let text = pieces.concat();
+        let want = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut whole = Collapsed::with_capacity(0);
+        whole.push_str(&text);
+        assert_eq!(whole.out, want, "{text:?} pushed whole");
+        let mut parts = Collapsed::with_capacity(0);
+        for p in &pieces {
+            parts.push_str(p);
+        }
+        assert_eq!(parts.out, want, "{pieces:?} pushed in pieces");
+    }
+}
