@@ -55,10 +55,8 @@ pub(crate) fn open(path: &Path, encoding: Encoding) -> io::Result<Box<dyn Read +
             k => n += k,
         }
     }
-    match bom[..n] {
-        [0xFF, 0xFE] => return Ok(Box::new(Utf16Reader::new(file, Endian::Little))),
-        [0xFE, 0xFF] => return Ok(Box::new(Utf16Reader::new(file, Endian::Big))),
-        _ => {}
+    if let Some(endian) = endian_of_mark(&bom[..n]) {
+        return Ok(Box::new(Utf16Reader::new(file, endian)));
     }
     let file = io::Cursor::new(bom[..n].to_vec()).chain(file);
     Ok(match encoding {
@@ -91,11 +89,16 @@ pub(crate) fn reading_note(path: &Path, encoding: Encoding, csv: bool) -> Option
 pub(crate) fn utf16_mark(path: &Path) -> io::Result<Option<Endian>> {
     let mut bom = Vec::with_capacity(2);
     std::fs::File::open(path)?.take(2).read_to_end(&mut bom)?;
-    Ok(match bom.as_slice() {
+    Ok(endian_of_mark(&bom))
+}
+
+/// The byte order of a UTF-16 byte-order mark (the first two bytes).
+fn endian_of_mark(start: &[u8]) -> Option<Endian> {
+    match start {
         [0xFF, 0xFE] => Some(Endian::Little),
         [0xFE, 0xFF] => Some(Endian::Big),
         _ => None,
-    })
+    }
 }
 
 /// The first 64 KiB of `path` as text (see [`open`]).

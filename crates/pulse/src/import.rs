@@ -762,9 +762,12 @@ fn read_file(
     let key = id_field(kind);
     match format_of(path)? {
         Format::Csv => {
+            // The separator and the line ends, from the start of the text.
+            let head = crate::encoding::head(path, encoding)
+                .with_context(|| format!("opening {}", path.display()))?;
             let mut r = csv::ReaderBuilder::new()
                 .flexible(true)
-                .delimiter(crate::encoding::csv_delimiter(path, encoding)?)
+                .delimiter(crate::encoding::delimiter_of(&head))
                 .from_reader(BufReader::with_capacity(1 << 20, file));
             let header = r
                 .headers()
@@ -774,7 +777,7 @@ fn read_file(
                 Reading::Native(kind) => native_columns(path, *kind, &header)?,
                 Reading::Mapped { .. } => Vec::new(),
             };
-            let crlf = usize::from(ends_lines_with_crlf(path, encoding)?);
+            let crlf = usize::from(first_line_ends_with_crlf(&head));
             let mut rec = csv::StringRecord::new();
             let mut n = 0u64;
             // Mapped records are mapped a chunk at a time, on every core.
@@ -1014,10 +1017,12 @@ pub(crate) fn not_utf8(e: std::str::Utf8Error) -> FieldError {
 pub(crate) fn ends_lines_with_crlf(path: &Path, encoding: Encoding) -> anyhow::Result<bool> {
     let head = crate::encoding::head(path, encoding)
         .with_context(|| format!("opening {}", path.display()))?;
-    Ok(head
-        .iter()
-        .position(|&b| b == b'\n')
-        .is_some_and(|i| i > 0 && head[i - 1] == b'\r'))
+    Ok(first_line_ends_with_crlf(&head))
+}
+
+/// Whether the first line of `text` ends with CRLF.
+fn first_line_ends_with_crlf(text: &[u8]) -> bool {
+    memchr::memchr(b'\n', text).is_some_and(|i| i > 0 && text[i - 1] == b'\r')
 }
 
 /// Where each of the entity's columns sits in a native file's header.
