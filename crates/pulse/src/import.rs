@@ -1592,231 +1592,265 @@ pub(crate) async fn import(
     let last_events = jobs
         .iter()
         .rposition(|j| j.blocks.iter().any(|(_, b)| b.aggregate.is_some()));
-    for (job_no, job) in jobs.into_iter().enumerate() {
-        let path = job.path;
-        let kind = job.kind;
-        let reading = if job.blocks.is_empty() {
-            Reading::Native(kind)
-        } else {
-            Reading::Mapped {
-                bounds: job.blocks.iter().map(|(_, b)| b.clone()).collect(),
-                joins: joins.clone(),
-                encoding: job.blocks[0].0.encoding,
-            }
-        };
-        let started = Instant::now();
-        let cpu0 = crate::bench::cpu_seconds();
-        let size = std::fs::metadata(&path)?.len();
-        let bar = if opts.progress {
-            ProgressBar::new(size)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_message(
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let how_read = crate::encoding::reading_note(
-            &path,
-            match &reading {
-                Reading::Mapped { encoding, .. } => *encoding,
-                Reading::Native(_) => Encoding::Utf8,
-            },
-            format_of(&path)? == Format::Csv,
-        );
-        let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
-        let reader = {
-            let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
-            // A dry run scores nothing: it writes no sentiment.
-            let model = opts.sentiment.clone().filter(|_| !opts.dry_run);
-            let mut events = std::mem::take(&mut events);
-            let emit = last_events == Some(job_no);
-            std::thread::Builder::new()
-                .name("pulse-import-read".into())
-                .spawn(move || {
-                    let mut absent = Vec::new();
-                    let keys = match read_file(
-                        &path,
-                        &reading,
-                        batch,
-                        model.as_deref(),
-                        &bar,
-                        &tx,
-                        (&mut absent, &mut events, emit),
-                    ) {
-                        Ok(keys) => keys,
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            Joins::default()
-                        }
-                    };
-                    (keys, absent, events)
-                })
-                .context("starting the reader thread")?
-        };
-        let mut fr = FileReport {
-            path: path.clone(),
-            kind: Some(kind),
-            reading: how_read,
-            block: match job.blocks.as_slice() {
-                [] => None,
-                [(b, _)] => Some(format!("{}, block at line {}", b.source, b.line)),
-                more if more.iter().all(|(b, _)| b.source == more[0].0.source) => Some(format!(
-                    "{}, blocks at lines {}",
-                    more[0].0.source,
-                    more.iter()
-                        .map(|(b, _)| b.line.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                more => Some(
-                    more.iter()
-                        .map(|(b, _)| format!("{}, block at line {}", b.source, b.line))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-            },
-            ..Default::default()
-        };
-        for (_, b) in &job.blocks {
-            for (f, c) in &b.read {
-                let read = (f.to_string(), c.clone());
-                if !fr.columns_read.contains(&read) {
-                    fr.columns_read.push(read);
-                }
-            }
-        }
-        // Columns no block reads.
-        if let Some((_, first)) = job.blocks.first() {
-            fr.unmapped = first
-                .unmapped
-                .iter()
-                .filter(|c| job.blocks.iter().all(|(_, b)| b.unmapped.contains(c)))
-                .cloned()
-                .collect();
-        }
-        // An SQLite file is written on a thread of its own fed straight by
-        // the reader, so no batch waits on this task; other stores are
-        // written from here.
-        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
-        let mut rx = Some(rx);
-        let writer = match store.sqlite_batch_writer().filter(|_| !opts.dry_run) {
-            Some(w) => {
-                let path = path.clone();
-                let mut rx = rx.take().expect("not taken yet");
-                let h = std::thread::Builder::new()
-                    .name("pulse-import-write".into())
-                    .spawn(move || {
-                        while let Some(parsed) = rx.blocking_recv() {
-                            let done = parsed.and_then(|p| {
-                                let rows = p.rows();
-                                let (first, last) = time_range(&p.records);
-                                let deleted = deleted_count(&p.records);
-                                let out = w
-                                    .ingest(p.records, p.sentiment)
-                                    .with_context(|| format!("writing {}", path.display()))?;
-                                let mut w = Written::new(rows, p.rejected, out);
-                                w.range = first.zip(last);
-                                w.deleted = deleted;
-                                Ok(w)
-                            });
-                            let failed = done.is_err();
-                            if wtx.blocking_send(done).is_err() || failed {
-                                break;
-                            }
-                        }
-                    })
-                    .context("starting the writer thread")?;
-                Some(h)
-            }
-            None => {
-                drop(wtx);
-                None
-            }
-        };
-        loop {
-            let done = if writer.is_some() {
-                match wrx.recv().await {
-                    Some(done) => done?,
-                    None => break,
-                }
+    // The join keys being stored, each file's while the next is read.
+    let mut saving: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
+    let loaded: anyhow::Result<()> = async {
+        for (job_no, job) in jobs.into_iter().enumerate() {
+            let path = job.path;
+            let kind = job.kind;
+            let reading = if job.blocks.is_empty() {
+                Reading::Native(kind)
             } else {
-                let rx = rx
-                    .as_mut()
-                    .expect("read here when there is no writer thread");
-                let Some(parsed) = rx.recv().await else {
-                    break;
-                };
-                let parsed = parsed?;
-                let rows = parsed.rows();
-                let (first, last) = time_range(&parsed.records);
-                let deleted = deleted_count(&parsed.records);
-                let out = if opts.dry_run {
-                    if !tombstone_files.is_empty() {
-                        dry_seen.note(&parsed.records);
-                    }
-                    store.ingest_dry_run(parsed.records, &mut dry_ids).await
-                } else {
-                    store
-                        .ingest_with_sentiment(parsed.records, parsed.sentiment)
-                        .await
+                Reading::Mapped {
+                    bounds: job.blocks.iter().map(|(_, b)| b.clone()).collect(),
+                    joins: joins.clone(),
+                    encoding: job.blocks[0].0.encoding,
                 }
-                .with_context(|| format!("writing {}", path.display()))?;
-                let mut w = Written::new(rows, parsed.rejected, out);
-                w.range = first.zip(last);
-                w.deleted = deleted;
-                w
             };
-            fr.note_range(done.range);
-            fr.note_rejects(done.rejected.iter().map(RejectRow::from));
-            fr.skipped += done.skipped;
-            fr.events += done.events;
-            fr.deleted += done.deleted;
-            fr.rows += done.rows;
-            fr.inserted += done.inserted;
-            fr.updated += done.updated;
-            fr.rejected += done.rejected.len() as u64;
-            rejects.write(
-                &mut report,
+            let started = Instant::now();
+            let cpu0 = crate::bench::cpu_seconds();
+            let size = std::fs::metadata(&path)?.len();
+            let bar = if opts.progress {
+                ProgressBar::new(size)
+            } else {
+                ProgressBar::hidden()
+            };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            let how_read = crate::encoding::reading_note(
                 &path,
-                done.rejected.iter().map(RejectRow::from),
-            )?;
-        }
-        if let Some(h) = writer {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
-        }
-        let (keys, absent, counted) = reader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
-        events = counted;
-        fr.absent = absent;
-        if !opts.dry_run {
-            for (kind, key, values) in keys.tables() {
-                let rows: Vec<pulse_store::JoinKey> = values
-                    .iter()
-                    .map(|(v, (id, account))| (v.clone(), id.clone(), account.clone()))
-                    .collect();
-                store
-                    .save_join_keys(kind.as_str(), key, rows)
-                    .await
-                    .with_context(|| format!("storing the join keys of {}", path.display()))?;
+                match &reading {
+                    Reading::Mapped { encoding, .. } => *encoding,
+                    Reading::Native(_) => Encoding::Utf8,
+                },
+                format_of(&path)? == Format::Csv,
+            );
+            let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Parsed>>(2);
+            let reader = {
+                let (path, bar, batch) = (path.clone(), bar.clone(), opts.batch_size.max(1));
+                // A dry run scores nothing: it writes no sentiment.
+                let model = opts.sentiment.clone().filter(|_| !opts.dry_run);
+                let mut events = std::mem::take(&mut events);
+                let emit = last_events == Some(job_no);
+                std::thread::Builder::new()
+                    .name("pulse-import-read".into())
+                    .spawn(move || {
+                        let mut absent = Vec::new();
+                        let keys = match read_file(
+                            &path,
+                            &reading,
+                            batch,
+                            model.as_deref(),
+                            &bar,
+                            &tx,
+                            (&mut absent, &mut events, emit),
+                        ) {
+                            Ok(keys) => keys,
+                            Err(e) => {
+                                let _ = tx.blocking_send(Err(e));
+                                Joins::default()
+                            }
+                        };
+                        (keys, absent, events)
+                    })
+                    .context("starting the reader thread")?
+            };
+            let mut fr = FileReport {
+                path: path.clone(),
+                kind: Some(kind),
+                reading: how_read,
+                block: match job.blocks.as_slice() {
+                    [] => None,
+                    [(b, _)] => Some(format!("{}, block at line {}", b.source, b.line)),
+                    more if more.iter().all(|(b, _)| b.source == more[0].0.source) => {
+                        Some(format!(
+                            "{}, blocks at lines {}",
+                            more[0].0.source,
+                            more.iter()
+                                .map(|(b, _)| b.line.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }
+                    more => Some(
+                        more.iter()
+                            .map(|(b, _)| format!("{}, block at line {}", b.source, b.line))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                },
+                ..Default::default()
+            };
+            for (_, b) in &job.blocks {
+                for (f, c) in &b.read {
+                    let read = (f.to_string(), c.clone());
+                    if !fr.columns_read.contains(&read) {
+                        fr.columns_read.push(read);
+                    }
+                }
             }
+            // Columns no block reads.
+            if let Some((_, first)) = job.blocks.first() {
+                fr.unmapped = first
+                    .unmapped
+                    .iter()
+                    .filter(|c| job.blocks.iter().all(|(_, b)| b.unmapped.contains(c)))
+                    .cloned()
+                    .collect();
+            }
+            // An SQLite file is written on a thread of its own fed straight by
+            // the reader, so no batch waits on this task; other stores are
+            // written from here.
+            let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
+            let mut rx = Some(rx);
+            let writer = match store.sqlite_batch_writer().filter(|_| !opts.dry_run) {
+                Some(w) => {
+                    let path = path.clone();
+                    let mut rx = rx.take().expect("not taken yet");
+                    let h = std::thread::Builder::new()
+                        .name("pulse-import-write".into())
+                        .spawn(move || {
+                            while let Some(parsed) = rx.blocking_recv() {
+                                let done = parsed.and_then(|p| {
+                                    let rows = p.rows();
+                                    let (first, last) = time_range(&p.records);
+                                    let deleted = deleted_count(&p.records);
+                                    let out = w
+                                        .ingest(p.records, p.sentiment)
+                                        .with_context(|| format!("writing {}", path.display()))?;
+                                    let mut w = Written::new(rows, p.rejected, out);
+                                    w.range = first.zip(last);
+                                    w.deleted = deleted;
+                                    Ok(w)
+                                });
+                                let failed = done.is_err();
+                                if wtx.blocking_send(done).is_err() || failed {
+                                    break;
+                                }
+                            }
+                        })
+                        .context("starting the writer thread")?;
+                    Some(h)
+                }
+                None => {
+                    drop(wtx);
+                    None
+                }
+            };
+            loop {
+                let done = if writer.is_some() {
+                    match wrx.recv().await {
+                        Some(done) => done?,
+                        None => break,
+                    }
+                } else {
+                    let rx = rx
+                        .as_mut()
+                        .expect("read here when there is no writer thread");
+                    let Some(parsed) = rx.recv().await else {
+                        break;
+                    };
+                    let parsed = parsed?;
+                    let rows = parsed.rows();
+                    let (first, last) = time_range(&parsed.records);
+                    let deleted = deleted_count(&parsed.records);
+                    let out = if opts.dry_run {
+                        if !tombstone_files.is_empty() {
+                            dry_seen.note(&parsed.records);
+                        }
+                        store.ingest_dry_run(parsed.records, &mut dry_ids).await
+                    } else {
+                        store
+                            .ingest_with_sentiment(parsed.records, parsed.sentiment)
+                            .await
+                    }
+                    .with_context(|| format!("writing {}", path.display()))?;
+                    let mut w = Written::new(rows, parsed.rejected, out);
+                    w.range = first.zip(last);
+                    w.deleted = deleted;
+                    w
+                };
+                fr.note_range(done.range);
+                fr.note_rejects(done.rejected.iter().map(RejectRow::from));
+                fr.skipped += done.skipped;
+                fr.events += done.events;
+                fr.deleted += done.deleted;
+                fr.rows += done.rows;
+                fr.inserted += done.inserted;
+                fr.updated += done.updated;
+                fr.rejected += done.rejected.len() as u64;
+                rejects.write(
+                    &mut report,
+                    &path,
+                    done.rejected.iter().map(RejectRow::from),
+                )?;
+            }
+            if let Some(h) = writer {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("the writer of {} panicked", path.display()))?;
+            }
+            let (keys, absent, counted) = reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
+            events = counted;
+            fr.absent = absent;
+            if !opts.dry_run {
+                // Stored while the next file is read (reading uses the keys
+                // in memory), after the files before: a later file's key
+                // replaces an earlier one's.
+                let tables: Vec<(EntityKind, String, Vec<pulse_store::JoinKey>)> = keys
+                    .tables()
+                    .map(|(kind, key, values)| {
+                        let rows = values
+                            .iter()
+                            .map(|(v, (id, account))| (v.clone(), id.clone(), account.clone()))
+                            .collect();
+                        (kind, key.to_string(), rows)
+                    })
+                    .collect();
+                if !tables.is_empty() {
+                    let (store, path, before) = (store.clone(), path.clone(), saving.take());
+                    saving = Some(tokio::spawn(async move {
+                        if let Some(before) = before {
+                            before.await.context("storing join keys")??;
+                        }
+                        for (kind, key, rows) in tables {
+                            store
+                                .save_join_keys(kind.as_str(), &key, rows)
+                                .await
+                                .with_context(|| {
+                                    format!("storing the join keys of {}", path.display())
+                                })?;
+                        }
+                        Ok(())
+                    }));
+                }
+            }
+            Arc::make_mut(&mut joins).merge(keys);
+            bar.finish_and_clear();
+            fr.elapsed = started.elapsed();
+            fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
+            report.files.push(fr);
         }
-        Arc::make_mut(&mut joins).merge(keys);
-        bar.finish_and_clear();
-        fr.elapsed = started.elapsed();
-        fr.cpu = cpu0.zip(crate::bench::cpu_seconds()).map(|(a, b)| b - a);
-        report.files.push(fr);
+        Ok(())
     }
+    .await;
+    // Every save ends, even when a later file failed: the records of the
+    // files before are stored, and so are their keys.
+    if let Some(h) = saving {
+        h.await.context("storing join keys")??;
+    }
+    loaded?;
     for path in tombstone_files {
         let fr = crate::tombstones::import(store, path, opts, &dry_seen, &mut report, &mut rejects)
             .await?;
@@ -2060,6 +2094,58 @@ start_date = "{since}"
             rejects.lines().skip(1).map(str::to_string).collect(),
             stored,
         )
+    }
+
+    #[tokio::test]
+    async fn a_later_file_s_join_key_replaces_an_earlier_one_s_when_both_are_stored() {
+        // Two CRM exports in one import give the same 2,000 domains to
+        // other accounts: the keys are stored while the next file is read,
+        // and the later file's win in the store as in memory.
+        let mapping = crate::mapping::Mapping::parse(
+            r#"
+[[entity]]
+kind = "account"
+files = ["crm-*.csv"]
+[entity.keys]
+domain = "Domain"
+[entity.fields]
+id = "Id"
+name = "Id"
+segment = { value = "smb" }
+plan = { value = "essentials" }
+mrr = { value = "10" }
+seats = { value = "5" }
+start_date = { value = "2025-01-01" }
+"#,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = |prefix: &str| {
+            let mut text = "Id,Domain\n".to_string();
+            for i in 0..2000 {
+                text.push_str(&format!("{prefix}-{i},d{i}.example\n"));
+            }
+            text
+        };
+        let paths = vec![
+            write(dir.path(), "crm-1.csv", &file("a")),
+            write(dir.path(), "crm-2.csv", &file("b")),
+        ];
+        for store in stores(dir.path(), "later_keys").await {
+            let mut opts = options(dir.path().join("rejects.csv"), 500);
+            opts.mapping = Some(Arc::new(mapping.clone()));
+            let report = import(&store, &paths, &opts).await.unwrap();
+            assert_eq!(report.totals().1, 4000);
+            let keys = store.join_keys("account", "domain").await.unwrap();
+            assert_eq!(keys.len(), 2000);
+            for (value, id, account) in keys {
+                let i = value.trim_start_matches('d').trim_end_matches(".example");
+                assert_eq!(
+                    (id.as_str(), account.as_str()),
+                    (&*format!("b-{i}"), &*format!("b-{i}"))
+                );
+            }
+        }
     }
 
     #[tokio::test]
