@@ -6,14 +6,6 @@
 //! to the terminal, or uses `anyhow`. It wires the store, the pure crates and
 //! the server together.
 
-/// mimalloc rather than glibc's allocator: an import allocates and frees
-/// every field of every row, across the reading, mapping and writing
-/// threads. `farm-bench -n 7`: a native import of 10,000 accounts x 24
-/// months 0.85x the wall time, a mapped Intercom file 0.80x
-/// (docs/benchmarks.md); the demo's peak memory within 2%.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod bench;
 mod bench_pipeline;
 mod config;
