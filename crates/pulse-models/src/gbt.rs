@@ -273,18 +273,68 @@ impl GbtValidParams {
         }
         let used_columns = used_columns(train.x())?;
         let cols = column_major(train.x(), &used_columns);
-        let matrix = Matrix::new(&cols, train.n_rows(), used_columns.len());
-        let y = targets(train.y());
         let vcols = column_major(valid.x(), &used_columns);
-        let vmatrix = Matrix::new(&vcols, valid.n_rows(), used_columns.len());
-        let vy = targets(valid.y());
+        self.watch(
+            (&cols, &targets(train.y())),
+            (&vcols, &targets(valid.y())),
+            used_columns,
+            patience,
+        )
+    }
+
+    /// [`Self::fit_watched`] on the rows `fit` of `data`, watching the rows
+    /// `valid` of `data`: both read straight into forust's column-major
+    /// layout, without the row-major copies `select_rows` would make. The
+    /// same fit as `fit_watched(&data.select_rows(fit)?, &data.select_rows(valid)?, ..)`.
+    pub fn fit_watched_rows(
+        &self,
+        data: &Dataset,
+        fit: &[usize],
+        valid: &[usize],
+        patience: usize,
+    ) -> Result<WatchedFit, ModelError> {
+        self.validate()?;
+        let y = targets(&data.labels_of(fit)?);
+        let vy = targets(&data.labels_of(valid)?);
+        let x = data.x();
+        let used_columns: Vec<usize> = (0..x.ncols())
+            .filter(|&j| has_variance(fit.iter().map(|&i| x[[i, j]])))
+            .collect();
+        if used_columns.is_empty() {
+            return Err(ModelError::boosting("every feature is constant or missing"));
+        }
+        let gather = |rows: &[usize]| {
+            let mut cells = vec![0.0; rows.len() * used_columns.len()];
+            for (r, &i) in rows.iter().enumerate() {
+                let row = x.row(i);
+                for (k, &j) in used_columns.iter().enumerate() {
+                    cells[k * rows.len() + r] = row[j];
+                }
+            }
+            cells
+        };
+        let (cols, vcols) = (gather(fit), gather(valid));
+        self.watch((&cols, &y), (&vcols, &vy), used_columns, patience)
+    }
+
+    /// The early-stopped fit on column-major `(cells, targets)` of the used
+    /// columns, watching the validation pair.
+    fn watch(
+        &self,
+        (cols, y): (&[f64], &[f64]),
+        (vcols, vy): (&[f64], &[f64]),
+        used_columns: Vec<usize>,
+        patience: usize,
+    ) -> Result<WatchedFit, ModelError> {
+        let matrix = Matrix::new(cols, y.len(), used_columns.len());
+        let vmatrix = Matrix::new(vcols, vy.len(), used_columns.len());
         let vw = vec![1.0; vy.len()];
         let mut booster = self
             .booster()
             .set_early_stopping_rounds(Some(patience.max(1)));
         let w = vec![1.0; y.len()];
         booster
-            .fit(&matrix, &y, &w, Some(vec![(vmatrix, &vy, &vw)]))
+            .fit(&matrix, y, &w, Some(vec![(vmatrix, vy, &vw)]))
             .map_err(ModelError::boosting)?;
         let curve = booster
             .evaluation_history
@@ -767,6 +817,30 @@ mod tests {
         assert!(params.fit_rows(&row_major, &[]).is_err());
         let negatives: Vec<usize> = (0..n).filter(|&i| !row_major.y()[i]).collect();
         assert!(params.fit_rows(&row_major, &negatives).is_err());
+        // Watched on rows: the same curve and margins as watching the copies.
+        let valid: Vec<usize> = (0..n).filter(|i| i % 3 == 0).collect();
+        let watched = params.to_builder().iterations(60).check().unwrap();
+        let mut on_rows = watched
+            .fit_watched_rows(&row_major, &rows, &valid, 5)
+            .unwrap();
+        let valid_ds = row_major.select_rows(&valid).unwrap();
+        let mut on_copies = watched
+            .fit_watched(&row_major.select_rows(&rows).unwrap(), &valid_ds, 5)
+            .unwrap();
+        assert!(!on_rows.curve.is_empty());
+        assert!(on_rows.curve == on_copies.curve);
+        let r = on_rows.curve.len() / 2 + 1;
+        assert!(on_rows.margins(valid_ds.x(), r) == on_copies.margins(valid_ds.x(), r));
+        assert!(
+            watched
+                .fit_watched_rows(&row_major, &rows, &[n], 5)
+                .is_err()
+        );
+        assert!(
+            watched
+                .fit_watched_rows(&row_major, &negatives, &valid, 5)
+                .is_err()
+        );
     }
 
     #[test]

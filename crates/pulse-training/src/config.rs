@@ -4,7 +4,7 @@
 //! it in its TOML configuration as `[training]`.
 
 use pulse_models::{
-    CalibrationMethod, ComponentWeights, GbtParams, LogisticParams, SelectionConfig,
+    CalibrationMethod, ComponentWeights, GbtParams, GbtShape, LogisticParams, SelectionConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,38 @@ pub struct TrainConfig {
     /// Candidates and cross-validation of the model selection (`pulse train
     /// --table`).
     pub selection: SelectionConfig,
+    /// The churn and expansion GBT's capacity, chosen on the inner backtest.
+    pub gbt_search: GbtSearch,
+}
+
+/// How the churn and expansion models' GBT capacity is chosen on the inner
+/// backtest of the training rows: `[training.gbt]`'s own shape and each of
+/// `shapes` (its other settings kept) is fitted with early stopping, at
+/// most `[training.gbt] iterations` rounds, and the shape and round count
+/// with the lowest inner log-loss is the GBT candidate. The round cap keeps
+/// the cost of a Score's exact contributions bounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GbtSearch {
+    /// Tree shapes tried beside `[training.gbt]`'s.
+    pub shapes: Vec<GbtShape>,
+    /// Rounds without improvement of the inner log-loss before a fit stops.
+    pub patience: usize,
+}
+
+impl Default for GbtSearch {
+    fn default() -> Self {
+        let shape = |max_depth, max_leaves, min_leaf_weight| GbtShape {
+            max_depth,
+            max_leaves,
+            min_leaf_weight,
+        };
+        GbtSearch {
+            // Shallower, and the default shape with larger leaves.
+            shapes: vec![shape(3, 8, 2.0), shape(5, 24, 20.0)],
+            patience: 20,
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -76,6 +108,7 @@ impl Default for TrainConfig {
             calibration: CalibrationMethod::Auto,
             scorecard_weights: ComponentWeights::default(),
             selection: SelectionConfig::default(),
+            gbt_search: GbtSearch::default(),
         }
     }
 }
@@ -121,9 +154,29 @@ impl TrainConfig {
             );
         }
         self.gbt.check_ref()?;
+        for (i, shape) in self.gbt_search.shapes.iter().enumerate() {
+            self.searched(shape)
+                .check_ref()
+                .map_err(|e| TrainError::Config {
+                    key: "gbt_search.shapes",
+                    reason: format!("shape {} of {}: {e}", i + 1, self.gbt_search.shapes.len()),
+                })?;
+        }
+        if self.gbt_search.patience == 0 {
+            return bad("gbt_search.patience", "must be at least 1".into());
+        }
         self.logistic.check_ref()?;
         self.scorecard().validate()?;
         Ok(())
+    }
+
+    /// `[training.gbt]` with the tree shape `shape`.
+    pub fn searched(&self, shape: &GbtShape) -> GbtParams {
+        self.gbt
+            .clone()
+            .max_depth(shape.max_depth)
+            .max_leaves(shape.max_leaves)
+            .min_leaf_weight(shape.min_leaf_weight)
     }
 
     /// The rule-based scorecard: the default feature mapping with these weights.

@@ -37,7 +37,7 @@ mod tests;
 pub use challenger::{
     Comparison, Decision, DecisionRule, Outcome, PromotionMode, compare_on_latest_window, decide,
 };
-pub use config::{FinalFit, TrainConfig};
+pub use config::{FinalFit, GbtSearch, TrainConfig};
 pub use drift::{
     DriftBin, DriftReference, DriftReport, QuantityDrift, REFERENCE_WEEKS, drift_reference,
     drift_report, recent_label_rate,

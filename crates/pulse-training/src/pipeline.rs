@@ -25,9 +25,9 @@ use pulse_core::time::{Day, day_of_ts, format_day};
 use pulse_features::{AccountHistory, Family, Snapshots, features, snapshots};
 use pulse_models::{
     Calibrator, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow, Dataset,
-    DatasetError, FeatureFamily, Metrics, Model, ModelArtifact, ModelKind, ModelPayload, RowCounts,
-    Split, TopK, TrainingConfig, ablation, average_precision, evaluate, fit_calibrated,
-    leakage_screen, log_loss, roc_auc,
+    DatasetError, FeatureFamily, GbtParams, GbtShape, Metrics, Model, ModelArtifact, ModelKind,
+    ModelPayload, RowCounts, Split, TopK, TrainingConfig, ablation, average_precision, evaluate,
+    fit_calibrated, leakage_screen, log_loss, roc_auc,
 };
 use serde::Serialize;
 
@@ -483,8 +483,13 @@ pub fn train_kind(
     }
 
     progress(report(Stage::Backtest, 0.05));
+    // The served algorithm and the GBT's capacity, on the rows before the
+    // cutoff only; the outer backtest then measures that recipe.
+    let before_cutoff: Vec<usize> = idx.train.iter().chain(&idx.calibration).copied().collect();
+    let Chosen { mut selection, gbt } = select_served(&ds, &before_cutoff, cfg)?;
+    let logistic_served = selection.served == "logistic";
     let tc = TrainingConfig {
-        gbt: cfg.gbt.clone(),
+        gbt: gbt.clone(),
         logistic: cfg.logistic.clone(),
         calibration: cfg.calibration,
         scorecard: Some(cfg.scorecard()),
@@ -492,10 +497,10 @@ pub fn train_kind(
     };
     let eval = evaluate(&ds, &split, &tc)?;
     let models = weekly_metrics(&ds, &eval, &idx.test, cfg.capacity)?;
+    for c in &mut selection.candidates {
+        c.held_out = models.get(c.name.as_str()).cloned();
+    }
     progress(report(Stage::Backtest, 0.25));
-    let before_cutoff: Vec<usize> = idx.train.iter().chain(&idx.calibration).copied().collect();
-    let selection = select_served(&ds, &before_cutoff, &models, cfg)?;
-    let logistic_served = selection.served == "logistic";
 
     let ablation_report = if cfg.ablation {
         progress(report(Stage::Ablation, 0.35));
@@ -510,7 +515,7 @@ pub fn train_kind(
                     .collect(),
             })
             .collect();
-        Some(ablation(&ds, &split, &cfg.gbt, &families)?)
+        Some(ablation(&ds, &split, &gbt, &families)?)
     } else {
         None
     };
@@ -599,7 +604,7 @@ pub fn train_kind(
             };
             let base = match logistic {
                 Some(l) => Model::Logistic(l),
-                None => Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit_rows(&ds, &train)?)),
+                None => Model::Gbt(Box::new(gbt.check_ref()?.fit_rows(&ds, &train)?)),
             };
             let model = fit_calibrated(base, Some(&cal_ds), cfg.calibration)?;
             notes.push(format!(
@@ -687,35 +692,54 @@ pub fn train_kind(
     })
 }
 
-/// Chooses the served algorithm on training rows only, by an inner
-/// backtest built like the outer one: the rows before the backtest cutoff
-/// (its training and calibration rows) are cut again at the start of their
-/// latest `test_fraction` of as-of days; a GBT and a logistic model with the
-/// run's settings are fitted on the rows before that inner cutoff (minus the
-/// horizon, so no label resolves after it) and score the rows from it on.
-/// The higher PR-AUC wins; a tie keeps the GBT. Without the purge an account
-/// seen a week earlier in training would vouch for itself, which favours the
-/// trees. The held-out test days decide nothing: their figures are reported
-/// beside each candidate. With too little history for the inner backtest,
-/// the GBT is served and the card says why.
+/// The served algorithm and the GBT's capacity, as [`select_served`]
+/// chose them.
+struct Chosen {
+    selection: CardSelection,
+    /// `[training.gbt]` with the chosen shape and round count.
+    gbt: GbtParams,
+}
+
+/// Chooses the served algorithm and the GBT's capacity on training rows
+/// only, by an inner backtest built like the outer one: the rows before the
+/// backtest cutoff (its training and calibration rows) are cut again at the
+/// start of their latest `test_fraction` of as-of days; the candidates are
+/// fitted on the rows before that inner cutoff (minus the horizon, so no
+/// label resolves after it) and score the rows from it on.
+///
+/// - The GBT: `[training.gbt]`'s shape and each of `[training.gbt_search]`'s
+///   is fitted with early stopping on the inner log-loss, at most
+///   `[training.gbt] iterations` rounds; the shape and round count with the
+///   lowest inner log-loss is the GBT candidate (`gbt`); the others are
+///   listed by their shape.
+/// - The logistic model with the run's settings.
+///
+/// Between the two the higher PR-AUC wins; a tie keeps the GBT. Without the
+/// purge an account seen a week earlier in training would vouch for itself,
+/// which favours the trees. The held-out test days decide nothing: their
+/// figures are added beside each candidate once the outer backtest has run.
+/// With too little history for the inner backtest, `[training.gbt]` is
+/// served as configured and the card says why.
 fn select_served(
     ds: &Dataset,
     before_cutoff: &[usize],
-    held_out: &std::collections::BTreeMap<String, Metrics>,
     cfg: &TrainConfig,
-) -> Result<CardSelection, TrainError> {
+) -> Result<Chosen, TrainError> {
     let time = ds.time().ok_or_else(|| {
         TrainError::no_data("account snapshots carry their as-of day".to_string())
     })?;
     let mut days: Vec<Day> = before_cutoff.iter().map(|&i| time[i] as Day).collect();
     days.sort_unstable();
     days.dedup();
-    let fallback = |why: String| CardSelection {
-        folds: 0,
-        criterion: "an inner backtest on the rows before the backtest cutoff".into(),
-        candidates: Vec::new(),
-        served: "gbt".into(),
-        reason: format!("the GBT, the default: {why}"),
+    let fallback = |why: String| Chosen {
+        selection: CardSelection {
+            folds: 0,
+            criterion: "an inner backtest on the rows before the backtest cutoff".into(),
+            candidates: Vec::new(),
+            served: "gbt".into(),
+            reason: format!("the GBT as configured, the default: {why}"),
+        },
+        gbt: cfg.gbt.clone(),
     };
     if days.len() < 2 {
         return Ok(fallback(format!(
@@ -750,48 +774,101 @@ fn select_served(
     }
     let val = ds.select_rows(&val_rows)?;
     let y = val.y();
-    // The GBT reads its rows straight from `ds`; the logistic model's copy of
-    // them is made after (peak memory).
-    let gbt = Model::Gbt(Box::new(cfg.gbt.check_ref()?.fit_rows(ds, &fit_rows)?));
-    let logistic = Model::Logistic(cfg.logistic.check_ref()?.fit(&ds.select_rows(&fit_rows)?)?);
-    let models = [("gbt", gbt), ("logistic", logistic)];
-    let mut candidates = Vec::new();
-    for (name, model) in &models {
-        let probs: Vec<f64> = model
-            .margins(val.x())?
-            .iter()
-            .map(|m| 1.0 / (1.0 + (-m).exp()))
-            .collect();
-        candidates.push(CardCandidate {
-            name: name.to_string(),
-            cv_log_loss: log_loss(&probs, y)?,
-            cv_roc_auc: roc_auc(&probs, y)?,
-            cv_pr_auc: average_precision(&probs, y)?,
-            held_out: held_out.get(*name).cloned(),
-        });
+    let probabilities = |margins: &[f64]| -> Vec<f64> {
+        margins.iter().map(|m| 1.0 / (1.0 + (-m).exp())).collect()
+    };
+    let candidate = |name: String, probs: &[f64]| -> Result<CardCandidate, TrainError> {
+        Ok(CardCandidate {
+            name,
+            cv_log_loss: log_loss(probs, y)?,
+            cv_roc_auc: roc_auc(probs, y)?,
+            cv_pr_auc: average_precision(probs, y)?,
+            held_out: None,
+        })
+    };
+    // The GBT's capacity: every shape early-stopped on the inner log-loss.
+    // Each reads its rows straight from `ds` (peak memory).
+    let own = cfg.gbt.check_ref()?;
+    let own_shape = GbtShape {
+        max_depth: own.max_depth(),
+        max_leaves: own.max_leaves(),
+        min_leaf_weight: own.min_leaf_weight(),
+    };
+    let mut shapes = vec![own_shape];
+    for shape in &cfg.gbt_search.shapes {
+        if !shapes.contains(shape) {
+            shapes.push(shape.clone());
+        }
     }
+    let mut gbts: Vec<(CardCandidate, GbtParams, String)> = Vec::new();
+    for shape in &shapes {
+        let params = cfg.searched(shape);
+        let mut fit = params.check_ref()?.fit_watched_rows(
+            ds,
+            &fit_rows,
+            &val_rows,
+            cfg.gbt_search.patience,
+        )?;
+        let rounds = fit
+            .curve
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(1, |(r, _)| r + 1);
+        let described = format!(
+            "depth {}, {} leaves, min leaf {}, {rounds} rounds",
+            shape.max_depth, shape.max_leaves, shape.min_leaf_weight
+        );
+        let probs = probabilities(&fit.margins(val.x(), rounds));
+        gbts.push((
+            candidate(format!("gbt {described}"), &probs)?,
+            params.iterations(rounds),
+            described,
+        ));
+    }
+    // Lowest inner log-loss first; the sort is stable, so a tie keeps the
+    // configured shape.
+    gbts.sort_by(|a, b| a.0.cv_log_loss.total_cmp(&b.0.cv_log_loss));
+    let (mut best_gbt, gbt, gbt_shape) = gbts.remove(0);
+    best_gbt.name = "gbt".into();
+    let logistic = cfg.logistic.check_ref()?.fit(&ds.select_rows(&fit_rows)?)?;
+    let logistic = candidate(
+        "logistic".into(),
+        &probabilities(logistic.margins(val.x())?.as_slice().unwrap_or(&[])),
+    )?;
+    let mut candidates = vec![best_gbt, logistic];
     // Best first; the sort is stable, so a tie keeps the GBT first.
     candidates.sort_by(|a, b| b.cv_pr_auc.total_cmp(&a.cv_pr_auc));
     let (best, other) = (&candidates[0], &candidates[1]);
     let reason = format!(
-        "PR-AUC {:.4} against {}'s {:.4} on the inner backtest",
-        best.cv_pr_auc, other.name, other.cv_pr_auc
+        "PR-AUC {:.4} against {}'s {:.4} on the inner backtest; the GBT is {gbt_shape}, the lowest inner log-loss of {} shape(s)",
+        best.cv_pr_auc,
+        other.name,
+        other.cv_pr_auc,
+        shapes.len()
     );
+    let served = best.name.clone();
+    candidates.extend(gbts.into_iter().map(|(c, ..)| c));
     let val_days = days.iter().filter(|&&d| d >= inner).count();
-    Ok(CardSelection {
-        folds: 0,
-        criterion: format!(
-            "PR-AUC of each candidate's uncalibrated output on an inner backtest of the rows before the cutoff: fitted on as-of days before {} minus the {}-day purge ({} rows), scored on the {} as-of days from {} ({} rows); the held-out test days decide nothing",
-            format_day(inner),
-            cfg.horizon_days,
-            fit_rows.len(),
-            val_days,
-            format_day(inner),
-            val_rows.len()
-        ),
-        served: best.name.clone(),
-        reason,
-        candidates,
+    Ok(Chosen {
+        selection: CardSelection {
+            folds: 0,
+            criterion: format!(
+                "PR-AUC of each candidate's uncalibrated output on an inner backtest of the rows before the cutoff: fitted on as-of days before {} minus the {}-day purge ({} rows), scored on the {} as-of days from {} ({} rows); the GBT's shape and rounds (at most {}, early stopping after {} without gain) by the lowest inner log-loss; the held-out test days decide nothing",
+                format_day(inner),
+                cfg.horizon_days,
+                fit_rows.len(),
+                val_days,
+                format_day(inner),
+                val_rows.len(),
+                own.iterations(),
+                cfg.gbt_search.patience
+            ),
+            served,
+            reason,
+            candidates,
+        },
+        gbt,
     })
 }
 

@@ -8,8 +8,8 @@ use pulse_models::{Algorithm, GbtParams, LabelSpec, Model, ModelArtifact, ModelK
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
 use crate::{
-    FinalFit, Stage, TableSpec, TrainConfig, TrainError, TrainingData, check_account_model,
-    train_kind, train_models, train_table,
+    FinalFit, GbtSearch, Stage, TableSpec, TrainConfig, TrainError, TrainingData,
+    check_account_model, train_kind, train_models, train_table,
 };
 
 /// Histories straight from generated rows (the store's `load_histories` gives
@@ -93,13 +93,31 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
         .selection
         .as_ref()
         .expect("the served algorithm is selected");
-    assert_eq!(sel.candidates.len(), 2);
+    // The two finalists (the GBT of the best shape, the logistic model),
+    // then the other GBT shapes tried, with their rounds.
+    let shapes = 1 + TrainConfig::default().gbt_search.shapes.len();
+    assert_eq!(sel.candidates.len(), 1 + shapes, "{sel:#?}");
     assert_eq!(sel.candidates[0].name, sel.served);
     assert!(sel.candidates[0].cv_pr_auc >= sel.candidates[1].cv_pr_auc);
-    for c in &sel.candidates {
-        assert_eq!(c.held_out.as_ref(), Some(&e.models[c.name.as_str()]));
+    for (i, c) in sel.candidates.iter().enumerate() {
         assert!(c.cv_log_loss > 0.0 && c.cv_roc_auc > 0.5, "{c:?}");
+        if i < 2 {
+            assert_eq!(c.held_out.as_ref(), Some(&e.models[c.name.as_str()]));
+        } else {
+            assert!(c.name.starts_with("gbt depth ") && c.name.ends_with(" rounds"));
+            assert!(c.held_out.is_none(), "{c:?}");
+        }
     }
+    // The served GBT has the shape and rounds with the lowest inner log-loss.
+    let gbt = sel.candidates.iter().find(|c| c.name == "gbt").unwrap();
+    for c in sel.candidates.iter().filter(|c| c.name.starts_with("gbt ")) {
+        assert!(gbt.cv_log_loss <= c.cv_log_loss, "{gbt:?} vs {c:?}");
+    }
+    assert!(
+        sel.reason.contains("lowest inner log-loss of 3 shape(s)"),
+        "{}",
+        sel.reason
+    );
     assert_eq!(card.metrics.as_ref(), Some(&e.models[sel.served.as_str()]));
     assert_eq!(
         card.algorithm,
@@ -203,6 +221,10 @@ fn a_weaker_gbt_loses_the_selection_and_the_logistic_model_is_served() {
     // better, so it is the one refitted and served.
     let cfg = TrainConfig {
         gbt: GbtParams::new().iterations(1).max_depth(1),
+        gbt_search: GbtSearch {
+            shapes: Vec::new(),
+            ..GbtSearch::default()
+        },
         ablation: false,
         ..TrainConfig::default()
     };

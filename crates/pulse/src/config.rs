@@ -590,6 +590,30 @@ mod tests {
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.starts_with("training.capacity"), "{err}");
+        // The account models' GBT search: its shapes and patience.
+        std::fs::write(
+            &file,
+            "[training.gbt_search]\npatience = 7\n[[training.gbt_search.shapes]]\nmax_depth = 2\nmax_leaves = 4\nmin_leaf_weight = 1.0\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        assert_eq!(cfg.training.gbt_search.patience, 7);
+        assert_eq!(cfg.training.gbt_search.shapes.len(), 1);
+        assert_eq!(cfg.training.gbt_search.shapes[0].max_depth, 2);
+        cfg.validate().unwrap();
+        std::fs::write(
+            &file,
+            "[[training.gbt_search.shapes]]\nmax_depth = 3\nmax_leaves = 0\nmin_leaf_weight = 1.0\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("training.gbt_search.shapes"), "{err}");
+        assert!(err.contains("shape 1 of 1"), "{err}");
+        std::fs::write(&file, "[training.gbt_search]\npatience = 0\n").unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("training.gbt_search.patience"), "{err}");
     }
 
     #[test]
