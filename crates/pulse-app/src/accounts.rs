@@ -140,17 +140,22 @@ pub async fn score(
     if k <= scored.top_k {
         return Ok(live_answer(&serving, s.clone(), i));
     }
-    // More drivers than were kept: TreeSHAP on the CPU pool.
+    // More drivers than were kept: TreeSHAP, where the request is served
+    // when the model is small enough (see `Engine::explains_inline`), else
+    // on the CPU pool.
     let (engine, population) = (serving.engine.clone(), scored.clone());
-    let full = cpu
-        .run("scoring drivers", move || {
-            engine.score(
-                &population.population.subject(i),
-                Some(&population.population.reference),
-                k,
-            )
-        })
-        .await??;
+    let work = move || {
+        engine.score(
+            &population.population.subject(i),
+            Some(&population.population.reference),
+            k,
+        )
+    };
+    let full = if serving.engine.explains_inline() {
+        work()?
+    } else {
+        cpu.run("scoring drivers", work).await??
+    };
     Ok(live_answer(&serving, full, i))
 }
 

@@ -1,8 +1,10 @@
 //! Bounds on the work one server does at once.
 //!
-//! CPU-heavy request work (scores with drivers computed on demand, Explain,
-//! raw feature vectors, sentiment over a batch) runs on tokio's blocking
-//! pool behind a semaphore ([`CpuPool`]), never on the async workers: health
+//! CPU-heavy request work (scores with drivers computed on demand under a
+//! large model, Explain, sentiment over a batch) runs on tokio's blocking
+//! pool behind a semaphore ([`CpuPool`]), never on the async workers (one
+//! row's drivers under a model of bounded size, tens of microseconds, are
+//! computed in place: the hop would cost more than the work): health
 //! checks and cheap calls keep answering while heavy ones queue. A request
 //! that cannot get a slot within the configured wait is refused with
 //! [`AppError::Busy`] (RESOURCE_EXHAUSTED), so load sheds instead of piling up.

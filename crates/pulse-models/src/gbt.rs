@@ -617,6 +617,10 @@ impl GbtModel {
     pub fn n_trees(&self) -> usize {
         self.forest.n_trees()
     }
+    /// Nodes in all trees used for prediction.
+    pub fn n_nodes(&self) -> usize {
+        self.forest.n_nodes()
+    }
     /// Base value of the explanations: the expected margin under the training cover.
     pub fn base_value(&self) -> f64 {
         self.forest.expected_value()

@@ -110,6 +110,16 @@ impl Model {
             Model::Logistic(m) => m.contributions(x),
         }
     }
+    /// The size of one row's explanation: the nodes of every tree, or one
+    /// weight per feature. A row's exact contributions cost about this
+    /// many steps, so a caller can tell cheap explanations from heavy ones
+    /// without timing them.
+    pub fn explain_size(&self) -> usize {
+        match self {
+            Model::Gbt(m) => m.n_nodes(),
+            Model::Logistic(m) => m.feature_names().len(),
+        }
+    }
 }
 
 /// A classifier and its calibrator.

@@ -418,6 +418,11 @@ impl Forest {
         self.trees.len()
     }
 
+    /// Nodes in all trees: what one row's exact contributions walk.
+    pub(crate) fn n_nodes(&self) -> usize {
+        self.trees.iter().map(|t| t.nodes.len()).sum()
+    }
+
     /// The base value: margin expected before seeing any feature.
     pub(crate) fn expected_value(&self) -> f64 {
         self.expected_value

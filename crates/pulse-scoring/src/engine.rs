@@ -236,6 +236,11 @@ fn check_artifact(a: &ModelArtifact, kind: ModelKind) -> Result<(), ScoringError
     Ok(())
 }
 
+/// The largest churn model (in tree nodes, see
+/// [`pulse_models::Model::explain_size`]) whose one-row explanation
+/// [`Engine::explains_inline`] calls cheap.
+pub const INLINE_EXPLAIN_NODES: usize = 10_000;
+
 impl Engine {
     /// An engine over a churn model and an optional expansion model.
     pub fn new(
@@ -308,6 +313,16 @@ impl Engine {
         let (score, contributions) = self.score_with_contributions(s, reference, top_k)?;
         let all = self.drivers(s, reference, &contributions, contributions.len(), false);
         Ok((score, all))
+    }
+
+    /// Whether one subject's drivers are cheap enough to compute where the
+    /// request is served, without a hop to a worker pool: the churn model's
+    /// explanation walks at most [`INLINE_EXPLAIN_NODES`] tree nodes (about
+    /// 80 us on one core; the default 150-round GBT has about 7,000). A
+    /// larger model's drivers go to the pool, where they cannot hold up the
+    /// server's other requests.
+    pub fn explains_inline(&self) -> bool {
+        self.churn.model().explain_size() <= INLINE_EXPLAIN_NODES
     }
 
     /// Scores a subject without explaining it: no drivers and no family

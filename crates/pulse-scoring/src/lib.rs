@@ -24,8 +24,8 @@ mod tests;
 pub use change::{FamilyChange, ScoreChange, attribute_change, family_label};
 pub use config::{PlayRule, ScoringConfig, default_plays};
 pub use engine::{
-    AccountScore, Band, Comparison, Engine, ExplainedDriver, FamilyContribution, Quadrant, Subject,
-    Urgency,
+    AccountScore, Band, Comparison, Engine, ExplainedDriver, FamilyContribution,
+    INLINE_EXPLAIN_NODES, Quadrant, Subject, Urgency,
 };
 pub use population::{AccountMeta, Population, Reference, ScoredPopulation};
 

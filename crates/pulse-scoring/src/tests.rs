@@ -70,6 +70,20 @@ fn artifact_with(
     seed: u64,
     labels: fn(&Array2<f64>, u64) -> Vec<bool>,
 ) -> ModelArtifact {
+    artifact_of(
+        kind,
+        seed,
+        labels,
+        GbtParams::new().iterations(30).max_depth(3),
+    )
+}
+
+fn artifact_of(
+    kind: ModelKind,
+    seed: u64,
+    labels: fn(&Array2<f64>, u64) -> Vec<bool>,
+    params: GbtParams,
+) -> ModelArtifact {
     let names: Vec<String> = pulse_features::features()
         .iter()
         .map(|f| f.name.to_string())
@@ -77,13 +91,7 @@ fn artifact_with(
     let x = rows(1500, seed);
     let y = labels(&x, seed + 1);
     let ds = Dataset::new(x.clone(), y, names.clone()).unwrap();
-    let model = GbtParams::new()
-        .iterations(30)
-        .max_depth(3)
-        .check()
-        .unwrap()
-        .fit(&ds)
-        .unwrap();
+    let model = params.check().unwrap().fit(&ds).unwrap();
     let cm = CalibratedModel::calibrate(model.into(), &ds, CalibrationMethod::Platt).unwrap();
     let scorecard = pulse_training::TrainConfig::default()
         .scorecard()
@@ -453,4 +461,29 @@ fn change_between_two_real_scores_adds_up() {
     let c = attribute_change(&a, &b, "last week");
     let sum: f64 = c.families.iter().map(|f| f.points).sum();
     assert!((sum - (b.health - a.health)).abs() < 1e-6);
+}
+
+#[test]
+fn a_small_model_explains_inline_and_a_large_one_on_the_pool() {
+    let small = artifact(ModelKind::Churn, 7);
+    let size = small.payload.model.model().explain_size();
+    // 30 trees of depth 3: at most 15 nodes each.
+    assert!(size > 30 && size <= 30 * 15, "{size}");
+    let small = Engine::new(small, None, 90, ScoringConfig::default()).unwrap();
+    assert!(small.explains_inline());
+
+    let big = artifact_of(
+        ModelKind::Churn,
+        7,
+        labels,
+        GbtParams::new()
+            .iterations(1000)
+            .max_depth(8)
+            .max_leaves(64)
+            .min_leaf_weight(0.5),
+    );
+    let size = big.payload.model.model().explain_size();
+    assert!(size > INLINE_EXPLAIN_NODES, "{size} nodes");
+    let big = Engine::new(big, None, 90, ScoringConfig::default()).unwrap();
+    assert!(!big.explains_inline());
 }

@@ -303,6 +303,7 @@ impl ScoringSvc {
         detail: Detail,
     ) -> Result<(AccountScore, Vec<ExplainedDriver>), AppError> {
         let serving = self.scoring.require()?;
+        let inline = serving.engine.explains_inline();
         let (row, segment) = Self::raw_subject(fv)?;
         let segment = segment.map(str::to_string);
         let account_id = fv.reference.clone();
@@ -323,8 +324,11 @@ impl ScoringSvc {
             })
         };
         match detail {
-            // A prediction alone is microseconds: no hop to the pool.
+            // A prediction alone is microseconds, and so are one row's top
+            // drivers under a model of bounded size: the hop to the pool
+            // (two thread wake-ups) would cost more than the work.
             Detail::None => work(),
+            Detail::Top if inline => work(),
             Detail::Top | Detail::All => self.cpu.run("scoring a feature vector", work).await?,
         }
     }
