@@ -504,7 +504,18 @@ impl SentimentModel {
 
     /// Label, calibrated probabilities and score of one text.
     pub fn predict(&self, text: &str) -> Prediction {
-        self.predict_with(text, &mut Scratch::default())
+        thread_local! {
+            // This thread's buffers, reused by every single prediction (six
+            // allocations a call otherwise). Texts are capped at
+            // `MAX_TEXT_BYTES`, so the buffers stay small.
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.predict_with(text, &mut scratch),
+            // Not reachable today (nothing predicts while predicting); a
+            // re-entrant call would get buffers of its own.
+            Err(_) => self.predict_with(text, &mut Scratch::default()),
+        })
     }
 
     /// [`predict`](Self::predict) for many texts, reusing buffers.
@@ -1110,6 +1121,36 @@ pub(crate) mod tests {
                 n.probabilities
             );
         }
+    }
+
+    #[test]
+    fn a_prediction_is_the_same_with_reused_or_fresh_buffers() {
+        let model = SentimentModel::train(&toy_corpus(), &toy_params()).unwrap();
+        // A long text first leaves the thread's buffers large and full;
+        // what follows must not see any of it.
+        let long = "terrible, useless support and still waiting ".repeat(200);
+        let texts: Vec<&str> = std::iter::once(long.as_str())
+            .chain(toy_corpus().into_iter().map(|(t, _)| t))
+            .chain(["", "ok", "thanks :)", long.as_str(), "send the invoice"])
+            .collect();
+        let fresh: Vec<Prediction> = texts
+            .iter()
+            .map(|t| model.predict_with(t, &mut Scratch::default()))
+            .collect();
+        let reused: Vec<Prediction> = texts.iter().map(|t| model.predict(t)).collect();
+        assert_eq!(reused, fresh);
+        assert_eq!(model.predict_batch(&texts), fresh);
+        // Backwards too, and on another thread (buffers of its own).
+        for (t, want) in texts.iter().zip(&fresh).rev() {
+            assert_eq!(&model.predict(t), want, "{t}");
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for (t, want) in texts.iter().zip(&fresh) {
+                    assert_eq!(&model.predict(t), want, "{t}");
+                }
+            });
+        });
     }
 
     #[test]
