@@ -800,15 +800,12 @@ fn select_served(
             shapes.push(shape.clone());
         }
     }
-    let mut gbts: Vec<(CardCandidate, GbtParams, String)> = Vec::new();
-    for shape in &shapes {
-        let params = cfg.searched(shape);
-        let mut fit = params.check_ref()?.fit_watched_rows(
-            ds,
-            &fit_rows,
-            &val_rows,
-            cfg.gbt_search.patience,
-        )?;
+    let try_gbt = |shape: &GbtShape,
+                   params: GbtParams|
+     -> Result<(CardCandidate, GbtParams, String, GbtShape), TrainError> {
+        let valid = params.check_ref()?;
+        let rate = valid.learning_rate();
+        let mut fit = valid.fit_watched_rows(ds, &fit_rows, &val_rows, cfg.gbt_search.patience)?;
         let rounds = fit
             .curve
             .iter()
@@ -816,20 +813,40 @@ fn select_served(
             .min_by(|a, b| a.1.total_cmp(b.1))
             .map_or(1, |(r, _)| r + 1);
         let described = format!(
-            "depth {}, {} leaves, min leaf {}, {rounds} rounds",
-            shape.max_depth, shape.max_leaves, shape.min_leaf_weight
+            "depth {}, {} leaves, min leaf {}, learning rate {}, {rounds} rounds",
+            shape.max_depth, shape.max_leaves, shape.min_leaf_weight, rate
         );
         let probs = probabilities(&fit.margins(val.x(), rounds));
-        gbts.push((
+        Ok((
             candidate(format!("gbt {described}"), &probs)?,
             params.iterations(rounds),
             described,
-        ));
+            shape.clone(),
+        ))
+    };
+    let mut gbts = Vec::new();
+    for shape in &shapes {
+        gbts.push(try_gbt(shape, cfg.searched(shape))?);
     }
     // Lowest inner log-loss first; the sort is stable, so a tie keeps the
-    // configured shape.
-    gbts.sort_by(|a, b| a.0.cv_log_loss.total_cmp(&b.0.cv_log_loss));
-    let (mut best_gbt, gbt, gbt_shape) = gbts.remove(0);
+    // configured shape (and below, the configured learning rate).
+    let by_loss = |a: &(CardCandidate, GbtParams, String, GbtShape),
+                   b: &(CardCandidate, GbtParams, String, GbtShape)| {
+        a.0.cv_log_loss.total_cmp(&b.0.cv_log_loss)
+    };
+    gbts.sort_by(by_loss);
+    // The best shape at the other learning rates.
+    let mut rates = vec![own.learning_rate()];
+    for &rate in &cfg.gbt_search.learning_rates {
+        if !rates.contains(&rate) {
+            rates.push(rate);
+            let shape = gbts[0].3.clone();
+            gbts.push(try_gbt(&shape, cfg.searched(&shape).learning_rate(rate))?);
+        }
+    }
+    gbts.sort_by(by_loss);
+    let fits = gbts.len();
+    let (mut best_gbt, gbt, gbt_shape, _) = gbts.remove(0);
     best_gbt.name = "gbt".into();
     let logistic = cfg.logistic.check_ref()?.fit(&ds.select_rows(&fit_rows)?)?;
     let logistic = candidate(
@@ -841,11 +858,12 @@ fn select_served(
     candidates.sort_by(|a, b| b.cv_pr_auc.total_cmp(&a.cv_pr_auc));
     let (best, other) = (&candidates[0], &candidates[1]);
     let reason = format!(
-        "PR-AUC {:.4} against {}'s {:.4} on the inner backtest; the GBT is {gbt_shape}, the lowest inner log-loss of {} shape(s)",
+        "PR-AUC {:.4} against {}'s {:.4} on the inner backtest; the GBT is {gbt_shape}, the lowest inner log-loss of {fits} fits ({} shape(s), then the best at {} other learning rate(s))",
         best.cv_pr_auc,
         other.name,
         other.cv_pr_auc,
-        shapes.len()
+        shapes.len(),
+        rates.len() - 1
     );
     let served = best.name.clone();
     candidates.extend(gbts.into_iter().map(|(c, ..)| c));

@@ -93,10 +93,12 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
         .selection
         .as_ref()
         .expect("the served algorithm is selected");
-    // The two finalists (the GBT of the best shape, the logistic model),
-    // then the other GBT shapes tried, with their rounds.
-    let shapes = 1 + TrainConfig::default().gbt_search.shapes.len();
-    assert_eq!(sel.candidates.len(), 1 + shapes, "{sel:#?}");
+    // The two finalists (the GBT of the best shape and learning rate, the
+    // logistic model), then the other GBT fits tried, with their rounds:
+    // every shape at the configured rate, the best one at the other rate.
+    let search = TrainConfig::default().gbt_search;
+    let fits = 1 + search.shapes.len() + search.learning_rates.len();
+    assert_eq!(sel.candidates.len(), 1 + fits, "{sel:#?}");
     assert_eq!(sel.candidates[0].name, sel.served);
     assert!(sel.candidates[0].cv_pr_auc >= sel.candidates[1].cv_pr_auc);
     for (i, c) in sel.candidates.iter().enumerate() {
@@ -105,6 +107,7 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
             assert_eq!(c.held_out.as_ref(), Some(&e.models[c.name.as_str()]));
         } else {
             assert!(c.name.starts_with("gbt depth ") && c.name.ends_with(" rounds"));
+            assert!(c.name.contains(", learning rate 0."), "{}", c.name);
             assert!(c.held_out.is_none(), "{c:?}");
         }
     }
@@ -114,7 +117,9 @@ fn gbt_beats_the_scorecard_and_cards_are_complete() {
         assert!(gbt.cv_log_loss <= c.cv_log_loss, "{gbt:?} vs {c:?}");
     }
     assert!(
-        sel.reason.contains("lowest inner log-loss of 3 shape(s)"),
+        sel.reason.contains(
+            "lowest inner log-loss of 4 fits (3 shape(s), then the best at 1 other learning rate(s))"
+        ),
         "{}",
         sel.reason
     );

@@ -593,11 +593,12 @@ mod tests {
         // The account models' GBT search: its shapes and patience.
         std::fs::write(
             &file,
-            "[training.gbt_search]\npatience = 7\n[[training.gbt_search.shapes]]\nmax_depth = 2\nmax_leaves = 4\nmin_leaf_weight = 1.0\n",
+            "[training.gbt_search]\npatience = 7\nlearning_rates = [0.02, 0.05]\n[[training.gbt_search.shapes]]\nmax_depth = 2\nmax_leaves = 4\nmin_leaf_weight = 1.0\n",
         )
         .unwrap();
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         assert_eq!(cfg.training.gbt_search.patience, 7);
+        assert_eq!(cfg.training.gbt_search.learning_rates, vec![0.02, 0.05]);
         assert_eq!(cfg.training.gbt_search.shapes.len(), 1);
         assert_eq!(cfg.training.gbt_search.shapes[0].max_depth, 2);
         cfg.validate().unwrap();
@@ -614,6 +615,18 @@ mod tests {
         let cfg = Config::load(Some(&file), &|_| None).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.starts_with("training.gbt_search.patience"), "{err}");
+        std::fs::write(
+            &file,
+            "[training.gbt_search]\nlearning_rates = [0.04, 0.0]\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &|_| None).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("training.gbt_search.learning_rates"),
+            "{err}"
+        );
+        assert!(err.contains("rate 2 of 2"), "{err}");
     }
 
     #[test]

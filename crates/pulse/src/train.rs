@@ -651,9 +651,16 @@ fn print_selection(o: &mut impl Write, s: &pulse_models::CardSelection) -> anyho
     // Tables select by cross-validation; account models on a validation
     // slice of the training rows (`folds` is 0).
     let on = if s.folds == 0 { "val." } else { "CV" };
+    let w = s
+        .candidates
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("candidate".len());
     writeln!(
         o,
-        "    {:<58} {:>12} {:>12} {:>11} {:>16}",
+        "    {:<w$} {:>12} {:>12} {:>11} {:>16}",
         "candidate",
         format!("{on} log-loss"),
         format!("{on} ROC-AUC"),
@@ -668,7 +675,7 @@ fn print_selection(o: &mut impl Write, s: &pulse_models::CardSelection) -> anyho
             .map_or("-".to_string(), |m| format!("{:.4}", m.roc_auc));
         writeln!(
             o,
-            "  {mark} {:<58} {:>12.4} {:>12.4} {:>11.4} {:>16}",
+            "  {mark} {:<w$} {:>12.4} {:>12.4} {:>11.4} {:>16}",
             c.name, c.cv_log_loss, c.cv_roc_auc, c.cv_pr_auc, held
         )?;
     }
