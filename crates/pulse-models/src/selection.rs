@@ -43,6 +43,25 @@ pub struct GbtShape {
     pub min_leaf_weight: f32,
 }
 
+impl GbtShape {
+    pub fn new(max_depth: usize, max_leaves: usize, min_leaf_weight: f32) -> Self {
+        GbtShape {
+            max_depth,
+            max_leaves,
+            min_leaf_weight,
+        }
+    }
+
+    /// The shape of `params`.
+    pub fn of(params: &GbtValidParams) -> Self {
+        GbtShape::new(
+            params.max_depth(),
+            params.max_leaves(),
+            params.min_leaf_weight(),
+        )
+    }
+}
+
 /// What to try and how to cross-validate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,11 +82,7 @@ pub struct SelectionConfig {
 
 impl Default for SelectionConfig {
     fn default() -> Self {
-        let shape = |max_depth, max_leaves, min_leaf_weight| GbtShape {
-            max_depth,
-            max_leaves,
-            min_leaf_weight,
-        };
+        let shape = GbtShape::new;
         Self {
             folds: 5,
             learning_rate: 0.05,
@@ -351,18 +366,7 @@ mod tests {
             folds: 3,
             max_rounds: 300,
             patience: 20,
-            shapes: vec![
-                GbtShape {
-                    max_depth: 1,
-                    max_leaves: 2,
-                    min_leaf_weight: 1.0,
-                },
-                GbtShape {
-                    max_depth: 4,
-                    max_leaves: 15,
-                    min_leaf_weight: 2.0,
-                },
-            ],
+            shapes: vec![GbtShape::new(1, 2, 1.0), GbtShape::new(4, 15, 2.0)],
             logistic_alphas: vec![1.0],
             learning_rate: 0.1,
             seed: 7,

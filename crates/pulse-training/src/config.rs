@@ -82,11 +82,7 @@ pub struct GbtSearch {
 
 impl Default for GbtSearch {
     fn default() -> Self {
-        let shape = |max_depth, max_leaves, min_leaf_weight| GbtShape {
-            max_depth,
-            max_leaves,
-            min_leaf_weight,
-        };
+        let shape = GbtShape::new;
         GbtSearch {
             // Shallower, and the default shape with larger leaves.
             shapes: vec![shape(3, 8, 2.0), shape(5, 24, 20.0)],

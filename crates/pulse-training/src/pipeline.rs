@@ -789,12 +789,7 @@ fn select_served(
     // The GBT's capacity: every shape early-stopped on the inner log-loss.
     // Each reads its rows straight from `ds` (peak memory).
     let own = cfg.gbt.check_ref()?;
-    let own_shape = GbtShape {
-        max_depth: own.max_depth(),
-        max_leaves: own.max_leaves(),
-        min_leaf_weight: own.min_leaf_weight(),
-    };
-    let mut shapes = vec![own_shape];
+    let mut shapes = vec![GbtShape::of(own)];
     for shape in &cfg.gbt_search.shapes {
         if !shapes.contains(shape) {
             shapes.push(shape.clone());
@@ -872,7 +867,7 @@ fn select_served(
         selection: CardSelection {
             folds: 0,
             criterion: format!(
-                "PR-AUC of each candidate's uncalibrated output on an inner backtest of the rows before the cutoff: fitted on as-of days before {} minus the {}-day purge ({} rows), scored on the {} as-of days from {} ({} rows); the GBT's shape and rounds (at most {}, early stopping after {} without gain) by the lowest inner log-loss; the held-out test days decide nothing",
+                "PR-AUC of each candidate's uncalibrated output on an inner backtest of the rows before the cutoff: fitted on as-of days before {} minus the {}-day purge ({} rows), scored on the {} as-of days from {} ({} rows); the GBT's shape, then its learning rate, and rounds (at most {}, early stopping after {} without gain) by the lowest inner log-loss; the held-out test days decide nothing",
                 format_day(inner),
                 cfg.horizon_days,
                 fit_rows.len(),
