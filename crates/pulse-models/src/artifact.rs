@@ -116,6 +116,25 @@ pub struct ReasonAccuracy {
     /// Churners with an exogenous reason (no signal can explain them),
     /// reported apart, with the causes Pulse named.
     pub exogenous: Vec<ReasonRow>,
+    /// What a classifier trained on the known reasons themselves names for
+    /// the same churners: a reference for how far the features can tell
+    /// the reasons apart. `None` when too few earlier churners are known.
+    pub probe: Option<ReasonProbe>,
+}
+
+/// A reason classifier's figures beside [`ReasonAccuracy`]: trained on the
+/// churners whose labels resolved before the backtest cutoff, read on the
+/// same listed churners, matched the same way.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReasonProbe {
+    /// How it was trained, in words.
+    pub method: String,
+    /// Earlier churners it learned from.
+    pub trained_on: usize,
+    /// Of the listed explainable churners, those it named a matching cause for.
+    pub matched: usize,
+    pub accuracy: f64,
 }
 
 /// One known reason's row of the reason-accuracy table.

@@ -66,7 +66,8 @@ mod treeshap;
 
 pub use artifact::{
     ARTIFACT_FORMAT, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow,
-    ModelArtifact, ModelCard, ModelKind, ModelPayload, ReasonAccuracy, ReasonRow, RowCounts,
+    ModelArtifact, ModelCard, ModelKind, ModelPayload, ReasonAccuracy, ReasonProbe, ReasonRow,
+    RowCounts,
 };
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use dataset::Dataset;

@@ -11,12 +11,19 @@
 //! cause the suggested play addresses. It matches when that cause is one of
 //! the known reason's causes in [`REASON_CAUSES`]. Exogenous reasons are
 //! reported apart: no signal can explain them.
+//!
+//! Beside it, a probe: a multinomial logistic regression trained on the
+//! known reasons of the churners whose labels resolved before the cutoff
+//! (their latest labelled row, every feature), asked about the same listed
+//! churners. It is not served; it says how far the features themselves can
+//! tell the reasons apart, so a low figure for the drivers can be read as
+//! the model's or the data's.
 
 use std::collections::{BTreeMap, HashMap};
 
 use pulse_core::time::Day;
 use pulse_features::{Cause, features};
-use pulse_models::{CalibratedModel, ReasonAccuracy, ReasonRow};
+use pulse_models::{CalibratedModel, ReasonAccuracy, ReasonProbe, ReasonRow};
 
 use crate::{TrainConfig, TrainError, TrainingData};
 
@@ -101,6 +108,8 @@ pub fn reason_accuracy(
             .find(|(r, _)| *r == reason)
             .map(|(_, c)| *c)
     };
+    let probe = ReasonClassifier::train(data, ids, cutoff, cfg, truth);
+    let mut probe_matched = 0usize;
     let mut by_reason: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
     let mut exogenous: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
     for (account, i) in rows {
@@ -116,7 +125,14 @@ pub fn reason_accuracy(
         let named = top_cause(&row, &score.contributions);
         let name = named.map_or("none", Cause::as_str).to_string();
         let (table, hit) = match causes_of(&known.reason) {
-            Some(cs) => (&mut by_reason, named.is_some_and(|c| cs.contains(&c))),
+            Some(cs) => {
+                if let Some(p) = &probe
+                    && cs.contains(&p.cause(&row))
+                {
+                    probe_matched += 1;
+                }
+                (&mut by_reason, named.is_some_and(|c| cs.contains(&c)))
+            }
             None => (&mut exogenous, false),
         };
         let e = table.entry(known.reason.clone()).or_default();
@@ -178,7 +194,160 @@ pub fn reason_accuracy(
         baseline_accuracy: share(baseline_n),
         by_reason,
         exogenous,
+        probe: probe.map(|p| ReasonProbe {
+            method: format!(
+                "multinomial logistic regression (L2 {PROBE_L2}, standardised features, a missing value at the mean) of the known reason on every feature of each earlier churner's latest labelled row (labels resolved before {}); it names the first cause of the reason it finds likeliest",
+                pulse_core::time::format_day(cutoff)
+            ),
+            trained_on: p.trained_on,
+            matched: probe_matched,
+            accuracy: share(probe_matched),
+        }),
     })
+}
+
+/// Fewest earlier churners with a known, explainable reason the probe
+/// learns from.
+const PROBE_MIN_CHURNERS: usize = 30;
+/// The probe's L2 weight (on standardised features).
+const PROBE_L2: f64 = 0.01;
+/// Gradient steps of the probe's fit (the loss is convex and smooth).
+const PROBE_STEPS: usize = 1_000;
+
+/// The reason probe: a softmax regression over [`REASON_CAUSES`]' reasons.
+struct ReasonClassifier {
+    mean: Vec<f64>,
+    sd: Vec<f64>,
+    /// One row per reason: intercept, then a weight per feature.
+    weights: Vec<Vec<f64>>,
+    trained_on: usize,
+}
+
+impl ReasonClassifier {
+    /// Trained on each account's latest labelled churn row whose label
+    /// resolved before `cutoff` and whose known reason is explainable;
+    /// `None` under [`PROBE_MIN_CHURNERS`] or with a single reason.
+    fn train(
+        data: &TrainingData,
+        ids: &[String],
+        cutoff: Day,
+        cfg: &TrainConfig,
+        truth: &ReasonTruth,
+    ) -> Option<Self> {
+        let s = &data.snapshots;
+        let mut last: HashMap<usize, usize> = HashMap::new();
+        for i in 0..s.as_of.len() {
+            if s.churn[i] && s.as_of[i] + cfg.horizon_days as Day <= cutoff {
+                let e = last.entry(s.account[i]).or_insert(i);
+                if s.as_of[*e] < s.as_of[i] {
+                    *e = i;
+                }
+            }
+        }
+        let mut last: Vec<(usize, usize)> = last.into_iter().collect();
+        last.sort_unstable();
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for (account, i) in last {
+            let Some(known) = ids.get(account).and_then(|id| truth.get(id)) else {
+                continue;
+            };
+            if let Some(r) = REASON_CAUSES.iter().position(|(r, _)| *r == known.reason) {
+                xs.push(s.x.row(i).to_vec());
+                ys.push(r);
+            }
+        }
+        let first = *ys.first()?;
+        if xs.len() < PROBE_MIN_CHURNERS || ys.iter().all(|&y| y == first) {
+            return None;
+        }
+        let (mean, sd, weights) = fit_softmax(&xs, &ys, REASON_CAUSES.len());
+        Some(ReasonClassifier {
+            mean,
+            sd,
+            weights,
+            trained_on: xs.len(),
+        })
+    }
+
+    /// The first cause of the likeliest reason for `row`.
+    fn cause(&self, row: &[f64]) -> Cause {
+        let z = standardise(row, &self.mean, &self.sd);
+        let best = (0..self.weights.len())
+            .max_by(|&a, &b| linear(&self.weights[a], &z).total_cmp(&linear(&self.weights[b], &z)))
+            .unwrap_or(0);
+        REASON_CAUSES[best].1[0]
+    }
+}
+
+/// `w[0] + w[1..] · z`.
+fn linear(w: &[f64], z: &[f64]) -> f64 {
+    w[0] + w[1..].iter().zip(z).map(|(a, b)| a * b).sum::<f64>()
+}
+
+/// `(x - mean) / sd`, clipped to +-5; a missing value reads as the mean.
+fn standardise(x: &[f64], mean: &[f64], sd: &[f64]) -> Vec<f64> {
+    x.iter()
+        .zip(mean.iter().zip(sd))
+        .map(|(&v, (&m, &s))| {
+            if v.is_finite() {
+                ((v - m) / s).clamp(-5.0, 5.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Softmax regression of `ys` (in `0..k`) on `xs` by gradient descent on
+/// the mean cross-entropy plus [`PROBE_L2`]: the features' means and
+/// standard deviations (over their finite values), and the weights.
+fn fit_softmax(xs: &[Vec<f64>], ys: &[usize], k: usize) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>) {
+    let d = xs.first().map_or(0, Vec::len);
+    let mut mean = vec![0.0; d];
+    let mut sd = vec![1.0; d];
+    for j in 0..d {
+        let vals: Vec<f64> = xs.iter().map(|x| x[j]).filter(|v| v.is_finite()).collect();
+        if vals.is_empty() {
+            continue;
+        }
+        let n = vals.len() as f64;
+        mean[j] = vals.iter().sum::<f64>() / n;
+        sd[j] = (vals.iter().map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n)
+            .sqrt()
+            .max(1e-9);
+    }
+    let z: Vec<Vec<f64>> = xs.iter().map(|x| standardise(x, &mean, &sd)).collect();
+    let n = z.len().max(1) as f64;
+    let mut w = vec![vec![0.0; d + 1]; k];
+    let mut g = vec![vec![0.0; d + 1]; k];
+    let mut p = vec![0.0; k];
+    for _ in 0..PROBE_STEPS {
+        g.iter_mut()
+            .for_each(|r| r.iter_mut().for_each(|v| *v = 0.0));
+        for (x, &y) in z.iter().zip(ys) {
+            for (c, pc) in p.iter_mut().enumerate() {
+                *pc = linear(&w[c], x);
+            }
+            let top = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            p.iter_mut().for_each(|v| *v = (*v - top).exp());
+            let total: f64 = p.iter().sum();
+            for c in 0..k {
+                let r = p[c] / total - f64::from(u8::from(c == y));
+                g[c][0] += r;
+                for (gj, xj) in g[c][1..].iter_mut().zip(x) {
+                    *gj += r * xj;
+                }
+            }
+        }
+        for (wc, gc) in w.iter_mut().zip(&g) {
+            wc[0] -= 0.5 * gc[0] / n;
+            for (wj, gj) in wc[1..].iter_mut().zip(&gc[1..]) {
+                *wj -= 0.5 * (gj / n + PROBE_L2 * *wj);
+            }
+        }
+    }
+    (mean, sd, w)
 }
 
 #[cfg(test)]
@@ -211,6 +380,35 @@ mod tests {
             })
             .collect();
         assert_eq!(top_cause(&row, &c), None);
+    }
+
+    #[test]
+    fn the_probe_learns_reasons_that_the_features_tell_apart() {
+        // Reason 0 when feature 0 is high, reason 2 when feature 1 is high;
+        // feature 2 is noise and sometimes missing.
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for i in 0..60 {
+            let a = f64::from(i % 2 == 0);
+            let noise = if i % 7 == 0 {
+                f64::NAN
+            } else {
+                f64::from(i % 5)
+            };
+            xs.push(vec![a + 0.1 * f64::from(i % 3), 1.0 - a, noise]);
+            ys.push(if a > 0.5 { 0 } else { 2 });
+        }
+        let (mean, sd, weights) = fit_softmax(&xs, &ys, 3);
+        let c = ReasonClassifier {
+            mean,
+            sd,
+            weights,
+            trained_on: xs.len(),
+        };
+        assert_eq!(c.cause(&[1.0, 0.0, 2.0]), REASON_CAUSES[0].1[0]);
+        assert_eq!(c.cause(&[0.0, 1.0, f64::NAN]), REASON_CAUSES[2].1[0]);
+        // Never seen, so never named: reason 1 is not the likeliest anywhere.
+        assert_ne!(c.cause(&[0.5, 0.5, 1.0]), REASON_CAUSES[1].1[0]);
     }
 
     #[test]

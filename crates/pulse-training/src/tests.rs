@@ -8,8 +8,9 @@ use pulse_models::{Algorithm, GbtParams, LabelSpec, Model, ModelArtifact, ModelK
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
 use crate::{
-    FinalFit, GbtSearch, Stage, TableSpec, TrainConfig, TrainError, TrainingData,
-    check_account_model, train_kind, train_models, train_table,
+    FinalFit, GbtSearch, KnownChurn, REASON_CAUSES, ReasonTruth, Stage, TableSpec, TrainConfig,
+    TrainError, TrainingData, check_account_model, reason_accuracy, train_kind, train_models,
+    train_table,
 };
 
 /// Histories straight from generated rows (the store's `load_histories` gives
@@ -217,6 +218,56 @@ fn ablation_and_the_backtest_model_as_final_fit() {
             .iter()
             .any(|n| n.starts_with("served model: the backtest model"))
     );
+}
+
+#[test]
+fn reason_accuracy_counts_listed_churners_and_the_probe_learns_from_earlier_ones() {
+    let end = parse_day("end", "2026-06-30").unwrap();
+    let b = generate(&SynthConfig::new(400, 24, 42, end));
+    let hs = histories(&b);
+    let truth: ReasonTruth = b
+        .truth
+        .accounts
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.account_id.clone(),
+                KnownChurn {
+                    reason: t.churn_reason.clone(),
+                    day: t.churn_day?,
+                },
+            ))
+        })
+        .collect();
+    let cfg = quick();
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let m = train_kind(&data, ModelKind::Churn, &cfg, "t", &mut |_| {}).unwrap();
+    let ids: Vec<String> = hs.iter().map(|h| h.account.id.clone()).collect();
+    let r = reason_accuracy(&data, &ids, m.backtest_model(), &cfg, &truth).unwrap();
+    assert!(r.churners > 0, "{r:?}");
+    assert_eq!(
+        r.churners,
+        r.by_reason.iter().map(|x| x.churners).sum::<usize>()
+    );
+    assert_eq!(
+        r.matched,
+        r.by_reason.iter().map(|x| x.matched).sum::<usize>()
+    );
+    assert!(r.by_reason.iter().all(|x| {
+        REASON_CAUSES.iter().any(|(k, _)| *k == x.reason)
+            && x.named.iter().map(|(_, n)| n).sum::<usize>() == x.churners
+    }));
+    let p = r
+        .probe
+        .as_ref()
+        .expect("earlier churners with known reasons");
+    assert!(p.trained_on >= 30, "{p:?}");
+    assert!(p.matched <= r.churners);
+    assert!((p.accuracy - p.matched as f64 / r.churners as f64).abs() < 1e-12);
+    assert!(p.method.contains("labels resolved before"), "{}", p.method);
+    // Without known reasons there is nothing to learn from, nor to count.
+    let none = reason_accuracy(&data, &ids, m.backtest_model(), &cfg, &ReasonTruth::new()).unwrap();
+    assert_eq!((none.churners, none.probe), (0, None));
 }
 
 #[test]

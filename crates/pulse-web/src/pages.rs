@@ -2127,7 +2127,15 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
             pct(r.accuracy),
             r.baseline_reason,
             pct(r.baseline_accuracy)
-        )
+        ) + &r.probe.as_ref().map_or_else(String::new, |p| {
+            format!(
+                " A classifier trained on the known reasons of {} earlier churners, on the same features, gets {} ({} of {}): how far the features tell the reasons apart.",
+                p.trained_on,
+                pct(p.accuracy),
+                p.matched,
+                r.churners
+            )
+        })
     });
     let reason_rows = accuracy.map_or_else(Vec::new, |r| {
         let row = |x: &pulse_models::ReasonRow, exogenous: bool| ReasonView {

@@ -829,6 +829,16 @@ pub(crate) fn print_reason_accuracy(
             named.join(", ")
         )?;
     }
+    if let Some(p) = &r.probe {
+        writeln!(
+            o,
+            "  reason probe: a classifier trained on the known reasons of {} earlier churners names a matching cause for {} of {} ({:.1}%): how far the features tell the reasons apart",
+            p.trained_on,
+            p.matched,
+            r.churners,
+            100.0 * p.accuracy
+        )?;
+    }
     Ok(())
 }
 
