@@ -66,7 +66,10 @@ macro_rules! text_enum {
         impl FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
-                let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+                // Most values are already written as the name: no allocation.
+                let t = s.trim();
+                $(if t == $text { return Ok($name::$variant); })+
+                let norm = t.to_ascii_lowercase().replace(['-', ' '], "_");
                 $(if norm == $text { return Ok($name::$variant); })+
                 let allowed: Vec<&str> = vec![$($text),+];
                 Err(format!("'{}' is not one of {}", s.trim(), allowed.join(", ")))
@@ -899,6 +902,40 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// Each value's name, and the same name spaced, dashed or capitalised,
+    /// reads as that value; anything else is an error naming the choices.
+    fn reads_every_spelling<T: TextEnum + FromStr<Err = String> + PartialEq + fmt::Debug>(
+        all: &[T],
+    ) {
+        for &v in all {
+            let name = v.name();
+            for spelling in [
+                name.to_string(),
+                format!("  {name}\t"),
+                name.to_ascii_uppercase(),
+                name.replace('_', " "),
+                name.replace('_', "-"),
+            ] {
+                assert_eq!(spelling.parse::<T>(), Ok(v), "{spelling:?}");
+            }
+        }
+        let e = "no such value".parse::<T>().unwrap_err();
+        assert!(e.contains(all[0].name()), "{e}");
+    }
+
+    #[test]
+    fn text_enums_read_their_names_in_any_spelling() {
+        reads_every_spelling(Segment::ALL);
+        reads_every_spelling(AccountStatus::ALL);
+        reads_every_spelling(Persona::ALL);
+        reads_every_spelling(Sentiment::ALL);
+        reads_every_spelling(Channel::ALL);
+        reads_every_spelling(SubscriptionKind::ALL);
+        reads_every_spelling(SurveyKind::ALL);
+        reads_every_spelling(OutreachOutcome::ALL);
+        reads_every_spelling(EntityKind::ALL);
+    }
 
     fn fields(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

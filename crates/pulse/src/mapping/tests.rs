@@ -517,6 +517,11 @@ fn html_becomes_its_text() {
             "café 中 <ok> \"q\"",
         ),
         ("<b>bold</b>face", "boldface"),
+        // Tag names in any case; an inline tag is no blank.
+        (
+            "One<BR>two</P><Li class=a>three<SPAN>four",
+            "One two threefour",
+        ),
         ("Q&A & more; AT&T", "Q&A & more; AT&T"),
         ("plain text  as  is", "plain text  as  is"),
         ("broken <tag", "broken <tag"),
