@@ -313,7 +313,8 @@ pub struct TrainOutput {
     pub models: Vec<TrainedModel>,
 }
 
-/// Builds the snapshots once, then trains each kind in turn.
+/// Builds the snapshots once, then trains the kinds side by side (see
+/// [`train_on`]).
 ///
 /// `clock` returns seconds from any fixed origin (the crate reads no clock);
 /// `created_at` goes into every card as is.
@@ -323,8 +324,8 @@ pub fn train_models(
     data_end: Option<Day>,
     cfg: &TrainConfig,
     created_at: &str,
-    clock: &mut dyn FnMut() -> f64,
-    progress: &mut dyn FnMut(Progress),
+    clock: &mut (dyn FnMut() -> f64 + Send),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<TrainOutput, TrainError> {
     if kinds.is_empty() {
         return Err(TrainError::Config {
@@ -353,14 +354,23 @@ pub fn train_models(
 
 /// [`train_models`] on snapshots already built (`snapshot_seconds` is what
 /// building them took, for the cards).
+///
+/// With `kinds_side_by_side` (the default), each kind trains on a thread of
+/// its own, all at once; otherwise one after the other. A kind's fits use
+/// every core already, but each also has stretches on one core (the leakage
+/// screen, the candidates' scoring, the calibration, the card's metrics),
+/// which the other kind's fits fill. Either way the models come back in the
+/// order of `kinds` and are the same; the progress reported is the mean of
+/// the kinds' own progress, and the first error of a kind (in the order of
+/// `kinds`) is the run's.
 pub fn train_on(
     data: &TrainingData,
     kinds: &[ModelKind],
     cfg: &TrainConfig,
     created_at: &str,
     snapshot_seconds: f64,
-    clock: &mut dyn FnMut() -> f64,
-    progress: &mut dyn FnMut(Progress),
+    clock: &mut (dyn FnMut() -> f64 + Send),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<TrainOutput, TrainError> {
     if kinds.is_empty() {
         return Err(TrainError::Config {
@@ -368,23 +378,70 @@ pub fn train_on(
             reason: "name at least one of churn, expansion".into(),
         });
     }
-    let mut models = Vec::with_capacity(kinds.len());
-    let share = 0.85 / kinds.len() as f64;
-    for (i, &kind) in kinds.iter().enumerate() {
-        let base = 0.15 + share * i as f64;
-        let t = clock();
+    // The callbacks, shared by the kinds' threads; with each kind's progress.
+    let shared = std::sync::Mutex::new((progress, clock, vec![0.0f64; kinds.len()]));
+    let now = || {
+        let mut g = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (g.1)()
+    };
+    let side_by_side = cfg.kinds_side_by_side && kinds.len() > 1;
+    let one = |i: usize, kind: ModelKind| -> Result<TrainedModel, TrainError> {
+        let t = now();
         let mut m = train_kind(data, kind, cfg, created_at, &mut |p: Progress| {
-            progress(Progress {
-                fraction: base + share * p.fraction,
+            let mut g = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            g.2[i] = p.fraction;
+            let mean = g.2.iter().sum::<f64>() / g.2.len() as f64;
+            (g.0)(Progress {
+                fraction: 0.15 + 0.85 * mean,
                 ..p
-            })
+            });
         })?;
-        m.artifact.card.training_seconds = clock() - t;
+        m.artifact.card.training_seconds = now() - t;
+        let how = if side_by_side {
+            ", trained side by side with the other kinds on the same cores"
+        } else {
+            ""
+        };
         m.artifact.card.notes.push(format!(
-            "training_seconds covers this model's backtest, ablation and final fit; the feature snapshots shared by both kinds took {snapshot_seconds:.1} s more"
+            "training_seconds covers this model's backtest, ablation and final fit{how}; the feature snapshots shared by all kinds took {snapshot_seconds:.1} s more"
         ));
-        models.push(m);
-    }
+        Ok(m)
+    };
+    let results: Vec<Result<TrainedModel, TrainError>> = if side_by_side {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, &kind)| {
+                    let one = &one;
+                    s.spawn(move || one(i, kind))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    } else {
+        let mut out = Vec::with_capacity(kinds.len());
+        for (i, &kind) in kinds.iter().enumerate() {
+            let m = one(i, kind);
+            let failed = m.is_err();
+            out.push(m);
+            if failed {
+                break;
+            }
+        }
+        out
+    };
+    let models = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let (progress, ..) = shared
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     progress(Progress {
         stage: Stage::Done,
         kind: None,
@@ -400,7 +457,6 @@ pub fn train_on(
     })
 }
 
-/// The backtest cutoff: the first of the latest `test_fraction` snapshot days.
 fn cutoff_day(days: &[Day], test_fraction: f64) -> Day {
     let n_test = ((days.len() as f64 * test_fraction).ceil() as usize).clamp(1, days.len());
     days[days.len() - n_test]

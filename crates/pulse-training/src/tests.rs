@@ -10,7 +10,7 @@ use pulse_synth::{SynthBase, SynthConfig, generate};
 use crate::{
     FinalFit, GbtSearch, KnownChurn, REASON_CAUSES, ReasonTruth, Stage, TableSpec, TrainConfig,
     TrainError, TrainingData, check_account_model, reason_accuracy, train_kind, train_models,
-    train_table,
+    train_on, train_table,
 };
 
 /// Histories straight from generated rows (the store's `load_histories` gives
@@ -342,6 +342,84 @@ fn the_leakage_gate_stops_a_run_unless_overridden() {
             .iter()
             .any(|n| n.starts_with("LEAKAGE GATE OVERRIDDEN"))
     );
+}
+
+#[test]
+fn kinds_trained_side_by_side_are_the_kinds_trained_alone_in_the_order_asked() {
+    let hs = base(150, 18);
+    let cfg = quick();
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let mut fractions = Vec::new();
+    let out = train_on(
+        &data,
+        &[ModelKind::Expansion, ModelKind::Churn],
+        &cfg,
+        "t",
+        0.0,
+        &mut || 0.0,
+        &mut |p| fractions.push(p.fraction),
+    )
+    .unwrap();
+    let kinds: Vec<ModelKind> = out.models.iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [ModelKind::Expansion, ModelKind::Churn]);
+    // The mean of the kinds' progress never goes back, and ends the run.
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
+    assert_eq!(fractions.last(), Some(&1.0));
+    // Artifacts hold no `PartialEq`: compared through their JSON.
+    fn json<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_string(v).expect("serialisable")
+    }
+    for m in &out.models {
+        let alone = train_kind(&data, m.kind, &cfg, "t", &mut |_| {}).unwrap();
+        assert_eq!(
+            json(&m.artifact.payload),
+            json(&alone.artifact.payload),
+            "{}",
+            m.kind
+        );
+        assert_eq!(
+            json(&m.artifact.card.evaluation),
+            json(&alone.artifact.card.evaluation),
+            "{}",
+            m.kind
+        );
+    }
+    // One after the other: the same models.
+    let in_turn = TrainConfig {
+        kinds_side_by_side: false,
+        ..quick()
+    };
+    let again = train_on(
+        &data,
+        &[ModelKind::Expansion, ModelKind::Churn],
+        &in_turn,
+        "t",
+        0.0,
+        &mut || 0.0,
+        &mut |_| {},
+    )
+    .unwrap();
+    for (a, b) in out.models.iter().zip(&again.models) {
+        assert_eq!(a.kind, b.kind);
+        assert_eq!(json(&a.artifact.payload), json(&b.artifact.payload));
+    }
+    // A kind's error is the run's: the first in the order asked.
+    let strict = TrainConfig {
+        leakage_threshold: 0.55,
+        ..quick()
+    };
+    match train_on(
+        &data,
+        &[ModelKind::Churn, ModelKind::Expansion],
+        &strict,
+        "t",
+        0.0,
+        &mut || 0.0,
+        &mut |_| {},
+    ) {
+        Err(TrainError::Leakage { kind, .. }) => assert_eq!(kind, "churn"),
+        other => panic!("expected the churn model's leakage error, got {other:?}"),
+    }
 }
 
 #[test]
