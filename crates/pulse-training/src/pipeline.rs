@@ -313,8 +313,8 @@ pub struct TrainOutput {
     pub models: Vec<TrainedModel>,
 }
 
-/// Builds the snapshots once, then trains the kinds side by side (see
-/// [`train_on`]).
+/// Builds the snapshots once, then trains the kinds, side by side by
+/// default (see [`train_on`]).
 ///
 /// `clock` returns seconds from any fixed origin (the crate reads no clock);
 /// `created_at` goes into every card as is.
@@ -457,6 +457,7 @@ pub fn train_on(
     })
 }
 
+/// The backtest cutoff: the first of the latest `test_fraction` snapshot days.
 fn cutoff_day(days: &[Day], test_fraction: f64) -> Day {
     let n_test = ((days.len() as f64 * test_fraction).ceil() as usize).clamp(1, days.len());
     days[days.len() - n_test]
