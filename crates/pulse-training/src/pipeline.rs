@@ -411,8 +411,8 @@ pub fn train_on(
         ));
         Ok(m)
     };
-    let results: Vec<Result<TrainedModel, TrainError>> = if side_by_side {
-        std::thread::scope(|s| {
+    let models: Vec<TrainedModel> = if side_by_side {
+        let results: Vec<Result<TrainedModel, TrainError>> = std::thread::scope(|s| {
             let handles: Vec<_> = kinds
                 .iter()
                 .enumerate()
@@ -425,20 +425,15 @@ pub fn train_on(
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        })
+        });
+        results.into_iter().collect::<Result<_, _>>()?
     } else {
-        let mut out = Vec::with_capacity(kinds.len());
-        for (i, &kind) in kinds.iter().enumerate() {
-            let m = one(i, kind);
-            let failed = m.is_err();
-            out.push(m);
-            if failed {
-                break;
-            }
-        }
-        out
+        kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| one(i, kind))
+            .collect::<Result<_, _>>()?
     };
-    let models = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     let (progress, ..) = shared
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

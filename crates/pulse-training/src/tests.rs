@@ -349,16 +349,13 @@ fn kinds_trained_side_by_side_are_the_kinds_trained_alone_in_the_order_asked() {
     let hs = base(150, 18);
     let cfg = quick();
     let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let train = |cfg: &TrainConfig, kinds: &[ModelKind], progress: &mut (dyn FnMut(_) + Send)| {
+        train_on(&data, kinds, cfg, "t", 0.0, &mut || 0.0, progress)
+    };
     let mut fractions = Vec::new();
-    let out = train_on(
-        &data,
-        &[ModelKind::Expansion, ModelKind::Churn],
-        &cfg,
-        "t",
-        0.0,
-        &mut || 0.0,
-        &mut |p| fractions.push(p.fraction),
-    )
+    let out = train(&cfg, &[ModelKind::Expansion, ModelKind::Churn], &mut |p| {
+        fractions.push(p.fraction)
+    })
     .unwrap();
     let kinds: Vec<ModelKind> = out.models.iter().map(|m| m.kind).collect();
     assert_eq!(kinds, [ModelKind::Expansion, ModelKind::Churn]);
@@ -389,13 +386,9 @@ fn kinds_trained_side_by_side_are_the_kinds_trained_alone_in_the_order_asked() {
         kinds_side_by_side: false,
         ..quick()
     };
-    let again = train_on(
-        &data,
-        &[ModelKind::Expansion, ModelKind::Churn],
+    let again = train(
         &in_turn,
-        "t",
-        0.0,
-        &mut || 0.0,
+        &[ModelKind::Expansion, ModelKind::Churn],
         &mut |_| {},
     )
     .unwrap();
@@ -408,13 +401,9 @@ fn kinds_trained_side_by_side_are_the_kinds_trained_alone_in_the_order_asked() {
         leakage_threshold: 0.55,
         ..quick()
     };
-    match train_on(
-        &data,
-        &[ModelKind::Churn, ModelKind::Expansion],
+    match train(
         &strict,
-        "t",
-        0.0,
-        &mut || 0.0,
+        &[ModelKind::Churn, ModelKind::Expansion],
         &mut |_| {},
     ) {
         Err(TrainError::Leakage { kind, .. }) => assert_eq!(kind, "churn"),
