@@ -706,9 +706,20 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     assert_eq!(weeks, vec![week.label.clone()]);
     assert_eq!(plays.len(), 1);
     let p = &plays[0];
+    // The report counts a churn within `outcome_days` of the week's start
+    // (from its first second), not from the end of the cutoff day.
+    let from = pulse_core::time::ts_of_day(week.start);
+    let in_window: HashSet<String> = store
+        .churn_events()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, at)| *at >= from && *at < from + i64::from(cfg.outcome_days) * 86_400)
+        .map(|(id, _)| id)
+        .collect();
     let truth = called
         .iter()
-        .filter(|r| churned.contains(&r.account_id))
+        .filter(|r| in_window.contains(&r.account_id))
         .count() as u64;
     assert_eq!((p.contacted, p.settled, p.churned), (40, 40, truth));
     assert_eq!(p.outcomes.reached, 40);
@@ -722,7 +733,7 @@ async fn the_top_of_the_list_holds_the_next_quarters_churn() {
     {
         let c = cells.entry((&r.band, &r.segment)).or_default();
         c.0 += 1;
-        c.1 += u32::from(churned.contains(&r.account_id));
+        c.1 += u32::from(in_window.contains(&r.account_id));
     }
     let rates: Vec<f64> = called
         .iter()
