@@ -3,8 +3,8 @@
 Reads a base's ground truth (`pulse synth --out DIR` writes DIR/truth/) and,
 for every health-driven churner, takes the hidden state of its last simulated
 week before the churn (price shock, support quality, adoption, business
-climate) to name the reason an oracle would: the largest of the generator's
-reason weights (docs/synthetic-base.md). The oracle's hit rate is the ceiling
+climate, a competitor's evaluation) to name the reason an oracle would: the
+largest of the generator's reason weights (docs/synthetic-base.md). The oracle's hit rate is the ceiling
 of any reason-accuracy measure on that base: no model sees more than the
 hidden state. `champion_left` is left out (the state file does not say whether
 the champion was lost) and exogenous churns are not health-driven. A renewal
@@ -36,11 +36,14 @@ CAUSE = {
     "support_experience": "support",
     "low_adoption": "adoption",
     "weak_relationship": "relationships",
+    "budget_cuts": "commercial",
+    "competitor": "sentiment",
 }
 
 
 RENEW_SLOPE = 2.2
 PRICE_WEIGHT = 0.9
+EVALUATION_PULL = 0.8
 
 
 def weights(week, renewal):
@@ -52,13 +55,14 @@ def weights(week, renewal):
     a = float(week["adoption"])
     u = float(week["business"])
     r = float(week["relationship"])
+    evaluating = week.get("evaluating") == "true"
     return {
         "price": price * shock + 0.05,
         "support_experience": 3.5 * max(0.65 - s, 0) + 0.05,
         "low_adoption": 3 * max(0.6 - a, 0) + 0.05,
         "weak_relationship": 3 * max(0.55 - r, 0) + 0.05,
-        "competitor": 0.15,
-        "budget_cuts": 0.1 + 0.1 * max(-u, 0),
+        "competitor": EVALUATION_PULL if evaluating else 0.0,
+        "budget_cuts": 0.35 * max(-u, 0),
     }
 
 
@@ -112,8 +116,6 @@ def list_causes(truth: Path, listed: Path) -> None:
     for r in rows:
         days = r["days_to_renewal"]
         w = weights(last[r["account_id"]], days != "" and int(days) <= 90)
-        w.pop("competitor")
-        w.pop("budget_cuts")
         cause = CAUSE[max(w, key=w.get)]
         true[cause] += 1
         named[r["reason"]] += 1

@@ -39,14 +39,19 @@
 //!   counts as 0.2 and a missing sponsor as 0.3;
 //! * price shock jumps when a price increase is announced and decays by 7%
 //!   a week;
-//! * business conditions `u` (AR(1), sd 1) are never observed directly.
+//! * business conditions `u` (AR(1), sd 1) are never observed directly; a
+//!   downturn (`u` below -0.5) shrinks the head count and brings seat
+//!   reductions, contractions and late payments;
+//! * a competitor's evaluation (0.2 a year, 8-26 weeks, drawn from a stream
+//!   of its own) sours the words and NPS answers of those who decide and
+//!   pay, and pulls the churn decision.
 //!
 //! The latent score is `x = 0.55 + 3.0 (a - 0.6) + 3.5 (s - 0.65) +
 //! 3.0 (r - 0.55) - 1.2 shock + 0.35 u` and health is `100 sigmoid(x)`.
 //! The customer's mood, which sets the tone of their words, is
-//! `0.1 + 1.4 (s - 0.65) + 0.8 (r - 0.55) + 0.8 (a - 0.6) + 0.15 u`; a
-//! price shock sours only those who pay the invoices (billing contacts
-//! fully, the executive sponsor a little), in their words and warmth.
+//! `0.1 + 1.4 (s - 0.65) + 0.8 (r - 0.55) + 0.8 (a - 0.6)`; a price shock
+//! sours only those who pay the invoices (billing contacts fully, the
+//! executive sponsor a little), in their words and warmth.
 //!
 //! **Events.** Missed payroll deadlines and tax filing errors cut `s`, chill
 //! the people involved and start a thread of angry contacts; platform
@@ -66,11 +71,14 @@
 //!
 //! **Outcomes.** At each anniversary the account churns with probability
 //! `sigmoid(c_seg - 2.2 (x_ema - 0.55) + 0.9 shock + 0.5 first_renewal +
-//! 0.35 lost_champion)`, where `x_ema` averages the last few weeks; a very
-//! unhealthy account may leave mid-term; and accounts are acquired or go
-//! out of business at a rate no observable predicts. Healthy accounts may
-//! expand (upgrade or add seats), unhealthy ones contract. The result is
-//! about 14% / 10% / 6% annual logo churn for smb / mid_market /
+//! 0.35 lost_champion + 1.76 evaluating)`, where `x_ema`
+//! averages the last few weeks; a very unhealthy account may leave
+//! mid-term; each health-driven churn is named after the largest pressure
+//! on the account, so each reason follows its own traces; and accounts are
+//! acquired or go out of business at a rate no observable predicts. Healthy
+//! accounts may expand (upgrade or add seats), unhealthy ones contract (and
+//! so do those in a downturn). The result is
+//! about 15% / 11% / 6% annual logo churn for smb / mid_market /
 //! enterprise, and a churn model on observable features reaches a ROC-AUC
 //! around 0.8, not 0.99.
 //!

@@ -59,6 +59,22 @@ const EXPAND_BASE: [f64; 3] = [0.020, 0.030, 0.035];
 const DOWNGRADE_BASE: [f64; 3] = [0.040, 0.040, 0.030];
 const PAYMENT_FAIL: [f64; 3] = [0.012, 0.006, 0.003];
 const PRICE_RISE_P: [f64; 3] = [0.30, 0.25, 0.15];
+/// Seeds the side stream of draws (competitor evaluations).
+const SIDE_STREAM: u64 = 0x6576_616c_7561_7465;
+/// Competitor evaluations: how many start per account-year.
+const EVALUATION_RATE: f64 = 0.2;
+/// Weeks an evaluation lasts (uniform).
+const EVALUATION_WEEKS: (i32, i32) = (8, 26);
+/// An evaluation's pull towards leaving, in units of the latent score `x`.
+const EVALUATION_PULL: f64 = 0.8;
+/// How far an evaluation sours the words of those weighing it (mood units,
+/// times [`evaluation_felt`]).
+const EVALUATION_TONE: f64 = 0.45;
+/// An evaluation's toll on an NPS answer (points, times [`evaluation_felt`]).
+const EVALUATION_NPS: f64 = 2.0;
+/// A downturn deeper than this (`u` below its negative) starts cutting costs:
+/// head count, seats, plans, and paying late.
+const DOWNTURN: f64 = 0.5;
 /// Interactions per month for a typical account of the segment.
 const CONTACT_RATE: [f64; 3] = [0.9, 2.0, 4.0];
 /// Topic weights in an ordinary week, in `Topic::ALL` order.
@@ -202,6 +218,11 @@ struct Sim<'w> {
     notice_done: bool,
     pending_rise: f64,
     oe_until: Day,
+    /// A competitor's evaluation runs until this day.
+    evaluating_until: Option<Day>,
+    /// Draws of the competitor evaluations, apart from the main stream so
+    /// that adding them moved no other draw.
+    side: ChaCha8Rng,
     // Output.
     contacts: Vec<Contact>,
     interactions: Vec<Interaction>,
@@ -434,6 +455,8 @@ impl<'w> Sim<'w> {
             notice_done: false,
             pending_rise: 0.0,
             oe_until: Day::MIN,
+            evaluating_until: None,
+            side: ChaCha8Rng::seed_from_u64(mix(w.seed ^ SIDE_STREAM, idx as u64)),
             contacts: Vec::new(),
             interactions: Vec::new(),
             usage: Vec::new(),
@@ -452,6 +475,20 @@ impl<'w> Sim<'w> {
         sim.a = (a_base * sim.onboarding_factor(from) + 0.06 * sim.normal()).clamp(0.05, 0.95);
         sim.s = (s_base + 0.05 * sim.normal()).clamp(0.1, 0.95);
         sim
+    }
+
+    /// 1 while a competitor's evaluation runs, else 0.
+    fn evaluating(&self) -> f64 {
+        if self.evaluating_until.is_some() {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    /// How deep the business is in a downturn past [`DOWNTURN`] (0 above it).
+    fn downturn(&self) -> f64 {
+        (-self.u - DOWNTURN).max(0.0)
     }
 
     /// Monthly price of the current plan and seats.
@@ -760,9 +797,12 @@ impl<'w> Sim<'w> {
     }
 
     /// The tone of a message given the account's mood and the writer (a
-    /// price rise sours only the words of those who pay: [`price_felt`]).
+    /// price rise sours only the words of those who pay: [`price_felt`]; a
+    /// competitor's evaluation those who weigh it: [`evaluation_felt`]).
     fn tone(&mut self, bias: f64, intent: Intent, offset: f64, persona: Persona) -> (Tone, bool) {
-        let m = self.mood + 0.5 * offset + bias - 0.5 * price_felt(persona) * self.shock
+        let m = self.mood + 0.5 * offset + bias
+            - 0.5 * price_felt(persona) * self.shock
+            - EVALUATION_TONE * evaluation_felt(persona) * self.evaluating()
             + 0.35 * self.normal();
         let (neg, pos) = match intent {
             Intent::Question => (-0.55, 0.6),
@@ -1040,11 +1080,7 @@ impl<'w> Sim<'w> {
             - 1.2 * self.shock
             + 0.35 * self.u;
         self.health = 100.0 * sigmoid(self.x);
-        self.mood = 0.1
-            + 1.4 * (self.s - 0.65)
-            + 0.8 * (self.r - 0.55)
-            + 0.8 * (self.a - 0.6)
-            + 0.15 * self.u;
+        self.mood = 0.1 + 1.4 * (self.s - 0.65) + 0.8 * (self.r - 0.55) + 0.8 * (self.a - 0.6);
     }
 
     /// One week: events, latent drift, churn decisions, then what the
@@ -1165,6 +1201,18 @@ impl<'w> Sim<'w> {
             let day = until.max(from);
             self.add_person(Persona::Admin, day, 0.45);
             self.events.push("new_admin");
+        }
+
+        // A competitor's evaluation: for weeks the customer weighs leaving.
+        // It shows in what those who weigh it write and answer in surveys,
+        // not in the health of the relationship the provider tracks.
+        if self.evaluating_until.is_some_and(|d| d < from) {
+            self.evaluating_until = None;
+        }
+        if self.evaluating_until.is_none() && self.side.gen_bool((EVALUATION_RATE * yr).min(1.0)) {
+            let weeks = self.side.gen_range(EVALUATION_WEEKS.0..=EVALUATION_WEEKS.1);
+            self.evaluating_until = Some(from + 7 * weeks);
+            self.events.push("competitor_evaluation");
         }
 
         // Good support and training lift the experience and adoption.
@@ -1291,7 +1339,8 @@ impl<'w> Sim<'w> {
             let logit = RENEW_C0[seg] - RENEW_SLOPE * (self.x_ema - 0.55)
                 + price_weight * self.shock
                 + if first { 0.5 } else { 0.0 }
-                + if lost_champion { 0.35 } else { 0.0 };
+                + if lost_champion { 0.35 } else { 0.0 }
+                + RENEW_SLOPE * EVALUATION_PULL * self.evaluating();
             p_renew = sigmoid(logit);
             if churn.is_none() && self.rng.gen_bool(p_renew) {
                 churn = Some((
@@ -1301,7 +1350,9 @@ impl<'w> Sim<'w> {
                 ));
             }
         }
-        let p_mid = MIDTERM_MAX[seg] * sigmoid((22.0 - self.health) / 4.0) * frac;
+        // An evaluation pulls mid-term decisions as it pulls renewals.
+        let decided = 100.0 * sigmoid(self.x - EVALUATION_PULL * self.evaluating());
+        let p_mid = MIDTERM_MAX[seg] * sigmoid((22.0 - decided) / 4.0) * frac;
         if churn.is_none() && self.rng.gen_bool(p_mid) {
             let day = self.rng.gen_range(from..=to);
             churn = Some((day, ChurnKind::Midterm, self.reason(0.0)));
@@ -1380,8 +1431,9 @@ impl<'w> Sim<'w> {
 
         // Commercial moves, for accounts that stay.
         if churn.is_none() {
-            self.headcount *=
-                (self.p.growth / 52.0 + self.p.industry.churny_staff * 0.5 * self.normal()).exp();
+            self.headcount *= (self.p.growth / 52.0 - 0.004 * self.downturn()
+                + self.p.industry.churny_staff * 0.5 * self.normal())
+            .exp();
             if let Some((d, "out_of_business")) = self.p.doomed
                 && d - to < 84
             {
@@ -1408,6 +1460,7 @@ impl<'w> Sim<'w> {
             relationship: self.r,
             price_shock: self.shock,
             business: self.u,
+            evaluating: self.evaluating_until.is_some(),
             mood: self.mood,
             churn_hazard: hazard,
             events: self.events.join(";"),
@@ -1514,10 +1567,9 @@ impl<'w> Sim<'w> {
             }
             answered += 1;
             let (warmth, offset) = (self.people[i].warmth, self.people[i].offset);
-            let q = 7.8
-                + 8.0 * (self.health / 100.0 - 0.62)
-                + 2.5 * (warmth - 0.55)
-                + 0.5 * offset
+            let felt = evaluation_felt(self.people[i].persona) * self.evaluating();
+            let q = 7.8 + 8.0 * (self.health / 100.0 - 0.62) + 2.5 * (warmth - 0.55) + 0.5 * offset
+                - EVALUATION_NPS * felt
                 + 1.6 * self.normal();
             let score = q.round().clamp(0.0, 10.0) as i64;
             let day = self.rng.gen_range(from..=last);
@@ -1529,6 +1581,7 @@ impl<'w> Sim<'w> {
                     (Driver::Support, 0.65 - self.s),
                     (Driver::Adoption, 0.6 - self.a),
                     (Driver::Relationship, 0.55 - self.r),
+                    (Driver::Competitor, 0.5 * felt),
                 ];
                 let driver = drivers
                     .iter()
@@ -1609,7 +1662,8 @@ impl<'w> Sim<'w> {
         let at = day_ts(day) + self.rng.gen_range(9 * 3600..20 * 3600);
         let (mrr0, seats0) = (self.mrr, self.seats);
         let p_up = EXPAND_BASE[seg] * sigmoid((self.health - 62.0) / 7.0) * (0.5 + self.a);
-        let p_down = DOWNGRADE_BASE[seg] * sigmoid((38.0 - self.health) / 6.0);
+        let p_down =
+            DOWNGRADE_BASE[seg] * (sigmoid((38.0 - self.health) / 6.0) + 0.6 * self.downturn());
         if settled && self.rng.gen_bool(p_up.min(1.0)) {
             if self.plan < 2 && self.rng.gen_bool(0.45) {
                 self.plan += 1;
@@ -1669,9 +1723,7 @@ impl<'w> Sim<'w> {
         {
             p_fail *= 5.0;
         }
-        if self.u < -1.5 {
-            p_fail *= 2.0;
-        }
+        p_fail *= 1.0 + self.downturn();
         if self.rng.gen_bool(p_fail.min(1.0)) {
             let reason =
                 ["card_declined", "insufficient_funds", "ach_returned"][self.rng.gen_range(0..3)];
@@ -1723,17 +1775,17 @@ impl<'w> Sim<'w> {
         self.notice_done = false;
     }
 
-    /// Why a health-driven churn happened. With the weights' probability,
-    /// it is a reason the relationship does not show (`competitor`,
-    /// `budget_cuts`); otherwise it is the largest of the account's own
-    /// deficits (price shock, support experience, adoption, cooling
-    /// relationships, a lost champion), so each of those reasons follows
-    /// its own traces in the data. Each deficit weighs what it weighs in the
-    /// decision, in units of health: its weight in `x`, plus, for the price
-    /// shock at a renewal, the renewal logit's own `price_weight` over
-    /// [`RENEW_SLOPE`] (0 for a mid-term churn, which follows health alone).
-    /// One uniform draw either way (whatever the weights, so no other draw
-    /// moves).
+    /// Why a health-driven churn happened. With a small probability it is a
+    /// reason that left no trace (a competitor's offer or a budget cut
+    /// nobody saw coming); otherwise it is the largest of the account's own
+    /// pressures (price shock, support experience, adoption, cooling
+    /// relationships, a lost champion, a competitor's evaluation, a
+    /// downturn), so each reason follows its own traces in the data. Each
+    /// weighs what it weighs in the decision, in units of health: its weight
+    /// in `x` (for an evaluation, its pull), plus, for the price shock at a
+    /// renewal, the renewal logit's own `price_weight` over [`RENEW_SLOPE`]
+    /// (0 for a mid-term churn, which follows health alone). One uniform
+    /// draw either way (whatever the weights, so no other draw moves).
     fn reason(&mut self, price_weight: f64) -> &'static str {
         let lost = self.active(Persona::Champion).is_none() && self.champion_left_day.is_some();
         let own = [
@@ -1745,11 +1797,10 @@ impl<'w> Sim<'w> {
             ("low_adoption", 3.0 * (0.6 - self.a).max(0.0) + 0.05),
             ("weak_relationship", 3.0 * (0.55 - self.r).max(0.0) + 0.05),
             ("champion_left", if lost { 0.6 } else { 0.0 }),
+            ("competitor", EVALUATION_PULL * self.evaluating()),
+            ("budget_cuts", 0.35 * (-self.u).max(0.0)),
         ];
-        let other = [
-            ("competitor", 0.15),
-            ("budget_cuts", 0.1 + 0.1 * (-self.u).max(0.0)),
-        ];
+        let other = [("competitor", 0.03), ("budget_cuts", 0.03)];
         let total: f64 = own.iter().chain(&other).map(|w| w.1).sum();
         let mut x = self.rng.gen_range(0.0..total);
         for (r, wt) in other {
@@ -1909,6 +1960,18 @@ impl<'w> Sim<'w> {
             truth,
             weeks: self.weeks,
         }
+    }
+}
+
+/// How much a competitor's evaluation shows in a contact's words and survey
+/// answers: those who decide and pay weigh it, admins a little, end users
+/// not at all.
+fn evaluation_felt(persona: Persona) -> f64 {
+    match persona {
+        Persona::Champion | Persona::ExecutiveSponsor => 1.0,
+        Persona::Billing => 0.8,
+        Persona::Admin => 0.5,
+        Persona::EndUser => 0.0,
     }
 }
 

@@ -96,6 +96,7 @@ pub(crate) enum Driver {
     Adoption,
     Relationship,
     General,
+    Competitor,
 }
 
 /// What a message knows about the account.
@@ -1028,7 +1029,7 @@ const NPS_PASSIVE: &[&str] = &[
     "Works for us. Nothing special.",
     "Decent, but the mobile app needs work.",
 ];
-const NPS_DETRACT: [&[&str]; 5] = [
+const NPS_DETRACT: [&[&str]; 6] = [
     // Price
     &[
         "Too expensive for what we get, especially after the price increase.",
@@ -1059,6 +1060,13 @@ const NPS_DETRACT: [&[&str]; 5] = [
         "Not worth it.",
         "Disappointed overall.",
         "Too many problems this year.",
+    ],
+    // Competitor
+    &[
+        "We're looking at other providers.",
+        "Another payroll provider offered us a better package.",
+        "Evaluating alternatives before our renewal.",
+        "Honestly considering a switch.",
     ],
 ];
 const CSAT_COMMENTS: [&[&str]; 5] = [
@@ -1585,12 +1593,13 @@ pub(crate) fn write_nps_comment(
             Driver::Adoption => 2,
             Driver::Relationship => 3,
             Driver::General => 4,
+            Driver::Competitor => 5,
         };
         // The stated reason is not always the real one.
         if rng.gen_bool(0.75) {
             NPS_DETRACT[i]
         } else {
-            NPS_DETRACT[rng.gen_range(0..5)]
+            NPS_DETRACT[rng.gen_range(0..NPS_DETRACT.len())]
         }
     };
     m.sentence(pick(rng, list), out);

@@ -137,6 +137,9 @@ pub struct TruthWeek {
     pub price_shock: f64,
     /// The customer's own business conditions (unobserved, mean 0, sd 1).
     pub business: f64,
+    /// A competitor's evaluation is running (unobserved; it shows in the
+    /// words and survey answers of those who weigh it).
+    pub evaluating: bool,
     /// The mood that sets the tone of the customer's words (about -1 to 1).
     pub mood: f64,
     /// Probability of churning this week (renewal decision included).
@@ -155,6 +158,7 @@ impl TruthWeek {
         "relationship",
         "price_shock",
         "business",
+        "evaluating",
         "mood",
         "churn_hazard",
         "events",
@@ -173,6 +177,7 @@ impl TruthWeek {
         field(w, buf, |b| push_f(b, self.relationship, 3))?;
         field(w, buf, |b| push_f(b, self.price_shock, 3))?;
         field(w, buf, |b| push_f(b, self.business, 3))?;
+        w.write_field(bool_str(self.evaluating))?;
         field(w, buf, |b| push_f(b, self.mood, 3))?;
         field(w, buf, |b| push_f(b, self.churn_hazard, 5))?;
         w.write_field(&self.events)?;

@@ -461,7 +461,7 @@ fn the_shipped_samples_are_what_synth_writes_and_import_cleanly() {
     assert!(
         report.contains(
             "stripe-events.jsonl -> subscription_event (preset stripe-events, blocks at lines \
-             39, 54, 70, 88, 105, 122)\n  rows 27: 27 would be inserted, 0 updated, 0 rejected, \
+             39, 54, 70, 88, 105, 122)\n  rows 26: 26 would be inserted, 0 updated, 0 rejected, \
              0 left out"
         ),
         "{report}"
@@ -653,7 +653,7 @@ fn a_broken_stripe_export_is_named_by_line_field_and_reason() {
     let out = run(&mut c);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
-        report.contains("rows 27: 24 would be inserted, 0 updated, 3 rejected"),
+        report.contains("rows 26: 23 would be inserted, 0 updated, 3 rejected"),
         "{report}"
     );
     let ex = examples(&report);
