@@ -4,12 +4,13 @@ Reads a base's ground truth (`pulse synth --out DIR` writes DIR/truth/) and,
 for every health-driven churner, takes the hidden state of its last simulated
 week before the churn (price shock, support quality, adoption, business
 climate, a competitor's evaluation) to name the reason an oracle would: the
-largest of the generator's reason weights (docs/synthetic-base.md). The oracle's hit rate is the ceiling
-of any reason-accuracy measure on that base: no model sees more than the
-hidden state. `champion_left` is left out (the state file does not say whether
-the champion was lost) and exogenous churns are not health-driven. A renewal
-churn's price weight assumes the ordinary regime (renewal logit weight 0.9;
-a base written with `--price-regime-from` weighs 2.5 after that day).
+largest of the generator's reason weights (docs/synthetic-base.md). The
+oracle's hit rate is the ceiling of any reason-accuracy measure on that base:
+no model sees more than the hidden state. `champion_left` is left out (the
+state file does not say whether the champion was lost) and exogenous churns
+are not health-driven. A renewal churn's price weight assumes the ordinary
+regime (renewal logit weight 0.9; a base written with `--price-regime-from`
+weighs 2.5 after that day).
 
     python3 bench/reason_ceiling.py DIR/truth
 
