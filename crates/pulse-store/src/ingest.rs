@@ -249,6 +249,19 @@ pub(crate) struct Item<T> {
     pub(crate) score: Option<TextScore>,
 }
 
+/// A batch whose records are validated and sorted by kind: the half of an
+/// ingest that needs no database, so that a bulk load can do it for the next
+/// batch on another thread while the store writes this one
+/// ([`Store::ingest_prepared`]).
+pub struct PreparedBatch(Split);
+
+impl PreparedBatch {
+    /// Validates each record on its own, as an ingest does first.
+    pub fn new(records: Vec<(usize, Record)>, sentiment: Option<BatchSentiment>) -> Self {
+        PreparedBatch(Split::new(records, sentiment))
+    }
+}
+
 /// The valid records of one batch, split by kind, positions kept, and what
 /// has been rejected so far.
 #[derive(Default)]
@@ -584,6 +597,20 @@ impl Store {
             return crate::on_thread("pulse-ingest", move || w.ingest(records, sentiment)).await;
         }
         self.ingest_sqlx(Split::new(records, sentiment), None).await
+    }
+
+    /// [`ingest_with_sentiment`](Self::ingest_with_sentiment) of a batch
+    /// validated beforehand ([`PreparedBatch::new`]), with the same rows,
+    /// counts and rejections.
+    pub async fn ingest_prepared(&self, batch: PreparedBatch) -> Result<BatchOutcome, StoreError> {
+        self.touch();
+        if let Some(w) = self.sqlite_batch_writer() {
+            return crate::on_thread("pulse-ingest", move || {
+                crate::sqlite_ingest::ingest(&w.conn, &w.known, batch.0)
+            })
+            .await;
+        }
+        self.ingest_sqlx(batch.0, None).await
     }
 
     /// For an SQLite file store, a handle that ingests on the calling

@@ -36,6 +36,15 @@ pub(crate) fn push_value(buf: &mut Vec<u8>, v: &Value) {
 
 fn push_text(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Nearly every value has nothing to escape: one branch-free pass finds
+    // that, and the value is copied whole.
+    let special = bytes.iter().fold(false, |any, &b| {
+        any | (b == b'\\') | (b == b'\t') | (b == b'\n') | (b == b'\r')
+    });
+    if !special {
+        buf.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -97,13 +106,13 @@ pub(crate) async fn upsert<T: Row>(
     if rows.is_empty() {
         return Ok(0);
     }
-    let data = encode(rows);
     let cols = T::COLS.join(", ");
 
     sqlx::query("SAVEPOINT pulse_copy")
         .execute(&mut *conn)
         .await?;
-    match copy_in(conn, T::TABLE, &cols, &data).await {
+    let mut data = Vec::new();
+    match copy_in_encoding(conn, T::TABLE, &cols, rows, &mut data).await {
         Ok(()) => {
             sqlx::query("RELEASE SAVEPOINT pulse_copy")
                 .execute(&mut *conn)
@@ -171,16 +180,50 @@ pub(crate) async fn upsert<T: Row>(
     Ok(updated as u64)
 }
 
-/// The rows in `COPY` text, in order.
-fn encode<T: Row>(rows: Vec<T>) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(rows.len() * 64 * T::COLS.len().min(8));
+/// `COPY target (cols) FROM STDIN` of `rows`, encoded into `data` as they
+/// are sent: each [`SEND_CHUNK`] goes out as soon as it is encoded, so the
+/// server stores one chunk while the next is encoded. On return `data`
+/// holds every row in `COPY` text, in order, whatever the outcome (a key
+/// violation is copied again into a temporary table).
+async fn copy_in_encoding<T: Row>(
+    conn: &mut PgConnection,
+    target: &str,
+    cols: &str,
+    rows: Vec<T>,
+    data: &mut Vec<u8>,
+) -> Result<(), sqlx::Error> {
+    data.clear();
+    data.reserve(rows.len() * 64 * T::COLS.len().min(8));
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN"))
+        .await?;
     let mut values = Vec::with_capacity(T::COLS.len());
+    let mut sent = 0;
+    let mut failed = None;
     for r in rows {
         r.push_values(&mut values);
-        push_row(&mut buf, &values);
+        push_row(data, &values);
         values.clear();
+        if failed.is_none() && data.len() - sent >= SEND_CHUNK {
+            match copy.send(&data[sent..]).await {
+                Ok(_) => sent = data.len(),
+                // The rest is still encoded, for the caller.
+                Err(e) => failed = Some(e),
+            }
+        }
     }
-    buf
+    if failed.is_none()
+        && sent < data.len()
+        && let Err(e) = copy.send(&data[sent..]).await
+    {
+        failed = Some(e);
+    }
+    if let Some(e) = failed {
+        // Ends the COPY so that the connection can be used again.
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e);
+    }
+    copy.finish().await.map(|_| ())
 }
 
 /// `COPY target (cols) FROM STDIN` with `data`.
@@ -390,6 +433,28 @@ mod tests {
             ]),
             "a\\tb\\nc\\\\d\\re\tactive\tÜnïcode ✓\n"
         );
+    }
+
+    #[test]
+    fn each_delimiter_is_escaped_wherever_it_stands() {
+        for (c, esc) in [("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")] {
+            for (text, want) in [
+                (c.to_string(), esc.to_string()),
+                (format!("{c}ab"), format!("{esc}ab")),
+                (format!("ab{c}"), format!("ab{esc}")),
+                (format!("a{c}{c}b"), format!("a{esc}{esc}b")),
+            ] {
+                assert_eq!(
+                    row(&[Value::Text(text.clone())]),
+                    format!("{want}\n"),
+                    "{text:?}"
+                );
+            }
+        }
+        // Nothing to escape: copied as it is (other control bytes included).
+        let plain = "Payroll run failed \u{1} twice, ticket #42 ✓";
+        assert_eq!(row(&[Value::Text(plain.into())]), format!("{plain}\n"));
+        assert_eq!(row(&[Value::Text(String::new())]), "\n");
     }
 
     #[test]

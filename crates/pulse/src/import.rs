@@ -374,6 +374,47 @@ impl Written {
     }
 }
 
+/// A batch read and being validated ([`pulse_store::PreparedBatch`]) on a
+/// blocking thread, with what the import reports of it.
+struct Pending {
+    rows: (u64, u64, u64),
+    range: Option<(Ts, Ts)>,
+    deleted: u64,
+    rejected: Vec<Rejected>,
+    batch: tokio::task::JoinHandle<pulse_store::PreparedBatch>,
+}
+
+impl Pending {
+    fn start(parsed: Parsed) -> Pending {
+        let rows = parsed.rows();
+        let (first, last) = time_range(&parsed.records);
+        let deleted = deleted_count(&parsed.records);
+        let (records, sentiment) = (parsed.records, parsed.sentiment);
+        Pending {
+            rows,
+            range: first.zip(last),
+            deleted,
+            rejected: parsed.rejected,
+            batch: tokio::task::spawn_blocking(move || {
+                pulse_store::PreparedBatch::new(records, sentiment)
+            }),
+        }
+    }
+
+    /// Writes the batch once it is validated.
+    async fn write(self, store: &Store) -> anyhow::Result<Written> {
+        let batch = self
+            .batch
+            .await
+            .map_err(|e| anyhow::anyhow!("validating a batch: {e}"))?;
+        let out = store.ingest_prepared(batch).await?;
+        let mut w = Written::new(self.rows, self.rejected, out);
+        w.range = self.range;
+        w.deleted = self.deleted;
+        Ok(w)
+    }
+}
+
 impl Parsed {
     /// Rows read (good, bad and skipped), rows skipped, and rows counted
     /// as events.
@@ -1713,6 +1754,7 @@ pub(crate) async fn import(
             // written from here.
             let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
             let mut rx = Some(rx);
+            let mut next: Option<anyhow::Result<Pending>> = None;
             let writer = match store.sqlite_batch_writer().filter(|_| !opts.dry_run) {
                 Some(w) => {
                     let path = path.clone();
@@ -1753,7 +1795,7 @@ pub(crate) async fn import(
                         Some(done) => done?,
                         None => break,
                     }
-                } else {
+                } else if opts.dry_run {
                     let rx = rx
                         .as_mut()
                         .expect("read here when there is no writer thread");
@@ -1764,21 +1806,38 @@ pub(crate) async fn import(
                     let rows = parsed.rows();
                     let (first, last) = time_range(&parsed.records);
                     let deleted = deleted_count(&parsed.records);
-                    let out = if opts.dry_run {
-                        if !tombstone_files.is_empty() {
-                            dry_seen.note(&parsed.records);
-                        }
-                        store.ingest_dry_run(parsed.records, &mut dry_ids).await
-                    } else {
-                        store
-                            .ingest_with_sentiment(parsed.records, parsed.sentiment)
-                            .await
+                    if !tombstone_files.is_empty() {
+                        dry_seen.note(&parsed.records);
                     }
-                    .with_context(|| format!("writing {}", path.display()))?;
+                    let out = store
+                        .ingest_dry_run(parsed.records, &mut dry_ids)
+                        .await
+                        .with_context(|| format!("writing {}", path.display()))?;
                     let mut w = Written::new(rows, parsed.rejected, out);
                     w.range = first.zip(last);
                     w.deleted = deleted;
                     w
+                } else {
+                    // Written from here (PostgreSQL, in-memory SQLite): the
+                    // next batch, when it has been read already, is validated
+                    // on a thread of its own while this one is written.
+                    let rx = rx
+                        .as_mut()
+                        .expect("read here when there is no writer thread");
+                    let current = match next.take() {
+                        Some(p) => p?,
+                        None => match rx.recv().await {
+                            Some(parsed) => Pending::start(parsed?),
+                            None => break,
+                        },
+                    };
+                    if let Ok(parsed) = rx.try_recv() {
+                        next = Some(parsed.map(Pending::start));
+                    }
+                    current
+                        .write(store)
+                        .await
+                        .with_context(|| format!("writing {}", path.display()))?
                 };
                 fr.note_range(done.range);
                 fr.note_rejects(done.rejected.iter().map(RejectRow::from));
