@@ -1567,6 +1567,61 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_of_several_megabytes_with_a_stored_record_last_is_upserted_whole() {
+        for store in crate::test_stores("megabyte_batches").await {
+            several_megabytes(store).await;
+        }
+    }
+
+    /// PostgreSQL sends a batch's `COPY` text a megabyte at a time as it is
+    /// encoded: a key violation found after several chunks still upserts
+    /// every row, delimiters in the text included.
+    async fn several_megabytes(store: Store) {
+        let name = store.backend_name();
+        store
+            .ingest(vec![
+                (0, Record::Account(account("a-1"))),
+                (1, Record::Interaction(interaction("i-99", "a-1"))),
+            ])
+            .await
+            .unwrap();
+        // 90 bodies of ~30 KB: about 2.7 MB of text, with a tab, a newline,
+        // a carriage return and a backslash in each.
+        let body = |n: usize| format!("{n}\tpayroll\nfailed\r\\{}", "x".repeat(30_000));
+        let mut batch: Vec<(usize, Record)> = (0..90)
+            .map(|n| {
+                let mut i = interaction(&format!("i-{n:02}"), "a-1");
+                i.body = body(n);
+                (n, Record::Interaction(i))
+            })
+            .collect();
+        let mut changed = interaction("i-99", "a-1");
+        changed.csat = Some(1);
+        changed.body = body(99);
+        batch.push((90, Record::Interaction(changed)));
+        let out = store.ingest(batch).await.unwrap();
+        assert_eq!((out.inserted, out.updated), (90, 1), "{name}");
+        let texts = store
+            .texts_after(crate::TextSource::Interactions, None, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(texts.len(), 91, "{name}");
+        for t in &texts {
+            let n: usize = t.id[2..].parse().unwrap();
+            assert_eq!(
+                t.text,
+                subject_and_body("Payroll", &body(n)),
+                "{name} {}",
+                t.id
+            );
+        }
+        let h = store.load_histories(None).await.unwrap();
+        let csat: Vec<Option<i64>> = h[0].interactions.iter().map(|i| i.csat).collect();
+        assert_eq!(csat.iter().filter(|c| **c == Some(1)).count(), 1, "{name}");
+        assert_eq!(csat.iter().filter(|c| **c == Some(4)).count(), 90, "{name}");
+    }
+
+    #[tokio::test]
     async fn postgres_leaves_a_row_sent_again_unchanged_as_it_is() {
         for store in crate::test_stores("unchanged_rows").await {
             let crate::Backend::Postgres(pool) = &store.backend else {
