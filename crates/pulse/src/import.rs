@@ -374,27 +374,47 @@ impl Written {
     }
 }
 
-/// A batch read and being validated ([`pulse_store::PreparedBatch`]) on a
-/// blocking thread, with what the import reports of it.
-struct Pending {
+/// What the import reports of a batch besides the store's outcome, taken
+/// from it before its records go to the store.
+struct BatchReport {
     rows: (u64, u64, u64),
     range: Option<(Ts, Ts)>,
     deleted: u64,
     rejected: Vec<Rejected>,
+}
+
+impl BatchReport {
+    fn take(parsed: &mut Parsed) -> BatchReport {
+        let (first, last) = time_range(&parsed.records);
+        BatchReport {
+            rows: parsed.rows(),
+            range: first.zip(last),
+            deleted: deleted_count(&parsed.records),
+            rejected: std::mem::take(&mut parsed.rejected),
+        }
+    }
+
+    fn written(self, out: pulse_store::BatchOutcome) -> Written {
+        let mut w = Written::new(self.rows, self.rejected, out);
+        w.range = self.range;
+        w.deleted = self.deleted;
+        w
+    }
+}
+
+/// A batch read and being validated ([`pulse_store::PreparedBatch`]) on a
+/// blocking thread, with what the import reports of it.
+struct Pending {
+    report: BatchReport,
     batch: tokio::task::JoinHandle<pulse_store::PreparedBatch>,
 }
 
 impl Pending {
-    fn start(parsed: Parsed) -> Pending {
-        let rows = parsed.rows();
-        let (first, last) = time_range(&parsed.records);
-        let deleted = deleted_count(&parsed.records);
+    fn start(mut parsed: Parsed) -> Pending {
+        let report = BatchReport::take(&mut parsed);
         let (records, sentiment) = (parsed.records, parsed.sentiment);
         Pending {
-            rows,
-            range: first.zip(last),
-            deleted,
-            rejected: parsed.rejected,
+            report,
             batch: tokio::task::spawn_blocking(move || {
                 pulse_store::PreparedBatch::new(records, sentiment)
             }),
@@ -408,10 +428,7 @@ impl Pending {
             .await
             .map_err(|e| anyhow::anyhow!("validating a batch: {e}"))?;
         let out = store.ingest_prepared(batch).await?;
-        let mut w = Written::new(self.rows, self.rejected, out);
-        w.range = self.range;
-        w.deleted = self.deleted;
-        Ok(w)
+        Ok(self.report.written(out))
     }
 }
 
@@ -1763,17 +1780,12 @@ pub(crate) async fn import(
                         .name("pulse-import-write".into())
                         .spawn(move || {
                             while let Some(parsed) = rx.blocking_recv() {
-                                let done = parsed.and_then(|p| {
-                                    let rows = p.rows();
-                                    let (first, last) = time_range(&p.records);
-                                    let deleted = deleted_count(&p.records);
+                                let done = parsed.and_then(|mut p| {
+                                    let report = BatchReport::take(&mut p);
                                     let out = w
                                         .ingest(p.records, p.sentiment)
                                         .with_context(|| format!("writing {}", path.display()))?;
-                                    let mut w = Written::new(rows, p.rejected, out);
-                                    w.range = first.zip(last);
-                                    w.deleted = deleted;
-                                    Ok(w)
+                                    Ok(report.written(out))
                                 });
                                 let failed = done.is_err();
                                 if wtx.blocking_send(done).is_err() || failed {
@@ -1802,10 +1814,8 @@ pub(crate) async fn import(
                     let Some(parsed) = rx.recv().await else {
                         break;
                     };
-                    let parsed = parsed?;
-                    let rows = parsed.rows();
-                    let (first, last) = time_range(&parsed.records);
-                    let deleted = deleted_count(&parsed.records);
+                    let mut parsed = parsed?;
+                    let report = BatchReport::take(&mut parsed);
                     if !tombstone_files.is_empty() {
                         dry_seen.note(&parsed.records);
                     }
@@ -1813,10 +1823,7 @@ pub(crate) async fn import(
                         .ingest_dry_run(parsed.records, &mut dry_ids)
                         .await
                         .with_context(|| format!("writing {}", path.display()))?;
-                    let mut w = Written::new(rows, parsed.rejected, out);
-                    w.range = first.zip(last);
-                    w.deleted = deleted;
-                    w
+                    report.written(out)
                 } else {
                     // Written from here (PostgreSQL, in-memory SQLite): the
                     // next batch, when it has been read already, is validated
