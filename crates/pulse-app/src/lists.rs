@@ -90,7 +90,9 @@ fn last_contact_of(o: Outreach) -> LastContact {
 
 /// The candidates of a week: every account of the scoring run with its
 /// stored score, last week's score, its latest recent outreach, and the
-/// commercial facts (seats, seat use, days to renewal) as of the run's day.
+/// commercial facts (seats, seat use, days to renewal) as of the run's day:
+/// stored with the run's scores, or for runs stored before they were, from
+/// the histories.
 pub async fn candidates(
     store: &Store,
     cfg: &ListConfig,
@@ -134,12 +136,28 @@ pub async fn candidates(
         // Oldest first: the latest wins.
         last_contact.insert(o.account_id.clone(), last_contact_of(o));
     }
-    let (histories, _excluded) =
-        crate::serving::load_usable_histories(store, Some(as_of_ts)).await?;
-    let population =
-        tokio::task::spawn_blocking(move || Population::build(&histories, as_of_ts, threads))
-            .await
-            .map_err(|e| blocking_failed("computing features", e))?;
+    let scores = scores
+        .into_iter()
+        .map(|s| {
+            let a = AccountScore::from_json(&s.explanation)
+                .map_err(|e| corrupt("account_scores", &s.account_id, e))?;
+            Ok((s, a))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    // Runs stored by this version keep each account's seat use with its
+    // score, so the lists read no histories. Older runs: the features as of
+    // the run's day, from the histories.
+    let population = if scores.iter().all(|(_, a)| a.seat_use.is_some()) {
+        None
+    } else {
+        let (histories, _excluded) =
+            crate::serving::load_usable_histories(store, Some(as_of_ts)).await?;
+        let population =
+            tokio::task::spawn_blocking(move || Population::build(&histories, as_of_ts, threads))
+                .await
+                .map_err(|e| blocking_failed("computing features", e))?;
+        Some(population)
+    };
     let col = |name: &str| pulse_features::feature_index(name).expect("a catalogue feature");
     let (seats_col, aups_col, renewal_col) = (
         col("seats"),
@@ -154,12 +172,27 @@ pub async fn candidates(
         .collect();
     let finite = |v: f64| v.is_finite().then_some(v);
     let mut out = Vec::with_capacity(scores.len());
-    for s in scores {
-        let a = AccountScore::from_json(&s.explanation)
-            .map_err(|e| corrupt("account_scores", &s.account_id, e))?;
-        let pos = population.position(&s.account_id);
-        let meta = pos.map(|i| &population.accounts[i]);
-        let row = pos.map(|i| population.rows.row(i));
+    for (s, a) in scores {
+        let (meta, days_to_renewal, seat_use) = match &population {
+            None => (
+                None,
+                a.urgency.days_to_renewal,
+                a.seat_use.unwrap_or_default(),
+            ),
+            Some(population) => {
+                let pos = population.position(&s.account_id);
+                let row = pos.map(|i| population.rows.row(i));
+                let value = |j: usize| row.as_ref().and_then(|r| finite(r[j]));
+                (
+                    pos.map(|i| &population.accounts[i]),
+                    value(renewal_col),
+                    pulse_scoring::SeatUse {
+                        seats: value(seats_col),
+                        active_users_per_seat: value(aups_col),
+                    },
+                )
+            }
+        };
         let acct = accounts.get(&s.account_id);
         let text = |m: Option<&str>, a: Option<&str>| m.or(a).unwrap_or_default().to_string();
         let reason = a
@@ -190,9 +223,9 @@ pub async fn candidates(
             churn_before_renewal: a.urgency.churn_before_renewal,
             base_play: a.base_play,
             suggested_play: a.suggested_play,
-            days_to_renewal: row.and_then(|r| finite(r[renewal_col])).map(|d| d as i32),
-            seats: row.and_then(|r| finite(r[seats_col])),
-            active_users_per_seat: row.and_then(|r| finite(r[aups_col])),
+            days_to_renewal: days_to_renewal.map(|d| d as i32),
+            seats: seat_use.seats,
+            active_users_per_seat: seat_use.active_users_per_seat,
             previous: previous.get(&s.account_id).copied(),
             last_contact: last_contact.get(&s.account_id).cloned(),
             account_id: s.account_id,

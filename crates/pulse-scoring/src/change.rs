@@ -132,6 +132,7 @@ mod tests {
             base_play: String::new(),
             play_cause: None,
             urgency: Default::default(),
+            seat_use: None,
             base_value: base,
             margin,
             families: fams

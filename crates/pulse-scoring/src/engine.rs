@@ -86,6 +86,11 @@ pub struct ExplainedDriver {
     pub play: Option<String>,
 }
 
+/// `v` when it is a number (features are NaN when unknown).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
 fn unknown_cause() -> Cause {
     Cause::Context
 }
@@ -108,6 +113,16 @@ pub struct Urgency {
     pub churn_before_renewal: Option<f64>,
     /// "renews in 7 days", or empty when unknown.
     pub text: String,
+}
+
+/// Seat use as of a score: what the weekly lists show beside it, kept in
+/// the stored explanation so that lists need no account histories.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeatUse {
+    /// The `seats` feature; `None` when unknown.
+    pub seats: Option<f64>,
+    /// The `active_users_per_seat_30d` feature; `None` when unknown.
+    pub active_users_per_seat: Option<f64>,
 }
 
 /// A family's summed contribution (log-odds).
@@ -150,6 +165,10 @@ pub struct AccountScore {
     /// When: the renewal and the context's part of the margin.
     #[serde(default)]
     pub urgency: Urgency,
+    /// Seat use as of the score; `None` in explanations stored before it
+    /// was kept (lists then compute it from the histories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_use: Option<SeatUse>,
     pub base_value: f64,
     pub margin: f64,
     /// Every family's summed contribution, in catalogue order.
@@ -210,6 +229,8 @@ pub struct Engine {
     defs: &'static [FeatureDef],
     mrr_col: usize,
     renewal_col: usize,
+    seats_col: usize,
+    seat_use_col: usize,
 }
 
 fn check_artifact(a: &ModelArtifact, kind: ModelKind) -> Result<(), ScoringError> {
@@ -265,6 +286,8 @@ impl Engine {
             defs: pulse_features::features(),
             mrr_col: Feature::Mrr.index(),
             renewal_col: Feature::DaysToRenewal.index(),
+            seats_col: Feature::Seats.index(),
+            seat_use_col: Feature::ActiveUsersPerSeat30d.index(),
         })
     }
 
@@ -426,6 +449,10 @@ impl Engine {
             base_play: String::new(),
             play_cause: None,
             urgency: self.urgency(s.row),
+            seat_use: Some(SeatUse {
+                seats: finite(s.row[self.seats_col]),
+                active_users_per_seat: finite(s.row[self.seat_use_col]),
+            }),
             base_value,
             margin,
             families: Vec::new(),

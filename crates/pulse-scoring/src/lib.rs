@@ -25,7 +25,7 @@ pub use change::{FamilyChange, ScoreChange, attribute_change, family_label};
 pub use config::{PlayRule, ScoringConfig, default_plays};
 pub use engine::{
     AccountScore, Band, Comparison, Engine, ExplainedDriver, FamilyContribution,
-    INLINE_EXPLAIN_NODES, Quadrant, Subject, Urgency,
+    INLINE_EXPLAIN_NODES, Quadrant, SeatUse, Subject, Urgency,
 };
 pub use population::{AccountMeta, Population, Reference, ScoredPopulation};
 

@@ -386,6 +386,15 @@ fn timing_is_urgency_and_never_a_reason() {
             );
         }
         assert!(!score.suggested_play.contains("renewal conversation"));
+        // Seat use is the row's, for the lists.
+        let known = |v: f64| v.is_finite().then_some(v);
+        assert_eq!(
+            score.seat_use,
+            Some(crate::SeatUse {
+                seats: known(s.row[col("seats")]),
+                active_users_per_seat: known(s.row[col("active_users_per_seat_30d")]),
+            })
+        );
         // Round trip keeps causes, urgency and the play's parts.
         assert_eq!(AccountScore::from_json(&score.to_json()).unwrap(), score);
     }
@@ -405,11 +414,14 @@ fn explanations_stored_before_causes_read_with_causes() {
     o.remove("urgency");
     o.remove("base_play");
     o.remove("play_cause");
+    o.remove("seat_use");
     for d in o["drivers"].as_array_mut().unwrap() {
         d.as_object_mut().unwrap().remove("cause");
     }
     let old = AccountScore::from_json(&v.to_string()).unwrap();
     assert_eq!(old.base_play, score.suggested_play);
+    assert!(score.seat_use.is_some());
+    assert_eq!(old.seat_use, None, "lists then read the histories");
     for (a, b) in old.drivers.iter().zip(&score.drivers) {
         assert_eq!(a.cause, b.cause, "{}", a.feature);
     }

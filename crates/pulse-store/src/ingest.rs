@@ -1043,7 +1043,8 @@ pub(crate) mod tests {
     }
 
     /// Every table the migrations of one backend create, as they leave it
-    /// (`CREATE TABLE`, then `ALTER TABLE .. ADD / DROP / RENAME COLUMN`).
+    /// (`CREATE TABLE`, then `ALTER TABLE .. ADD / DROP / RENAME COLUMN`;
+    /// `ALTER COLUMN .. SET COMPRESSION` changes no column).
     fn migrated_tables(backend: &str) -> HashMap<String, Table> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("migrations")
@@ -1133,6 +1134,14 @@ pub(crate) mod tests {
                                 }
                             }
                         }
+                        // How a column's values are stored (PostgreSQL's
+                        // compression), not what it holds.
+                        "ALTER"
+                            if rest.len() >= 3
+                                && rest[1].eq_ignore_ascii_case("SET")
+                                && ["COMPRESSION", "STORAGE"]
+                                    .iter()
+                                    .any(|k| rest[2].eq_ignore_ascii_case(k)) => {}
                         _ => panic!("{}: this test does not read '{stmt}'", file.display()),
                     }
                 }

@@ -800,3 +800,79 @@ async fn the_schedule_generates_the_week_once() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Lists read each account's seat use and renewal from the scoring run's
+/// stored scores, without the histories. A run stored before seat use was
+/// kept (its explanations lack `seat_use`) gets the same candidates from the
+/// histories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_read_seat_use_from_the_run_or_for_older_runs_from_the_histories() {
+    let store = Store::in_memory().await.unwrap();
+    ingest_synthetic_until(&store, 150, 12, today() - 1).await;
+    let registry = Arc::new(MemoryRegistry::default());
+    train(&store, &registry, 20, true).await;
+    let settings = ScoringSettings {
+        weekly_runs: false,
+        ..crate::settings()
+    };
+    let scoring = Scoring::new(store.clone(), registry, settings);
+    assert!(scoring.reload_models().await.unwrap());
+    let week = Week::of(week_start(today()) - 7);
+    let stored = scoring
+        .run_and_store(Some(week.start), "manual")
+        .await
+        .unwrap();
+    let cfg = ListConfig::default();
+    let now = scoring.clock().now();
+    let (run, from_run) = pulse_app::lists::candidates(&store, &cfg, &week, 2, now)
+        .await
+        .unwrap();
+    assert_eq!(run.run_id, stored.info.run_id);
+    assert_eq!(from_run.len() as u64, run.n_accounts);
+    for known in [
+        from_run.iter().filter(|c| c.seats.is_some()).count(),
+        from_run
+            .iter()
+            .filter(|c| c.active_users_per_seat.is_some())
+            .count(),
+        from_run
+            .iter()
+            .filter(|c| c.days_to_renewal.is_some())
+            .count(),
+    ] {
+        assert!(known > from_run.len() / 2, "{known} of {}", from_run.len());
+    }
+
+    // The same scores as an older build stored them, in a later run of the
+    // same day (the one the lists take).
+    let old: Vec<pulse_store::StoredScore> = store
+        .run_scores(run.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|mut s| {
+            let mut v: serde_json::Value = serde_json::from_str(&s.explanation).unwrap();
+            assert!(v.as_object_mut().unwrap().remove("seat_use").is_some());
+            s.explanation = v.to_string();
+            s
+        })
+        .collect();
+    let older = store
+        .save_score_run(
+            &pulse_store::NewScoreRun {
+                as_of: run.as_of,
+                created_at: run.created_at + 1,
+                churn_version: run.churn_version.clone(),
+                expansion_version: run.expansion_version.clone(),
+                trigger: "manual".into(),
+            },
+            &old,
+        )
+        .await
+        .unwrap();
+    let (run2, from_histories) = pulse_app::lists::candidates(&store, &cfg, &week, 2, now)
+        .await
+        .unwrap();
+    assert_eq!(run2.run_id, older.run_id);
+    assert_eq!(from_histories, from_run);
+}
