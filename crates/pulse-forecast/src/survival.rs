@@ -26,15 +26,15 @@
 
 use std::collections::BTreeSet;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, ShapeBuilder};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use pulse_core::SubscriptionKind;
 use pulse_core::time::{Day, day_of_ts, format_day};
 use pulse_features::{
     AccountHistory, churn_label, compute, end_of_day, is_customer_at, n_features,
 };
 use pulse_models::{
-    CalibratedModel, CalibrationBin, Calibrator, Dataset, GbtParams, Model, brier,
-    calibration_table, expected_calibration_error, roc_auc,
+    CalibratedModel, CalibrationBin, Calibrator, GbtParams, Model, brier, calibration_table,
+    expected_calibration_error, roc_auc,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,11 +118,16 @@ impl SurvivalConfig {
     }
 }
 
-/// Person-period training rows.
+/// Person-period training rows. Each (account, as-of day) group's features
+/// are kept once, in `features`, and read by its rows through `group`: the
+/// matrix of every row (the group's features, then the interval index) is
+/// never built whole, only a column at a time (see [`Self::column`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonPeriods {
-    /// Features as of the as-of day, then the interval index.
-    pub x: Array2<f64>,
+    /// Features as of each group's as-of day, one row per group.
+    pub features: Array2<f64>,
+    /// Each row's group: a row of `features`.
+    pub group: Vec<u32>,
     /// Churned in this interval.
     pub event: Vec<bool>,
     /// Index into the histories.
@@ -137,6 +142,16 @@ impl PersonPeriods {
     }
     pub fn is_empty(&self) -> bool {
         self.event.is_empty()
+    }
+
+    /// Column `j` of the rows' matrix: feature `j` of each row's group, or,
+    /// for `j` = the number of features, the interval index.
+    pub fn column(&self, j: usize) -> Vec<f64> {
+        if j == self.features.ncols() {
+            return self.interval.iter().map(|&k| k as f64).collect();
+        }
+        let f = self.features.column(j);
+        self.group.iter().map(|&g| f[g as usize]).collect()
     }
 }
 
@@ -166,10 +181,9 @@ pub fn hazard_feature_names() -> Vec<String> {
 /// censored at `data_end` (see the module docs). Churn events after
 /// `data_end` are ignored, so full histories can be censored at any day.
 ///
-/// The matrix is column-major (the layout the GBT reads, so fitting copies
-/// nothing) and built in two passes: the rows first, then each (account,
-/// as-of day)'s features, computed once and written to its intervals' rows
-/// in blocks.
+/// Built in two passes: the rows first, then each (account, as-of day)
+/// group's features, computed once for all of its intervals' rows (about
+/// 13 rows a group).
 pub fn person_periods(
     hs: &[AccountHistory],
     first: Day,
@@ -178,28 +192,31 @@ pub fn person_periods(
     cfg: &SurvivalConfig,
 ) -> PersonPeriods {
     let nf = n_features();
-    let width = nf + 1;
     let i_days = cfg.interval_days.max(1);
     let step = cfg.step_days.max(1);
     let mut pp = PersonPeriods {
-        x: Array2::zeros((0, width)),
+        features: Array2::zeros((0, nf)),
+        group: Vec::new(),
         event: Vec::new(),
         account: Vec::new(),
         as_of: Vec::new(),
         interval: Vec::new(),
     };
+    let mut groups: Vec<(usize, Day)> = Vec::new();
     let last = last.min(data_end - i_days);
     for (i, h) in hs.iter().enumerate() {
         let mut t = first;
         while t <= last {
             if is_customer_at(h, end_of_day(t)) {
                 let churn = days_to_churn(h, t);
+                let g = groups.len() as u32;
                 for k in 0..cfg.intervals {
                     let end = (k as i32 + 1) * i_days;
                     if t + end > data_end {
                         break; // right-censored: not fully observed
                     }
                     let event = churn.is_some_and(|d| d <= end);
+                    pp.group.push(g);
                     pp.event.push(event);
                     pp.account.push(i);
                     pp.as_of.push(t);
@@ -208,36 +225,20 @@ pub fn person_periods(
                         break;
                     }
                 }
+                if pp.group.last() == Some(&g) {
+                    groups.push((i, t));
+                }
             }
             t += step;
         }
     }
-    let n = pp.event.len();
-    let mut x = Array2::<f64>::zeros((n, width).f());
-    const BLOCK: usize = 4_096;
-    let mut block = vec![0.0; BLOCK * width];
+    let mut features = Array2::<f64>::zeros((groups.len(), nf));
     let mut row = vec![0.0; nf];
-    let mut r0 = 0;
-    while r0 < n {
-        let r1 = (r0 + BLOCK).min(n);
-        for r in r0..r1 {
-            let new_group =
-                r == 0 || pp.account[r] != pp.account[r - 1] || pp.as_of[r] != pp.as_of[r - 1];
-            if new_group {
-                compute(&hs[pp.account[r]], end_of_day(pp.as_of[r]), &mut row);
-            }
-            let out = &mut block[(r - r0) * width..(r - r0 + 1) * width];
-            out[..nf].copy_from_slice(&row);
-            out[nf] = pp.interval[r] as f64;
-        }
-        for (j, mut col) in x.columns_mut().into_iter().enumerate() {
-            for r in r0..r1 {
-                col[r] = block[(r - r0) * width + j];
-            }
-        }
-        r0 = r1;
+    for (&(i, t), mut out) in groups.iter().zip(features.rows_mut()) {
+        compute(&hs[i], end_of_day(t), &mut row);
+        out.iter_mut().zip(&row).for_each(|(o, &v)| *o = v);
     }
-    pp.x = x;
+    pp.features = features;
     pp
 }
 
@@ -478,13 +479,17 @@ fn to_vec(v: ArrayView1<'_, f64>) -> Vec<f64> {
     v.iter().copied().collect()
 }
 
-/// Fits the hazard GBT on the person-periods' matrix, which it takes (the
-/// largest allocation of training: 7.2 M rows x 62 columns at 50,000
-/// accounts), leaving `pp.x` empty: forust reads it where it lies.
-fn fit_hazard(pp: &mut PersonPeriods, cfg: &SurvivalConfig) -> Result<Model, ForecastError> {
-    let x = std::mem::replace(&mut pp.x, Array2::zeros((0, 0)));
-    let ds = Dataset::new(x, pp.event.clone(), hazard_feature_names())?;
-    let gbt = cfg.gbt.check_ref()?.fit_owned(ds)?;
+/// Fits the hazard GBT on the person-periods, a column at a time: their
+/// whole matrix (7.2 M rows x 62 columns at 50,000 accounts) would be the
+/// largest allocation of training, so forust bins each column as it is
+/// built from the groups' features and holds only the bins.
+fn fit_hazard(pp: &PersonPeriods, cfg: &SurvivalConfig) -> Result<Model, ForecastError> {
+    let gbt = cfg.gbt.check_ref()?.fit_columns(
+        pp.len(),
+        hazard_feature_names(),
+        |j| pp.column(j),
+        &pp.event,
+    )?;
     Ok(Model::Gbt(Box::new(gbt)))
 }
 
@@ -526,7 +531,7 @@ pub fn fit_survival(
             )),
         }
     }
-    let mut pp = person_periods(hs, first, end, end, cfg);
+    let pp = person_periods(hs, first, end, end, cfg);
     let events = pp.event.iter().filter(|&&e| e).count();
     if events == 0 || events == pp.len() {
         return Err(ForecastError::no_data(format!(
@@ -534,7 +539,7 @@ pub fn fit_survival(
             pp.len()
         )));
     }
-    let model = fit_hazard(&mut pp, cfg)?;
+    let model = fit_hazard(&pp, cfg)?;
     let accounts: BTreeSet<usize> = pp.account.iter().copied().collect();
     let card = SurvivalCard {
         version: "survival-unsaved".into(),
@@ -573,7 +578,7 @@ pub fn fit_hazard_only(
             cfg.warmup_days
         )));
     }
-    let mut pp = person_periods(hs, first, data_end, data_end, cfg);
+    let pp = person_periods(hs, first, data_end, data_end, cfg);
     let events = pp.event.iter().filter(|&&e| e).count();
     if events == 0 || events == pp.len() {
         return Err(ForecastError::no_data(format!(
@@ -582,7 +587,7 @@ pub fn fit_hazard_only(
             format_day(data_end)
         )));
     }
-    let model = fit_hazard(&mut pp, cfg)?;
+    let model = fit_hazard(&pp, cfg)?;
     let card = SurvivalCard {
         version: format!("survival-as-of-{}", format_day(data_end)),
         created_at: String::new(),
@@ -645,7 +650,7 @@ fn backtest_horizon(
     if cutoff - 1 - cfg.interval_days < first + 2 * cfg.step_days {
         return Ok(None);
     }
-    let mut train = person_periods(hs, first, cutoff - 1, cutoff - 1, cfg);
+    let train = person_periods(hs, first, cutoff - 1, cutoff - 1, cfg);
     let events = train.event.iter().filter(|&&e| e).count();
     if events == 0 || events == train.len() {
         return Ok(None);
@@ -665,7 +670,7 @@ fn backtest_horizon(
             forecast_backtest: Vec::new(),
             notes: Vec::new(),
         },
-        model: CalibratedModel::new(fit_hazard(&mut train, cfg)?, Calibrator::Identity)?,
+        model: CalibratedModel::new(fit_hazard(&train, cfg)?, Calibrator::Identity)?,
     };
     // Test as-of days on the same grid as training, from the cutoff.
     let mut xs = Vec::new();

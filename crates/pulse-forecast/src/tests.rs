@@ -3,7 +3,7 @@
 //! calibration per horizon, a serde round trip.
 
 use pulse_core::time::{Day, parse_day};
-use pulse_features::{AccountHistory, churn_label, compute_matrix, end_of_day};
+use pulse_features::{AccountHistory, churn_label, compute, compute_matrix, end_of_day};
 use pulse_models::GbtParams;
 use pulse_synth::{SynthConfig, generate};
 
@@ -61,6 +61,19 @@ fn person_periods_stop_at_the_churn_and_at_the_censoring_day() {
         seen_event += usize::from(pp.event[r]);
     }
     assert!(seen_event > 0, "the base has churns");
+    // Each row's columns are its own (account, as-of day)'s features, then
+    // its interval index.
+    let nf = pp.features.ncols();
+    let cols: Vec<Vec<f64>> = (0..=nf).map(|j| pp.column(j)).collect();
+    assert!(pp.features.nrows() < pp.len(), "groups hold several rows");
+    let mut row = vec![0.0; nf];
+    for r in (0..pp.len()).step_by(7) {
+        compute(&hs[pp.account[r]], end_of_day(pp.as_of[r]), &mut row);
+        for (j, v) in row.iter().enumerate() {
+            assert_eq!(cols[j][r].to_bits(), v.to_bits(), "row {r}, feature {j}");
+        }
+        assert_eq!(cols[nf][r], pp.interval[r] as f64);
+    }
     // Censoring earlier only drops rows: the censored set is a subset.
     let full = person_periods(&hs, first, end, end, &cfg);
     assert!(full.len() > pp.len());

@@ -329,16 +329,16 @@ pub fn evaluate(
     };
     let labels = test.y();
 
-    // The GBT reads its training rows straight from `ds`, before the
-    // row-major copy of them the other models need exists (peak memory).
+    // Every model reads its training rows straight from `ds`, without a
+    // copy of them (peak memory; the logistic model standardises its own).
     let gbt = fit_calibrated(
         Model::Gbt(Box::new(gbt_params.fit_rows(ds, &idx.train)?)),
         cal.as_ref(),
         config.calibration,
     )?;
-    let train = ds.select_rows(&idx.train)?;
+    let train_labels = ds.labels_of(&idx.train)?;
     let logistic = fit_calibrated(
-        Model::Logistic(logistic_params.fit(&train)?),
+        Model::Logistic(logistic_params.fit_rows(ds, &idx.train)?),
         cal.as_ref(),
         config.calibration,
     )?;
@@ -360,7 +360,7 @@ pub fn evaluate(
     let (scorecard, scorecard_report) = match &config.scorecard {
         None => (None, None),
         Some(sc) => {
-            let fitted = sc.fit(train.x(), train.feature_names())?;
+            let fitted = sc.fit_rows(ds.x(), &idx.train, ds.feature_names())?;
             // Centre and scale risk so Platt's Newton iterations start well conditioned.
             let to_margin = |r: f64| (r - 50.0) / 10.0;
             let calibrator = match &cal {
@@ -373,6 +373,7 @@ pub fn evaluate(
                     Calibrator::fit_platt(&m, c.y())?
                 }
                 None => {
+                    let train = ds.select_rows(&idx.train)?;
                     let m: Vec<f64> = fitted
                         .churn_risk(train.x())?
                         .into_iter()
@@ -397,7 +398,8 @@ pub fn evaluate(
             n_train: idx.train.len(),
             n_calibration: idx.calibration.len(),
             n_test: idx.test.len(),
-            train_positive_rate: train.positive_rate(),
+            train_positive_rate: train_labels.iter().filter(|&&b| b).count() as f64
+                / train_labels.len() as f64,
             gbt: gbt_report,
             logistic: logistic_report,
             scorecard: scorecard_report,
@@ -547,13 +549,27 @@ pub struct LeakageReport {
 /// A feature that predicts a forward-looking label this well on its own is more likely to be
 /// computed from the outcome (leakage) than to be that good: see [`leakage_screen`].
 pub fn feature_aucs(ds: &Dataset) -> Result<Vec<FeatureAuc>, ModelError> {
+    aucs_of(ds, None)
+}
+
+/// [`feature_aucs`] of the rows `rows` of `ds`, or of every row.
+fn aucs_of(ds: &Dataset, rows: Option<&[usize]>) -> Result<Vec<FeatureAuc>, ModelError> {
     let x = ds.x();
-    let y = ds.y();
+    let labels = match rows {
+        Some(rows) => std::borrow::Cow::Owned(ds.labels_of(rows)?),
+        None => std::borrow::Cow::Borrowed(ds.y()),
+    };
+    let y = labels.as_ref();
     let mut out = Vec::with_capacity(ds.n_features());
-    let mut low = vec![0.0; ds.n_rows()];
-    let mut high = vec![0.0; ds.n_rows()];
+    let mut low = vec![0.0; y.len()];
+    let mut high = vec![0.0; y.len()];
     for (j, name) in ds.feature_names().iter().enumerate() {
-        for (i, v) in x.column(j).iter().enumerate() {
+        let column = x.column(j);
+        let values: Box<dyn Iterator<Item = &f64>> = match rows {
+            Some(rows) => Box::new(rows.iter().map(|&i| &column[i])),
+            None => Box::new(column.iter()),
+        };
+        for (i, v) in values.enumerate() {
             (low[i], high[i]) = if v.is_nan() {
                 (f64::MIN, f64::MAX)
             } else {
@@ -575,10 +591,28 @@ pub fn feature_aucs(ds: &Dataset) -> Result<Vec<FeatureAuc>, ModelError> {
 /// (ROC-AUC or 1 - ROC-AUC). Callers fail the run when `flagged` is not empty unless a person
 /// has overridden the gate.
 pub fn leakage_screen(ds: &Dataset, threshold: f64) -> Result<LeakageReport, ModelError> {
+    screen(ds, None, threshold)
+}
+
+/// [`leakage_screen`] of the rows `rows` of `ds`: the same report as
+/// screening `ds.select_rows(rows)`, without that copy.
+pub fn leakage_screen_rows(
+    ds: &Dataset,
+    rows: &[usize],
+    threshold: f64,
+) -> Result<LeakageReport, ModelError> {
+    screen(ds, Some(rows), threshold)
+}
+
+fn screen(
+    ds: &Dataset,
+    rows: Option<&[usize]>,
+    threshold: f64,
+) -> Result<LeakageReport, ModelError> {
     if !(threshold > 0.5 && threshold <= 1.0) {
         return Err(crate::error::ParamError::new("threshold", "in (0.5, 1]", threshold).into());
     }
-    let mut all = feature_aucs(ds)?;
+    let mut all = aucs_of(ds, rows)?;
     all.sort_by(|a, b| b.separation.total_cmp(&a.separation));
     let flagged = all
         .iter()
@@ -832,5 +866,12 @@ mod tests {
         assert!(leak.roc_auc < 0.01 && (leak.separation - 1.0).abs() < 1e-12);
         assert_eq!(n, 1000);
         assert!(leakage_screen(&ds, 0.4).is_err());
+        // On some rows, in another order: the report of screening their copy.
+        let rows: Vec<usize> = (0..n).rev().filter(|i| i % 3 != 0).collect();
+        assert_eq!(
+            leakage_screen_rows(&ds, &rows, 0.9).unwrap(),
+            leakage_screen(&ds.select_rows(&rows).unwrap(), 0.9).unwrap()
+        );
+        assert!(leakage_screen_rows(&ds, &[n], 0.9).is_err());
     }
 }

@@ -167,91 +167,77 @@ impl GbtValidParams {
     pub fn fit(&self, data: &Dataset) -> Result<GbtModel, ModelError> {
         self.validate()?;
         let x = data.x();
-        let used_columns = used_columns(x)?;
-        let cols = column_major(x, &used_columns);
-        let matrix = Matrix::new(&cols, x.nrows(), used_columns.len());
-        let y = targets(data.y());
-        let mut booster = self.booster();
-        booster
-            .fit_unweighted(&matrix, &y, None)
-            .map_err(ModelError::boosting)?;
-        GbtModel::from_parts(
-            self.clone(),
-            data.feature_names().to_vec(),
-            used_columns,
-            booster,
-        )
+        let used = used_columns(x)?;
+        let column = |j: usize| x.column(j).to_vec();
+        let names = data.feature_names().to_vec();
+        self.fit_used(x.nrows(), names, used, column, data.y())
     }
 
-    /// [`Self::fit`] on data it takes: a column-major matrix (the
-    /// time-to-churn model's person-periods, the largest of training) is
-    /// compacted in place to its used columns and read by forust where it
-    /// lies, instead of being copied. The fitted model is the same as
-    /// [`Self::fit`]'s.
-    pub fn fit_owned(&self, data: Dataset) -> Result<GbtModel, ModelError> {
+    /// [`Self::fit`] on a matrix of `rows` rows given one column at a time:
+    /// `column(j)` returns the `rows` values of the feature
+    /// `feature_names[j]`. forust bins each column as it comes and drops it,
+    /// so the `f64` matrix is never held whole, only its bins (2 bytes a
+    /// value): the time-to-churn model's person-periods (7.2 M rows x 62 at
+    /// 50,000 accounts) are built a column at a time from their distinct
+    /// feature rows. The same model as fitting the whole matrix.
+    pub fn fit_columns<F>(
+        &self,
+        rows: usize,
+        feature_names: Vec<String>,
+        column: F,
+        y: &[bool],
+    ) -> Result<GbtModel, ModelError>
+    where
+        F: Fn(usize) -> Vec<f64> + Sync,
+    {
         self.validate()?;
-        if !data.x().t().is_standard_layout() {
-            return self.fit(&data);
+        if y.len() != rows {
+            return Err(ModelError::boosting(format!(
+                "{} labels for {rows} rows",
+                y.len()
+            )));
         }
-        let y = targets(data.y());
-        let (x, _, feature_names, _, _) = data.into_parts();
-        let rows = x.nrows();
-        let (cells, offset) = x.into_raw_vec_and_offset();
-        if offset.unwrap_or(0) != 0 || cells.len() != rows * feature_names.len() {
-            return Err(ModelError::boosting(
-                "the column-major matrix is not one contiguous block",
-            ));
+        let used: Vec<usize> = (0..feature_names.len())
+            .filter(|&j| has_variance(column(j).into_iter()))
+            .collect();
+        if used.is_empty() {
+            return Err(ModelError::boosting("every feature is constant or missing"));
         }
-        self.fit_column_major(cells, rows, &y, feature_names)
+        self.fit_used(rows, feature_names, used, column, y)
     }
 
     /// [`Self::fit`] on the rows `rows` of `data`, in that order: the same
-    /// model as fitting `data.select_rows(rows)`, read straight into
-    /// forust's column-major layout without the row-major copy in between.
+    /// model as fitting `data.select_rows(rows)`, binned a column at a time
+    /// straight from `data` without a copy of the rows.
     pub fn fit_rows(&self, data: &Dataset, rows: &[usize]) -> Result<GbtModel, ModelError> {
         self.validate()?;
         let labels = data.labels_of(rows)?;
         let x = data.x();
-        let (n, width) = (rows.len(), x.ncols());
-        let mut cells = vec![0.0; n * width];
-        for (r, &i) in rows.iter().enumerate() {
-            for (j, &v) in x.row(i).iter().enumerate() {
-                cells[j * n + r] = v;
-            }
-        }
-        self.fit_column_major(cells, n, &targets(&labels), data.feature_names().to_vec())
+        let used = used_columns_in_rows(x, rows)?;
+        let column = |j: usize| rows.iter().map(|&i| x[[i, j]]).collect();
+        let names = data.feature_names().to_vec();
+        self.fit_used(rows.len(), names, used, column, &labels)
     }
 
-    /// Fits on a column-major matrix of `rows` rows, one column per name,
-    /// after moving its used columns (see [`used_columns`]) to the front in
-    /// place.
-    fn fit_column_major(
+    /// Fits on the columns `used` (see [`used_columns`]) of a matrix given a
+    /// column at a time, the rest getting no splits.
+    fn fit_used<F>(
         &self,
-        mut cells: Vec<f64>,
         rows: usize,
-        y: &[f64],
         feature_names: Vec<String>,
-    ) -> Result<GbtModel, ModelError> {
-        let used_columns: Vec<usize> = (0..feature_names.len())
-            .filter(|&j| has_variance(cells[j * rows..(j + 1) * rows].iter().copied()))
-            .collect();
-        if used_columns.is_empty() {
-            return Err(ModelError::boosting("every feature is constant or missing"));
-        }
-        for (k, &j) in used_columns.iter().enumerate() {
-            if k != j {
-                cells.copy_within(j * rows..(j + 1) * rows, k * rows);
-            }
-        }
-        cells.truncate(used_columns.len() * rows);
-        cells.shrink_to_fit();
-        let matrix = Matrix::new(&cells, rows, used_columns.len());
+        used: Vec<usize>,
+        column: F,
+        y: &[bool],
+    ) -> Result<GbtModel, ModelError>
+    where
+        F: Fn(usize) -> Vec<f64> + Sync,
+    {
+        let w = vec![1.0; rows];
         let mut booster = self.booster();
         booster
-            .fit_unweighted(&matrix, y, None)
+            .fit_columns(rows, used.len(), |k| column(used[k]), &targets(y), &w, None)
             .map_err(ModelError::boosting)?;
-        drop(cells);
-        GbtModel::from_parts(self.clone(), feature_names, used_columns, booster)
+        GbtModel::from_parts(self.clone(), feature_names, used, booster)
     }
 
     /// Fits on `train` while watching the log-loss on `valid` after every
@@ -271,21 +257,22 @@ impl GbtValidParams {
                 got: valid.n_features(),
             });
         }
-        let used_columns = used_columns(train.x())?;
-        let cols = column_major(train.x(), &used_columns);
-        let vcols = column_major(valid.x(), &used_columns);
+        let x = train.x();
+        let used = used_columns(x)?;
+        let vcols = column_major(valid.x(), &used);
         self.watch(
-            (&cols, &targets(train.y())),
+            (x.nrows(), |j: usize| x.column(j).to_vec(), train.y()),
             (&vcols, &targets(valid.y())),
-            used_columns,
+            used,
             patience,
         )
     }
 
     /// [`Self::fit_watched`] on the rows `fit` of `data`, watching the rows
-    /// `valid` of `data`: both read straight into forust's column-major
-    /// layout, without the row-major copies `select_rows` would make. The
-    /// same fit as `fit_watched(&data.select_rows(fit)?, &data.select_rows(valid)?, ..)`.
+    /// `valid` of `data`: the fitted rows binned a column at a time straight
+    /// from `data`, the watched ones read into forust's column-major layout,
+    /// without the row-major copies `select_rows` would make. The same fit
+    /// as `fit_watched(&data.select_rows(fit)?, &data.select_rows(valid)?, ..)`.
     pub fn fit_watched_rows(
         &self,
         data: &Dataset,
@@ -294,47 +281,49 @@ impl GbtValidParams {
         patience: usize,
     ) -> Result<WatchedFit, ModelError> {
         self.validate()?;
-        let y = targets(&data.labels_of(fit)?);
+        let labels = data.labels_of(fit)?;
         let vy = targets(&data.labels_of(valid)?);
         let x = data.x();
-        let used_columns: Vec<usize> = (0..x.ncols())
-            .filter(|&j| has_variance(fit.iter().map(|&i| x[[i, j]])))
-            .collect();
-        if used_columns.is_empty() {
-            return Err(ModelError::boosting("every feature is constant or missing"));
-        }
-        let gather = |rows: &[usize]| {
-            let mut cells = vec![0.0; rows.len() * used_columns.len()];
-            for (r, &i) in rows.iter().enumerate() {
-                let row = x.row(i);
-                for (k, &j) in used_columns.iter().enumerate() {
-                    cells[k * rows.len() + r] = row[j];
-                }
+        let used = used_columns_in_rows(x, fit)?;
+        let mut vcols = vec![0.0; valid.len() * used.len()];
+        for (r, &i) in valid.iter().enumerate() {
+            let row = x.row(i);
+            for (k, &j) in used.iter().enumerate() {
+                vcols[k * valid.len() + r] = row[j];
             }
-            cells
-        };
-        let (cols, vcols) = (gather(fit), gather(valid));
-        self.watch((&cols, &y), (&vcols, &vy), used_columns, patience)
+        }
+        let column = |j: usize| fit.iter().map(|&i| x[[i, j]]).collect();
+        self.watch((fit.len(), column, &labels), (&vcols, &vy), used, patience)
     }
 
-    /// The early-stopped fit on column-major `(cells, targets)` of the used
-    /// columns, watching the validation pair.
-    fn watch(
+    /// The early-stopped fit on the columns `used` of a matrix of `rows` rows
+    /// given a column at a time, watching the validation pair (column-major
+    /// cells of the used columns, targets).
+    fn watch<F>(
         &self,
-        (cols, y): (&[f64], &[f64]),
+        (rows, column, y): (usize, F, &[bool]),
         (vcols, vy): (&[f64], &[f64]),
         used_columns: Vec<usize>,
         patience: usize,
-    ) -> Result<WatchedFit, ModelError> {
-        let matrix = Matrix::new(cols, y.len(), used_columns.len());
+    ) -> Result<WatchedFit, ModelError>
+    where
+        F: Fn(usize) -> Vec<f64> + Sync,
+    {
         let vmatrix = Matrix::new(vcols, vy.len(), used_columns.len());
         let vw = vec![1.0; vy.len()];
         let mut booster = self
             .booster()
             .set_early_stopping_rounds(Some(patience.max(1)));
-        let w = vec![1.0; y.len()];
+        let w = vec![1.0; rows];
         booster
-            .fit(&matrix, y, &w, Some(vec![(vmatrix, vy, &vw)]))
+            .fit_columns(
+                rows,
+                used_columns.len(),
+                |k| column(used_columns[k]),
+                &targets(y),
+                &w,
+                Some(vec![(vmatrix, vy, &vw)]),
+            )
             .map_err(ModelError::boosting)?;
         let curve = booster
             .evaluation_history
@@ -428,6 +417,30 @@ fn column_major<'a>(x: ArrayView2<'a, f64>, used: &[usize]) -> std::borrow::Cow<
         cols.extend(x.column(j).iter().copied());
     }
     std::borrow::Cow::Owned(cols)
+}
+
+/// Columns with at least two distinct non-missing values among the rows
+/// `rows` of `x` (row-major: read a row at a time).
+fn used_columns_in_rows(x: ArrayView2<'_, f64>, rows: &[usize]) -> Result<Vec<usize>, ModelError> {
+    let mut first = vec![f64::NAN; x.ncols()];
+    let mut varies = vec![false; x.ncols()];
+    for &i in rows {
+        for (j, &v) in x.row(i).iter().enumerate() {
+            if v.is_nan() || varies[j] {
+                continue;
+            }
+            if first[j].is_nan() {
+                first[j] = v;
+            } else if v != first[j] {
+                varies[j] = true;
+            }
+        }
+    }
+    let used: Vec<usize> = (0..x.ncols()).filter(|&j| varies[j]).collect();
+    if used.is_empty() {
+        return Err(ModelError::boosting("every feature is constant or missing"));
+    }
+    Ok(used)
 }
 
 fn targets(y: &[bool]) -> Vec<f64> {
@@ -773,7 +786,55 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_column_major_matrix_with_unused_columns_fits_the_same_model() {
+    fn fitting_from_columns_grows_the_trees_of_fitting_the_whole_matrix() {
+        // forust's `fit_columns` (Pulse's patch) against its own `fit` on the
+        // whole f64 matrix: the same trees, with every row and with rows
+        // sampled out (predicted from their bins), missing values included.
+        let (ds, _) = interaction_problem(3_000, 9);
+        let x = ds.x();
+        let all: Vec<usize> = (0..x.ncols()).collect();
+        let cells = column_major(x, &all).into_owned();
+        assert!(
+            cells.iter().any(|v| v.is_nan()),
+            "the problem has missing values"
+        );
+        let y = targets(ds.y());
+        let w = vec![1.0; y.len()];
+        for subsample in [1.0, 0.5] {
+            let params = GbtParams::new()
+                .iterations(30)
+                .subsample(subsample)
+                .check()
+                .unwrap();
+            let mut whole = params.booster();
+            whole
+                .fit(&Matrix::new(&cells, x.nrows(), x.ncols()), &y, &w, None)
+                .unwrap();
+            let mut by_column = params.booster();
+            by_column
+                .fit_columns(x.nrows(), x.ncols(), |j| x.column(j).to_vec(), &y, &w, None)
+                .unwrap();
+            assert_eq!(
+                whole.json_dump().unwrap(),
+                by_column.json_dump().unwrap(),
+                "subsample {subsample}"
+            );
+        }
+        // Labels that do not match the rows are an error, not a panic.
+        let mut booster = GbtParams::new().check().unwrap().booster();
+        let short = booster.fit_columns(
+            x.nrows(),
+            x.ncols(),
+            |j| x.column(j).to_vec(),
+            &y[1..],
+            &w,
+            None,
+        );
+        assert!(short.is_err());
+    }
+
+    #[test]
+    fn a_column_major_matrix_with_unused_columns_given_by_column_fits_the_same_model() {
         let (ds, _) = interaction_problem(800, 5);
         let x = ds.x();
         // Add a constant column and an empty one in the middle: they are
@@ -798,7 +859,18 @@ mod tests {
         let wide = Dataset::new(f, ds.y().to_vec(), names).unwrap();
         let params = GbtParams::new().iterations(20).check().unwrap();
         let copied = params.fit(&wide).unwrap();
-        let taken = params.fit_owned(wide.clone()).unwrap();
+        let by_column = |d: &Dataset| {
+            let x = d.x();
+            params
+                .fit_columns(
+                    x.nrows(),
+                    d.feature_names().to_vec(),
+                    |j| x.column(j).to_vec(),
+                    d.y(),
+                )
+                .unwrap()
+        };
+        let taken = by_column(&wide);
         assert_eq!(copied.used_columns, taken.used_columns);
         assert_eq!(taken.used_columns.len(), c);
         assert!(copied.margins(wide.x()).unwrap() == taken.margins(wide.x()).unwrap());
@@ -809,7 +881,7 @@ mod tests {
             wide.feature_names().to_vec(),
         )
         .unwrap();
-        let again = params.fit_owned(row_major.clone()).unwrap();
+        let again = by_column(&row_major);
         assert!(again.margins(wide.x()).unwrap() == taken.margins(wide.x()).unwrap());
         // Some rows, in another order: the same model as fitting their copy.
         let rows: Vec<usize> = (0..n).rev().filter(|i| i % 3 != 0).collect();

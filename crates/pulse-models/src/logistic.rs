@@ -84,6 +84,23 @@ impl LogisticValidParams {
 
     /// Learns imputation and scaling on `data`, then fits the regression.
     pub fn fit(&self, data: &Dataset) -> Result<LogisticModel, ModelError> {
+        self.fit_on(data, None)
+    }
+
+    /// [`Self::fit`] on the rows `rows` of `data`, in that order: the same
+    /// model as fitting `data.select_rows(rows)`, without that copy of the
+    /// rows (the solver reads their standardised copy alone).
+    pub fn fit_rows(&self, data: &Dataset, rows: &[usize]) -> Result<LogisticModel, ModelError> {
+        let y = data.labels_of(rows)?;
+        self.fit_on(data, Some((rows, &y)))
+    }
+
+    /// Fits on every row of `data`, or on the `(rows, labels)` given.
+    fn fit_on(
+        &self,
+        data: &Dataset,
+        rows: Option<(&[usize], &[bool])>,
+    ) -> Result<LogisticModel, ModelError> {
         self.validate()?;
         let x = data.x();
         let p = x.ncols();
@@ -91,7 +108,10 @@ impl LogisticValidParams {
         let mut means = Vec::with_capacity(p);
         let mut scales = Vec::with_capacity(p);
         for j in 0..p {
-            let col = x.column(j);
+            let col: Vec<f64> = match rows {
+                Some((rows, _)) => rows.iter().map(|&i| x[[i, j]]).collect(),
+                None => x.column(j).to_vec(),
+            };
             let median = median(col.iter().copied().filter(|v| !v.is_nan()).collect());
             let n = col.len() as f64;
             let imputed = col.iter().map(|&v| if v.is_nan() { median } else { v });
@@ -111,10 +131,13 @@ impl LogisticValidParams {
             means,
             scales,
         };
-        let z = pre.transform(x);
+        let (z, y) = match rows {
+            Some((rows, y)) => (pre.transform_rows(x, rows), y),
+            None => (pre.transform(x), data.y()),
+        };
         let (coefficients, intercept) = solver::fit(
             z.view(),
-            data.y(),
+            y,
             self.alpha,
             self.max_iterations,
             self.gradient_tolerance,
@@ -203,6 +226,17 @@ impl Preprocessor {
     fn z(&self, j: usize, v: f64) -> f64 {
         let v = if v.is_nan() { self.medians[j] } else { v };
         (v - self.means[j]) / self.scales[j]
+    }
+
+    /// The rows `rows` of `x`, standardised, row-major.
+    fn transform_rows(&self, x: ArrayView2<'_, f64>, rows: &[usize]) -> Array2<f64> {
+        let mut z = Array2::zeros((rows.len(), x.ncols()));
+        for (mut out, &i) in z.rows_mut().into_iter().zip(rows) {
+            for (j, (o, &v)) in out.iter_mut().zip(x.row(i)).enumerate() {
+                *o = self.z(j, v);
+            }
+        }
+        z
     }
 
     fn transform(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
@@ -379,6 +413,19 @@ mod tests {
     use super::*;
     use crate::testutil::linear_problem;
     use ndarray::array;
+
+    #[test]
+    fn fitting_on_rows_fits_the_model_of_their_copy() {
+        let (ds, _) = crate::testutil::interaction_problem(900, 3);
+        assert!(ds.x().iter().any(|v| v.is_nan()), "imputation is exercised");
+        let rows: Vec<usize> = (0..ds.n_rows()).rev().filter(|i| i % 4 != 1).collect();
+        let params = LogisticParams::new().check().unwrap();
+        let on_rows = params.fit_rows(&ds, &rows).unwrap();
+        let on_copy = params.fit(&ds.select_rows(&rows).unwrap()).unwrap();
+        assert_eq!(on_rows, on_copy);
+        assert!(params.fit_rows(&ds, &[ds.n_rows()]).is_err());
+        assert!(params.fit_rows(&ds, &[]).is_err());
+    }
 
     #[test]
     fn params_reject_invalid_values() {

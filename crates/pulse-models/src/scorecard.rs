@@ -197,8 +197,39 @@ impl ScorecardConfig {
         reference: ArrayView2<'_, f64>,
         feature_names: &[String],
     ) -> Result<FittedScorecard, ModelError> {
-        self.validate()?;
         check_feature_names(reference.ncols(), feature_names)?;
+        self.fit_columns(feature_names, |j| reference.column(j).to_vec())
+    }
+
+    /// [`Self::fit`] with the rows `rows` of `reference` as the reference:
+    /// the same grids as fitting their copy, read a column at a time.
+    pub fn fit_rows(
+        &self,
+        reference: ArrayView2<'_, f64>,
+        rows: &[usize],
+        feature_names: &[String],
+    ) -> Result<FittedScorecard, ModelError> {
+        check_feature_names(reference.ncols(), feature_names)?;
+        if let Some(&index) = rows.iter().find(|&&i| i >= reference.nrows()) {
+            return Err(DatasetError::RowOutOfRange {
+                index,
+                rows: reference.nrows(),
+            }
+            .into());
+        }
+        self.fit_columns(feature_names, |j| {
+            rows.iter().map(|&i| reference[[i, j]]).collect()
+        })
+    }
+
+    /// Fits on a reference given a column at a time (`column(j)`: the
+    /// values of `feature_names[j]`).
+    fn fit_columns(
+        &self,
+        feature_names: &[String],
+        column_values: impl Fn(usize) -> Vec<f64>,
+    ) -> Result<FittedScorecard, ModelError> {
+        self.validate()?;
         let mut inputs = Vec::with_capacity(self.inputs.len());
         for spec in &self.inputs {
             let column = feature_names
@@ -209,12 +240,8 @@ impl ScorecardConfig {
                 })?;
             let grid = match spec.normalisation {
                 Normalisation::Percentile => {
-                    let mut v: Vec<f64> = reference
-                        .column(column)
-                        .iter()
-                        .copied()
-                        .filter(|x| !x.is_nan())
-                        .collect();
+                    let mut v = column_values(column);
+                    v.retain(|x| !x.is_nan());
                     v.sort_by(f64::total_cmp);
                     percentile_grid(&v)
                 }
@@ -451,6 +478,16 @@ mod tests {
             [40.0, 4.0, 0.0, 1.0]
         ];
         let sc = config().fit(reference.view(), &names()).unwrap();
+        // Fitted on some of the rows: the grids of fitting their copy.
+        let rows = [4, 0, 2];
+        let copy = reference.select(ndarray::Axis(0), &rows);
+        assert_eq!(
+            config()
+                .fit_rows(reference.view(), &rows, &names())
+                .unwrap(),
+            config().fit(copy.view(), &names()).unwrap()
+        );
+        assert!(config().fit_rows(reference.view(), &[5], &names()).is_err());
         // logins 30 -> 75th percentile; tickets 1 -> 25th -> 75 healthy; nps 50 -> 75.
         let h = sc.score_row(&[30.0, 1.0, 50.0, 0.0]).unwrap();
         assert!((h.health - 75.0).abs() < 1e-9, "{h:?}");

@@ -27,7 +27,7 @@ use pulse_models::{
     Calibrator, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow, Dataset,
     DatasetError, FeatureFamily, GbtParams, GbtShape, Metrics, Model, ModelArtifact, ModelKind,
     ModelPayload, RowCounts, Split, TopK, TrainingConfig, ablation, average_precision, evaluate,
-    fit_calibrated, leakage_screen, log_loss, roc_auc,
+    fit_calibrated, leakage_screen_rows, log_loss, roc_auc,
 };
 use serde::Serialize;
 
@@ -525,7 +525,7 @@ pub fn train_kind(
 
     // The leakage gate, on the rows the backtest model learns from.
     progress(report(Stage::LeakageCheck, 0.0));
-    let leakage = leakage_screen(&ds.select_rows(&idx.train)?, cfg.leakage_threshold)?;
+    let leakage = leakage_screen_rows(&ds, &idx.train, cfg.leakage_threshold)?;
     if !leakage.flagged.is_empty() && !cfg.allow_leakage {
         return Err(TrainError::Leakage {
             kind: kind.as_str(),
@@ -639,20 +639,18 @@ pub fn train_kind(
         FinalFit::RefitAll => {
             let (train, cal) = latest_slice(&ds, cfg.calibration_fraction)?;
             let cal_ds = ds.select_rows(&cal)?;
-            // The row-major copy of the training rows lives only as long as
-            // the scorecard and the logistic model need it: the GBT reads
-            // the rows straight from `ds` (peak memory).
-            let (scorecard, train_rate, logistic) = {
-                let train_ds = ds.select_rows(&train)?;
-                let scorecard = cfg
-                    .scorecard()
-                    .fit(train_ds.x(), train_ds.feature_names())?;
-                let logistic = if logistic_served {
-                    Some(cfg.logistic.check_ref()?.fit(&train_ds)?)
-                } else {
-                    None
-                };
-                (scorecard, train_ds.positive_rate(), logistic)
+            // Every model reads the training rows straight from `ds`,
+            // without a copy of them (peak memory).
+            let scorecard = cfg
+                .scorecard()
+                .fit_rows(ds.x(), &train, ds.feature_names())?;
+            let train_labels = ds.labels_of(&train)?;
+            let train_rate =
+                train_labels.iter().filter(|&&b| b).count() as f64 / train_labels.len() as f64;
+            let logistic = if logistic_served {
+                Some(cfg.logistic.check_ref()?.fit_rows(&ds, &train)?)
+            } else {
+                None
             };
             let base = match logistic {
                 Some(l) => Model::Logistic(l),
@@ -895,7 +893,7 @@ fn select_served(
     let fits = gbts.len();
     let (mut best_gbt, gbt, gbt_shape, _) = gbts.remove(0);
     best_gbt.name = "gbt".into();
-    let logistic = cfg.logistic.check_ref()?.fit(&ds.select_rows(&fit_rows)?)?;
+    let logistic = cfg.logistic.check_ref()?.fit_rows(ds, &fit_rows)?;
     let logistic = candidate(
         "logistic".into(),
         &probabilities(logistic.margins(val.x())?.as_slice().unwrap_or(&[])),
