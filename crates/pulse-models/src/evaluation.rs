@@ -321,27 +321,54 @@ pub fn evaluate(
         sc.validate()?;
     }
     let idx = split.indices(ds)?;
-    let test = ds.select_rows(&idx.test)?;
-    let cal = if idx.calibration.is_empty() {
-        None
-    } else {
-        Some(ds.select_rows(&idx.calibration)?)
-    };
-    let labels = test.y();
 
     // Every model reads its training rows straight from `ds`, without a
-    // copy of them (peak memory; the logistic model standardises its own).
-    let gbt = fit_calibrated(
-        Model::Gbt(Box::new(gbt_params.fit_rows(ds, &idx.train)?)),
-        cal.as_ref(),
-        config.calibration,
-    )?;
+    // copy of them, and is fitted before the calibration and test rows are
+    // copied (peak memory: the fits' own buffers and those copies are not
+    // held at once).
+    let gbt = Model::Gbt(Box::new(gbt_params.fit_rows(ds, &idx.train)?));
+    let logistic = Model::Logistic(logistic_params.fit_rows(ds, &idx.train)?);
     let train_labels = ds.labels_of(&idx.train)?;
-    let logistic = fit_calibrated(
-        Model::Logistic(logistic_params.fit_rows(ds, &idx.train)?),
-        cal.as_ref(),
-        config.calibration,
-    )?;
+    // The scorecard: its grids, and its churn risk Platt-scaled.
+    // Centre and scale risk so Platt's Newton iterations start well conditioned.
+    let to_margin = |r: f64| (r - 50.0) / 10.0;
+    let scorecard = match &config.scorecard {
+        None => None,
+        Some(sc) => Some(sc.fit_rows(ds.x(), &idx.train, ds.feature_names())?),
+    };
+    let (gbt, logistic, scorecard_calibrator) = {
+        let cal = if idx.calibration.is_empty() {
+            None
+        } else {
+            Some(ds.select_rows(&idx.calibration)?)
+        };
+        let gbt = fit_calibrated(gbt, cal.as_ref(), config.calibration)?;
+        let logistic = fit_calibrated(logistic, cal.as_ref(), config.calibration)?;
+        let scorecard_calibrator = match (&scorecard, &cal) {
+            (None, _) => None,
+            (Some(fitted), Some(c)) => {
+                let m: Vec<f64> = fitted
+                    .churn_risk(c.x())?
+                    .into_iter()
+                    .map(to_margin)
+                    .collect();
+                Some(Calibrator::fit_platt(&m, c.y())?)
+            }
+            (Some(fitted), None) => {
+                let train = ds.select_rows(&idx.train)?;
+                let m: Vec<f64> = fitted
+                    .churn_risk(train.x())?
+                    .into_iter()
+                    .map(to_margin)
+                    .collect();
+                Some(Calibrator::fit_platt(&m, train.y())?)
+            }
+        };
+        (gbt, logistic, scorecard_calibrator)
+    };
+
+    let test = ds.select_rows(&idx.test)?;
+    let labels = test.y();
     let gbt_probs = gbt.predict_proba(test.x())?;
     let logistic_probs = logistic.predict_proba(test.x())?;
     let gbt_report = report(
@@ -356,40 +383,21 @@ pub fn evaluate(
         logistic.calibrator().method(),
         config.top_k,
     )?;
-
-    let (scorecard, scorecard_report) = match &config.scorecard {
-        None => (None, None),
-        Some(sc) => {
-            let fitted = sc.fit_rows(ds.x(), &idx.train, ds.feature_names())?;
-            // Centre and scale risk so Platt's Newton iterations start well conditioned.
-            let to_margin = |r: f64| (r - 50.0) / 10.0;
-            let calibrator = match &cal {
-                Some(c) => {
-                    let m: Vec<f64> = fitted
-                        .churn_risk(c.x())?
-                        .into_iter()
-                        .map(to_margin)
-                        .collect();
-                    Calibrator::fit_platt(&m, c.y())?
-                }
-                None => {
-                    let train = ds.select_rows(&idx.train)?;
-                    let m: Vec<f64> = fitted
-                        .churn_risk(train.x())?
-                        .into_iter()
-                        .map(to_margin)
-                        .collect();
-                    Calibrator::fit_platt(&m, train.y())?
-                }
-            };
+    let scorecard_report = match (&scorecard, &scorecard_calibrator) {
+        (Some(fitted), Some(calibrator)) => {
             let probs: Vec<f64> = fitted
                 .churn_risk(test.x())?
                 .into_iter()
                 .map(|r| calibrator.probability(to_margin(r)))
                 .collect();
-            let rep = report(&probs, labels, CalibrationMethod::Platt, config.top_k)?;
-            (Some(fitted), Some(rep))
+            Some(report(
+                &probs,
+                labels,
+                CalibrationMethod::Platt,
+                config.top_k,
+            )?)
         }
+        _ => None,
     };
 
     let gbt_importance = gbt.model().contributions(test.x())?.mean_abs();

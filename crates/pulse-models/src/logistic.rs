@@ -131,17 +131,36 @@ impl LogisticValidParams {
             means,
             scales,
         };
-        let (z, y) = match rows {
-            Some((rows, y)) => (pre.transform_rows(x, rows), y),
-            None => (pre.transform(x), data.y()),
+        let (coefficients, intercept) = match (rows, x.as_slice()) {
+            // Rows of a row-major matrix: standardised as the solver reads
+            // them (no copy of them).
+            (Some((rows, y)), Some(cells)) => solver::solve(
+                solver::Rows::Standardised {
+                    cells,
+                    rows,
+                    pre: &pre,
+                },
+                p,
+                y,
+                self.alpha,
+                self.max_iterations,
+                self.gradient_tolerance,
+            )?,
+            (Some((rows, y)), None) => solver::fit(
+                pre.transform_rows(x, rows).view(),
+                y,
+                self.alpha,
+                self.max_iterations,
+                self.gradient_tolerance,
+            )?,
+            (None, _) => solver::fit(
+                pre.transform(x).view(),
+                data.y(),
+                self.alpha,
+                self.max_iterations,
+                self.gradient_tolerance,
+            )?,
         };
-        let (coefficients, intercept) = solver::fit(
-            z.view(),
-            y,
-            self.alpha,
-            self.max_iterations,
-            self.gradient_tolerance,
-        )?;
         if !intercept.is_finite() || coefficients.iter().any(|c| !c.is_finite()) {
             return Err(ModelError::Logistic {
                 reason: "the fitted coefficients are not finite".into(),
@@ -423,6 +442,12 @@ mod tests {
         let on_rows = params.fit_rows(&ds, &rows).unwrap();
         let on_copy = params.fit(&ds.select_rows(&rows).unwrap()).unwrap();
         assert_eq!(on_rows, on_copy);
+        // A column-major matrix is standardised into a copy first: the same.
+        let mut f = ndarray::Array2::<f64>::zeros(ndarray::ShapeBuilder::f(ds.x().raw_dim()));
+        f.assign(&ds.x());
+        let fds = Dataset::new(f, ds.y().to_vec(), ds.feature_names().to_vec()).unwrap();
+        assert!(fds.x().as_slice().is_none());
+        assert_eq!(params.fit_rows(&fds, &rows).unwrap(), on_copy);
         assert!(params.fit_rows(&ds, &[ds.n_rows()]).is_err());
         assert!(params.fit_rows(&ds, &[]).is_err());
     }

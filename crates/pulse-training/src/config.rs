@@ -49,7 +49,7 @@ pub struct TrainConfig {
     pub ablation: bool,
     /// Train the churn and expansion models at the same time, each on a
     /// thread of its own: faster on two or more cores, at the cost of both
-    /// models' fitting memory at once (at 50,000 accounts 5.4 GB at the peak
+    /// models' fitting memory at once (at 50,000 accounts 4.1 GB at the peak
     /// against 3.9 GB). `false` trains one kind after the other.
     pub kinds_side_by_side: bool,
     pub final_fit: FinalFit,

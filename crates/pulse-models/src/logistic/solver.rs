@@ -18,6 +18,7 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::{Array1, ArrayView2};
 
+use super::Preprocessor;
 use crate::error::ModelError;
 
 /// Rows per block of the summation.
@@ -30,9 +31,22 @@ const PARALLEL_CELLS: usize = 200_000;
 /// An evaluation: the parameters, the loss and the gradient there.
 type Evaluation = (Vec<f64>, f64, Vec<f64>);
 
+/// The rows the loss is summed over.
+pub(super) enum Rows<'a> {
+    /// Row-major rows of `n_cols` values, as fitted.
+    Dense(&'a [f64]),
+    /// The rows `rows` of a row-major matrix `cells` of `n_cols` columns,
+    /// each value imputed and standardised by `pre` as it is read: the same
+    /// values as the standardised copy of those rows, without the copy.
+    Standardised {
+        cells: &'a [f64],
+        rows: &'a [usize],
+        pre: &'a Preprocessor,
+    },
+}
+
 struct Problem<'a> {
-    /// Row-major rows.
-    x: &'a [f64],
+    x: Rows<'a>,
     n_cols: usize,
     /// +1 or -1 per row.
     y: Vec<f64>,
@@ -66,8 +80,19 @@ impl Problem<'_> {
         let to = (from + BLOCK_ROWS).min(self.n_rows());
         let mut grad = vec![0.0; p + 1];
         let mut loss = 0.0;
+        let mut standardised = vec![0.0; p];
         for i in from..to {
-            let row = &self.x[i * p..(i + 1) * p];
+            let row: &[f64] = match &self.x {
+                Rows::Dense(x) => &x[i * p..(i + 1) * p],
+                Rows::Standardised { cells, rows, pre } => {
+                    let at = rows[i] * p;
+                    for (j, (z, &v)) in standardised.iter_mut().zip(&cells[at..at + p]).enumerate()
+                    {
+                        *z = pre.z(j, v);
+                    }
+                    &standardised
+                }
+            };
             let z = intercept + row.iter().zip(coef).map(|(a, b)| a * b).sum::<f64>();
             let y = self.y[i];
             let t = y * z;
@@ -171,9 +196,27 @@ pub(super) fn fit(
     let Some(cells) = rows.as_slice() else {
         return Err(failed("the matrix is not contiguous"));
     };
-    let n_cols = x.ncols();
+    solve(
+        Rows::Dense(cells),
+        x.ncols(),
+        y,
+        alpha,
+        max_iterations,
+        gradient_tolerance,
+    )
+}
+
+/// [`fit`] on `x` (`n_cols` columns; one row per label of `y`).
+pub(super) fn solve(
+    x: Rows<'_>,
+    n_cols: usize,
+    y: &[bool],
+    alpha: f64,
+    max_iterations: u64,
+    gradient_tolerance: f64,
+) -> Result<(Vec<f64>, f64), ModelError> {
     let problem = Problem {
-        x: cells,
+        x,
         n_cols,
         y: y.iter().map(|&t| if t { 1.0 } else { -1.0 }).collect(),
         alpha,
@@ -211,7 +254,7 @@ mod tests {
         threads: usize,
     ) -> Problem<'a> {
         Problem {
-            x,
+            x: Rows::Dense(x),
             n_cols,
             y: y.iter().map(|&t| if t { 1.0 } else { -1.0 }).collect(),
             alpha,
