@@ -344,24 +344,25 @@ pub fn evaluate(
         };
         let gbt = fit_calibrated(gbt, cal.as_ref(), config.calibration)?;
         let logistic = fit_calibrated(logistic, cal.as_ref(), config.calibration)?;
-        let scorecard_calibrator = match (&scorecard, &cal) {
-            (None, _) => None,
-            (Some(fitted), Some(c)) => {
+        let scorecard_calibrator = match &scorecard {
+            None => None,
+            Some(fitted) => {
+                // Platt-scaled on the calibration rows, or on the training
+                // rows when there are none.
+                let train;
+                let rows = match &cal {
+                    Some(c) => c,
+                    None => {
+                        train = ds.select_rows(&idx.train)?;
+                        &train
+                    }
+                };
                 let m: Vec<f64> = fitted
-                    .churn_risk(c.x())?
+                    .churn_risk(rows.x())?
                     .into_iter()
                     .map(to_margin)
                     .collect();
-                Some(Calibrator::fit_platt(&m, c.y())?)
-            }
-            (Some(fitted), None) => {
-                let train = ds.select_rows(&idx.train)?;
-                let m: Vec<f64> = fitted
-                    .churn_risk(train.x())?
-                    .into_iter()
-                    .map(to_margin)
-                    .collect();
-                Some(Calibrator::fit_platt(&m, train.y())?)
+                Some(Calibrator::fit_platt(&m, rows.y())?)
             }
         };
         (gbt, logistic, scorecard_calibrator)
