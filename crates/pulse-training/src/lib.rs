@@ -39,8 +39,8 @@ pub use challenger::{
 };
 pub use config::{FinalFit, GbtSearch, TrainConfig};
 pub use drift::{
-    DriftBin, DriftReference, DriftReport, QuantityDrift, REFERENCE_WEEKS, drift_reference,
-    drift_report, recent_label_rate,
+    DriftBin, DriftReference, DriftReport, QuantityDrift, REFERENCE_WEEKS, ReferenceRows,
+    drift_reference, drift_report, recent_label_rate,
 };
 pub use error::TrainError;
 pub use pipeline::{

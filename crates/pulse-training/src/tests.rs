@@ -8,9 +8,9 @@ use pulse_models::{Algorithm, GbtParams, LabelSpec, Model, ModelArtifact, ModelK
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
 use crate::{
-    FinalFit, GbtSearch, KnownChurn, REASON_CAUSES, ReasonTruth, Stage, TableSpec, TrainConfig,
-    TrainError, TrainingData, check_account_model, reason_accuracy, train_kind, train_models,
-    train_on, train_table,
+    FinalFit, GbtSearch, KnownChurn, REASON_CAUSES, REFERENCE_WEEKS, ReasonTruth, ReferenceRows,
+    Stage, TableSpec, TrainConfig, TrainError, TrainingData, check_account_model, drift_reference,
+    reason_accuracy, train_kind, train_models, train_on, train_table,
 };
 
 /// Histories straight from generated rows (the store's `load_histories` gives
@@ -556,4 +556,52 @@ fn tables_train_with_a_time_backtest_and_leaky_columns_are_refused() {
     };
     let err = train_table(&table(100, false), &bad, &quick(), "t").unwrap_err();
     assert!(err.to_string().contains("column nope not found"), "{err}");
+}
+
+#[test]
+fn the_drift_reference_is_every_customer_on_its_weeks_whatever_the_kind() {
+    let hs = base(200, 18);
+    let cfg = quick();
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let rows = ReferenceRows::build(&data, &hs).unwrap();
+    // One row per customer on each weekly day up to the end of the data (not
+    // only the labelled days, which end a horizon earlier), each its
+    // features as of that day.
+    let to = data.data_end.max(*data.days().last().unwrap());
+    let from = to - 7 * (REFERENCE_WEEKS - 1);
+    assert!(to > *data.days().last().unwrap());
+    let nf = pulse_features::n_features();
+    let mut expected = Vec::new();
+    for w in 0..REFERENCE_WEEKS {
+        let at = pulse_features::end_of_day(from + 7 * w);
+        for h in hs.iter().filter(|h| pulse_features::is_customer_at(h, at)) {
+            let mut f = vec![f64::NAN; nf];
+            pulse_features::compute(h, at, &mut f);
+            expected.push(f);
+        }
+    }
+    let x = rows.rows();
+    assert_eq!(x.nrows(), expected.len());
+    for (i, e) in expected.iter().enumerate() {
+        for (j, v) in e.iter().enumerate() {
+            let a = x[[i, j]];
+            assert!(a == *v || (a.is_nan() && v.is_nan()), "row {i} feature {j}");
+        }
+    }
+    drop(hs);
+
+    // Each kind's reference: the same rows and bins, its own model's
+    // probabilities and its own label rate.
+    let churn = train_kind(&data, ModelKind::Churn, &cfg, "t", &mut |_| {}).unwrap();
+    let model = &churn.artifact.payload.model;
+    let c = drift_reference(&data, &rows, ModelKind::Churn, model).unwrap();
+    let e = drift_reference(&data, &rows, ModelKind::Expansion, model).unwrap();
+    assert_eq!((c.from, c.to, c.rows), (from, to, expected.len()));
+    assert_eq!(c.features, e.features);
+    assert_eq!(c.features.len(), nf);
+    let p = model.predict_proba(x).unwrap();
+    let prediction = pulse_models::drift::BinnedProfile::fit(p.as_slice().unwrap(), 10).unwrap();
+    assert_eq!(c.prediction, prediction);
+    assert!(c.label_rate > 0.0 && c.label_rate < 1.0);
+    assert_ne!(c.label_rate, e.label_rate);
 }
