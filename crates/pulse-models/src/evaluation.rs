@@ -14,13 +14,14 @@
 //! probability metrics (Brier, ECE, log-loss) it is Platt-scaled on the same calibration slice,
 //! which leaves its ranking metrics unchanged.
 
+use ndarray::Axis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::dataset::Dataset;
 use crate::error::{DatasetError, ModelError};
-use crate::explain::FeatureImportance;
+use crate::explain::{AbsSums, FeatureImportance};
 use crate::gbt::GbtParams;
 use crate::logistic::LogisticParams;
 use crate::metrics::{
@@ -368,40 +369,48 @@ pub fn evaluate(
         (gbt, logistic, scorecard_calibrator)
     };
 
-    let test = ds.select_rows(&idx.test)?;
-    let labels = test.y();
-    let gbt_probs = gbt.predict_proba(test.x())?;
-    let logistic_probs = logistic.predict_proba(test.x())?;
-    let gbt_report = report(
-        gbt_probs.as_slice().unwrap_or(&[]),
-        labels,
-        gbt.calibrator().method(),
-        config.top_k,
-    )?;
+    // The held-out rows are predicted and explained a block at a time,
+    // straight from `ds`: neither a copy of them all (0.4 GB at 50,000
+    // accounts) nor their whole matrix of contributions is held. Every row
+    // is predicted as alone, so the figures are those of all rows at once.
+    const BLOCK: usize = 32_768;
+    let labels = ds.labels_of(&idx.test)?;
+    let n_test = idx.test.len();
+    let mut gbt_probs = Vec::with_capacity(n_test);
+    let mut logistic_probs = Vec::with_capacity(n_test);
+    let mut scorecard_probs = Vec::with_capacity(n_test);
+    let mut importance = AbsSums::new(ds.n_features());
+    for rows in idx.test.chunks(BLOCK) {
+        let x = ds.x().select(Axis(0), rows);
+        gbt_probs.extend(gbt.predict_proba(x.view())?.iter().copied());
+        logistic_probs.extend(logistic.predict_proba(x.view())?.iter().copied());
+        if let (Some(fitted), Some(calibrator)) = (&scorecard, &scorecard_calibrator) {
+            scorecard_probs.extend(
+                fitted
+                    .churn_risk(x.view())?
+                    .into_iter()
+                    .map(|r| calibrator.probability(to_margin(r))),
+            );
+        }
+        importance.add(&gbt.model().contributions(x.view())?);
+    }
+    let gbt_report = report(&gbt_probs, &labels, gbt.calibrator().method(), config.top_k)?;
     let logistic_report = report(
-        logistic_probs.as_slice().unwrap_or(&[]),
-        labels,
+        &logistic_probs,
+        &labels,
         logistic.calibrator().method(),
         config.top_k,
     )?;
     let scorecard_report = match (&scorecard, &scorecard_calibrator) {
-        (Some(fitted), Some(calibrator)) => {
-            let probs: Vec<f64> = fitted
-                .churn_risk(test.x())?
-                .into_iter()
-                .map(|r| calibrator.probability(to_margin(r)))
-                .collect();
-            Some(report(
-                &probs,
-                labels,
-                CalibrationMethod::Platt,
-                config.top_k,
-            )?)
-        }
+        (Some(_), Some(_)) => Some(report(
+            &scorecard_probs,
+            &labels,
+            CalibrationMethod::Platt,
+            config.top_k,
+        )?),
         _ => None,
     };
-
-    let gbt_importance = gbt.model().contributions(test.x())?.mean_abs();
+    let gbt_importance = importance.mean_abs(gbt.model().feature_names());
     Ok(Evaluation {
         report: EvaluationReport {
             n_train: idx.train.len(),
@@ -807,6 +816,45 @@ mod tests {
         let json = serde_json::to_string(&e.report).unwrap();
         let back: EvaluationReport = serde_json::from_str(&json).unwrap();
         assert_eq!(&back, r);
+    }
+
+    #[test]
+    fn held_out_rows_in_blocks_give_the_figures_of_all_rows_at_once() {
+        // More held-out rows than one block, the last block not full.
+        let (ds, _) = interaction_problem(50_000, 9);
+        let ds = ds.with_time((0..50_000).collect()).unwrap();
+        let config = TrainingConfig {
+            gbt: GbtParams::new().iterations(20),
+            scorecard: Some(ScorecardConfig {
+                weights: Default::default(),
+                inputs: vec![ScorecardInput::new(
+                    "c",
+                    Component::Adoption,
+                    Direction::HigherIsRiskier,
+                )],
+            }),
+            ..Default::default()
+        };
+        let e = backtest(&ds, 10_000, &config).unwrap();
+        assert_eq!(e.split.test.len(), 40_000);
+        let test = ds.select_rows(&e.split.test).unwrap();
+        let whole = |m: &CalibratedModel| {
+            let probs = m.predict_proba(test.x()).unwrap();
+            report(
+                probs.as_slice().unwrap(),
+                test.y(),
+                m.calibrator().method(),
+                config.top_k,
+            )
+            .unwrap()
+        };
+        assert_eq!(e.report.gbt, whole(&e.gbt));
+        assert_eq!(e.report.logistic, whole(&e.logistic));
+        assert_eq!(
+            e.report.gbt_importance,
+            e.gbt.model().contributions(test.x()).unwrap().mean_abs()
+        );
+        assert!(e.report.scorecard.is_some());
     }
 
     #[test]

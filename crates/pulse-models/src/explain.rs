@@ -61,15 +61,44 @@ impl Contributions {
 
     /// Mean |contribution| per feature, largest first (ties by feature order).
     pub fn mean_abs(&self) -> Vec<FeatureImportance> {
-        let n = self.values.nrows().max(1) as f64;
-        let mut out: Vec<FeatureImportance> = self
-            .feature_names
+        let mut sums = AbsSums::new(self.feature_names.len());
+        sums.add(self);
+        sums.mean_abs(&self.feature_names)
+    }
+}
+
+/// Running sums of |contribution| per feature over blocks of rows, in row
+/// order: the blocks' [`Contributions::mean_abs`] without holding every
+/// row's contributions at once, with the same sums in the same order.
+#[derive(Debug, Clone)]
+pub(crate) struct AbsSums {
+    sums: Vec<f64>,
+    rows: usize,
+}
+
+impl AbsSums {
+    pub(crate) fn new(features: usize) -> Self {
+        Self {
+            sums: vec![0.0; features],
+            rows: 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, c: &Contributions) {
+        for (j, s) in self.sums.iter_mut().enumerate() {
+            *s = c.values.column(j).iter().fold(*s, |a, v| a + v.abs());
+        }
+        self.rows += c.values.nrows();
+    }
+
+    pub(crate) fn mean_abs(&self, feature_names: &[String]) -> Vec<FeatureImportance> {
+        let n = self.rows.max(1) as f64;
+        let mut out: Vec<FeatureImportance> = feature_names
             .iter()
-            .enumerate()
-            .map(|(j, f)| FeatureImportance {
+            .zip(&self.sums)
+            .map(|(f, s)| FeatureImportance {
                 feature: f.clone(),
-                mean_abs_contribution: self.values.column(j).iter().map(|v| v.abs()).sum::<f64>()
-                    / n,
+                mean_abs_contribution: s / n,
             })
             .collect();
         out.sort_by(|a, b| b.mean_abs_contribution.total_cmp(&a.mean_abs_contribution));

@@ -259,10 +259,10 @@ impl GbtValidParams {
         }
         let x = train.x();
         let used = used_columns(x)?;
-        let vcols = column_major(valid.x(), &used);
+        let vcols = column_major(valid.x(), &used).into_owned();
         self.watch(
             (x.nrows(), |j: usize| x.column(j).to_vec(), train.y()),
-            (&vcols, &targets(valid.y())),
+            (vcols, &targets(valid.y())),
             used,
             patience,
         )
@@ -293,23 +293,24 @@ impl GbtValidParams {
             }
         }
         let column = |j: usize| fit.iter().map(|&i| x[[i, j]]).collect();
-        self.watch((fit.len(), column, &labels), (&vcols, &vy), used, patience)
+        self.watch((fit.len(), column, &labels), (vcols, &vy), used, patience)
     }
 
     /// The early-stopped fit on the columns `used` of a matrix of `rows` rows
     /// given a column at a time, watching the validation pair (column-major
-    /// cells of the used columns, targets).
+    /// cells of the used columns, targets); the cells are kept for
+    /// [`WatchedFit::valid_margins`].
     fn watch<F>(
         &self,
         (rows, column, y): (usize, F, &[bool]),
-        (vcols, vy): (&[f64], &[f64]),
+        (vcols, vy): (Vec<f64>, &[f64]),
         used_columns: Vec<usize>,
         patience: usize,
     ) -> Result<WatchedFit, ModelError>
     where
         F: Fn(usize) -> Vec<f64> + Sync,
     {
-        let vmatrix = Matrix::new(vcols, vy.len(), used_columns.len());
+        let vmatrix = Matrix::new(&vcols, vy.len(), used_columns.len());
         let vw = vec![1.0; vy.len()];
         let mut booster = self
             .booster()
@@ -333,6 +334,8 @@ impl GbtValidParams {
         Ok(WatchedFit {
             booster,
             used_columns,
+            valid: vcols,
+            valid_rows: vy.len(),
             curve,
         })
     }
@@ -373,6 +376,9 @@ impl GbtValidParams {
 pub struct WatchedFit {
     booster: GradientBooster,
     used_columns: Vec<usize>,
+    /// The watched rows, as forust read them (column-major used columns).
+    valid: Vec<f64>,
+    valid_rows: usize,
     /// Validation log-loss (uncalibrated) after round 1, 2, ...; shorter than
     /// `iterations` when the fit stopped early.
     pub curve: Vec<f64>,
@@ -384,6 +390,15 @@ impl WatchedFit {
     pub fn margins(&mut self, x: ArrayView2<'_, f64>, rounds: usize) -> Vec<f64> {
         let cols = column_major(x, &self.used_columns);
         let matrix = Matrix::new(&cols, x.nrows(), self.used_columns.len());
+        let grown = self.booster.trees.len().max(1);
+        self.booster.prediction_iteration = Some(rounds.clamp(1, grown));
+        self.booster.predict(&matrix, false)
+    }
+
+    /// [`Self::margins`] of the watched rows, from the copy the fit read:
+    /// the caller needs no copy of its own (peak memory).
+    pub fn valid_margins(&mut self, rounds: usize) -> Vec<f64> {
+        let matrix = Matrix::new(&self.valid, self.valid_rows, self.used_columns.len());
         let grown = self.booster.trees.len().max(1);
         self.booster.prediction_iteration = Some(rounds.clamp(1, grown));
         self.booster.predict(&matrix, false)
@@ -907,6 +922,9 @@ mod tests {
         assert!(on_rows.curve == on_copies.curve);
         let r = on_rows.curve.len() / 2 + 1;
         assert!(on_rows.margins(valid_ds.x(), r) == on_copies.margins(valid_ds.x(), r));
+        // The watched rows' margins from the fit's own copy of them.
+        assert!(on_rows.valid_margins(r) == on_copies.margins(valid_ds.x(), r));
+        assert!(on_copies.valid_margins(r) == on_copies.margins(valid_ds.x(), r));
         assert!(
             watched
                 .fit_watched_rows(&row_major, &rows, &[n], 5)

@@ -52,8 +52,8 @@ pub struct DriftReference {
 /// demo's summer weeks against its December) and reads seasonality as drift.
 ///
 /// Built once from the histories, before the fits, so that training can
-/// drop the histories while it fits (at 50,000 accounts they hold 1.2 GB,
-/// these rows 0.3 GB).
+/// drop the histories while it fits (at 50,000 accounts these rows hold
+/// 0.3 GB, and dropping the histories took 195 MB off training's peak).
 #[derive(Debug, Clone)]
 pub struct ReferenceRows {
     from: Day,
