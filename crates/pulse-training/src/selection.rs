@@ -89,9 +89,8 @@ pub fn select_and_report(
     let importance = finalists
         .iter()
         .find(|(c, ..)| c.name == winner.name)
-        .map(|(_, cm, _, test_ds)| cm.model().contributions(test_ds.x()))
+        .map(|(_, cm, _, test_ds)| cm.model().mean_abs_contributions(test_ds.x()))
         .transpose()?
-        .map(|c| c.mean_abs())
         .unwrap_or_default();
     Ok(SelectionOutcome {
         selection,
