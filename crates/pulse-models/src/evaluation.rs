@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::dataset::Dataset;
 use crate::error::{DatasetError, ModelError};
-use crate::explain::{AbsSums, FeatureImportance};
+use crate::explain::{AbsSums, FeatureImportance, ROW_BLOCK};
 use crate::gbt::GbtParams;
 use crate::logistic::LogisticParams;
 use crate::metrics::{
@@ -373,14 +373,13 @@ pub fn evaluate(
     // straight from `ds`: neither a copy of them all (0.4 GB at 50,000
     // accounts) nor their whole matrix of contributions is held. Every row
     // is predicted as alone, so the figures are those of all rows at once.
-    const BLOCK: usize = 32_768;
     let labels = ds.labels_of(&idx.test)?;
     let n_test = idx.test.len();
     let mut gbt_probs = Vec::with_capacity(n_test);
     let mut logistic_probs = Vec::with_capacity(n_test);
     let mut scorecard_probs = Vec::with_capacity(n_test);
     let mut importance = AbsSums::new(ds.n_features());
-    for rows in idx.test.chunks(BLOCK) {
+    for rows in idx.test.chunks(ROW_BLOCK) {
         let x = ds.x().select(Axis(0), rows);
         gbt_probs.extend(gbt.predict_proba(x.view())?.iter().copied());
         logistic_probs.extend(logistic.predict_proba(x.view())?.iter().copied());

@@ -67,6 +67,11 @@ impl Contributions {
     }
 }
 
+/// Rows per block where many rows are predicted or explained from a larger
+/// matrix without a copy of them all (the backtests' held-out and inner
+/// validation rows): 32,768 rows x 61 features is 16 MB.
+pub const ROW_BLOCK: usize = 32_768;
+
 /// Running sums of |contribution| per feature over blocks of rows, in row
 /// order: the blocks' [`Contributions::mean_abs`] without holding every
 /// row's contributions at once, with the same sums in the same order.

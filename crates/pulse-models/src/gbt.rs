@@ -390,18 +390,21 @@ impl WatchedFit {
     pub fn margins(&mut self, x: ArrayView2<'_, f64>, rounds: usize) -> Vec<f64> {
         let cols = column_major(x, &self.used_columns);
         let matrix = Matrix::new(&cols, x.nrows(), self.used_columns.len());
-        let grown = self.booster.trees.len().max(1);
-        self.booster.prediction_iteration = Some(rounds.clamp(1, grown));
-        self.booster.predict(&matrix, false)
+        Self::predict(&mut self.booster, &matrix, rounds)
     }
 
     /// [`Self::margins`] of the watched rows, from the copy the fit read:
     /// the caller needs no copy of its own (peak memory).
     pub fn valid_margins(&mut self, rounds: usize) -> Vec<f64> {
         let matrix = Matrix::new(&self.valid, self.valid_rows, self.used_columns.len());
-        let grown = self.booster.trees.len().max(1);
-        self.booster.prediction_iteration = Some(rounds.clamp(1, grown));
-        self.booster.predict(&matrix, false)
+        Self::predict(&mut self.booster, &matrix, rounds)
+    }
+
+    /// Margins of `matrix` from the first `rounds` trees.
+    fn predict(booster: &mut GradientBooster, matrix: &Matrix<'_, f64>, rounds: usize) -> Vec<f64> {
+        let grown = booster.trees.len().max(1);
+        booster.prediction_iteration = Some(rounds.clamp(1, grown));
+        booster.predict(matrix, false)
     }
 }
 

@@ -78,7 +78,7 @@ pub use evaluation::{
     backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen, leakage_screen_rows,
     refit_cross_calibrated,
 };
-pub use explain::{Contributions, Driver, FeatureImportance, top_drivers};
+pub use explain::{Contributions, Driver, FeatureImportance, ROW_BLOCK, top_drivers};
 pub use gbt::{GbtModel, GbtParams, GbtValidParams, WatchedFit};
 pub use logistic::{LogisticModel, LogisticParams, LogisticValidParams};
 pub use metrics::{

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::dataset::Dataset;
 use crate::error::ModelError;
-use crate::explain::{AbsSums, Contributions, Driver, FeatureImportance, top_drivers};
+use crate::explain::{AbsSums, Contributions, Driver, FeatureImportance, ROW_BLOCK, top_drivers};
 use crate::gbt::{GbtModel, GbtValidParams};
 use crate::logistic::{LogisticModel, LogisticValidParams};
 
@@ -119,10 +119,9 @@ impl Model {
         &self,
         x: ArrayView2<'_, f64>,
     ) -> Result<Vec<FeatureImportance>, ModelError> {
-        const BLOCK: usize = 32_768;
         let names = self.feature_names();
         let mut sums = AbsSums::new(names.len());
-        for block in x.axis_chunks_iter(Axis(0), BLOCK) {
+        for block in x.axis_chunks_iter(Axis(0), ROW_BLOCK) {
             sums.add(&self.contributions(block)?);
         }
         Ok(sums.mean_abs(names))

@@ -913,7 +913,7 @@ fn select_served(
     best_gbt.name = "gbt".into();
     let logistic = cfg.logistic.check_ref()?.fit_rows(ds, &fit_rows)?;
     let mut margins = Vec::with_capacity(val_rows.len());
-    for rows in val_rows.chunks(32_768) {
+    for rows in val_rows.chunks(pulse_models::ROW_BLOCK) {
         margins.extend(logistic.margins(ds.x().select(Axis(0), rows).view())?);
     }
     let logistic = candidate("logistic".into(), &probabilities(&margins))?;
