@@ -174,8 +174,14 @@ pub async fn train_and_decide(
             }
             _ => None,
         };
+        progress(Progress {
+            stage: Stage::Snapshots,
+            kind: None,
+            fraction: 0.0,
+        });
+        let snapshots_started = Instant::now();
         let data = TrainingData::build(&histories, req.data_end, &req.config)?;
-        let snapshot_seconds = started.elapsed().as_secs_f64();
+        let snapshot_seconds = snapshots_started.elapsed().as_secs_f64();
         // What needs the histories after the fits, taken now (the drift
         // reference's rows and the account ids), so that they are dropped
         // before the fits: 195 MB off training's peak at 50,000 accounts

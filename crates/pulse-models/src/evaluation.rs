@@ -281,6 +281,21 @@ pub struct Evaluation {
     pub gbt: CalibratedModel,
     pub logistic: CalibratedModel,
     pub scorecard: Option<FittedScorecard>,
+    /// The probabilities the report was computed from.
+    pub test: TestProbabilities,
+}
+
+/// Each model's calibrated probability of every held-out row, in the order
+/// of `split.test`: what the report's metrics were computed from, kept so
+/// that figures over the same rows (per as-of day, say) need neither a copy
+/// of the rows nor a second prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestProbabilities {
+    pub gbt: Vec<f64>,
+    pub logistic: Vec<f64>,
+    /// The scorecard's churn risk, Platt-scaled on the calibration rows
+    /// (when a scorecard is configured).
+    pub scorecard: Option<Vec<f64>>,
 }
 
 fn report(
@@ -410,6 +425,7 @@ pub fn evaluate(
         _ => None,
     };
     let gbt_importance = importance.mean_abs(gbt.model().feature_names());
+    let has_scorecard = scorecard_report.is_some();
     Ok(Evaluation {
         report: EvaluationReport {
             n_train: idx.train.len(),
@@ -426,6 +442,11 @@ pub fn evaluate(
         gbt,
         logistic,
         scorecard,
+        test: TestProbabilities {
+            gbt: gbt_probs,
+            logistic: logistic_probs,
+            scorecard: has_scorecard.then_some(scorecard_probs),
+        },
     })
 }
 
@@ -849,6 +870,22 @@ mod tests {
         };
         assert_eq!(e.report.gbt, whole(&e.gbt));
         assert_eq!(e.report.logistic, whole(&e.logistic));
+        // The kept probabilities are those of all rows at once, in order.
+        let all = |m: &CalibratedModel| m.predict_proba(test.x()).unwrap().to_vec();
+        assert_eq!(e.test.gbt, all(&e.gbt));
+        assert_eq!(e.test.logistic, all(&e.logistic));
+        let fitted = e.scorecard.as_ref().unwrap();
+        let risk = fitted.churn_risk(test.x()).unwrap();
+        let kept = e.test.scorecard.as_ref().unwrap();
+        assert_eq!(kept.len(), risk.len());
+        // Platt's scaling of the risk: the rows sorted by risk have their
+        // probabilities in order too (rising or falling with the slope's
+        // sign).
+        let mut by_risk: Vec<usize> = (0..risk.len()).collect();
+        by_risk.sort_by(|&a, &b| risk[a].total_cmp(&risk[b]));
+        let sorted: Vec<f64> = by_risk.iter().map(|&i| kept[i]).collect();
+        assert!(sorted.windows(2).all(|w| w[0] <= w[1]) || sorted.windows(2).all(|w| w[0] >= w[1]));
+        assert!(sorted[0] != sorted[sorted.len() - 1]);
         assert_eq!(
             e.report.gbt_importance,
             e.gbt.model().contributions(test.x()).unwrap().mean_abs()

@@ -74,9 +74,9 @@ pub use dataset::Dataset;
 pub use error::{ArtifactError, DatasetError, ModelError, ParamError, TableError};
 pub use evaluation::{
     AblationReport, AblationResult, CURVE_POINTS, Evaluation, EvaluationReport, FeatureAuc,
-    FeatureFamily, LeakageReport, ModelReport, Split, SplitIndices, TrainingConfig, ablation,
-    backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen, leakage_screen_rows,
-    refit_cross_calibrated,
+    FeatureFamily, LeakageReport, ModelReport, Split, SplitIndices, TestProbabilities,
+    TrainingConfig, ablation, backtest, evaluate, feature_aucs, fit_calibrated, leakage_screen,
+    leakage_screen_rows, refit_cross_calibrated,
 };
 pub use explain::{Contributions, Driver, FeatureImportance, ROW_BLOCK, top_drivers};
 pub use gbt::{GbtModel, GbtParams, GbtValidParams, WatchedFit};

@@ -13,7 +13,7 @@
 //! has closed, computed by the caller with [`recent_label_rate`].
 
 use ndarray::ArrayView2;
-use pulse_core::time::{Day, format_day};
+use pulse_core::time::{Day, Ts, format_day};
 use pulse_features::{AccountHistory, churn_label, expansion_label};
 use pulse_models::drift::{BinnedProfile, DriftLevel, rate_psi};
 use pulse_models::{CalibratedModel, ModelKind};
@@ -71,35 +71,49 @@ impl ReferenceRows {
         let to = data.data_end.max(labelled_to);
         let from = to - 7 * (REFERENCE_WEEKS - 1);
         let nf = pulse_features::n_features();
-        let mut flat: Vec<f64> = Vec::new();
+        // Every (account, as-of) row in order, weekly day by weekly day; the
+        // rows are then computed on every core into their own places.
+        let mut rows: Vec<(&AccountHistory, Ts)> = Vec::new();
         let mut t = from;
         while t <= to {
             let at = pulse_features::end_of_day(t);
-            for h in histories
-                .iter()
-                .filter(|h| pulse_features::is_customer_at(h, at))
-            {
-                let start = flat.len();
-                flat.resize(start + nf, f64::NAN);
-                pulse_features::compute(h, at, &mut flat[start..]);
-            }
+            rows.extend(
+                histories
+                    .iter()
+                    .filter(|h| pulse_features::is_customer_at(h, at))
+                    .map(|h| (h, at)),
+            );
             t += 7;
         }
-        let n = flat.len() / nf;
+        let n = rows.len();
         if n == 0 {
             return Err(TrainError::no_data(
                 "no customers in the drift reference weeks",
             ));
         }
+        let mut flat = vec![f64::NAN; n * nf];
+        compute_rows(&rows, nf, &mut flat);
         let x = ndarray::Array2::from_shape_vec((n, nf), flat)
             .map_err(|e| TrainError::no_data(format!("drift reference rows: {e}")))?;
+        // Each column's bins (a sort of its rows), the columns split over
+        // the cores.
+        let mut bins: Vec<Option<BinnedProfile>> = (0..nf).map(|_| None).collect();
+        let per = nf.div_ceil(threads()).max(1);
+        std::thread::scope(|s| {
+            for (k, part) in bins.chunks_mut(per).enumerate() {
+                let x = &x;
+                s.spawn(move || {
+                    for (i, slot) in part.iter_mut().enumerate() {
+                        let col: Vec<f64> = x.column(k * per + i).to_vec();
+                        *slot = BinnedProfile::fit(&col, BINS);
+                    }
+                });
+            }
+        });
         let features = feature_names()
             .into_iter()
-            .enumerate()
-            .filter_map(|(j, name)| {
-                let col: Vec<f64> = x.column(j).to_vec();
-                BinnedProfile::fit(&col, BINS).map(|b| (name, b))
-            })
+            .zip(bins)
+            .filter_map(|(name, b)| b.map(|b| (name, b)))
             .collect();
         Ok(Self {
             from,
@@ -113,6 +127,28 @@ impl ReferenceRows {
     pub fn rows(&self) -> ArrayView2<'_, f64> {
         self.x.view()
     }
+}
+
+/// Threads for the reference rows: one per core, up to four.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// The features of `rows` into `out` (`nf` values per row, in the rows'
+/// order), split over [`threads`].
+fn compute_rows(rows: &[(&AccountHistory, Ts)], nf: usize, out: &mut [f64]) {
+    let per = rows.len().div_ceil(threads()).max(1);
+    std::thread::scope(|s| {
+        for (part, dst) in rows.chunks(per).zip(out.chunks_mut(per * nf)) {
+            s.spawn(move || {
+                for (&(h, at), row) in part.iter().zip(dst.chunks_mut(nf)) {
+                    pulse_features::compute(h, at, row);
+                }
+            });
+        }
+    });
 }
 
 /// The reference of `model` (the served one): the [`ReferenceRows`], the

@@ -24,10 +24,10 @@ use ndarray::{Array2, Axis, concatenate};
 use pulse_core::time::{Day, day_of_ts, format_day};
 use pulse_features::{AccountHistory, Family, Snapshots, features, snapshots};
 use pulse_models::{
-    Calibrator, CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow, Dataset,
-    DatasetError, FeatureFamily, GbtParams, GbtShape, Metrics, Model, ModelArtifact, ModelKind,
-    ModelPayload, RowCounts, Split, TopK, TrainingConfig, ablation, average_precision, evaluate,
-    fit_calibrated, leakage_screen_rows, log_loss, roc_auc,
+    CardCandidate, CardEvaluation, CardInfo, CardSelection, DataWindow, Dataset, DatasetError,
+    FeatureFamily, GbtParams, GbtShape, Metrics, Model, ModelArtifact, ModelKind, ModelPayload,
+    RowCounts, Split, TopK, TrainingConfig, ablation, average_precision, evaluate, fit_calibrated,
+    leakage_screen_rows, log_loss, roc_auc,
 };
 use serde::Serialize;
 
@@ -553,7 +553,7 @@ pub fn train_kind(
         top_k: TopK::Count(cfg.capacity),
     };
     let eval = evaluate(&ds, &split, &tc)?;
-    let models = weekly_metrics(&ds, &eval, &idx.test, cfg.capacity)?;
+    let models = weekly_metrics(&ds, &eval, cfg.capacity)?;
     for c in &mut selection.candidates {
         c.held_out = models.get(c.name.as_str()).cloned();
     }
@@ -982,45 +982,32 @@ fn latest_slice(ds: &Dataset, fraction: f64) -> Result<(Vec<usize>, Vec<usize>),
 fn weekly_metrics(
     ds: &Dataset,
     eval: &pulse_models::Evaluation,
-    test: &[usize],
     k: usize,
 ) -> Result<std::collections::BTreeMap<String, Metrics>, TrainError> {
-    let test_ds = ds.select_rows(test)?;
-    let days = test_ds.time().unwrap_or(&[]).to_vec();
-    let y = test_ds.y();
+    // The held-out rows' days and labels, and the probabilities `evaluate`
+    // computed them from: no copy of the rows, no second prediction.
+    let test = &eval.split.test;
+    let days: Vec<i64> = match ds.time() {
+        Some(t) => test.iter().map(|&i| t[i]).collect(),
+        None => Vec::new(),
+    };
+    let y = ds.labels_of(test)?;
     let mut out = std::collections::BTreeMap::new();
     let mut put = |name: &str, mut m: Metrics, scores: &[f64]| {
-        let (p, r) = weekly_at_k(scores, y, &days, k);
+        let (p, r) = weekly_at_k(scores, &y, &days, k);
         m.precision_at_k = p;
         m.recall_at_k = r;
         m.k = k;
         out.insert(name.to_string(), m);
     };
-    let g = eval.gbt.predict_proba(test_ds.x())?;
-    put(
-        "gbt",
-        eval.report.gbt.metrics.clone(),
-        g.as_slice().unwrap_or(&[]),
-    );
-    let l = eval.logistic.predict_proba(test_ds.x())?;
+    put("gbt", eval.report.gbt.metrics.clone(), &eval.test.gbt);
     put(
         "logistic",
         eval.report.logistic.metrics.clone(),
-        l.as_slice().unwrap_or(&[]),
+        &eval.test.logistic,
     );
-    if let (Some(sc), Some(rep)) = (&eval.scorecard, &eval.report.scorecard) {
-        // The same Platt scaling `evaluate` fitted on the calibration slice, so
-        // the ranking matches the reported probabilities (whatever the slope's sign).
-        let cal = ds.select_rows(&eval.split.calibration)?;
-        let to_margin = |r: f64| (r - 50.0) / 10.0;
-        let m: Vec<f64> = sc.churn_risk(cal.x())?.into_iter().map(to_margin).collect();
-        let platt = Calibrator::fit_platt(&m, cal.y())?;
-        let probs: Vec<f64> = sc
-            .churn_risk(test_ds.x())?
-            .into_iter()
-            .map(|r| platt.probability(to_margin(r)))
-            .collect();
-        put("scorecard", rep.metrics.clone(), &probs);
+    if let (Some(probs), Some(rep)) = (&eval.test.scorecard, &eval.report.scorecard) {
+        put("scorecard", rep.metrics.clone(), probs);
     }
     Ok(out)
 }

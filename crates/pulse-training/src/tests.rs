@@ -598,6 +598,16 @@ fn the_drift_reference_is_every_customer_on_its_weeks_whatever_the_kind() {
     let e = drift_reference(&data, &rows, ModelKind::Expansion, model).unwrap();
     assert_eq!((c.from, c.to, c.rows), (from, to, expected.len()));
     assert_eq!(c.features, e.features);
+    // Each feature's bins are those of its column (the columns are binned
+    // on several threads).
+    use pulse_models::drift::BinnedProfile;
+    let names = crate::pipeline::feature_names();
+    assert_eq!(c.features.len(), nf);
+    for (j, (name, bins)) in c.features.iter().enumerate() {
+        let col: Vec<f64> = expected.iter().map(|e| e[j]).collect();
+        assert_eq!(name, &names[j]);
+        assert_eq!(Some(bins), BinnedProfile::fit(&col, 10).as_ref(), "{name}");
+    }
     assert_eq!(c.features.len(), nf);
     let p = model.predict_proba(x).unwrap();
     let prediction = pulse_models::drift::BinnedProfile::fit(p.as_slice().unwrap(), 10).unwrap();
