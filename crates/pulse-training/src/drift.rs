@@ -20,7 +20,7 @@ use pulse_models::{CalibratedModel, ModelKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::pipeline::{TrainingData, feature_names};
+use crate::pipeline::{TrainingData, feature_names, feature_threads};
 
 /// Weeks of the latest training snapshots the reference describes.
 pub const REFERENCE_WEEKS: i32 = 13;
@@ -98,7 +98,7 @@ impl ReferenceRows {
         // Each column's bins (a sort of its rows), the columns split over
         // the cores.
         let mut bins: Vec<Option<BinnedProfile>> = (0..nf).map(|_| None).collect();
-        let per = nf.div_ceil(threads()).max(1);
+        let per = nf.div_ceil(feature_threads()).max(1);
         std::thread::scope(|s| {
             for (k, part) in bins.chunks_mut(per).enumerate() {
                 let x = &x;
@@ -129,17 +129,10 @@ impl ReferenceRows {
     }
 }
 
-/// Threads for the reference rows: one per core, up to four.
-fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4)
-}
-
 /// The features of `rows` into `out` (`nf` values per row, in the rows'
-/// order), split over [`threads`].
+/// order), split over [`feature_threads`].
 fn compute_rows(rows: &[(&AccountHistory, Ts)], nf: usize, out: &mut [f64]) {
-    let per = rows.len().div_ceil(threads()).max(1);
+    let per = rows.len().div_ceil(feature_threads()).max(1);
     std::thread::scope(|s| {
         for (part, dst) in rows.chunks(per).zip(out.chunks_mut(per * nf)) {
             s.spawn(move || {

@@ -226,7 +226,15 @@ impl TrainingData {
     }
 }
 
-/// [`snapshots`] on up to four threads, rows in the same order.
+/// Threads for computing feature rows (snapshots, the drift reference):
+/// one per core, up to four.
+pub(crate) fn feature_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// [`snapshots`] on [`feature_threads`], rows in the same order.
 fn parallel_snapshots(
     hs: &[AccountHistory],
     first: Day,
@@ -235,10 +243,7 @@ fn parallel_snapshots(
     horizon: i32,
     end: Day,
 ) -> Snapshots {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let chunk = hs.len().div_ceil(threads).max(1);
+    let chunk = hs.len().div_ceil(feature_threads()).max(1);
     let parts: Vec<(usize, Snapshots)> = std::thread::scope(|s| {
         let handles: Vec<_> = hs
             .chunks(chunk)
