@@ -1623,6 +1623,10 @@ pub(crate) async fn import(
     if paths.is_empty() {
         bail!("no files given");
     }
+    // Batches commit without waiting for the disk; the import waits once,
+    // at the end, before it reports what it stored.
+    let deferring = store.deferring_commits();
+    let store = &deferring;
     // Tombstones mark what is stored, so they go after every record file.
     let (tombstone_files, paths): (Vec<&PathBuf>, Vec<PathBuf>) = {
         let (t, p): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
@@ -1916,7 +1920,13 @@ pub(crate) async fn import(
     if let Some(h) = saving {
         h.await.context("storing join keys")??;
     }
-    loaded?;
+    if let Err(e) = loaded {
+        // What the files before stored is on disk before the error is shown.
+        if let Err(d) = store.make_durable().await {
+            tracing::warn!(error = %d, "waiting for the stored batches to reach the disk");
+        }
+        return Err(e);
+    }
     for path in tombstone_files {
         let fr = crate::tombstones::import(store, path, opts, &dry_seen, &mut report, &mut rejects)
             .await?;
@@ -1931,6 +1941,10 @@ pub(crate) async fn import(
             .context("refreshing the database's statistics after the load")?;
         tracing::info!(seconds = t.elapsed().as_secs_f64(), "statistics refreshed");
     }
+    store
+        .make_durable()
+        .await
+        .context("waiting for the database server to write the import to its disk")?;
     Ok(report)
 }
 
