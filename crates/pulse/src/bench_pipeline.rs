@@ -247,9 +247,9 @@ async fn pipeline(
             cost,
         });
         if *name == "synth" {
-            // The files on disk before the import reads them, so that the
-            // import does not pay for their write-back (1.4 GB at 50,000
-            // accounts, which the kernel starts writing about 30 s later).
+            // The files on disk before the import reads them, so that no
+            // step pays for the write-back of the synthesis's files (1.4 GB
+            // at 50,000 accounts).
             let t = Instant::now();
             sync_files(&synth_dir).with_context(|| format!("syncing {}", synth_dir.display()))?;
             println!(
