@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("usage: sentiment_speed MODEL.json [MESSAGES]".into());
     };
     let total: usize = args.next().map_or(Ok(2_000_000), |s| s.parse())?;
-    let model = SentimentModel::from_json(fs::File::open(&model_path)?)?;
+    let model = SentimentModel::from_json(std::io::BufReader::new(fs::File::open(&model_path)?))?;
 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../training-data/sentiment");
     let mut sentences: Vec<String> = Vec::new();

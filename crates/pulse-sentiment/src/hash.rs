@@ -62,6 +62,52 @@ pub(crate) fn index_hash(text: &str) -> u64 {
         8..=16 => (read8(0), read8(n - 8)),
         _ => return feature_hash(text),
     };
+    mix(lo, hi, n)
+}
+
+/// [`index_hash`] of `#` followed by `gram` (a character n-gram's feature),
+/// computed from `gram` where it lies: no string is built, so the bytes are
+/// not stored just before they are read back.
+#[inline]
+pub(crate) fn index_hash_char_gram(gram: &[u8]) -> u64 {
+    const HASH: u64 = b'#' as u64;
+    let g = gram;
+    let n = g.len() + 1;
+    // Byte `at` of `#` + gram.
+    let byte = |at: usize| if at == 0 { HASH } else { u64::from(g[at - 1]) };
+    let read4 = |at: usize| u64::from(u32::from_le_bytes(g[at..at + 4].try_into().expect("4")));
+    let (lo, hi) = match n {
+        1..=3 => ((byte(0) << 16) | (byte(n / 2) << 8) | byte(n - 1), 0),
+        // read4(0) of the feature is `#` and the gram's first three bytes;
+        // read4(n - 4) is the same read for n = 4, else wholly in the gram.
+        4..=7 => {
+            let lo =
+                HASH | (u64::from(g[0]) << 8) | (u64::from(g[1]) << 16) | (u64::from(g[2]) << 24);
+            (lo, if n == 4 { lo } else { read4(n - 5) })
+        }
+        // The same for eight bytes: `#` and the gram's first seven (two
+        // overlapping reads, the shared byte or-ed onto itself).
+        8..=16 => {
+            let lo = HASH | ((read4(0) | (read4(3) << 24)) << 8);
+            let hi = if n == 8 {
+                lo
+            } else {
+                u64::from_le_bytes(g[n - 9..n - 1].try_into().expect("8"))
+            };
+            (lo, hi)
+        }
+        _ => {
+            let mut text = String::with_capacity(n);
+            text.push('#');
+            text.push_str(&String::from_utf8_lossy(g));
+            return feature_hash(&text);
+        }
+    };
+    mix(lo, hi, n)
+}
+
+#[inline]
+fn mix(lo: u64, hi: u64, n: usize) -> u64 {
     let m =
         u128::from(lo ^ 0xa076_1d64_78bd_642f ^ n as u64) * u128::from(hi ^ 0xe703_7ed1_a0b4_28db);
     let h = (m as u64) ^ ((m >> 64) as u64);
@@ -146,6 +192,29 @@ mod tests {
         for i in 0..200_000u32 {
             for f in [format!("#^w{i}"), format!("NOT_w{i}"), format!("w{i} x")] {
                 assert!(hashes.insert(index_hash(&f)), "{f}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_char_gram_hashes_as_its_feature_text() {
+        // Every gram length from 0 to 40 bytes (every branch and the
+        // fallback), ASCII and multi-byte, equals the hash of `#` + gram.
+        let alphabet = ["a", "z", "^", "$", "é", "ß", "日", "😀", "0", "'"];
+        for len in 0..=40usize {
+            for seed in 0..50usize {
+                let mut gram = String::new();
+                let mut k = seed;
+                while gram.len() < len {
+                    gram.push_str(alphabet[k % alphabet.len()]);
+                    k = k.wrapping_mul(31).wrapping_add(7);
+                }
+                let feature = format!("#{gram}");
+                assert_eq!(
+                    index_hash_char_gram(gram.as_bytes()),
+                    index_hash(&feature),
+                    "{feature:?}"
+                );
             }
         }
     }
