@@ -86,10 +86,7 @@ impl Problem<'_> {
                 Rows::Dense(x) => &x[i * p..(i + 1) * p],
                 Rows::Standardised { cells, rows, pre } => {
                     let at = rows[i] * p;
-                    for (j, (z, &v)) in standardised.iter_mut().zip(&cells[at..at + p]).enumerate()
-                    {
-                        *z = pre.z(j, v);
-                    }
+                    pre.z_row(&cells[at..at + p], &mut standardised);
                     &standardised
                 }
             };
