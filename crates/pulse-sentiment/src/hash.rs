@@ -69,9 +69,9 @@ pub(crate) fn index_hash(text: &str) -> u64 {
 /// computed from `gram` where it lies: no string is built, so the bytes are
 /// not stored just before they are read back.
 #[inline]
-pub(crate) fn index_hash_char_gram(gram: &[u8]) -> u64 {
+pub(crate) fn index_hash_char_gram(gram: &str) -> u64 {
     const HASH: u64 = b'#' as u64;
-    let g = gram;
+    let g = gram.as_bytes();
     let n = g.len() + 1;
     // Byte `at` of `#` + gram.
     let byte = |at: usize| if at == 0 { HASH } else { u64::from(g[at - 1]) };
@@ -99,7 +99,7 @@ pub(crate) fn index_hash_char_gram(gram: &[u8]) -> u64 {
         _ => {
             let mut text = String::with_capacity(n);
             text.push('#');
-            text.push_str(&String::from_utf8_lossy(g));
+            text.push_str(gram);
             return feature_hash(&text);
         }
     };
@@ -211,7 +211,7 @@ mod tests {
                 }
                 let feature = format!("#{gram}");
                 assert_eq!(
-                    index_hash_char_gram(gram.as_bytes()),
+                    index_hash_char_gram(&gram),
                     index_hash(&feature),
                     "{feature:?}"
                 );

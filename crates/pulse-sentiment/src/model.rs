@@ -507,8 +507,8 @@ impl SentimentModel {
     /// Label, calibrated probabilities and score of one text.
     pub fn predict(&self, text: &str) -> Prediction {
         thread_local! {
-            // This thread's buffers, reused by every single prediction (six
-            // allocations a call otherwise). Texts are capped at
+            // This thread's buffers, reused by every single prediction
+            // (seven allocations a call otherwise). Texts are capped at
             // `MAX_TEXT_BYTES`, so the buffers stay small.
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }

@@ -471,7 +471,7 @@ impl<F: FnMut(u64)> Sink for HashSink<F> {
 
     #[inline]
     fn char_ngram(&mut self, gram: &str, _group: &str, _buf: &mut String) {
-        (self.0)(index_hash_char_gram(gram.as_bytes()))
+        (self.0)(index_hash_char_gram(gram))
     }
 }
 
