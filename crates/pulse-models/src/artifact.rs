@@ -146,6 +146,9 @@ pub struct ReasonRow {
     pub matched: usize,
     /// The causes Pulse named for them, most often first (cause, count).
     pub named: Vec<(String, usize)>,
+    /// The features behind those causes (each churner's strongest
+    /// risk-raising actionable driver), most often first (feature, count).
+    pub drivers: Vec<(String, usize)>,
 }
 
 /// The model selection behind a served model: every candidate's

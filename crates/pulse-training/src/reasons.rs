@@ -57,13 +57,18 @@ pub type ReasonTruth = HashMap<String, KnownChurn>;
 /// The cause of the strongest risk-raising actionable driver of a row, or
 /// `None` when no actionable driver raises the risk.
 pub fn top_cause(row: &[f64], contributions: &[f64]) -> Option<Cause> {
+    top_driver(row, contributions).map(|(_, c)| c)
+}
+
+/// The strongest risk-raising actionable driver of a row (its feature index)
+/// and its cause, or `None` when no actionable driver raises the risk.
+pub(crate) fn top_driver(row: &[f64], contributions: &[f64]) -> Option<(usize, Cause)> {
     let defs = features();
     (0..contributions.len())
         .filter(|&j| contributions[j] > 0.0)
         .map(|j| (j, defs[j].cause(row[j])))
         .filter(|(_, c)| c.is_reason())
         .max_by(|a, b| contributions[a.0].total_cmp(&contributions[b.0]))
-        .map(|(_, c)| c)
 }
 
 /// Reason accuracy of `model` (the backtest model, trained before the
@@ -110,8 +115,8 @@ pub fn reason_accuracy(
     };
     let probe = ReasonClassifier::train(data, ids, cutoff, cfg, truth);
     let mut probe_matched = 0usize;
-    let mut by_reason: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    let mut exogenous: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
+    let mut by_reason: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut exogenous: BTreeMap<String, Tally> = BTreeMap::new();
     for (account, i) in rows {
         let Some(known) = ids.get(account).and_then(|id| truth.get(id)) else {
             continue;
@@ -122,8 +127,10 @@ pub fn reason_accuracy(
         }
         let row = s.x.row(i).to_vec();
         let score = model.score_row(&row)?;
-        let named = top_cause(&row, &score.contributions);
+        let driver = top_driver(&row, &score.contributions);
+        let named = driver.map(|(_, c)| c);
         let name = named.map_or("none", Cause::as_str).to_string();
+        let feature = driver.map_or("none", |(j, _)| features()[j].name);
         let (table, hit) = match causes_of(&known.reason) {
             Some(cs) => {
                 if let Some(p) = &probe
@@ -136,22 +143,25 @@ pub fn reason_accuracy(
             None => (&mut exogenous, false),
         };
         let e = table.entry(known.reason.clone()).or_default();
-        e.0 += 1;
-        e.1 += usize::from(hit);
-        *e.2.entry(name).or_default() += 1;
+        e.churners += 1;
+        e.matched += usize::from(hit);
+        *e.named.entry(name).or_default() += 1;
+        *e.drivers.entry(feature.to_string()).or_default() += 1;
     }
-    let to_rows = |t: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)>| {
+    let most_first = |t: BTreeMap<String, usize>| {
+        let mut v: Vec<(String, usize)> = t.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    let to_rows = |t: BTreeMap<String, Tally>| {
         let mut out: Vec<ReasonRow> = t
             .into_iter()
-            .map(|(reason, (n, m, named))| {
-                let mut named: Vec<(String, usize)> = named.into_iter().collect();
-                named.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                ReasonRow {
-                    reason,
-                    churners: n,
-                    matched: m,
-                    named,
-                }
+            .map(|(reason, e)| ReasonRow {
+                reason,
+                churners: e.churners,
+                matched: e.matched,
+                named: most_first(e.named),
+                drivers: most_first(e.drivers),
             })
             .collect();
         out.sort_by(|a, b| b.churners.cmp(&a.churners).then(a.reason.cmp(&b.reason)));
@@ -204,6 +214,17 @@ pub fn reason_accuracy(
             accuracy: share(probe_matched),
         }),
     })
+}
+
+/// One known reason's counts while the table is built.
+#[derive(Default)]
+struct Tally {
+    churners: usize,
+    matched: usize,
+    /// Causes named, by cause.
+    named: BTreeMap<String, usize>,
+    /// The strongest risk-raising actionable driver, by feature.
+    drivers: BTreeMap<String, usize>,
 }
 
 /// Fewest earlier churners with a known, explainable reason the probe

@@ -3,7 +3,7 @@
 //! stops a run, and the tabular path trains and refuses leaky columns.
 
 use pulse_core::time::parse_day;
-use pulse_features::{AccountHistory, Records, histories_from_records};
+use pulse_features::{AccountHistory, Cause, Records, histories_from_records};
 use pulse_models::{Algorithm, GbtParams, LabelSpec, Model, ModelArtifact, ModelKind, Table};
 use pulse_synth::{SynthBase, SynthConfig, generate};
 
@@ -256,7 +256,30 @@ fn reason_accuracy_counts_listed_churners_and_the_probe_learns_from_earlier_ones
     assert!(r.by_reason.iter().all(|x| {
         REASON_CAUSES.iter().any(|(k, _)| *k == x.reason)
             && x.named.iter().map(|(_, n)| n).sum::<usize>() == x.churners
+            && x.drivers.iter().map(|(_, n)| n).sum::<usize>() == x.churners
     }));
+    // Each driver named is a catalogue feature whose cause is among those
+    // named for the same reason.
+    let defs = pulse_features::features();
+    for x in &r.by_reason {
+        for (f, _) in &x.drivers {
+            if f == "none" {
+                continue;
+            }
+            let d = defs
+                .iter()
+                .find(|d| d.name == f)
+                .expect("a catalogue feature");
+            assert!(
+                x.named
+                    .iter()
+                    .any(|(c, _)| { *c == d.family.as_str() || *c == Cause::DataGap.as_str() }),
+                "{f} for {}: {:?}",
+                x.reason,
+                x.named
+            );
+        }
+    }
     let p = r
         .probe
         .as_ref()

@@ -1878,6 +1878,35 @@ pub(crate) struct ReasonView {
     churners: usize,
     matched: String,
     named: String,
+    /// The features behind the causes named, most often first.
+    drivers: String,
+}
+
+/// One known reason's row of a card's reason-accuracy table.
+fn reason_view(x: &pulse_models::ReasonRow, exogenous: bool) -> ReasonView {
+    let counts = |v: &[(String, usize)]| {
+        v.iter()
+            .map(|(c, n)| format!("{} {n}", c.replace('_', " ")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    ReasonView {
+        reason: x.reason.replace('_', " "),
+        churners: x.churners,
+        matched: if exogenous {
+            "exogenous: not counted".into()
+        } else {
+            x.matched.to_string()
+        },
+        named: counts(&x.named),
+        // Feature names stay as the catalogue spells them.
+        drivers: x
+            .drivers
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 pub(crate) struct VersionView {
@@ -2138,25 +2167,10 @@ fn model_view(card: &pulse_models::ModelCard) -> ModelView {
         })
     });
     let reason_rows = accuracy.map_or_else(Vec::new, |r| {
-        let row = |x: &pulse_models::ReasonRow, exogenous: bool| ReasonView {
-            reason: x.reason.replace('_', " "),
-            churners: x.churners,
-            matched: if exogenous {
-                "exogenous: not counted".into()
-            } else {
-                x.matched.to_string()
-            },
-            named: x
-                .named
-                .iter()
-                .map(|(c, n)| format!("{} {n}", c.replace('_', " ")))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
         r.by_reason
             .iter()
-            .map(|x| row(x, false))
-            .chain(r.exogenous.iter().map(|x| row(x, true)))
+            .map(|x| reason_view(x, false))
+            .chain(r.exogenous.iter().map(|x| reason_view(x, true)))
             .collect()
     });
     let selection = card
@@ -2311,7 +2325,7 @@ pub(crate) async fn models(State(sh): State<Shared>, headers: HeaderMap) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::{Fresh, cached, csv_field};
+    use super::{Fresh, cached, csv_field, reason_view};
     use pulse_app::cache::ResultCache;
     use std::sync::Arc;
     use std::time::Duration;
@@ -2377,6 +2391,23 @@ mod tests {
             3
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reason_row_shows_the_causes_and_the_features_behind_them() {
+        let row = pulse_models::ReasonRow {
+            reason: "low_adoption".into(),
+            churners: 11,
+            matched: 1,
+            named: vec![("commercial".into(), 6), ("data_gap".into(), 5)],
+            drivers: vec![("mrr_change_90d".into(), 6), ("days_since_nps".into(), 5)],
+        };
+        let v = reason_view(&row, false);
+        assert_eq!(v.reason, "low adoption");
+        assert_eq!((v.churners, v.matched.as_str()), (11, "1"));
+        assert_eq!(v.named, "commercial 6, data gap 5");
+        assert_eq!(v.drivers, "mrr_change_90d 6, days_since_nps 5");
+        assert_eq!(reason_view(&row, true).matched, "exogenous: not counted");
     }
 
     #[test]

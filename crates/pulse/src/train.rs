@@ -815,9 +815,15 @@ pub(crate) fn print_reason_accuracy(
             .take(3)
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
+        let drivers: Vec<String> = row
+            .drivers
+            .iter()
+            .take(3)
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect();
         writeln!(
             o,
-            "    {:<20} {:>5} churners {:>5} matched{}  named: {}",
+            "    {:<20} {:>5} churners {:>5} matched{}  named: {}; by {}",
             row.reason,
             row.churners,
             if exo {
@@ -826,7 +832,8 @@ pub(crate) fn print_reason_accuracy(
                 row.matched.to_string()
             },
             if exo { " (exogenous)" } else { "" },
-            named.join(", ")
+            named.join(", "),
+            drivers.join(", ")
         )?;
     }
     if let Some(p) = &r.probe {
