@@ -10,7 +10,7 @@ use crate::objective::{
     calc_init_callables, gradient_hessian_callables, LogLoss, ObjectiveFunction, ObjectiveType,
     SquaredLoss,
 };
-use crate::sampler::{GossSampler, RandomSampler, RowSubset, SampleMethod, Sampler};
+use crate::sampler::{GossSampler, RandomSampler, RowSubset, SampleMethod, SampleRng, Sampler};
 use crate::shapley::predict_contributions_row_shapley;
 use crate::splitter::{MissingBranchSplitter, MissingImputerSplitter, Splitter};
 use crate::tree::{split_bins as tree_split_bins, Tree, TreeRows};
@@ -19,7 +19,6 @@ use crate::utils::{
     validate_positive_not_nan_vec,
 };
 use log::info;
-use rand::rngs::StdRng;
 use rand::seq::IteratorRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -675,7 +674,7 @@ impl GradientBooster {
     fn sample_index(
         &self,
         sample_method: SampleMethod,
-        rng: &mut StdRng,
+        rng: &mut SampleRng,
         index: &[usize],
         grad: &mut [f32],
         hess: &mut [f32],
@@ -683,7 +682,9 @@ impl GradientBooster {
         match sample_method {
             SampleMethod::None => (index.to_owned(), Vec::new()),
             SampleMethod::Random => {
-                RandomSampler::new(self.subsample).sample(rng, index, grad, hess)
+                RandomSampler::new(self.subsample)
+                    .with_parallel(self.parallel)
+                    .sample(rng, index, grad, hess)
             }
             SampleMethod::Goss => GossSampler::new(self.top_rate, self.other_rate)
                 .with_parallel(self.parallel)
@@ -723,7 +724,7 @@ impl GradientBooster {
             self.reset()
         }
 
-        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut rng = SampleRng::seed_from_u64(self.seed);
 
         if self.initialize_base_score {
             self.base_score = calc_init_callables(&self.objective_type)(y, sample_weight);
@@ -1705,6 +1706,7 @@ impl GradientBooster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
     use std::fs;
 
     fn titanic_like_data() -> (Vec<f64>, Vec<f64>) {

@@ -1,6 +1,7 @@
 use crate::data::Matrix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +18,25 @@ pub enum SampleMethod {
     Goss,
 }
 
+/// The generator of the fit's sampling: ChaCha12, which is what rand 0.8's
+/// `StdRng` is, seeded the same way, so it draws the same stream. Used by name
+/// because its position in the stream can be read and set, which lets the
+/// random sampler draw for blocks of rows in parallel.
+///
+/// (Pulse's patch: parallel row sampling, see `PATCHES.md`.)
+pub type SampleRng = ChaCha12Rng;
+
+/// Rows per block of the random sampler; a block's draws start at a known
+/// position of the stream, so blocks can be drawn in any order.
+pub const RANDOM_BLOCK_ROWS: usize = 1 << 16;
+
 // A sampler can be used to subset the data prior to fitting a new tree.
 pub trait Sampler {
     /// Sample the data, returning a tuple, where the first item is the samples
     /// chosen for training, and the second are the samples excluded.
     fn sample(
         &mut self,
-        rng: &mut StdRng,
+        rng: &mut SampleRng,
         index: &[usize],
         grad: &mut [f32],
         hess: &mut [f32],
@@ -32,32 +45,74 @@ pub trait Sampler {
 
 pub struct RandomSampler {
     subsample: f32,
+    parallel: bool,
 }
 
 impl RandomSampler {
     #[allow(dead_code)]
     pub fn new(subsample: f32) -> Self {
-        RandomSampler { subsample }
+        RandomSampler {
+            subsample,
+            parallel: false,
+        }
     }
+
+    /// Draw for blocks of rows in parallel. This doesn't change the result: each
+    /// row still gets the draw it gets serially.
+    pub fn with_parallel(mut self, parallel: bool) -> Self {
+        self.parallel = parallel;
+        self
+    }
+}
+
+/// One row's draw: one 32-bit word of the stream (a uniform `f32` in `[0, 1)`
+/// takes exactly one word).
+fn keep_row(rng: &mut SampleRng, subsample: f32) -> bool {
+    rng.gen_range(0.0..1.0) < subsample
 }
 
 impl Sampler for RandomSampler {
     fn sample(
         &mut self,
-        rng: &mut StdRng,
+        rng: &mut SampleRng,
         index: &[usize],
         _grad: &mut [f32],
         _hess: &mut [f32],
     ) -> (Vec<usize>, Vec<usize>) {
         let subsample = self.subsample;
-        let mut chosen = Vec::new();
-        let mut excluded = Vec::new();
-        for i in index {
-            if rng.gen_range(0.0..1.0) < subsample {
-                chosen.push(*i);
-            } else {
-                excluded.push(*i)
+        let split = |rng: &mut SampleRng, rows: &[usize]| {
+            let mut chosen = Vec::with_capacity(rows.len());
+            let mut excluded = Vec::new();
+            for &i in rows {
+                if keep_row(rng, subsample) {
+                    chosen.push(i);
+                } else {
+                    excluded.push(i)
+                }
             }
+            (chosen, excluded)
+        };
+        if !self.parallel || index.len() <= RANDOM_BLOCK_ROWS {
+            return split(rng, index);
+        }
+        // Row k of the index takes word `start + k` of the stream, as it does
+        // when drawn in order; the generator then stands after the last row's.
+        let start = rng.get_word_pos();
+        let blocks: Vec<(Vec<usize>, Vec<usize>)> = index
+            .par_chunks(RANDOM_BLOCK_ROWS)
+            .enumerate()
+            .map(|(b, rows)| {
+                let mut local = rng.clone();
+                local.set_word_pos(start + (b * RANDOM_BLOCK_ROWS) as u128);
+                split(&mut local, rows)
+            })
+            .collect();
+        rng.set_word_pos(start + index.len() as u128);
+        let mut chosen = Vec::with_capacity(blocks.iter().map(|b| b.0.len()).sum());
+        let mut excluded = Vec::with_capacity(blocks.iter().map(|b| b.1.len()).sum());
+        for (c, e) in blocks {
+            chosen.extend(c);
+            excluded.extend(e);
         }
         (chosen, excluded)
     }
@@ -168,7 +223,7 @@ impl GossSampler {
 impl Sampler for GossSampler {
     fn sample(
         &mut self,
-        rng: &mut StdRng,
+        rng: &mut SampleRng,
         index: &[usize],
         grad: &mut [f32],
         hess: &mut [f32],
@@ -291,6 +346,62 @@ impl RowSubset {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_sample_generator_draws_std_rngs_stream() {
+        for seed in [0, 1, 42, u64::MAX] {
+            let mut std = StdRng::seed_from_u64(seed);
+            let mut chacha = SampleRng::seed_from_u64(seed);
+            for _ in 0..1000 {
+                assert_eq!(std.gen::<u32>(), chacha.gen::<u32>());
+                assert_eq!(std.gen::<u64>(), chacha.gen::<u64>());
+                assert_eq!(
+                    std.gen_range(0.0f32..1.0).to_bits(),
+                    chacha.gen_range(0.0f32..1.0).to_bits()
+                );
+            }
+        }
+    }
+
+    /// The random sampler as it was: one draw per row, in order.
+    fn serial_random_sample(rng: &mut StdRng, index: &[usize], subsample: f32) -> (Vec<usize>, Vec<usize>) {
+        let mut chosen = Vec::new();
+        let mut excluded = Vec::new();
+        for i in index {
+            if rng.gen_range(0.0..1.0) < subsample {
+                chosen.push(*i);
+            } else {
+                excluded.push(*i)
+            }
+        }
+        (chosen, excluded)
+    }
+
+    #[test]
+    fn parallel_random_sampling_draws_what_serial_sampling_draws() {
+        let mut grad = vec![0.0; 1];
+        let mut hess = vec![0.0; 1];
+        let sizes = [0, 1, 5, RANDOM_BLOCK_ROWS - 1, RANDOM_BLOCK_ROWS, RANDOM_BLOCK_ROWS + 1, 3 * RANDOM_BLOCK_ROWS + 777];
+        for (seed, subsample) in [(0u64, 0.8f32), (7, 0.5), (99, 0.1)] {
+            let mut serial = StdRng::seed_from_u64(seed);
+            let mut parallel = SampleRng::seed_from_u64(seed);
+            let mut plain = SampleRng::seed_from_u64(seed);
+            // Several calls in a row, with other draws between, as a fit makes them.
+            for &n in sizes.iter().chain(sizes.iter().rev()) {
+                let index: Vec<usize> = (0..n).map(|i| i * 3 + 1).collect();
+                let expected = serial_random_sample(&mut serial, &index, subsample);
+                let got = RandomSampler::new(subsample)
+                    .with_parallel(true)
+                    .sample(&mut parallel, &index, &mut grad, &mut hess);
+                let got_plain = RandomSampler::new(subsample).sample(&mut plain, &index, &mut grad, &mut hess);
+                assert_eq!(got, expected, "{n} rows, seed {seed}");
+                assert_eq!(got_plain, expected, "{n} rows, seed {seed}");
+                let next = serial.gen::<u64>();
+                assert_eq!(parallel.gen::<u64>(), next);
+                assert_eq!(plain.gen::<u64>(), next);
+            }
+        }
+    }
+
     // Distinct |g * h| scores: row i scores i + 1 (rows are shuffled by a stride).
     fn gradients(n: usize) -> (Vec<f32>, Vec<f32>) {
         let grad = (0..n).map(|i| ((i * 37) % n + 1) as f32).collect();
@@ -304,7 +415,7 @@ mod tests {
         let (mut grad, mut hess) = gradients(n);
         let (orig_grad, orig_hess) = (grad.clone(), hess.clone());
         let index: Vec<usize> = (0..n).collect();
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = SampleRng::seed_from_u64(0);
         let (chosen, excluded) =
             GossSampler::new(0.2, 0.1).sample(&mut rng, &index, &mut grad, &mut hess);
 
@@ -339,7 +450,7 @@ mod tests {
         let mut grad = vec![10.0, 2.0, 1.0, 1.0];
         let mut hess = vec![0.01, 1.0, 0.5, 0.5];
         let index = vec![0, 1, 2, 3];
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = SampleRng::seed_from_u64(0);
         let (chosen, _) =
             GossSampler::new(0.25, 0.25).sample(&mut rng, &index, &mut grad, &mut hess);
         assert!(chosen.contains(&1));
@@ -351,7 +462,7 @@ mod tests {
         let n = 100;
         let (mut grad, mut hess) = gradients(n);
         let index: Vec<usize> = (50..n).collect();
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = SampleRng::seed_from_u64(1);
         let (chosen, excluded) =
             GossSampler::new(0.2, 0.2).sample(&mut rng, &index, &mut grad, &mut hess);
         assert_eq!(chosen.len(), 10 + 10);
@@ -365,7 +476,7 @@ mod tests {
         let index: Vec<usize> = (0..n).collect();
         let run = |seed| {
             let (mut grad, mut hess) = gradients(n);
-            let mut rng = StdRng::seed_from_u64(seed);
+            let mut rng = SampleRng::seed_from_u64(seed);
             GossSampler::default()
                 .sample(&mut rng, &index, &mut grad, &mut hess)
                 .0
@@ -381,7 +492,7 @@ mod tests {
         let index: Vec<usize> = (0..n).collect();
         let run = |parallel| {
             let (mut grad, mut hess) = gradients(n);
-            let mut rng = StdRng::seed_from_u64(7);
+            let mut rng = SampleRng::seed_from_u64(7);
             let (chosen, excluded) = GossSampler::new(0.2, 0.1)
                 .with_parallel(parallel)
                 .sample(&mut rng, &index, &mut grad, &mut hess);

@@ -891,7 +891,7 @@ mod tests {
     use crate::sampler::{RandomSampler, Sampler};
     use crate::splitter::MissingImputerSplitter;
     use crate::utils::precision_round;
-    use rand::rngs::StdRng;
+    use crate::sampler::SampleRng;
     use rand::SeedableRng;
     use std::fs;
     fn assert_subset_tree_matches<T: Splitter>(splitter: &T, col_index: &[usize], parallel: bool) {
@@ -914,7 +914,7 @@ mod tests {
         let data = Matrix::new(&data_vec, 891, 5);
         let b = bin_matrix(&data, &w, 300, f64::NAN, false).unwrap();
         let bdata = Matrix::new(&b.binned_data, data.rows, data.cols);
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = SampleRng::seed_from_u64(0);
         let (index, _) = GossSampler::new(0.2, 0.1).sample(&mut rng, &data.index, &mut g, &mut h);
         assert!(RowSubset::should_use(index.len(), data.rows));
 
@@ -971,7 +971,7 @@ mod tests {
         let b = bin_matrix(&data, &w, 300, f64::NAN, false).unwrap();
         let bdata = Matrix::new(&b.binned_data, data.rows, data.cols);
         let (index, sample_method) = if sampled {
-            let mut rng = StdRng::seed_from_u64(0);
+            let mut rng = SampleRng::seed_from_u64(0);
             let (index, _) =
                 GossSampler::new(0.2, 0.1).sample(&mut rng, &data.index, &mut g, &mut h);
             (index, SampleMethod::Goss)
@@ -1229,7 +1229,7 @@ mod tests {
 
         let b = bin_matrix(&data, &w, 300, f64::NAN, false).unwrap();
         let bdata = Matrix::new(&b.binned_data, data.rows, data.cols);
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = SampleRng::seed_from_u64(0);
         let (index, excluded) =
             RandomSampler::new(0.5).sample(&mut rng, &data.index, &mut g, &mut h);
         assert!(excluded.len() > 0);
