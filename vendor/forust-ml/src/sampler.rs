@@ -81,7 +81,7 @@ impl Sampler for RandomSampler {
     ) -> (Vec<usize>, Vec<usize>) {
         let subsample = self.subsample;
         let split = |rng: &mut SampleRng, rows: &[usize]| {
-            let mut chosen = Vec::with_capacity(rows.len());
+            let mut chosen = Vec::new();
             let mut excluded = Vec::new();
             for &i in rows {
                 if keep_row(rng, subsample) {
@@ -97,22 +97,27 @@ impl Sampler for RandomSampler {
         }
         // Row k of the index takes word `start + k` of the stream, as it does
         // when drawn in order; the generator then stands after the last row's.
+        // The draws are kept as one byte a row, and the lists built from them
+        // in one pass: no second copy of the lists.
         let start = rng.get_word_pos();
-        let blocks: Vec<(Vec<usize>, Vec<usize>)> = index
-            .par_chunks(RANDOM_BLOCK_ROWS)
+        let mut keep = vec![false; index.len()];
+        keep.par_chunks_mut(RANDOM_BLOCK_ROWS)
             .enumerate()
-            .map(|(b, rows)| {
+            .for_each(|(b, out)| {
                 let mut local = rng.clone();
                 local.set_word_pos(start + (b * RANDOM_BLOCK_ROWS) as u128);
-                split(&mut local, rows)
-            })
-            .collect();
+                out.iter_mut().for_each(|k| *k = keep_row(&mut local, subsample));
+            });
         rng.set_word_pos(start + index.len() as u128);
-        let mut chosen = Vec::with_capacity(blocks.iter().map(|b| b.0.len()).sum());
-        let mut excluded = Vec::with_capacity(blocks.iter().map(|b| b.1.len()).sum());
-        for (c, e) in blocks {
-            chosen.extend(c);
-            excluded.extend(e);
+        let kept = keep.iter().filter(|&&k| k).count();
+        let mut chosen = Vec::with_capacity(kept);
+        let mut excluded = Vec::with_capacity(index.len() - kept);
+        for (&i, &k) in index.iter().zip(&keep) {
+            if k {
+                chosen.push(i);
+            } else {
+                excluded.push(i);
+            }
         }
         (chosen, excluded)
     }
