@@ -237,7 +237,7 @@ pub fn person_periods(
 }
 
 /// Features of each (account, as-of day) group, one row per group, computed
-/// on every core (up to four threads), each thread filling its own block of
+/// on [`pulse_training::feature_threads`], each thread filling its own block of
 /// rows: the same rows as computing them one after the other.
 fn group_features(hs: &[AccountHistory], groups: &[(usize, Day)]) -> Array2<f64> {
     let nf = n_features();
@@ -245,10 +245,7 @@ fn group_features(hs: &[AccountHistory], groups: &[(usize, Day)]) -> Array2<f64>
     if groups.is_empty() {
         return features;
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let chunk = groups.len().div_ceil(threads);
+    let chunk = groups.len().div_ceil(pulse_training::feature_threads());
     let fill = |groups: &[(usize, Day)], out: &mut [f64]| {
         for (&(i, t), out) in groups.iter().zip(out.chunks_exact_mut(nf)) {
             compute(&hs[i], end_of_day(t), out);

@@ -45,7 +45,7 @@ pub use drift::{
 pub use error::TrainError;
 pub use pipeline::{
     Progress, Stage, TrainOutput, TrainedModel, TrainingData, check_account_model, data_span,
-    feature_names, train_kind, train_models, train_on, weekly_at_k,
+    feature_names, feature_threads, train_kind, train_models, train_on, weekly_at_k,
 };
 pub use realised::{CalibrationGroup, RealisedRow, RunPerformance, run_performance};
 pub use reasons::{

@@ -226,9 +226,9 @@ impl TrainingData {
     }
 }
 
-/// Threads for computing feature rows (snapshots, the drift reference):
-/// one per core, up to four.
-pub(crate) fn feature_threads() -> usize {
+/// Threads for computing feature rows (snapshots, the drift reference, the
+/// time-to-churn model's person-periods): one per core, up to four.
+pub fn feature_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
