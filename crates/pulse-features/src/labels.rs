@@ -7,7 +7,7 @@
 //! outcome is not known yet, so they are left out rather than counted as
 //! "did not churn".
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayViewMut2};
 use pulse_core::SubscriptionKind;
 use pulse_core::time::{Day, Ts, ts_of_day};
 
@@ -95,6 +95,9 @@ impl Snapshots {
 /// Only rows whose label window is fully observed are kept:
 /// `t + horizon_days <= data_end`. Later days are right-censored and left out.
 ///
+/// [`snapshot_rows`] then [`fill_snapshot_features`] into one matrix: the
+/// features are written in place, never held twice.
+///
 /// # Panics
 /// If `step_days < 1`.
 pub fn snapshots(
@@ -105,19 +108,37 @@ pub fn snapshots(
     horizon_days: i32,
     data_end: Day,
 ) -> Snapshots {
+    let mut s = snapshot_rows(hs, first, last, step_days, horizon_days, data_end);
+    let mut x = Array2::zeros((s.len(), n_features()));
+    fill_snapshot_features(hs, &s.account, &s.as_of, x.view_mut());
+    s.x = x.into();
+    s
+}
+
+/// The rows of [`snapshots`] without their features: both labels, the
+/// account and the as-of day of each row, and an empty feature matrix
+/// (0 rows). Cheap next to the features, so a caller can count the rows
+/// before it allocates them.
+///
+/// # Panics
+/// If `step_days < 1`.
+pub fn snapshot_rows(
+    hs: &[AccountHistory],
+    first: Day,
+    last: Day,
+    step_days: i32,
+    horizon_days: i32,
+    data_end: Day,
+) -> Snapshots {
     assert!(step_days >= 1, "step_days must be at least 1");
-    let nf = n_features();
     let mut s = Snapshots {
-        x: Default::default(),
+        x: std::sync::Arc::new(Array2::zeros((0, n_features()))),
         churn: Vec::new(),
         expansion: Vec::new(),
         account: Vec::new(),
         as_of: Vec::new(),
     };
-    let mut data = Vec::new();
-    let mut row = vec![0.0; nf];
     let last = last.min(data_end - horizon_days);
-    // Account by account, so that one history stays in cache for all its days.
     for (i, h) in hs.iter().enumerate() {
         let mut t = first;
         while t <= last {
@@ -125,8 +146,6 @@ pub fn snapshots(
                 let expansion = !churn
                     && expansion_label(h, t, horizon_days, DEFAULT_EXPANSION_THRESHOLD_PCT)
                         .unwrap_or(false);
-                compute(h, end_of_day(t), &mut row);
-                data.extend_from_slice(&row);
                 s.churn.push(churn);
                 s.expansion.push(expansion);
                 s.account.push(i);
@@ -135,10 +154,33 @@ pub fn snapshots(
             t += step_days;
         }
     }
-    let n = s.churn.len();
-    s.x = match Array2::from_shape_vec((n, nf), data) {
-        Ok(x) => x.into(),
-        Err(_) => unreachable!("one row of {nf} values per snapshot"),
-    };
     s
+}
+
+/// Writes the features of each row (`hs[account[r]]` as of the end of day
+/// `as_of[r]`) into row `r` of `x`.
+///
+/// # Panics
+/// If `account`, `as_of` and `x` disagree on the number of rows, `x` has
+/// other than [`n_features`] columns, or an account index is out of range.
+pub fn fill_snapshot_features(
+    hs: &[AccountHistory],
+    account: &[usize],
+    as_of: &[Day],
+    mut x: ArrayViewMut2<f64>,
+) {
+    assert_eq!(account.len(), as_of.len(), "one as-of day per row");
+    assert_eq!(account.len(), x.nrows(), "one feature row per row");
+    let mut row = vec![0.0; n_features()];
+    // Rows come account by account, so one history stays in cache for all
+    // its days.
+    for ((&a, &t), mut out) in account.iter().zip(as_of).zip(x.rows_mut()) {
+        match out.as_slice_mut() {
+            Some(cells) => compute(&hs[a], end_of_day(t), cells),
+            None => {
+                compute(&hs[a], end_of_day(t), &mut row);
+                out.assign(&ndarray::ArrayView1::from(&row[..]));
+            }
+        }
+    }
 }

@@ -57,7 +57,8 @@ pub use history::{
     SubscriptionFact, SurveyFact, UsageFact, histories_from_records,
 };
 pub use labels::{
-    DEFAULT_EXPANSION_THRESHOLD_PCT, Snapshots, churn_label, end_of_day, expansion_label, snapshots,
+    DEFAULT_EXPANSION_THRESHOLD_PCT, Snapshots, churn_label, end_of_day, expansion_label,
+    fill_snapshot_features, snapshot_rows, snapshots,
 };
 pub use screen::{Excluded, screen};
 pub use state::{is_customer_at, mrr_at, seats_at};

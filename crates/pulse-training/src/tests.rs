@@ -638,3 +638,52 @@ fn the_drift_reference_is_every_customer_on_its_weeks_whatever_the_kind() {
     assert!(c.label_rate > 0.0 && c.label_rate < 1.0);
     assert_ne!(c.label_rate, e.label_rate);
 }
+
+#[test]
+fn snapshots_built_on_every_core_are_the_rows_built_in_turn() {
+    // 37 accounts: the threads' account blocks and row blocks are uneven.
+    let hs = base(37, 14);
+    let cfg = TrainConfig::default();
+    let data = TrainingData::build(&hs, None, &cfg).unwrap();
+    let (start, end) = crate::data_span(&hs).unwrap();
+    let serial = pulse_features::snapshots(
+        &hs,
+        start + cfg.warmup_days,
+        end - cfg.horizon_days,
+        cfg.step_days,
+        cfg.horizon_days,
+        end,
+    );
+    let got = &data.snapshots;
+    assert!(serial.len() > 100, "{} rows", serial.len());
+    assert_eq!(got.account, serial.account);
+    assert_eq!(got.as_of, serial.as_of);
+    assert_eq!(got.churn, serial.churn);
+    assert_eq!(got.expansion, serial.expansion);
+    assert_eq!(got.x.dim(), serial.x.dim());
+    for (r, (a, b)) in got.x.rows().into_iter().zip(serial.x.rows()).enumerate() {
+        let same = a
+            .iter()
+            .zip(b.iter())
+            .all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same, "row {r} differs: {a} against {b}");
+    }
+    // Each row's cells are `compute`'s for its account and day.
+    let mut row = vec![0.0; pulse_features::n_features()];
+    let last = got.len() - 1;
+    for r in [0, got.len() / 2, last] {
+        pulse_features::compute(
+            &hs[got.account[r]],
+            pulse_features::end_of_day(got.as_of[r]),
+            &mut row,
+        );
+        let cells = got.x.row(r);
+        assert!(
+            cells
+                .iter()
+                .zip(&row)
+                .all(|(p, q)| p.to_bits() == q.to_bits()),
+            "row {r}"
+        );
+    }
+}
