@@ -15,6 +15,7 @@ mod forecast_cmd;
 mod import;
 mod keys_cmd;
 mod lists_cmd;
+mod malloc;
 mod mapping;
 mod model_ops_cmd;
 mod presets;
@@ -272,6 +273,7 @@ struct SynthArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    malloc::reexec_with_fixed_mmap_threshold();
     let cli = Cli::parse();
     let mut cfg = Config::load(cli.global.config.as_deref(), &|k| std::env::var(k).ok())?;
     if let Some(v) = &cli.global.database_url {

@@ -11,6 +11,7 @@ fn pulse(dir: &std::path::Path) -> Command {
     c.arg("--data-dir")
         .arg(dir)
         .env_remove("PULSE_CONFIG")
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
         .env("PULSE_METRICS__ENABLED", "false")
         .env("PULSE_WEB__ENABLED", "false")
         .env("PULSE_LOG", "info");
@@ -95,8 +96,20 @@ fn a_public_address_needs_keys_and_tls_or_the_insecure_flags() {
             }
         }
     }
+    // The serving process runs with glibc's mmap threshold fixed (it
+    // re-executed itself with the variable set; src/malloc.rs).
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert!(
+            environ
+                .split(|&b| b == 0)
+                .any(|v| v == b"MALLOC_MMAP_THRESHOLD_=4194304"),
+            "{}",
+            String::from_utf8_lossy(&environ)
+        );
+    }
     assert!(serving, "{seen:#?}");
     let log = seen.join("\n");
     assert!(
