@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use pulse_core::{
     Account, Columns, Contact, EntityKind, FieldError, Interaction, OperationalEvent, Outreach,
@@ -72,6 +73,9 @@ pub(crate) trait Row: Sized {
     /// The stored key; borrowed for single-column keys, so that checking a
     /// batch allocates nothing per record.
     fn key(&self) -> Cow<'_, str>;
+    /// The key as [`Row::key`], borrowed: for telling records apart
+    /// without building a string.
+    fn row_key(&self) -> RowKey<'_>;
     fn lookup(&self) -> &str;
     fn push_values(self, out: &mut Vec<Value>);
 }
@@ -80,18 +84,26 @@ fn key2(a: &str, b: i64) -> String {
     format!("{a}\u{1f}{b}")
 }
 
+/// A record's key, borrowed: one text column, or a text column and a
+/// number ([`Row::row_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum RowKey<'a> {
+    One(&'a str),
+    Two(&'a str, i64),
+}
+
 /// An entity's table and key: one column, or two whose second is a number
 /// (each named as the entity's field; the first is the look-up column).
 macro_rules! entity_row {
     ($ty:ty, $table:literal, key $k:ident) => {
-        entity_row!(@impl $ty, $table, $k, [stringify!($k)], |r| Cow::Borrowed(&r.$k));
+        entity_row!(@impl $ty, $table, $k, [stringify!($k)], |r| Cow::Borrowed(&r.$k), RowKey::One(&r.$k));
     };
     ($ty:ty, $table:literal, key $a:ident, $b:ident) => {
         entity_row!(@impl $ty, $table, $a, [stringify!($a), stringify!($b)], |r| {
             Cow::Owned(key2(&r.$a, i64::from(r.$b)))
-        });
+        }, RowKey::Two(&r.$a, i64::from(r.$b)));
     };
-    (@impl $ty:ty, $table:literal, $lookup:ident, $key:expr, |$r:ident| $stored_key:expr) => {
+    (@impl $ty:ty, $table:literal, $lookup:ident, $key:expr, |$r:ident| $stored_key:expr, $row_key:expr) => {
         impl Row for $ty {
             const TABLE: &'static str = $table;
             const COLS: &'static [&'static str] = <$ty as Columns>::STORED_COLUMNS;
@@ -100,6 +112,10 @@ macro_rules! entity_row {
             fn key(&self) -> Cow<'_, str> {
                 let $r = self;
                 $stored_key
+            }
+            fn row_key(&self) -> RowKey<'_> {
+                let $r = self;
+                $row_key
             }
             fn lookup(&self) -> &str {
                 &self.$lookup
@@ -214,6 +230,9 @@ macro_rules! scored_row {
             fn key(&self) -> Cow<'_, str> {
                 self.0.key()
             }
+            fn row_key(&self) -> RowKey<'_> {
+                self.0.row_key()
+            }
             fn lookup(&self) -> &str {
                 self.0.lookup()
             }
@@ -253,13 +272,99 @@ pub(crate) struct Item<T> {
 /// ingest that needs no database, so that a bulk load can do it for the next
 /// batch on another thread while the store writes this one
 /// ([`Store::ingest_prepared`]).
-pub struct PreparedBatch(Split);
+pub struct PreparedBatch {
+    split: Split,
+    keys: Arc<BatchKeys>,
+}
 
 impl PreparedBatch {
-    /// Validates each record on its own, as an ingest does first.
+    /// Validates each record on its own, as an ingest does first, and
+    /// works out what the write needs of the batch alone: the accounts and
+    /// contacts it refers to, and its records' keys.
     pub fn new(records: Vec<(usize, Record)>, sentiment: Option<BatchSentiment>) -> Self {
-        PreparedBatch(Split::new(records, sentiment))
+        let mut split = Split::new(records, sentiment);
+        let (keys, unique) = split.key_hashes();
+        split.ahead = Some(Ahead {
+            wanted: split.wanted(),
+            unique,
+        });
+        PreparedBatch {
+            split,
+            keys: Arc::new(keys),
+        }
     }
+
+    /// The keys of the records the batch writes ([`BatchKeys::overlap`]).
+    pub fn keys(&self) -> Arc<BatchKeys> {
+        self.keys.clone()
+    }
+
+    /// Whether this batch must wait for the batch of `earlier`'s keys to
+    /// be committed before it is written: they share a key (the later
+    /// record must win), or this one refers to an account or contact that
+    /// the earlier one adds (references are checked against what is
+    /// committed).
+    pub fn waits_for(&self, earlier: &BatchKeys) -> bool {
+        if self.keys.overlap(earlier) {
+            return true;
+        }
+        if earlier.added.is_empty() {
+            return false;
+        }
+        let Some(ahead) = &self.split.ahead else {
+            return true;
+        };
+        let (accounts, contacts) = &ahead.wanted;
+        let added = |table: &str, id: &String| {
+            earlier
+                .added
+                .contains(&key_hash(table, RowKey::One(id.as_str())))
+        };
+        accounts.iter().any(|a| added(Account::TABLE, a))
+            || contacts.iter().any(|c| added(Contact::TABLE, c))
+    }
+}
+
+/// The keys of a prepared batch's records, hashed with their table
+/// ([`PreparedBatch::keys`]). Two batches whose keys do not overlap can be
+/// written at the same time in any order and leave the same rows.
+/// Keys are compared by hash, so a collision only makes a batch wait when
+/// it need not.
+#[derive(Debug, Default)]
+pub struct BatchKeys {
+    rows: HashSet<u64>,
+    /// The ids of the accounts and contacts the batch adds.
+    added: HashSet<u64>,
+}
+
+impl BatchKeys {
+    /// Whether the two batches may write the same record.
+    pub fn overlap(&self, other: &BatchKeys) -> bool {
+        let (small, large) = if self.rows.len() <= other.rows.len() {
+            (&self.rows, &other.rows)
+        } else {
+            (&other.rows, &self.rows)
+        };
+        small.iter().any(|h| large.contains(h))
+    }
+}
+
+/// A record's key hashed with its table, the same in every process.
+fn key_hash(table: &str, key: RowKey<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    table.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// What a prepared batch worked out before its turn to be written.
+pub(crate) struct Ahead {
+    /// [`Split::wanted`].
+    wanted: (HashSet<String>, HashSet<String>),
+    /// No kind holds two records with the same key (so rejecting some
+    /// leaves none to deduplicate).
+    unique: bool,
 }
 
 /// The valid records of one batch, split by kind, positions kept, and what
@@ -278,6 +383,8 @@ pub(crate) struct Split {
     /// columns are then written (NULL for blank text).
     pub(crate) model: Option<String>,
     pub(crate) out: BatchOutcome,
+    /// Worked out by [`PreparedBatch::new`], off the writer's path.
+    pub(crate) ahead: Option<Ahead>,
 }
 
 fn reject(out: &mut Vec<Rejected>, pos: usize, kind: EntityKind, id: String, e: FieldError) {
@@ -340,6 +447,35 @@ impl Split {
             }
         }
         s
+    }
+
+    /// The batch's keys ([`BatchKeys`]), and whether no key comes twice
+    /// (a hash shared by two keys answers no: the exact check follows).
+    fn key_hashes(&self) -> (BatchKeys, bool) {
+        fn add<T: Row>(items: &[Item<T>], keys: &mut HashSet<u64>) -> bool {
+            let mut unique = true;
+            for i in items {
+                unique &= keys.insert(key_hash(T::TABLE, i.rec.row_key()));
+            }
+            unique
+        }
+        let mut added = HashSet::new();
+        for i in &self.accounts {
+            added.insert(key_hash(Account::TABLE, RowKey::One(&i.rec.id)));
+        }
+        for i in &self.contacts {
+            added.insert(key_hash(Contact::TABLE, RowKey::One(&i.rec.id)));
+        }
+        let mut keys = HashSet::new();
+        let mut unique = add(&self.accounts, &mut keys);
+        unique &= add(&self.contacts, &mut keys);
+        unique &= add(&self.interactions, &mut keys);
+        unique &= add(&self.usage, &mut keys);
+        unique &= add(&self.subscriptions, &mut keys);
+        unique &= add(&self.surveys, &mut keys);
+        unique &= add(&self.operational, &mut keys);
+        unique &= add(&self.outreach, &mut keys);
+        (BatchKeys { rows: keys, added }, unique)
     }
 
     /// The accounts and contacts referred to by the batch that it does not
@@ -507,34 +643,39 @@ struct Rows {
 impl Rows {
     /// The last record of each key only (a multi-row statement cannot
     /// change one row twice); earlier copies count as updates.
-    fn deduplicated(s: Split) -> (Rows, BatchOutcome) {
+    fn deduplicated(s: Split, unique: bool) -> (Rows, BatchOutcome) {
         let mut out = s.out;
         let model = s.model.as_deref();
         let u = &mut out.updated;
-        let (interactions, scored_interactions) = with_sentiment(dedupe(s.interactions, u), model);
-        let (surveys, scored_surveys) = with_sentiment(dedupe(s.surveys, u), model);
+        let (interactions, scored_interactions) =
+            with_sentiment(dedupe(s.interactions, u, unique), model);
+        let (surveys, scored_surveys) = with_sentiment(dedupe(s.surveys, u, unique), model);
         let rows = Rows {
-            accounts: recs(dedupe(s.accounts, u)),
-            contacts: recs(dedupe(s.contacts, u)),
+            accounts: recs(dedupe(s.accounts, u, unique)),
+            contacts: recs(dedupe(s.contacts, u, unique)),
             interactions,
             scored_interactions,
-            usage: recs(dedupe(s.usage, u)),
-            subscriptions: recs(dedupe(s.subscriptions, u)),
+            usage: recs(dedupe(s.usage, u, unique)),
+            subscriptions: recs(dedupe(s.subscriptions, u, unique)),
             surveys,
             scored_surveys,
-            operational: recs(dedupe(s.operational, u)),
-            outreach: recs(dedupe(s.outreach, u)),
+            operational: recs(dedupe(s.operational, u, unique)),
+            outreach: recs(dedupe(s.outreach, u, unique)),
         };
         (rows, out)
     }
 }
 
 /// Keeps the last record of each key; earlier copies count as updates.
-fn dedupe<T: Row>(rows: Vec<Item<T>>, updated: &mut u64) -> Vec<Item<T>> {
+/// `unique`: the keys are known to be distinct already.
+fn dedupe<T: Row>(rows: Vec<Item<T>>, updated: &mut u64, unique: bool) -> Vec<Item<T>> {
+    if unique {
+        return rows;
+    }
     // Which positions are superseded by a later record with the same key?
-    let mut last: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(rows.len());
+    let mut last: HashMap<RowKey<'_>, usize> = HashMap::with_capacity(rows.len());
     for (i, it) in rows.iter().enumerate() {
-        last.insert(it.rec.key(), i);
+        last.insert(it.rec.row_key(), i);
     }
     if last.len() == rows.len() {
         drop(last);
@@ -606,11 +747,20 @@ impl Store {
         self.touch();
         if let Some(w) = self.sqlite_batch_writer() {
             return crate::on_thread("pulse-ingest", move || {
-                crate::sqlite_ingest::ingest(&w.conn, &w.known, batch.0)
+                crate::sqlite_ingest::ingest(&w.conn, &w.known, batch.split)
             })
             .await;
         }
-        self.ingest_sqlx(batch.0, None).await
+        self.ingest_sqlx(batch.split, None).await
+    }
+
+    /// Whether two prepared batches may be written at the same time, each
+    /// on a connection of its own ([`Store::ingest_prepared`]), when the
+    /// later does not wait for the earlier ([`PreparedBatch::waits_for`]):
+    /// PostgreSQL. A bulk load then keeps the database busy with one batch
+    /// while it checks and encodes the next.
+    pub fn concurrent_ingest(&self) -> bool {
+        matches!(self.backend, crate::Backend::Postgres(_))
     }
 
     /// For an SQLite file store, a handle that ingests on the calling
@@ -643,7 +793,12 @@ impl Store {
         mut s: Split,
         dry: Option<&mut DryRunIds>,
     ) -> Result<BatchOutcome, StoreError> {
-        let (want_accounts, want_contacts) = s.wanted();
+        let ahead = s.ahead.take();
+        let unique = ahead.as_ref().is_some_and(|a| a.unique);
+        let (want_accounts, want_contacts) = match ahead {
+            Some(a) => a.wanted,
+            None => s.wanted(),
+        };
         let (seen_accounts, seen_contacts): (Vec<String>, Vec<String>) = match dry.as_deref() {
             Some(d) => (
                 want_accounts
@@ -665,7 +820,7 @@ impl Store {
         contacts_ok.extend(seen_contacts);
         s.check_refs(&accounts_ok, &contacts_ok);
         let (new_accounts, new_contacts) = s.new_ids();
-        let (rows, mut out) = Rows::deduplicated(s);
+        let (rows, mut out) = Rows::deduplicated(s, unique);
 
         // PostgreSQL loads each kind through COPY (`pg_copy.rs`); in-memory
         // SQLite takes multi-row upserts.
@@ -1218,6 +1373,52 @@ pub(crate) mod tests {
     /// Every entity's column list (names, types, optionality, key) against
     /// the tables both backends' migrations create: a column added to an
     /// entity and not to a migration, or the other way round, fails here.
+    #[test]
+    fn a_batch_waits_for_an_earlier_one_it_shares_a_key_with_or_refers_to() {
+        let contact = |id: &str, account: &str| Contact {
+            id: id.into(),
+            account_id: account.into(),
+            name: "Ana".into(),
+            persona: Persona::Admin,
+            relationship_strength: 3,
+            sentiment: Sentiment::Neutral,
+            active: true,
+            observed_at: 1_700_000_000,
+            deleted_at: None,
+        };
+        let batch = |records: Vec<Record>| {
+            PreparedBatch::new(records.into_iter().enumerate().collect(), None)
+        };
+        let i1 = batch(vec![
+            Record::Interaction(interaction("i-1", "a-1")),
+            Record::Interaction(interaction("i-2", "a-1")),
+        ]);
+        let i1_again = batch(vec![Record::Interaction(interaction("i-1", "a-1"))]);
+        let others = batch(vec![Record::Interaction(interaction("i-3", "a-2"))]);
+        assert!(i1_again.waits_for(&i1.keys()));
+        assert!(!others.waits_for(&i1.keys()));
+        // The same id in another table is another record.
+        let account_i1 = batch(vec![Record::Account(account("i-1"))]);
+        assert!(!account_i1.waits_for(&i1.keys()));
+        // Records referring to what an earlier batch adds wait for it.
+        let adds = batch(vec![
+            Record::Account(account("a-7")),
+            Record::Contact(contact("c-7", "a-7")),
+        ]);
+        let mut by_c7 = interaction("i-9", "a-1");
+        by_c7.contact_id = Some("c-7".into());
+        assert!(batch(vec![Record::Interaction(by_c7)]).waits_for(&adds.keys()));
+        assert!(
+            batch(vec![Record::Interaction(interaction("i-9", "a-7"))]).waits_for(&adds.keys())
+        );
+        assert!(
+            !batch(vec![Record::Interaction(interaction("i-9", "a-1"))]).waits_for(&adds.keys())
+        );
+        // A batch that only adds records others refer to, after one that
+        // refers to them, does not wait.
+        assert!(!adds.waits_for(&others.keys()));
+    }
+
     #[test]
     fn entity_columns_match_both_migrations() {
         let sql_type = |backend: &str, ty: ColumnType| match (backend, ty) {

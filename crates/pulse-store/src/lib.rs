@@ -38,8 +38,8 @@ use sqlx::sqlite::{
 };
 
 pub use ingest::{
-    BatchOutcome, BatchSentiment, DryRunIds, PreparedBatch, Rejected, SqliteBatchWriter, TextScore,
-    score_batch, scored_text,
+    BatchKeys, BatchOutcome, BatchSentiment, DryRunIds, PreparedBatch, Rejected, SqliteBatchWriter,
+    TextScore, score_batch, scored_text,
 };
 pub use join_keys::JoinKey;
 pub use lists::{ListRow, ListRowFilter, ListRunInfo, ListWrite, NewListRun};

@@ -11,6 +11,7 @@
 //! loaded rows against the target's key before the upsert.
 
 use std::io::Write;
+use std::sync::Mutex;
 
 use sqlx::PgConnection;
 
@@ -87,6 +88,33 @@ pub(crate) fn push_row(buf: &mut Vec<u8>, values: &[Value]) {
 /// Bytes per `COPY` data message sent to the server.
 const SEND_CHUNK: usize = 1 << 20;
 
+/// Buffers of encoded rows, kept for the next batch: a bulk load writes
+/// hundreds of batches of about the same size, and a new buffer of several
+/// megabytes is a new mapping whose every page faults when first written.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// At most this many buffers are kept, each at most [`KEEP_BYTES`].
+const KEEP_BUFFERS: usize = 2;
+const KEEP_BYTES: usize = 64 << 20;
+
+fn take_buffer() -> Vec<u8> {
+    BUFFERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default()
+}
+
+fn give_back(mut buf: Vec<u8>) {
+    if buf.capacity() > KEEP_BYTES {
+        return;
+    }
+    buf.clear();
+    let mut kept = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() < KEEP_BUFFERS {
+        kept.push(buf);
+    }
+}
+
 /// Upserts `rows` into `T::TABLE` on `conn` (inside the caller's
 /// transaction) and returns how many of them replaced a stored row.
 ///
@@ -111,9 +139,11 @@ pub(crate) async fn upsert<T: Row>(
     sqlx::query("SAVEPOINT pulse_copy")
         .execute(&mut *conn)
         .await?;
-    let mut data = Vec::new();
-    match copy_in_encoding(conn, T::TABLE, &cols, rows, &mut data).await {
+    let mut data = take_buffer();
+    let copied = copy_in_encoding(conn, T::TABLE, &cols, rows, &mut data).await;
+    let data = match copied {
         Ok(()) => {
+            give_back(data);
             sqlx::query("RELEASE SAVEPOINT pulse_copy")
                 .execute(&mut *conn)
                 .await?;
@@ -123,9 +153,13 @@ pub(crate) async fn upsert<T: Row>(
             sqlx::query("ROLLBACK TO SAVEPOINT pulse_copy")
                 .execute(&mut *conn)
                 .await?;
+            data
         }
-        Err(e) => return Err(e),
-    }
+        Err(e) => {
+            give_back(data);
+            return Err(e);
+        }
+    };
 
     // One temporary table per table and column list: interactions with and
     // without sentiment carry different columns and may share a batch.
@@ -136,8 +170,9 @@ pub(crate) async fn upsert<T: Row>(
     ))
     .execute(&mut *conn)
     .await?;
-    copy_in(conn, &tmp, &cols, &data).await?;
-    drop(data);
+    let copied = copy_in(conn, &tmp, &cols, &data).await;
+    give_back(data);
+    copied?;
 
     let on: Vec<String> = T::KEY.iter().map(|k| format!("l.{k} = t.{k}")).collect();
     let (updated,): (i64,) = sqlx::query_as(&format!(

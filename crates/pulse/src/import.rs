@@ -8,7 +8,10 @@
 //! every core, each batch split between threads), while the store writes the
 //! previous batch, so parsing, scoring and SQLite's writer overlap. An SQLite
 //! file is written by a thread of its own that the reader feeds through a
-//! bounded channel; other stores are written from the async task. Bad rows
+//! bounded channel; other stores are written from the async task, and on
+//! PostgreSQL two batches at a time, each on a connection of its own, when
+//! the later shares no key with the earlier and refers to nothing it adds
+//! (`pulse_store::PreparedBatch::waits_for`). Bad rows
 //! are counted, listed in a rejects file with their line, field and reason,
 //! and never stop the load.
 
@@ -403,31 +406,53 @@ impl BatchReport {
 }
 
 /// A batch read and being validated ([`pulse_store::PreparedBatch`]) on a
-/// blocking thread, with what the import reports of it.
+/// blocking thread, with what the import reports of it: the writer's task
+/// only writes.
 struct Pending {
-    report: BatchReport,
-    batch: tokio::task::JoinHandle<pulse_store::PreparedBatch>,
+    batch: tokio::task::JoinHandle<(BatchReport, pulse_store::PreparedBatch)>,
 }
 
 impl Pending {
     fn start(mut parsed: Parsed) -> Pending {
-        let report = BatchReport::take(&mut parsed);
-        let (records, sentiment) = (parsed.records, parsed.sentiment);
         Pending {
-            report,
             batch: tokio::task::spawn_blocking(move || {
-                pulse_store::PreparedBatch::new(records, sentiment)
+                let report = BatchReport::take(&mut parsed);
+                let batch = pulse_store::PreparedBatch::new(parsed.records, parsed.sentiment);
+                (report, batch)
             }),
         }
     }
 
-    /// Writes the batch once it is validated.
-    async fn write(self, store: &Store) -> anyhow::Result<Written> {
-        let batch = self
-            .batch
+    /// The batch once it is validated.
+    async fn prepared(self) -> anyhow::Result<(BatchReport, pulse_store::PreparedBatch)> {
+        self.batch
             .await
-            .map_err(|e| anyhow::anyhow!("validating a batch: {e}"))?;
-        let out = store.ingest_prepared(batch).await?;
+            .map_err(|e| anyhow::anyhow!("validating a batch: {e}"))
+    }
+}
+
+/// A batch being written on a task of its own ([`Store::concurrent_ingest`]).
+struct InFlight {
+    report: BatchReport,
+    keys: std::sync::Arc<pulse_store::BatchKeys>,
+    task: tokio::task::JoinHandle<Result<pulse_store::BatchOutcome, pulse_store::StoreError>>,
+}
+
+impl InFlight {
+    fn start(store: &Store, report: BatchReport, batch: pulse_store::PreparedBatch) -> InFlight {
+        let store = store.clone();
+        InFlight {
+            report,
+            keys: batch.keys(),
+            task: tokio::spawn(async move { store.ingest_prepared(batch).await }),
+        }
+    }
+
+    async fn wait(self) -> anyhow::Result<Written> {
+        let out = self
+            .task
+            .await
+            .map_err(|e| anyhow::anyhow!("writing a batch: {e}"))??;
         Ok(self.report.written(out))
     }
 }
@@ -1776,6 +1801,7 @@ pub(crate) async fn import(
             let (wtx, mut wrx) = tokio::sync::mpsc::channel::<anyhow::Result<Written>>(4);
             let mut rx = Some(rx);
             let mut next: Option<anyhow::Result<Pending>> = None;
+            let mut in_flight: Option<InFlight> = None;
             let writer = match store.sqlite_batch_writer().filter(|_| !opts.dry_run) {
                 Some(w) => {
                     let path = path.clone();
@@ -1831,24 +1857,56 @@ pub(crate) async fn import(
                 } else {
                     // Written from here (PostgreSQL, in-memory SQLite): the
                     // next batch, when it has been read already, is validated
-                    // on a thread of its own while this one is written.
+                    // on a thread of its own while this one is written. On
+                    // PostgreSQL a batch that neither shares a key with the
+                    // one being written nor adds accounts or contacts is
+                    // written beside it, on a connection of its own, so the
+                    // database has the next batch's rows while Pulse checks
+                    // and encodes the one after. Batches are reported in
+                    // order.
                     let rx = rx
                         .as_mut()
                         .expect("read here when there is no writer thread");
                     let current = match next.take() {
-                        Some(p) => p?,
+                        Some(p) => Some(p?),
                         None => match rx.recv().await {
-                            Some(parsed) => Pending::start(parsed?),
-                            None => break,
+                            Some(parsed) => Some(Pending::start(parsed?)),
+                            None => None,
                         },
                     };
-                    if let Ok(parsed) = rx.try_recv() {
-                        next = Some(parsed.map(Pending::start));
+                    let file = &path;
+                    let writing = move |f: InFlight| async move {
+                        f.wait()
+                            .await
+                            .with_context(|| format!("writing {}", file.display()))
+                    };
+                    match current {
+                        None => match in_flight.take() {
+                            Some(f) => writing(f).await?,
+                            None => break,
+                        },
+                        Some(current) => {
+                            if let Ok(parsed) = rx.try_recv() {
+                                next = Some(parsed.map(Pending::start));
+                            }
+                            let (report, batch) = current.prepared().await?;
+                            let mut done = None;
+                            if let Some(f) = in_flight.take() {
+                                if store.concurrent_ingest() && !batch.waits_for(&f.keys) {
+                                    in_flight = Some(f);
+                                } else {
+                                    done = Some(writing(f).await?);
+                                }
+                            }
+                            let started = InFlight::start(store, report, batch);
+                            match (done, in_flight.replace(started)) {
+                                (Some(done), _) => done,
+                                // The earlier batch ends while this one is written.
+                                (None, Some(earlier)) => writing(earlier).await?,
+                                (None, None) => continue,
+                            }
+                        }
                     }
-                    current
-                        .write(store)
-                        .await
-                        .with_context(|| format!("writing {}", path.display()))?
                 };
                 fr.note_range(done.range);
                 fr.note_rejects(done.rejected.iter().map(RejectRow::from));
@@ -2721,6 +2779,61 @@ start_date = { value = "2025-01-01" }
                     _ => panic!("{} row {i}: {g:?} vs {e:?}", store.backend_name()),
                 }
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_written_side_by_side_leave_the_later_record() {
+        // Batches of two rows: on PostgreSQL a batch that shares no key
+        // with the one being written goes beside it; one that does (the
+        // second of each file: i-1, and 2026-03-01's usage) waits for it.
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = write(
+            dir.path(),
+            "accounts.csv",
+            "id,name,segment,plan,mrr,seats,start_date\n\
+             a-1,Acme,smb,core,100,30,2025-01-01\n",
+        );
+        let interactions = write(
+            dir.path(),
+            "interactions.csv",
+            "id,account_id,channel,topic,opened_at,csat,subject,body\n\
+             i-1,a-1,ticket,payroll_run,2026-03-01T10:00:00Z,1,Hi,first\n\
+             i-2,a-1,ticket,payroll_run,2026-03-02T10:00:00Z,2,Hi,x\n\
+             i-3,a-1,ticket,payroll_run,2026-03-03T10:00:00Z,3,Hi,x\n\
+             i-1,a-1,ticket,payroll_run,2026-03-01T10:00:00Z,5,Hi,again\n\
+             i-4,a-1,ticket,payroll_run,2026-03-04T10:00:00Z,4,Hi,x\n\
+             i-5,a-1,ticket,payroll_run,2026-03-05T10:00:00Z,5,Hi,x\n\
+             i-6,a-1,ticket,payroll_run,2026-03-06T10:00:00Z,,Hi,x\n\
+             i-3,a-1,ticket,payroll_run,2026-03-03T10:00:00Z,,Hi,again\n",
+        );
+        let usage = write(
+            dir.path(),
+            "usage.csv",
+            "account_id,day,active_users,logins\n\
+             a-1,2026-03-01,1,1\n\
+             a-1,2026-03-02,2,2\n\
+             a-1,2026-03-03,3,3\n\
+             a-1,2026-03-01,10,10\n\
+             a-1,2026-03-04,4,4\n",
+        );
+        for store in stores(dir.path(), "side_by_side").await {
+            let b = store.backend_name();
+            let files = [accounts.clone(), interactions.clone(), usage.clone()];
+            let report = import(&store, &files, &options(dir.path().join("r.csv"), 2))
+                .await
+                .unwrap();
+            // 1 account, 8 interaction rows (6 records), 5 usage rows (4).
+            assert_eq!(report.totals(), (14, 11, 3, 0), "{b}");
+            let h = store.load_histories(None).await.unwrap();
+            let csat: Vec<Option<i64>> = h[0].interactions.iter().map(|i| i.csat).collect();
+            assert_eq!(
+                csat,
+                [Some(5), Some(2), None, Some(4), Some(5), None],
+                "{b}"
+            );
+            let active: Vec<i64> = h[0].usage.iter().map(|u| u.active_users).collect();
+            assert_eq!(active, [10, 2, 3, 4], "{b}");
         }
     }
 
